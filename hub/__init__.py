@@ -1,0 +1,49 @@
+"""tickethub: one inventory and one rule set for every sales channel and every gate.
+
+This module is the public plugin API: a plugin (built-in or third-party) imports from
+``hub`` and nothing deeper, except the pure domain in ``hub.domain``.
+"""
+
+from __future__ import annotations
+
+from hub.contracts import (
+    ChannelAdapter,
+    ChannelContext,
+    DeliveryError,
+    DeviceDriver,
+    PartnerCall,
+    PaymentProvider,
+)
+from hub.domain import (
+    Denial,
+    DenialCode,
+    Order,
+    OrderLine,
+    OrderRequest,
+    OrderState,
+    Redemption,
+    Ticket,
+    Visitor,
+)
+from hub.domain.errors import DeniedError
+from hub.hookspecs import hookimpl
+
+__all__ = [
+    "ChannelAdapter",
+    "ChannelContext",
+    "DeliveryError",
+    "Denial",
+    "DenialCode",
+    "DeniedError",
+    "DeviceDriver",
+    "Order",
+    "OrderLine",
+    "OrderRequest",
+    "OrderState",
+    "PartnerCall",
+    "PaymentProvider",
+    "Redemption",
+    "Ticket",
+    "Visitor",
+    "hookimpl",
+]

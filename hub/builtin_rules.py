@@ -1,0 +1,1 @@
+"""Built-in rule checks: the essential plugin (cannot be blocked)."""

@@ -1,0 +1,34 @@
+"""Injected time. Nothing in the hub calls `datetime.now()` directly, so tests and the
+bridge's skew handling can move time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+    def advance(self, **kwargs: float) -> None:
+        self._at += timedelta(**kwargs)
+
+    def set(self, at: datetime) -> None:
+        self._at = at

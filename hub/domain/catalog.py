@@ -1,0 +1,128 @@
+"""Catalog: venues, products, prices and the time slots they are sold in.
+
+Money is an integer number of fen (1/100 CNY) everywhere: no floats near money.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class Venue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "Asia/Shanghai"
+
+
+class ProductKind(StrEnum):
+    SINGLE = "single"
+    COMBO = "combo"  # takes stock from every component atomically, or none
+    GROUP = "group"  # one order = one group; group rules (minimum size, roster) apply
+
+
+class ComboComponent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str = Field(pattern=_ID)
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class PriceRule(BaseModel):
+    """One price; the most specific matching rule wins (channel, then date range, weekday)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: int = Field(ge=0, description="fen per unit")
+    channel: str = "*"
+    date_from: date | None = None
+    date_to: date | None = None
+    weekdays: tuple[int, ...] | None = Field(default=None, description="1=Monday … 7=Sunday")
+
+    def matches(self, channel: str, day: date) -> bool:
+        if self.channel not in ("*", channel):
+            return False
+        if self.date_from and day < self.date_from:
+            return False
+        if self.date_to and day > self.date_to:
+            return False
+        return not (self.weekdays and day.isoweekday() not in self.weekdays)
+
+    def specificity(self) -> tuple[int, int, int]:
+        return (
+            self.channel != "*",
+            self.date_from is not None or self.date_to is not None,
+            self.weekdays is not None,
+        )
+
+
+class Product(BaseModel):
+    """A sellable thing. Single and group products draw from an inventory `pool`; a combo
+    draws from the pools of its components."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=_ID)
+    venue_id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=200)
+    kind: ProductKind = ProductKind.SINGLE
+    pool: str | None = Field(default=None, pattern=_ID)
+    components: tuple[ComboComponent, ...] = ()
+    prices: tuple[PriceRule, ...] = ()
+    rules: dict[str, Any] = Field(default_factory=dict, description="rule document (JSON)")
+    channels: tuple[str, ...] | None = Field(default=None, description="None = every channel")
+    valid_days: int = Field(default=1, ge=1, le=366, description="days a ticket is valid from the travel date")
+    active: bool = True
+
+    @field_validator("components")
+    @classmethod
+    def _no_nested_duplicates(cls, v: tuple[ComboComponent, ...]) -> tuple[ComboComponent, ...]:
+        ids = [c.product_id for c in v]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a combo lists each component once")
+        return v
+
+    def model_post_init(self, _ctx: Any) -> None:
+        if self.kind is ProductKind.COMBO:
+            if not self.components:
+                raise ValueError("a combo needs components")
+        elif not self.pool:
+            raise ValueError(f"a {self.kind.value} product needs an inventory pool")
+
+    def price_for(self, channel: str, day: date) -> int | None:
+        """Unit price in fen for this channel and day, or None when not for sale."""
+        best: PriceRule | None = None
+        for rule in self.prices:
+            if rule.matches(channel, day) and (
+                best is None or rule.specificity() > best.specificity()
+            ):
+                best = rule
+        return best.amount if best else None
+
+    def sold_on(self, channel: str) -> bool:
+        return self.channels is None or channel in self.channels
+
+
+class SlotInfo(BaseModel):
+    """A time slot of one day. `code` is what partners send (e.g. ``"09:00-11:00"``);
+    the empty code means the whole day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = ""
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    @classmethod
+    def parse(cls, code: str) -> SlotInfo:
+        if not code:
+            return cls()
+        a, _, b = code.partition("-")
+        return cls(code=code, start=time.fromisoformat(a), end=time.fromisoformat(b))

@@ -1,0 +1,197 @@
+"""Orders, tickets and redemptions: the canonical shapes every channel translates into."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hub.domain.masking import mask_id, mask_name, mask_phone
+
+
+class IdType(StrEnum):
+    ID_CARD = "id_card"  # 18-digit mainland resident identity card
+    PASSPORT = "passport"
+    HK_MACAU_PERMIT = "hk_macau_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    FOREIGNER_PERMIT = "foreigner_permit"
+    OTHER = "other"
+
+
+class Visitor(BaseModel):
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=100)
+    id_type: IdType = IdType.ID_CARD
+    id_number: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, max_length=32)
+
+    @field_validator("id_number")
+    @classmethod
+    def _upper(cls, v: str | None) -> str | None:
+        return v.upper() if v else None
+
+    def masked(self) -> dict[str, Any]:
+        return {
+            "name": mask_name(self.name),
+            "id_type": self.id_type.value,
+            "id_number": mask_id(self.id_number),
+            "phone": mask_phone(self.phone),
+        }
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=200)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    product_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: int | None = Field(default=None, ge=0, description="fen; set by the hub")
+
+
+class OrderRequest(BaseModel):
+    """What a channel asks for, after its adapter verified and translated the partner's
+    message. `partner_order_id` is the partner's own key: intake is idempotent on it."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    channel: str = Field(min_length=1, max_length=32)
+    partner_order_id: str = Field(min_length=1, max_length=128)
+    venue_id: str | None = None
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=20)
+    visitors: tuple[Visitor, ...] = Field(default=(), max_length=1000)
+    contact: Contact | None = None
+    travel_date: date
+    slot: str = Field(default="", max_length=32)
+    amount: int | None = Field(default=None, ge=0, description="fen the partner charged; checked")
+    currency: str = "CNY"
+    confirm: bool = Field(default=False, description="paid already: confirm in the same step")
+    extra: dict[str, Any] = Field(default_factory=dict, description="channel-specific fields")
+
+    @property
+    def quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def fingerprint(self) -> str:
+        """Stable hash of the request: a replay with a different body is a conflict."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class OrderState(StrEnum):
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    PARTLY_REDEEMED = "partly_redeemed"
+    REDEEMED = "redeemed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {OrderState.REDEEMED, OrderState.CANCELLED, OrderState.REFUNDED, OrderState.EXPIRED}
+
+#: Allowed moves. Stock follows: held→confirmed moves held to sold; held→cancelled/expired
+#: releases held; confirmed→refunded/cancelled returns sold (for unused tickets).
+TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.HELD: frozenset(
+        {OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.EXPIRED}
+    ),
+    OrderState.CONFIRMED: frozenset(
+        {
+            OrderState.PARTLY_REDEEMED,
+            OrderState.REDEEMED,
+            OrderState.CANCELLED,
+            OrderState.REFUNDED,
+        }
+    ),
+    OrderState.PARTLY_REDEEMED: frozenset({OrderState.REDEEMED, OrderState.REFUNDED}),
+    OrderState.REDEEMED: frozenset(),
+    OrderState.CANCELLED: frozenset(),
+    OrderState.REFUNDED: frozenset(),
+    OrderState.EXPIRED: frozenset(),
+}
+
+
+def can_move(src: OrderState, dst: OrderState) -> bool:
+    return dst in TRANSITIONS[src]
+
+
+class TicketState(StrEnum):
+    VALID = "valid"
+    USED = "used"  # every entry allowed has been taken
+    REVOKED = "revoked"  # refunded or cancelled: on the revocation list
+
+
+class Ticket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    order_id: str
+    product_id: str
+    venue_id: str
+    visitor_index: int | None = None
+    holder_id_number: str | None = None
+    valid_from: datetime
+    valid_until: datetime
+    entries_allowed: int = 1
+    entries_used: int = 0
+    state: TicketState = TicketState.VALID
+    credential: str = ""
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    channel: str
+    partner_order_id: str
+    venue_id: str
+    state: OrderState
+    travel_date: date
+    slot: str = ""
+    lines: tuple[OrderLine, ...]
+    visitors: tuple[Visitor, ...] = ()
+    contact: Contact | None = None
+    amount: int = 0
+    currency: str = "CNY"
+    created_at: datetime
+    hold_expires_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    tickets: tuple[Ticket, ...] = ()
+
+    @property
+    def quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+class Redemption(BaseModel):
+    """One gate decision about one ticket. `id` is chosen by whoever decided (the bridge),
+    so the hub records it once however often it is retried."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    ticket_id: str
+    venue_id: str
+    gate: str
+    device: str = ""
+    medium: str = "qr"
+    direction: str = "in"
+    at: datetime
+    accepted: bool = True
+    code: str = ""

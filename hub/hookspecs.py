@@ -1,0 +1,129 @@
+"""Every hook a tickethub plugin can implement. The docstrings ARE the plugin documentation:
+`tests/test_hookspecs.py` fails when one is missing.
+
+Two kinds of hooks:
+
+* ``register_*`` hooks run once when an application is built. They add objects to typed
+  registries; the async work lives in those objects (see `hub.contracts`).
+* event hooks (``order_*``, ``ticket_*``) run inside the transaction that changed the
+  order. They must be quick and must not do I/O; instead they RETURN the partner calls the
+  event causes, and the hub writes them to the outbox in that same transaction, so a
+  callback is queued if and only if the change is committed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hub.contracts import PartnerCall
+    from hub.domain import Order, Redemption, Ticket
+    from hub.domain.rules.registry import RuleRegistry
+    from hub.registries import (
+        ChannelRegistry,
+        DeviceDriverRegistry,
+        PaymentProviderRegistry,
+    )
+
+PROJECT = "tickethub"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_channels(registry: ChannelRegistry) -> None:
+    """Add sales-channel adapters with ``registry.add(name, adapter)``.
+
+    :param registry: the application's channel registry.
+
+    Implement this to bring a new sales channel (an OTA, a kiosk, a partner API). The
+    adapter follows `hub.contracts.ChannelAdapter`: the hub calls its ``setup(ctx)`` once
+    with the shared services, where it mounts its partner-facing routes, and its
+    ``deliver(call)`` for each outbox call addressed to it.
+    """
+
+
+@hookspec
+def register_payment_providers(registry: PaymentProviderRegistry) -> None:
+    """Add payment providers (``registry.add(name, provider)``).
+
+    :param registry: the application's payment-provider registry.
+
+    Implement this to let held orders be paid and refunded through a new provider; the
+    provider follows `hub.contracts.PaymentProvider`.
+    """
+
+
+@hookspec
+def register_rules(registry: RuleRegistry) -> None:
+    """Add named rule functions that product rule documents can use as ``{"check": name}``.
+
+    :param registry: the rule registry of the ONE rule engine; the hub uses it at sale time
+        and the venue bridge at the gate.
+
+    Implement this when a venue needs a rule the built-in checks do not express. A rule
+    function is pure: it receives the rule's parameters and the sale or entry context and
+    returns ``None`` (allow) or a `hub.domain.Denial`.
+    """
+
+
+@hookspec
+def register_device_drivers(registry: DeviceDriverRegistry) -> None:
+    """Add entrance-device drivers (``registry.add(vendor, driver_factory)``).
+
+    :param registry: the device-driver registry of the venue bridge.
+
+    Implement this to support a new family of turnstiles, access controllers or face
+    terminals. The driver follows `hub.contracts.DeviceDriver`.
+    """
+
+
+@hookspec
+def order_confirmed(order: Order) -> list[PartnerCall] | None:
+    """An order was confirmed and its tickets issued.
+
+    :param order: the confirmed order, with its tickets.
+    :return: partner calls to queue (e.g. an OTA's issue notice), or None.
+
+    Runs inside the confirming transaction: return calls, do not perform I/O.
+    """
+
+
+@hookspec
+def order_cancelled(order: Order) -> list[PartnerCall] | None:
+    """An order was cancelled (before or after confirmation) and its stock returned.
+
+    :param order: the order in its new state.
+    :return: partner calls to queue, or None.
+    """
+
+
+@hookspec
+def order_expired(order: Order) -> list[PartnerCall] | None:
+    """A hold ran out unpaid; its stock went back to the pool.
+
+    :param order: the expired order.
+    :return: partner calls to queue (e.g. a payment provider's close call), or None.
+    """
+
+
+@hookspec
+def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | None:
+    """Tickets of an order were refunded (all or some) and put on the revocation list.
+
+    :param order: the order after the refund.
+    :param tickets: the tickets this refund revoked.
+    :return: partner calls to queue (refund notices, payment refunds), or None.
+    """
+
+
+@hookspec
+def ticket_redeemed(ticket: Ticket, redemption: Redemption) -> list[PartnerCall] | None:
+    """A gate admitted a ticket (recorded once, whatever the retries).
+
+    :param ticket: the ticket, with its updated entry count.
+    :param redemption: the gate decision.
+    :return: partner calls to queue (e.g. Ctrip's cumulative OrderConsumedNotice), or None.
+    """

@@ -1,0 +1,37 @@
+"""Configuration, from the environment (``TICKETHUB_*``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKETHUB_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/tickethub.db",
+        description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8700
+    admin_token: str = Field(default="dev-admin-token", description="Bearer token of the admin API")
+    boxoffice_token: str = Field(default="dev-boxoffice-token", description="box-office staff token")
+    blocked_plugins: list[str] = Field(default_factory=list, description="entry-point names")
+    hold_ttl_seconds: int = Field(default=900, ge=5, description="how long a hold keeps stock")
+    expiry_sweep_seconds: float = Field(default=1.0, gt=0)
+    id_hash_secret: str = Field(default="tickethub-id-key", description="keys per-ID counters")
+    # group commit: orders arriving together share one transaction and one fsync
+    batch_max: int = Field(default=128, ge=1, le=2000)
+    # outbox
+    outbox_workers: int = Field(default=1, ge=0, le=64)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    # request limits
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell
+    # control test can show that the concurrency tests catch a broken inventory.
+    unsafe_inventory: bool = False
+    var_dir: Path = Path("var")

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, the engine (SQLite or PostgreSQL) and Alembic migrations."""

@@ -1,0 +1,247 @@
+"""The tables. SQLModel classes define the schema (and Alembic migrates it); hot paths use
+SQLAlchemy Core on ``Model.__table__`` so an order costs a few statements, not an ORM
+unit of work.
+
+Datetimes are stored as aware UTC; dates as venue-local calendar dates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to an aware column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(AwareDateTime(), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False, **kw))
+
+
+class VenueRow(SQLModel, table=True):
+    __tablename__ = "venue"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    signing_key_id: int = Field(default=1)
+    # Ed25519 raw keys, base64. The embedded default keeps the private key here; a
+    # deployment with a secret store sets TICKETHUB_SIGNING_KEYS instead.
+    signing_private_key: str = Field(default="", max_length=128)
+    signing_public_key: str = Field(default="", max_length=128)
+
+
+class ProductRow(SQLModel, table=True):
+    __tablename__ = "product"
+
+    id: str = Field(primary_key=True, max_length=64)
+    venue_id: str = Field(foreign_key="venue.id", max_length=64, index=True)
+    doc: dict[str, Any] = _json()  # the whole hub.domain.Product as JSON
+    updated_at: datetime = _ts(nullable=False)
+
+
+class InventoryRow(SQLModel, table=True):
+    """Capacity of one pool on one day in one slot, for one bucket.
+
+    Bucket ``""`` is the common pool; a channel's allotment is a bucket named after the
+    channel, optionally falling back to the common bucket when exhausted. The common
+    bucket's capacity is the slot capacity minus all allotments.
+    """
+
+    __tablename__ = "inventory"
+    __table_args__ = (
+        UniqueConstraint("pool", "day", "slot", "bucket", name="uq_inventory_cell"),
+        CheckConstraint("held >= 0 AND sold >= 0 AND capacity >= 0", name="ck_inventory_counts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool: str = Field(max_length=64)
+    day: date
+    slot: str = Field(default="", max_length=32)
+    bucket: str = Field(default="", max_length=32)
+    start: str = Field(default="00:00", max_length=8)
+    end: str = Field(default="23:59", max_length=8)
+    capacity: int = 0
+    held: int = 0
+    sold: int = 0
+    fallback: bool = True
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "partner_order_id", name="uq_order_partner"),
+        Index("ix_orders_hold", "state", "hold_expires_at"),
+        Index("ix_orders_day", "travel_date", "slot"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    channel: str = Field(max_length=32)
+    partner_order_id: str = Field(max_length=128)
+    venue_id: str = Field(max_length=64)
+    state: str = Field(max_length=20)
+    travel_date: date
+    slot: str = Field(default="", max_length=32)
+    amount: int = 0
+    currency: str = Field(default="CNY", max_length=3)
+    lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    contact: dict[str, Any] = _json()
+    extra: dict[str, Any] = _json()
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    hold_expires_at: datetime | None = _ts(nullable=True)
+    confirmed_at: datetime | None = _ts(nullable=True)
+
+
+class OrderVisitorRow(SQLModel, table=True):
+    __tablename__ = "order_visitor"
+
+    order_id: str = Field(primary_key=True, foreign_key="orders.id", max_length=40)
+    idx: int = Field(primary_key=True)
+    name: str = Field(default="", max_length=100)
+    id_type: str = Field(default="id_card", max_length=20)
+    id_number: str | None = Field(default=None, max_length=32, index=True)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class AllocationRow(SQLModel, table=True):
+    """Which inventory cells an order took, so release and refund return exactly them."""
+
+    __tablename__ = "allocation"
+
+    order_id: str = Field(primary_key=True, foreign_key="orders.id", max_length=40)
+    inventory_id: int = Field(primary_key=True, foreign_key="inventory.id")
+    quantity: int
+
+
+class IdDayCountRow(SQLModel, table=True):
+    """Units bought per identity per travel day across ALL channels (per-ID limits).
+    `id_key` is a keyed hash of the ID number, not the number itself."""
+
+    __tablename__ = "id_day_count"
+
+    scope: str = Field(primary_key=True, max_length=64)
+    id_key: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    count: int = 0
+
+
+class TicketRow(SQLModel, table=True):
+    __tablename__ = "ticket"
+    __table_args__ = (Index("ix_ticket_change", "venue_id", "change_seq"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    order_id: str = Field(foreign_key="orders.id", max_length=40, index=True)
+    product_id: str = Field(max_length=64)
+    venue_id: str = Field(max_length=64)
+    visitor_index: int | None = None
+    holder_id_number: str | None = Field(default=None, max_length=32, index=True)
+    valid_from: datetime = _ts(nullable=False)
+    valid_until: datetime = _ts(nullable=False)
+    entries_allowed: int = 1
+    entries_used: int = 0
+    state: str = Field(default="valid", max_length=16)
+    credential: str = Field(default="", max_length=512)
+    revoked_at: datetime | None = _ts(nullable=True)
+    # Monotonic per change, for the venue bridge's "changes since cursor" sync.
+    change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class RedemptionRow(SQLModel, table=True):
+    __tablename__ = "redemption"
+
+    id: str = Field(primary_key=True, max_length=64)
+    ticket_id: str = Field(max_length=32, index=True)
+    venue_id: str = Field(max_length=64)
+    gate: str = Field(max_length=64)
+    device: str = Field(default="", max_length=64)
+    medium: str = Field(default="qr", max_length=16)
+    direction: str = Field(default="in", max_length=8)
+    at: datetime = _ts(nullable=False)
+    accepted: bool = True
+    code: str = Field(default="", max_length=40)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """First answer to every outside message, keyed by (channel, operation, partner key).
+
+    Inserted as ``pending`` before the work and completed in the same transaction, so a
+    concurrent duplicate waits on the key and then reads the first answer."""
+
+    __tablename__ = "idempotency"
+
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    status: int = 0  # HTTP-like status of the first answer; 0 while pending
+    response: dict[str, Any] = _json()
+    order_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = _ts(nullable=False)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A partner call that must land: claimed by a worker, retried on the partner's
+    schedule until its deadline, then dead-lettered for a person to replay."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=64)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    payload: dict[str, Any] = _json()
+    order_id: str | None = Field(default=None, max_length=40, index=True)
+    state: str = Field(default="pending", max_length=16)  # pending|inflight|done|dead
+    attempts: int = 0
+    created_at: datetime = _ts(nullable=False)
+    next_attempt_at: datetime = _ts(nullable=False)
+    deadline_at: datetime | None = _ts(nullable=True)
+    lease_until: datetime | None = _ts(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    delivered_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=2000)
+
+
+class SequenceRow(SQLModel, table=True):
+    """Named counters (e.g. the ticket change sequence) that several processes share."""
+
+    __tablename__ = "sequence"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+METADATA = SQLModel.metadata
