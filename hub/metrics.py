@@ -1,0 +1,26 @@
+"""Prometheus metrics of the hub, defined once per process (the client's registry is
+process-wide), labelled so several applications in one process (tests) can share them."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ORDERS = Counter("tickethub_orders_total", "Order intake outcomes", ["channel", "outcome"])
+ORDER_LATENCY = Histogram(
+    "tickethub_order_seconds",
+    "Time from intake to durable answer",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+BATCH_SIZE = Histogram(
+    "tickethub_order_batch_size",
+    "Orders committed together (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+HOLDS_EXPIRED = Counter("tickethub_holds_expired_total", "Holds released by expiry")
+HTTP_ERRORS = Counter("tickethub_http_errors_total", "Error answers", ["code"])
+OUTBOX_DELIVERED = Counter("tickethub_outbox_delivered_total", "Partner calls landed", ["partner"])
+OUTBOX_FAILED = Counter("tickethub_outbox_failed_attempts_total", "Failed attempts", ["partner"])
+OUTBOX_DEAD = Counter("tickethub_outbox_dead_total", "Calls dead-lettered", ["partner"])
+OUTBOX_BREAKER = Gauge(
+    "tickethub_outbox_breaker_open", "1 while a partner's circuit breaker is open", ["partner"]
+)
