@@ -1,7 +1,71 @@
-"""Work in progress."""
+"""``tickethub bench``: measurements that are run, not asserted (see the README's Benchmarks)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Benchmarks against a baseline server.")
+
+
+class DbKind(StrEnum):
+    sqlite = "sqlite"
+    postgres = "postgres"
+
+
+@app.callback()
+def _group() -> None:
+    """Benchmarks against a baseline server (keeps `bench` a group of subcommands)."""
+
+
+@app.command("orders")
+def orders(
+    db: Annotated[
+        DbKind, typer.Option(help="database to create fresh for the run")
+    ] = DbKind.sqlite,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="hub (and baseline) processes")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, max=4096, help="requests in flight")] = 64,
+    orders: Annotated[int, typer.Option(min=1, max=1_000_000, help="measured orders (M)")] = 3000,
+    capacity: Annotated[
+        int | None, typer.Option(min=1, help="units in the hot slot (K), default M // 2")
+    ] = None,
+    warmup: Annotated[
+        int | None, typer.Option(min=0, help="warm-up orders on another slot")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="seconds each load phase may take at most")
+    ] = 300.0,
+    pg_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL server to create the bench database on "
+            "(default $TICKETHUB_BENCH_PG_URL or postgres@127.0.0.1:5432)"
+        ),
+    ] = None,
+    json_only: Annotated[bool, typer.Option(help="no progress display on stderr")] = False,
+) -> None:
+    """Order intake of N hub processes vs a bare conditional-update baseline; prints one
+    JSON line. Exits 1 if the hub oversold or answered anything but 201 / SOLD_OUT."""
+    import uvloop
+
+    from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup, run_bench
+
+    cfg = BenchConfig(
+        db=db.value,
+        processes=processes,
+        concurrency=concurrency,
+        orders=orders,
+        capacity=capacity if capacity is not None else max(1, orders // 2),
+        warmup=warmup if warmup is not None else default_warmup(orders, concurrency),
+        pg_url=pg_url or bench_env_pg_url(),
+        run_timeout=timeout,
+    )
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(run_bench(cfg, quiet=json_only))
+    typer.echo(json.dumps(result, separators=(", ", ": ")))
+    if result["oversold"] or result["errors"]:
+        raise typer.Exit(1)
