@@ -118,8 +118,8 @@ def bench_days(today: date | None = None) -> tuple[str, str]:
     return (base + timedelta(days=7)).isoformat(), (base + timedelta(days=8)).isoformat()
 
 
-async def seed_hub(admin: HubAdmin, hot_day: str, warm_day: str, capacity: int, warm: int) -> None:
-    """One venue, one single product, the hot slot (capacity K) and the warm-up slot."""
+async def seed_catalog(admin: HubAdmin) -> None:
+    """One venue and one single product without rules, drawing from pool `POOL`."""
     await admin.put_venue(VENUE, "Bench Scenic Area", TIMEZONE)
     await admin.put_product(
         PRODUCT,
@@ -133,12 +133,20 @@ async def seed_hub(admin: HubAdmin, hot_day: str, warm_day: str, capacity: int, 
             "valid_days": 1,
         },
     )
+
+
+async def seed_hub(admin: HubAdmin, hot_day: str, warm_day: str, capacity: int, warm: int) -> None:
+    """The catalog, the hot slot (capacity K) and the warm-up slot on another day."""
+    await seed_catalog(admin)
     await admin.put_inventory(POOL, hot_day, hot_day, [(HOT_SLOT, capacity)])
     await admin.put_inventory(POOL, warm_day, warm_day, [(WARMUP_SLOT, warm)])
 
 
-def hub_order(token: str, day: str, slot: str, run: str) -> Callable[[int], Request]:
-    """Request ``i``: one box-office order of one unit, with its own Idempotency-Key."""
+def hub_order(
+    token: str, day: str, slot: str, run: str, quantity: Callable[[int], int] = lambda _i: 1
+) -> Callable[[int], Request]:
+    """Request ``i``: one box-office order of ``quantity(i)`` units of `PRODUCT`, with its
+    own Idempotency-Key (``run`` keeps keys of separate runs apart)."""
     headers = {"Authorization": f"Bearer {token}"}
 
     def make(i: int) -> Request:
@@ -147,7 +155,7 @@ def hub_order(token: str, day: str, slot: str, run: str) -> Callable[[int], Requ
             {
                 "travel_date": day,
                 "slot": slot,
-                "lines": [{"product_id": PRODUCT, "quantity": 1}],
+                "lines": [{"product_id": PRODUCT, "quantity": quantity(i)}],
                 "contact": {"name": "Bench", "phone": "13800000000"},
                 "confirm": True,
             },
