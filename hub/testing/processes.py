@@ -234,49 +234,25 @@ class ServerProcesses:
                     await asyncio.sleep(0.1)
 
 
-def db_upgrade_available() -> bool:
-    """True once ``tickethub db upgrade`` exists (its author lands it separately)."""
-    from hub.cli import db
-
-    return any(
-        (cmd.name or getattr(cmd.callback, "__name__", "")) == "upgrade"
-        for cmd in db.app.registered_commands
-    )
-
-
-async def prepare_schema(database_url: str, *, timeout: float = 120.0) -> None:
+async def prepare_schema(database_url: str) -> None:
     """Create the hub's schema in an empty database, once, before any hub process starts.
 
-    Uses ``tickethub db upgrade`` (the deployment path, Alembic) when it exists, so tests
-    exercise the real migrations; falls back to ``create_all`` from the table classes.
+    Runs the Alembic migrations (`hub.storage.migrate.upgrade`, exactly what
+    ``tickethub db upgrade`` runs) so tests exercise the real deployment path; while that
+    module has not landed, falls back to ``create_all`` from the table classes.
     """
-    if db_upgrade_available():
-        proc = await asyncio.create_subprocess_exec(
-            *python_module_argv("hub", "db", "upgrade", "--database-url", database_url),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("TICKETHUB_")},
-        )
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise ServerStartError(f"tickethub db upgrade took over {timeout:.0f} s") from None
-        if proc.returncode != 0:
-            raise ServerStartError(
-                f"tickethub db upgrade failed ({proc.returncode}):\n"
-                + out.decode(errors="replace")[-4000:]
-            )
-        return
-    from hub.storage.db import create_admin_engine, create_all
-
-    engine = create_admin_engine(database_url)
     try:
-        await create_all(engine)
-    finally:
-        await engine.dispose()
+        from hub.storage import migrate
+    except ImportError:
+        from hub.storage.db import create_admin_engine, create_all
+
+        engine = create_admin_engine(database_url)
+        try:
+            await create_all(engine)
+        finally:
+            await engine.dispose()
+        return
+    await migrate.upgrade(database_url)
 
 
 class HubProcesses(ServerProcesses):
