@@ -122,7 +122,7 @@ async def serve(host: str, port: int, database_url: str, pool_size: int) -> None
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, backlog=1024).start()  # as `tickethub serve`
         await stop.wait()
     finally:
         await runner.cleanup()

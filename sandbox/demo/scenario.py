@@ -1,0 +1,13 @@
+"""The demo scenario: its steps, in the order they run.
+
+Each channel or device family adds its own step module here (WeChat mini-program and Pay,
+the OTAs, travel agencies, the gates through the venue bridge …) and appends an instance to
+`STEPS`; the summary gathers one section per step, so a new step needs no change elsewhere.
+"""
+
+from __future__ import annotations
+
+from sandbox.demo.boxoffice import BoxOfficeStep
+from sandbox.demo.context import Step
+
+STEPS: tuple[Step, ...] = (BoxOfficeStep(),)

@@ -1,0 +1,57 @@
+"""`tickethub demo --exit`: the whole scenario runs, and its verdict is what it says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.testing.processes import free_port
+
+pytestmark = pytest.mark.slow
+
+DENIAL_CODES = (
+    "SOLD_OUT",
+    "IDEMPOTENCY_CONFLICT",
+    "INVALID_ID_NUMBER",
+    "ID_DAILY_LIMIT",
+    "AGE_NOT_ELIGIBLE",
+    "GROUP_TOO_SMALL",
+    "BOOKING_CLOSED",
+)
+
+
+def test_demo_runs_and_checks_itself(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETHUB_")}
+    env["COLUMNS"] = "160"  # rich wraps at 80 columns without a terminal
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "demo",
+            "--exit",
+            "--port",
+            str(free_port()),
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "RESULT: OK" in out
+    assert "oversold = 0" in out
+    for code in DENIAL_CODES:
+        assert code in out, f"{code} missing from the summary"
+    assert "Idempotent-Replay" in out
+    assert db.exists()
