@@ -8,15 +8,15 @@ database connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import aiohttp
-    from aiohttp import web
 
+    from hub.api.routing import ApiRoutes
     from hub.clock import Clock
     from hub.domain import Order, Ticket
 
@@ -88,13 +88,42 @@ class DeviceDriver(Protocol):
         ...
 
 
-@dataclass
-class ChannelContext:
-    """What the hub hands a channel adapter at start-up."""
+class Services(Protocol):
+    """The running hub's shared services (available once the application started)."""
 
-    routes: web.RouteTableDef
     orders: Any  # hub.orders.OrderService — typed loosely to keep this module import-light
     outbox: Any  # hub.outbox.Outbox
-    http: aiohttp.ClientSession | None
-    clock: Clock
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    http: aiohttp.ClientSession
+
+
+class ChannelContext:
+    """What the hub hands a channel adapter in ``setup``.
+
+    Routes must be mounted during ``setup`` (before the app starts); the services behind
+    `orders`, `outbox` and `http` exist only once the app runs, so they are looked up on
+    use rather than captured."""
+
+    def __init__(
+        self,
+        *,
+        routes: ApiRoutes,
+        clock: Clock,
+        services: Callable[[], Services],
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.routes = routes
+        self.clock = clock
+        self.settings = dict(settings or {})
+        self._services = services
+
+    @property
+    def orders(self) -> Any:
+        return self._services().orders
+
+    @property
+    def outbox(self) -> Any:
+        return self._services().outbox
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        return self._services().http

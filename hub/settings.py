@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +19,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8700
     admin_token: str = Field(default="dev-admin-token", description="Bearer token of the admin API")
-    boxoffice_token: str = Field(default="dev-boxoffice-token", description="box-office staff token")
+    boxoffice_token: str = Field(
+        default="dev-boxoffice-token", description="box-office staff token"
+    )
+    channel_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-channel settings (JSON), by channel name"
+    )
     blocked_plugins: list[str] = Field(default_factory=list, description="entry-point names")
     hold_ttl_seconds: int = Field(default=900, ge=5, description="how long a hold keeps stock")
     expiry_sweep_seconds: float = Field(default=1.0, gt=0)

@@ -39,4 +39,5 @@ __all__ = [
     "Ticket",
     "TicketState",
     "Venue",
+    "Visitor",
 ]

@@ -78,7 +78,9 @@ class Product(BaseModel):
     prices: tuple[PriceRule, ...] = ()
     rules: dict[str, Any] = Field(default_factory=dict, description="rule document (JSON)")
     channels: tuple[str, ...] | None = Field(default=None, description="None = every channel")
-    valid_days: int = Field(default=1, ge=1, le=366, description="days a ticket is valid from the travel date")
+    valid_days: int = Field(
+        default=1, ge=1, le=366, description="days a ticket is valid from the travel date"
+    )
     active: bool = True
 
     @field_validator("components")

@@ -108,9 +108,7 @@ _FINAL = {OrderState.REDEEMED, OrderState.CANCELLED, OrderState.REFUNDED, OrderS
 #: Allowed moves. Stock follows: held→confirmed moves held to sold; held→cancelled/expired
 #: releases held; confirmed→refunded/cancelled returns sold (for unused tickets).
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    OrderState.HELD: frozenset(
-        {OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.EXPIRED}
-    ),
+    OrderState.HELD: frozenset({OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.EXPIRED}),
     OrderState.CONFIRMED: frozenset(
         {
             OrderState.PARTLY_REDEEMED,

@@ -117,7 +117,9 @@ class OrderRow(SQLModel, table=True):
     slot: str = Field(default="", max_length=32)
     amount: int = 0
     currency: str = Field(default="CNY", max_length=3)
-    lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     contact: dict[str, Any] = _json()
     extra: dict[str, Any] = _json()
     created_at: datetime = _ts(nullable=False)

@@ -1,0 +1,262 @@
+"""Admin API for venue staff: venues, products (with their rule documents), capacity per
+slot, channel allotments, and the inventory audit."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.api.auth import require_bearer
+from hub.api.errors import ApiError, read_model
+from hub.api.routing import ApiRoutes
+from hub.catalog.service import new_venue_keys
+from hub.domain import Product
+from hub.domain.rules import RuleDocumentError
+from hub.inventory import admin as inventory
+from hub.storage.tables import ProductRow, VenueRow
+
+MAX_RANGE_DAYS = 400
+
+
+class VenueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = "Asia/Shanghai"
+
+
+class SlotIn(BaseModel):
+    code: str = Field(default="", max_length=32, pattern=r"^$|^\d{2}:\d{2}-\d{2}:\d{2}$")
+    capacity: int = Field(ge=0, le=10_000_000)
+
+
+class DateRange(BaseModel):
+    date_from: date
+    date_to: date
+
+    @model_validator(mode="after")
+    def _order(self) -> DateRange:
+        if self.date_to < self.date_from:
+            raise ValueError("date_to is before date_from")
+        if (self.date_to - self.date_from).days > MAX_RANGE_DAYS:
+            raise ValueError(f"at most {MAX_RANGE_DAYS} days at once")
+        return self
+
+    def days(self) -> list[date]:
+        n = (self.date_to - self.date_from).days
+        return [self.date_from + timedelta(days=i) for i in range(n + 1)]
+
+
+class CapacityIn(DateRange):
+    model_config = ConfigDict(extra="forbid")
+    pool: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+    slots: list[SlotIn] = Field(min_length=1, max_length=96)
+
+
+class AllotmentIn(DateRange):
+    model_config = ConfigDict(extra="forbid")
+    pool: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+    slot: str | None = Field(default=None, max_length=32)
+    channel: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    quantity: int = Field(ge=0, le=10_000_000)
+    fallback: bool = True
+
+
+def _hub(request: web.Request):  # type: ignore[no-untyped-def]
+    from hub.api.app import HUB
+
+    hub = request.app[HUB]
+    require_bearer(request, hub.settings.admin_token)
+    return hub
+
+
+def _upsert(conn: Any, table: Any, values: dict[str, Any], key: str) -> Any:
+    ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table).values(values)
+    return ins.on_conflict_do_update(
+        index_elements=[key], set_={k: v for k, v in values.items() if k != key}
+    )
+
+
+def _day(request: web.Request) -> date:
+    try:
+        return date.fromisoformat(request.query["date"])
+    except (KeyError, ValueError) as exc:
+        raise ApiError(400, "INVALID_REQUEST", "date=YYYY-MM-DD is required") from exc
+
+
+def add_routes(routes: ApiRoutes) -> None:
+    @routes.put(
+        "/api/admin/venues/{venue_id}",
+        summary="Create or update a venue",
+        tag="admin",
+        body=VenueIn,
+        auth="admin",
+    )
+    async def put_venue(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        body = await read_model(request, VenueIn)
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(body.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ApiError(400, "INVALID_REQUEST", f"Unknown timezone {body.timezone!r}") from exc
+        venue_id = request.match_info["venue_id"]
+        from hub.domain import Venue
+
+        try:
+            Venue(id=venue_id, name=body.name, timezone=body.timezone)
+        except ValidationError as exc:
+            raise ApiError(400, "INVALID_REQUEST", "Bad venue id") from exc
+        async with hub.engine.begin() as conn:
+            t = VenueRow.__table__
+            exists = (await conn.execute(select(t.c.id).where(t.c.id == venue_id))).first()
+            if exists:
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id == venue_id)
+                    .values(name=body.name, timezone=body.timezone)
+                )
+            else:
+                await conn.execute(
+                    t.insert().values(
+                        id=venue_id, name=body.name, timezone=body.timezone, **new_venue_keys()
+                    )
+                )
+        hub.catalog.forget_venue(venue_id)
+        found = await hub.catalog.venue(venue_id)
+        assert found is not None
+        return web.json_response(
+            {
+                "id": venue_id,
+                "name": body.name,
+                "timezone": body.timezone,
+                "key_id": found[1].key_id,
+                "public_key": found[1].public_key,
+            },
+            status=200 if exists else 201,
+        )
+
+    @routes.put(
+        "/api/admin/products/{product_id}",
+        summary="Create or update a product",
+        tag="admin",
+        auth="admin",
+        responses={200: "saved", 422: "invalid rule document"},
+    )
+    async def put_product(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        product = await read_model(request, Product, id=request.match_info["product_id"])
+        try:
+            hub.catalog.rules.compile(product.rules)
+        except RuleDocumentError as exc:
+            raise ApiError(422, "INVALID_RULES", str(exc), path=exc.path) from exc
+        if await hub.catalog.venue(product.venue_id) is None:
+            raise ApiError(422, "UNKNOWN_VENUE", f"No venue {product.venue_id}")
+        for comp in product.components:
+            if await hub.catalog.product(comp.product_id) is None:
+                raise ApiError(
+                    422, "UNKNOWN_PRODUCT", f"Combo part {comp.product_id} does not exist"
+                )
+        async with hub.engine.begin() as conn:
+            await conn.execute(
+                _upsert(
+                    conn,
+                    ProductRow.__table__,
+                    {
+                        "id": product.id,
+                        "venue_id": product.venue_id,
+                        "doc": product.model_dump(mode="json"),
+                        "updated_at": hub.clock.now(),
+                    },
+                    "id",
+                )
+            )
+        hub.catalog.forget_product(product.id)
+        return web.json_response(product.model_dump(mode="json"))
+
+    @routes.get(
+        "/api/admin/products",
+        summary="List products",
+        tag="admin",
+        auth="admin",
+        query={"venue_id": "only this venue's"},
+    )
+    async def list_products(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        products = await hub.catalog.products(request.query.get("venue_id"))
+        return web.json_response({"products": [p.model_dump(mode="json") for p in products]})
+
+    @routes.put(
+        "/api/admin/inventory",
+        summary="Set the capacity of slots over a date range",
+        tag="admin",
+        body=CapacityIn,
+        auth="admin",
+    )
+    async def put_inventory(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        body = await read_model(request, CapacityIn)
+        slots = [inventory.SlotCapacity(s.code, s.capacity) for s in body.slots]
+        async with hub.engine.begin() as conn:
+            n = await inventory.set_capacity(conn, body.pool, body.days(), slots)
+        return web.json_response({"cells": n})
+
+    @routes.put(
+        "/api/admin/allotments",
+        summary="Reserve a share of slots for one channel",
+        tag="admin",
+        body=AllotmentIn,
+        auth="admin",
+    )
+    async def put_allotment(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        body = await read_model(request, AllotmentIn)
+        async with hub.engine.begin() as conn:
+            n = await inventory.set_allotment(
+                conn,
+                pool=body.pool,
+                days=body.days(),
+                slot=body.slot,
+                channel=body.channel,
+                quantity=body.quantity,
+                fallback=body.fallback,
+            )
+        hub.catalog.forget_allotments(body.pool)
+        return web.json_response({"cells": n})
+
+    @routes.get(
+        "/api/admin/inventory",
+        summary="Capacity, held and sold per slot and bucket",
+        tag="admin",
+        auth="admin",
+        query={"pool": "pool id", "date": "YYYY-MM-DD"},
+    )
+    async def get_inventory(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        day = _day(request)
+        async with hub.engine.connect() as conn:
+            cells = await inventory.list_cells(conn, request.query.get("pool", ""), day)
+        return web.json_response(
+            {"pool": request.query.get("pool", ""), "date": day.isoformat(), "cells": cells}
+        )
+
+    @routes.get(
+        "/api/admin/audit",
+        summary="Units of live orders per slot vs capacity (oversold)",
+        tag="admin",
+        auth="admin",
+        query={"pool": "pool id", "date": "YYYY-MM-DD"},
+    )
+    async def get_audit(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        day = _day(request)
+        async with hub.engine.connect() as conn:
+            slots = await inventory.audit(conn, request.query.get("pool", ""), day)
+        return web.json_response(
+            {"pool": request.query.get("pool", ""), "date": day.isoformat(), "slots": slots}
+        )

@@ -1,0 +1,125 @@
+"""The hub's aiohttp application factory.
+
+Resources open in one `cleanup_ctx` generator, in order, and close in reverse — also when
+start-up fails half way. Everything plugins need is injected through `ChannelContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.api import admin, public
+from hub.api.errors import MAX_BODY, error_middleware
+from hub.api.routing import ApiRoutes
+from hub.catalog import CatalogService
+from hub.clock import Clock, SystemClock
+from hub.contracts import ChannelContext
+from hub.domain.rules import RuleEngine
+from hub.orders import OrderService
+from hub.outbox import Outbox
+from hub.plugins import HubPlugins, build_plugins
+from hub.settings import Settings
+from hub.storage import migrate
+from hub.storage.db import create_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    """The services of one running application (typed app state)."""
+
+    settings: Settings
+    plugins: HubPlugins
+    clock: Clock
+    engine: AsyncEngine
+    catalog: CatalogService
+    orders: OrderService
+    outbox: Outbox
+    http: aiohttp.ClientSession
+    routes: ApiRoutes
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: HubPlugins | None = None,
+    clock: Clock | None = None,
+    migrate_on_start: bool = True,
+) -> web.Application:
+    settings = settings or Settings()
+    plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
+    clock = clock or SystemClock()
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[MAX_BODY] = settings.max_body_bytes
+    routes = ApiRoutes()
+    public.add_routes(routes)
+    admin.add_routes(routes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        try:
+            if migrate_on_start:
+                await migrate.upgrade(engine)
+            http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            try:
+                catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
+                outbox = Outbox.with_workers(
+                    engine,
+                    deliverer=plugins.channels.find,
+                    clock=clock,
+                    count=settings.outbox_workers,
+                    poll_seconds=settings.outbox_poll_seconds,
+                    lease_seconds=settings.outbox_lease_seconds,
+                )
+                orders = OrderService(
+                    engine,
+                    catalog=catalog,
+                    plugins=plugins,
+                    clock=clock,
+                    enqueue=lambda conn, calls, _now: outbox.enqueue(conn, calls),
+                    id_secret=settings.id_hash_secret,
+                    hold_ttl=timedelta(seconds=settings.hold_ttl_seconds),
+                    batch_max=settings.batch_max,
+                    unsafe_inventory=settings.unsafe_inventory,
+                    on_calls=outbox.notify,
+                )
+                app[HUB] = Hub(
+                    settings, plugins, clock, engine, catalog, orders, outbox, http, routes
+                )
+                await orders.start(settings.expiry_sweep_seconds)
+                await outbox.start()
+                try:
+                    yield
+                finally:
+                    await outbox.stop()
+                    await orders.stop()
+            finally:
+                await http.close()
+        finally:
+            await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    # Channels mount their routes now (routes are fixed before the app starts); the
+    # services they use are looked up through the context once the app is running.
+    for entry in plugins.channels:
+        entry.obj.setup(
+            ChannelContext(
+                routes=routes,
+                clock=clock,
+                services=lambda: app[HUB],
+                settings=settings.channel_settings.get(entry.name, {}),
+            )
+        )
+    app.router.add_routes(routes.table)
+    return app

@@ -1,0 +1,110 @@
+"""Errors are JSON ``{"code", "message"}`` — never an HTML page, never a 500 for bad input.
+
+Handlers raise `ApiError` or `DeniedError`; request bodies go through `read_model`, which
+turns every way a body can be wrong (not JSON, wrong encoding, too large, failing the
+model) into a 400 that names the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from hub.domain.errors import DeniedError
+from hub.metrics import HTTP_ERRORS
+from hub.orders.outcome import Outcome, status_for
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = web.AppKey("max_body", int)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
+    HTTP_ERRORS.labels(code).inc()
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return web.json_response(body, status=status)
+
+
+def outcome_response(outcome: Outcome) -> web.Response:
+    headers = {"Idempotent-Replay": "true"} if outcome.replay else None
+    if not outcome.ok:
+        HTTP_ERRORS.labels(outcome.code or "?").inc()
+    return web.json_response(outcome.body, status=outcome.status, headers=headers)
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > request.app[MAX_BODY]:
+        raise ApiError(413, "BODY_TOO_LARGE", "Request body too large")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "BODY_TOO_LARGE", "Request body too large") from exc
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "INVALID_REQUEST", "Body is not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "INVALID_REQUEST", f"Body is not JSON: {exc.msg} at {exc.pos}") from exc
+
+
+async def read_model(request: web.Request, model: type[M], **overrides: Any) -> M:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "INVALID_REQUEST", "Body must be a JSON object")
+    try:
+        return model.model_validate({**data, **overrides})
+    except ValidationError as exc:
+        raise ApiError(400, "INVALID_REQUEST", _first_error(exc), errors=_errors(exc)) from exc
+
+
+def _errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ][:20]
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in e["loc"]) or "body"
+    return f"{where}: {e['msg']}"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    except DeniedError as exc:
+        d = exc.denial
+        return error_response(status_for(str(d.code)), str(d.code), d.reason, d.details)
+    except ValidationError as exc:
+        return error_response(400, "INVALID_REQUEST", _first_error(exc), {"errors": _errors(exc)})
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE"}.get(
+            exc.status, "HTTP_ERROR"
+        )
+        return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL", "Internal error")

@@ -1,0 +1,138 @@
+"""Catalog reads are far more frequent than writes: every order reads its products, prices
+and rule documents. They are cached in-process (cachetools TTL caches) and invalidated
+locally on every admin write; other hub processes see a change within `ttl` seconds.
+
+Stale reads are safe by construction: capacity is never cached (the inventory's atomic
+update decides), only descriptions, prices and rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cachetools import TTLCache
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.clock import Clock
+from hub.domain import Product, Venue
+from hub.domain.credentials import CredentialSigner, CredentialVerifier, generate_keypair
+from hub.domain.rules import CompiledRules, RuleEngine
+from hub.storage.tables import InventoryRow, ProductRow, VenueRow
+
+
+@dataclass(frozen=True, slots=True)
+class VenueKeys:
+    key_id: int
+    public_key: str
+    signer: CredentialSigner | None
+    verifier: CredentialVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class Allotment:
+    channel: str
+    fallback: bool
+
+
+class CatalogService:
+    def __init__(self, engine: AsyncEngine, rules: RuleEngine, clock: Clock, ttl: float = 5.0):
+        self.engine = engine
+        self.rules = rules
+        self.clock = clock
+        self._venues: TTLCache[str, tuple[Venue, VenueKeys] | None] = TTLCache(1024, ttl)
+        self._products: TTLCache[str, Product | None] = TTLCache(65536, ttl)
+        self._compiled: TTLCache[str, CompiledRules] = TTLCache(65536, ttl)
+        self._allotments: TTLCache[str, dict[str, Allotment]] = TTLCache(4096, ttl)
+
+    # -- reads --------------------------------------------------------------------------
+    async def venue(self, venue_id: str) -> tuple[Venue, VenueKeys] | None:
+        if venue_id in self._venues:
+            return self._venues[venue_id]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(VenueRow).where(VenueRow.id == venue_id))).first()
+        value = None
+        if row is not None:
+            value = (
+                Venue(id=row.id, name=row.name, timezone=row.timezone),
+                _keys(row.signing_key_id, row.signing_private_key, row.signing_public_key),
+            )
+        self._venues[venue_id] = value
+        return value
+
+    async def tz(self, venue_id: str) -> ZoneInfo:
+        found = await self.venue(venue_id)
+        return ZoneInfo(found[0].timezone if found else "Asia/Shanghai")
+
+    async def product(self, product_id: str) -> Product | None:
+        if product_id in self._products:
+            return self._products[product_id]
+        async with self.engine.connect() as conn:
+            doc = (
+                await conn.execute(select(ProductRow.doc).where(ProductRow.id == product_id))
+            ).scalar()
+        value = Product.model_validate(doc) if doc is not None else None
+        self._products[product_id] = value
+        return value
+
+    async def products(self, venue_id: str | None = None) -> list[Product]:
+        stmt = select(ProductRow.doc).order_by(ProductRow.id)
+        if venue_id:
+            stmt = stmt.where(ProductRow.venue_id == venue_id)
+        async with self.engine.connect() as conn:
+            docs = (await conn.execute(stmt)).scalars().all()
+        return [Product.model_validate(d) for d in docs]
+
+    def compiled_rules(self, product: Product) -> CompiledRules:
+        """The product's rule document, validated and compiled once per cache period."""
+        key = f"{product.id}:{id(product)}"
+        found = self._compiled.get(key)
+        if found is None:
+            found = self.rules.compile(product.rules)
+            self._compiled[key] = found
+        return found
+
+    async def allotments(self, pool: str) -> dict[str, Allotment]:
+        """Channels holding an allotment in `pool` (any day), with their fallback flag.
+
+        Cached so an order from a channel without allotment costs one conditional update
+        instead of two."""
+        found = self._allotments.get(pool)
+        if found is not None:
+            return found
+        stmt = (
+            select(InventoryRow.bucket, InventoryRow.fallback)
+            .where(InventoryRow.pool == pool, InventoryRow.bucket != "")
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = {b: Allotment(b, bool(f)) for b, f in rows}
+        self._allotments[pool] = found
+        return found
+
+    # -- invalidation -------------------------------------------------------------------
+    def forget_venue(self, venue_id: str) -> None:
+        self._venues.pop(venue_id, None)
+
+    def forget_product(self, product_id: str) -> None:
+        self._products.pop(product_id, None)
+
+    def forget_allotments(self, pool: str) -> None:
+        self._allotments.pop(pool, None)
+
+
+def _keys(key_id: int, private: str, public: str) -> VenueKeys:
+    return VenueKeys(
+        key_id=key_id,
+        public_key=public,
+        signer=CredentialSigner(private, key_id) if private else None,
+        verifier=CredentialVerifier({key_id: public}),
+    )
+
+
+def new_venue_keys() -> dict[str, Any]:
+    private, public = generate_keypair()
+    return {"signing_key_id": 1, "signing_private_key": private, "signing_public_key": public}

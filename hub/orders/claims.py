@@ -1,0 +1,86 @@
+"""Per-ID limits across ALL channels, enforced atomically.
+
+The rule engine says "this ID may have at most L units that day"; only the database can
+see the other channels' orders. Each claim is one conditional upsert on a counter keyed
+by a keyed hash of the ID number (the number itself is not stored here), so two channels
+selling to the same person at the same moment cannot both pass the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.domain.rules import Claim
+from hub.storage.tables import IdDayCountRow
+
+CNT = IdDayCountRow.__table__
+C = CNT.c
+
+
+def id_key(secret: str, id_number: str) -> str:
+    return hmac.new(secret.encode(), id_number.upper().encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(CNT)
+
+
+async def lock_counters(conn: AsyncConnection, keys: Iterable[tuple[str, str, date]]) -> None:
+    """PostgreSQL: touch every counter a batch will use in sorted order first, so two
+    batches in two processes cannot deadlock on each other's counters."""
+    rows = sorted(set(keys))
+    if not rows or conn.dialect.name != "postgresql":
+        return
+    ins = _insert(conn)
+    await conn.execute(
+        ins.values(
+            [{"scope": s, "id_key": k, "day": d, "count": 0} for s, k, d in rows]
+        ).on_conflict_do_update(index_elements=["scope", "id_key", "day"], set_={"count": C.count})
+    )
+
+
+async def apply(conn: AsyncConnection, claims: Sequence[Claim], secret: str) -> Claim | None:
+    """Add every claim or none; returns the claim that hit its limit."""
+    done: list[tuple[Claim, str]] = []
+    for claim in claims:
+        key = id_key(secret, claim.id_number)
+        ins = _insert(conn).values(scope=claim.scope, id_key=key, day=claim.day, count=claim.amount)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["scope", "id_key", "day"],
+            set_={"count": C.count + ins.excluded.count},
+            where=(C.count + ins.excluded.count) <= claim.limit,
+        ).returning(C.count)
+        if claim.amount > claim.limit or (await conn.execute(stmt)).first() is None:
+            await release(conn, [(c.scope, k, c.day, c.amount) for c, k in done])
+            return claim
+        done.append((claim, key))
+    return None
+
+
+async def release(conn: AsyncConnection, counts: Sequence[tuple[str, str, date, int]]) -> None:
+    """Give counted units back (cancel, refund, expiry). Arguments are stored claim keys."""
+    if not counts:
+        return
+    await conn.execute(
+        update(CNT)
+        .where(C.scope == bindparam("p_s"), C.id_key == bindparam("p_k"), C.day == bindparam("p_d"))
+        .values(count=C.count - bindparam("p_n")),
+        [{"p_s": s, "p_k": k, "p_d": d, "p_n": n} for s, k, d, n in counts],
+    )
+
+
+def stored(claims: Sequence[Claim], secret: str) -> list[list[Any]]:
+    """Claims as kept on the order (hashed keys), so they can be released later."""
+    return [[c.scope, id_key(secret, c.id_number), c.day.isoformat(), c.amount] for c in claims]
+
+
+def from_stored(rows: Iterable[Sequence[Any]]) -> list[tuple[str, str, date, int]]:
+    return [(s, k, date.fromisoformat(d), int(n)) for s, k, d, n in rows]

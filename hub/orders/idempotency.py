@@ -1,0 +1,92 @@
+"""The first answer to every keyed message from outside.
+
+The row is inserted as *pending* at the START of the transaction that does the work, with
+``ON CONFLICT DO NOTHING``. A concurrent duplicate (another process, another batch) then
+either waits on the key (PostgreSQL blocks the second insert until the first commits) or
+finds it committed, and reads the stored answer instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.domain import DenialCode
+from hub.orders.outcome import Outcome
+from hub.storage.tables import IdempotencyRow
+
+IDEM = IdempotencyRow.__table__
+K = IDEM.c
+
+
+def make_key(channel: str, operation: str, partner_key: str) -> str:
+    return f"{channel}\x1f{operation}\x1f{partner_key}"
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(IDEM)
+
+
+async def reserve(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]], now: datetime
+) -> set[str]:
+    """Insert pending rows for (key, fingerprint) pairs; return the keys that are NEW.
+    Keys are inserted in sorted order so two batches never wait on each other in a cycle."""
+    rows = [
+        {"key": k, "fingerprint": f, "status": 0, "response": {}, "created_at": now}
+        for k, f in sorted(set(keys))
+    ]
+    if not rows:
+        return set()
+    stmt = _insert(conn).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    res = await conn.execute(stmt.returning(K.key))
+    return set(res.scalars().all())
+
+
+async def complete(conn: AsyncConnection, answers: Sequence[tuple[str, Outcome]]) -> None:
+    if not answers:
+        return
+    await conn.execute(
+        update(IDEM)
+        .where(K.key == bindparam("p_key"))
+        .values(
+            status=bindparam("p_status"), response=bindparam("p_body"), order_id=bindparam("p_oid")
+        ),
+        [
+            {"p_key": k, "p_status": o.status, "p_body": o.body, "p_oid": o.order_id}
+            for k, o in answers
+        ],
+    )
+
+
+async def first_answers(
+    conn: AsyncConnection, wanted: Sequence[tuple[str, str]]
+) -> dict[str, Outcome]:
+    """The stored answers for (key, fingerprint): a replay of the same request gets the
+    first answer; the same key with another body is refused as a conflict."""
+    keys = sorted({k for k, _ in wanted})
+    rows = {r.key: r for r in (await conn.execute(select(IDEM).where(K.key.in_(keys)))).all()}
+    out: dict[str, Outcome] = {}
+    for key, fingerprint in wanted:
+        row = rows.get(key)
+        if row is None or row.status == 0:
+            # Cannot happen after the first transaction committed; answer retryably.
+            out[key] = Outcome(
+                503, {"code": "IN_PROGRESS", "message": "Request in progress; retry"}
+            )
+        elif row.fingerprint != fingerprint:
+            out[key] = Outcome(
+                409,
+                {
+                    "code": DenialCode.IDEMPOTENCY_CONFLICT.value,
+                    "message": "Same key, different request",
+                },
+            )
+        else:
+            out[key] = Outcome(row.status, row.response, replay=True, order_id=row.order_id)
+    return out

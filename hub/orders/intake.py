@@ -1,0 +1,224 @@
+"""Order intake inside one group-commit transaction.
+
+Per batch, in an order that every process follows (so batches never deadlock):
+1. reserve the idempotency keys (sorted) — duplicates become replays;
+2. lock the inventory cells and per-ID counters the batch touches (sorted, PostgreSQL);
+3. per order: take stock (all components or none), add per-ID claims (all or none);
+4. write orders, visitors, allocations, tickets and partner calls with one executemany
+   per table, and complete the idempotency rows with the answers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.contracts import PartnerCall
+from hub.domain import Denial, DenialCode, Order, OrderLine, OrderState
+from hub.domain.masking import mask_id
+from hub.inventory import Stock
+from hub.orders import claims as claim_store
+from hub.orders import idempotency, records
+from hub.orders.outcome import Outcome
+from hub.orders.prepare import Prepared
+from hub.orders.tickets import issue
+from hub.plugins import HubPlugins
+
+Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall], datetime], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeItem:
+    key: str
+    fingerprint: str
+    now: datetime
+    prepared: Prepared | None = None
+    denial: Denial | None = None
+
+
+@dataclass
+class _Rows:
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    visitors: list[dict[str, Any]] = field(default_factory=list)
+    allocations: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[PartnerCall] = field(default_factory=list)
+
+
+def new_order_id(now: datetime) -> str:
+    return f"O{now:%y%m%d}{secrets.token_hex(6).upper()}"
+
+
+def plan_json(p: Prepared) -> dict[str, Any]:
+    """What confirmation needs later to issue exactly the tickets that were sold."""
+    return {
+        "tickets": [[t.product_id, t.visitor_index, t.entries_allowed] for t in p.tickets],
+        "valid_from": p.valid_from.isoformat(),
+        "valid_until": p.valid_until.isoformat(),
+    }
+
+
+class Intake:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        stock: Stock,
+        plugins: HubPlugins,
+        enqueue: Enqueue,
+        id_secret: str,
+        hold_ttl: timedelta,
+    ) -> None:
+        self.engine = engine
+        self.stock = stock
+        self.plugins = plugins
+        self.enqueue = enqueue
+        self.id_secret = id_secret
+        self.hold_ttl = hold_ttl
+
+    async def process(
+        self, conn: AsyncConnection, items: Sequence[IntakeItem]
+    ) -> list[Outcome | None]:
+        now = items[0].now
+        new = await idempotency.reserve(conn, [(i.key, i.fingerprint) for i in items], now)
+        results: list[Outcome | None] = [None] * len(items)
+        work: list[int] = []
+        for idx, item in enumerate(items):
+            if item.key in new:
+                new.discard(item.key)  # a second copy in this batch is a replay
+                work.append(idx)
+        live = [items[i].prepared for i in work if items[i].denial is None]
+        cells = [
+            (n.pool, p.request.travel_date, p.request.slot) for p in live if p for n in p.needs
+        ]
+        await Stock.lock_cells(conn, cells)
+        await claim_store.lock_counters(
+            conn,
+            [
+                (c.scope, claim_store.id_key(self.id_secret, c.id_number), c.day)
+                for p in live
+                if p
+                for c in p.claims
+            ],
+        )
+        rows = _Rows()
+        answers: list[tuple[str, Outcome]] = []
+        for idx in work:
+            item = items[idx]
+            if item.denial is not None or item.prepared is None:
+                outcome = Outcome.denied(
+                    item.denial or Denial(DenialCode.INVALID_REQUEST, "Nothing to do")
+                )
+            else:
+                outcome = await self._place(conn, item.prepared, now, rows)
+            results[idx] = outcome
+            answers.append((item.key, outcome))
+        await records.insert_many(
+            conn,
+            orders=rows.orders,
+            visitors=rows.visitors,
+            allocations=rows.allocations,
+            tickets=rows.tickets,
+        )
+        if rows.calls:
+            await self.enqueue(conn, rows.calls, now)
+        await idempotency.complete(conn, answers)
+        return results
+
+    async def finish(
+        self, items: Sequence[IntakeItem], results: list[Outcome | None]
+    ) -> list[Outcome | None]:
+        """After commit: answer the replays from the stored first answers."""
+        missing = [(items[i].key, items[i].fingerprint) for i, r in enumerate(results) if r is None]
+        if missing:
+            async with self.engine.connect() as conn:
+                stored = await idempotency.first_answers(conn, missing)
+            results = [r if r is not None else stored[items[i].key] for i, r in enumerate(results)]
+        return results
+
+    async def _place(
+        self, conn: AsyncConnection, p: Prepared, now: datetime, rows: _Rows
+    ) -> Outcome:
+        req = p.request
+        taken = await self.stock.take(
+            conn, p.needs, day=req.travel_date, slot=req.slot, buckets=p.buckets, sell=req.confirm
+        )
+        if taken is None:
+            return await self._sold_out(conn, p)
+        failed = await claim_store.apply(conn, p.claims, self.id_secret)
+        if failed is not None:
+            await self.stock.give_back(conn, taken, sold=req.confirm)
+            return Outcome.denied(
+                Denial(
+                    DenialCode.ID_DAILY_LIMIT,
+                    f"ID {mask_id(failed.id_number)} reached its limit of {failed.limit}",
+                    {"limit": failed.limit, "scope": failed.scope},
+                )
+            )
+        order_id = new_order_id(now)
+        tickets = (
+            issue(order_id, p.venue_id, p.keys, p.tickets, p.valid_from, p.valid_until)
+            if req.confirm
+            else []
+        )
+        order = Order(
+            id=order_id,
+            channel=req.channel,
+            partner_order_id=req.partner_order_id,
+            venue_id=p.venue_id,
+            state=OrderState.CONFIRMED if req.confirm else OrderState.HELD,
+            travel_date=req.travel_date,
+            slot=req.slot,
+            lines=tuple(
+                OrderLine(product_id=line.product_id, quantity=line.quantity, unit_price=price)
+                for line, price in zip(req.lines, p.unit_prices, strict=True)
+            ),
+            visitors=req.visitors,
+            contact=req.contact,
+            amount=p.amount,
+            currency=req.currency,
+            created_at=now,
+            hold_expires_at=None if req.confirm else now + self.hold_ttl,
+            confirmed_at=now if req.confirm else None,
+            tickets=tuple(tickets),
+        )
+        extra = {
+            "plan": plan_json(p),
+            "claims": claim_store.stored(p.claims, self.id_secret),
+            "channel_data": req.extra,
+        }
+        rows.orders.append(records.order_row(order, extra))
+        rows.visitors.extend(records.visitor_rows(order))
+        rows.allocations.extend(
+            {"order_id": order_id, "inventory_id": t.inventory_id, "quantity": t.quantity}
+            for t in taken
+        )
+        rows.tickets.extend(records.ticket_row(t) for t in tickets)
+        calls = self.plugins.order_confirmed(order) if req.confirm else []
+        rows.calls.extend(calls)
+        return Outcome(
+            201, {"order": records.order_json(order)}, order_id=order_id, calls=len(calls)
+        )
+
+    async def _sold_out(self, conn: AsyncConnection, p: Prepared) -> Outcome:
+        req = p.request
+        remaining: list[int] = []
+        for need in p.needs:
+            avail = await Stock.available(conn, need.pool, req.travel_date, req.slot, p.buckets)
+            if avail is None:
+                return Outcome.denied(
+                    Denial(
+                        DenialCode.SLOT_NOT_USABLE,
+                        f"Not on sale for {req.travel_date} {req.slot or ''}".strip(),
+                    )
+                )
+            remaining.append(avail)
+        available = min(remaining) if remaining else 0
+        return Outcome.denied(
+            Denial(DenialCode.SOLD_OUT, f"Only {available} left", {"available": available})
+        )

@@ -1,0 +1,307 @@
+"""Moves of an existing order: confirm (paid), cancel, refund, expire.
+
+Each runs in its own transaction, guarded by the order's state (a conditional update, and
+a row lock on PostgreSQL), so two concurrent cancels return stock once. When the caller
+gives a partner key, the move is idempotent on it like intake.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.catalog import CatalogService
+from hub.contracts import PartnerCall
+from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState
+from hub.domain.errors import DeniedError
+from hub.inventory import Stock, Taken
+from hub.metrics import HOLDS_EXPIRED
+from hub.orders import claims as claim_store
+from hub.orders import idempotency, records
+from hub.orders.outcome import Outcome
+from hub.orders.prepare import TicketSpec
+from hub.orders.tickets import issue
+from hub.plugins import HubPlugins
+from hub.storage.tables import AllocationRow, InventoryRow
+
+ORD = records.ORD
+TIX = records.TIX
+ALLOC = AllocationRow.__table__
+INV = InventoryRow.__table__
+Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall], datetime], Awaitable[int]]
+Op = Callable[[AsyncConnection, datetime], Awaitable[Outcome]]
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        catalog: CatalogService,
+        stock: Stock,
+        plugins: HubPlugins,
+        enqueue: Enqueue,
+        id_secret: str,
+    ) -> None:
+        self.engine = engine
+        self.id_secret = id_secret
+        self.catalog = catalog
+        self.stock = stock
+        self.plugins = plugins
+        self.enqueue = enqueue
+
+    async def run(self, op: Op, now: datetime, key: str | None, fingerprint: str) -> Outcome:
+        async with self.engine.begin() as conn:
+            if key is not None:
+                new = await idempotency.reserve(conn, [(key, fingerprint)], now)
+                if key not in new:
+                    return (await idempotency.first_answers(conn, [(key, fingerprint)]))[key]
+            try:
+                async with conn.begin_nested():
+                    outcome = await op(conn, now)
+            except DeniedError as exc:
+                outcome = Outcome.denied(exc.denial)
+            if key is not None:
+                await idempotency.complete(conn, [(key, outcome)])
+        return outcome
+
+    # -- the moves ------------------------------------------------------------------------
+    async def _load(self, conn: AsyncConnection, order_id: str) -> tuple[Order, dict[str, Any]]:
+        order = await records.load_order(conn, order_id=order_id, for_update=True)
+        if order is None:
+            raise DeniedError.of(DenialCode.UNKNOWN_ORDER, f"No order {order_id}")
+        extra = (await conn.execute(select(ORD.c.extra).where(ORD.c.id == order_id))).scalar_one()
+        return order, extra or {}
+
+    async def _move(
+        self, conn: AsyncConnection, order: Order, dst: OrderState, now: datetime, **values: Any
+    ) -> None:
+        res = await conn.execute(
+            update(ORD)
+            .where(ORD.c.id == order.id, ORD.c.state == order.state.value)
+            .values(state=dst.value, updated_at=now, **values)
+        )
+        if res.rowcount != 1:
+            raise DeniedError.of(DenialCode.INVALID_STATE, "Order changed meanwhile; retry")
+
+    async def _allocations(
+        self, conn: AsyncConnection, order_id: str
+    ) -> list[tuple[int, str, int]]:
+        rows = await conn.execute(
+            select(ALLOC.c.inventory_id, INV.c.pool, ALLOC.c.quantity)
+            .join(INV, INV.c.id == ALLOC.c.inventory_id)
+            .where(ALLOC.c.order_id == order_id)
+        )
+        return [(int(i), str(p), int(q)) for i, p, q in rows.all()]
+
+    async def confirm(self, conn: AsyncConnection, order_id: str, now: datetime) -> Outcome:
+        order, extra = await self._load(conn, order_id)
+        if order.state in (OrderState.CONFIRMED, OrderState.PARTLY_REDEEMED, OrderState.REDEEMED):
+            return Outcome(200, {"order": records.order_json(order)}, order_id=order.id)
+        if order.state is OrderState.EXPIRED:
+            raise DeniedError.of(DenialCode.HOLD_EXPIRED, "The hold expired; stock was released")
+        if order.state is not OrderState.HELD:
+            raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
+        allocations = await self._allocations(conn, order.id)
+        await self.stock.settle(conn, [Taken(i, q) for i, _, q in allocations])
+        found = await self.catalog.venue(order.venue_id)
+        if found is None:
+            raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
+        plan = extra["plan"]
+        specs = [TicketSpec(pid, idx, _holder(order, idx), n) for pid, idx, n in plan["tickets"]]
+        tickets = issue(
+            order.id,
+            order.venue_id,
+            found[1],
+            specs,
+            datetime.fromisoformat(plan["valid_from"]),
+            datetime.fromisoformat(plan["valid_until"]),
+        )
+        await self._move(conn, order, OrderState.CONFIRMED, now, confirmed_at=now)
+        await records.insert_many(conn, tickets=[records.ticket_row(t) for t in tickets])
+        done = replace_order(
+            order, state=OrderState.CONFIRMED, confirmed_at=now, tickets=tuple(tickets)
+        )
+        await self._emit(conn, self.plugins.order_confirmed(done), now)
+        return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
+
+    async def cancel(self, conn: AsyncConnection, order_id: str, now: datetime) -> Outcome:
+        order, extra = await self._load(conn, order_id)
+        if order.state is OrderState.CANCELLED:
+            return Outcome(200, {"order": records.order_json(order)}, order_id=order.id)
+        if order.state not in (OrderState.HELD, OrderState.CONFIRMED):
+            raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
+        if any(t.entries_used for t in order.tickets):
+            raise DeniedError.of(
+                DenialCode.ALREADY_REDEEMED, "Some tickets were used; refund the rest"
+            )
+        allocations = await self._allocations(conn, order.id)
+        await self.stock.give_back(
+            conn, [Taken(i, q) for i, _, q in allocations], sold=order.state is OrderState.CONFIRMED
+        )
+        await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
+        revoked = await self._revoke(conn, [t.id for t in order.tickets], now)
+        await self._move(conn, order, OrderState.CANCELLED, now)
+        done = replace_order(
+            order, state=OrderState.CANCELLED, tickets=_mark(order.tickets, revoked)
+        )
+        await self._emit(conn, self.plugins.order_cancelled(done), now)
+        return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
+
+    async def refund(
+        self, conn: AsyncConnection, order_id: str, ticket_ids: Sequence[str] | None, now: datetime
+    ) -> Outcome:
+        order, extra = await self._load(conn, order_id)
+        if order.state not in (OrderState.CONFIRMED, OrderState.PARTLY_REDEEMED):
+            raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
+        by_id = {t.id: t for t in order.tickets}
+        wanted = (
+            list(ticket_ids)
+            if ticket_ids
+            else [
+                t.id for t in order.tickets if t.state is TicketState.VALID and not t.entries_used
+            ]
+        )
+        for tid in wanted:
+            t = by_id.get(tid)
+            if t is None:
+                raise DeniedError.of(DenialCode.UNKNOWN_TICKET, f"No ticket {tid} in this order")
+            if t.entries_used or t.state is TicketState.USED:
+                raise DeniedError.of(DenialCode.ALREADY_REDEEMED, f"Ticket {tid} was used")
+            if t.state is TicketState.REVOKED:
+                raise DeniedError.of(DenialCode.INVALID_STATE, f"Ticket {tid} already refunded")
+        if not wanted:
+            raise DeniedError.of(DenialCode.INVALID_STATE, "Nothing left to refund")
+        refunded = [by_id[t] for t in wanted]
+        await self._return_units(conn, order, refunded)
+        await self._release_claims(conn, extra, refunded)
+        revoked = await self._revoke(conn, wanted, now)
+        prices = {line.product_id: line.unit_price or 0 for line in order.lines}
+        refunded_amount = int(extra.get("refunded_amount", 0)) + sum(
+            prices.get(t.product_id, 0) for t in refunded
+        )
+        remaining = [
+            t for t in order.tickets if t.id not in revoked and t.state is not TicketState.REVOKED
+        ]
+        dst = OrderState.REFUNDED if not remaining else order.state
+        extra = {**extra, "refunded_amount": refunded_amount}
+        if dst is not order.state:
+            await self._move(conn, order, dst, now, extra=extra)
+        else:
+            await conn.execute(
+                update(ORD).where(ORD.c.id == order.id).values(extra=extra, updated_at=now)
+            )
+        done = replace_order(order, state=dst, tickets=_mark(order.tickets, revoked))
+        newly = [t for t in done.tickets if t.id in revoked]
+        await self._emit(conn, self.plugins.order_refunded(done, newly), now)
+        body = {
+            "order": records.order_json(done),
+            "refunded_tickets": sorted(revoked),
+            "refunded_amount": refunded_amount,
+        }
+        return Outcome(200, body, order_id=order.id)
+
+    async def expire_due(self, now: datetime, limit: int = 200) -> int:
+        """Release holds whose time ran out. Several processes may sweep at once: rows are
+        claimed with SKIP LOCKED on PostgreSQL and moved with a state-guarded update."""
+        stmt = (
+            select(ORD.c.id)
+            .where(ORD.c.state == OrderState.HELD.value, ORD.c.hold_expires_at < now)
+            .order_by(ORD.c.hold_expires_at)
+            .limit(limit)
+        )
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = (await conn.execute(stmt)).scalars().all()
+            for order_id in ids:
+                order, extra = await self._load(conn, order_id)
+                allocations = await self._allocations(conn, order.id)
+                await self.stock.give_back(
+                    conn, [Taken(i, q) for i, _, q in allocations], sold=False
+                )
+                await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
+                await self._move(conn, order, OrderState.EXPIRED, now)
+                done = replace_order(order, state=OrderState.EXPIRED)
+                await self._emit(conn, self.plugins.order_expired(done), now)
+        HOLDS_EXPIRED.inc(len(ids))
+        return len(ids)
+
+    # -- helpers ----------------------------------------------------------------------------
+    async def _emit(self, conn: AsyncConnection, calls: list[PartnerCall], now: datetime) -> None:
+        if calls:
+            await self.enqueue(conn, calls, now)
+
+    async def _revoke(
+        self, conn: AsyncConnection, ticket_ids: Sequence[str], now: datetime
+    ) -> set[str]:
+        if not ticket_ids:
+            return set()
+        res = await conn.execute(
+            update(TIX)
+            .where(TIX.c.id.in_(list(ticket_ids)), TIX.c.state == TicketState.VALID.value)
+            .values(state=TicketState.REVOKED.value, revoked_at=now)
+            .returning(TIX.c.id)
+        )
+        return set(res.scalars().all())
+
+    async def _return_units(
+        self, conn: AsyncConnection, order: Order, tickets: Sequence[Ticket]
+    ) -> None:
+        """Put refunded units back: per pool, from the order's own allocations."""
+        units: dict[str, int] = defaultdict(int)
+        for t in tickets:
+            product = await self.catalog.product(t.product_id)
+            if product is None:
+                continue
+            if product.kind is ProductKind.COMBO:
+                for comp in product.components:
+                    part = await self.catalog.product(comp.product_id)
+                    if part and part.pool:
+                        units[part.pool] += comp.quantity
+            elif product.pool:
+                units[product.pool] += 1
+        back: list[Taken] = []
+        for inv_id, pool, qty in await self._allocations(conn, order.id):
+            n = min(qty, units.pop(pool, 0))
+            if n:
+                back.append(Taken(inv_id, n))
+        if not back:
+            return
+        await self.stock.give_back(conn, back, sold=True)
+        await conn.execute(
+            update(ALLOC)
+            .where(ALLOC.c.order_id == order.id, ALLOC.c.inventory_id == bindparam("p_id"))
+            .values(quantity=ALLOC.c.quantity - bindparam("p_q")),
+            [{"p_id": t.inventory_id, "p_q": t.quantity} for t in back],
+        )
+
+    async def _release_claims(
+        self, conn: AsyncConnection, extra: dict[str, Any], tickets: Sequence[Ticket]
+    ) -> None:
+        stored = claim_store.from_stored(extra.get("claims", []))
+        if not stored:
+            return
+        holders = {t.holder_id_number for t in tickets if t.holder_id_number}
+        secret_keys = {claim_store.id_key(self.id_secret, h) for h in holders}
+        await claim_store.release(conn, [(s, k, d, 1) for s, k, d, _ in stored if k in secret_keys])
+
+
+def _holder(order: Order, idx: int | None) -> str | None:
+    return order.visitors[idx].id_number if idx is not None else None
+
+
+def _mark(tickets: Sequence[Ticket], revoked: set[str]) -> tuple[Ticket, ...]:
+    return tuple(
+        t.model_copy(update={"state": TicketState.REVOKED}) if t.id in revoked else t
+        for t in tickets
+    )
+
+
+def replace_order(order: Order, **changes: Any) -> Order:
+    return order.model_copy(update=changes)

@@ -1,0 +1,205 @@
+"""The order service: what channel adapters call. One instance per application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.catalog import CatalogService
+from hub.clock import Clock
+from hub.domain import Denial, DenialCode, Order, OrderRequest
+from hub.inventory import Stock
+from hub.metrics import ORDER_LATENCY, ORDERS
+from hub.orders import records
+from hub.orders.idempotency import make_key
+from hub.orders.intake import Enqueue, Intake, IntakeItem
+from hub.orders.lifecycle import Lifecycle
+from hub.orders.outcome import Outcome
+from hub.orders.prepare import prepare
+from hub.orders.writer import GroupCommitWriter
+from hub.plugins import HubPlugins
+from hub.storage.tables import InventoryRow
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class OrderService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        catalog: CatalogService,
+        plugins: HubPlugins,
+        clock: Clock,
+        enqueue: Enqueue,
+        id_secret: str,
+        hold_ttl: timedelta,
+        batch_max: int = 128,
+        unsafe_inventory: bool = False,
+        on_calls: Any = None,
+    ) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.clock = clock
+        self.stock = Stock(unsafe=unsafe_inventory)
+        self._on_calls = on_calls
+        self.intake = Intake(
+            engine,
+            stock=self.stock,
+            plugins=plugins,
+            enqueue=enqueue,
+            id_secret=id_secret,
+            hold_ttl=hold_ttl,
+        )
+        self.lifecycle = Lifecycle(
+            engine,
+            catalog=catalog,
+            stock=self.stock,
+            plugins=plugins,
+            enqueue=enqueue,
+            id_secret=id_secret,
+        )
+        self.writer: GroupCommitWriter[IntakeItem, Outcome | None] = GroupCommitWriter(
+            engine, self.intake.process, self.intake.finish, batch_max
+        )
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- life --------------------------------------------------------------------------
+    async def start(self, sweep_seconds: float = 1.0) -> None:
+        self.writer.start()
+        self._sweeper = asyncio.create_task(self._sweep(sweep_seconds), name="hold-expiry")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.writer.stop()
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            try:
+                while await self.lifecycle.expire_due(self.clock.now()) > 0:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hold expiry sweep failed; will retry")
+            await asyncio.sleep(every)
+
+    # -- intake ------------------------------------------------------------------------
+    async def place(self, request: OrderRequest, operation: str = "create") -> Outcome:
+        """Hold (or, with ``request.confirm``, sell) an order; idempotent on the partner's
+        order id: a replay gets the first answer, a changed replay is refused."""
+        started = time.perf_counter()
+        now = self.clock.now()
+        prepared = await prepare(request, self.catalog, now)
+        item = IntakeItem(
+            key=make_key(request.channel, operation, request.partner_order_id),
+            fingerprint=request.fingerprint(),
+            now=now,
+            prepared=None if isinstance(prepared, Denial) else prepared,
+            denial=prepared if isinstance(prepared, Denial) else None,
+        )
+        outcome = await self.writer.submit(item)
+        assert outcome is not None
+        ORDER_LATENCY.observe(time.perf_counter() - started)
+        ORDERS.labels(request.channel, "replay" if outcome.replay else (outcome.code or "ok")).inc()
+        if outcome.calls and self._on_calls:
+            self._on_calls()
+        return outcome
+
+    # -- moves -------------------------------------------------------------------------
+    async def confirm(self, order_id: str, *, key: str | None = None, **payment: Any) -> Outcome:
+        fp = fingerprint("confirm", order_id, payment)
+        return await self._run(lambda c, n: self.lifecycle.confirm(c, order_id, n), key, fp)
+
+    async def cancel(self, order_id: str, *, key: str | None = None) -> Outcome:
+        fp = fingerprint("cancel", order_id)
+        return await self._run(lambda c, n: self.lifecycle.cancel(c, order_id, n), key, fp)
+
+    async def refund(
+        self, order_id: str, ticket_ids: Sequence[str] | None = None, *, key: str | None = None
+    ) -> Outcome:
+        fp = fingerprint("refund", order_id, sorted(ticket_ids or []))
+        return await self._run(
+            lambda c, n: self.lifecycle.refund(c, order_id, ticket_ids, n), key, fp
+        )
+
+    async def _run(self, op: Any, key: str | None, fp: str) -> Outcome:
+        outcome = await self.lifecycle.run(op, self.clock.now(), key, fp)
+        if self._on_calls and outcome.ok:
+            self._on_calls()
+        return outcome
+
+    # -- reads -------------------------------------------------------------------------
+    async def get(
+        self,
+        order_id: str | None = None,
+        *,
+        channel: str | None = None,
+        partner_order_id: str | None = None,
+    ) -> Order | None:
+        async with self.engine.connect() as conn:
+            return await records.load_order(
+                conn, order_id=order_id, channel=channel, partner_order_id=partner_order_id
+            )
+
+    async def availability(self, product_id: str, day: date, channel: str) -> dict[str, Any]:
+        """Slots of a day with what one order from this channel can still get."""
+        product = await self.catalog.product(product_id)
+        if product is None:
+            return Denial(DenialCode.UNKNOWN_PRODUCT, f"Unknown product {product_id}").as_dict()
+        pools: dict[str, int] = {}
+        if product.pool:
+            pools[product.pool] = 1
+        for comp in product.components:
+            part = await self.catalog.product(comp.product_id)
+            if part and part.pool:
+                pools[part.pool] = comp.quantity
+        inv = InventoryRow.__table__.c
+        per_slot: dict[str, dict[str, Any]] = {}
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(InventoryRow.__table__).where(inv.pool.in_(list(pools)), inv.day == day)
+                )
+            ).all()
+        common: dict[tuple[str, str], int] = {}
+        own: dict[tuple[str, str], tuple[int, bool]] = {}
+        for r in rows:
+            per_slot.setdefault(r.slot, {"code": r.slot, "start": r.start, "end": r.end})
+            left = max(0, r.capacity - r.held - r.sold)
+            if r.bucket == "":
+                common[(r.slot, r.pool)] = left
+            elif r.bucket == channel:
+                own[(r.slot, r.pool)] = (left, r.fallback)
+        # One order is served from one bucket (the allotment, else the common pool when
+        # the allotment falls back), so the largest of the two is what an order can get.
+        usable: dict[tuple[str, str], int] = {}
+        for key in common.keys() | own.keys():
+            mine, fallback = own.get(key, (0, True))
+            usable[key] = max(mine, common.get(key, 0) if fallback else 0)
+        slots = []
+        for code, info in sorted(per_slot.items()):
+            avail = min(
+                (usable.get((code, pool), 0) // per for pool, per in pools.items()), default=0
+            )
+            slots.append({**info, "available": avail, "price": product.price_for(channel, day)})
+        return {"product_id": product_id, "date": day.isoformat(), "slots": slots}

@@ -1,0 +1,120 @@
+"""Group commit: orders that arrive together share one transaction and one fsync.
+
+At a few hundred orders a second the fixed cost of a transaction (the commit's fsync on
+SQLite, the round trips on PostgreSQL) dominates. One writer task per process takes every
+order waiting in its queue, runs them in ONE transaction and answers each caller only
+after that transaction committed — durability is unchanged (nothing is acknowledged
+before it is on disk), but the cost is shared. Under light load a batch is one order and
+nothing waits for a timer.
+
+If a batch fails as a whole (a bug, a constraint), its orders are retried one by one so a
+single poisoned order cannot take its neighbours down. Deadlocks and serialization
+failures on PostgreSQL retry the batch (tenacity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
+
+from hub.metrics import BATCH_SIZE
+
+log = logging.getLogger(__name__)
+Item = TypeVar("Item")
+R = TypeVar("R")
+
+#: process(conn, items) runs inside the transaction; finish(items, results) after commit.
+Process = Callable[[AsyncConnection, Sequence[Item]], Awaitable[list[R]]]
+Finish = Callable[[Sequence[Item], list[R]], Awaitable[list[R]]]
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError) and "locked" in str(exc):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in {"40P01", "40001"}
+    return False
+
+
+class GroupCommitWriter(Generic[Item, R]):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        process: Process[Item, R],
+        finish: Finish[Item, R],
+        batch_max: int,
+    ) -> None:
+        self.engine = engine
+        self.process = process
+        self.finish = finish
+        self.batch_max = batch_max
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[R]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="order-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(RuntimeError("hub is shutting down"))
+
+    async def submit(self, item: Item) -> R:
+        if self._task is None:
+            raise RuntimeError("order writer is not running")
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            BATCH_SIZE.observe(len(batch))
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Item, asyncio.Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results = await self._transaction(items)
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning("batch of %d failed (%s); retrying one by one", len(batch), exc)
+                for one in batch:
+                    await self._commit([one])
+                return
+            log.exception("order failed")
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def _transaction(self, items: list[Item]) -> list[R]:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(5),
+            wait=wait_random(0.001, 0.02),
+            reraise=True,
+        ):
+            with attempt:
+                async with self.engine.begin() as conn:
+                    results = await self.process(conn, items)
+        return await self.finish(items, results)

@@ -1,0 +1,1 @@
+"""Reference third-party plugins used by the tests (registered with ``build_plugins(extra=)``)."""
