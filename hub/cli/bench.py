@@ -48,8 +48,9 @@ def orders(
     ] = None,
     json_only: Annotated[bool, typer.Option(help="no progress display on stderr")] = False,
 ) -> None:
-    """Order intake of N hub processes vs a bare conditional-update baseline; prints one
-    JSON line. Exits 1 if the hub oversold or answered anything but 201 / SOLD_OUT."""
+    """Order intake of N hub processes against a bare baseline; one JSON line.
+
+    Exits 1 if the hub oversold or answered anything but 201 or 409 SOLD_OUT."""
     import uvloop
 
     from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup, run_bench
