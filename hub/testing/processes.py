@@ -237,21 +237,11 @@ class ServerProcesses:
 async def prepare_schema(database_url: str) -> None:
     """Create the hub's schema in an empty database, once, before any hub process starts.
 
-    Runs the Alembic migrations (`hub.storage.migrate.upgrade`, exactly what
-    ``tickethub db upgrade`` runs) so tests exercise the real deployment path; while that
-    module has not landed, falls back to ``create_all`` from the table classes.
+    Runs the Alembic migrations in-process (`hub.storage.migrate.upgrade`, exactly what
+    ``tickethub db upgrade`` runs), so the tests exercise the real deployment path.
     """
-    try:
-        from hub.storage import migrate
-    except ImportError:
-        from hub.storage.db import create_admin_engine, create_all
+    from hub.storage import migrate
 
-        engine = create_admin_engine(database_url)
-        try:
-            await create_all(engine)
-        finally:
-            await engine.dispose()
-        return
     await migrate.upgrade(database_url)
 
 
