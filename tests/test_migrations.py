@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -106,38 +105,53 @@ async def test_concurrent_upgrades_of_two_databases_in_one_process(tmp_path: Pat
         assert await _run_sync(url, _diff) == []
 
 
-# Each child process waits until the same instant INSIDE its migration transaction (where
-# the advisory lock is taken), then migrates: the worst case of hubs starting together.
+# Each child process opens its migration transaction, says "ready" and waits for "go": the
+# parent lets them all loose at once, the worst case of hubs starting together. The wait
+# sits where the advisory lock is taken, so `locked=False` shows what the lock prevents.
 _CHILD = """
-import asyncio, sys, time
+import asyncio, sys
 from hub.storage import migrate
-url, start_at, locked = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
-real_lock = migrate.lock_schema
+locked = sys.argv[2] == "1"
+real_lock, waited = migrate.lock_schema, []
 def lock_schema(conn):
-    time.sleep(max(0.0, start_at - time.time()))
+    if not waited:
+        waited.append(True)
+        print("ready", flush=True)
+        sys.stdin.readline()
     if locked:
         real_lock(conn)
 migrate.lock_schema = lock_schema
-asyncio.run(migrate.upgrade(url))
+asyncio.run(migrate.upgrade(sys.argv[1]))
 """
 
 
 async def _upgrade_in_processes(url: str, n: int, *, locked: bool) -> list[tuple[int, str]]:
     """Exit code and stderr of `n` processes upgrading `url` at the same instant."""
-    start_at = time.time() + 3.0  # after every child has imported the hub
     procs = [
         await asyncio.create_subprocess_exec(
-            *(sys.executable, "-c", _CHILD, url, str(start_at), "1" if locked else "0"),
-            stdout=asyncio.subprocess.DEVNULL,
+            *(sys.executable, "-c", _CHILD, url, "1" if locked else "0"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(n)
     ]
-    results = []
-    for proc in procs:
-        _, err = await proc.communicate()
-        results.append((proc.returncode or 0, err.decode(errors="replace")))
-    return results
+    try:
+        for proc in procs:  # every child is inside its transaction, at the lock
+            assert proc.stdout is not None and proc.stderr is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            if line != b"ready\n":
+                pytest.fail(f"child did not start: {(await proc.stderr.read()).decode()[-2000:]}")
+        outputs = await asyncio.gather(*(p.communicate(b"go\n") for p in procs))
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    return [
+        (proc.returncode or 0, err.decode(errors="replace"))
+        for proc, (_, err) in zip(procs, outputs, strict=True)
+    ]
 
 
 @pytest.mark.postgres

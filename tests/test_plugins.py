@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import pluggy
 import pytest
-from plugins_fixture import echo_channel
 from typer.testing import CliRunner
 
 import hub
@@ -24,6 +23,7 @@ from hub.cli import app
 from hub.cli import plugins as cli_plugins
 from hub.plugins import HubPlugins, build_plugins
 from hub.registry import RegistryError
+from tests.plugins_fixture import echo_channel
 
 if TYPE_CHECKING:
     from hub.registries import ChannelRegistry
@@ -141,7 +141,7 @@ def test_a_misspelt_hook_fails_loudly() -> None:
 def test_reference_plugin_registers_a_working_channel() -> None:
     plugins = build_plugins(extra=[echo_channel], load_entry_points=False)
     (entry,) = [e for e in plugins.channels if e.name == echo_channel.CHANNEL]
-    assert entry.source == "plugins_fixture.echo_channel" and not entry.default
+    assert entry.source == echo_channel.__name__ and not entry.default
     assert isinstance(entry.obj, ChannelAdapter)
 
 
@@ -221,4 +221,4 @@ def test_cli_tables_name_the_plugin_behind_each_registration(
     assert result.exit_code == 0, result.output
     assert ESSENTIAL in result.stdout
     (row,) = [line for line in result.stdout.splitlines() if " echo " in line]
-    assert "channel" in row and "plugins_fixture.echo_channel" in row
+    assert "channel" in row and echo_channel.__name__ in row
