@@ -26,7 +26,7 @@ from typing import Any
 
 from sandbox.demo import ids
 from sandbox.demo.context import Answer, DemoContext, Section
-from sandbox.demo.seed import SLOTS, SUNRISE, SUNRISE_CAPACITY
+from sandbox.demo.seed import MAIN, SLOTS, SUNRISE, SUNRISE_CAPACITY
 
 BURST_ORDERS = 30  # for SUNRISE_CAPACITY places: 15 one-unit + 15 two-unit orders
 REPLAYS = 5
@@ -123,6 +123,14 @@ class BoxOfficeStep:
             sunrise_units == SUNRISE_CAPACITY,
             f"{sunrise_units} sold",
         )
+        (cell,) = [
+            c for c in await ctx.admin.inventory(MAIN, day.isoformat()) if c["slot"] == SUNRISE
+        ]
+        section.expect(
+            "the hub's own counters agree: sunrise sold out",
+            cell["sold"] == SUNRISE_CAPACITY and cell["available"] == 0,
+            f"sold {cell['sold']}, available {cell['available']}",
+        )
         section.expect(
             "every refused burst order is SOLD_OUT (409)",
             set(refusals) == {"SOLD_OUT"}
@@ -136,7 +144,7 @@ class BoxOfficeStep:
         accepted_keys = [k for k in burst if answers[k].code == "ACCEPTED"][:REPLAYS]
         sold_out_keys = [k for k in burst if answers[k].code == "SOLD_OUT"][:1]
         replayed = await asyncio.gather(*(send(k, burst[k]) for k in accepted_keys + sold_out_keys))
-        same = all(
+        same = bool(accepted_keys) and all(
             r.replay
             and r.status == answers[k].status
             and r.order.get("id") == answers[k].order.get("id")
