@@ -1,1 +1,17 @@
-"""Built-in rule checks: the essential plugin (cannot be blocked)."""
+"""Built-in rule checks: the essential plugin (cannot be blocked).
+
+Registered with ``default=True`` so that a plugin may replace any of them by name (a venue
+with its own notion of "age", say) without a conflict, whatever the load order.
+"""
+
+from __future__ import annotations
+
+from hub.domain.rules.builtin import register_builtin_checks
+from hub.domain.rules.registry import RuleRegistry
+from hub.hookspecs import hookimpl
+
+
+@hookimpl
+def register_rules(registry: RuleRegistry) -> None:
+    """Add every built-in check (real_name, quantity, booking_window, entries, …)."""
+    register_builtin_checks(registry, default=True)
