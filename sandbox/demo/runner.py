@@ -8,6 +8,7 @@ on 127.0.0.1, exactly as partners and staff terminals do.
 from __future__ import annotations
 
 import asyncio
+import signal
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -86,7 +87,9 @@ async def run_demo(
         if exit_after:
             return
         console.print("[dim]Serving until Ctrl-C …[/]")
-        await asyncio.Event().wait()
+        stop = asyncio.Event()  # Ctrl-C cancels this task (asyncio.Runner); SIGTERM sets it
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
     finally:
         await runner.cleanup()
 
