@@ -65,7 +65,9 @@ def register_rules(registry: RuleRegistry) -> None:
 
     Implement this when a venue needs a rule the built-in checks do not express. A rule
     function is pure: it receives the rule's parameters and the sale or entry context and
-    returns ``None`` (allow) or a `hub.domain.Denial`.
+    returns ``None`` (allow), a `hub.domain.Denial`, or ``Allow(claims=...)`` when the
+    decision depends on other orders (e.g. a per-ID limit) and the storage must enforce
+    the claims atomically in the order's transaction.
     """
 
 

@@ -127,7 +127,8 @@ def build_plugins(
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    blocked_set = frozenset(blocked)
+    # Essential plugins cannot be blocked (pluggy's set_blocked would unregister them).
+    blocked_set = frozenset(blocked) - {m.__name__ for m in ESSENTIAL}
     for module in ESSENTIAL:
         pm.register(module, name=module.__name__)
     for name in blocked_set:

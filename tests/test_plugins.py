@@ -119,12 +119,6 @@ def test_blocking_a_builtin_by_name_keeps_it_out() -> None:
     assert info.blocked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub.plugins.build_plugins passes essential names to pm.set_blocked(), which "
-    "UNREGISTERS an already-registered plugin; fix: drop ESSENTIAL names from `blocked` "
-    "before set_blocked (then remove this marker)",
-)
 def test_the_essential_plugin_cannot_be_blocked() -> None:
     plugins = build_plugins(blocked=[ESSENTIAL], load_entry_points=False)
     assert plugins.pm.get_plugin(ESSENTIAL) is hub.builtin_rules

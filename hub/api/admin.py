@@ -18,6 +18,7 @@ from hub.catalog.service import new_venue_keys
 from hub.domain import Product
 from hub.domain.rules import RuleDocumentError
 from hub.inventory import admin as inventory
+from hub.storage.db import reader
 from hub.storage.tables import ProductRow, VenueRow
 
 MAX_RANGE_DAYS = 400
@@ -239,7 +240,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def get_inventory(request: web.Request) -> web.Response:
         hub = _hub(request)
         day = _day(request)
-        async with hub.engine.connect() as conn:
+        async with reader(hub.engine).connect() as conn:
             cells = await inventory.list_cells(conn, request.query.get("pool", ""), day)
         return web.json_response(
             {"pool": request.query.get("pool", ""), "date": day.isoformat(), "cells": cells}
@@ -255,7 +256,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def get_audit(request: web.Request) -> web.Response:
         hub = _hub(request)
         day = _day(request)
-        async with hub.engine.connect() as conn:
+        async with reader(hub.engine).connect() as conn:
             slots = await inventory.audit(conn, request.query.get("pool", ""), day)
         return web.json_response(
             {"pool": request.query.get("pool", ""), "date": day.isoformat(), "slots": slots}

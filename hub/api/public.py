@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 
 from hub.api.errors import ApiError
 from hub.api.routing import ApiRoutes
+from hub.storage.db import reader
 from hub.storage.tables import TicketRow
 
 
@@ -30,7 +31,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def healthz(request: web.Request) -> web.Response:
         hub = _hub(request)
         try:
-            async with hub.engine.connect() as conn:
+            async with reader(hub.engine).connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             raise ApiError(
@@ -97,7 +98,7 @@ def add_routes(routes: ApiRoutes) -> None:
             if after.tzinfo is None:
                 raise ApiError(400, "INVALID_REQUEST", "since: needs a UTC offset")
             stmt = stmt.where(t.revoked_at > after)
-        async with _hub(request).engine.connect() as conn:
+        async with reader(_hub(request).engine).connect() as conn:
             rows = (await conn.execute(stmt.order_by(t.revoked_at))).all()
         return web.json_response(
             {"revoked": [{"ticket_id": r.id, "at": r.revoked_at.isoformat()} for r in rows]}

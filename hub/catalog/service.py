@@ -8,8 +8,10 @@ update decides), only descriptions, prices and rules.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
@@ -20,7 +22,10 @@ from hub.clock import Clock
 from hub.domain import Product, Venue
 from hub.domain.credentials import CredentialSigner, CredentialVerifier, generate_keypair
 from hub.domain.rules import CompiledRules, RuleEngine
+from hub.storage.db import reader
 from hub.storage.tables import InventoryRow, ProductRow, VenueRow
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +44,42 @@ class Allotment:
 
 class CatalogService:
     def __init__(self, engine: AsyncEngine, rules: RuleEngine, clock: Clock, ttl: float = 5.0):
-        self.engine = engine
+        self.engine = reader(engine)
         self.rules = rules
         self.clock = clock
         self._venues: TTLCache[str, tuple[Venue, VenueKeys] | None] = TTLCache(1024, ttl)
         self._products: TTLCache[str, Product | None] = TTLCache(65536, ttl)
         self._compiled: TTLCache[str, CompiledRules] = TTLCache(65536, ttl)
         self._allotments: TTLCache[str, dict[str, Allotment]] = TTLCache(4096, ttl)
+        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
+
+    async def _once(self, kind: str, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Single flight: when a cold cache meets a burst, one query fills it and the
+        rest of the burst waits for that answer instead of asking too."""
+        pending = self._loading.get((kind, key))
+        if pending is not None:
+            return cast(T, await asyncio.shield(pending))
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._loading[(kind, key)] = fut
+        try:
+            value = await load()
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # consumed here; waiters re-raise it
+            raise
+        else:
+            fut.set_result(value)
+            return value
+        finally:
+            del self._loading[(kind, key)]
 
     # -- reads --------------------------------------------------------------------------
     async def venue(self, venue_id: str) -> tuple[Venue, VenueKeys] | None:
         if venue_id in self._venues:
             return self._venues[venue_id]
+        return await self._once("venue", venue_id, lambda: self._load_venue(venue_id))
+
+    async def _load_venue(self, venue_id: str) -> tuple[Venue, VenueKeys] | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(VenueRow).where(VenueRow.id == venue_id))).first()
         value = None
@@ -69,6 +98,9 @@ class CatalogService:
     async def product(self, product_id: str) -> Product | None:
         if product_id in self._products:
             return self._products[product_id]
+        return await self._once("product", product_id, lambda: self._load_product(product_id))
+
+    async def _load_product(self, product_id: str) -> Product | None:
         async with self.engine.connect() as conn:
             doc = (
                 await conn.execute(select(ProductRow.doc).where(ProductRow.id == product_id))
@@ -102,6 +134,9 @@ class CatalogService:
         found = self._allotments.get(pool)
         if found is not None:
             return found
+        return await self._once("allotments", pool, lambda: self._load_allotments(pool))
+
+    async def _load_allotments(self, pool: str) -> dict[str, Allotment]:
         stmt = (
             select(InventoryRow.bucket, InventoryRow.fallback)
             .where(InventoryRow.pool == pool, InventoryRow.bucket != "")

@@ -2,10 +2,13 @@
 
 Per batch, in an order that every process follows (so batches never deadlock):
 1. reserve the idempotency keys (sorted) — duplicates become replays;
-2. lock the inventory cells and per-ID counters the batch touches (sorted, PostgreSQL);
-3. per order: take stock (all components or none), add per-ID claims (all or none);
-4. write orders, visitors, allocations, tickets and partner calls with one executemany
-   per table, and complete the idempotency rows with the answers.
+2. lock the inventory cells the batch touches (`BatchLedger`) and its per-ID counters
+   (sorted, PostgreSQL);
+3. per order, first come first served: take stock from the locked counts (all components
+   or none), add per-ID claims (all or none);
+4. write one guarded delta per inventory cell, then orders, visitors, allocations,
+   tickets and partner calls with one executemany per table, and complete the
+   idempotency rows with the answers.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.contracts import PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderLine, OrderState
 from hub.domain.masking import mask_id
-from hub.inventory import Stock
+from hub.inventory.ledger import BatchLedger
 from hub.orders import claims as claim_store
 from hub.orders import idempotency, records
 from hub.orders.outcome import Outcome
 from hub.orders.prepare import Prepared
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
+from hub.storage.db import reader
 
 Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall], datetime], Awaitable[int]]
 
@@ -68,14 +72,15 @@ class Intake:
         self,
         engine: AsyncEngine,
         *,
-        stock: Stock,
         plugins: HubPlugins,
         enqueue: Enqueue,
         id_secret: str,
         hold_ttl: timedelta,
+        unsafe: bool = False,
     ) -> None:
         self.engine = engine
-        self.stock = stock
+        self.reads = reader(engine)
+        self.unsafe = unsafe
         self.plugins = plugins
         self.enqueue = enqueue
         self.id_secret = id_secret
@@ -93,10 +98,11 @@ class Intake:
                 new.discard(item.key)  # a second copy in this batch is a replay
                 work.append(idx)
         live = [items[i].prepared for i in work if items[i].denial is None]
-        cells = [
-            (n.pool, p.request.travel_date, p.request.slot) for p in live if p for n in p.needs
-        ]
-        await Stock.lock_cells(conn, cells)
+        ledger = BatchLedger(unsafe=self.unsafe)
+        await ledger.load(
+            conn,
+            [(n.pool, p.request.travel_date, p.request.slot) for p in live if p for n in p.needs],
+        )
         await claim_store.lock_counters(
             conn,
             [
@@ -115,9 +121,10 @@ class Intake:
                     item.denial or Denial(DenialCode.INVALID_REQUEST, "Nothing to do")
                 )
             else:
-                outcome = await self._place(conn, item.prepared, now, rows)
+                outcome = await self._place(conn, ledger, item.prepared, now, rows)
             results[idx] = outcome
             answers.append((item.key, outcome))
+        await ledger.flush(conn)
         await records.insert_many(
             conn,
             orders=rows.orders,
@@ -136,23 +143,23 @@ class Intake:
         """After commit: answer the replays from the stored first answers."""
         missing = [(items[i].key, items[i].fingerprint) for i, r in enumerate(results) if r is None]
         if missing:
-            async with self.engine.connect() as conn:
+            async with self.reads.connect() as conn:
                 stored = await idempotency.first_answers(conn, missing)
             results = [r if r is not None else stored[items[i].key] for i, r in enumerate(results)]
         return results
 
     async def _place(
-        self, conn: AsyncConnection, p: Prepared, now: datetime, rows: _Rows
+        self, conn: AsyncConnection, ledger: BatchLedger, p: Prepared, now: datetime, rows: _Rows
     ) -> Outcome:
         req = p.request
-        taken = await self.stock.take(
-            conn, p.needs, day=req.travel_date, slot=req.slot, buckets=p.buckets, sell=req.confirm
+        taken = ledger.take(
+            p.needs, day=req.travel_date, slot=req.slot, buckets=p.buckets, sell=req.confirm
         )
         if taken is None:
-            return await self._sold_out(conn, p)
+            return self._sold_out(ledger, p)
         failed = await claim_store.apply(conn, p.claims, self.id_secret)
         if failed is not None:
-            await self.stock.give_back(conn, taken, sold=req.confirm)
+            ledger.give_back(taken, sold=req.confirm)
             return Outcome.denied(
                 Denial(
                     DenialCode.ID_DAILY_LIMIT,
@@ -205,11 +212,11 @@ class Intake:
             201, {"order": records.order_json(order)}, order_id=order_id, calls=len(calls)
         )
 
-    async def _sold_out(self, conn: AsyncConnection, p: Prepared) -> Outcome:
+    def _sold_out(self, ledger: BatchLedger, p: Prepared) -> Outcome:
         req = p.request
         remaining: list[int] = []
         for need in p.needs:
-            avail = await Stock.available(conn, need.pool, req.travel_date, req.slot, p.buckets)
+            avail = ledger.available(need.pool, req.travel_date, req.slot, p.buckets)
             if avail is None:
                 return Outcome.denied(
                     Denial(

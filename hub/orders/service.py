@@ -28,6 +28,7 @@ from hub.orders.outcome import Outcome
 from hub.orders.prepare import prepare
 from hub.orders.writer import GroupCommitWriter
 from hub.plugins import HubPlugins
+from hub.storage.db import reader
 from hub.storage.tables import InventoryRow
 
 log = logging.getLogger(__name__)
@@ -54,17 +55,18 @@ class OrderService:
         on_calls: Any = None,
     ) -> None:
         self.engine = engine
+        self.reads = reader(engine)
         self.catalog = catalog
         self.clock = clock
-        self.stock = Stock(unsafe=unsafe_inventory)
+        self.stock = Stock()
         self._on_calls = on_calls
         self.intake = Intake(
             engine,
-            stock=self.stock,
             plugins=plugins,
             enqueue=enqueue,
             id_secret=id_secret,
             hold_ttl=hold_ttl,
+            unsafe=unsafe_inventory,
         )
         self.lifecycle = Lifecycle(
             engine,
@@ -156,7 +158,7 @@ class OrderService:
         channel: str | None = None,
         partner_order_id: str | None = None,
     ) -> Order | None:
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return await records.load_order(
                 conn, order_id=order_id, channel=channel, partner_order_id=partner_order_id
             )
@@ -175,7 +177,7 @@ class OrderService:
                 pools[part.pool] = comp.quantity
         inv = InventoryRow.__table__.c
         per_slot: dict[str, dict[str, Any]] = {}
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(InventoryRow.__table__).where(inv.pool.in_(list(pools)), inv.day == day)

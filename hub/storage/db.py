@@ -17,6 +17,14 @@ from sqlalchemy.pool import NullPool
 
 from hub.storage.tables import METADATA
 
+READ_ONLY = "tickethub_read_only"
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) for read-only work: on SQLite its transactions are
+    DEFERRED, so reads never queue behind, or hold up, the writer."""
+    return engine.execution_options(**{READ_ONLY: True})
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -67,7 +75,10 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers must not take the write lock: a read transaction waiting on the event
+        # loop would hold up every writer behind it.
+        read = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 async def create_all(engine: AsyncEngine) -> None:
