@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=1.0, gt=0)
     id_hash_secret: str = Field(default="tickethub-id-key", description="keys per-ID counters")
     # group commit: orders arriving together share one transaction and one fsync
+    gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1, description="seconds")
     batch_max: int = Field(default=128, ge=1, le=2000)
     # outbox
     outbox_workers: int = Field(default=1, ge=0, le=64)

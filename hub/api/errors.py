@@ -7,13 +7,14 @@ model) into a 400 that names the problem.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from hub import jsonutil
 from hub.domain.errors import DeniedError
 from hub.metrics import HTTP_ERRORS
 from hub.orders.outcome import Outcome, status_for
@@ -39,14 +40,16 @@ def error_response(
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, dumps=jsonutil.dumps)
 
 
 def outcome_response(outcome: Outcome) -> web.Response:
     headers = {"Idempotent-Replay": "true"} if outcome.replay else None
     if not outcome.ok:
         HTTP_ERRORS.labels(outcome.code or "?").inc()
-    return web.json_response(outcome.body, status=outcome.status, headers=headers)
+    return web.json_response(
+        outcome.body, status=outcome.status, headers=headers, dumps=jsonutil.dumps
+    )
 
 
 async def read_json(request: web.Request) -> Any:
@@ -57,11 +60,10 @@ async def read_json(request: web.Request) -> Any:
     except web.HTTPRequestEntityTooLarge as exc:
         raise ApiError(413, "BODY_TOO_LARGE", "Request body too large") from exc
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "INVALID_REQUEST", "Body is not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "INVALID_REQUEST", f"Body is not JSON: {exc.msg} at {exc.pos}") from exc
+        return jsonutil.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses invalid UTF-8 as well as invalid JSON; both are the caller's bug.
+        raise ApiError(400, "INVALID_REQUEST", f"Body is not UTF-8 JSON: {exc}") from exc
 
 
 async def read_model(request: web.Request, model: type[M], **overrides: Any) -> M:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 import typer
 import uvloop
@@ -34,6 +35,10 @@ def serve(
     }
     settings = Settings(**overrides)
     app = create_app(settings, migrate_on_start=migrate)
+    # The SQLite driver runs each statement on its own thread; a short GIL switch
+    # interval lets it hand results back without waiting out the 5 ms default while
+    # the event loop is busy parsing requests.
+    sys.setswitchinterval(settings.gil_switch_interval)
 
     async def main() -> None:
         runner = web.AppRunner(app, access_log=None)

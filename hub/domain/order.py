@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.domain.masking import mask_id, mask_name, mask_phone
 
 
+def fingerprint_json(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 class IdType(StrEnum):
     ID_CARD = "id_card"  # 18-digit mainland resident identity card
     PASSPORT = "passport"
@@ -85,8 +90,9 @@ class OrderRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Stable hash of the request: a replay with a different body is a conflict."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        # Keys sorted: a partner that re-sends the same JSON with its keys in another
+        # order is replaying, not changing the request.
+        return fingerprint_json(self.model_dump(mode="json"))
 
 
 class OrderState(StrEnum):

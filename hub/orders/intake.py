@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.contracts import PartnerCall
-from hub.domain import Denial, DenialCode, Order, OrderLine, OrderState
+from hub.domain import Denial, DenialCode, Order, OrderState
 from hub.domain.masking import mask_id
 from hub.inventory.ledger import BatchLedger
 from hub.orders import claims as claim_store
@@ -173,7 +173,9 @@ class Intake:
             if req.confirm
             else []
         )
-        order = Order(
+        # Every field below is already validated (request, catalog, tickets): construct
+        # without validating again — this runs once per order on the hot path.
+        order = Order.model_construct(
             id=order_id,
             channel=req.channel,
             partner_order_id=req.partner_order_id,
@@ -182,7 +184,7 @@ class Intake:
             travel_date=req.travel_date,
             slot=req.slot,
             lines=tuple(
-                OrderLine(product_id=line.product_id, quantity=line.quantity, unit_price=price)
+                line.model_copy(update={"unit_price": price})
                 for line, price in zip(req.lines, p.unit_prices, strict=True)
             ),
             visitors=req.visitors,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.catalog import CatalogService
 from hub.clock import Clock
 from hub.domain import Denial, DenialCode, Order, OrderRequest
+from hub.domain.order import fingerprint_json
 from hub.inventory import Stock
 from hub.metrics import ORDER_LATENCY, ORDERS
 from hub.orders import records
@@ -35,8 +34,9 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return fingerprint_json(
+        [str(p) if not isinstance(p, (str, int, list, dict)) else p for p in parts]
+    )
 
 
 class OrderService:

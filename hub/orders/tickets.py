@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from hub.catalog import VenueKeys
-from hub.domain import Ticket
+from hub.domain import Ticket, TicketState
 from hub.domain.credentials import CredentialClaims
 from hub.orders.prepare import TicketSpec
 
@@ -43,7 +43,7 @@ def issue(
             )
         )
         tickets.append(
-            Ticket(
+            Ticket.model_construct(
                 id=tid,
                 order_id=order_id,
                 product_id=spec.product_id,
@@ -54,6 +54,8 @@ def issue(
                 valid_until=vu,
                 entries_allowed=spec.entries_allowed,
                 credential=credential,
+                entries_used=0,
+                state=TicketState.VALID,
             )
         )
     return tickets

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from hub import jsonutil
 from hub.storage.tables import METADATA
 
 READ_ONLY = "tickethub_read_only"
@@ -38,6 +39,8 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         engine = create_async_engine(
             url,
             echo=echo,
+            json_serializer=jsonutil.dumps,
+            json_deserializer=jsonutil.loads,
             connect_args={"timeout": 30},
             pool_size=pool_size,
             max_overflow=0,
@@ -47,6 +50,8 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     return create_async_engine(
         url,
         echo=echo,
+        json_serializer=jsonutil.dumps,
+        json_deserializer=jsonutil.loads,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
