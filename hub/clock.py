@@ -32,3 +32,14 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+
+class ShiftedClock:
+    """Real time, moved to start at `at`: retries and timeouts happen as in production
+    while dates stay those a test or a sandbox scenario was written for."""
+
+    def __init__(self, at: datetime) -> None:
+        self._offset = at - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

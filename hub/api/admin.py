@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, read_model
+from hub.api.errors import ApiError, read_json, read_model
 from hub.api.routing import ApiRoutes
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product
@@ -80,6 +80,37 @@ def _upsert(conn: Any, table: Any, values: dict[str, Any], key: str) -> Any:
     return ins.on_conflict_do_update(
         index_elements=[key], set_={k: v for k, v in values.items() if k != key}
     )
+
+
+async def _save_product(hub: Any, product: Product) -> None:
+    """Validate what a product refers to (rule document, venue, combo parts), then save."""
+    try:
+        hub.catalog.rules.compile(product.rules)
+    except RuleDocumentError as exc:
+        raise ApiError(422, "INVALID_RULES", str(exc), path=exc.path) from exc
+    if await hub.catalog.venue(product.venue_id) is None:
+        raise ApiError(422, "UNKNOWN_VENUE", f"No venue {product.venue_id}")
+    for comp in product.components:
+        part = await hub.catalog.product(comp.product_id)
+        if part is None or part.pool is None:
+            raise ApiError(
+                422, "UNKNOWN_PRODUCT", f"Combo part {comp.product_id} is not a pooled product"
+            )
+    async with hub.engine.begin() as conn:
+        await conn.execute(
+            _upsert(
+                conn,
+                ProductRow.__table__,
+                {
+                    "id": product.id,
+                    "venue_id": product.venue_id,
+                    "doc": product.model_dump(mode="json"),
+                    "updated_at": hub.clock.now(),
+                },
+                "id",
+            )
+        )
+    hub.catalog.forget_product(product.id)
 
 
 def _day(request: web.Request) -> date:
@@ -152,33 +183,41 @@ def add_routes(routes: ApiRoutes) -> None:
     async def put_product(request: web.Request) -> web.Response:
         hub = _hub(request)
         product = await read_model(request, Product, id=request.match_info["product_id"])
-        try:
-            hub.catalog.rules.compile(product.rules)
-        except RuleDocumentError as exc:
-            raise ApiError(422, "INVALID_RULES", str(exc), path=exc.path) from exc
-        if await hub.catalog.venue(product.venue_id) is None:
-            raise ApiError(422, "UNKNOWN_VENUE", f"No venue {product.venue_id}")
-        for comp in product.components:
-            if await hub.catalog.product(comp.product_id) is None:
-                raise ApiError(
-                    422, "UNKNOWN_PRODUCT", f"Combo part {comp.product_id} does not exist"
-                )
-        async with hub.engine.begin() as conn:
-            await conn.execute(
-                _upsert(
-                    conn,
-                    ProductRow.__table__,
-                    {
-                        "id": product.id,
-                        "venue_id": product.venue_id,
-                        "doc": product.model_dump(mode="json"),
-                        "updated_at": hub.clock.now(),
-                    },
-                    "id",
-                )
-            )
-        hub.catalog.forget_product(product.id)
+        await _save_product(hub, product)
         return web.json_response(product.model_dump(mode="json"))
+
+    @routes.get(
+        "/api/admin/products/{product_id}/rules",
+        summary="A product's rule document",
+        tag="admin",
+        auth="admin",
+        responses={200: "rules", 404: "unknown product"},
+    )
+    async def get_rules(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        product = await hub.catalog.product(request.match_info["product_id"])
+        if product is None:
+            raise ApiError(404, "UNKNOWN_PRODUCT", "No such product")
+        return web.json_response(product.rules)
+
+    @routes.put(
+        "/api/admin/products/{product_id}/rules",
+        summary="Replace a product's rules",
+        tag="admin",
+        auth="admin",
+        responses={200: "saved", 422: "invalid rule document"},
+    )
+    async def put_rules(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        document = await read_json(request)
+        if not isinstance(document, dict):
+            raise ApiError(400, "INVALID_REQUEST", "A rule document is a JSON object")
+        product = await hub.catalog.product(request.match_info["product_id"])
+        if product is None:
+            raise ApiError(404, "UNKNOWN_PRODUCT", "No such product")
+        updated = product.model_copy(update={"rules": document})
+        await _save_product(hub, updated)
+        return web.json_response(updated.rules)
 
     @routes.get(
         "/api/admin/products",

@@ -11,6 +11,7 @@ import typer
 import uvloop
 from aiohttp import web
 
+from hub import logmask
 from hub.settings import Settings
 
 
@@ -30,6 +31,7 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logmask.install()
     overrides = {
         k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v
     }
