@@ -3,13 +3,15 @@ slot, channel allotments, and the inventory audit."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError, read_json, read_model
@@ -22,6 +24,9 @@ from hub.storage.db import reader
 from hub.storage.tables import ProductRow, VenueRow
 
 MAX_RANGE_DAYS = 400
+
+if TYPE_CHECKING:
+    from hub.api.app import Hub
 
 
 class VenueIn(BaseModel):
@@ -67,7 +72,7 @@ class AllotmentIn(DateRange):
     fallback: bool = True
 
 
-def _hub(request: web.Request):  # type: ignore[no-untyped-def]
+def _hub(request: web.Request) -> Hub:
     from hub.api.app import HUB
 
     hub = request.app[HUB]
@@ -111,6 +116,20 @@ async def _save_product(hub: Any, product: Product) -> None:
             )
         )
     hub.catalog.forget_product(product.id)
+
+
+async def _pool_day_report(
+    request: web.Request,
+    key: str,
+    report: Callable[[AsyncConnection, str, date], Awaitable[list[dict[str, Any]]]],
+) -> web.Response:
+    """A read-only report of one pool on one day (``?pool=…&date=…``)."""
+    hub = _hub(request)
+    day = _day(request)
+    pool = request.query.get("pool", "")
+    async with reader(hub.engine).connect() as conn:
+        rows = await report(conn, pool, day)
+    return web.json_response({"pool": pool, "date": day.isoformat(), key: rows})
 
 
 def _day(request: web.Request) -> date:
@@ -277,13 +296,7 @@ def add_routes(routes: ApiRoutes) -> None:
         query={"pool": "pool id", "date": "YYYY-MM-DD"},
     )
     async def get_inventory(request: web.Request) -> web.Response:
-        hub = _hub(request)
-        day = _day(request)
-        async with reader(hub.engine).connect() as conn:
-            cells = await inventory.list_cells(conn, request.query.get("pool", ""), day)
-        return web.json_response(
-            {"pool": request.query.get("pool", ""), "date": day.isoformat(), "cells": cells}
-        )
+        return await _pool_day_report(request, "cells", inventory.list_cells)
 
     @routes.get(
         "/api/admin/audit",
@@ -293,10 +306,4 @@ def add_routes(routes: ApiRoutes) -> None:
         query={"pool": "pool id", "date": "YYYY-MM-DD"},
     )
     async def get_audit(request: web.Request) -> web.Response:
-        hub = _hub(request)
-        day = _day(request)
-        async with reader(hub.engine).connect() as conn:
-            slots = await inventory.audit(conn, request.query.get("pool", ""), day)
-        return web.json_response(
-            {"pool": request.query.get("pool", ""), "date": day.isoformat(), "slots": slots}
-        )
+        return await _pool_day_report(request, "slots", inventory.audit)

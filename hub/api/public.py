@@ -4,6 +4,7 @@ public keys and revocation list a venue bridge needs to verify tickets offline."
 from __future__ import annotations
 
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,8 +15,11 @@ from hub.api.routing import ApiRoutes
 from hub.storage.db import reader
 from hub.storage.tables import TicketRow
 
+if TYPE_CHECKING:
+    from hub.api.app import Hub
 
-def _hub(request: web.Request):  # type: ignore[no-untyped-def]
+
+def _hub(request: web.Request) -> Hub:
     from hub.api.app import HUB
 
     return request.app[HUB]

@@ -89,23 +89,8 @@ async def prepare(
         )
 
     claims: list[Claim] = []
-    # Real-name visitors are one per unit, in line order: each line's rules see its own.
-    per_unit = len(request.visitors) == request.quantity
-    offset = 0
-    for product, line in zip(products, request.lines, strict=True):
-        visitors = (
-            request.visitors[offset : offset + line.quantity] if per_unit else request.visitors
-        )
-        offset += line.quantity
-        ctx = SaleContext(
-            request=request,
-            product=product,
-            quantity=line.quantity,
-            visitors=visitors,
-            now=now,
-            tz=tz,
-            slot=slot,
-        )
+    for index, product in enumerate(products):
+        ctx = SaleContext.for_line(request, index, product, now=now, tz=tz, slot=slot)
         decision = catalog.rules.evaluate_sale(catalog.compiled_rules(product), ctx)
         if decision.denial is not None:
             return decision.denial
