@@ -39,12 +39,10 @@ async def lock_counters(conn: AsyncConnection, keys: Iterable[tuple[str, str, da
     rows = sorted(set(keys))
     if not rows or conn.dialect.name != "postgresql":
         return
-    ins = _insert(conn)
-    await conn.execute(
-        ins.values(
-            [{"scope": s, "id_key": k, "day": d, "count": 0} for s, k, d in rows]
-        ).on_conflict_do_update(index_elements=["scope", "id_key", "day"], set_={"count": C.count})
+    stmt = _insert(conn).on_conflict_do_update(
+        index_elements=["scope", "id_key", "day"], set_={"count": C.count}
     )
+    await conn.execute(stmt, [{"scope": s, "id_key": k, "day": d, "count": 0} for s, k, d in rows])
 
 
 async def apply(conn: AsyncConnection, claims: Sequence[Claim], secret: str) -> Claim | None:

@@ -43,8 +43,10 @@ async def reserve(
     ]
     if not rows:
         return set()
-    stmt = _insert(conn).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    res = await conn.execute(stmt.returning(K.key))
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs itself and
+    # caches the statement (a `.values(list)` would be compiled anew for every batch).
+    stmt = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(K.key)
+    res = await conn.execute(stmt, rows)
     return set(res.scalars().all())
 
 
