@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from hub.contracts import PartnerCall
     from hub.domain import Order, Redemption, Ticket
     from hub.domain.rules.registry import RuleRegistry
@@ -79,6 +81,18 @@ def register_device_drivers(registry: DeviceDriverRegistry) -> None:
 
     Implement this to support a new family of turnstiles, access controllers or face
     terminals. The driver follows `hub.contracts.DeviceDriver`.
+    """
+
+
+@hookspec
+def add_cli_commands(app: typer.Typer) -> None:
+    """Add commands to the ``tickethub`` command line (``app.add_typer(sub, name=...)``).
+
+    :param app: the root typer application.
+
+    Implement this when a plugin's users need a command: e.g. ``tickethub agency
+    statement``. Commands run in their own process; build what they need from
+    `hub.settings.Settings` (the database URL) rather than from a running hub.
     """
 
 

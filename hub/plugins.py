@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+import typer
 
 from hub import builtin_rules, hookspecs
 from hub.contracts import PartnerCall
@@ -63,6 +64,9 @@ class HubPlugins:
             for name, impl in self._each_impl(hook_name):
                 registry._set_source(name)
                 impl.function(registry=registry)
+
+    def add_cli_commands(self, app: typer.Typer) -> None:
+        self.pm.hook.add_cli_commands(app=app)
 
     # -- events -------------------------------------------------------------------------
     @staticmethod

@@ -65,7 +65,10 @@ def _type_checking_namespace(module: ModuleType) -> dict[str, Any]:
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for stmt in node.body:
-                if isinstance(stmt, ast.ImportFrom) and stmt.module:
+                if isinstance(stmt, ast.Import):
+                    for alias in stmt.names:
+                        namespace[alias.asname or alias.name] = importlib.import_module(alias.name)
+                elif isinstance(stmt, ast.ImportFrom) and stmt.module:
                     imported = importlib.import_module(stmt.module)
                     for alias in stmt.names:
                         namespace[alias.asname or alias.name] = getattr(imported, alias.name)

@@ -30,7 +30,7 @@ PROCESSES = 3
 CAPACITY = 40
 ORDERS = 240
 SLOT = "09:00-11:00"
-CONTROL_ROUNDS = 3
+CONTROL_ROUNDS = 5
 
 
 def quantity(i: int) -> int:

@@ -21,4 +21,17 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
+    _plugin_commands()
     app()
+
+
+def _plugin_commands() -> None:
+    """Let plugins add their commands; a broken plugin must not take the CLI down with it
+    (the core commands are how an operator finds and blocks it)."""
+    from hub.plugins import build_plugins
+    from hub.settings import Settings
+
+    try:
+        build_plugins(blocked=Settings().blocked_plugins).add_cli_commands(app)
+    except Exception as exc:
+        typer.echo(f"warning: plugin commands not loaded: {exc}", err=True)

@@ -45,9 +45,12 @@ class PriceRule(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     weekdays: tuple[int, ...] | None = Field(default=None, description="1=Monday … 7=Sunday")
+    account: str | None = Field(default=None, description="a negotiated price of one B2B account")
 
-    def matches(self, channel: str, day: date) -> bool:
+    def matches(self, channel: str, day: date, account: str | None = None) -> bool:
         if self.channel not in ("*", channel):
+            return False
+        if self.account is not None and self.account != account:
             return False
         if self.date_from and day < self.date_from:
             return False
@@ -55,8 +58,9 @@ class PriceRule(BaseModel):
             return False
         return not (self.weekdays and day.isoweekday() not in self.weekdays)
 
-    def specificity(self) -> tuple[int, int, int]:
+    def specificity(self) -> tuple[int, int, int, int]:
         return (
+            self.account is not None,
             self.channel != "*",
             self.date_from is not None or self.date_to is not None,
             self.weekdays is not None,
@@ -98,11 +102,12 @@ class Product(BaseModel):
         elif not self.pool:
             raise ValueError(f"a {self.kind.value} product needs an inventory pool")
 
-    def price_for(self, channel: str, day: date) -> int | None:
-        """Unit price in fen for this channel and day, or None when not for sale."""
+    def price_for(self, channel: str, day: date, account: str | None = None) -> int | None:
+        """Unit price in fen for this channel, day and (B2B) account; None: not for sale.
+        The most specific matching rule wins: account, then channel, dates, weekdays."""
         best: PriceRule | None = None
         for rule in self.prices:
-            if rule.matches(channel, day) and (
+            if rule.matches(channel, day, account) and (
                 best is None or rule.specificity() > best.specificity()
             ):
                 best = rule

@@ -82,6 +82,15 @@ class OrderRequest(BaseModel):
     amount: int | None = Field(default=None, ge=0, description="fen the partner charged; checked")
     currency: str = "CNY"
     confirm: bool = Field(default=False, description="paid already: confirm in the same step")
+    account: str | None = Field(
+        default=None,
+        max_length=64,
+        description="B2B account (credit line or prepaid balance) charged with the amount in "
+        "the same transaction that takes the stock; its negotiated prices apply",
+    )
+    hold_until: datetime | None = Field(
+        default=None, description="keep the hold until then (e.g. awaiting staff approval)"
+    )
     extra: dict[str, Any] = Field(default_factory=dict, description="channel-specific fields")
 
     @property

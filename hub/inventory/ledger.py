@@ -14,6 +14,7 @@ test that proves the concurrency tests would catch an oversell.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ INV = InventoryRow.__table__
 C = INV.c
 
 Cell = tuple[str, date, str, str]  # pool, day, slot, bucket
+UNSAFE_WINDOW_SECONDS = 0.005
 
 
 class LedgerConflict(RuntimeError):
@@ -70,6 +72,10 @@ class BatchLedger:
             count = _Count(int(r.id), int(r.capacity), int(r.held), int(r.sold))
             self._cells[(r.pool, r.day, r.slot, r.bucket)] = count
             self._by_id[count.id] = count
+        if self.unsafe:
+            # Widen the read-to-write window a little, as a slower application would, so
+            # the control test sees the lost update reliably even on a loaded machine.
+            await asyncio.sleep(UNSAFE_WINDOW_SECONDS)
 
     def take(
         self, needs: Sequence[Need], *, day: date, slot: str, buckets: Sequence[str], sell: bool

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.accounts import store as account_store
 from hub.contracts import PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderState
 from hub.domain.masking import mask_id
@@ -112,6 +113,7 @@ class Intake:
                 for c in p.claims
             ],
         )
+        await account_store.lock(conn, [p.request.account for p in live if p and p.request.account])
         rows = _Rows()
         answers: list[tuple[str, Outcome]] = []
         for idx in work:
@@ -168,6 +170,16 @@ class Intake:
                 )
             )
         order_id = new_order_id(now)
+        if req.account is not None:
+            refused = await account_store.charge(
+                conn, req.account, p.amount, order_id=order_id, now=now
+            )
+            if refused is not None:
+                ledger.give_back(taken, sold=req.confirm)
+                await claim_store.release(
+                    conn, claim_store.from_stored(claim_store.stored(p.claims, self.id_secret))
+                )
+                return Outcome.denied(refused)
         tickets = (
             issue(order_id, p.venue_id, p.keys, p.tickets, p.valid_from, p.valid_until)
             if req.confirm
@@ -192,7 +204,7 @@ class Intake:
             amount=p.amount,
             currency=req.currency,
             created_at=now,
-            hold_expires_at=None if req.confirm else now + self.hold_ttl,
+            hold_expires_at=None if req.confirm else (req.hold_until or now + self.hold_ttl),
             confirmed_at=now if req.confirm else None,
             tickets=tuple(tickets),
         )
@@ -200,6 +212,7 @@ class Intake:
             "plan": plan_json(p),
             "claims": claim_store.stored(p.claims, self.id_secret),
             "channel_data": req.extra,
+            **({"account": req.account, "charged": p.amount} if req.account else {}),
         }
         rows.orders.append(records.order_row(order, extra))
         rows.visitors.extend(records.visitor_rows(order))

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.accounts import store as account_store
 from hub.catalog import CatalogService
 from hub.contracts import PartnerCall
 from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState
@@ -145,6 +146,7 @@ class Lifecycle:
             conn, [Taken(i, q) for i, _, q in allocations], sold=order.state is OrderState.CONFIRMED
         )
         await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
+        await self._repay(conn, order, extra, extra.get("charged", 0), now, "cancelled")
         revoked = await self._revoke(conn, [t.id for t in order.tickets], now)
         await self._move(conn, order, OrderState.CANCELLED, now)
         done = replace_order(
@@ -182,9 +184,9 @@ class Lifecycle:
         await self._release_claims(conn, extra, refunded)
         revoked = await self._revoke(conn, wanted, now)
         prices = {line.product_id: line.unit_price or 0 for line in order.lines}
-        refunded_amount = int(extra.get("refunded_amount", 0)) + sum(
-            prices.get(t.product_id, 0) for t in refunded
-        )
+        this_refund = sum(prices.get(t.product_id, 0) for t in refunded)
+        refunded_amount = int(extra.get("refunded_amount", 0)) + this_refund
+        await self._repay(conn, order, extra, this_refund, now, "refunded")
         remaining = [
             t for t in order.tickets if t.id not in revoked and t.state is not TicketState.REVOKED
         ]
@@ -226,6 +228,7 @@ class Lifecycle:
                     conn, [Taken(i, q) for i, _, q in allocations], sold=False
                 )
                 await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
+                await self._repay(conn, order, extra, extra.get("charged", 0), now, "expired")
                 await self._move(conn, order, OrderState.EXPIRED, now)
                 done = replace_order(order, state=OrderState.EXPIRED)
                 await self._emit(conn, self.plugins.order_expired(done), now)
@@ -236,6 +239,30 @@ class Lifecycle:
     async def _emit(self, conn: AsyncConnection, calls: list[PartnerCall], now: datetime) -> None:
         if calls:
             await self.enqueue(conn, calls, now)
+
+    async def _repay(
+        self,
+        conn: AsyncConnection,
+        order: Order,
+        extra: dict[str, Any],
+        amount: int,
+        now: datetime,
+        why: str,
+    ) -> None:
+        """Give money back to the B2B account the order was charged to, if any; never
+        more than was charged and not yet returned."""
+        account = extra.get("account")
+        if not account:
+            return
+        outstanding = int(extra.get("charged", 0)) - int(extra.get("repaid", 0))
+        amount = min(int(amount), outstanding)
+        if amount <= 0:
+            return
+        await account_store.credit(
+            conn, account, amount, kind="refund", now=now, order_id=order.id, note=why
+        )
+        extra["repaid"] = int(extra.get("repaid", 0)) + amount
+        await conn.execute(update(ORD).where(ORD.c.id == order.id).values(extra=extra))
 
     async def _revoke(
         self, conn: AsyncConnection, ticket_ids: Sequence[str], now: datetime

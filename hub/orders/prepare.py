@@ -69,6 +69,8 @@ async def prepare(
         return Denial(DenialCode.UNKNOWN_PRODUCT, f"Unknown venue {venue_id}")
     venue, keys = found
     tz = ZoneInfo(venue.timezone)
+    if request.hold_until is not None and request.hold_until <= now:
+        return Denial(DenialCode.INVALID_REQUEST, "hold_until is in the past")
     try:
         slot = SlotInfo.parse(request.slot)
     except ValueError:
@@ -76,7 +78,7 @@ async def prepare(
 
     prices: list[int] = []
     for product in products:
-        price = product.price_for(request.channel, request.travel_date)
+        price = product.price_for(request.channel, request.travel_date, request.account)
         if price is None:
             return Denial(DenialCode.NO_PRICE, f"No price for {product.name} on that date")
         prices.append(price)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.accounts import AccountService
 from hub.catalog import CatalogService
 from hub.clock import Clock
 from hub.domain import Denial, DenialCode, Order, OrderRequest
@@ -59,6 +60,7 @@ class OrderService:
         self.catalog = catalog
         self.clock = clock
         self.stock = Stock()
+        self.accounts = AccountService(engine, clock)
         self._on_calls = on_calls
         self.intake = Intake(
             engine,

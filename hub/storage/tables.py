@@ -237,6 +237,42 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
 
 
+class AccountRow(SQLModel, table=True):
+    """A B2B account: a credit line (balance may go down to -credit_limit) or a prepaid
+    balance (credit_limit 0). Charged in the same transaction that takes the stock."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint("balance + credit_limit >= 0", name="ck_account_not_overdrawn"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(default="", max_length=64, description="the plugin or party owning it")
+    kind: str = Field(default="prepaid", max_length=16)  # prepaid | credit
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    credit_limit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    status: str = Field(default="active", max_length=16)  # active | suspended
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class AccountEntryRow(SQLModel, table=True):
+    """Every movement of an account's balance, with the balance after it."""
+
+    __tablename__ = "account_entry"
+    __table_args__ = (Index("ix_account_entry_at", "account_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="account.id", max_length=64)
+    kind: str = Field(max_length=16)  # charge | refund | top_up | adjust
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # signed fen
+    balance_after: int = Field(sa_column=Column(BigInteger, nullable=False))
+    order_id: str | None = Field(default=None, max_length=40, index=True)
+    key: str | None = Field(default=None, max_length=128, unique=True)
+    note: str = Field(default="", max_length=200)
+    at: datetime = _ts(nullable=False)
+
+
 class SequenceRow(SQLModel, table=True):
     """Named counters (e.g. the ticket change sequence) that several processes share."""
 
