@@ -95,6 +95,10 @@ class Services(Protocol):
     outbox: Any  # hub.outbox.Outbox
     http: aiohttp.ClientSession
 
+    def store_for(self, namespace: str) -> Any:
+        """A `hub.plugin_store.PluginStore` for one plugin."""
+        ...
+
 
 class ChannelContext:
     """What the hub hands a channel adapter in ``setup``.
@@ -127,3 +131,12 @@ class ChannelContext:
     @property
     def http(self) -> aiohttp.ClientSession:
         return self._services().http
+
+    @property
+    def accounts(self) -> Any:
+        """B2B accounts (`hub.accounts.AccountService`), charged atomically with stock."""
+        return self._services().orders.accounts
+
+    def store(self, namespace: str) -> Any:
+        """This plugin's document store (`hub.plugin_store.PluginStore`)."""
+        return self._services().store_for(namespace)

@@ -24,6 +24,7 @@ from hub.contracts import ChannelContext
 from hub.domain.rules import RuleEngine
 from hub.orders import OrderService
 from hub.outbox import Outbox
+from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
 from hub.settings import Settings
 from hub.storage import migrate
@@ -45,6 +46,9 @@ class Hub:
     outbox: Outbox
     http: aiohttp.ClientSession
     routes: ApiRoutes
+
+    def store_for(self, namespace: str) -> PluginStore:
+        return PluginStore(self.engine, self.clock, namespace)
 
 
 HUB = web.AppKey("hub", Hub)

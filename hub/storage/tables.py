@@ -273,6 +273,21 @@ class AccountEntryRow(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
 
 
+class PluginRecordRow(SQLModel, table=True):
+    """Documents a plugin keeps (agency profiles, API credentials, seen nonces…), so a
+    plugin persists what it owns without shipping migrations of its own."""
+
+    __tablename__ = "plugin_record"
+    __table_args__ = (Index("ix_plugin_record_expiry", "expires_at"),)
+
+    plugin: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    doc: dict[str, Any] = _json()
+    expires_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(nullable=False)
+
+
 class SequenceRow(SQLModel, table=True):
     """Named counters (e.g. the ticket change sequence) that several processes share."""
 

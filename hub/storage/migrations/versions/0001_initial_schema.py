@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: nothing (the first revision)
-Create Date: 2026-11-22 04:57:58.960907
+Create Date: 2026-11-22 05:02:53.051064
 """
 
 from __future__ import annotations
@@ -119,6 +119,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_due", ["state", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_partner"), ["partner"], unique=False)
+
+    op.create_table(
+        "plugin_record",
+        sa.Column("plugin", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("doc", sa.JSON(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("plugin", "kind", "key"),
+    )
+    with op.batch_alter_table("plugin_record", schema=None) as batch_op:
+        batch_op.create_index("ix_plugin_record_expiry", ["expires_at"], unique=False)
 
     op.create_table(
         "redemption",
@@ -286,6 +299,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_redemption_ticket_id"))
 
     op.drop_table("redemption")
+    with op.batch_alter_table("plugin_record", schema=None) as batch_op:
+        batch_op.drop_index("ix_plugin_record_expiry")
+
+    op.drop_table("plugin_record")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_partner"))
         batch_op.drop_index(batch_op.f("ix_outbox_order_id"))
