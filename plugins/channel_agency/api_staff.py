@@ -1,0 +1,217 @@
+"""Routes venue staff call (admin bearer token): agencies, money, prices, credentials,
+per-product policies, approvals, no-shows and statements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.auth import require_bearer
+from hub.api.errors import ApiError, read_model
+from plugins.channel_agency import noshow, statements
+from plugins.channel_agency.api_agency import json
+from plugins.channel_agency.groups import Groups, RefundIn
+from plugins.channel_agency.profiles import (
+    Agencies,
+    AgencyIn,
+    PriceIn,
+    ProductPolicyIn,
+    account_id,
+)
+
+TAG, AUTH = "agency-admin", "admin"
+BASE = "/api/admin/agencies"
+
+
+class TopUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(gt=0, le=10**12)
+    key: str = Field(min_length=1, max_length=64, description="idempotency key")
+    note: str = Field(default="", max_length=200)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["active", "suspended"]
+
+
+def _day(request: web.Request, name: str) -> date:
+    try:
+        return date.fromisoformat(request.query[name])
+    except (KeyError, ValueError) as exc:
+        raise ApiError(400, "INVALID_REQUEST", f"{name}=YYYY-MM-DD required") from exc
+
+
+def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
+    r = ctx.routes
+
+    def auth(request: web.Request) -> None:
+        from hub.api.app import HUB
+
+        require_bearer(request, request.app[HUB].settings.admin_token)
+
+    @r.put(
+        f"{BASE}/{{agency_id}}",
+        summary="Create or update an agency",
+        tag=TAG,
+        auth=AUTH,
+        body=AgencyIn,
+    )
+    async def put_agency(request: web.Request) -> web.Response:
+        auth(request)
+        agency_id = request.match_info["agency_id"]
+        if not agency_id.replace("-", "").replace("_", "").isalnum() or len(agency_id) > 40:
+            raise ApiError(400, "INVALID_REQUEST", "agency id: letters, digits, - and _")
+        body = await read_model(request, AgencyIn)
+        _, created = await agencies.save(agency_id, body)
+        return json(await agencies.view(agency_id), 201 if created else 200)
+
+    @r.get(f"{BASE}/{{agency_id}}", summary="An agency and its account", tag=TAG, auth=AUTH)
+    async def get_agency(request: web.Request) -> web.Response:
+        auth(request)
+        return json(await agencies.view(request.match_info["agency_id"]))
+
+    @r.post(
+        f"{BASE}/{{agency_id}}/top-up",
+        summary="Add money (idempotent on key)",
+        tag=TAG,
+        auth=AUTH,
+        body=TopUpIn,
+    )
+    async def top_up(request: web.Request) -> web.Response:
+        auth(request)
+        agency_id = request.match_info["agency_id"]
+        await agencies.require(agency_id)
+        body = await read_model(request, TopUpIn)
+        acct = await ctx.accounts.top_up(
+            account_id(agency_id), body.amount, key=f"agency:{agency_id}:{body.key}", note=body.note
+        )
+        return json({"account": acct.as_dict()})
+
+    @r.post(
+        f"{BASE}/{{agency_id}}/status",
+        summary="Suspend or activate",
+        tag=TAG,
+        auth=AUTH,
+        body=StatusIn,
+    )
+    async def set_status(request: web.Request) -> web.Response:
+        auth(request)
+        body = await read_model(request, StatusIn)
+        await agencies.set_status(request.match_info["agency_id"], body.status)
+        return json(await agencies.view(request.match_info["agency_id"]))
+
+    @r.post(
+        f"{BASE}/{{agency_id}}/credentials",
+        summary="Issue or rotate API credentials (the secret is shown once)",
+        tag=TAG,
+        auth=AUTH,
+    )
+    async def credentials(request: web.Request) -> web.Response:
+        auth(request)
+        return json(await agencies.rotate_credentials(request.match_info["agency_id"]), 201)
+
+    @r.put(
+        f"{BASE}/{{agency_id}}/prices",
+        summary="Set a negotiated price",
+        tag=TAG,
+        auth=AUTH,
+        body=PriceIn,
+    )
+    async def price(request: web.Request) -> web.Response:
+        auth(request)
+        body = await read_model(request, PriceIn)
+        product = await agencies.set_price(request.match_info["agency_id"], body)
+        return json(
+            {
+                "product_id": product.id,
+                "prices": [p.model_dump(mode="json") for p in product.prices],
+            }
+        )
+
+    @r.put(
+        "/api/admin/agency-products/{product_id}",
+        summary="Per-product agency policy (approval, ticket mode, cut-off)",
+        tag=TAG,
+        auth=AUTH,
+        body=ProductPolicyIn,
+    )
+    async def product_policy(request: web.Request) -> web.Response:
+        auth(request)
+        body = await read_model(request, ProductPolicyIn)
+        return json(await agencies.set_product_policy(request.match_info["product_id"], body))
+
+    @r.get("/api/admin/agency-approvals", summary="Groups awaiting approval", tag=TAG, auth=AUTH)
+    async def approvals(request: web.Request) -> web.Response:
+        auth(request)
+        return json({"pending": await groups.pending()})
+
+    @r.post(
+        "/api/admin/agency-groups/{order_id}/approve",
+        summary="Approve: issue tickets",
+        tag=TAG,
+        auth=AUTH,
+    )
+    async def approve(request: web.Request) -> web.Response:
+        auth(request)
+        return json(await groups.decide(request.match_info["order_id"], True))
+
+    @r.post(
+        "/api/admin/agency-groups/{order_id}/reject",
+        summary="Reject: stock and money back",
+        tag=TAG,
+        auth=AUTH,
+    )
+    async def reject(request: web.Request) -> web.Response:
+        auth(request)
+        return json(await groups.decide(request.match_info["order_id"], False))
+
+    @r.post(
+        "/api/admin/agency-groups/{order_id}/refund",
+        summary="Refund visitors or the whole group",
+        tag=TAG,
+        auth=AUTH,
+        body=RefundIn,
+    )
+    async def refund(request: web.Request) -> web.Response:
+        auth(request)
+        body = await read_model(request, RefundIn)
+        doc, _ = await groups.load(request.match_info["order_id"])
+        return json(await groups.refund(doc, body))
+
+    @r.post(
+        "/api/admin/agency-noshows/run",
+        summary="Count no-shows and apply each agency's policy",
+        tag=TAG,
+        auth=AUTH,
+        query={"today": "YYYY-MM-DD (default: today)"},
+    )
+    async def noshows(request: web.Request) -> web.Response:
+        auth(request)
+        today = _day(request, "today") if "today" in request.query else ctx.clock.now().date()
+        return json({"agencies": await noshow.run(ctx.orders, agencies, today)})
+
+    @r.get(
+        f"{BASE}/{{agency_id}}/statement",
+        summary="Statement of a period (JSON or CSV)",
+        tag=TAG,
+        auth=AUTH,
+        query={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD", "format": "json|csv"},
+    )
+    async def statement(request: web.Request) -> web.Response:
+        auth(request)
+        agency_id = request.match_info["agency_id"]
+        await agencies.require(agency_id)
+        doc = await statements.statement(
+            ctx.accounts,
+            ctx.store("agency"),
+            agency_id,
+            _day(request, "from"),
+            _day(request, "to"),
+        )
+        if request.query.get("format") == "csv":
+            return web.Response(text=statements.to_csv(doc), content_type="text/csv")
+        return json(doc)

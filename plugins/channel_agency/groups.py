@@ -1,0 +1,356 @@
+"""Group orders: booking, roster amendments, staff approval and refunds.
+
+Every money-and-stock change is ONE core operation (`OrderService.place`, ``confirm``,
+``cancel``, ``refund``), each atomic and idempotent on a key derived from the agency's own
+numbers. The plugin store only remembers what the core has no column for (guide, cut-off,
+approval status, which amendment orders belong to a group); it is written with
+insert-if-absent after the core committed, and can be rebuilt from the orders on a replay,
+so a crash between the two leaves nothing half-written.
+
+An amendment is "book the added visitors as a linked order, then refund the removed
+visitors' tickets" — booking first, so a refused addition (sold out, no money, per-ID
+limit) changes nothing. The price of that order of steps: a replacement needs one free
+place for a moment; it is documented, and cheaper than a new core operation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.errors import ApiError
+from hub.domain import Order, OrderLine, OrderRequest, TicketState, Visitor
+from hub.domain.masking import mask_id
+from hub.orders import Outcome
+from plugins.channel_agency.profiles import STORE, account_id
+from plugins.channel_agency.roster import check_visitors, roster_report_csv
+
+CHANNEL = "agency"
+BOOKED = {"confirmed", "partly_redeemed"}
+
+
+class GuideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    licence_no: str = Field(default="", max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    order_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")
+    product_id: str = Field(min_length=1, max_length=64)
+    travel_date: date
+    slot: str = Field(default="", max_length=32)
+    head_count: int = Field(ge=1, le=1000)
+    guide: GuideIn | None = None
+    visitors: list[Visitor] = Field(default_factory=list, max_length=1000)
+    roster_id: str | None = Field(default=None, max_length=64)
+    amount: int | None = Field(default=None, ge=0)
+
+
+class AmendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amendment_no: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")
+    remove: list[str] = Field(default_factory=list, max_length=1000, description="ticket ids")
+    add: list[Visitor] = Field(default_factory=list, max_length=1000)
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refund_no: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")
+    ticket_ids: list[str] | None = Field(default=None, max_length=1000)
+
+
+def roster_error(errors: list[Any], warnings: list[Any] = ()) -> ApiError:  # type: ignore[assignment]
+    return ApiError(
+        422,
+        "ROSTER_INVALID",
+        f"{len(errors)} problem(s) in the roster",
+        errors=[e.as_dict() for e in errors],
+        report_csv=roster_report_csv(errors, warnings),
+    )
+
+
+def fail(outcome: Outcome, visitors: list[Visitor] | None = None) -> ApiError:
+    """A core refusal in the agency API's vocabulary; a per-ID limit is pinned to the row
+    of the visitor it names (the core masks the ID, so the masks are compared)."""
+    body = dict(outcome.body)
+    details = dict(body.get("details") or {})
+    if outcome.code == "ID_DAILY_LIMIT" and visitors:
+        msg = str(body.get("message", ""))
+        rows = [
+            i + 1 for i, v in enumerate(visitors) if v.id_number and mask_id(v.id_number) in msg
+        ]
+        if rows:
+            details["errors"] = [
+                {
+                    "row": r,
+                    "field": "id_number",
+                    "code": "ALREADY_BOOKED",
+                    "message": "already booked on another order for that day",
+                }
+                for r in rows
+            ]
+    return ApiError(outcome.status, str(body.get("code")), str(body.get("message")), **details)
+
+
+class Groups:
+    def __init__(self, ctx: Any, agencies: Any) -> None:
+        self.ctx = ctx
+        self.agencies = agencies
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.store(STORE)
+
+    # -- booking ---------------------------------------------------------------------------
+    async def book(self, agency: dict[str, Any], body: GroupIn) -> dict[str, Any]:
+        agency_id = agency["id"]
+        visitors = list(body.visitors)
+        if body.roster_id:
+            roster = await self.store.get("roster", f"{agency_id}:{body.roster_id}")
+            if roster is None:
+                raise ApiError(404, "UNKNOWN_ROSTER", "No such roster (uploads expire in a day)")
+            visitors = [Visitor.model_validate(v) for v in roster["visitors"]]
+        elif visitors:
+            parsed = check_visitors(visitors)
+            if not parsed.ok:
+                raise roster_error(parsed.errors, parsed.warnings)
+            visitors = parsed.visitors
+        if visitors and len(visitors) != body.head_count:
+            raise ApiError(
+                422,
+                "VISITOR_COUNT_MISMATCH",
+                f"head_count is {body.head_count} but the roster has {len(visitors)}",
+            )
+        policy = await self.agencies.product_policy(body.product_id)
+        approval = bool(policy.get("require_approval", agency.get("require_approval")))
+        mode = policy.get("ticket_mode") or agency.get("ticket_mode", "per_visitor")
+        now = self.ctx.clock.now()
+        request = OrderRequest(
+            channel=CHANNEL,
+            partner_order_id=f"{agency_id}:{body.order_no}",
+            lines=(OrderLine(product_id=body.product_id, quantity=body.head_count),),
+            visitors=tuple(visitors),
+            travel_date=body.travel_date,
+            slot=body.slot,
+            amount=body.amount,
+            account=account_id(agency_id),
+            confirm=not approval,
+            hold_until=now + timedelta(hours=int(agency.get("approval_hours", 48)))
+            if approval
+            else None,
+            extra={"agency": agency_id, "group_ticket": mode == "group"},
+        )
+        outcome = await self.ctx.orders.place(request)
+        if not outcome.ok:
+            raise fail(outcome, visitors)
+        order = outcome.body["order"]
+        cutoff = policy.get("cutoff") or agency.get("cutoff") or {}
+        doc = {
+            "agency": agency_id,
+            "order_no": body.order_no,
+            "order_id": order["id"],
+            "product_id": body.product_id,
+            "travel_date": order["travel_date"],
+            "slot": body.slot,
+            "head_count": body.head_count,
+            "guide": body.guide.model_dump() if body.guide else None,
+            "status": "pending" if approval else "confirmed",
+            "cutoff": (await self._cutoff(order, cutoff)).isoformat(),
+            "created_at": now.isoformat(),
+        }
+        await self.store.add("group", order["id"], doc)  # no-op on a replay
+        return await self.view(agency_id, body.order_no, replay=outcome.replay)
+
+    async def _cutoff(self, order: dict[str, Any], cutoff: dict[str, Any]) -> datetime:
+        tz = await self.ctx.orders.catalog.tz(order["venue_id"])
+        day = datetime.fromisoformat(order["travel_date"]).date()
+        at = time.fromisoformat(cutoff.get("at", "18:00"))
+        return datetime.combine(day - timedelta(days=int(cutoff.get("days_before", 1))), at, tz)
+
+    # -- reading -----------------------------------------------------------------------------
+    async def find(self, agency_id: str, order_no: str) -> tuple[dict[str, Any], list[Order]]:
+        main = await self.ctx.orders.get(
+            channel=CHANNEL, partner_order_id=f"{agency_id}:{order_no}"
+        )
+        if main is None:
+            raise ApiError(404, "UNKNOWN_ORDER", f"No group {order_no}")
+        return await self.load(main.id)
+
+    async def load(self, order_id: str) -> tuple[dict[str, Any], list[Order]]:
+        doc = await self.store.get("group", order_id)
+        main = await self.ctx.orders.get(order_id)
+        if doc is None or main is None:
+            raise ApiError(404, "UNKNOWN_ORDER", f"No group order {order_id}")
+        orders = [main]
+        for key, _ in await self.store.list("link", prefix=f"{order_id}:"):
+            linked = await self.ctx.orders.get(key.split(":", 1)[1])
+            if linked is not None:
+                orders.append(linked)
+        return doc, orders
+
+    async def view(self, agency_id: str, order_no: str, *, replay: bool = False) -> dict[str, Any]:
+        doc, orders = await self.find(agency_id, order_no)
+        return render(doc, orders, replay=replay)
+
+    # -- amendments ----------------------------------------------------------------------------
+    async def amend(self, agency_id: str, order_no: str, body: AmendIn) -> dict[str, Any]:
+        doc, orders = await self.find(agency_id, order_no)
+        if doc["status"] != "confirmed":
+            raise ApiError(409, "INVALID_STATE", f"Group is {doc['status']}")
+        if self.ctx.clock.now() >= datetime.fromisoformat(doc["cutoff"]):
+            raise ApiError(409, "ROSTER_CLOSED", f"Roster changes closed at {doc['cutoff']}")
+        members = live_members(orders)
+        by_ticket = {m["ticket_id"]: m for m in members}
+        unknown = [t for t in body.remove if t not in by_ticket]
+        if unknown and not await self._already_done(agency_id, order_no, body):
+            raise ApiError(404, "UNKNOWN_TICKET", f"No live ticket {unknown[0]} in this group")
+        if not body.remove and not body.add:
+            raise ApiError(400, "INVALID_REQUEST", "Nothing to change")
+        remaining = [m for m in members if m["ticket_id"] not in body.remove]
+        added: list[Visitor] = []
+        if body.add:
+            parsed = check_visitors([m["visitor"] for m in remaining] + list(body.add))
+            if not parsed.ok:
+                raise roster_error(parsed.errors, parsed.warnings)
+            added = parsed.visitors[len(remaining) :]
+        linked_key = f"{agency_id}:{order_no}/{body.amendment_no}"
+        replay_of_add = added and await self.ctx.orders.get(
+            channel=CHANNEL, partner_order_id=linked_key
+        )
+        if len(remaining) + len(added) > int(doc["head_count"]) and not replay_of_add:
+            raise ApiError(
+                422,
+                "OVER_HEAD_COUNT",
+                f"The group is booked for {doc['head_count']} visitors",
+                head_count=doc["head_count"],
+            )
+        new_order: dict[str, Any] | None = None
+        if added:
+            outcome = await self.ctx.orders.place(
+                OrderRequest(
+                    channel=CHANNEL,
+                    partner_order_id=linked_key,
+                    lines=(OrderLine(product_id=doc["product_id"], quantity=len(added)),),
+                    visitors=tuple(added),
+                    travel_date=doc["travel_date"],
+                    slot=doc["slot"],
+                    account=account_id(agency_id),
+                    confirm=True,
+                    extra={"agency": agency_id, "group": doc["order_id"]},
+                )
+            )
+            if not outcome.ok:
+                raise fail(outcome, [m["visitor"] for m in remaining] + added)
+            new_order = outcome.body["order"]
+            await self.store.add("link", f"{doc['order_id']}:{new_order['id']}", {})
+        try:
+            await self._refund_tickets(orders, body.remove, f"amend:{linked_key}")
+        except ApiError:
+            if new_order is not None:  # compensate: the amendment is all or nothing
+                await self.ctx.orders.cancel(new_order["id"])
+            raise
+        return await self.view(agency_id, order_no)
+
+    async def _already_done(self, agency_id: str, order_no: str, body: AmendIn) -> bool:
+        """A replayed amendment names tickets it already refunded: not an error."""
+        _, orders = await self.find(agency_id, order_no)
+        revoked = {t.id for o in orders for t in o.tickets if t.state is TicketState.REVOKED}
+        return all(t in revoked for t in body.remove)
+
+    # -- refunds -------------------------------------------------------------------------------
+    async def refund(self, doc: dict[str, Any], body: RefundIn) -> dict[str, Any]:
+        _, orders = await self.load(doc["order_id"])
+        wanted = body.ticket_ids
+        if wanted is None:
+            wanted = [m["ticket_id"] for m in live_members(orders)]
+        known = {t.id for o in orders for t in o.tickets}
+        for tid in wanted:
+            if tid not in known:
+                raise ApiError(404, "UNKNOWN_TICKET", f"No ticket {tid} in this group")
+        if not wanted:
+            raise ApiError(409, "INVALID_STATE", "Nothing left to refund")
+        refunded = await self._refund_tickets(orders, wanted, f"refund:{body.refund_no}")
+        doc2, orders2 = await self.load(doc["order_id"])
+        return {**render(doc2, orders2), "refunded_amount": refunded}
+
+    async def _refund_tickets(self, orders: list[Order], ticket_ids: list[str], op: str) -> int:
+        total = 0
+        for order in orders:
+            mine = [t.id for t in order.tickets if t.id in set(ticket_ids)]
+            if not mine:
+                continue
+            key = f"{CHANNEL}\x1f{op}\x1f{order.id}"
+            outcome = await self.ctx.orders.refund(order.id, mine, key=key)
+            if not outcome.ok:
+                raise fail(outcome)
+            total += sum(
+                line.unit_price or 0
+                for line in order.lines
+                for t in order.tickets
+                if t.id in mine and t.product_id == line.product_id
+            )
+        return total
+
+    # -- approval --------------------------------------------------------------------------------
+    async def pending(self) -> list[dict[str, Any]]:
+        return [d for _, d in await self.store.list("group") if d.get("status") == "pending"]
+
+    async def decide(self, order_id: str, approve: bool) -> dict[str, Any]:
+        doc, _ = await self.load(order_id)
+        if doc["status"] != "pending":
+            raise ApiError(409, "INVALID_STATE", f"Group is {doc['status']}")
+        op = "confirm" if approve else "cancel"
+        key = f"{CHANNEL}\x1f{op}\x1f{order_id}"
+        outcome = await getattr(self.ctx.orders, op)(order_id, key=key)
+        if not outcome.ok:
+            raise fail(outcome)
+        doc = {**doc, "status": "confirmed" if approve else "rejected"}
+        await self.store.put("group", order_id, doc)
+        doc, orders = await self.load(order_id)
+        return render(doc, orders)
+
+
+def live_members(orders: list[Order]) -> list[dict[str, Any]]:
+    out = []
+    for order in orders:
+        if order.state.value not in BOOKED and order.state.value != "held":
+            continue
+        for t in order.tickets:
+            if t.state is TicketState.REVOKED:
+                continue
+            v = order.visitors[t.visitor_index] if t.visitor_index is not None else None
+            out.append({"ticket_id": t.id, "order_id": order.id, "visitor": v, "ticket": t})
+    return out
+
+
+def render(doc: dict[str, Any], orders: list[Order], *, replay: bool = False) -> dict[str, Any]:
+    main = orders[0]
+    return {
+        "group": {
+            **{k: doc[k] for k in ("order_no", "order_id", "status", "cutoff", "guide")},
+            "agency": doc["agency"],
+            "product_id": doc["product_id"],
+            "travel_date": doc["travel_date"],
+            "slot": doc["slot"],
+            "head_count": doc["head_count"],
+            "state": main.state.value,
+            "amount": sum(o.amount for o in orders),
+            "orders": [{"id": o.id, "state": o.state.value, "amount": o.amount} for o in orders],
+            "members": [
+                {
+                    "ticket_id": m["ticket_id"],
+                    "order_id": m["order_id"],
+                    "visitor": m["visitor"].masked() if m["visitor"] else None,
+                    "entries_allowed": m["ticket"].entries_allowed,
+                    "credential": m["ticket"].credential,
+                }
+                for m in live_members(orders)
+            ],
+        },
+        "replay": replay,
+    }
