@@ -44,8 +44,9 @@ async def call(
 ) -> tuple[int, Any]:
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     now = int(client.app[HUB].clock.now().timestamp())
+    bare, _, query = path.partition("?")
     signed = signed_headers(
-        creds["key_id"], creds["secret"], method, path, None, data, now=now, nonce=nonce
+        creds["key_id"], creds["secret"], method, bare, query, data, now=now, nonce=nonce
     )
     resp = await client.request(
         method,
