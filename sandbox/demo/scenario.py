@@ -7,7 +7,8 @@ the OTAs, travel agencies, the gates through the venue bridge …) and appends a
 
 from __future__ import annotations
 
+from sandbox.demo.agency import AgencyStep
 from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 
-STEPS: tuple[Step, ...] = (BoxOfficeStep(),)
+STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep())
