@@ -144,3 +144,18 @@ async def test_amendment_replace_and_cutoff(aiohttp_client: Any, db_url: str) ->
     )
     assert (status, body["code"]) == (409, "ROSTER_CLOSED")
     assert (await account(client, "am"))["balance"] == 80000
+
+
+async def test_noshows_warn_then_suspend(aiohttp_client: Any, sqlite_url: str) -> None:
+    client = await hub_client(aiohttp_client, sqlite_url)
+    await seed(client, capacity=10)
+    policy = {"warn_at": 2, "suspend_at": 4, "period_days": 7}
+    creds = await make_agency(client, "ns", top_up=100000, no_show=policy)
+    await call(client, creds, "POST", "/api/agency/groups", group("N1", 3))
+    run = "/api/admin/agency-noshows/run?today=2026-11-24"
+    line = (await (await client.post(run, headers=ADMIN)).json())["agencies"][0]
+    assert (line["no_shows"], line["action"]) == (3, "warned")
+    await call(client, creds, "POST", "/api/agency/groups", group("N2", 1))
+    line = (await (await client.post(run, headers=ADMIN)).json())["agencies"][0]
+    assert (line["no_shows"], line["action"]) == (4, "suspended")
+    assert (await account(client, "ns"))["status"] == "suspended"
