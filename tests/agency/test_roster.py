@@ -593,3 +593,16 @@ def test_any_valid_roster_round_trips_through_xlsx(people: list[Visitor]) -> Non
     result = parse_roster(to_xlsx(people), filename="roster.xlsx")
     assert (result.errors, result.warnings) == ([], [])
     assert result.visitors == people
+
+
+def test_an_xlsx_claiming_an_unsupported_zip_version_is_unreadable_not_a_crash() -> None:
+    """zipfile raises NotImplementedError for versions it cannot extract (found by
+    hypothesis): that must be the sender's UNREADABLE file, never an exception."""
+    from plugins.channel_agency.roster import parse_roster, to_xlsx
+
+    data = bytearray(to_xlsx([]))
+    central = data.find(b"PK\x01\x02")
+    assert central > 0
+    data[central + 6 : central + 8] = (64).to_bytes(2, "little")  # "needs version 6.4"
+    result = parse_roster(bytes(data), filename="group.xlsx")
+    assert [e.code for e in result.errors] == ["UNREADABLE"]
