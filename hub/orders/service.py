@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.accounts import AccountService
 from hub.catalog import CatalogService
 from hub.clock import Clock
-from hub.domain import Denial, DenialCode, Order, OrderRequest
+from hub.domain import Denial, DenialCode, Order, OrderRequest, Visitor
 from hub.domain.order import fingerprint_json
 from hub.inventory import Stock
 from hub.metrics import ORDER_LATENCY, ORDERS
 from hub.orders import records
+from hub.orders.amend import replace_visitors
 from hub.orders.idempotency import make_key
 from hub.orders.intake import Enqueue, Intake, IntakeItem
 from hub.orders.lifecycle import Lifecycle
@@ -144,6 +145,19 @@ class OrderService:
         fp = fingerprint("refund", order_id, sorted(ticket_ids or []))
         return await self._run(
             lambda c, n: self.lifecycle.refund(c, order_id, ticket_ids, n), key, fp
+        )
+
+    async def replace_visitors(
+        self, order_id: str, changes: Mapping[int, Visitor], *, key: str | None = None
+    ) -> Outcome:
+        """Swap visitors of a confirmed real-name order in place (same size, stock and
+        money): newcomers pass the rules and per-ID limits, leavers' tickets are revoked
+        and newcomers get new ones — one transaction (`hub.orders.amend`)."""
+        fp = fingerprint(
+            "replace", order_id, {str(i): v.model_dump(mode="json") for i, v in changes.items()}
+        )
+        return await self._run(
+            lambda c, n: replace_visitors(self.lifecycle, c, order_id, changes, n), key, fp
         )
 
     async def _run(self, op: Any, key: str | None, fp: str) -> Outcome:
