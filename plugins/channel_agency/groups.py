@@ -199,18 +199,32 @@ class Groups:
 
     # -- amendments ----------------------------------------------------------------------------
     async def amend(self, agency_id: str, order_no: str, body: AmendIn) -> dict[str, Any]:
+        """Change the roster until the cut-off. A removal paired with an addition is a
+        replacement, swapped in place by the core (same place, same money; a group's
+        minimum size is not tested against the newcomer alone). What is left over is a
+        refund (removals) or a linked order (additions, within the booked head count).
+        Every step is idempotent on the amendment number, so a retried amendment returns
+        the group as the first one left it."""
+        done_key = f"{agency_id}:{order_no}:{body.amendment_no}"
+        if await self.store.get("amendment", done_key) is not None:
+            return await self.view(agency_id, order_no, replay=True)
         doc, orders = await self.find(agency_id, order_no)
         if doc["status"] != "confirmed":
             raise ApiError(409, "INVALID_STATE", f"Group is {doc['status']}")
         if self.ctx.clock.now() >= datetime.fromisoformat(doc["cutoff"]):
             raise ApiError(409, "ROSTER_CLOSED", f"Roster changes closed at {doc['cutoff']}")
-        members = live_members(orders)
-        by_ticket = {m["ticket_id"]: m for m in members}
-        unknown = [t for t in body.remove if t not in by_ticket]
-        if unknown and not await self._already_done(agency_id, order_no, body):
-            raise ApiError(404, "UNKNOWN_TICKET", f"No live ticket {unknown[0]} in this group")
         if not body.remove and not body.add:
             raise ApiError(400, "INVALID_REQUEST", "Nothing to change")
+        members = live_members(orders)
+        live = {m["ticket_id"]: m for m in members}
+        # Revoked tickets too: a retried amendment names tickets its first try replaced.
+        every = {m["ticket_id"]: m for m in all_members(orders)}
+        unknown = [t for t in body.remove if t not in every]
+        if unknown:
+            raise ApiError(404, "UNKNOWN_TICKET", f"No ticket {unknown[0]} in this group")
+        gone = [t for t in body.remove if t not in live]
+        if gone and not await self._already_done(agency_id, order_no, body):
+            raise ApiError(409, "INVALID_STATE", f"Ticket {gone[0]} is no longer live")
         remaining = [m for m in members if m["ticket_id"] not in body.remove]
         added: list[Visitor] = []
         if body.add:
@@ -219,24 +233,39 @@ class Groups:
                 raise roster_error(parsed.errors, parsed.warnings)
             added = parsed.visitors[len(remaining) :]
         linked_key = f"{agency_id}:{order_no}/{body.amendment_no}"
-        replay_of_add = added and await self.ctx.orders.get(
-            channel=CHANNEL, partner_order_id=linked_key
-        )
-        if len(remaining) + len(added) > int(doc["head_count"]) and not replay_of_add:
+        swaps = [
+            (every[t], v)
+            for t, v in zip(body.remove, added, strict=False)
+            if every[t]["visitor_index"] is not None
+        ]
+        swapped = {m["ticket_id"] for m, _ in swaps}
+        extra_add = added[len(swaps) :]
+        to_refund = [t for t in body.remove if t not in swapped and t in live]
+        grows = len(extra_add) - len([t for t in body.remove if t not in swapped])
+        if len(members) + grows > int(doc["head_count"]):
             raise ApiError(
                 422,
                 "OVER_HEAD_COUNT",
                 f"The group is booked for {doc['head_count']} visitors",
                 head_count=doc["head_count"],
             )
+        per_order: dict[str, dict[int, Visitor]] = {}
+        for member, visitor in swaps:
+            per_order.setdefault(member["order_id"], {})[member["visitor_index"]] = visitor
+        for order_id, changes in per_order.items():
+            outcome = await self.ctx.orders.replace_visitors(
+                order_id, changes, key=f"{CHANNEL}\x1freplace\x1f{linked_key}:{order_id}"
+            )
+            if not outcome.ok:
+                raise fail(outcome, [m["visitor"] for m in remaining] + added)
         new_order: dict[str, Any] | None = None
-        if added:
+        if extra_add:
             outcome = await self.ctx.orders.place(
                 OrderRequest(
                     channel=CHANNEL,
                     partner_order_id=linked_key,
-                    lines=(OrderLine(product_id=doc["product_id"], quantity=len(added)),),
-                    visitors=tuple(added),
+                    lines=(OrderLine(product_id=doc["product_id"], quantity=len(extra_add)),),
+                    visitors=tuple(extra_add),
                     travel_date=doc["travel_date"],
                     slot=doc["slot"],
                     account=account_id(agency_id),
@@ -249,11 +278,13 @@ class Groups:
             new_order = outcome.body["order"]
             await self.store.add("link", f"{doc['order_id']}:{new_order['id']}", {})
         try:
-            await self._refund_tickets(orders, body.remove, f"amend:{linked_key}")
+            if to_refund:
+                await self._refund_tickets(orders, to_refund, f"amend:{linked_key}")
         except ApiError:
             if new_order is not None:  # compensate: the amendment is all or nothing
                 await self.ctx.orders.cancel(new_order["id"])
             raise
+        await self.store.add("amendment", done_key, {"at": self.ctx.clock.now().isoformat()})
         return await self.view(agency_id, order_no)
 
     async def _already_done(self, agency_id: str, order_no: str, body: AmendIn) -> bool:
@@ -316,15 +347,25 @@ class Groups:
 
 
 def live_members(orders: list[Order]) -> list[dict[str, Any]]:
+    return [m for m in all_members(orders) if m["ticket"].state is not TicketState.REVOKED]
+
+
+def all_members(orders: list[Order]) -> list[dict[str, Any]]:
     out = []
     for order in orders:
         if order.state.value not in BOOKED and order.state.value != "held":
             continue
         for t in order.tickets:
-            if t.state is TicketState.REVOKED:
-                continue
             v = order.visitors[t.visitor_index] if t.visitor_index is not None else None
-            out.append({"ticket_id": t.id, "order_id": order.id, "visitor": v, "ticket": t})
+            out.append(
+                {
+                    "ticket_id": t.id,
+                    "order_id": order.id,
+                    "visitor": v,
+                    "visitor_index": t.visitor_index,
+                    "ticket": t,
+                }
+            )
     return out
 
 

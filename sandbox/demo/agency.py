@@ -85,14 +85,18 @@ class AgencyStep:
         ok_amend = ok_refund = False
         if a.code == "ACCEPTED":
             members = a.body["group"]["members"]
-            # A replacement on a GROUP product is booked as a linked order of the added
-            # visitors, which the product's group_size minimum refuses on its own (known
-            # limitation); removing a visitor within the booking works on every product.
-            amend = await credit.amend("SUN-001", "A1", remove=[members[0]["ticket_id"]])
-            ok_amend = amend.code == "ACCEPTED" and len(amend.body["group"]["members"]) == 11
-            section.expect("roster amendment: one visitor removed", ok_amend, amend.code)
-            if ok_amend:
-                ctx.sold["group"] -= 1
+            # A visitor falls ill and someone else comes: replaced in place (same place,
+            # same money; the group product's minimum size is not re-tested).
+            amend = await credit.amend(
+                "SUN-001", "A1", remove=[members[0]["ticket_id"]], add=people(500, 1)
+            )
+            ok_amend = (
+                amend.code == "ACCEPTED"
+                and len(amend.body["group"]["members"]) == 12
+                and members[0]["ticket_id"]
+                not in {m["ticket_id"] for m in amend.body["group"]["members"]}
+            )
+            section.expect("roster amendment: one visitor replaced", ok_amend, amend.code)
             refund = await credit.refund("SUN-001", "R1", [m["ticket_id"] for m in members[1:3]])
             ok_refund = (
                 refund.code == "ACCEPTED" and refund.body.get("refunded_amount") == 2 * PRICE
@@ -103,8 +107,8 @@ class AgencyStep:
         sun = (await staff("GET", "/api/admin/agencies/sunshine"))["account"]
         pine = (await staff("GET", "/api/admin/agencies/pinetree"))["account"]
         section.expect(
-            "credit balance = -(12 - 1 - 2) x 150.00",
-            sun["balance"] == -9 * PRICE,
+            "credit balance = -(12 - 2 refunded) x 150.00 (the replacement costs nothing)",
+            sun["balance"] == -10 * PRICE,
             str(sun["balance"]),
         )
         section.expect(
