@@ -18,10 +18,9 @@ from hub.api.errors import ApiError, read_json, read_model
 from hub.api.routing import ApiRoutes
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product
-from hub.domain.rules import RuleDocumentError
 from hub.inventory import admin as inventory
 from hub.storage.db import reader
-from hub.storage.tables import ProductRow, VenueRow
+from hub.storage.tables import VenueRow
 
 MAX_RANGE_DAYS = 400
 
@@ -85,37 +84,6 @@ def _upsert(conn: Any, table: Any, values: dict[str, Any], key: str) -> Any:
     return ins.on_conflict_do_update(
         index_elements=[key], set_={k: v for k, v in values.items() if k != key}
     )
-
-
-async def _save_product(hub: Any, product: Product) -> None:
-    """Validate what a product refers to (rule document, venue, combo parts), then save."""
-    try:
-        hub.catalog.rules.compile(product.rules)
-    except RuleDocumentError as exc:
-        raise ApiError(422, "INVALID_RULES", str(exc), path=exc.path) from exc
-    if await hub.catalog.venue(product.venue_id) is None:
-        raise ApiError(422, "UNKNOWN_VENUE", f"No venue {product.venue_id}")
-    for comp in product.components:
-        part = await hub.catalog.product(comp.product_id)
-        if part is None or part.pool is None:
-            raise ApiError(
-                422, "UNKNOWN_PRODUCT", f"Combo part {comp.product_id} is not a pooled product"
-            )
-    async with hub.engine.begin() as conn:
-        await conn.execute(
-            _upsert(
-                conn,
-                ProductRow.__table__,
-                {
-                    "id": product.id,
-                    "venue_id": product.venue_id,
-                    "doc": product.model_dump(mode="json"),
-                    "updated_at": hub.clock.now(),
-                },
-                "id",
-            )
-        )
-    hub.catalog.forget_product(product.id)
 
 
 async def _pool_day_report(
@@ -202,7 +170,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def put_product(request: web.Request) -> web.Response:
         hub = _hub(request)
         product = await read_model(request, Product, id=request.match_info["product_id"])
-        await _save_product(hub, product)
+        await hub.catalog.save_product(product)
         return web.json_response(product.model_dump(mode="json"))
 
     @routes.get(
@@ -235,7 +203,7 @@ def add_routes(routes: ApiRoutes) -> None:
         if product is None:
             raise ApiError(404, "UNKNOWN_PRODUCT", "No such product")
         updated = product.model_copy(update={"rules": document})
-        await _save_product(hub, updated)
+        await hub.catalog.save_product(updated)
         return web.json_response(updated.rules)
 
     @routes.get(

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 
 from cachetools import TTLCache
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock
 from hub.domain import Product, Venue
 from hub.domain.credentials import CredentialSigner, CredentialVerifier, generate_keypair
-from hub.domain.rules import CompiledRules, RuleEngine
+from hub.domain.errors import DeniedError
+from hub.domain.rules import CompiledRules, RuleDocumentError, RuleEngine
 from hub.storage.db import reader
 from hub.storage.tables import InventoryRow, ProductRow, VenueRow
 
@@ -45,6 +47,7 @@ class Allotment:
 class CatalogService:
     def __init__(self, engine: AsyncEngine, rules: RuleEngine, clock: Clock, ttl: float = 5.0):
         self.engine = reader(engine)
+        self._writer = engine
         self.rules = rules
         self.clock = clock
         self._venues: TTLCache[str, tuple[Venue, VenueKeys] | None] = TTLCache(1024, ttl)
@@ -147,6 +150,39 @@ class CatalogService:
         found = {b: Allotment(b, bool(f)) for b, f in rows}
         self._allotments[pool] = found
         return found
+
+    # -- writes -------------------------------------------------------------------------
+    async def save_product(self, product: Product) -> None:
+        """Validate what a product refers to (its rule document, venue and combo parts),
+        then create or replace it. Raises `DeniedError` (INVALID_RULES with the path of
+        the bad field, UNKNOWN_VENUE, UNKNOWN_PRODUCT)."""
+        try:
+            self.rules.compile(product.rules)
+        except RuleDocumentError as exc:
+            raise DeniedError.of("INVALID_RULES", str(exc), path=exc.path) from exc
+        if await self.venue(product.venue_id) is None:
+            raise DeniedError.of("UNKNOWN_VENUE", f"No venue {product.venue_id}")
+        for comp in product.components:
+            part = await self.product(comp.product_id)
+            if part is None or part.pool is None:
+                raise DeniedError.of(
+                    "UNKNOWN_PRODUCT", f"Combo part {comp.product_id} is not a pooled product"
+                )
+        values = {
+            "id": product.id,
+            "venue_id": product.venue_id,
+            "doc": product.model_dump(mode="json"),
+            "updated_at": self.clock.now(),
+        }
+        async with self._writer.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            ins = dialect.insert(ProductRow.__table__).values(values)
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"}
+                )
+            )
+        self.forget_product(product.id)
 
     # -- invalidation -------------------------------------------------------------------
     def forget_venue(self, venue_id: str) -> None:

@@ -158,11 +158,9 @@ class Agencies:
 
     async def set_price(self, agency_id: str, body: PriceIn) -> Product:
         """Add or replace this agency's negotiated price on the product (same account and
-        dates → replaced), saved through the core's product admin path so caches and
-        validation stay the core's business."""
+        dates → replaced), saved through the catalog service so caches and validation
+        stay the core's business."""
         await self.require(agency_id)
-        from hub.api.admin import _save_product
-
         product = await self.ctx.orders.catalog.product(body.product_id)
         if product is None:
             raise DeniedError(Denial("UNKNOWN_PRODUCT", f"No product {body.product_id}"))
@@ -178,7 +176,7 @@ class Agencies:
             )
         )
         updated = product.model_copy(update={"prices": (*kept, rule)})
-        await _save_product(self.ctx._services(), updated)
+        await self.ctx.orders.catalog.save_product(updated)
         return updated
 
 
