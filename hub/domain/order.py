@@ -88,6 +88,11 @@ class OrderRequest(BaseModel):
         description="B2B account (credit line or prepaid balance) charged with the amount in "
         "the same transaction that takes the stock; its negotiated prices apply",
     )
+    group_ticket: bool = Field(
+        default=False,
+        description="one credential per line admitting its whole quantity (a guide's "
+        "group ticket) instead of one per visitor",
+    )
     hold_until: datetime | None = Field(
         default=None, description="keep the hold until then (e.g. awaiting staff approval)"
     )
@@ -163,6 +168,7 @@ class Ticket(BaseModel):
     valid_until: datetime
     entries_allowed: int = 1
     entries_used: int = 0
+    units: int = Field(default=1, ge=1, description="people it admits (a group ticket: N)")
     state: TicketState = TicketState.VALID
     credential: str = ""
 

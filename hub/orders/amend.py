@@ -56,15 +56,20 @@ async def replace_visitors(
         raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
     if not changes:
         raise DeniedError.of(DenialCode.INVALID_REQUEST, "Nothing to replace")
+    # A group ticket names nobody: swapping its visitors changes the roster and the
+    # counters only, and only while nobody has entered on it.
+    group = bool(extra.get("plan", {}).get("group_ticket"))
     by_visitor = {t.visitor_index: t for t in order.tickets if t.visitor_index is not None}
     for idx in changes:
-        ticket = by_visitor.get(idx)
-        if idx < 0 or idx >= len(order.visitors) or ticket is None:
+        if idx < 0 or idx >= len(order.visitors) or (not group and idx not in by_visitor):
             raise DeniedError.of(DenialCode.INVALID_REQUEST, f"No visitor #{idx} in this order")
-        if ticket.state is not TicketState.VALID or ticket.entries_used:
+        ticket = by_visitor.get(idx)
+        if ticket is not None and (ticket.state is not TicketState.VALID or ticket.entries_used):
             raise DeniedError.of(
                 DenialCode.ALREADY_REDEEMED, f"Visitor #{idx}'s ticket is used or refunded"
             )
+    if group and any(t.entries_used or t.state is not TicketState.VALID for t in order.tickets):
+        raise DeniedError.of(DenialCode.ALREADY_REDEEMED, "The group ticket is used or refunded")
 
     visitors = tuple(changes.get(i, v) for i, v in enumerate(order.visitors))
     found = await life.catalog.venue(order.venue_id)
@@ -77,6 +82,7 @@ async def replace_visitors(
         venue_id=order.venue_id,
         lines=tuple(line.model_copy(update={"unit_price": None}) for line in order.lines),
         visitors=visitors,
+        group_ticket=group,
         travel_date=order.travel_date,
         slot=order.slot,
         confirm=True,
@@ -117,20 +123,24 @@ async def replace_visitors(
     kept = [list(c) for c in extra.get("claims", []) if c[1] not in leaving]
     extra = {**extra, "claims": kept + claim_store.stored(claims, life.id_secret)}
 
-    old = [by_visitor[i] for i in sorted(changes)]
+    old = [] if group else [by_visitor[i] for i in sorted(changes)]
     revoked = await life._revoke(conn, [t.id for t in old], now)
     if len(revoked) != len(old):
         raise DeniedError.of(DenialCode.INVALID_STATE, "Tickets changed meanwhile; retry")
-    fresh = issue(
-        order.id,
-        order.venue_id,
-        keys,
-        [
-            TicketSpec(t.product_id, t.visitor_index, visitors[i].id_number, t.entries_allowed)
-            for i, t in zip(sorted(changes), old, strict=True)
-        ],
-        old[0].valid_from,
-        old[0].valid_until,
+    fresh = (
+        issue(
+            order.id,
+            order.venue_id,
+            keys,
+            [
+                TicketSpec(t.product_id, t.visitor_index, visitors[i].id_number, t.entries_allowed)
+                for i, t in zip(sorted(changes), old, strict=True)
+            ],
+            old[0].valid_from,
+            old[0].valid_until,
+        )
+        if old
+        else []
     )
     await records.insert_many(conn, tickets=[records.ticket_row(t) for t in fresh])
     for i, v in changes.items():
@@ -149,7 +159,8 @@ async def replace_visitors(
     done = order.model_copy(update={"visitors": visitors, "tickets": tickets})
     body: dict[str, Any] = {
         "order": records.order_json(done),
-        "replaced": {str(i): t.id for i, t in zip(sorted(changes), fresh, strict=True)},
+        # visitor index -> the new ticket (none for a group ticket, which names nobody)
+        "replaced": {str(t.visitor_index): t.id for t in fresh},
         "revoked_tickets": sorted(revoked),
     }
     return Outcome(200, body, order_id=order.id)

@@ -62,7 +62,8 @@ def new_order_id(now: datetime) -> str:
 def plan_json(p: Prepared) -> dict[str, Any]:
     """What confirmation needs later to issue exactly the tickets that were sold."""
     return {
-        "tickets": [[t.product_id, t.visitor_index, t.entries_allowed] for t in p.tickets],
+        "tickets": [[t.product_id, t.visitor_index, t.entries_allowed, t.units] for t in p.tickets],
+        "group_ticket": p.request.group_ticket,
         "valid_from": p.valid_from.isoformat(),
         "valid_until": p.valid_until.isoformat(),
     }

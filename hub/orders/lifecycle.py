@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.accounts import store as account_store
 from hub.catalog import CatalogService
 from hub.contracts import PartnerCall
-from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState
+from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState, Visitor
 from hub.domain.errors import DeniedError
 from hub.inventory import Stock, Taken
 from hub.metrics import HOLDS_EXPIRED
@@ -114,7 +114,10 @@ class Lifecycle:
         if found is None:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
         plan = extra["plan"]
-        specs = [TicketSpec(pid, idx, _holder(order, idx), n) for pid, idx, n in plan["tickets"]]
+        specs = [
+            TicketSpec(pid, idx, _holder(order, idx), n, units)
+            for pid, idx, n, units in plan["tickets"]
+        ]
         tickets = issue(
             order.id,
             order.venue_id,
@@ -181,10 +184,10 @@ class Lifecycle:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Nothing left to refund")
         refunded = [by_id[t] for t in wanted]
         await self._return_units(conn, order, refunded)
-        await self._release_claims(conn, extra, refunded)
+        await self._release_claims(conn, order, extra, refunded)
         revoked = await self._revoke(conn, wanted, now)
         prices = {line.product_id: line.unit_price or 0 for line in order.lines}
-        this_refund = sum(prices.get(t.product_id, 0) for t in refunded)
+        this_refund = sum(prices.get(t.product_id, 0) * t.units for t in refunded)
         refunded_amount = int(extra.get("refunded_amount", 0)) + this_refund
         await self._repay(conn, order, extra, this_refund, now, "refunded")
         remaining = [
@@ -290,9 +293,9 @@ class Lifecycle:
                 for comp in product.components:
                     part = await self.catalog.product(comp.product_id)
                     if part and part.pool:
-                        units[part.pool] += comp.quantity
+                        units[part.pool] += comp.quantity * t.units
             elif product.pool:
-                units[product.pool] += 1
+                units[product.pool] += t.units
         back: list[Taken] = []
         for inv_id, pool, qty in await self._allocations(conn, order.id):
             n = min(qty, units.pop(pool, 0))
@@ -309,14 +312,35 @@ class Lifecycle:
         )
 
     async def _release_claims(
-        self, conn: AsyncConnection, extra: dict[str, Any], tickets: Sequence[Ticket]
+        self,
+        conn: AsyncConnection,
+        order: Order,
+        extra: dict[str, Any],
+        tickets: Sequence[Ticket],
     ) -> None:
+        """Free the per-ID counters of the people whose tickets were refunded: a ticket's
+        holder, or for a group ticket every visitor of its line."""
         stored = claim_store.from_stored(extra.get("claims", []))
         if not stored:
             return
         holders = {t.holder_id_number for t in tickets if t.holder_id_number}
+        for t in tickets:
+            if t.holder_id_number is None:
+                holders |= {v.id_number for v in _line_visitors(order, t.product_id) if v.id_number}
         secret_keys = {claim_store.id_key(self.id_secret, h) for h in holders}
         await claim_store.release(conn, [(s, k, d, 1) for s, k, d, _ in stored if k in secret_keys])
+
+
+def _line_visitors(order: Order, product_id: str) -> tuple[Visitor, ...]:
+    """The visitors of the line selling `product_id` (one per unit, in line order; the
+    last line takes any surplus — as the rule engine assigns them)."""
+    start = 0
+    for n, line in enumerate(order.lines):
+        end = len(order.visitors) if n == len(order.lines) - 1 else start + line.quantity
+        if line.product_id == product_id:
+            return order.visitors[start:end]
+        start = end
+    return ()
 
 
 def _holder(order: Order, idx: int | None) -> str | None:

@@ -14,6 +14,8 @@ from hub.domain import Denial, DenialCode, OrderRequest, Product, ProductKind, S
 from hub.domain.rules import Claim, SaleContext
 from hub.inventory import Need
 
+MAX_CREDENTIAL_ENTRIES = 255  # one byte in the signed QR credential
+
 
 @dataclass(frozen=True, slots=True)
 class TicketSpec:
@@ -21,6 +23,7 @@ class TicketSpec:
     visitor_index: int | None
     holder_id_number: str | None
     entries_allowed: int
+    units: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,17 @@ async def prepare(
     unit = 0
     for product, line in zip(products, request.lines, strict=True):
         entries = entries_allowed(product)
+        if request.group_ticket:
+            # One credential for the whole line: it admits `quantity` people, each with
+            # the product's entries. A credential carries at most 255 entries.
+            if entries * line.quantity > MAX_CREDENTIAL_ENTRIES:
+                return Denial(
+                    DenialCode.QUANTITY_TOO_LARGE,
+                    f"A group ticket admits at most {MAX_CREDENTIAL_ENTRIES // entries}",
+                )
+            specs.append(TicketSpec(product.id, None, None, entries * line.quantity, line.quantity))
+            unit += line.quantity
+            continue
         for _ in range(line.quantity):
             visitor = request.visitors[unit] if unit < len(request.visitors) else None
             specs.append(

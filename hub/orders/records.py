@@ -64,6 +64,7 @@ def ticket_row(t: Ticket) -> dict[str, Any]:
         "valid_until": t.valid_until,
         "entries_allowed": t.entries_allowed,
         "entries_used": t.entries_used,
+        "units": t.units,
         "state": t.state.value,
         "credential": t.credential,
         "change_seq": 0,
@@ -95,6 +96,7 @@ def ticket_from_row(r: Any) -> Ticket:
         valid_until=r.valid_until,
         entries_allowed=r.entries_allowed,
         entries_used=r.entries_used,
+        units=r.units,
         state=TicketState(r.state),
         credential=r.credential,
     )

@@ -55,6 +55,7 @@ def issue(
                 entries_allowed=spec.entries_allowed,
                 credential=credential,
                 entries_used=0,
+                units=spec.units,
                 state=TicketState.VALID,
             )
         )

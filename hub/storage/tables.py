@@ -175,6 +175,7 @@ class TicketRow(SQLModel, table=True):
     valid_until: datetime = _ts(nullable=False)
     entries_allowed: int = 1
     entries_used: int = 0
+    units: int = 1
     state: str = Field(default="valid", max_length=16)
     credential: str = Field(default="", max_length=512)
     revoked_at: datetime | None = _ts(nullable=True)

@@ -54,7 +54,11 @@ class GroupIn(BaseModel):
 class AmendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amendment_no: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._\-]+$")
-    remove: list[str] = Field(default_factory=list, max_length=1000, description="ticket ids")
+    remove: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="member ids (a per-visitor ticket id, or <group ticket id>#<index>)",
+    )
     add: list[Visitor] = Field(default_factory=list, max_length=1000)
 
 
@@ -143,7 +147,8 @@ class Groups:
             hold_until=now + timedelta(hours=int(agency.get("approval_hours", 48)))
             if approval
             else None,
-            extra={"agency": agency_id, "group_ticket": mode == "group"},
+            group_ticket=mode == "group",
+            extra={"agency": agency_id},
         )
         outcome = await self.ctx.orders.place(request)
         if not outcome.ok:
@@ -158,6 +163,7 @@ class Groups:
             "travel_date": order["travel_date"],
             "slot": body.slot,
             "head_count": body.head_count,
+            "ticket_mode": mode,
             "guide": body.guide.model_dump() if body.guide else None,
             "status": "pending" if approval else "confirmed",
             "cutoff": (await self._cutoff(order, cutoff)).isoformat(),
@@ -216,16 +222,16 @@ class Groups:
         if not body.remove and not body.add:
             raise ApiError(400, "INVALID_REQUEST", "Nothing to change")
         members = live_members(orders)
-        live = {m["ticket_id"]: m for m in members}
+        live = {m["member_id"]: m for m in members}
         # Revoked tickets too: a retried amendment names tickets its first try replaced.
-        every = {m["ticket_id"]: m for m in all_members(orders)}
+        every = {m["member_id"]: m for m in all_members(orders)}
         unknown = [t for t in body.remove if t not in every]
         if unknown:
             raise ApiError(404, "UNKNOWN_TICKET", f"No ticket {unknown[0]} in this group")
         gone = [t for t in body.remove if t not in live]
         if gone and not await self._already_done(agency_id, order_no, body):
             raise ApiError(409, "INVALID_STATE", f"Ticket {gone[0]} is no longer live")
-        remaining = [m for m in members if m["ticket_id"] not in body.remove]
+        remaining = [m for m in members if m["member_id"] not in body.remove]
         added: list[Visitor] = []
         if body.add:
             parsed = check_visitors([m["visitor"] for m in remaining] + list(body.add))
@@ -238,9 +244,15 @@ class Groups:
             for t, v in zip(body.remove, added, strict=False)
             if every[t]["visitor_index"] is not None
         ]
-        swapped = {m["ticket_id"] for m, _ in swaps}
+        swapped = {m["member_id"] for m, _ in swaps}
         extra_add = added[len(swaps) :]
-        to_refund = [t for t in body.remove if t not in swapped and t in live]
+        to_refund = [live[m]["ticket_id"] for m in body.remove if m not in swapped and m in live]
+        if to_refund and doc.get("ticket_mode") == "group":
+            raise ApiError(
+                409,
+                "GROUP_TICKET",
+                "One group ticket admits the whole roster: replace visitors, or refund the group",
+            )
         grows = len(extra_add) - len([t for t in body.remove if t not in swapped])
         if len(members) + grows > int(doc["head_count"]):
             raise ApiError(
@@ -291,14 +303,19 @@ class Groups:
         """A replayed amendment names tickets it already refunded: not an error."""
         _, orders = await self.find(agency_id, order_no)
         revoked = {t.id for o in orders for t in o.tickets if t.state is TicketState.REVOKED}
-        return all(t in revoked for t in body.remove)
+        return all(m.split("#")[0] in revoked for m in body.remove)
 
     # -- refunds -------------------------------------------------------------------------------
     async def refund(self, doc: dict[str, Any], body: RefundIn) -> dict[str, Any]:
         _, orders = await self.load(doc["order_id"])
+        live = list(dict.fromkeys(m["ticket_id"] for m in live_members(orders)))
         wanted = body.ticket_ids
         if wanted is None:
-            wanted = [m["ticket_id"] for m in live_members(orders)]
+            wanted = live
+        elif doc.get("ticket_mode") == "group" and (
+            any("#" in w for w in wanted) or set(wanted) != set(live)
+        ):
+            raise ApiError(409, "GROUP_TICKET", "A group ticket is refunded whole")
         known = {t.id for o in orders for t in o.tickets}
         for tid in wanted:
             if tid not in known:
@@ -320,7 +337,7 @@ class Groups:
             if not outcome.ok:
                 raise fail(outcome)
             total += sum(
-                line.unit_price or 0
+                (line.unit_price or 0) * t.units
                 for line in order.lines
                 for t in order.tickets
                 if t.id in mine and t.product_id == line.product_id
@@ -351,22 +368,32 @@ def live_members(orders: list[Order]) -> list[dict[str, Any]]:
 
 
 def all_members(orders: list[Order]) -> list[dict[str, Any]]:
+    """Every visitor of the group with the ticket that admits them. A per-visitor ticket
+    is its own member id; a guide's group ticket admits the whole roster of its order,
+    whose members are ``<ticket id>#<visitor index>``."""
     out = []
     for order in orders:
         if order.state.value not in BOOKED and order.state.value != "held":
             continue
         for t in order.tickets:
-            v = order.visitors[t.visitor_index] if t.visitor_index is not None else None
-            out.append(
-                {
-                    "ticket_id": t.id,
-                    "order_id": order.id,
-                    "visitor": v,
-                    "visitor_index": t.visitor_index,
-                    "ticket": t,
-                }
-            )
+            if t.units == 1:
+                out.append(_member(t.id, order, t.visitor_index, t))
+            else:
+                out.extend(_member(f"{t.id}#{i}", order, i, t) for i in range(t.units))
     return out
+
+
+def _member(member_id: str, order: Order, index: int | None, ticket: Any) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "ticket_id": ticket.id,
+        "order_id": order.id,
+        "visitor": order.visitors[index]
+        if index is not None and index < len(order.visitors)
+        else None,
+        "visitor_index": index,
+        "ticket": ticket,
+    }
 
 
 def render(doc: dict[str, Any], orders: list[Order], *, replay: bool = False) -> dict[str, Any]:
@@ -382,8 +409,10 @@ def render(doc: dict[str, Any], orders: list[Order], *, replay: bool = False) ->
             "state": main.state.value,
             "amount": sum(o.amount for o in orders),
             "orders": [{"id": o.id, "state": o.state.value, "amount": o.amount} for o in orders],
+            "ticket_mode": doc.get("ticket_mode", "per_visitor"),
             "members": [
                 {
+                    "member_id": m["member_id"],
                     "ticket_id": m["ticket_id"],
                     "order_id": m["order_id"],
                     "visitor": m["visitor"].masked() if m["visitor"] else None,

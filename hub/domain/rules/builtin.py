@@ -272,23 +272,23 @@ def age(params: AgeParams, ctx: SaleContext) -> RuleResult:
 
 
 def entries(params: EntriesParams, ctx: EntryContext) -> RuleResult:
-    """Entry counts beyond the ticket's own allowance (e.g. once a day, twice in all)."""
-    if params.total is not None and ctx.entries_total >= params.total:
+    """Entry counts beyond the ticket's own allowance (e.g. once a day, twice in all).
+    The limits are per person: a group ticket admitting N people allows N times them."""
+    people = max(1, ctx.ticket.units)
+    total = params.total * people if params.total is not None else None
+    per_day = params.per_day * people if params.per_day is not None else None
+    if total is not None and ctx.entries_total >= total:
         return Denial(
             DenialCode.ENTRIES_EXHAUSTED,
             "No entries left on this ticket",
-            {"entries_total": ctx.entries_total, "total": params.total},
+            {"entries_total": ctx.entries_total, "total": total},
         )
-    if params.per_day is not None and ctx.entries_today >= params.per_day:
-        reason = (
-            "Already entered today"
-            if params.per_day == 1
-            else f"Only {params.per_day} entries per day"
-        )
+    if per_day is not None and ctx.entries_today >= per_day:
+        reason = "Already entered today" if per_day == 1 else f"Only {per_day} entries per day"
         return Denial(
             DenialCode.ENTRIES_PER_DAY_EXCEEDED,
             reason,
-            {"entries_today": ctx.entries_today, "per_day": params.per_day},
+            {"entries_today": ctx.entries_today, "per_day": per_day},
         )
     return None
 

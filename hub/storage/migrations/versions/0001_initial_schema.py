@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: nothing (the first revision)
-Create Date: 2026-11-22 05:02:53.051064
+Create Date: 2026-11-22 05:37:20.685080
 """
 
 from __future__ import annotations
@@ -251,6 +251,7 @@ def upgrade() -> None:
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("entries_allowed", sa.Integer(), nullable=False),
         sa.Column("entries_used", sa.Integer(), nullable=False),
+        sa.Column("units", sa.Integer(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("credential", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
