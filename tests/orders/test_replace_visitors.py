@@ -13,6 +13,21 @@ def person(seq: int, birth: str = "19800101") -> Visitor:
     return Visitor(name=f"游客{seq}", id_number=id_number(birth, seq))
 
 
+async def buy_realname(orders: Any, key: str, visitor: Visitor, slot: str) -> Any:
+    """The same person buying a real-name ticket at the box office that day."""
+    return await orders.place(
+        OrderRequest(
+            channel="boxoffice",
+            partner_order_id=key,
+            travel_date=TOMORROW,
+            slot=slot,
+            lines=(OrderLine(product_id="realname", quantity=1),),
+            visitors=(visitor,),
+            confirm=True,
+        )
+    )
+
+
 async def group_setup(client: Any) -> Any:
     await seed(client, capacity=20)
     await put(
@@ -75,29 +90,9 @@ async def test_a_visitor_is_replaced_in_place(aiohttp_client: Any, db_url: str) 
     ).json()
     assert next(c for c in cells["cells"] if c["slot"] == "09:00-11:00")["sold"] == 3
     assert (await orders.accounts.get("ag")).balance == 100000 - 18000  # type: ignore[union-attr]
-    again = await orders.place(
-        OrderRequest(
-            channel="boxoffice",
-            partner_order_id="x",
-            travel_date=TOMORROW,
-            slot="09:00-11:00",
-            lines=(OrderLine(product_id="realname", quantity=1),),
-            visitors=(person(2),),
-            confirm=True,
-        )
-    )
+    again = await buy_realname(orders, "x", person(2), "09:00-11:00")
     assert again.status == 201  # person 2 was freed by the swap
-    blocked = await orders.place(
-        OrderRequest(
-            channel="boxoffice",
-            partner_order_id="y",
-            travel_date=TOMORROW,
-            slot="09:00-11:00",
-            lines=(OrderLine(product_id="realname", quantity=1),),
-            visitors=(person(9),),
-            confirm=True,
-        )
-    )
+    blocked = await buy_realname(orders, "y", person(9), "09:00-11:00")
     assert blocked.code == "ID_DAILY_LIMIT"
 
 
@@ -120,32 +115,12 @@ async def test_a_bad_newcomer_changes_nothing(aiohttp_client: Any, db_url: str) 
         out = await orders.replace_visitors(oid, change)
         assert out.code == code, (change, out.body)
     # someone already holding a ticket that day elsewhere cannot be swapped in
-    await orders.place(
-        OrderRequest(
-            channel="boxoffice",
-            partner_order_id="z",
-            travel_date=TOMORROW,
-            slot="13:00-15:00",
-            lines=(OrderLine(product_id="realname", quantity=1),),
-            visitors=(person(5),),
-            confirm=True,
-        )
-    )
+    await buy_realname(orders, "z", person(5), "13:00-15:00")
     assert (await orders.replace_visitors(oid, {0: person(5)})).code == "ID_DAILY_LIMIT"
     after = await orders.get(oid)
     assert after == before
     # the refused swap released person 1's counter before failing: rolled back with it
-    still = await orders.place(
-        OrderRequest(
-            channel="boxoffice",
-            partner_order_id="w",
-            travel_date=TOMORROW,
-            slot="13:00-15:00",
-            lines=(OrderLine(product_id="realname", quantity=1),),
-            visitors=(person(1),),
-            confirm=True,
-        )
-    )
+    still = await buy_realname(orders, "w", person(1), "13:00-15:00")
     assert still.code == "ID_DAILY_LIMIT"
 
 
