@@ -132,3 +132,19 @@ async def order(client: TestClient, key: str, **over: Any) -> tuple[int, dict[st
         "/api/boxoffice/orders", json=body, headers={**BOX, "Idempotency-Key": key}
     )
     return resp.status, await resp.json()
+
+
+async def put_group_tour(client: TestClient, sale: list[dict[str, Any]], **rules: Any) -> None:
+    """A real-name group product `tour` (pool `main`, 60.00 a head) with these sale rules."""
+    await put(
+        client,
+        "/api/admin/products/tour",
+        {
+            "venue_id": "v1",
+            "name": "Group tour",
+            "kind": "group",
+            "pool": "main",
+            "prices": [{"amount": 6000}],
+            "rules": {"sale": sale, **rules},
+        },
+    )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from hub.domain import OrderLine, OrderRequest, SlotInfo, Visitor
 from hub.domain.credentials import CredentialVerifier
 from hub.domain.rules import EntryContext, RuleEngine, builtin_registry
-from tests.support import ADMIN, TOMORROW, hub_client, hub_of, id_number, put, seed
+from tests.support import ADMIN, TOMORROW, hub_client, hub_of, id_number, put_group_tour, seed
 
 
 def person(seq: int) -> Visitor:
@@ -19,24 +19,14 @@ def person(seq: int) -> Visitor:
 
 async def setup(client: Any, quantity: int = 5) -> Any:
     await seed(client, capacity=300)
-    await put(
+    await put_group_tour(
         client,
-        "/api/admin/products/tour",
-        {
-            "venue_id": "v1",
-            "name": "Group tour",
-            "kind": "group",
-            "pool": "main",
-            "prices": [{"amount": 6000}],
-            "rules": {
-                "sale": [
-                    {"check": "real_name"},
-                    {"check": "group_size", "min": 2},
-                    {"check": "per_id_daily_limit", "limit": 1, "scope": "venue"},
-                ],
-                "entry": [{"check": "entries", "per_day": 1}],
-            },
-        },
+        [
+            {"check": "real_name"},
+            {"check": "group_size", "min": 2},
+            {"check": "per_id_daily_limit", "limit": 1, "scope": "venue"},
+        ],
+        entry=[{"check": "entries", "per_day": 1}],
     )
     return await hub_of(client).orders.place(
         OrderRequest(

@@ -6,7 +6,7 @@ from typing import Any
 
 from hub.domain import OrderLine, OrderRequest, Visitor
 from hub.domain.credentials import CredentialVerifier
-from tests.support import ADMIN, TOMORROW, hub_client, hub_of, id_number, put, seed
+from tests.support import ADMIN, TOMORROW, hub_client, hub_of, id_number, put_group_tour, seed
 
 
 def person(seq: int, birth: str = "19800101") -> Visitor:
@@ -30,24 +30,14 @@ async def buy_realname(orders: Any, key: str, visitor: Visitor, slot: str) -> An
 
 async def group_setup(client: Any) -> Any:
     await seed(client, capacity=20)
-    await put(
+    await put_group_tour(
         client,
-        "/api/admin/products/tour",
-        {
-            "venue_id": "v1",
-            "name": "Group tour",
-            "kind": "group",
-            "pool": "main",
-            "prices": [{"amount": 6000}],
-            "rules": {
-                "sale": [
-                    {"check": "real_name"},
-                    {"check": "group_size", "min": 3},
-                    {"check": "per_id_daily_limit", "limit": 1, "scope": "venue"},
-                    {"check": "age", "max": 70},
-                ]
-            },
-        },
+        [
+            {"check": "real_name"},
+            {"check": "group_size", "min": 3},
+            {"check": "per_id_daily_limit", "limit": 1, "scope": "venue"},
+            {"check": "age", "max": 70},
+        ],
     )
     orders = hub_of(client).orders
     await orders.accounts.open("ag", owner="agency", kind="prepaid")
