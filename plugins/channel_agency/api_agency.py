@@ -7,6 +7,7 @@ is always the agency vocabulary's ``{"code", "message"}``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -63,7 +64,10 @@ def mount(ctx: Any, guard: Guard, agencies: Agencies, groups: Groups) -> None:
     )
     async def upload(request: web.Request) -> web.Response:
         caller = await guard.check(request)
-        parsed = parse_roster(
+        # Parsing a 2 MiB workbook can take a few hundred ms of CPU: keep it off the
+        # event loop so one upload does not stall every other request.
+        parsed = await asyncio.to_thread(
+            parse_roster,
             caller.body,
             filename=request.query.get("filename") or None,
             content_type=request.content_type,
