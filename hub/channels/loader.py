@@ -1,0 +1,140 @@
+"""Load channel specs and report what is wrong with one in the words of its file.
+
+A spec is read with stdlib `tomllib` and validated by `ChannelSpec`; every failure is a
+`SpecError` naming the file and the field path (``ctrip.toml: signing.inbound.fields[2]:
+unknown field 'bodyy'``), so an integrator fixing a spec never reads a pydantic traceback.
+`get_path` is the one reader of dotted paths (``items[0].PLU``) so mappings, signing fields
+and idempotency keys all resolve them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub.channels.spec import ChannelSpec, check_path
+
+_PREFIXED = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\-\[\]]*): (.*)$", re.S)
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+class SpecError(ValueError):
+    """A spec that does not load: which file, which field, what is wrong."""
+
+    def __init__(self, file: str, field_path: str, message: str) -> None:
+        self.file = file
+        self.field_path = field_path
+        self.message = message
+        where = f"{file}: {field_path}" if field_path else file
+        super().__init__(f"{where}: {message}")
+
+
+class PathError(LookupError):
+    """A dotted path does not resolve in a partner message (missing key or index)."""
+
+
+def _loc_to_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _join(base: str, extra: str) -> str:
+    if not base:
+        return extra
+    return base + extra if extra.startswith("[") else f"{base}.{extra}"
+
+
+def _spec_error(file: str, exc: ValidationError) -> SpecError:
+    """The first error, rewritten: unknown keys name the key; prefixed messages from the
+    cross-field checks carry their own (more precise) path."""
+    errors = exc.errors(include_url=False)
+    # a typo shows up as an unknown key AND a missing one: the unknown key is the news
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = list(err["loc"])
+    if err["type"] == "extra_forbidden":
+        return SpecError(file, _loc_to_path(loc[:-1]), f"unknown field {loc[-1]!r}")
+    if err["type"] == "missing":
+        return SpecError(file, _loc_to_path(loc), "required field is missing")
+    path, msg = _loc_to_path(loc), str(err["msg"])
+    m = _PREFIXED.match(msg)
+    if m:
+        return SpecError(file, _join(path, m.group(1)), m.group(2))
+    return SpecError(file, path, msg.removeprefix("Value error, "))
+
+
+def parse_spec(text: str, file: str = "<spec>") -> ChannelSpec:
+    """Validate TOML text as a spec (tests and tools that build specs in memory)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(file, "", f"not valid TOML: {exc}") from None
+    try:
+        spec = ChannelSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_error(file, exc) from None
+    stem = file.rsplit("/", 1)[-1].removesuffix(".toml")
+    if file.endswith(".toml") and spec.channel.name != stem:
+        raise SpecError(file, "channel.name", f"{spec.channel.name!r} must equal {stem!r}")
+    return spec
+
+
+def load_spec(path: str | Path | Traversable) -> ChannelSpec:
+    """Read and validate one spec file."""
+    p = Path(path) if isinstance(path, str) else path
+    return parse_spec(p.read_text(encoding="utf-8"), p.name)
+
+
+def default_folder() -> Traversable:
+    """The packaged ``channel_specs`` folder (works from a wheel as from a checkout)."""
+    return resources.files("channel_specs")
+
+
+def load_all(folder: str | Path | Traversable | None = None) -> dict[str, ChannelSpec]:
+    """Every ``*.toml`` spec in ``folder`` keyed by channel name, sorted by file name."""
+    base = default_folder() if folder is None else folder
+    base = Path(base) if isinstance(base, str) else base
+    files = sorted(
+        (f for f in base.iterdir() if f.name.endswith(".toml") and f.is_file()),
+        key=lambda f: f.name,
+    )
+    return {spec.channel.name: spec for spec in map(load_spec, files)}
+
+
+def parse_path(path: str) -> list[str | int]:
+    """``"a.b[0].c"`` → ``["a", "b", 0, "c"]``; bad syntax raises ``ValueError``."""
+    check_path(path)
+    return [int(idx) if idx else name for name, idx in _TOKEN.findall(path)]
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """The value at a dotted path in nested dicts and lists.
+
+    Raises `PathError` naming the first segment that is missing, so an adapter can answer
+    the partner's "missing info" code with the field it needed.
+    """
+    cur = obj
+    done = ""
+    for part in parse_path(path):
+        if isinstance(part, int):
+            if not isinstance(cur, list) or part >= len(cur):
+                raise PathError(f"{path}: no index [{part}] at {done or '<root>'}")
+            cur = cur[part]
+            done += f"[{part}]"
+        else:
+            if not isinstance(cur, dict) or part not in cur:
+                raise PathError(f"{path}: no key {part!r} at {done or '<root>'}")
+            cur = cur[part]
+            done = f"{done}.{part}" if done else part
+    return cur

@@ -1,0 +1,299 @@
+"""The channel spec: one partner's protocol as validated data.
+
+Integrators add OTAs all the time, so everything that differs between partners but is
+not logic — envelope shape, encryption and signing scheme names, field mapping to the
+canonical `OrderRequest`, result-code table, deadlines, callback retry schedules,
+idempotency key, limits — lives in ``channel_specs/<name>.toml`` and is checked here when
+it loads. Every model forbids unknown keys, so a typo fails at start-up with the field's
+path instead of silently turning a feature off. Secrets never appear: a spec names the
+*setting* that holds a key (``key_setting = "CTRIP_AES_KEY"``).
+
+Any table may carry ``unconfirmed = true`` (and a ``note``): the fact comes from a single
+public source and is kept configurable so it can be corrected without code changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from hub.channels.codecs import BODY_ENCODINGS, ENCRYPTION_SCHEMES, SIGNING_SCHEMES
+from hub.domain.errors import DenialCode
+from hub.domain.order import IdType
+from hub.outbox.policy import RetryPolicy
+
+_SEGMENT = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])*"
+_PATH_RE = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")
+
+SPECIAL_RESULTS = ("OK", "PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL")
+"""Result keys that are not rule denials but every partner has a code for."""
+
+SIGN_SPECIALS = ("$secret",)
+"""Pseudo-fields allowed in a ``md5_concat`` field list (the signing secret)."""
+
+CanonicalOperation = Literal[
+    "verify", "create_hold", "pay", "create_paid", "cancel", "refund", "query"
+]
+
+
+def check_path(value: str) -> str:
+    """A dotted path: ``a.b[0].c`` — names of letters, digits, ``_`` or ``-``."""
+    if not _PATH_RE.match(value):
+        raise ValueError(f"bad dotted path syntax {value!r} (expected like 'a.b[0].c')")
+    return value
+
+
+DottedPath = Annotated[str, AfterValidator(check_path)]
+EncryptionScheme = Literal[ENCRYPTION_SCHEMES]  # type: ignore[valid-type]
+SigningScheme = Literal[SIGNING_SCHEMES]  # type: ignore[valid-type]
+BodyEncoding = Literal[BODY_ENCODINGS]  # type: ignore[valid-type]
+
+
+class _Table(BaseModel):
+    """Base of every spec table: frozen, typo-proof, may be flagged unconfirmed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unconfirmed: bool = False
+    note: str = ""
+
+
+class ChannelInfo(_Table):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="id = file stem")
+    display_name: str = Field(min_length=1)
+    version: str = Field(min_length=1, description="of this spec, not of the partner API")
+    direction: str = Field(default="", description="free text: who calls whom")
+
+
+class ResponseEnvelope(_Table):
+    code_path: DottedPath
+    message_path: DottedPath
+    body_path: DottedPath | None = None
+    success_code: str | int
+    body_only_on_success: bool = True
+
+
+class Envelope(_Table):
+    format: Literal["json"] = "json"
+    request_fields: list[str] = Field(
+        default_factory=list, description="top-level request keys signing fields may use"
+    )
+    operation_from: Literal["field", "url"] = "field"
+    operation_path: DottedPath | None = None
+    body_path: DottedPath | None = Field(default=None, description="None: the whole document")
+    body_encoding: BodyEncoding = "none"
+    account_path: DottedPath | None = None
+    response: ResponseEnvelope
+
+    @model_validator(mode="after")
+    def _operation_located(self) -> Envelope:
+        if self.operation_from == "field" and self.operation_path is None:
+            raise ValueError("operation_path is required when operation_from = 'field'")
+        return self
+
+
+class Encryption(_Table):
+    scheme: EncryptionScheme = "none"
+    key_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    iv_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    trigger_header: str | None = Field(default=None, description="e.g. X-Encryption-Status")
+
+    @model_validator(mode="after")
+    def _settings_named(self) -> Encryption:
+        if self.scheme != "none" and not self.key_setting:
+            raise ValueError(f"scheme {self.scheme!r} needs key_setting")
+        if self.scheme == "aes128cbc_letters" and not self.iv_setting:
+            raise ValueError("scheme 'aes128cbc_letters' needs iv_setting")
+        return self
+
+
+class SignatureSide(_Table):
+    scheme: SigningScheme = "none"
+    fields: list[str] = Field(default_factory=list, description="md5_concat parts, in order")
+    case: Literal["lower", "upper"] = "lower"
+    location: str | None = Field(
+        default=None,
+        pattern=r"^(body|header|query):[A-Za-z0-9_.\-\[\]]+$",
+        description="'body:header.sign', 'header:x-life-sign', 'query:sign'",
+    )
+    secret_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    client_id_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SignatureSide:
+        if self.scheme == "md5_concat" and not self.fields:
+            raise ValueError("md5_concat needs the ordered 'fields' list")
+        if self.scheme != "md5_concat" and self.fields:
+            raise ValueError(f"'fields' only applies to md5_concat, not {self.scheme!r}")
+        if self.scheme != "none" and not self.secret_setting:
+            raise ValueError(f"scheme {self.scheme!r} needs secret_setting")
+        for i, f in enumerate(self.fields):
+            if f not in SIGN_SPECIALS:
+                try:
+                    check_path(f)
+                except ValueError as exc:
+                    raise ValueError(f"fields[{i}]: {exc}") from None
+        return self
+
+
+class Signing(_Table):
+    inbound: SignatureSide = SignatureSide()
+    inbound_fallback: SignatureSide | None = Field(
+        default=None, description="a legacy scheme still accepted (Douyin md5 'sign')"
+    )
+    outbound: SignatureSide = SignatureSide()
+
+
+class Idempotency(_Table):
+    key_path: DottedPath | None = Field(default=None, description="into the decoded body")
+    per_operation: dict[str, DottedPath] = Field(default_factory=dict)
+    replay: Literal["first_answer"] = "first_answer"
+    conflict_code: str = "IDEMPOTENCY_CONFLICT"
+
+
+class ResultEntry(_Table):
+    code: str | int
+    message: str = ""
+
+
+class Operation(_Table):
+    canonical: CanonicalOperation
+    deadline_seconds: float = Field(gt=0, description="the partner stops waiting after")
+    result_codes: dict[str, ResultEntry] = Field(
+        default_factory=dict, description="overrides of the spec-wide table for this call"
+    )
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> Operation:
+        for key in self.result_codes:
+            _check_result_key(key)
+        return self
+
+
+class VisitorMapping(_Table):
+    name: DottedPath | None = None
+    id_type: DottedPath | None = None
+    id_number: DottedPath | None = None
+    phone: DottedPath | None = None
+
+
+class ContactMapping(_Table):
+    name: DottedPath | None = None
+    phone: DottedPath | None = None
+    email: DottedPath | None = None
+
+
+class Mapping(_Table):
+    partner_order_id: DottedPath
+    product: DottedPath
+    quantity: DottedPath
+    travel_date: DottedPath | None = None
+    date_format: str = "%Y-%m-%d"
+    slot: DottedPath | None = None
+    amount: DottedPath | None = None
+    amount_unit: Literal["fen", "yuan"] = "fen"
+    visitors: DottedPath | None = Field(default=None, description="list; visitor.* relative")
+    visitor: VisitorMapping = VisitorMapping()
+    id_types: dict[str, IdType] = Field(default_factory=dict)
+    contact: ContactMapping | None = None
+
+
+class RetrySchedule(_Table):
+    initial_seconds: float = Field(default=1.0, ge=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    max_seconds: float = Field(default=300.0, ge=0)
+    jitter_seconds: float = Field(default=1.0, ge=0)
+    deadline_seconds: float = Field(default=86_400.0, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+
+
+class Callback(_Table):
+    operation: str = Field(min_length=1, description="partner's name for the call")
+    path: str | None = Field(default=None, description="URL path when the partner has one")
+    timeout_seconds: float = Field(gt=0)
+    retry: RetrySchedule = RetrySchedule()
+    cumulative: bool = Field(default=False, description="quantities are running totals")
+    batch_max: int | None = Field(default=None, ge=1)
+    rate_per_minute: int | None = Field(default=None, ge=1)
+    idempotency_field: DottedPath | None = None
+
+    @model_validator(mode="after")
+    def _policy_valid(self) -> Callback:
+        self.retry_policy()  # RetryPolicy's own checks (max >= initial) at load time
+        return self
+
+    def retry_policy(self) -> RetryPolicy:
+        """The outbox policy for this callback: the spec's timeout and schedule."""
+        r = self.retry
+        return RetryPolicy(
+            timeout_seconds=self.timeout_seconds,
+            initial_seconds=r.initial_seconds,
+            multiplier=r.multiplier,
+            max_seconds=r.max_seconds,
+            jitter_seconds=r.jitter_seconds,
+            deadline_seconds=r.deadline_seconds,
+            max_attempts=r.max_attempts,
+        )
+
+
+class Limits(_Table):
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    rate_per_second: float | None = Field(default=None, gt=0)
+
+
+def _check_result_key(key: str) -> None:
+    if key == "default" or key in SPECIAL_RESULTS or key in DenialCode.__members__:
+        return
+    raise ValueError(
+        f"result_codes.{key}: unknown result key {key!r} (not a DenialCode, special or 'default')"
+    )
+
+
+class ChannelSpec(_Table):
+    """One partner. `result` maps a canonical outcome to the partner's code."""
+
+    channel: ChannelInfo
+    envelope: Envelope
+    encryption: Encryption = Encryption()
+    signing: Signing = Signing()
+    idempotency: Idempotency = Idempotency()
+    operations: dict[str, Operation] = Field(default_factory=dict)
+    mapping: Mapping | None = None
+    result_codes: dict[str, ResultEntry]
+    callbacks: dict[str, Callback] = Field(default_factory=dict)
+    limits: Limits = Limits()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ChannelSpec:
+        if "default" not in self.result_codes:
+            raise ValueError("result_codes: a 'default' entry is required")
+        for key in self.result_codes:
+            _check_result_key(key)
+        roots = set(self.envelope.request_fields)
+        for side in ("inbound", "inbound_fallback", "outbound"):
+            signature = getattr(self.signing, side)
+            for i, f in enumerate(signature.fields if signature else ()):
+                if f not in SIGN_SPECIALS and f.split(".")[0].split("[")[0] not in roots:
+                    raise ValueError(f"signing.{side}.fields[{i}]: unknown field {f!r}")
+        for op in self.idempotency.per_operation:
+            if op not in self.operations:
+                raise ValueError(f"idempotency.per_operation: unknown operation {op!r}")
+        return self
+
+    def result(self, code: str, operation: str | None = None) -> tuple[str, str]:
+        """``(partner_code, message)`` for a `DenialCode` value or special.
+
+        The operation's own table wins (Ctrip answers "already used" with ``2002`` on a
+        cancel but ``3001`` on a refund), then the spec-wide one, then ``default``.
+        """
+        key = str(code)
+        op = self.operations.get(operation) if operation else None
+        entry = (op.result_codes.get(key) if op else None) or self.result_codes.get(key)
+        entry = entry or self.result_codes["default"]
+        return str(entry.code), entry.message
+
+    def idempotency_path(self, operation: str) -> str | None:
+        """Where the idempotency key is in this operation's decoded body."""
+        return self.idempotency.per_operation.get(operation, self.idempotency.key_path)
