@@ -85,6 +85,9 @@ class Envelope(_Table):
     body_path: DottedPath | None = Field(default=None, description="None: the whole document")
     body_encoding: BodyEncoding = "none"
     account_path: DottedPath | None = None
+    account_setting: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]*$", description="NAME of the setting"
+    )
     response: ResponseEnvelope
 
     @model_validator(mode="after")

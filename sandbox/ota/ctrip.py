@@ -1,0 +1,85 @@
+"""A sandbox Ctrip: builds supplier requests exactly as Ctrip does and reads the answers.
+
+Written from the public facts (``shared/reference/channels.md#ctrip``) with the codecs in
+`hub.channels.codecs`, never with the hub's adapter, so a test through this client checks
+the hub against Ctrip's protocol rather than against itself. Ctrip retries a call three
+times with the identical request and expects the identical answer: `retry` does that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.channels.codecs import ctrip_decrypt, ctrip_encrypt, ctrip_sign
+
+VERSION = "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class CtripReply:
+    """Ctrip's reading of an answer: code, message, the decrypted body (or None)."""
+
+    code: str
+    message: str
+    body: Any
+    raw: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "0000"
+
+
+@dataclass
+class CtripClient:
+    base_url: str
+    account_id: str
+    sign_key: str
+    aes_key: str
+    aes_iv: str
+    http: Any
+    path: str = "/api/channels/ctrip"
+    now: Callable[[], datetime] = field(default=datetime.now)
+
+    def build(self, service: str, body: Any, *, request_time: str | None = None) -> bytes:
+        """The exact bytes Ctrip posts: a–p cipher body, md5 sign over the six fields."""
+        plain = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        cipher = ctrip_encrypt(plain, self.aes_key, self.aes_iv)
+        when = request_time or self.now().strftime("%Y-%m-%d %H:%M:%S")
+        sign = ctrip_sign(self.account_id, service, when, cipher, VERSION, self.sign_key)
+        header = {
+            "accountId": self.account_id,
+            "serviceName": service,
+            "requestTime": when,
+            "version": VERSION,
+            "sign": sign,
+        }
+        return json.dumps({"header": header, "body": cipher}).encode("utf-8")
+
+    async def send_raw(self, data: bytes) -> CtripReply:
+        """Post bytes as they are (tests tamper with them) and decode the answer."""
+        resp = await self.http.post(
+            f"{self.base_url}{self.path}",
+            data=data,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        if resp.status != 200:
+            raise AssertionError(f"Ctrip expects HTTP 200, got {resp.status}")
+        raw = await resp.read()
+        doc = json.loads(raw)
+        header = doc["header"]
+        body = None
+        if "body" in doc:
+            body = json.loads(ctrip_decrypt(doc["body"], self.aes_key, self.aes_iv))
+        return CtripReply(str(header["resultCode"]), str(header["resultMessage"]), body, raw)
+
+    async def call(self, service: str, body: Any) -> CtripReply:
+        return await self.send_raw(self.build(service, body))
+
+    async def retry(self, service: str, body: Any, times: int = 3) -> list[CtripReply]:
+        """Ctrip's retries: the identical request (same requestTime and sign) re-sent."""
+        data = self.build(service, body)
+        return [await self.send_raw(data) for _ in range(times)]
