@@ -130,6 +130,13 @@ class OrderService:
             self._on_calls()
         return outcome
 
+    async def check(self, request: OrderRequest) -> Denial | None:
+        """Would this order pass catalog, price and rules right now? A dry run that holds
+        nothing (a partner's "verify" call). Per-ID limits across channels and stock are
+        decided only when an order is placed."""
+        prepared = await prepare(request, self.catalog, self.clock.now())
+        return prepared if isinstance(prepared, Denial) else None
+
     # -- moves -------------------------------------------------------------------------
     async def confirm(self, order_id: str, *, key: str | None = None, **payment: Any) -> Outcome:
         fp = fingerprint("confirm", order_id, payment)

@@ -21,7 +21,6 @@ from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, to_order_request
 from hub.domain import Denial, DenialCode, Order, OrderState
 from hub.orders.outcome import Outcome
-from hub.orders.prepare import prepare
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +105,9 @@ class CtripChannel:
         if isinstance(request, Denial):
             return self.inbound.deny(request, call.operation)
         orders = self._c.orders
-        prepared = await prepare(request, orders.catalog, self._c.clock.now())
-        if isinstance(prepared, Denial):
-            return self.inbound.deny(prepared, call.operation)
+        refused = await orders.check(request)
+        if refused is not None:
+            return self.inbound.deny(refused, call.operation)
         line = request.lines[0]
         avail = await orders.availability(line.product_id, request.travel_date, self.name)
         slot = next((s for s in avail.get("slots", ()) if s["code"] == request.slot), None)
