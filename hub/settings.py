@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -41,4 +40,3 @@ class Settings(BaseSettings):
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell
     # control test can show that the concurrency tests catch a broken inventory.
     unsafe_inventory: bool = False
-    var_dir: Path = Path("var")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock
 from hub.domain import Product, Venue
-from hub.domain.credentials import CredentialSigner, CredentialVerifier, generate_keypair
+from hub.domain.credentials import CredentialSigner, generate_keypair
 from hub.domain.errors import DeniedError
 from hub.domain.rules import CompiledRules, RuleDocumentError, RuleEngine
 from hub.storage.db import reader
@@ -35,7 +35,6 @@ class VenueKeys:
     key_id: int
     public_key: str
     signer: CredentialSigner | None
-    verifier: CredentialVerifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class CatalogService:
         self.clock = clock
         self._venues: TTLCache[str, tuple[Venue, VenueKeys] | None] = TTLCache(1024, ttl)
         self._products: TTLCache[str, Product | None] = TTLCache(65536, ttl)
-        self._compiled: TTLCache[str, CompiledRules] = TTLCache(65536, ttl)
+        self._compiled: TTLCache[str, tuple[Product, CompiledRules]] = TTLCache(65536, ttl)
         self._allotments: TTLCache[str, dict[str, Allotment]] = TTLCache(4096, ttl)
         self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
@@ -121,13 +120,16 @@ class CatalogService:
         return [Product.model_validate(d) for d in docs]
 
     def compiled_rules(self, product: Product) -> CompiledRules:
-        """The product's rule document, validated and compiled once per cache period."""
-        key = f"{product.id}:{id(product)}"
-        found = self._compiled.get(key)
-        if found is None:
-            found = self.rules.compile(product.rules)
-            self._compiled[key] = found
-        return found
+        """The product's rule document, validated and compiled once per product object.
+
+        The entry keeps the product it was compiled from and must be that very object: a
+        product re-read after a change is a new object (and `id()` values are reused
+        once an old one is collected), so stale rules can never be served."""
+        entry = self._compiled.get(product.id)
+        if entry is None or entry[0] is not product:
+            entry = (product, self.rules.compile(product.rules))
+            self._compiled[product.id] = entry
+        return entry[1]
 
     async def allotments(self, pool: str) -> dict[str, Allotment]:
         """Channels holding an allotment in `pool` (any day), with their fallback flag.
@@ -200,7 +202,6 @@ def _keys(key_id: int, private: str, public: str) -> VenueKeys:
         key_id=key_id,
         public_key=public,
         signer=CredentialSigner(private, key_id) if private else None,
-        verifier=CredentialVerifier({key_id: public}),
     )
 
 

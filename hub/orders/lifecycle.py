@@ -20,6 +20,7 @@ from hub.catalog import CatalogService
 from hub.contracts import PartnerCall
 from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState, Visitor
 from hub.domain.errors import DeniedError
+from hub.domain.order import can_move
 from hub.inventory import Stock, Taken
 from hub.metrics import HOLDS_EXPIRED
 from hub.orders import claims as claim_store
@@ -82,6 +83,12 @@ class Lifecycle:
     async def _move(
         self, conn: AsyncConnection, order: Order, dst: OrderState, now: datetime, **values: Any
     ) -> None:
+        """Move an order along the domain's state machine (`hub.domain.order.TRANSITIONS`),
+        guarded against a concurrent move by the state it was read in."""
+        if not can_move(order.state, dst):
+            raise DeniedError.of(
+                DenialCode.INVALID_STATE, f"Order is {order.state.value}, cannot be {dst.value}"
+            )
         res = await conn.execute(
             update(ORD)
             .where(ORD.c.id == order.id, ORD.c.state == order.state.value)

@@ -289,13 +289,4 @@ class PluginRecordRow(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-class SequenceRow(SQLModel, table=True):
-    """Named counters (e.g. the ticket change sequence) that several processes share."""
-
-    __tablename__ = "sequence"
-
-    name: str = Field(primary_key=True, max_length=64)
-    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-
-
 METADATA = SQLModel.metadata

@@ -44,14 +44,13 @@ def fresh_database(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def demo_settings(database_url: str, port: int, var_dir: Path) -> Settings:
+def demo_settings(database_url: str, port: int) -> Settings:
     """The environment's settings (tokens, …) on this database and port — but never the
     test-only unsafe inventory, whatever the shell says."""
     return Settings(
         database_url=database_url,
         host="127.0.0.1",
         port=port,
-        var_dir=var_dir,
         unsafe_inventory=False,
     )
 
@@ -64,7 +63,7 @@ async def run_demo(
     audit found nothing oversold."""
     from hub.api.app import create_app  # the API is heavy to import; only when running
 
-    settings = demo_settings(fresh_database(db_path), port, db_path.parent)
+    settings = demo_settings(fresh_database(db_path), port)
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     try:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: nothing (the first revision)
-Create Date: 2026-11-22 05:37:20.685080
+Create Date: 2026-11-22 06:18:26.403313
 """
 
 from __future__ import annotations
@@ -151,12 +151,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_redemption_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
-        "sequence",
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
-    op.create_table(
         "venue",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -295,7 +289,6 @@ def downgrade() -> None:
 
     op.drop_table("account_entry")
     op.drop_table("venue")
-    op.drop_table("sequence")
     with op.batch_alter_table("redemption", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_redemption_ticket_id"))
 
