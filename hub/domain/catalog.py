@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, time
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +21,16 @@ class Venue(BaseModel):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1, max_length=200)
     timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        # Booking windows and entry hours are venue-local: an unknown zone is unusable.
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {v!r}") from exc
+        return v
 
 
 class ProductKind(StrEnum):

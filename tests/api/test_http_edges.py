@@ -150,3 +150,19 @@ async def _run_async_given(test: Any) -> None:
 
     test.hypothesis.inner_test = sync
     await loop.run_in_executor(None, test)
+
+
+async def test_bad_venue_id_or_timezone_is_a_400_naming_the_field(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    client = await hub_client(aiohttp_client, sqlite_url)
+    for venue_id, body, field in (
+        ("v1", {"name": "x", "timezone": "Mars/Base"}, "timezone"),
+        ("bad id!", {"name": "x"}, "id"),
+    ):
+        resp = await client.put(f"/api/admin/venues/{venue_id}", json=body, headers=ADMIN)
+        data = await resp.json()
+        assert (resp.status, data["code"]) == (400, "INVALID_REQUEST")
+        assert data["details"]["errors"][0]["field"] == field
+    resp = await client.get("/api/venues/v1/keys")
+    assert resp.status == 404  # nothing was written
