@@ -67,7 +67,18 @@ class CtripChannel:
             responses={200: "always: Ctrip's result code is in header.resultCode"},
         )
         async def endpoint(request: web.Request) -> web.Response:
-            return web.json_response(await self.handle(await request.read()))
+            try:
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                # Over the hub's own body limit: still an answer in Ctrip's envelope.
+                return web.json_response(self.too_large())
+            return web.json_response(await self.handle(raw))
+
+    def too_large(self) -> dict[str, Any]:
+        if self.inbound is None:
+            code, message = self.spec.result("INTERNAL")
+            return {"header": {"resultCode": code, "resultMessage": f"{message}: not configured"}}
+        return self.inbound.answer("PARSE_ERROR", detail="body too large")
 
     async def handle(self, raw: bytes) -> dict[str, Any]:
         """One Ctrip call to its answer document; never raises (Ctrip reads codes)."""

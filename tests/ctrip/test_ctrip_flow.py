@@ -176,3 +176,15 @@ async def test_concurrent_creates_for_last_places_never_oversell(
     held = sum(r.body["quantity"] for r in replies if r.ok)
     assert {r.code for r in replies if not r.ok} == {"1003"}
     assert held <= 5 and (await stock(client))["held"] == held
+
+
+async def test_an_oversized_body_is_answered_in_ctrips_envelope(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    client = await hub_client(
+        aiohttp_client, sqlite_url, channel_settings={"ctrip": SECRETS}, max_body_bytes=4096
+    )
+    resp = await client.post("/api/channels/ctrip", data=b"{" + b" " * 8000 + b"}")
+    body = await resp.json()
+    assert resp.status == 200
+    assert body["header"]["resultCode"] == "0001"
