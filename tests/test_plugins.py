@@ -216,3 +216,9 @@ def test_cli_tables_name_the_plugin_behind_each_registration(
     assert ESSENTIAL in result.stdout
     (row,) = [line for line in result.stdout.splitlines() if " echo " in line]
     assert "channel" in row and echo_channel.__name__ in row
+
+
+def test_the_shipped_pytest_fixture_loads_the_installed_plugins(hub_plugins: HubPlugins) -> None:
+    """`hub_plugins` comes from the `pytest11` entry point, as plugin authors get it."""
+    assert {"boxoffice", "agency", "ctrip"} <= set(hub_plugins.channels.names())
+    assert "real_name" in hub_plugins.rules.names()
