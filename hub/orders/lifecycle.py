@@ -158,7 +158,7 @@ class Lifecycle:
         await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
         await self._repay(conn, order, extra, extra.get("charged", 0), now, "cancelled")
         revoked = await self._revoke(conn, [t.id for t in order.tickets], now)
-        await self._move(conn, order, OrderState.CANCELLED, now)
+        await self._move(conn, order, OrderState.CANCELLED, now, extra=extra)
         done = replace_order(
             order, state=OrderState.CANCELLED, tickets=_mark(order.tickets, revoked)
         )
@@ -239,7 +239,7 @@ class Lifecycle:
                 )
                 await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
                 await self._repay(conn, order, extra, extra.get("charged", 0), now, "expired")
-                await self._move(conn, order, OrderState.EXPIRED, now)
+                await self._move(conn, order, OrderState.EXPIRED, now, extra=extra)
                 done = replace_order(order, state=OrderState.EXPIRED)
                 await self._emit(conn, self.plugins.order_expired(done), now)
         HOLDS_EXPIRED.inc(len(ids))
@@ -260,7 +260,8 @@ class Lifecycle:
         why: str,
     ) -> None:
         """Give money back to the B2B account the order was charged to, if any; never
-        more than was charged and not yet returned."""
+        more than was charged and not yet returned. Records it in `extra`, which the
+        caller persists with the order's own update."""
         account = extra.get("account")
         if not account:
             return
@@ -272,7 +273,6 @@ class Lifecycle:
             conn, account, amount, kind="refund", now=now, order_id=order.id, note=why
         )
         extra["repaid"] = int(extra.get("repaid", 0)) + amount
-        await conn.execute(update(ORD).where(ORD.c.id == order.id).values(extra=extra))
 
     async def _revoke(
         self, conn: AsyncConnection, ticket_ids: Sequence[str], now: datetime
