@@ -13,6 +13,7 @@ Two kinds of hooks:
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -136,10 +137,31 @@ def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | N
 
 
 @hookspec
-def ticket_redeemed(ticket: Ticket, redemption: Redemption) -> list[PartnerCall] | None:
+def ticket_redeemed(
+    order: Order, ticket: Ticket, redemption: Redemption
+) -> list[PartnerCall] | None:
     """A gate admitted a ticket (recorded once, whatever the retries).
 
+    :param order: the ticket's order (its channel and partner order id say who to tell).
     :param ticket: the ticket, with its updated entry count.
     :param redemption: the gate decision.
     :return: partner calls to queue (e.g. Ctrip's cumulative OrderConsumedNotice), or None.
+
+    Cumulative notices should compute their totals when they are delivered (read the
+    order then), so a late or retried call always carries the latest count.
+    """
+
+
+@hookspec
+def capacity_changed(venue_id: str, pool: str, days: list[date]) -> list[PartnerCall] | None:
+    """Staff changed the capacity of a pool on some days (stock for sale moved).
+
+    :param venue_id: the venue.
+    :param pool: the inventory pool whose capacity changed.
+    :param days: the travel days affected.
+    :return: partner calls to queue (e.g. Ctrip's DateInventoryModify), or None.
+
+    Runs inside the capacity transaction. Partners that mirror stock should compute the
+    figures at delivery and batch by day (dedupe keys per pool and day), so a burst of
+    changes becomes one call per day with the latest number.
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -85,8 +86,15 @@ class HubPlugins:
     def order_refunded(self, order: Order, tickets: list[Ticket]) -> list[PartnerCall]:
         return self._calls(self.pm.hook.order_refunded(order=order, tickets=tickets))
 
-    def ticket_redeemed(self, ticket: Ticket, redemption: Redemption) -> list[PartnerCall]:
-        return self._calls(self.pm.hook.ticket_redeemed(ticket=ticket, redemption=redemption))
+    def ticket_redeemed(
+        self, order: Order, ticket: Ticket, redemption: Redemption
+    ) -> list[PartnerCall]:
+        return self._calls(
+            self.pm.hook.ticket_redeemed(order=order, ticket=ticket, redemption=redemption)
+        )
+
+    def capacity_changed(self, venue_id: str, pool: str, days: list[date]) -> list[PartnerCall]:
+        return self._calls(self.pm.hook.capacity_changed(venue_id=venue_id, pool=pool, days=days))
 
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> list[PluginInfo]:
