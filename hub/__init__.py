@@ -10,7 +10,11 @@ from hub.contracts import (
     ChannelAdapter,
     ChannelContext,
     DeliveryError,
+    DeviceConfig,
     DeviceDriver,
+    DeviceError,
+    DeviceHost,
+    DeviceInfo,
     PartnerCall,
     PaymentProvider,
 )
@@ -26,6 +30,7 @@ from hub.domain import (
     Visitor,
 )
 from hub.domain.errors import DeniedError
+from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 from hub.hookspecs import hookimpl
 
 __all__ = [
@@ -35,7 +40,16 @@ __all__ = [
     "Denial",
     "DenialCode",
     "DeniedError",
+    "DeviceConfig",
     "DeviceDriver",
+    "DeviceError",
+    "DeviceEvent",
+    "DeviceHost",
+    "DeviceInfo",
+    "Direction",
+    "GateCredential",
+    "GateDecision",
+    "Medium",
     "Order",
     "OrderLine",
     "OrderRequest",
@@ -43,6 +57,7 @@ __all__ = [
     "PartnerCall",
     "PaymentProvider",
     "Redemption",
+    "Scan",
     "Ticket",
     "Visitor",
     "hookimpl",

@@ -8,8 +8,8 @@ database connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from hub.api.routing import ApiRoutes
     from hub.clock import Clock
-    from hub.domain import Order, Ticket
+    from hub.domain import Order
+    from hub.domain.gate import DeviceEvent, GateCredential, GateDecision, Scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +72,98 @@ class PaymentProvider(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """One onboarded device, as staff entered it. `options` holds what differs per vendor
+    (credentials, a field mapping, topics); drivers validate it in `probe`."""
+
+    id: str
+    vendor: str
+    address: str = ""  # host[:port] or base URL; "" for devices that call us (ZKTeco push)
+    serial: str = ""
+    gate: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What a connection test read off the device (onboarding and health)."""
+
+    serial: str
+    model: str = ""
+    firmware: str = ""
+    clock: datetime | None = None  # the device's own time, to measure skew
+
+
+@runtime_checkable
+class DeviceHost(Protocol):
+    """What the venue bridge offers its drivers. A driver never decides by itself: it
+    turns a vendor message into a `Scan` and asks the host, or reports a `DeviceEvent`
+    a device decided from its own list."""
+
+    clock: Clock
+    routes: ApiRoutes  # the bridge's HTTP app, for drivers that receive (events, push)
+    http: aiohttp.ClientSession
+
+    async def decide(self, scan: Scan) -> GateDecision:
+        """Decide online/offline (same rule engine as the hub); logged before returning."""
+        ...
+
+    async def device_event(self, event: DeviceEvent) -> bool:
+        """Record a device's own decision once per (device, event_key); False = duplicate."""
+        ...
+
+    def device(self, device_id: str) -> DeviceConfig | None:
+        """The onboarded device with this id (unknown devices are refused)."""
+        ...
+
+    def device_by_serial(self, vendor: str, serial: str) -> DeviceConfig | None:
+        """For protocols that identify devices only by serial (ZKTeco push, UHPPOTE)."""
+        ...
+
+
 @runtime_checkable
 class DeviceDriver(Protocol):
-    """A family of entrance devices (one vendor protocol). Lives in the venue bridge."""
+    """A family of entrance devices (one vendor protocol). Lives in the venue bridge.
+
+    Devices are attached and detached while the bridge runs (onboarding without
+    restarts); `start` opens what the vendor needs once (a UDP listener, HTTP routes on
+    ``host.routes`` — mounted before the bridge's app starts —, an MQTT subscription)."""
 
     vendor: str
 
-    async def start(self, host: Any) -> None:
-        """Start listening / polling; `host` is the bridge's device host."""
+    async def start(self, host: DeviceHost) -> None:
+        """Open listeners; called once when the bridge starts."""
         ...
 
     async def stop(self) -> None: ...
 
-    async def push_credentials(self, device_id: str, tickets: list[Ticket]) -> None:
-        """Bring a device that keeps its own list up to date."""
+    async def probe(self, device: DeviceConfig) -> DeviceInfo:
+        """Connection test for onboarding: reach the device and read its serial number.
+        Raise `DeviceError` with a message staff can act on."""
         ...
+
+    async def attach(self, device: DeviceConfig) -> None:
+        """Begin serving an onboarded device: point its events at the bridge, sync its
+        clock, catch up on events it stored while nobody listened."""
+        ...
+
+    async def detach(self, device_id: str) -> None: ...
+
+    async def push_credentials(
+        self, device: DeviceConfig, credentials: Sequence[GateCredential]
+    ) -> None:
+        """Bring a device that keeps its own list up to date (adds, changes, revocations).
+        Devices that ask online for every scan ignore this."""
+        ...
+
+    async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
+        """Remote open (staff manual admission)."""
+        ...
+
+
+class DeviceError(Exception):
+    """A device could not be reached or refused a command; the message is for staff."""
 
 
 class Services(Protocol):
