@@ -123,10 +123,13 @@ class OrderState(StrEnum):
         return self in _FINAL
 
 
-_FINAL = {OrderState.REDEEMED, OrderState.CANCELLED, OrderState.REFUNDED, OrderState.EXPIRED}
+#: EXPIRED is not final: a payment that lands after the hold ran out may still confirm
+#: the order if its stock can be taken again (`Lifecycle.confirm(..., retake=True)`).
+_FINAL = {OrderState.REDEEMED, OrderState.CANCELLED, OrderState.REFUNDED}
 
 #: Allowed moves. Stock follows: held→confirmed moves held to sold; held→cancelled/expired
-#: releases held; confirmed→refunded/cancelled returns sold (for unused tickets).
+#: releases held; confirmed→refunded/cancelled returns sold (for unused tickets);
+#: expired→confirmed (a late payment) takes the released units again, straight to sold.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.HELD: frozenset({OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.EXPIRED}),
     OrderState.CONFIRMED: frozenset(
@@ -141,7 +144,7 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.REDEEMED: frozenset(),
     OrderState.CANCELLED: frozenset(),
     OrderState.REFUNDED: frozenset(),
-    OrderState.EXPIRED: frozenset(),
+    OrderState.EXPIRED: frozenset({OrderState.CONFIRMED}),
 }
 
 

@@ -76,9 +76,36 @@ async def release(conn: AsyncConnection, counts: Sequence[tuple[str, str, date, 
 
 
 def stored(claims: Sequence[Claim], secret: str) -> list[list[Any]]:
-    """Claims as kept on the order (hashed keys), so they can be released later."""
-    return [[c.scope, id_key(secret, c.id_number), c.day.isoformat(), c.amount] for c in claims]
+    """Claims as kept on the order (hashed keys), so they can be released later — and,
+    with their limit, taken again when a late payment revives an expired order."""
+    return [
+        [c.scope, id_key(secret, c.id_number), c.day.isoformat(), c.amount, c.limit] for c in claims
+    ]
 
 
 def from_stored(rows: Iterable[Sequence[Any]]) -> list[tuple[str, str, date, int]]:
-    return [(s, k, date.fromisoformat(d), int(n)) for s, k, d, n in rows]
+    # Rows written before the limit was kept have four fields; both shapes release alike.
+    return [(s, k, date.fromisoformat(d), int(n)) for s, k, d, n, *_ in rows]
+
+
+async def reclaim(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> bool:
+    """Take stored claims again, each within its limit, all or none (an expired order
+    revived by a late payment: someone else may have used the ID's place meanwhile).
+    A row without its limit (kept before limits were stored) cannot be checked: False."""
+    done: list[tuple[str, str, date, int]] = []
+    for row in rows:
+        if len(row) < 5:
+            await release(conn, done)
+            return False
+        scope, key, day, amount, limit = row[0], row[1], date.fromisoformat(row[2]), *row[3:5]
+        ins = _insert(conn).values(scope=scope, id_key=key, day=day, count=int(amount))
+        stmt = ins.on_conflict_do_update(
+            index_elements=["scope", "id_key", "day"],
+            set_={"count": C.count + ins.excluded.count},
+            where=(C.count + ins.excluded.count) <= int(limit),
+        ).returning(C.count)
+        if int(amount) > int(limit) or (await conn.execute(stmt)).first() is None:
+            await release(conn, done)
+            return False
+        done.append((scope, key, day, int(amount)))
+    return True

@@ -107,16 +107,23 @@ class Lifecycle:
         )
         return [(int(i), str(p), int(q)) for i, p, q in rows.all()]
 
-    async def confirm(self, conn: AsyncConnection, order_id: str, now: datetime) -> Outcome:
+    async def confirm(
+        self, conn: AsyncConnection, order_id: str, now: datetime, *, retake: bool = False
+    ) -> Outcome:
+        """Paid: issue the tickets. With ``retake`` an EXPIRED order (a payment that
+        landed after its hold ran out) is confirmed too if its stock can be taken again."""
         order, extra = await self._load(conn, order_id)
         if order.state in (OrderState.CONFIRMED, OrderState.PARTLY_REDEEMED, OrderState.REDEEMED):
             return Outcome(200, {"order": records.order_json(order)}, order_id=order.id)
-        if order.state is OrderState.EXPIRED:
+        if order.state is OrderState.EXPIRED and retake:
+            await self._retake(conn, order, extra)
+        elif order.state is OrderState.EXPIRED:
             raise DeniedError.of(DenialCode.HOLD_EXPIRED, "The hold expired; stock was released")
-        if order.state is not OrderState.HELD:
+        elif order.state is not OrderState.HELD:
             raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
-        allocations = await self._allocations(conn, order.id)
-        await self.stock.settle(conn, [Taken(i, q) for i, _, q in allocations])
+        else:
+            allocations = await self._allocations(conn, order.id)
+            await self.stock.settle(conn, [Taken(i, q) for i, _, q in allocations])
         found = await self.catalog.venue(order.venue_id)
         if found is None:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
@@ -140,6 +147,46 @@ class Lifecycle:
         )
         await self._emit(conn, self.plugins.order_confirmed(done), now)
         return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
+
+    async def confirm_late(
+        self,
+        conn: AsyncConnection,
+        order_id: str,
+        now: datetime,
+        if_gone: Sequence[PartnerCall],
+    ) -> Outcome:
+        """Confirm a paid order even if its hold expired (re-taking its stock); when it
+        cannot be confirmed any more (stock gone, or the order was cancelled meanwhile),
+        queue `if_gone` (e.g. the refund of that payment) in this same transaction, so
+        the refusal and its remedy are one durable fact."""
+        try:
+            async with conn.begin_nested():
+                return await self.confirm(conn, order_id, now, retake=True)
+        except DeniedError as exc:
+            if exc.denial.code in (DenialCode.HOLD_EXPIRED, DenialCode.INVALID_STATE):
+                await self._emit(conn, list(if_gone), now)
+            return Outcome.denied(exc.denial)
+
+    async def _retake(self, conn: AsyncConnection, order: Order, extra: dict[str, Any]) -> None:
+        """Take an expired order's units again, straight to sold, each cell only if it
+        still has room, all or none (the caller's savepoint undoes a partial take); its
+        per-ID claims likewise. Orders charged to a B2B account are not revived: their
+        money went back to the account at expiry."""
+        gone = DeniedError.of(
+            DenialCode.HOLD_EXPIRED, "The hold expired and its stock is gone", stock_gone=True
+        )
+        if extra.get("account"):
+            raise gone
+        for inv_id, _, qty in await self._allocations(conn, order.id):
+            res = await conn.execute(
+                update(INV)
+                .where(INV.c.id == inv_id, INV.c.capacity - INV.c.held - INV.c.sold >= qty)
+                .values(sold=INV.c.sold + qty)
+            )
+            if res.rowcount != 1:
+                raise gone
+        if not await claim_store.reclaim(conn, extra.get("claims", [])):
+            raise gone
 
     async def cancel(self, conn: AsyncConnection, order_id: str, now: datetime) -> Outcome:
         order, extra = await self._load(conn, order_id)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.accounts import AccountService
 from hub.catalog import CatalogService
 from hub.clock import Clock
+from hub.contracts import PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderRequest, Visitor
 from hub.domain.order import fingerprint_json
 from hub.inventory import Stock
@@ -141,6 +142,30 @@ class OrderService:
     async def confirm(self, order_id: str, *, key: str | None = None, **payment: Any) -> Outcome:
         fp = fingerprint("confirm", order_id, payment)
         return await self._run(lambda c, n: self.lifecycle.confirm(c, order_id, n), key, fp)
+
+    async def confirm_paid(
+        self,
+        order_id: str,
+        *,
+        key: str,
+        if_gone: Sequence[PartnerCall] = (),
+        **payment: Any,
+    ) -> Outcome:
+        """A payment provider says the order was paid: confirm it, even after its hold
+        expired if the stock can be taken again; otherwise answer ``HOLD_EXPIRED`` and
+        queue `if_gone` (the automatic refund, a message to the visitor) in the same
+        transaction. Idempotent on `key`: a duplicate notification replays the answer
+        and queues nothing."""
+        fp = fingerprint("confirm_paid", order_id, payment)
+        outcome = await self.lifecycle.run(
+            lambda c, n: self.lifecycle.confirm_late(c, order_id, n, if_gone),
+            self.clock.now(),
+            key,
+            fp,
+        )
+        if self._on_calls and (outcome.ok or (if_gone and not outcome.replay)):
+            self._on_calls()
+        return outcome
 
     async def cancel(self, order_id: str, *, key: str | None = None) -> Outcome:
         fp = fingerprint("cancel", order_id)
