@@ -123,6 +123,18 @@ class SignatureSide(_Table):
     )
     secret_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
     client_id_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    timestamp: str | None = Field(
+        default=None,
+        pattern=r"^(body|header|query):[A-Za-z0-9_.\-\[\]]+$",
+        description="where the signed request time is: 'header:Date', 'query:timestamp'",
+    )
+    timestamp_format: str = Field(
+        default="rfc1123",
+        description="'rfc1123', 'epoch_ms', 'epoch_s' or a strptime format (taken as UTC)",
+    )
+    max_skew_seconds: float | None = Field(
+        default=None, gt=0, description="refuse a request time further off (replays)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSide:
@@ -132,6 +144,10 @@ class SignatureSide(_Table):
             raise ValueError(f"'fields' only applies to md5_concat, not {self.scheme!r}")
         if self.scheme != "none" and not self.secret_setting:
             raise ValueError(f"scheme {self.scheme!r} needs secret_setting")
+        if self.scheme == "hmac_sha1_mws" and not self.client_id_setting:
+            raise ValueError("scheme 'hmac_sha1_mws' needs client_id_setting")
+        if self.max_skew_seconds is not None and self.timestamp is None:
+            raise ValueError("max_skew_seconds needs 'timestamp' (where the request time is)")
         for i, f in enumerate(self.fields):
             if f not in SIGN_SPECIALS:
                 try:
@@ -164,6 +180,12 @@ class ResultEntry(_Table):
 class Operation(_Table):
     canonical: CanonicalOperation
     deadline_seconds: float = Field(gt=0, description="the partner stops waiting after")
+    path: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-./]+$",
+        description="URL path under the channel's base when operation_from = 'url' "
+        "(default: the operation's name)",
+    )
     result_codes: dict[str, ResultEntry] = Field(
         default_factory=dict, description="overrides of the spec-wide table for this call"
     )
@@ -221,6 +243,14 @@ class Callback(_Table):
     batch_max: int | None = Field(default=None, ge=1)
     rate_per_minute: int | None = Field(default=None, ge=1)
     idempotency_field: DottedPath | None = None
+    url_setting: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="NAME of the setting with this call's URL (else [outbound].url_setting)",
+    )
+    coalesce_seconds: float | None = Field(
+        default=None, gt=0, description="a burst of changes within this window is one call"
+    )
 
     @model_validator(mode="after")
     def _policy_valid(self) -> Callback:
@@ -239,6 +269,24 @@ class Callback(_Table):
             deadline_seconds=r.deadline_seconds,
             max_attempts=r.max_attempts,
         )
+
+
+class Outbound(_Table):
+    """How we call the partner (callbacks): where, and the envelope fields a request
+    needs beyond what `[envelope]` already names (operation, account, body)."""
+
+    url_setting: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]*$", description="NAME of the URL setting"
+    )
+    constants: dict[DottedPath, str] = Field(
+        default_factory=dict, description="fixed fields, e.g. {'header.version' = '1.0'}"
+    )
+    timestamp_path: DottedPath | None = Field(default=None, description="request time field")
+    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
+    timezone: str = Field(default="UTC", description="IANA zone of timestamp_path")
+    retryable_codes: list[str] = Field(
+        default_factory=list, description="partner result codes that mean 'try again later'"
+    )
 
 
 class Limits(_Table):
@@ -266,6 +314,7 @@ class ChannelSpec(_Table):
     mapping: Mapping | None = None
     result_codes: dict[str, ResultEntry]
     callbacks: dict[str, Callback] = Field(default_factory=dict)
+    outbound: Outbound | None = None
     limits: Limits = Limits()
 
     @model_validator(mode="after")
@@ -291,11 +340,24 @@ class ChannelSpec(_Table):
         The operation's own table wins (Ctrip answers "already used" with ``2002`` on a
         cancel but ``3001`` on a refund), then the spec-wide one, then ``default``.
         """
+        entry = self.result_entry(code, operation)
+        return str(entry.code), entry.message
+
+    def result_entry(self, code: str, operation: str | None = None) -> ResultEntry:
+        """The table entry itself: its code keeps the partner's JSON type (Meituan's
+        ``200`` is a number, Ctrip's ``"0000"`` a string)."""
         key = str(code)
         op = self.operations.get(operation) if operation else None
         entry = (op.result_codes.get(key) if op else None) or self.result_codes.get(key)
-        entry = entry or self.result_codes["default"]
-        return str(entry.code), entry.message
+        return entry or self.result_codes["default"]
+
+    def operation_for_path(self, path: str) -> str | None:
+        """The operation a partner called by URL (``operation_from = 'url'``)."""
+        path = path.strip("/")
+        for name, op in self.operations.items():
+            if (op.path or name).strip("/") == path:
+                return name
+        return None
 
     def idempotency_path(self, operation: str) -> str | None:
         """Where the idempotency key is in this operation's decoded body."""
