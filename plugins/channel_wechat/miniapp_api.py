@@ -1,0 +1,311 @@
+"""The API the mini-program's front end calls, under ``/api/wechat/``.
+
+Errors are the hub's JSON ``{"code", "message"}`` with an HTTP status (the front end shows
+``message``); a WeChat-side failure keeps WeChat's number in ``details.errcode``. Every
+call but login carries ``Authorization: Bearer <token>`` from login; the WeChat
+``session_key`` behind it stays in the hub.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from wechatpy.crypto import WeChatWxaCrypto
+
+from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
+from hub.api.errors import ApiError, outcome_response, read_model
+from plugins.channel_wechat.messages import WeChatApiError, get_json
+from plugins.channel_wechat.pay_api import PayError, Prepay
+from plugins.channel_wechat.trades import SESSION_TTL, mask_openid, out_trade_no
+
+if TYPE_CHECKING:
+    from hub.api.routing import ApiRoutes
+    from plugins.channel_wechat.channel import WeChatChannel
+
+log = logging.getLogger(__name__)
+PREPAY_REUSE_SECONDS = 3600  # a prepay_id lives two hours; reuse it for one
+
+
+class Login(BaseModel):
+    js_code: str = Field(min_length=1, max_length=128)
+
+
+class NewOrder(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    client_key: str = Field(min_length=8, max_length=64, description="idempotency key")
+    product_id: str = Field(min_length=1, max_length=64)
+    travel_date: date
+    slot: str = Field(default="", max_length=32)
+    quantity: int = Field(ge=1, le=20)
+    visitors: list[Visitor] = Field(default_factory=list, max_length=20)
+
+
+class RefundAsk(BaseModel):
+    request_no: str = Field(min_length=4, max_length=64, description="idempotency key")
+    ticket_ids: list[str] | None = Field(default=None, max_length=20)
+
+
+class PhoneAsk(BaseModel):
+    encrypted_data: str = Field(min_length=16, max_length=4096)
+    iv: str = Field(min_length=16, max_length=64)
+
+
+def view(order: Order, out_trade: str) -> dict[str, Any]:
+    """An order as the mini-program shows it: masked visitors, QR payloads."""
+    return {
+        "out_trade_no": out_trade,
+        "order_id": order.id,
+        "state": order.state.value,
+        "travel_date": order.travel_date.isoformat(),
+        "slot": order.slot,
+        "amount": order.amount,
+        "hold_expires_at": order.hold_expires_at.isoformat() if order.hold_expires_at else None,
+        "visitors": [v.masked() for v in order.visitors],
+        "tickets": [
+            {"id": t.id, "product_id": t.product_id, "state": t.state.value, "qr": t.credential}
+            for t in order.tickets
+        ],
+    }
+
+
+def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
+    def configured() -> Any:
+        if channel.config is None:
+            raise ApiError(503, "NOT_CONFIGURED", f"WeChat channel: {channel.problem}")
+        return channel.config
+
+    async def user(request: web.Request) -> dict[str, Any]:
+        configured()
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        session = await channel.trades.session(token) if token else None
+        if session is None:
+            raise ApiError(401, "LOGIN_REQUIRED", "Log in again")
+        return session
+
+    async def own_trade(request: web.Request) -> tuple[dict[str, Any], dict[str, Any], Order]:
+        session = await user(request)
+        out_trade = request.match_info["out_trade_no"]
+        trade = await channel.trades.get(out_trade)
+        if trade is None or trade["openid"] != session["openid"]:
+            raise ApiError(404, "UNKNOWN_ORDER", "No such order")
+        order = await channel.orders.get(str(trade["order_id"]))
+        if order is None:
+            raise ApiError(404, "UNKNOWN_ORDER", "No such order")
+        return session, trade, order
+
+    @routes.post(
+        "/api/wechat/login",
+        summary="Exchange wx.login()'s code for a session",
+        tag="wechat",
+        body=Login,
+    )
+    async def login(request: web.Request) -> web.Response:
+        cfg = configured()
+        ask = await read_model(request, Login)
+        try:
+            doc = await get_json(
+                channel.http(),
+                "GET",
+                f"{cfg.api_base}/sns/jscode2session",
+                params={
+                    "appid": cfg.appid,
+                    "secret": cfg.secret,
+                    "js_code": ask.js_code,
+                    "grant_type": "authorization_code",
+                },
+            )
+        except WeChatApiError as exc:
+            if exc.retryable:
+                raise ApiError(
+                    503,
+                    "WECHAT_UNAVAILABLE",
+                    "WeChat did not answer; try again",
+                    errcode=exc.errcode,
+                ) from None
+            raise ApiError(
+                401, "LOGIN_FAILED", "WeChat refused the login code", errcode=exc.errcode
+            ) from None
+        openid, session_key = doc.get("openid"), doc.get("session_key")
+        if not isinstance(openid, str) or not isinstance(session_key, str):
+            raise ApiError(503, "WECHAT_UNAVAILABLE", "WeChat answered without a session")
+        token = secrets.token_urlsafe(32)
+        await channel.trades.new_session(
+            token, {"openid": openid, "session_key": session_key, "unionid": doc.get("unionid")}
+        )
+        log.info("wechat login of %s", mask_openid(openid))
+        return web.json_response({"token": token, "expires_in": int(SESSION_TTL.total_seconds())})
+
+    @routes.get(
+        "/api/wechat/availability",
+        summary="Slots of a day with places and price",
+        tag="wechat",
+        query={"product_id": "product", "date": "YYYY-MM-DD"},
+    )
+    async def availability(request: web.Request) -> web.Response:
+        await user(request)
+        try:
+            day = date.fromisoformat(request.query.get("date", ""))
+        except ValueError:
+            raise ApiError(400, "INVALID_REQUEST", "date must be YYYY-MM-DD") from None
+        product = request.query.get("product_id", "")
+        got = await channel.orders.availability(product, day, channel.name)
+        if "code" in got:
+            raise ApiError(404, str(got["code"]), str(got.get("message", "")))
+        return web.json_response(got)
+
+    @routes.post(
+        "/api/wechat/orders",
+        summary="Hold places and get wx.requestPayment params",
+        tag="wechat",
+        body=NewOrder,
+        responses={201: "held; pay with `payment`", 409: "sold out / limit"},
+    )
+    async def create(request: web.Request) -> web.Response:
+        session = await user(request)
+        ask = await read_model(request, NewOrder)
+        openid = str(session["openid"])
+        out_trade = out_trade_no(openid, ask.client_key)
+        placed = await channel.orders.place(
+            OrderRequest(
+                channel=channel.name,
+                partner_order_id=out_trade,
+                lines=(OrderLine(product_id=ask.product_id, quantity=ask.quantity),),
+                visitors=tuple(ask.visitors),
+                travel_date=ask.travel_date,
+                slot=ask.slot,
+            )
+        )
+        if not placed.ok:
+            return outcome_response(placed)
+        order = Order.model_validate(placed.body["order"])
+        trade = await channel.trades.get(out_trade)
+        if trade is None:
+            trade = {
+                "out_trade_no": out_trade,
+                "order_id": order.id,
+                "openid": openid,
+                "amount": order.amount,
+                "description": f"{ask.product_id} {ask.travel_date.isoformat()} x{ask.quantity}",
+                "created": channel.ctx.clock.now().strftime("%Y%m%d%H%M%S%f")  # type: ignore[union-attr]
+                if channel.ctx
+                else "",
+            }
+            await channel.trades.put(out_trade, trade)
+        body: dict[str, Any] = {"order": view(order, out_trade), "payment": None}
+        if order.state is OrderState.HELD:
+            body["payment"] = await prepay(trade, order)
+        return web.json_response(body, status=201)
+
+    async def prepay(trade: dict[str, Any], order: Order) -> dict[str, str]:
+        cached = trade.get("prepay")
+        if cached and channel.now() - float(cached["at"]) < PREPAY_REUSE_SECONDS:
+            return dict(cached["params"])
+        assert channel.pay is not None
+        try:
+            params = await channel.pay.prepay(
+                Prepay(trade["out_trade_no"], trade["description"], order.amount, trade["openid"])
+            )
+        except PayError as exc:
+            log.warning("wechat prepay of %s failed: %s", trade["out_trade_no"], exc)
+            raise ApiError(
+                503,
+                "PAYMENT_UNAVAILABLE",
+                "WeChat Pay did not answer; try again",
+                wechat_code=exc.code,
+            ) from None
+        await channel.trades.put(
+            trade["out_trade_no"], {**trade, "prepay": {"at": channel.now(), "params": params}}
+        )
+        return params
+
+    @routes.get("/api/wechat/orders", summary="My orders, newest first", tag="wechat")
+    async def mine(request: web.Request) -> web.Response:
+        session = await user(request)
+        out: list[dict[str, Any]] = []
+        for out_trade in await channel.trades.of_user(str(session["openid"])):
+            trade = await channel.trades.get(out_trade)
+            order = await channel.orders.get(str(trade["order_id"])) if trade else None
+            if order is not None:
+                out.append(view(order, out_trade))
+        return web.json_response({"orders": out})
+
+    @routes.get(
+        "/api/wechat/orders/{out_trade_no}", summary="One order and its QR tickets", tag="wechat"
+    )
+    async def one(request: web.Request) -> web.Response:
+        _, trade, order = await own_trade(request)
+        return web.json_response({"order": view(order, trade["out_trade_no"])})
+
+    @routes.post(
+        "/api/wechat/orders/{out_trade_no}/cancel",
+        summary="Cancel a held order (WeChat's order is closed)",
+        tag="wechat",
+    )
+    async def cancel(request: web.Request) -> web.Response:
+        _, trade, order = await own_trade(request)
+        if order.state is not OrderState.HELD and order.state is not OrderState.CANCELLED:
+            raise ApiError(409, "INVALID_STATE", "Paid orders are refunded, not cancelled")
+        done = await channel.orders.cancel(
+            order.id, key=f"wechat\x1fcancel\x1f{trade['out_trade_no']}"
+        )
+        if not done.ok:
+            return outcome_response(done)
+        return web.json_response(
+            {"order": view(Order.model_validate(done.body["order"]), trade["out_trade_no"])}
+        )
+
+    @routes.post(
+        "/api/wechat/orders/{out_trade_no}/refund",
+        summary="Refund unused tickets (money back through WeChat Pay)",
+        tag="wechat",
+        body=RefundAsk,
+    )
+    async def refund(request: web.Request) -> web.Response:
+        _, trade, order = await own_trade(request)
+        ask = await read_model(request, RefundAsk)
+        done = await channel.orders.refund(
+            order.id,
+            ask.ticket_ids,
+            key=f"wechat\x1frefund\x1f{trade['out_trade_no']}\x1f{ask.request_no}",
+        )
+        if not done.ok:
+            return outcome_response(done)
+        return web.json_response(
+            {
+                "order": view(Order.model_validate(done.body["order"]), trade["out_trade_no"]),
+                "refunded_tickets": done.body.get("refunded_tickets", []),
+                "refunded_amount": done.body.get("refunded_amount", 0),
+            }
+        )
+
+    @routes.post(
+        "/api/wechat/phone",
+        summary="Decrypt the phone number the visitor shared",
+        tag="wechat",
+        body=PhoneAsk,
+    )
+    async def phone(request: web.Request) -> web.Response:
+        session = await user(request)
+        ask = await read_model(request, PhoneAsk)
+        cfg = configured()
+        try:
+            data = WeChatWxaCrypto(session["session_key"], ask.iv, cfg.appid).decrypt_message(
+                ask.encrypted_data
+            )
+        except Exception:  # bad base64 / padding / JSON / watermark: all "cannot decrypt"
+            raise ApiError(
+                400, "DECRYPT_FAILED", "Cannot read the shared data; log in again"
+            ) from None
+        number = data.get("purePhoneNumber") or data.get("phoneNumber")
+        if not isinstance(number, str):
+            raise ApiError(400, "DECRYPT_FAILED", "No phone number in the shared data")
+        return web.json_response(
+            {"phone": number, "country_code": str(data.get("countryCode", ""))}
+        )

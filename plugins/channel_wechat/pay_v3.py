@@ -1,0 +1,145 @@
+"""WeChat Pay API v3 over the hub's aiohttp session: every request signed with the
+merchant key, every answer's signature verified with WeChat Pay's public key before it is
+believed (an unverified "SUCCESS" is treated like no answer)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from plugins.channel_wechat import signing_v3
+from plugins.channel_wechat.config import WeChatConfig
+from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest
+
+# WeChat's codes that mean "try again later" rather than "no".
+_RETRYABLE = {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANK_ERROR", "NOT_ENOUGH"}
+# Closing is done when there is nothing left to close: already closed, never created,
+# or paid meanwhile (that payment's notification takes the late-payment path).
+_CLOSE_OK = {"ORDER_CLOSED", "ORDERCLOSED", "ORDERNOTEXIST", "ORDER_NOT_EXIST", "ORDERPAID"}
+
+
+class PayV3:
+    def __init__(
+        self,
+        config: WeChatConfig,
+        http: Callable[[], aiohttp.ClientSession],
+        now: Callable[[], float],
+    ) -> None:
+        assert config.mch_private_key is not None and config.pay_public_key is not None
+        self.config = config
+        self._http = http
+        self._now = now
+
+    async def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        cfg = self.config
+        assert cfg.mch_private_key is not None and cfg.pay_public_key is not None
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body else ""
+        auth = signing_v3.authorization(
+            cfg.mch_private_key,
+            mchid=cfg.mchid,
+            serial=cfg.mch_serial,
+            method=method,
+            url=path,
+            body=text,
+            timestamp=int(self._now()),
+            nonce_str=signing_v3.nonce(),
+        )
+        headers = {
+            "Authorization": auth,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": "tickethub-wechat/0.1",
+        }
+        try:
+            async with self._http().request(
+                method, cfg.pay_base + path, data=text.encode() if text else None, headers=headers
+            ) as resp:
+                raw = (await resp.read()).decode("utf-8", "replace")
+                status, got = resp.status, dict(resp.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PayError("NETWORK", f"{type(exc).__name__}", retryable=True) from None
+        if status >= 500:
+            raise PayError(f"HTTP_{status}", raw[:200], retryable=True)
+        try:
+            signing_v3.check_signed(
+                got,
+                raw,
+                key=cfg.pay_public_key,
+                key_id=cfg.pay_public_key_id,
+                now=self._now(),
+            )
+        except signing_v3.Unverified as exc:
+            raise PayError("UNVERIFIED_ANSWER", exc.reason, retryable=True) from None
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            raise PayError("BAD_ANSWER", "answer is not JSON", retryable=True) from None
+        if not isinstance(doc, dict):
+            raise PayError("BAD_ANSWER", "answer is not an object", retryable=True)
+        if status >= 400:
+            code = str(doc.get("code", f"HTTP_{status}"))
+            raise PayError(code, str(doc.get("message", ""))[:200], retryable=code in _RETRYABLE)
+        return status, doc
+
+    async def prepay(self, order: Prepay) -> dict[str, str]:
+        cfg = self.config
+        assert cfg.mch_private_key is not None
+        _, doc = await self.call(
+            "POST",
+            "/v3/pay/transactions/jsapi",
+            {
+                "appid": cfg.appid,
+                "mchid": cfg.mchid,
+                "description": order.description[:127],
+                "out_trade_no": order.out_trade_no,
+                "notify_url": cfg.notify_url("pay"),
+                "amount": {"total": order.total, "currency": "CNY"},
+                "payer": {"openid": order.openid},
+            },
+        )
+        prepay_id = doc.get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise PayError("BAD_ANSWER", "no prepay_id", retryable=True)
+        return signing_v3.request_payment(
+            cfg.mch_private_key,
+            appid=cfg.appid,
+            prepay_id=prepay_id,
+            timestamp=int(self._now()),
+            nonce_str=signing_v3.nonce(),
+        )
+
+    async def query(self, out_trade_no: str) -> dict[str, str]:
+        _, doc = await self.call(
+            "GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.config.mchid}"
+        )
+        return {k: str(v) for k, v in doc.items() if isinstance(v, (str, int))}
+
+    async def close(self, out_trade_no: str) -> None:
+        try:
+            await self.call(
+                "POST",
+                f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+                {"mchid": self.config.mchid},
+            )
+        except PayError as exc:
+            if exc.code not in _CLOSE_OK:
+                raise
+
+    async def refund(self, request: RefundRequest) -> str:
+        _, doc = await self.call(
+            "POST",
+            "/v3/refund/domestic/refunds",
+            {
+                "out_trade_no": request.out_trade_no,
+                "out_refund_no": request.out_refund_no,
+                "reason": request.reason[:80],
+                "notify_url": self.config.notify_url("refund"),
+                "amount": {"refund": request.refund, "total": request.total, "currency": "CNY"},
+            },
+        )
+        return str(doc.get("status", "PROCESSING"))
