@@ -1,0 +1,158 @@
+"""A hub for one channel under test, seeded as staff would, and ways to look inside.
+
+The kit talks to the hub over HTTP like the partner (through the probe) and reads stock,
+orders and the outbox straight from the database, because "nothing written" can only be
+checked where things would have been written.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from hub.api.app import HUB, Hub, create_app
+from hub.clock import SystemClock
+from hub.outbox import Breakers, OutboxWorker, RetryPolicy
+from hub.settings import Settings
+from hub.storage.tables import InventoryRow, OrderRow, OutboxRow
+from hub.testing.conformance.probe import ChannelProbe, ProbeAnswer, ProbeRequest
+
+ADMIN_TOKEN = "conformance-admin"
+PRODUCT = "adult"
+POOL = "main"
+VENUE_TZ = ZoneInfo("Asia/Shanghai")
+
+FAST_CALLBACKS = RetryPolicy(
+    timeout_seconds=0.5,
+    initial_seconds=0.01,
+    multiplier=2,
+    max_seconds=0.05,
+    jitter_seconds=0,
+    deadline_seconds=120,
+)
+"""The partner's schedule compressed: the kit checks that callbacks land once, not how
+long the partner's real schedule takes (the spec's own tests check that)."""
+
+
+@dataclass
+class KitHub:
+    probe: ChannelProbe
+    client: TestClient
+    day: date
+
+    @property
+    def hub(self) -> Hub:
+        return self.client.app[HUB]
+
+    async def send(self, request: ProbeRequest) -> tuple[int, Mapping[str, str], bytes]:
+        resp = await self.client.request(
+            request.method,
+            request.path,
+            data=io.BytesIO(request.body) if request.body else None,
+            params=list(request.query),
+            headers=dict(request.headers),
+        )
+        return resp.status, dict(resp.headers), await resp.read()
+
+    async def ask(self, request: ProbeRequest) -> tuple[int, ProbeAnswer]:
+        status, headers, raw = await self.send(request)
+        return status, self.probe.read(status, headers, raw)
+
+    async def taken(self) -> int:
+        """Units held or sold in the common bucket of the tested day."""
+        c = InventoryRow
+        async with self.hub.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(c.held + c.sold), 0)).where(
+                        c.pool == POOL, c.day == self.day
+                    )
+                )
+            ).scalar_one()
+        return int(row)
+
+    async def orders(self) -> int:
+        async with self.hub.engine.connect() as conn:
+            stmt = select(func.count()).select_from(OrderRow)
+            stmt = stmt.where(OrderRow.channel == self.probe.channel)
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def outbox_states(self) -> dict[str, int]:
+        async with self.hub.engine.connect() as conn:
+            stmt = (
+                select(OutboxRow.state, func.count())
+                .where(OutboxRow.partner == self.probe.channel)
+                .group_by(OutboxRow.state)
+            )
+            return {state: int(n) for state, n in (await conn.execute(stmt)).all()}
+
+    def callback_worker(self) -> OutboxWorker:
+        """A worker on the compressed schedule with a breaker that never opens (the
+        receiver's faults are few and deliberate)."""
+        hub = self.hub
+        return OutboxWorker(
+            hub.engine,
+            deliverer=hub.plugins.channels.find,
+            policy_for=lambda partner: FAST_CALLBACKS,
+            clock=hub.clock,
+            worker_id="conformance-kit",
+            lease_seconds=30,
+            breakers=Breakers(hub.clock, failure_threshold=1000),
+        )
+
+
+async def _admin(client: TestClient, path: str, doc: dict[str, Any]) -> None:
+    resp = await client.put(path, json=doc, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    if resp.status not in (200, 201):
+        raise RuntimeError(f"seeding {path} failed: {resp.status} {await resp.text()}")
+
+
+@asynccontextmanager
+async def kit_hub(
+    probe: ChannelProbe,
+    database_url: str,
+    *,
+    capacity: int = 10,
+    extra_settings: Mapping[str, str] | None = None,
+) -> AsyncIterator[KitHub]:
+    """A running hub with the probe's channel configured and product `adult` on sale
+    tomorrow (venue time, real clock: partners sign with real timestamps)."""
+    settings = Settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        channel_settings={probe.channel: {**probe.settings, **(extra_settings or {})}},
+        outbox_workers=0,
+        expiry_sweep_seconds=3600,
+    )
+    app = create_app(settings, clock=SystemClock())
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        day = datetime.now(UTC).astimezone(VENUE_TZ).date() + timedelta(days=1)
+        await _admin(client, "/api/admin/venues/v1", {"name": "Conformance Park"})
+        await _admin(
+            client,
+            f"/api/admin/products/{PRODUCT}",
+            {"venue_id": "v1", "name": "Adult", "pool": POOL, "prices": [{"amount": 10000}]},
+        )
+        await _admin(
+            client,
+            "/api/admin/inventory",
+            {
+                "pool": POOL,
+                "date_from": day.isoformat(),
+                "date_to": day.isoformat(),
+                "slots": [{"code": "", "capacity": capacity}],
+            },
+        )
+        yield KitHub(probe, client, day)
+    finally:
+        await client.close()

@@ -1,0 +1,143 @@
+"""The checks every channel must pass, as a pytest class to subclass::
+
+    from hub.testing.conformance import ConformanceSuite
+
+    class TestConformance(ConformanceSuite):
+        probe = MyPartnerProbe()
+
+Each check runs on SQLite and on PostgreSQL (the ``conformance_db_url`` fixture of the
+``tickethub`` pytest plugin). The checks are the partner's promises, not ours: a forged
+call is refused in the partner's words with nothing written, a retry gets the first
+answer, a changed retry is refused, garbage and huge bodies never cause a 500, concurrent
+orders never oversell, and every callback lands once through timeouts and 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from hub.testing.conformance.harness import PRODUCT, KitHub, kit_hub
+from hub.testing.conformance.probe import ChannelProbe, ProbeAnswer, ProbeRequest
+from hub.testing.conformance.receiver import CallbackReceiver
+
+MAX_DRIVE_ROUNDS = 400
+
+
+class ConformanceSuite:
+    """Subclass with ``probe = <ChannelProbe>``; pytest collects the ``test_*`` methods."""
+
+    probe: ClassVar[ChannelProbe]
+    capacity: ClassVar[int] = 5
+
+    def _order(self, kit: KitHub, key: str, quantity: int = 1) -> ProbeRequest:
+        return self.probe.order(key, product=PRODUCT, day=kit.day, quantity=quantity)
+
+    @staticmethod
+    def _refused(status: int, answer: ProbeAnswer, codes: frozenset[str], what: str) -> None:
+        assert status < 500, f"{what}: HTTP {status} (a partner retries or escalates a 5xx)"
+        assert answer.code in codes, f"{what}: partner code {answer.code!r}, wanted {codes}"
+
+    async def test_a_valid_order_takes_stock(self, conformance_db_url: str) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            status, answer = await kit.ask(self._order(kit, "CK-OK-1", quantity=2))
+            assert status < 500 and answer.code in self.probe.ok_codes, (status, answer)
+            assert await kit.taken() == 2
+            assert await kit.orders() == 1
+
+    async def test_a_forged_signature_is_refused_and_nothing_written(
+        self, conformance_db_url: str
+    ) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            forged = self.probe.forge(self._order(kit, "CK-FORGED-1"))
+            status, answer = await kit.ask(forged)
+            self._refused(status, answer, self.probe.bad_sign_codes, "forged signature")
+            assert await kit.taken() == 0
+            assert await kit.orders() == 0
+
+    async def test_a_replay_gets_the_first_answer_and_takes_stock_once(
+        self, conformance_db_url: str
+    ) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            request = self._order(kit, "CK-REPLAY-1")
+            first = await kit.ask(request)
+            again = await asyncio.gather(*(kit.ask(request) for _ in range(3)))
+            assert first[1].code in self.probe.ok_codes, first
+            for status, answer in again:
+                assert status == first[0] and answer == first[1], (first, status, answer)
+            assert await kit.taken() == 1
+            assert await kit.orders() == 1
+
+    async def test_a_replay_with_a_changed_body_is_refused(self, conformance_db_url: str) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            status, answer = await kit.ask(self._order(kit, "CK-CHANGED-1", quantity=1))
+            assert answer.code in self.probe.ok_codes, (status, answer)
+            status, answer = await kit.ask(self._order(kit, "CK-CHANGED-1", quantity=2))
+            self._refused(status, answer, self.probe.conflict_codes, "changed replay")
+            assert await kit.taken() == 1
+            assert await kit.orders() == 1
+
+    async def test_a_malformed_body_is_refused_in_the_partners_words(
+        self, conformance_db_url: str
+    ) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            status, answer = await kit.ask(self.probe.malformed("CK-MALFORMED-1"))
+            self._refused(status, answer, self.probe.parse_error_codes, "malformed body")
+            assert await kit.orders() == 0
+
+    async def test_an_oversized_body_is_refused_in_the_partners_words(
+        self, conformance_db_url: str
+    ) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            size = kit.hub.settings.max_body_bytes + 4096
+            status, answer = await kit.ask(self.probe.oversized(size))
+            self._refused(status, answer, self.probe.parse_error_codes, "oversized body")
+            assert await kit.orders() == 0
+
+    async def test_concurrent_orders_never_oversell(self, conformance_db_url: str) -> None:
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            requests = [self._order(kit, f"CK-RACE-{i}") for i in range(self.capacity * 3)]
+            results = await asyncio.gather(*(kit.ask(r) for r in requests))
+            ok = [a for _, a in results if a.code in self.probe.ok_codes]
+            for status, answer in results:
+                assert status < 500, results
+                assert answer.code in self.probe.ok_codes | self.probe.sold_out_codes, answer
+            assert len(ok) == self.capacity, [a.code for _, a in results]
+            assert await kit.taken() == self.capacity
+
+    async def test_callbacks_land_once_through_timeouts_and_5xx(
+        self, conformance_db_url: str
+    ) -> None:
+        probe = self.probe
+        receiver = CallbackReceiver(
+            identify=probe.callback_identity,
+            answer=probe.callback_answer,
+            faults=["5xx", "timeout", "5xx"],
+        )
+        url = await receiver.start()
+        try:
+            extra = probe.callback_settings(url)
+            async with kit_hub(
+                probe, conformance_db_url, capacity=self.capacity, extra_settings=extra
+            ) as kit:
+                for key in ("CK-CB-1", "CK-CB-2"):
+                    status, answer = await kit.ask(self._order(kit, key))
+                    assert answer.code in probe.ok_codes, (status, answer)
+                    await probe.provoke_callback(kit.client, key)
+                queued = sum((await kit.outbox_states()).values())
+                assert queued >= 2, f"provoke_callback queued {queued} calls for 2 orders"
+                worker = kit.callback_worker()
+                for _ in range(MAX_DRIVE_ROUNDS):
+                    await worker.run_once()
+                    states = await kit.outbox_states()
+                    if set(states) <= {"done", "dead"}:
+                        break
+                    await asyncio.sleep(0.02)
+                assert set(states) == {"done"}, (states, receiver.summary())
+                assert len(receiver.acknowledged) == states["done"], receiver.summary()
+                assert all(n == 1 for n in receiver.acknowledged.values()), receiver.summary()
+                assert not receiver.after_ack(), receiver.summary()
+                assert any(a.outcome == "timeout" for a in receiver.attempts)
+                assert not any(a.outcome == "forged" for a in receiver.attempts), receiver.summary()
+        finally:
+            await receiver.close()

@@ -1,0 +1,1 @@
+"""Conformance probes: each partner's side of `hub.testing.conformance`, one per OTA."""
