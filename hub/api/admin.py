@@ -218,8 +218,10 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = _hub(request)
         body = await read_model(request, CapacityIn)
         slots = [inventory.SlotCapacity(s.code, s.capacity) for s in body.slots]
+        notify = inventory.capacity_notifier(hub.plugins, hub.outbox.enqueue)
         async with hub.engine.begin() as conn:
-            n = await inventory.set_capacity(conn, body.pool, body.days(), slots)
+            n = await inventory.set_capacity(conn, body.pool, body.days(), slots, on_changed=notify)
+        hub.outbox.notify()
         return web.json_response({"cells": n})
 
     @routes.put(
@@ -241,7 +243,9 @@ def add_routes(routes: ApiRoutes) -> None:
                 channel=body.channel,
                 quantity=body.quantity,
                 fallback=body.fallback,
+                on_changed=inventory.capacity_notifier(hub.plugins, hub.outbox.enqueue),
             )
+        hub.outbox.notify()
         hub.catalog.forget_allotments(body.pool)
         return web.json_response({"cells": n})
 

@@ -8,17 +8,21 @@ take away units that are already held or sold.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import SlotInfo
 from hub.domain.errors import DeniedError
-from hub.storage.tables import AllocationRow, InventoryRow, OrderRow
+from hub.storage.tables import AllocationRow, InventoryRow, OrderRow, ProductRow
+
+if TYPE_CHECKING:
+    from hub.contracts import PartnerCall
+    from hub.plugins import HubPlugins
 
 INV = InventoryRow.__table__
 C = INV.c
@@ -35,6 +39,35 @@ def _hhmm(t: time) -> str:
     return t.strftime("%H:%M")
 
 
+CapacityListener = Callable[[AsyncConnection, str, list[date]], Awaitable[None]]
+"""Told, inside the capacity transaction, which days of a pool changed."""
+
+
+async def venues_of_pool(conn: AsyncConnection, pool: str) -> list[str]:
+    """Venues whose products draw on ``pool`` (a pool belongs to one venue in practice;
+    products keep their pool in their JSON document, so this reads the few rows)."""
+    rows = (await conn.execute(select(ProductRow.venue_id, ProductRow.doc))).all()
+    return sorted({v for v, doc in rows if isinstance(doc, dict) and doc.get("pool") == pool})
+
+
+def capacity_notifier(
+    plugins: HubPlugins,
+    enqueue: Callable[[AsyncConnection, Sequence[PartnerCall]], Awaitable[int]],
+) -> CapacityListener:
+    """Fire the ``capacity_changed`` hook and queue the partner calls it returns in the
+    SAME transaction as the change (like `hub.orders.lifecycle` does for order events),
+    so partners mirroring stock hear of a change if and only if it is committed. A pool
+    no product uses yet sells nothing, so nobody is told."""
+
+    async def notify(conn: AsyncConnection, pool: str, days: list[date]) -> None:
+        for venue_id in await venues_of_pool(conn, pool):
+            calls = plugins.capacity_changed(venue_id, pool, days)
+            if calls:
+                await enqueue(conn, calls)
+
+    return notify
+
+
 async def _cells(conn: AsyncConnection, pool: str, day: date, slot: str) -> dict[str, Any]:
     rows = (
         await conn.execute(select(INV).where(C.pool == pool, C.day == day, C.slot == slot))
@@ -43,11 +76,19 @@ async def _cells(conn: AsyncConnection, pool: str, day: date, slot: str) -> dict
 
 
 async def set_capacity(
-    conn: AsyncConnection, pool: str, days: Iterable[date], slots: Sequence[SlotCapacity]
+    conn: AsyncConnection,
+    pool: str,
+    days: Iterable[date],
+    slots: Sequence[SlotCapacity],
+    *,
+    on_changed: CapacityListener | None = None,
 ) -> int:
-    """Set the TOTAL capacity of each slot on each day; allotments keep their share."""
+    """Set the TOTAL capacity of each slot on each day; allotments keep their share.
+    ``on_changed`` hears the days (see `capacity_notifier`) in this transaction."""
     changed = 0
+    touched: list[date] = []
     for day in days:
+        touched.append(day)
         for s in slots:
             info = SlotInfo.parse(s.code)
             cells = await _cells(conn, pool, day, s.code)
@@ -85,6 +126,8 @@ async def set_capacity(
                         f"{day} {s.code or 'all day'}: more than {s.capacity} already taken",
                     )
             changed += 1
+    if on_changed is not None and changed:
+        await on_changed(conn, pool, touched)
     return changed
 
 
@@ -97,10 +140,14 @@ async def set_allotment(
     channel: str,
     quantity: int,
     fallback: bool,
+    on_changed: CapacityListener | None = None,
 ) -> int:
-    """Reserve `quantity` units of each slot for one channel, taken from the common bucket."""
+    """Reserve `quantity` units of each slot for one channel, taken from the common bucket.
+    What each channel can sell moves, so ``on_changed`` hears the days too."""
     changed = 0
+    touched: list[date] = []
     for day in days:
+        touched.append(day)
         codes = (
             [slot]
             if slot is not None
@@ -156,6 +203,8 @@ async def set_allotment(
                         "CAPACITY_BELOW_SOLD", f"{channel} already took more than {quantity}"
                     )
             changed += 1
+    if on_changed is not None and changed:
+        await on_changed(conn, pool, touched)
     return changed
 
 

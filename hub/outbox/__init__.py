@@ -5,7 +5,14 @@ until they land or a person has to look (dead letters, `tickethub outbox`)."""
 from __future__ import annotations
 
 from hub.outbox.breaker import Breakers, BreakerState, CircuitBreaker
-from hub.outbox.policy import DEFAULT_POLICY, RetryPolicy, adapter_policy, policies_from
+from hub.outbox.policy import (
+    DEFAULT_POLICY,
+    PolicyLookup,
+    RetryPolicy,
+    adapter_policy,
+    policies_from,
+    policy_of,
+)
 from hub.outbox.service import Outbox, new_worker_id
 from hub.outbox.store import STATES, ClaimedCall, OutboxEntry, OutboxStore
 from hub.outbox.worker import OutboxWorker
@@ -21,8 +28,10 @@ __all__ = [
     "OutboxEntry",
     "OutboxStore",
     "OutboxWorker",
+    "PolicyLookup",
     "RetryPolicy",
     "adapter_policy",
     "new_worker_id",
     "policies_from",
+    "policy_of",
 ]

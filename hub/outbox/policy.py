@@ -79,23 +79,43 @@ DEFAULT_POLICY = RetryPolicy()
 """For partners that state nothing: 10 s per attempt, 1 s doubling to 5 min, one day."""
 
 
-def adapter_policy(adapter: ChannelAdapter | Any | None) -> RetryPolicy:
-    """The ``retry_policy`` an adapter carries, or `DEFAULT_POLICY`.
+def adapter_policy(adapter: ChannelAdapter | Any | None, kind: str | None = None) -> RetryPolicy:
+    """The policy for one kind of call of an adapter, or `DEFAULT_POLICY`.
 
-    Read with ``getattr`` because the attribute is optional in the `ChannelAdapter`
-    protocol: most plugins are happy with the default.
+    An adapter whose partner has a schedule per call (Ctrip: a confirmation must land
+    within 30 minutes, a consumed notice may take three days) carries
+    ``retry_policy_for(kind) -> RetryPolicy | None``; otherwise, or when that returns
+    None, its ``retry_policy`` attribute applies. Read with ``getattr`` because both are
+    optional in the `ChannelAdapter` protocol: most plugins are happy with the default.
     """
+    per_kind = getattr(adapter, "retry_policy_for", None)
+    if kind is not None and callable(per_kind):
+        policy = per_kind(kind)
+        if isinstance(policy, RetryPolicy):
+            return policy
     policy = getattr(adapter, "retry_policy", None)
     return policy if isinstance(policy, RetryPolicy) else DEFAULT_POLICY
 
 
-def policies_from(
-    deliverer: Callable[[str], ChannelAdapter | None],
-) -> Callable[[str], RetryPolicy]:
-    """A ``policy_for(partner)`` built on the same lookup that finds the adapters
+class PolicyLookup:
+    """``policy_for(partner, kind=None)`` built on the lookup that finds the adapters
     (e.g. ``policies_from(plugins.channels.find)``), so enqueue and worker agree."""
 
-    def policy_for(partner: str) -> RetryPolicy:
-        return adapter_policy(deliverer(partner))
+    def __init__(self, deliverer: Callable[[str], ChannelAdapter | None]) -> None:
+        self._deliverer = deliverer
 
-    return policy_for
+    def __call__(self, partner: str, kind: str | None = None) -> RetryPolicy:
+        return adapter_policy(self._deliverer(partner), kind)
+
+
+def policies_from(deliverer: Callable[[str], ChannelAdapter | None]) -> PolicyLookup:
+    """The partner's (and, where the adapter says, the call kind's) policy lookup."""
+    return PolicyLookup(deliverer)
+
+
+def policy_of(policy_for: Callable[..., RetryPolicy], partner: str, kind: str) -> RetryPolicy:
+    """Ask ``policy_for`` for one call: per kind when it is a `PolicyLookup`, per partner
+    for the plain ``partner -> policy`` callables tests and tools pass."""
+    if isinstance(policy_for, PolicyLookup):
+        return policy_for(partner, kind)
+    return policy_for(partner)

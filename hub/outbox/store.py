@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.contracts import PartnerCall
-from hub.outbox.policy import RetryPolicy
+from hub.outbox.policy import RetryPolicy, policy_of
 from hub.storage.tables import OutboxRow
 
 T = OutboxRow.__table__  # Core on the hot path: a few statements, no ORM unit of work
@@ -133,7 +133,10 @@ class OutboxStore:
                 "attempts": 0,
                 "created_at": now,
                 "next_attempt_at": call.not_before or now,
-                "deadline_at": now + timedelta(seconds=policy_for(call.partner).deadline_seconds),
+                "deadline_at": now
+                + timedelta(
+                    seconds=policy_of(policy_for, call.partner, call.kind).deadline_seconds
+                ),
             }
             for call in calls
         ]
@@ -284,18 +287,19 @@ class OutboxStore:
         per replay. Ids that are not dead are ignored. Returns how many were revived."""
         if ids is not None and not ids:
             return 0
-        pick = select(C.id, C.partner).where(C.state == DEAD)
+        pick = select(C.id, C.partner, C.kind).where(C.state == DEAD)
         if ids is not None:
             pick = pick.where(C.id.in_(list(ids)))
         revived = 0
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update()
-            by_partner: dict[str, list[int]] = {}
+            by_partner: dict[tuple[str, str], list[int]] = {}
             for row in (await conn.execute(pick)).all():
-                by_partner.setdefault(row.partner, []).append(row.id)
-            for partner, partner_ids in by_partner.items():
-                deadline = now + timedelta(seconds=policy_for(partner).deadline_seconds)
+                by_partner.setdefault((row.partner, row.kind), []).append(row.id)
+            for (partner, kind), partner_ids in by_partner.items():
+                policy = policy_of(policy_for, partner, kind)
+                deadline = now + timedelta(seconds=policy.deadline_seconds)
                 result = await conn.execute(
                     update(T)
                     .where(C.id.in_(partner_ids), C.state == DEAD)

@@ -26,7 +26,7 @@ from hub.clock import Clock
 from hub.contracts import ChannelAdapter, DeliveryError
 from hub.metrics import OUTBOX_DEAD, OUTBOX_DELIVERED, OUTBOX_FAILED
 from hub.outbox.breaker import Breakers, BreakerState
-from hub.outbox.policy import RetryPolicy
+from hub.outbox.policy import RetryPolicy, policy_of
 from hub.outbox.store import ClaimedCall, OutboxStore
 
 log = logging.getLogger("hub.outbox")
@@ -192,7 +192,7 @@ class OutboxWorker:
                 claimed.kind,
             )
             return
-        policy = self._policy_for(partner)
+        policy = policy_of(self._policy_for, partner, claimed.kind)
         if now + timedelta(seconds=policy.timeout_seconds) > claimed.lease_until:
             # Our lease would run out mid-attempt and another worker could send it too.
             await self._hand_back(claimed, now)

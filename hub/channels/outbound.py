@@ -1,0 +1,348 @@
+"""Generic, spec-driven OUTBOUND calls: what every partner callback needs besides its body.
+
+The inbound side (`hub.channels.adapter`) reads a partner's calls as its `ChannelSpec`
+says; this module writes OUR calls to the partner the same way, so a channel plugin's
+``deliver`` only builds the business body of a callback and hands it here::
+
+    out = SpecOutbound(spec, ctx.settings, clock=ctx.clock.now)      # once, in setup
+    reply = await out.send(ctx.http, "OrderConsumedNotice", body)    # in deliver()
+
+`SpecOutbound.send` builds the request document from the spec — the envelope fields
+(operation, account, request time, the ``[outbound].constants``), the body encoded as
+``[envelope].body_encoding`` (Ctrip: AES-128-CBC written as letters a–p), the signature
+of ``[signing.outbound]`` — posts it with the hub's shared session under the callback's
+``timeout_seconds``, waits its turn under the callback's ``rate_per_minute``, and reads
+the partner's result code where ``[envelope.response]`` says it is. It then either
+returns (the partner took the call) or raises `hub.DeliveryError`:
+
+* retryable (the outbox tries again on the callback's schedule): a timeout, a network
+  error, HTTP 5xx or 429, an answer that is not the partner's envelope (a proxy's error
+  page), or a result code listed in ``[outbound].retryable_codes`` ("busy");
+* not retryable (dead letter, an operator looks): any other HTTP 4xx, any other partner
+  result code (a definitive refusal), or a deployment mistake such as a missing URL.
+
+The outbox worker applies the callback's own `RetryPolicy` (``Callback.retry_policy()``)
+when the adapter exposes ``retry_policy_for(kind)`` — see `callback_policies`.
+
+Signing schemes supported outbound: ``md5_concat`` (fields of the document, signature
+written at a ``body:`` location), ``hmac_sha1_mws`` (``Authorization`` and ``Date``
+headers) and ``none``. Token-based auth (Douyin ``client_token``) and TOP query signing
+(Fliggy) are refused at construction with a clear error until a plugin needs them.
+
+Rate limits are per process (`RateLimiter`): several hub processes each keep the limit,
+so deploy the limit divided by the number of processes when that matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from hub.channels.codecs import (
+    CodecError,
+    ctrip_decrypt,
+    ctrip_encrypt,
+    md5_concat,
+    meituan_decrypt,
+    meituan_encrypt,
+    meituan_mws_authorization,
+)
+from hub.channels.loader import PathError, get_path, parse_path
+from hub.channels.spec import Callback, ChannelSpec
+from hub.contracts import DeliveryError
+from hub.outbox.policy import RetryPolicy
+
+OUTBOUND_SIGNING = ("md5_concat", "hmac_sha1_mws", "none")
+"""Signing schemes `SpecOutbound` can produce."""
+
+
+class OutboundConfigError(ValueError):
+    """The spec or the settings cannot make outbound calls (raised at construction)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundReply:
+    """The partner's answer to a call it accepted: its code, message and decoded body."""
+
+    status: int
+    code: str
+    message: str
+    body: Any
+    raw: bytes
+
+
+class RateLimiter:
+    """At most ``per_minute`` acquisitions in any sliding 60-second window.
+
+    `acquire` waits (it never refuses) so the caller's own timeout decides how long a call
+    may queue; the outbox then retries it later. Time and sleep are injected so tests can
+    check the limit without waiting.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be >= 1")
+        self.per_minute = per_minute
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                while self._sent and now - self._sent[0] >= 60.0:
+                    self._sent.popleft()
+                if len(self._sent) < self.per_minute:
+                    self._sent.append(now)
+                    return
+                await self._sleep(60.0 - (now - self._sent[0]))
+
+
+def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
+    parts = parse_path(path)
+    cur = doc
+    for part in parts[:-1]:
+        if not isinstance(part, str):
+            raise OutboundConfigError(f"outbound paths cannot index lists: {path}")
+        cur = cur.setdefault(part, {})
+    last = parts[-1]
+    if not isinstance(last, str):
+        raise OutboundConfigError(f"outbound paths cannot index lists: {path}")
+    cur[last] = value
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def callback_policies(spec: ChannelSpec) -> dict[str, RetryPolicy]:
+    """kind → the spec's policy for that callback; an adapter returns these from
+    ``retry_policy_for(kind)`` so the outbox retries each callback on its own schedule."""
+    return {kind: cb.retry_policy() for kind, cb in spec.callbacks.items()}
+
+
+class SpecOutbound:
+    """Build, sign, send and judge one partner's callbacks as its spec describes them."""
+
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        settings: Mapping[str, Any],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiters: Mapping[str, RateLimiter] | None = None,
+    ) -> None:
+        """Secrets are read once, by the setting names the spec gives; a missing one is
+        an `OutboundConfigError` here, at start-up. URLs are looked up per call (a hub
+        may run with inbound configured before the partner gave a callback URL)."""
+        self.spec = spec
+        self.settings = dict(settings)
+        self.clock = clock
+        env, side = spec.envelope, spec.signing.outbound
+        if side.scheme not in OUTBOUND_SIGNING:
+            raise OutboundConfigError(
+                f"{spec.channel.name}: outbound signing {side.scheme!r} is not supported yet"
+            )
+        if side.scheme == "md5_concat" and not (side.location or "").startswith("body:"):
+            raise OutboundConfigError(f"{spec.channel.name}: md5_concat is signed in the body")
+        self.account_id = self._secret(env.account_setting) if env.account_path else ""
+        self.sign_secret = self._secret(side.secret_setting) if side.scheme != "none" else ""
+        self.client_id = (
+            self._secret(side.client_id_setting) if side.scheme == "hmac_sha1_mws" else ""
+        )
+        enc = spec.encryption
+        needs_key = env.body_encoding in ("aes128cbc_letters", "aes128cbc_base64_iv_rotated")
+        self.aes_key = self._secret(enc.key_setting) if needs_key else ""
+        iv_needed = env.body_encoding == "aes128cbc_letters"
+        self.aes_iv = self._secret(enc.iv_setting) if iv_needed else ""
+        out = spec.outbound
+        self.zone = ZoneInfo(out.timezone) if out is not None else UTC
+        self.limiters: dict[str, RateLimiter] = dict(limiters or {})
+        for kind, cb in spec.callbacks.items():
+            if cb.rate_per_minute and kind not in self.limiters:
+                self.limiters[kind] = RateLimiter(cb.rate_per_minute)
+
+    def _secret(self, name: str | None) -> str:
+        value = self.settings.get(name) if name else None
+        if not isinstance(value, str) or not value:
+            raise OutboundConfigError(f"{self.spec.channel.name}: setting {name} is required")
+        return value
+
+    # ------------------------------------------------------------------ building
+
+    def callback(self, kind: str) -> Callback:
+        cb = self.spec.callbacks.get(kind)
+        if cb is None:
+            raise DeliveryError(f"{self.spec.channel.name}: no callback {kind!r}", retryable=False)
+        return cb
+
+    def url(self, kind: str) -> str:
+        """The callback's URL: its own ``url_setting``, else ``[outbound].url_setting``,
+        plus its ``path``. Missing is a deployment error: the call is dead-lettered with
+        that message and can be replayed once the setting exists."""
+        cb = self.callback(kind)
+        out = self.spec.outbound
+        name = cb.url_setting or (out.url_setting if out is not None else None)
+        base = self.settings.get(name) if name else None
+        if not isinstance(base, str) or not base:
+            raise DeliveryError(
+                f"{self.spec.channel.name}: setting {name or '<url_setting>'} is not configured",
+                retryable=False,
+            )
+        return base.rstrip("/") + cb.path if cb.path else base
+
+    def encode_body(self, body: Any) -> Any:
+        enc = self.spec.envelope.body_encoding
+        if enc == "none":
+            return body
+        plain = _dumps(body)
+        if enc == "aes128cbc_letters":
+            return ctrip_encrypt(plain, self.aes_key, self.aes_iv)
+        if enc == "aes128cbc_base64_iv_rotated":
+            return meituan_encrypt(plain, self.aes_key)
+        return base64.b64encode(plain).decode("ascii")
+
+    def document(self, kind: str, body: Any, *, at: datetime | None = None) -> dict[str, Any]:
+        """The request document for one callback, signed when the signature lives in it.
+
+        Deterministic for a given body and time (Ctrip's AES uses a fixed IV), so the
+        same call sent twice at the same second is byte-identical."""
+        cb = self.callback(kind)
+        env, out = self.spec.envelope, self.spec.outbound
+        at = at or self.clock()
+        if env.body_path:
+            doc: dict[str, Any] = {}
+            _set_path(doc, env.body_path, self.encode_body(body))
+        elif isinstance(body, dict):
+            doc = dict(body)
+        else:
+            raise OutboundConfigError("a spec without envelope.body_path needs an object body")
+        if env.operation_from == "field" and env.operation_path:
+            _set_path(doc, env.operation_path, cb.operation)
+        if env.account_path:
+            _set_path(doc, env.account_path, self.account_id)
+        if out is not None:
+            if out.timestamp_path:
+                stamp = at.astimezone(self.zone).strftime(out.timestamp_format)
+                _set_path(doc, out.timestamp_path, stamp)
+            for path, value in out.constants.items():
+                _set_path(doc, path, value)
+        side = self.spec.signing.outbound
+        if side.scheme == "md5_concat":
+            try:
+                parts = [
+                    self.sign_secret if f == "$secret" else get_path(doc, f) for f in side.fields
+                ]
+            except PathError as exc:
+                raise OutboundConfigError(f"signing.outbound: {exc}") from None
+            if not all(isinstance(p, str) for p in parts):
+                raise OutboundConfigError("signing.outbound: signed fields must be strings")
+            assert side.location is not None  # checked in __init__
+            _set_path(doc, side.location.removeprefix("body:"), md5_concat(parts, side.case))
+        return doc
+
+    def request(
+        self, kind: str, body: Any, *, at: datetime | None = None
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """URL, bytes and headers of one callback (headers carry header signatures)."""
+        at = at or self.clock()
+        url = self.url(kind)
+        raw = _dumps(self.document(kind, body, at=at))
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        side = self.spec.signing.outbound
+        if side.scheme == "hmac_sha1_mws":
+            date = format_datetime(at.astimezone(UTC), usegmt=True)
+            parts = urlsplit(url)
+            uri = parts.path + (f"?{parts.query}" if parts.query else "")
+            headers["Date"] = date
+            headers["Authorization"] = meituan_mws_authorization(
+                self.client_id, self.sign_secret, "POST", uri, date
+            )
+        return url, raw, headers
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(
+        self,
+        http: aiohttp.ClientSession,
+        kind: str,
+        body: Any,
+        *,
+        at: datetime | None = None,
+    ) -> OutboundReply:
+        """Post one callback and judge the answer; see the module doc for what raises."""
+        cb = self.callback(kind)
+        url, raw, headers = self.request(kind, body, at=at)
+        limiter = self.limiters.get(kind)
+        if limiter is not None:
+            await limiter.acquire()
+        timeout = aiohttp.ClientTimeout(total=cb.timeout_seconds)
+        try:
+            async with http.post(url, data=raw, headers=headers, timeout=timeout) as resp:
+                status, data = resp.status, await resp.read()
+        except TimeoutError as exc:
+            raise DeliveryError(f"{kind}: no answer within {cb.timeout_seconds:g} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"{kind}: {type(exc).__name__}") from exc
+        return self.judge(kind, status, data)
+
+    def judge(self, kind: str, status: int, data: bytes) -> OutboundReply:
+        """The partner's answer → a reply, or the `DeliveryError` it amounts to."""
+        if status >= 500 or status == 429:
+            raise DeliveryError(f"{kind}: partner answered HTTP {status}")
+        if status != 200:
+            raise DeliveryError(f"{kind}: partner refused with HTTP {status}", retryable=False)
+        resp = self.spec.envelope.response
+        try:
+            doc = json.loads(data)
+            code = str(get_path(doc, resp.code_path))
+        except (ValueError, UnicodeDecodeError, PathError) as exc:
+            # Not the partner's envelope: a gateway page or a half answer; try again.
+            raise DeliveryError(f"{kind}: answer is not the partner's envelope") from exc
+        try:
+            message = str(get_path(doc, resp.message_path))
+        except PathError:
+            message = ""
+        if code != str(resp.success_code):
+            out = self.spec.outbound
+            retry = out is not None and code in out.retryable_codes
+            raise DeliveryError(f"{kind}: partner answered {code} {message}", retryable=retry)
+        return OutboundReply(status, code, message, self._decode(doc), data)
+
+    def _decode(self, doc: Any) -> Any:
+        path = self.spec.envelope.response.body_path
+        if not path:
+            return None
+        try:
+            cipher = get_path(doc, path)
+        except PathError:
+            return None
+        enc = self.spec.envelope.body_encoding
+        try:
+            if enc == "aes128cbc_letters" and isinstance(cipher, str):
+                return json.loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
+            if enc == "aes128cbc_base64_iv_rotated" and isinstance(cipher, str):
+                return json.loads(meituan_decrypt(cipher, self.aes_key))
+        except (CodecError, ValueError):
+            return None  # the partner took the call; an unreadable echo changes nothing
+        return cipher
