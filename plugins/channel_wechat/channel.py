@@ -4,7 +4,7 @@ the calls its events queue (close, refund, subscribe message)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub import ChannelContext, DeliveryError, Order, OrderState, PartnerCall
@@ -69,8 +69,11 @@ class WeChatChannel:
         return self.ctx.http
 
     def now(self) -> float:
+        return self.now_dt().timestamp()
+
+    def now_dt(self) -> datetime:
         assert self.ctx is not None
-        return self.ctx.clock.now().timestamp()
+        return self.ctx.clock.now()
 
     @property
     def trades(self) -> Trades:
@@ -125,16 +128,16 @@ class WeChatChannel:
                 "out_refund_no": refund_no,
                 "amount": int(amount),
                 "reason": payload.get("reason", ""),
-                "status": "QUEUED",
+                "status": "REQUESTED",
             },
         )
         if int(record["amount"]) <= 0:
             return
-        status = await self.pay.refund(
+        # The status stays "REQUESTED" until WeChat's refund notice says how it ended (the
+        # notice may even arrive before this call returns; it alone writes the outcome).
+        await self.pay.refund(
             RefundRequest(out_trade, refund_no, int(record["amount"]), total, str(record["reason"]))
         )
-        if record.get("status") not in ("SUCCESS", "CLOSED", "ABNORMAL"):
-            await self.trades.set_refund(out_trade, refund_no, {**record, "status": status})
 
     async def _message(self, payload: dict[str, Any]) -> None:
         assert self.config is not None and self.messenger is not None
@@ -147,7 +150,8 @@ class WeChatChannel:
             # Only a visit that still stands, and not once it has begun.
             if order.state is not OrderState.CONFIRMED:
                 return
-            if self.ctx and self.ctx.clock.now().date() >= order.travel_date + timedelta(days=0):
+            china_today = (self.now_dt() + timedelta(hours=self.config.utc_offset_hours)).date()
+            if china_today >= order.travel_date:
                 return
         data = {
             "thing1": trade.get("description", "Tickets"),

@@ -1,0 +1,161 @@
+"""The WeChat world of a test: the WeChat simulator on 127.0.0.1 and a hub whose WeChat
+channel points at it, on the test's database; plus a venue to sell.
+
+The hub runs on the real clock here (a `SystemClock`): WeChat signs its notifications
+with real timestamps and the channel refuses those more than five minutes off, so the
+travel day is computed from today (China time) rather than fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from hub.api.app import Hub, create_app
+from hub.clock import SystemClock
+from hub.storage.tables import OutboxRow
+from sandbox.demo.wechat_client import MiniProgramClient
+from sandbox.wechat.keys import generate_merchant_setup
+from sandbox.wechat.server import WeChatSimulator
+from tests.support import ADMIN, hub_of, id_number, put, settings
+
+SLOT = "09:00-11:00"
+PRICE = 10000
+
+
+def travel_day() -> str:
+    china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
+    return (china_today + timedelta(days=1)).isoformat()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    client: TestClient
+    sim: WeChatSimulator
+    day: str
+
+    @property
+    def hub(self) -> Hub:
+        return hub_of(self.client)
+
+    async def visitor(self, openid: str) -> MiniProgramClient:
+        mp = MiniProgramClient(self.client)
+        reply = await mp.login(self.sim.issue_js_code(openid))
+        assert reply.ok, reply
+        return mp
+
+    async def stock(self) -> dict[str, int]:
+        resp = await self.client.get(
+            f"/api/admin/inventory?pool=main&date={self.day}", headers=ADMIN
+        )
+        cell = next(
+            c for c in (await resp.json())["cells"] if c["bucket"] == "" and c["slot"] == SLOT
+        )
+        return {"held": cell["held"], "sold": cell["sold"]}
+
+    async def outbox(self) -> list[tuple[str, str, str]]:
+        """(kind, dedupe_key, state) of every queued partner call of the channel."""
+        t = OutboxRow.__table__.c
+        async with self.hub.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.kind, t.dedupe_key, t.state).where(t.partner == "wechat").order_by(t.id)
+            )
+            return [(str(k), str(d), str(s)) for k, d, s in rows.all()]
+
+    async def pay(self, reply: Any, **options: Any) -> Any:
+        """``wx.requestPayment`` with the parameters the hub gave, then WeChat's notice."""
+        params = {"appId": self.sim.config.appid, **reply.body["payment"]}
+        return await self.sim.pay(
+            reply.body["order"]["out_trade_no"], pay_sign_params=params, **options
+        )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Wait (bounded) until `check` holds: outbox deliveries happen in the background."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+def real_name(seq: int) -> dict[str, str]:
+    return {"name": f"游客{seq}", "id_type": "id_card", "id_number": id_number("19900307", seq)}
+
+
+async def start(
+    aiohttp_client: Any,
+    db_url: str,
+    stack: AsyncExitStack,
+    *,
+    pay_version: str = "v3",
+    sign_type: str = "MD5",
+    capacity: int = 10,
+    hold_ttl: int = 900,
+    outbox_workers: int = 1,
+) -> World:
+    setup = generate_merchant_setup(
+        pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
+    )
+    sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
+    port = free_port()
+    channel = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{port}")
+    app = create_app(
+        settings(
+            db_url,
+            channel_settings={"wechat": channel},
+            hold_ttl_seconds=hold_ttl,
+            outbox_workers=outbox_workers,
+            outbox_poll_seconds=0.05,
+        ),
+        clock=SystemClock(),
+    )
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    day = travel_day()
+    await put(
+        client, "/api/admin/venues/v1", {"name": "Test Mountain", "timezone": "Asia/Shanghai"}
+    )
+    await put(
+        client,
+        "/api/admin/products/adult",
+        {"venue_id": "v1", "name": "Adult", "pool": "main", "prices": [{"amount": PRICE}]},
+    )
+    await put(
+        client,
+        "/api/admin/products/realname",
+        {
+            "venue_id": "v1",
+            "name": "Real-name",
+            "pool": "main",
+            "prices": [{"amount": PRICE}],
+            "rules": {
+                "sale": [
+                    {"check": "real_name"},
+                    {"check": "per_id_daily_limit", "limit": 1, "scope": "venue"},
+                ]
+            },
+        },
+    )
+    await put(
+        client,
+        "/api/admin/inventory",
+        {
+            "pool": "main",
+            "date_from": day,
+            "date_to": day,
+            "slots": [{"code": SLOT, "capacity": capacity}],
+        },
+    )
+    return World(client, sim, day)
