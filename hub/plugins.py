@@ -66,6 +66,12 @@ class HubPlugins:
                 registry._set_source(name)
                 impl.function(registry=registry)
 
+    def add_event_listener(self, listener: object, name: str) -> None:
+        """Register an object with event hookimpls after the build (spec-only channels:
+        the hub creates them from settings, so no entry point knows them)."""
+        self.pm.register(listener, name=name)
+        self.pm.check_pending()
+
     def add_cli_commands(self, app: typer.Typer) -> None:
         self.pm.hook.add_cli_commands(app=app)
 

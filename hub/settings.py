@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default_factory=dict, description="per-channel settings (JSON), by channel name"
     )
     blocked_plugins: list[str] = Field(default_factory=list, description="entry-point names")
+    channel_specs_dirs: list[str] = Field(
+        default_factory=list,
+        description="folders of extra channel specs: each spec no plugin claims becomes a "
+        "spec-only channel (hub.channels.generic)",
+    )
     hold_ttl_seconds: int = Field(default=900, ge=5, description="how long a hold keeps stock")
     expiry_sweep_seconds: float = Field(default=1.0, gt=0)
     id_hash_secret: str = Field(default="tickethub-id-key", description="keys per-ID counters")

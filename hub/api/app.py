@@ -19,6 +19,7 @@ from hub.api import admin, public
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
+from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
 from hub.contracts import ChannelContext
 from hub.domain.rules import RuleEngine
@@ -114,6 +115,10 @@ def create_app(
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.channel_specs_dirs:
+        generic = spec_channels(plugins.channels, settings.channel_specs_dirs)
+        if generic:
+            plugins.add_event_listener(SpecChannelEvents(generic), "hub.spec_channels")
     # Channels mount their routes now (routes are fixed before the app starts); the
     # services they use are looked up through the context once the app is running.
     for entry in plugins.channels:

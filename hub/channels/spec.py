@@ -234,8 +234,16 @@ class RetrySchedule(_Table):
     max_attempts: int | None = Field(default=None, ge=1)
 
 
+CallbackEvent = Literal["order_confirmed", "order_cancelled", "order_refunded", "ticket_redeemed"]
+
+
 class Callback(_Table):
     operation: str = Field(min_length=1, description="partner's name for the call")
+    on: CallbackEvent | None = Field(
+        default=None,
+        description="the hub event that queues this call in a spec-only channel "
+        "(its body is the order in the [answer] layout)",
+    )
     path: str | None = Field(default=None, description="URL path when the partner has one")
     timeout_seconds: float = Field(gt=0)
     retry: RetrySchedule = RetrySchedule()
@@ -289,6 +297,31 @@ class Outbound(_Table):
     )
 
 
+class VoucherAnswer(_Table):
+    id: DottedPath | None = None
+    code: DottedPath | None = None
+    state: DottedPath | None = None
+
+
+class Answer(_Table):
+    """Where a spec-only channel writes an order in its answers and callback bodies
+    (paths into the business body; absent = not sent). Quantities are units: used and
+    refunded are running totals, which is what cumulative notices need."""
+
+    partner_order_id: DottedPath | None = None
+    order_id: DottedPath | None = None
+    state: DottedPath | None = None
+    states: dict[str, str] = Field(
+        default_factory=dict, description="hub order state -> the partner's word"
+    )
+    quantity: DottedPath | None = None
+    used_quantity: DottedPath | None = None
+    refunded_quantity: DottedPath | None = None
+    available: DottedPath | None = Field(default=None, description="units left (verify)")
+    vouchers: DottedPath | None = None
+    voucher: VoucherAnswer = VoucherAnswer()
+
+
 class Limits(_Table):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     rate_per_second: float | None = Field(default=None, gt=0)
@@ -315,6 +348,7 @@ class ChannelSpec(_Table):
     result_codes: dict[str, ResultEntry]
     callbacks: dict[str, Callback] = Field(default_factory=dict)
     outbound: Outbound | None = None
+    answer: Answer | None = None
     limits: Limits = Limits()
 
     @model_validator(mode="after")

@@ -126,6 +126,7 @@ async def kit_hub(
     """A running hub with the probe's channel configured and product `adult` on sale
     tomorrow (venue time, real clock: partners sign with real timestamps)."""
     settings = Settings(
+        **dict(getattr(probe, "hub_settings", {})),  # e.g. channel_specs_dirs
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         channel_settings={probe.channel: {**probe.settings, **(extra_settings or {})}},

@@ -41,6 +41,8 @@ class ChannelProbe(Protocol):
 
     channel: str
     settings: Mapping[str, str]
+    # optional: ``hub_settings`` (a Mapping of extra hub `Settings` fields, e.g.
+    # ``channel_specs_dirs`` for a spec-only channel)
     ok_codes: frozenset[str]
     bad_sign_codes: frozenset[str]
     parse_error_codes: frozenset[str]
