@@ -250,11 +250,12 @@ class Notifications:
             )
             return
         if outcome.code in ("HOLD_EXPIRED", "INVALID_STATE"):
-            log.warning(
-                "wechat payment %s landed on a %s order: refund queued",
-                pay.out_trade_no,
-                order.state,
-            )
+            if not outcome.replay:
+                log.warning(
+                    "wechat payment %s cannot confirm its %s order: refund queued",
+                    pay.out_trade_no,
+                    order.state.value,
+                )
             return
         # IN_PROGRESS and the unexpected: not acknowledged, WeChat will deliver it again.
         log.error("wechat payment %s not applied: %s", pay.out_trade_no, outcome.body)
