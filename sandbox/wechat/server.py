@@ -26,8 +26,9 @@ from sandbox.wechat.keys import load_public, verify_lines
 from sandbox.wechat.ledger import Ledger, Refund, Transaction, new_transaction_id
 from sandbox.wechat.login import MiniProgram, wx_error
 from sandbox.wechat.notify import Notification, Notifier
-from sandbox.wechat.pay_v2 import PayV2, v2_fault_answer, v2_pay_notice, v2_refund_notice
+from sandbox.wechat.pay_v2 import PayV2
 from sandbox.wechat.pay_v3 import PayV3
+from sandbox.wechat.v2_xml import v2_fault_answer, v2_pay_notice, v2_refund_notice
 
 
 @dataclass
@@ -66,8 +67,13 @@ class WeChatSimulator:
             app = web.Application(middlewares=[self._fault_middleware], client_max_size=1 << 20)
             app.add_routes(self.login.routes() + self.v3.routes() + self.v2.routes())
             app.cleanup_ctx.append(self._lifecycle)
+            app.on_shutdown.append(self._wake_sleepers)
             self._app = app
         return self._app
+
+    async def _wake_sleepers(self, app: web.Application) -> None:
+        """Requests held by a `timeout` fault end at once when the server stops."""
+        self._closing.set()
 
     async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         self._closing = asyncio.Event()
@@ -117,8 +123,11 @@ class WeChatSimulator:
             seconds = (
                 fault.seconds if fault.seconds is not None else self.config.fault_timeout_sleep
             )
+            await request.read()  # WeChat has the request; only the answer will be late
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), seconds)
+            if self._closing.is_set():
+                return web.Response(status=503, text="shutting down")
             return await handler(request)
         return self._fault_answer(request.path, fault)
 
