@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from hub.channels.codecs import ctrip_decrypt
+from hub.channels.codecs import CodecError, ctrip_decrypt, ctrip_sign, verify_hex
 from hub.testing.conformance import ProbeAnswer, ProbeRequest
 from sandbox.ota.ctrip import CtripClient
 
@@ -77,8 +77,6 @@ class CtripProbe:
         doc = json.loads(data)
         doc["body"] = "zz" + doc["body"][2:]
         header = doc["header"]
-        from hub.channels.codecs import ctrip_sign
-
         header["sign"] = ctrip_sign(
             header["accountId"],
             header["serviceName"],
@@ -100,3 +98,46 @@ class CtripProbe:
                 ctrip_decrypt(doc["body"], SECRETS["CTRIP_AES_KEY"], SECRETS["CTRIP_AES_IV"])
             )
         return ProbeAnswer(str(doc["header"]["resultCode"]), plain)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def callback_settings(self, receiver_url: str) -> Mapping[str, str]:
+        """Callbacks to the kit's receiver; PayPreOrder answered "pending", so paying an
+        order queues exactly one PayPreOrderConfirm."""
+        return {"CTRIP_CALLBACK_URL": receiver_url, "CTRIP_ASYNC_SERVICES": "PayPreOrder"}
+
+    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
+        data = self.client.build("PayPreOrder", {"otaOrderId": partner_order_id})
+        resp = await client.post(PATH, data=data, headers=JSON)
+        answer = self.read(resp.status, dict(resp.headers), await resp.read())
+        if answer.code != "0000":
+            raise AssertionError(f"PayPreOrder refused: {answer}")
+
+    def callback_identity(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> str:
+        """Ctrip's own checks (account, md5 sign over the cipher body), then the call's
+        identity: its service and the sequenceId of the request it confirms."""
+        try:
+            doc = json.loads(body)
+            h = doc["header"]
+            fields = (h["accountId"], h["serviceName"], h["requestTime"], doc["body"], h["version"])
+            plain = json.loads(
+                ctrip_decrypt(doc["body"], SECRETS["CTRIP_AES_KEY"], SECRETS["CTRIP_AES_IV"])
+            )
+        except (KeyError, TypeError, ValueError, CodecError) as exc:
+            raise ValueError(f"not a Ctrip callback: {exc}") from None
+        if h["accountId"] != SECRETS["CTRIP_ACCOUNT_ID"]:
+            raise ValueError("wrong accountId")
+        if not verify_hex(ctrip_sign(*fields, SECRETS["CTRIP_SIGN_KEY"]), str(h.get("sign", ""))):
+            raise ValueError("bad sign")
+        return f"{h['serviceName']}:{plain.get('sequenceId') or plain.get('otaOrderId')}"
+
+    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
+        doc = {"header": {"resultCode": "0000", "resultMessage": "success"}}
+        return 200, JSON, json.dumps(doc).encode()
