@@ -248,6 +248,11 @@ class PayV3:
             raise param_error("amount.refund", "amount.refund 必须大于0")
         if amount.get("currency", "CNY") != "CNY":
             raise param_error("amount.currency", "币种不支持")
+        for name in ("out_trade_no", "transaction_id", "notify_url", "reason"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise param_error(name, f"{name} 必须是字符串")
+        if not (data.get("out_trade_no") or data.get("transaction_id")):
+            raise param_error("out_trade_no", "transaction_id 与 out_trade_no 必填其一")
         notify_url = data.get("notify_url") or ""
         fingerprint = (
             data.get("out_trade_no"),

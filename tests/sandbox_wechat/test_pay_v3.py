@@ -244,3 +244,35 @@ async def test_duplicate_concurrent_and_late_deliveries(
     assert late.attempts == []  # not yet sent
     await late.wait()
     assert late.acknowledged
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "null",
+        "[]",
+        "{not json",
+        '{"appid": 1, "mchid": [], "amount": "x"}',
+        '{"out_trade_no": ["a"], "out_refund_no": {"x": 1}, "amount": {"refund": true}}',
+        '{"out_trade_no": ["a"], "out_refund_no": "R-123456", "amount": {"refund": 1, "total": 1}}',
+        '{"description": "\\ud800", "amount": {"total": 1e400}}',
+    ],
+)
+async def test_malformed_bodies_get_param_errors_never_500(
+    sim: WeChatSimulator, settings: dict[str, str], body: str
+) -> None:
+    key = load_private_key(settings["WECHAT_MCH_PRIVATE_KEY"])
+    for path in ("/v3/pay/transactions/jsapi", "/v3/refund/domestic/refunds"):
+        auth = build_authorization(
+            path, "POST", settings["WECHAT_MCHID"], settings["WECHAT_MCH_SERIAL"], key, data=body
+        )
+        answer = await asyncio.to_thread(
+            requests.post,
+            sim.base_url + path,
+            data=body.encode("utf-8"),
+            headers={"Authorization": auth, "Content-Type": "application/json"},
+            timeout=5,
+        )
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["code"] == "PARAM_ERROR"
+    assert not sim.ledger.transactions and not sim.ledger.refunds
