@@ -89,6 +89,10 @@ class Notifications:
         except Refused as exc:
             self._log_refusal("v3", kind, request, exc.message)
             return web.json_response({"code": "FAIL", "message": exc.message}, status=exc.status)
+        except Exception:
+            # Our fault, not WeChat's: answer in its form; it will deliver the notice again.
+            log.exception("wechat v3 %s notification failed", kind)
+            return web.json_response({"code": "FAIL", "message": "internal error"}, status=500)
         return web.Response(status=204)
 
     def _v3_open(self, request: web.Request, raw: bytes) -> dict[str, Any]:
@@ -166,6 +170,11 @@ class Notifications:
                 status=exc.status,
                 content_type="text/xml",
             )
+        except Exception:
+            log.exception("wechat v2 %s notification failed", kind)
+            return web.Response(
+                text=signing_v2.answer(False, "internal error"), status=500, content_type="text/xml"
+            )
         return web.Response(text=signing_v2.answer(True), content_type="text/xml")
 
     def _v2_open(self, raw: bytes) -> dict[str, str]:
@@ -206,7 +215,10 @@ class Notifications:
         assert cfg is not None
         if params.get("return_code") != "SUCCESS":
             raise Refused(400, "return_code is not SUCCESS")
-        info = signing_v2.decrypt_refund(params, cfg.v2_key, cfg.appid, cfg.mchid)
+        try:
+            info = signing_v2.decrypt_refund(params, cfg.v2_key, cfg.appid, cfg.mchid)
+        except Unverified as exc:
+            raise Refused(401, exc.reason) from None
         return RefundResult(
             mchid=params.get("mch_id", ""),
             out_trade_no=info.get("out_trade_no", ""),
