@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -67,3 +69,21 @@ def test_bad_configuration_is_refused(merchant_setup: MerchantSetup) -> None:
         hub_settings(merchant_setup.config, "pem", v2_sign_type="SHA1")
     v2 = hub_settings(merchant_setup.config, "pem", pay_version="v2", v2_sign_type="HMAC-SHA256")
     assert (v2["WECHAT_PAY_VERSION"], v2["WECHAT_V2_SIGN_TYPE"]) == ("v2", "HMAC-SHA256")
+
+
+async def test_app_runs_under_pytest_aiohttp(
+    merchant_setup: MerchantSetup, aiohttp_server: Any
+) -> None:
+    sim = WeChatSimulator(merchant_setup.config)
+    server = await aiohttp_server(sim.app)
+    sim.base_url = str(server.make_url("")).rstrip("/")
+    code = sim.issue_js_code("o-in-process")
+    async with aiohttp.ClientSession() as http:
+        params = {
+            "appid": merchant_setup.config.appid,
+            "secret": merchant_setup.config.app_secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+        }
+        async with http.get(f"{sim.base_url}/sns/jscode2session", params=params) as r:
+            assert (await r.json())["openid"] == "o-in-process"
