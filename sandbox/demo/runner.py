@@ -24,6 +24,7 @@ from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.scenario import STEPS
 from sandbox.demo.seed import MAIN, TIMEZONE, VENUE_NAME, seed
 from sandbox.demo.summary import read_stock, render
+from sandbox.demo.wechat import start_sandbox as start_wechat_sandbox
 
 DEFAULT_DB = Path("var/demo.db")
 
@@ -44,14 +45,18 @@ def fresh_database(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def demo_settings(database_url: str, port: int) -> Settings:
+def demo_settings(
+    database_url: str, port: int, channel_settings: dict[str, dict[str, str]] | None = None
+) -> Settings:
     """The environment's settings (tokens, …) on this database and port — but never the
-    test-only unsafe inventory, whatever the shell says."""
+    test-only unsafe inventory, whatever the shell says. `channel_settings` point the
+    channels at the sandbox partners the demo runs (e.g. the WeChat simulator)."""
     return Settings(
         database_url=database_url,
         host="127.0.0.1",
         port=port,
         unsafe_inventory=False,
+        **({"channel_settings": channel_settings} if channel_settings else {}),
     )
 
 
@@ -63,7 +68,8 @@ async def run_demo(
     audit found nothing oversold."""
     from hub.api.app import create_app  # the API is heavy to import; only when running
 
-    settings = demo_settings(fresh_database(db_path), port)
+    wechat = await start_wechat_sandbox(port)  # the hub's WeChat settings point at it
+    settings = demo_settings(fresh_database(db_path), port, {"wechat": wechat.settings})
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     try:
@@ -91,6 +97,7 @@ async def run_demo(
         await stop.wait()
     finally:
         await runner.cleanup()
+        await wechat.stop()
 
 
 async def _play(base: str, settings: Settings, console: Console, run: DemoRun) -> date:
