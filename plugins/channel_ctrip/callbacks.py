@@ -30,6 +30,7 @@ production; tests build hubs one after another.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -193,13 +194,19 @@ class Deliveries:
 
     async def _inventory(self, call: PartnerCall) -> None:
         """One DateInventoryModify per Ctrip product on the pool (≤ batch_max rows each).
-        A product already sent for this call is remembered, so a retry after a partial
-        failure sends only the rest — Ctrip never gets one push twice."""
+
+        All bodies are computed first (the stock reads are the slow part), then sent one
+        after the other, each marked in the plugin store as soon as Ctrip took it, so an
+        attempt cut short (timeout, 5xx on the second product) resumes with the products
+        not yet sent: Ctrip never gets one push twice (except in the unavoidable gap
+        between its answer and our mark, the outbox's at-least-once)."""
         venue_id, pool = str(call.payload["venue_id"]), str(call.payload["pool"])
         days = [date.fromisoformat(d) for d in call.payload["days"]]
         store = self.ctx.store(CHANNEL)
+        tag = hashlib.sha256(call.dedupe_key.encode()).hexdigest()[:40]
+        todo: list[tuple[str, dict[str, Any]]] = []
         for product in await self._products(venue_id, pool):
-            mark = f"{hashlib.sha256(call.dedupe_key.encode()).hexdigest()[:40]}:{product}"
+            mark = f"{tag}:{product}"
             if await store.get("pushed", mark) is not None:
                 continue
             rows = []
@@ -212,8 +219,11 @@ class Deliveries:
                 "supplierOptionId": product,
                 "inventorys": rows,
             }
+            todo.append((mark, body))
+        for mark, body in todo:
             await self.outbound.send(self.ctx.http, INVENTORY, body)
-            await store.put("pushed", mark, {"at": self.ctx.clock.now().isoformat()}, ttl=_WEEK)
+            at = {"at": self.ctx.clock.now().isoformat()}
+            await asyncio.shield(store.put("pushed", mark, at, ttl=_WEEK))
 
     async def _products(self, venue_id: str, pool: str) -> list[str]:
         """Ctrip-sold products drawing on the pool (directly or as a combo part)."""

@@ -186,6 +186,14 @@ class CtripServices:
         if shape not in ("0", "1", "2", "all"):
             denial = Denial(DenialCode.INVALID_REQUEST, f"cancelType {shape} unknown")
             return self.inbound.deny(denial, call.operation)
+        seq = str(call.body.get("sequenceId", ""))
+        first = await self.log.request(call.operation, order.partner_order_id, seq)
+        if first is not None:  # Ctrip's retry: the same move, whatever the state now
+            if first.get("fp") != self._fp(call):
+                return self._conflict(call)
+            if first.get("tickets"):
+                return await self._refund(call, order, list(first["tickets"]))
+            return await self._release_hold(call, order)
         done = (OrderState.CANCELLED, OrderState.REFUNDED, OrderState.EXPIRED)
         if order.state in (OrderState.HELD, *done):
             if shape in ("1", "2") or call.operation == "RefundOrder":
@@ -200,6 +208,9 @@ class CtripServices:
             return self.inbound.deny(chosen, call.operation)
         if isinstance(chosen, dict):
             return chosen  # a conflicting replay
+        return await self._refund(call, order, chosen)
+
+    async def _refund(self, call: Inbound, order: Order, chosen: list[str]) -> Answer:
         pending = call.operation in self.pending_for
         if pending:
             await self._expect(call, event_key("refunded", order.partner_order_id, chosen))
@@ -220,14 +231,10 @@ class CtripServices:
         return self._answer(outcome, call, pending=pending)
 
     async def _choice(self, call: Inbound, order: Order, shape: str) -> list[str] | Denial | Answer:
-        """The tickets this request takes back: remembered from its first arrival (a
-        retry must not choose again), else chosen now and remembered."""
+        """The tickets a new request takes back, chosen now and remembered before the
+        move (a retry must not choose again: see `RequestLog`). Two identical requests
+        racing both choose; the first record stands and both use its choice."""
         seq = str(call.body.get("sequenceId", ""))
-        first = await self.log.request(call.operation, order.partner_order_id, seq)
-        if first is not None:
-            if first.get("fp") != self._fp(call):
-                return self._conflict(call)
-            return list(first.get("tickets", []))
         if shape == "1":
             chosen = selection.by_quantity(order, call.body.get("quantity"))
         elif shape == "2":

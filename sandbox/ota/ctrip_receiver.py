@@ -19,6 +19,7 @@ Faults, consumed one per incoming call in the order planned (`fail`), or per ser
 ``"500"``      answer HTTP 500 (any ``"5xx"`` code works)
 ``"slow:S"``   wait S seconds, then handle the call normally
 ``"code:C"``   answer Ctrip result code C (e.g. ``code:1100`` busy, ``code:0002``)
+``"ok"``       no fault (to place a fault after some successful calls)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,7 @@ class CtripReceiver:
         self.faults: deque[str] = deque()
         self.service_faults: dict[str, deque[str]] = {}
         self.hits = 0
+        self.attempts: Counter[str] = Counter()  # per serviceName, faults included
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -120,6 +122,7 @@ class CtripReceiver:
             given = header["sign"]
         except (ValueError, KeyError, TypeError):
             return self._envelope("0001", "parse error")
+        self.attempts[service] += 1
         fault = self._next_fault(service)
         if fault == "timeout":
             await self._release.wait()

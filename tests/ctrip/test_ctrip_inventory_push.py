@@ -1,0 +1,114 @@
+"""DateInventoryModify: staff capacity changes → the ``capacity_changed`` hook in the
+capacity transaction → one call per burst and ≤ batch_max days, carrying the stock at
+delivery, rate limited as the spec says, landing once at the sandbox Ctrip."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from hub.channels.outbound import RateLimiter
+from tests.ctrip.kit import callback_rig, order
+from tests.support import ADMIN, TOMORROW
+
+CTRIP_PRODUCTS_ON_MAIN = ("adult", "combo", "realname")  # what the seed sells from `main`
+
+
+async def set_capacity(rig: Any, days: int, capacity: int, pool: str = "main") -> int:
+    last = TOMORROW + timedelta(days=days - 1)
+    resp = await rig.client.put(
+        "/api/admin/inventory",
+        json={
+            "pool": pool,
+            "date_from": TOMORROW.isoformat(),
+            "date_to": last.isoformat(),
+            "slots": [{"code": "", "capacity": capacity}],
+        },
+        headers=ADMIN,
+    )
+    return resp.status
+
+
+async def test_a_burst_of_changes_is_one_batched_call_per_product_with_the_latest_stock(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
+        await rig.deliver_all()  # the seed's own capacity pushes
+        before = len(rig.receiver.of("DateInventoryModify"))
+        days = 120
+        for capacity in (20, 25, 30, 35, 40):  # five changes in one burst
+            assert await set_capacity(rig, days, capacity) == 200
+        chunks = math.ceil(days / 90)
+        assert await rig.rows("pending", kind="DateInventoryModify") == chunks
+        assert (await rig.ctrip.call("CreatePreOrder", order("i1", quantity=3))).ok
+        rig.receiver.fail_service("DateInventoryModify", "500", "ok", "code:1100")
+        rig.clock.advance(seconds=6)  # the burst window is over
+        await rig.deliver_all()
+        pushes = rig.receiver.of("DateInventoryModify")[before:]
+        assert len(pushes) == chunks * len(CTRIP_PRODUCTS_ON_MAIN), [
+            (p.body["supplierOptionId"], p.body["inventorys"][0], len(p.body["inventorys"]))
+            for p in pushes
+        ]
+        assert rig.receiver.duplicates == []
+        assert all(len(p.body["inventorys"]) <= 90 for p in pushes)
+        by_product: dict[str, dict[str, int]] = {}
+        for p in pushes:
+            rows = {r["date"]: r["quantity"] for r in p.body["inventorys"]}
+            by_product.setdefault(p.body["supplierOptionId"], {}).update(rows)
+        assert sorted(by_product) == list(CTRIP_PRODUCTS_ON_MAIN)
+        adult = by_product["adult"]
+        assert len(adult) == days
+        assert adult[TOMORROW.isoformat()] == 40 - 3  # latest capacity, minus the hold
+        assert adult[(TOMORROW + timedelta(days=100)).isoformat()] == 40
+
+
+async def test_a_refused_capacity_change_queues_nothing(aiohttp_client: Any, db_url: str) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="", capacity=5) as rig:
+        await rig.deliver_all()
+        assert (await rig.ctrip.call("CreatePreOrder", order("i2", quantity=4))).ok
+        assert await set_capacity(rig, 3, 2) != 200  # below what is already held
+        assert await rig.rows("pending", kind="DateInventoryModify") == 0
+
+
+async def test_pushes_are_rate_limited_and_resume_without_duplicates(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
+        await rig.deliver_all()
+        channel = rig.hub.plugins.channels.get("ctrip")
+        assert channel.deliveries is not None
+
+        async def out_of_time(_seconds: float) -> None:
+            # a wait longer than the attempt: what the attempt's timeout turns it into
+            raise TimeoutError
+
+        # 2 calls a minute, measured on the hub's clock (which the test moves)
+        limiter = RateLimiter(2, monotonic=lambda: rig.clock.now().timestamp(), sleep=out_of_time)
+        channel.deliveries.outbound.limiters["DateInventoryModify"] = limiter
+        before = len(rig.receiver.of("DateInventoryModify"))
+        assert await set_capacity(rig, 10, 50) == 200
+        rig.clock.advance(seconds=6)
+        await rig.worker.run_once()
+        assert len(rig.receiver.of("DateInventoryModify")) - before == 2  # the limit
+        await rig.deliver_all()  # each round moves the clock past the minute
+        pushes = rig.receiver.of("DateInventoryModify")[before:]
+        assert sorted(p.body["supplierOptionId"] for p in pushes) == list(CTRIP_PRODUCTS_ON_MAIN)
+        assert rig.receiver.duplicates == []
+
+
+async def test_rate_limiter_waits_for_the_oldest_call_to_leave_the_minute() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(100, monotonic=lambda: now[0], sleep=sleep)
+    for i in range(100):
+        now[0] = i * 0.1
+        await limiter.acquire()
+    assert slept == []
+    await limiter.acquire()  # the 101st within the minute waits until t = 60.0
+    assert slept == [60.0 - 9.9] and now[0] == 60.0
