@@ -1,0 +1,1 @@
+"""Simulated entrance devices speaking their vendors' real protocols."""

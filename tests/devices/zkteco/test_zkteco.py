@@ -1,0 +1,107 @@
+"""ZKTeco push terminals: the driver against a simulated device over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hub import DeviceConfig, DeviceError, GateCredential
+from hub.testing.device_host import RecordingHost, running_host
+from plugins.device_zkteco.driver import ZKTecoDriver
+from sandbox.devices.zkteco import ZKDevice
+
+NOW = datetime.now(UTC)
+GATE = DeviceConfig(id="zk-1", vendor="zkteco", serial="CKJ2231", gate="north")
+
+
+def cred(card: int, *, revoked: bool = False, hours: int = 12) -> GateCredential:
+    return GateCredential(
+        ticket_id=f"t{card}",
+        valid_from=NOW - timedelta(hours=1),
+        valid_until=NOW + timedelta(hours=hours),
+        card_no=card,
+        name="王小明",
+        revoked=revoked,
+    )
+
+
+async def onboarded(host: RecordingHost, driver: ZKTecoDriver) -> ZKDevice:
+    host.add(GATE)
+    await driver.attach(GATE)
+    device = ZKDevice(GATE.serial, host.base_url, host.http)
+    assert await device.hello()
+    return device
+
+
+async def test_unknown_serials_are_refused_and_probe_needs_a_hello() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        with pytest.raises(DeviceError, match="has not contacted"):
+            await driver.probe(GATE)
+        stranger = ZKDevice(GATE.serial, host.base_url, host.http)
+        assert not await stranger.hello() and stranger.refused
+        host.add(GATE)
+        info = await driver.probe(GATE)  # it said hello (refused) moments ago
+        assert info.serial == GATE.serial and info.firmware == "2.4.1"
+        assert await stranger.hello() and stranger.options["ErrorDelay"] == "60"
+
+
+async def test_pushed_tickets_become_users_with_validity_and_revocations_delete() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        device = await onboarded(host, driver)
+        await driver.push_credentials(GATE, [cred(1001), cred(1002)])
+        assert await device.poll() == 2
+        assert set(device.users) == {"1001", "1002"} and device.users["1001"].name == "王小明"
+        assert driver.status("zk-1")["pending_commands"] == 0
+        await driver.push_credentials(GATE, [cred(1002, revoked=True)])
+        await device.poll()
+        assert set(device.users) == {"1001"}
+        await driver.open_door(GATE)
+        await device.poll()
+        assert device.door_opens == 1
+
+
+async def test_decisions_taken_offline_arrive_once_when_the_device_is_back() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        device = await onboarded(host, driver)
+        await driver.push_credentials(GATE, [cred(1001), cred(1003, hours=-1)])
+        await device.poll()
+        assert device.present("1001")
+        assert await device.upload() == 1
+        device.online = False  # the bridge is unreachable: the door still decides
+        assert device.present("1001")
+        assert not device.present("9999")  # unknown card
+        assert not device.present("1003")  # expired window
+        assert (await device.sync())["uploaded"] == 0
+        device.online = True
+        assert (await device.sync())["uploaded"] == 3
+        device.acknowledged = 0  # the device lost our "OK" and sends everything again
+        assert await device.upload() == 4
+        events = sorted(host.events.values(), key=lambda e: e.event_key)
+        assert len(events) == 4 and host.duplicates == 4
+        assert [e.granted for e in events] == [True, True, False, False]
+        assert {e.gate for e in events} == {"north"} and events[0].value == "1001"
+
+
+async def test_malformed_lines_are_skipped_and_a_wrong_device_clock_is_kept_not_trusted() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        device = await onboarded(host, driver)
+        device.skew = timedelta(hours=5)
+        device.log.append("garbage without fields")
+        device.log.append("time=not-a-time\tpin=1\tevent=0")
+        device.present("1001")
+        assert await device.upload() == 3  # the device's batch is taken whole
+        (event,) = host.events.values()
+        assert not event.granted  # never pushed: the device refused it itself
+        assert abs((event.at - NOW).total_seconds() - 5 * 3600) < 120
+        assert driver.states[GATE.serial].rejected_lines == 2
+        resp = await host.http.post(
+            f"{host.base_url}/iclock/cdata",
+            params={"SN": GATE.serial, "table": "rtlog"},
+            data="time=2026-11-22 10:00:00\tpin=\xd5\xc5\tevent=0".encode("latin-1"),
+        )
+        assert resp.status == 200 and (await resp.text()).startswith("OK")
