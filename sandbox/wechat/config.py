@@ -9,6 +9,7 @@ legacy v2 API key (MD5 / HMAC-SHA256 signatures, AES-256-ECB of refund notices).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 # WeChat Pay's notification retry schedule (seconds between attempts), v2 and v3 alike.
@@ -84,8 +85,6 @@ class Clock:
         self.offset = 0.0
 
     def now(self) -> float:
-        import time
-
         return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:

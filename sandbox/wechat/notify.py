@@ -22,7 +22,8 @@ from typing import Any
 import aiohttp
 
 from sandbox.wechat.config import RETRY_SCHEDULE, WeChatSimConfig
-from sandbox.wechat.keys import load_private, random_str, sign_lines
+from sandbox.wechat.keys import gcm_encrypt, load_private, random_str, sign_lines
+from sandbox.wechat.ledger import rfc3339
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
@@ -114,9 +115,6 @@ class Notifier:
         self, event_type: str, summary: str, original_type: str, resource: dict[str, Any]
     ) -> tuple[str, str]:
         """(notification id, JSON body) with the resource sealed by the APIv3 key."""
-        from sandbox.wechat.keys import gcm_encrypt
-        from sandbox.wechat.ledger import rfc3339
-
         notice_id = str(uuid.uuid4())
         sealed = gcm_encrypt(
             self.config.apiv3_key,

@@ -23,7 +23,7 @@ from aiohttp import web
 from sandbox.wechat.config import Clock, WeChatSimConfig
 from sandbox.wechat.faults import MIDDLEWARE_MODES, Fault, Faults
 from sandbox.wechat.keys import load_public, verify_lines
-from sandbox.wechat.ledger import Ledger, Refund, Transaction, new_transaction_id
+from sandbox.wechat.ledger import Ledger, Refund, Transaction, new_transaction_id, rfc3339
 from sandbox.wechat.login import MiniProgram, wx_error
 from sandbox.wechat.notify import Notification, Notifier
 from sandbox.wechat.pay_v2 import PayV2
@@ -301,8 +301,6 @@ class WeChatSimulator:
                 },
             }
             if refund.success_time is not None:
-                from sandbox.wechat.ledger import rfc3339
-
                 resource["success_time"] = rfc3339(refund.success_time)
             summary = "退款成功" if refund.status == "SUCCESS" else "退款异常"
             notice_id, body = self.notifier.v3_body(event, summary, "refund", resource)
