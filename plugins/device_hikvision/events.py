@@ -1,0 +1,132 @@
+"""Hikvision access-control events (ISAPI) to canonical `DeviceEvent`s and `Scan`s.
+
+A terminal reports the same event three ways — a JSON POST, a multipart POST (JSON part
+plus the snapshot JPEG) and, after an outage, a row of an ``AcsEvent`` search — so one
+reader turns each ``AccessControllerEvent`` into the canonical form, keyed by the
+device's ``serialNo`` (which the host records once, whichever way it came).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hub import DeviceEvent, Direction, Medium
+
+MAJOR_ACCESS = 5
+GRANTED = {0x01: Medium.CARD, 0x4B: Medium.FACE, 0x9C: Medium.QR, 0x400: Medium.CARD}
+DENIED = {
+    0x06: "no permission",
+    0x08: "card expired",
+    0x09: "card not found",
+    0x4C: "face not matched",
+    0x9D: "QR refused",
+    0x85: "tailgating",
+    0x86: "reverse entry",
+    0x87: "forced entry",
+    0x88: "climb-over",
+}
+VERIFY_MEDIUM = {"card": Medium.CARD, "face": Medium.FACE, "qrCode": Medium.QR}
+
+
+class EventError(ValueError):
+    """Not an access event we can record (malformed, or another kind of event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    serial_no: int
+    minor: int
+    card_no: str
+    employee_no: str
+    at: datetime | None
+    verify_mode: str
+    remote_check: bool
+    reader: int
+
+    @property
+    def granted(self) -> bool:
+        return self.minor in GRANTED
+
+    @property
+    def medium(self) -> Medium:
+        if self.minor in GRANTED:
+            return GRANTED[self.minor]
+        for word, medium in VERIFY_MEDIUM.items():
+            if word.lower() in self.verify_mode.lower():
+                return medium
+        return Medium.FACE if self.minor == 0x4C else Medium.CARD
+
+    @property
+    def value(self) -> str:
+        return self.card_no or self.employee_no
+
+    def as_device_event(self, device_id: str, gate: str) -> DeviceEvent:
+        return DeviceEvent(
+            device_id=device_id,
+            event_key=f"s{self.serial_no}",
+            granted=self.granted,
+            medium=self.medium,
+            value=self.value[:1024],
+            gate=gate,
+            direction=Direction.OUT if self.reader == 2 else Direction.IN,
+            at=self.at,
+            reason="" if self.granted else DENIED.get(self.minor, f"minor 0x{self.minor:x}"),
+        )
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"{what} is not a number: {value!r}") from exc
+
+
+def from_notification(doc: Any) -> AccessEvent:
+    """A pushed ``{"eventType": "AccessControllerEvent", "AccessControllerEvent": {...}}``."""
+    if not isinstance(doc, dict) or doc.get("eventType") != "AccessControllerEvent":
+        raise EventError("not an AccessControllerEvent")
+    body = doc.get("AccessControllerEvent")
+    if not isinstance(body, dict):
+        raise EventError("AccessControllerEvent missing")
+    if _int(body.get("majorEventType", MAJOR_ACCESS), "majorEventType") != MAJOR_ACCESS:
+        raise EventError("not an access event")
+    return AccessEvent(
+        serial_no=_int(body.get("serialNo"), "serialNo"),
+        minor=_int(body.get("subEventType"), "subEventType"),
+        card_no=str(body.get("cardNo") or ""),
+        employee_no=str(body.get("employeeNoString") or ""),
+        at=_time(doc.get("dateTime")),
+        verify_mode=str(body.get("currentVerifyMode") or ""),
+        remote_check=bool(body.get("remoteCheck")),
+        reader=_int(body.get("cardReaderNo", 1), "cardReaderNo"),
+    )
+
+
+def from_search_row(row: Any) -> AccessEvent:
+    """One ``AcsEvent.InfoList`` row of a catch-up search."""
+    if not isinstance(row, dict):
+        raise EventError("search row is not an object")
+    if _int(row.get("major", MAJOR_ACCESS), "major") != MAJOR_ACCESS:
+        raise EventError("not an access event")
+    return AccessEvent(
+        serial_no=_int(row.get("serialNo"), "serialNo"),
+        minor=_int(row.get("minor"), "minor"),
+        card_no=str(row.get("cardNo") or ""),
+        employee_no=str(row.get("employeeNoString") or ""),
+        at=_time(row.get("time")),
+        verify_mode=str(row.get("currentVerifyMode") or ""),
+        remote_check=False,
+        reader=_int(row.get("cardReaderNo", 1), "cardReaderNo"),
+    )
