@@ -21,6 +21,8 @@ from rich.console import Console
 
 from hub.settings import Settings
 from sandbox.demo.context import DemoContext, Section
+from sandbox.demo.ctrip import DemoCtripPlugin
+from sandbox.demo.ctrip import start_sandbox as start_ctrip_sandbox
 from sandbox.demo.scenario import STEPS
 from sandbox.demo.seed import MAIN, TIMEZONE, VENUE_NAME, seed
 from sandbox.demo.summary import read_stock, render
@@ -67,10 +69,14 @@ async def run_demo(
     (Ctrl-C) unless `exit_after`. `run.ok` is True only if every expectation held and the
     audit found nothing oversold."""
     from hub.api.app import create_app  # the API is heavy to import; only when running
+    from hub.plugins import build_plugins
 
     wechat = await start_wechat_sandbox(port)  # the hub's WeChat settings point at it
-    settings = demo_settings(fresh_database(db_path), port, {"wechat": wechat.settings})
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    ctrip = await start_ctrip_sandbox(port)  # the hub's Ctrip callbacks go to it
+    channels = {"wechat": wechat.settings, "ctrip": ctrip.settings}
+    settings = demo_settings(fresh_database(db_path), port, channels)
+    plugins = build_plugins(blocked=settings.blocked_plugins, extra=[DemoCtripPlugin()])
+    runner = web.AppRunner(create_app(settings, plugins=plugins), access_log=None)
     await runner.setup()
     try:
         try:
@@ -98,6 +104,7 @@ async def run_demo(
     finally:
         await runner.cleanup()
         await wechat.stop()
+        await ctrip.stop()
 
 
 async def _play(base: str, settings: Settings, console: Console, run: DemoRun) -> date:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sandbox.demo.agency import AgencyStep
 from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
+from sandbox.demo.ctrip import CtripStep
 from sandbox.demo.wechat import WeChatStep
 
-STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep())
+STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
