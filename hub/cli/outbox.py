@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -23,7 +23,9 @@ from hub.outbox.store import OutboxEntry, OutboxStore
 from hub.settings import Settings
 from hub.storage.db import create_admin_engine
 
-app = typer.Typer(no_args_is_help=True, help="Partner calls: list them, replay dead letters.")
+app = typer.Typer(
+    no_args_is_help=True, help="Partner calls: list them, replay dead letters, purge history."
+)
 
 
 class State(StrEnum):
@@ -130,6 +132,28 @@ def retry(
         console.print(f"Nothing to retry: {what}.")
         return
     console.print(f"Moved {revived} dead call(s) back to pending; the workers will send them.")
+
+
+@app.command("purge")
+def purge(
+    older_than_days: Annotated[
+        float, typer.Option("--older-than-days", min=1, help="Delivered more than N days ago.")
+    ] = 30,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete delivered calls older than the retention period (pending, in-flight and
+    dead calls are kept)."""
+    cutoff = SystemClock().now() - timedelta(days=older_than_days)
+
+    async def run() -> int:
+        engine = create_admin_engine(_url(database_url))
+        try:
+            return await OutboxStore.purge_done(engine, delivered_before=cutoff)
+        finally:
+            await engine.dispose()
+
+    removed = asyncio.run(run())
+    _console().print(f"Deleted {removed} delivered call(s) older than {older_than_days:g} days.")
 
 
 def _policy_for(console: Console) -> Callable[[str], RetryPolicy]:

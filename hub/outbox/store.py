@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -313,6 +313,19 @@ class OutboxStore:
                 )
                 revived += result.rowcount
         return revived
+
+    @staticmethod
+    async def purge_done(engine: AsyncEngine, *, delivered_before: datetime) -> int:
+        """Delete calls delivered before a cut-off; returns how many.
+
+        Done rows only serve as the dedupe memory of their callback, and the events that
+        queue callbacks are themselves recorded once (an order moves once, a redemption
+        is stored once), so after a retention period they are history, not protection.
+        Pending, in-flight and dead calls are never touched."""
+        stmt = delete(T).where(C.state == DONE, C.delivered_at < delivered_before)
+        async with engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
 
     @staticmethod
     async def stats(engine: AsyncEngine) -> dict[str, dict[str, int]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from outbox_kit import T0, call, enqueue
 from typer.testing import CliRunner
 
 from hub.cli.outbox import app
+from hub.clock import SystemClock
 from hub.outbox import OutboxStore
 from hub.storage.db import create_admin_engine, create_all
 
@@ -81,3 +83,33 @@ def test_retry_by_id_only_touches_those_dead_calls(sqlite_url: str) -> None:
     nothing = runner.invoke(app, ["retry", str(second), "424242", *db])
     assert "Nothing to retry" in nothing.output
     assert first != second
+
+
+async def _seed_delivered(url: str) -> None:
+    """Two calls delivered (one long ago, one just now), one dead, one pending."""
+    now = SystemClock().now()
+    engine = create_admin_engine(url)
+    try:
+        await create_all(engine)
+        keys = ["old", "new", "dead", "waiting"]
+        await enqueue(engine, [call(k) for k in keys], now)
+        claimed = await OutboxStore.claim(engine, worker_id="w", limit=3, now=now, lease_seconds=60)
+        by_key = {c.call.dedupe_key: c for c in claimed}
+        long_ago = now - timedelta(days=40)
+        await OutboxStore.mark_done(engine, by_key["old"].id, worker_id="w", now=long_ago)
+        await OutboxStore.mark_done(engine, by_key["new"].id, worker_id="w", now=now)
+        await OutboxStore.mark_dead(engine, by_key["dead"].id, worker_id="w", error="400")
+    finally:
+        await engine.dispose()
+
+
+def test_purge_deletes_only_old_delivered_calls(sqlite_url: str) -> None:
+    asyncio.run(_seed_delivered(sqlite_url))
+    result = CliRunner().invoke(
+        app, ["purge", "--older-than-days", "30", "--database-url", sqlite_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 delivered call" in result.output
+    assert asyncio.run(_states(sqlite_url)) == {"new": "done", "dead": "dead", "waiting": "pending"}
+    again = CliRunner().invoke(app, ["purge", "--database-url", sqlite_url])
+    assert "Deleted 0 delivered call" in again.output
