@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub import ChannelContext, DeliveryError, Order, OrderState, PartnerCall
 from hub.outbox import RetryPolicy
@@ -17,6 +17,9 @@ from plugins.channel_wechat.pay_api import PayError, PayGateway, RefundRequest
 from plugins.channel_wechat.pay_v2 import PayV2
 from plugins.channel_wechat.pay_v3 import PayV3
 from plugins.channel_wechat.trades import NS, Trades, mask_openid
+
+if TYPE_CHECKING:
+    from plugins.channel_wechat.notifications import Notifications
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class WeChatChannel:
         self.pay: PayGateway | None = None
         self.tokens: AccessTokens | None = None
         self.messenger: Messenger | None = None
+        self.notifications: Notifications | None = None
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, ctx: ChannelContext) -> None:
@@ -61,8 +65,8 @@ class WeChatChannel:
             )
             self.tokens = AccessTokens(cfg, self.http, self.now)
             self.messenger = Messenger(cfg, self.http, self.tokens)
+        self.notifications = notifications.mount(self, ctx.routes)
         miniapp_api.mount(self, ctx.routes)
-        notifications.mount(self, ctx.routes)
 
     def http(self) -> Any:
         assert self.ctx is not None

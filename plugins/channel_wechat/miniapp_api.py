@@ -20,6 +20,7 @@ from wechatpy.crypto import WeChatWxaCrypto
 from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
 from hub.api.errors import ApiError, outcome_response, read_model
 from plugins.channel_wechat.messages import WeChatApiError, get_json
+from plugins.channel_wechat.notifications import Refused
 from plugins.channel_wechat.pay_api import PayError, Prepay
 from plugins.channel_wechat.trades import SESSION_TTL, mask_openid, out_trade_no
 
@@ -241,6 +242,13 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
     )
     async def one(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
+        if order.state is OrderState.HELD and trade.get("prepay") and channel.notifications:
+            # The visitor paid but no notice came (yet)? WeChat's order query says so.
+            try:
+                if await channel.notifications.reconcile(trade["out_trade_no"]):
+                    order = await channel.orders.get(order.id) or order
+            except (PayError, Refused) as exc:
+                log.warning("wechat query of %s failed: %s", trade["out_trade_no"], exc)
         return web.json_response({"order": view(order, trade["out_trade_no"])})
 
     @routes.post(

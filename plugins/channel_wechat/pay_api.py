@@ -43,7 +43,9 @@ class PayGateway(Protocol):
         ...
 
     async def query(self, out_trade_no: str) -> dict[str, str]:
-        """WeChat's view of the order: at least ``trade_state`` and ``transaction_id``."""
+        """WeChat's (verified) view of the order, normalised across versions: ``appid``,
+        ``mchid``, ``out_trade_no``, ``trade_state``, ``transaction_id``, ``total``,
+        ``openid``."""
         ...
 
     async def close(self, out_trade_no: str) -> None:

@@ -89,7 +89,16 @@ class PayV2:
         )
 
     async def query(self, out_trade_no: str) -> dict[str, str]:
-        return await self.call("/pay/orderquery", {"out_trade_no": out_trade_no})
+        doc = await self.call("/pay/orderquery", {"out_trade_no": out_trade_no})
+        return {
+            "appid": doc.get("appid", ""),
+            "mchid": doc.get("mch_id", ""),
+            "out_trade_no": doc.get("out_trade_no", out_trade_no),
+            "trade_state": doc.get("trade_state", ""),
+            "transaction_id": doc.get("transaction_id", ""),
+            "total": doc.get("total_fee", ""),
+            "openid": doc.get("openid", ""),
+        }
 
     async def close(self, out_trade_no: str) -> None:
         try:

@@ -117,7 +117,17 @@ class PayV3:
         _, doc = await self.call(
             "GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.config.mchid}"
         )
-        return {k: str(v) for k, v in doc.items() if isinstance(v, (str, int))}
+        amount = doc.get("amount") if isinstance(doc.get("amount"), dict) else {}
+        payer = doc.get("payer") if isinstance(doc.get("payer"), dict) else {}
+        return {
+            "appid": str(doc.get("appid", "")),
+            "mchid": str(doc.get("mchid", "")),
+            "out_trade_no": str(doc.get("out_trade_no", "")),
+            "trade_state": str(doc.get("trade_state", "")),
+            "transaction_id": str(doc.get("transaction_id", "")),
+            "total": str(amount.get("total", "")),  # type: ignore[union-attr]
+            "openid": str(payer.get("openid", "")),  # type: ignore[union-attr]
+        }
 
     async def close(self, out_trade_no: str) -> None:
         try:
