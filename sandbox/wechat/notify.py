@@ -98,9 +98,7 @@ class Notifier:
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.notify_timeout)
-            )
+            self._session = aiohttp.ClientSession()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -215,7 +213,10 @@ class Notifier:
         status: int | None = None
         answer, error = "", None
         try:
-            async with self._session.post(n.url, data=body.encode("utf-8"), headers=headers) as r:
+            timeout = aiohttp.ClientTimeout(total=self.config.notify_timeout)
+            async with self._session.post(
+                n.url, data=body.encode("utf-8"), headers=headers, timeout=timeout
+            ) as r:
                 status = r.status
                 answer = (await r.read())[:4096].decode("utf-8", "replace")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

@@ -94,12 +94,14 @@ class Merchant:
     received: list[Received] = field(default_factory=list)
     base_url: str = ""
     slow: float = 0.0
+    delays: list[float] = field(default_factory=list)  # per request, before `slow`
 
     async def v3(self, request: web.Request) -> web.Response:
         body = await request.text()
         result = await asyncio.to_thread(self.wxpay.callback, request.headers, body)
-        if self.slow:
-            await asyncio.sleep(self.slow)
+        pause = self.delays.pop(0) if self.delays else self.slow
+        if pause:
+            await asyncio.sleep(pause)
         status = self.script.pop(0) if self.script else (204 if result else 401)
         self.received.append(Received(request.path, dict(request.headers), body, result, status))
         if status == 401:

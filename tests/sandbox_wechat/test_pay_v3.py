@@ -276,3 +276,16 @@ async def test_malformed_bodies_get_param_errors_never_500(
         assert answer.status_code == 400, (path, answer.text)
         assert answer.json()["code"] == "PARAM_ERROR"
     assert not sim.ledger.transactions and not sim.ledger.refunds
+
+
+async def test_a_merchant_slower_than_wechat_waits_is_retried(
+    wxpay: WeChatPayV3, merchant: Merchant, sim: WeChatSimulator
+) -> None:
+    sim.config.notify_timeout = 0.2
+    no = order_no()
+    await create(wxpay, merchant, no)
+    merchant.delays = [1.0]  # the first answer comes after WeChat stopped waiting
+    notice = await (await sim.pay(no)).wait()
+    first, second = notice.attempts
+    assert first.status is None and "Timeout" in (first.error or "") and not first.acknowledged
+    assert second.acknowledged and notice.acknowledged
