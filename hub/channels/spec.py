@@ -135,6 +135,13 @@ class SignatureSide(_Table):
     max_skew_seconds: float | None = Field(
         default=None, gt=0, description="refuse a request time further off (replays)"
     )
+    timestamp_timezone: str = Field(
+        default="UTC", description="IANA zone of a strptime-format request time (TOP: GMT+8)"
+    )
+    sign_body: bool = Field(
+        default=False,
+        description="top_* schemes: the raw body is signed after the sorted parameters",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSide:
@@ -294,6 +301,17 @@ class Outbound(_Table):
     timezone: str = Field(default="UTC", description="IANA zone of timestamp_path")
     retryable_codes: list[str] = Field(
         default_factory=list, description="partner result codes that mean 'try again later'"
+    )
+    header_settings: dict[str, Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
+        default_factory=dict,
+        description="HTTP header -> NAME of the setting holding its value "
+        "(Meituan: {PartnerId = 'MEITUAN_PARTNER_ID'})",
+    )
+    encrypt_setting: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="NAME of a setting that, when true, sends our calls whole-body "
+        "encrypted with [encryption] and its trigger_header (Meituan global encryption)",
     )
 
 

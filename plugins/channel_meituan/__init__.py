@@ -1,0 +1,40 @@
+"""Meituan (美团门票) third-party supplier API as a channel plugin, driven by
+``channel_specs/meituan.toml``.
+
+Found through the ``tickethub`` entry point. MWS auth, global encryption, the envelope
+and result codes come from the spec through `hub.channels.adapter` (inbound) and
+`hub.channels.outbound` (notices); this plugin holds what the spec cannot say. Its event
+hooks only return the notices an event causes (see `callbacks`): the hub queues them in
+the transaction of the change.
+"""
+
+from __future__ import annotations
+
+from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.registries import ChannelRegistry
+from plugins.channel_meituan import callbacks
+from plugins.channel_meituan.channel import MeituanChannel
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_channels(registry: ChannelRegistry) -> None:
+    # default=True: a deployment (or a test) may register its own "meituan" over it
+    registry.add(MeituanChannel.name, MeituanChannel(), default=True)
+
+
+def _one(call: PartnerCall | None) -> list[PartnerCall] | None:
+    return [call] if call is not None else None
+
+
+@hookimpl
+def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | None:
+    return _one(callbacks.refund_call(order, tickets))
+
+
+@hookimpl
+def ticket_redeemed(
+    order: Order, ticket: Ticket, redemption: Redemption
+) -> list[PartnerCall] | None:
+    return _one(callbacks.consume_call(order, ticket, redemption))

@@ -1,0 +1,116 @@
+"""Meituan notices: which order events queue which call, and how each is delivered.
+
+The event hooks (in ``__init__``) run inside the transaction that changed the order and
+only RETURN `PartnerCall`s; the hub writes them to the outbox in that same transaction,
+so a notice is never lost and never queued for a change that rolled back. The figures a
+notice carries are computed when it is DELIVERED, from the order as it is then, so a
+retried or late notice always carries the latest running totals:
+
+``consume_notice``  one per admitted ticket (dedupe on the redemption id: the bridge's
+                    retries queue it once); cumulative ``usedQuantity`` plus ``quantity``
+                    and ``refundedQuantity``.
+``refund_notice``   one per refund of a Meituan order (dedupe on the refunded tickets):
+                    Meituan's ``refundId`` and ``requestTime`` when Meituan asked for it
+                    (`plugins.channel_meituan.refunds.RefundLog`), else an id of ours for
+                    a refund the venue made; ``responseTime`` is when the refund was done.
+
+Notices are queued whenever a Meituan order changes. Without ``MEITUAN_CALLBACK_URL`` the
+delivery is dead-lettered with that message, so nothing is lost: once the setting exists
+``tickethub outbox retry --all-dead`` sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
+from hub.channels.outbound import SpecOutbound
+from hub.clock import Clock, SystemClock
+from plugins.channel_meituan import bodies
+from plugins.channel_meituan.refunds import RefundLog, tickets_tag
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "meituan"
+CONSUME = "consume_notice"
+REFUND = "refund_notice"
+
+
+@dataclass
+class HookState:
+    """What the synchronous hooks need from the running channel (set in ``setup``):
+    hooks are given no clock, and a refund notice's ``responseTime`` is the moment of
+    the refund's own transaction."""
+
+    clock: Clock = field(default_factory=SystemClock)
+
+
+HOOKS = HookState()
+
+
+def consume_call(order: Order, ticket: Ticket, redemption: Redemption) -> PartnerCall | None:
+    if order.channel != CHANNEL or not redemption.accepted:
+        return None
+    return PartnerCall(
+        partner=CHANNEL,
+        kind=CONSUME,
+        dedupe_key=f"meituan:consume:{order.id}:{redemption.id}"[:200],
+        payload={"order_id": order.id},
+        order_id=order.id,
+    )
+
+
+def refund_call(order: Order, tickets: list[Ticket]) -> PartnerCall | None:
+    if order.channel != CHANNEL or not tickets:
+        return None
+    ids = sorted(t.id for t in tickets)
+    return PartnerCall(
+        partner=CHANNEL,
+        kind=REFUND,
+        dedupe_key=f"meituan:refund:{order.id}:{tickets_tag(ids)}",
+        payload={
+            "order_id": order.id,
+            "tickets": ids,
+            "units": sum(t.units for t in tickets),
+            "at": bodies.beijing(HOOKS.clock.now()),
+        },
+        order_id=order.id,
+    )
+
+
+class Deliveries:
+    """Builds and sends each queued notice (the channel's ``deliver``)."""
+
+    def __init__(self, outbound: SpecOutbound, ctx: Any) -> None:
+        self.outbound = outbound
+        self.ctx = ctx
+
+    async def deliver(self, call: PartnerCall) -> None:
+        order = await self.ctx.orders.get(str(call.payload["order_id"]))
+        if order is None:
+            raise DeliveryError(f"meituan: order of {call.dedupe_key} is gone", retryable=False)
+        if call.kind == CONSUME:
+            body = bodies.consume_body(order)
+        elif call.kind == REFUND:
+            body = await self._refund_body(order, call)
+        else:
+            raise DeliveryError(f"meituan: unknown call kind {call.kind!r}", retryable=False)
+        await self.outbound.send(self.ctx.http, call.kind, body)
+
+    async def _refund_body(self, order: Order, call: PartnerCall) -> dict[str, Any]:
+        tickets = [str(t) for t in call.payload.get("tickets", ())]
+        at = str(call.payload.get("at", ""))
+        asked = await RefundLog(self.ctx.store(CHANNEL)).of_tickets(order.partner_order_id, tickets)
+        if asked is not None:
+            refund_id, request_time = str(asked["refundId"]), str(asked["requestTime"])
+        else:  # the venue refunded it (box office, staff): an id of ours, stable per refund
+            refund_id, request_time = f"S{order.id}-{tickets_tag(tickets)}", at
+        return bodies.refund_body(
+            order,
+            refund_id=refund_id,
+            request_time=request_time,
+            response_time=at,
+            refund_quantity=int(call.payload.get("units", len(tickets))),
+        )

@@ -1,0 +1,148 @@
+"""The Meituan channel: one POST route per operation, and our notices.
+
+Everything protocol-level comes from ``channel_specs/meituan.toml`` through the hub's
+generic spec-driven modules — inbound `hub.channels.adapter.SpecInbound` (MWS HMAC-SHA1
+with the ``Date`` window, global encryption switched by ``X-Encryption-Status`` and
+encrypted back, the envelope, result codes), outbound `hub.channels.outbound.SpecOutbound`
+(MWS-signed notices with ``Date`` and ``PartnerId``) — and this plugin only holds what
+the spec cannot say: which call maps to which order move (`services`), which tickets a
+refund takes (`refunds`), the bodies (`bodies`) and the notices (`callbacks`).
+
+Meituan calls URLs the supplier chooses: ``POST /api/channels/meituan/<path>`` with the
+paths of the spec's ``[operations]`` (``order/create``, ``order/pay``, ``order/query``,
+``order/refund``, ``order/close``).
+
+Settings (``TICKETHUB_CHANNEL_SETTINGS`` → ``meituan``): ``MEITUAN_PARTNER_ID``,
+``MEITUAN_CLIENT_ID``, ``MEITUAN_CLIENT_SECRET``, ``MEITUAN_AES_KEY`` (16 characters,
+global encryption), ``MEITUAN_CALLBACK_URL`` (Meituan's host; the notice paths follow),
+``MEITUAN_ENCRYPT_CALLBACKS`` (send our notices encrypted too) and
+``MEITUAN_CALLBACK_TIME_SCALE`` (sandboxes and demos only: compresses the notices'
+retry schedule and attempt timeout, e.g. ``0.01``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from hub import ChannelContext, DeliveryError, PartnerCall
+from hub.channels import ChannelSpec, load_all
+from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
+from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
+from hub.outbox import RetryPolicy
+from plugins.channel_meituan import callbacks
+from plugins.channel_meituan.services import MeituanServices
+
+log = logging.getLogger(__name__)
+
+
+def scaled(policy: RetryPolicy, scale: float) -> RetryPolicy:
+    """The same schedule, every duration multiplied by ``scale``."""
+    if scale == 1.0:
+        return policy
+    return policy.model_copy(
+        update={
+            "timeout_seconds": policy.timeout_seconds * scale,
+            "initial_seconds": policy.initial_seconds * scale,
+            "max_seconds": policy.max_seconds * scale,
+            "jitter_seconds": policy.jitter_seconds * scale,
+            "deadline_seconds": policy.deadline_seconds * scale,
+        }
+    )
+
+
+class MeituanChannel:
+    name = "meituan"
+
+    def __init__(self, spec: ChannelSpec | None = None) -> None:
+        self.spec = spec or load_all()["meituan"]
+        self.ctx: ChannelContext | None = None
+        self.inbound: SpecInbound | None = None
+        self.services: MeituanServices | None = None
+        self.deliveries: callbacks.Deliveries | None = None
+        self.account_id = ""
+        self._policies = callback_policies(self.spec)
+
+    def retry_policy_for(self, kind: str) -> RetryPolicy | None:
+        """The spec's schedule for this notice (the outbox asks per call kind)."""
+        return self._policies.get(kind)
+
+    async def deliver(self, call: PartnerCall) -> None:
+        if self.deliveries is None:
+            raise DeliveryError(
+                "meituan notices are not configured (MEITUAN_CALLBACK_URL and secrets)",
+                retryable=False,
+            )
+        await self.deliveries.deliver(call)
+
+    def setup(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
+        settings = ctx.settings
+        callbacks.HOOKS.clock = ctx.clock
+        try:
+            scale = float(settings.get("MEITUAN_CALLBACK_TIME_SCALE", 1.0))
+        except (TypeError, ValueError):
+            scale = 1.0
+        if scale > 0:
+            self._policies = {k: scaled(p, scale) for k, p in callback_policies(self.spec).items()}
+        try:
+            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.services = MeituanServices(self.spec, self.inbound, ctx)
+            self.account_id = self.inbound.account_id
+        except SecretsMissing as exc:
+            # A hub without Meituan credentials must still start; Meituan gets its own
+            # "system error" code until the channel is configured.
+            log.warning("meituan channel not configured: %s", exc)
+        if self.services is not None and settings.get("MEITUAN_CALLBACK_URL"):
+            try:
+                outbound = SpecOutbound(self.spec, settings, clock=ctx.clock.now)
+                self.deliveries = callbacks.Deliveries(outbound, ctx)
+            except OutboundConfigError as exc:
+                log.warning("meituan notices not configured: %s", exc)
+
+        @ctx.routes.post(
+            f"/api/channels/{self.name}/{{operation:.+}}",
+            summary="Meituan supplier API (operation in the URL: order/create, order/pay, "
+            "order/query, order/refund, order/close)",
+            tag="meituan",
+            responses={200: "always: Meituan's result code is in 'code' (200 = success)"},
+        )
+        async def endpoint(request: web.Request) -> web.Response:
+            return await self.serve(request, request.match_info["operation"])
+
+    async def serve(self, request: web.Request, operation: str) -> web.Response:
+        """One Meituan call to its answer; never a 500 (Meituan reads codes)."""
+        inbound = self.inbound
+        if inbound is None or self.services is None:
+            entry = self.spec.result_entry("INTERNAL")
+            doc = {"code": entry.code, "describe": f"{entry.message}: not configured"}
+            return web.json_response(doc)
+        call = await http_call(request, operation)
+        if call is None:  # over the hub's own body limit: still Meituan's envelope
+            raw, headers = inbound.render(inbound.answer("PARSE_ERROR", detail="body too large"))
+            return web.Response(body=raw, headers=headers)
+        got = inbound.read(call)
+        if isinstance(got, Refusal):
+            raw, headers = inbound.render(inbound.refuse(got))
+            return web.Response(body=raw, headers=headers)
+        raw, headers = inbound.render(await self.handle(got), got)
+        return web.Response(body=raw, headers=headers)
+
+    async def handle(self, got: Inbound) -> dict[str, Any]:
+        assert self.inbound is not None and self.services is not None
+        inbound = self.inbound
+        header = got.call.header("PartnerId") if got.call is not None else None
+        if header is not None and header.strip() != self.account_id:
+            return inbound.answer("BAD_ACCOUNT", got.operation, detail="PartnerId header")
+        handler = self.services.table().get(got.operation)
+        if handler is None:
+            return inbound.answer("INVALID_REQUEST", detail=f"unsupported {got.operation}")
+        if not isinstance(got.body, dict):
+            return inbound.answer("PARSE_ERROR", got.operation, detail="body is not an object")
+        try:
+            return await handler(got)
+        except Exception:
+            log.exception("meituan %s failed", got.operation)
+            return inbound.answer("INTERNAL", got.operation)

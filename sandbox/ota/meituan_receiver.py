@@ -1,0 +1,184 @@
+"""A sandbox Meituan receiving our notices (``/rhone/mtp/api/...``), exactly as Meituan would.
+
+It listens on 127.0.0.1 and checks each call the way Meituan does: the ``PartnerId``
+header, the ``Date`` header within its window, the MWS ``Authorization`` (HMAC-SHA1 over
+``POST {URI}\\n{Date}``, computed inline from the reference formula, never with the hub's
+outbound module), the envelope's ``partnerId``; a body announced by
+``X-Encryption-Status: encrypted`` is decrypted first. It answers in Meituan's envelope
+(``{"code": 200, "describe": "success", "partnerId": ...}``, or its error codes).
+
+It records every attempt (`received`) and every notice it ACCEPTED (`accepted`); a
+notice counts only once Meituan answered 200, as in production. `duplicates` lists
+accepted notices whose exact content (path and body) was already accepted: the
+"nothing sent twice" ledger tests read.
+
+Faults, consumed one per incoming call in the order planned (`fail`):
+
+``"timeout"``  hold the call until the receiver closes (the sender's timeout fires)
+``"500"``      answer HTTP 500 (any 5xx number works)
+``"slow:S"``   wait S seconds, then handle the call normally
+``"code:C"``   answer Meituan code C (e.g. ``code:599`` system error)
+``"ok"``       no fault (to place a fault after some successful calls)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+
+from hub.channels.codecs import CodecError, meituan_decrypt
+
+MAX_SKEW_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notice as Meituan read it."""
+
+    path: str
+    body: Any
+    date: str
+    encrypted: bool
+    code: int  # what Meituan answered
+
+    @property
+    def kind(self) -> str:
+        """``consume`` / ``refund`` from the path (``.../order/consume/notice``)."""
+        parts = self.path.rstrip("/").split("/")
+        return parts[-2] if len(parts) >= 2 else self.path
+
+    @property
+    def content(self) -> str:
+        blob = json.dumps([self.path, self.body], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _sign(secret: str, uri: str, date: str) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"POST {uri}\n{date}".encode(), hashlib.sha1)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+class MeituanReceiver:
+    """Meituan's notice endpoint (``start`` → its base URL; ``close`` when done)."""
+
+    def __init__(
+        self,
+        partner_id: str,
+        client_id: str,
+        client_secret: str,
+        aes_key: str,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.partner_id = partner_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.aes_key = aes_key
+        self.now = now
+        self.received: list[Notice] = []
+        self.accepted: list[Notice] = []
+        self.duplicates: list[Notice] = []
+        self.refused: list[tuple[int, str]] = []  # (code, why) of calls Meituan refused
+        self.faults: deque[str] = deque()
+        self.hits = 0
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------------ control
+
+    def fail(self, *faults: str) -> None:
+        """The next calls meet these faults, in order."""
+        self.faults.extend(faults)
+
+    def of(self, kind: str) -> list[Notice]:
+        """Accepted notices of one kind (``consume`` / ``refund``), in arrival order."""
+        return [n for n in self.accepted if n.kind == kind]
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def close(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------------ Meituan's side
+
+    def _answer(self, code: int, describe: str) -> web.Response:
+        if code != 200:
+            self.refused.append((code, describe))
+        doc = {"code": code, "describe": describe, "partnerId": self.partner_id}
+        return web.json_response(doc)
+
+    def check(self, uri: str, headers: Any, raw: bytes) -> tuple[int, str, Any, bool]:
+        """Meituan's checks: ``(code, describe, body, encrypted)``; code 200 = authentic."""
+        if headers.get("PartnerId") != self.partner_id:
+            return 403, "unknown PartnerId", None, False
+        date = headers.get("Date") or ""
+        try:
+            sent = parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError):
+            return 401, "Date missing or malformed", None, False
+        if abs((self.now() - sent).total_seconds()) > MAX_SKEW_SECONDS:
+            return 401, "Date outside the window", None, False
+        expected = f"MWS {self.client_id}:{_sign(self.client_secret, uri, date)}"
+        given = headers.get("Authorization") or ""
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            return 401, "bad signature", None, False
+        encrypted = (headers.get("X-Encryption-Status") or "").lower() == "encrypted"
+        try:
+            plain = meituan_decrypt(raw.decode("ascii"), self.aes_key) if encrypted else raw
+            doc = json.loads(plain)
+        except (CodecError, UnicodeDecodeError, ValueError):
+            return 400, "body cannot be read", None, encrypted
+        if not isinstance(doc, dict) or doc.get("partnerId") != self.partner_id:
+            return 403, "envelope partnerId mismatch", None, encrypted
+        return 200, "success", doc.get("body"), encrypted
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.hits += 1
+        raw = await request.read()
+        fault = self.faults.popleft() if self.faults else None
+        if fault == "timeout":
+            await self._release.wait()
+            return web.Response(status=504)
+        if fault is not None and fault.isdigit():
+            return web.json_response({"error": "server error"}, status=int(fault))
+        if fault is not None and fault.startswith("slow:"):
+            await asyncio.sleep(float(fault.removeprefix("slow:")))
+        code, describe, body, encrypted = self.check(request.path_qs, request.headers, raw)
+        if code != 200:
+            return self._answer(code, describe)
+        if fault is not None and fault.startswith("code:"):
+            code = int(fault.removeprefix("code:"))
+        notice = Notice(request.path, body, request.headers.get("Date", ""), encrypted, code)
+        self.received.append(notice)
+        if code != 200:
+            return self._answer(code, "refused by the sandbox")
+        if notice.content in {n.content for n in self.accepted}:
+            self.duplicates.append(notice)
+        self.accepted.append(notice)
+        return self._answer(200, "success")
