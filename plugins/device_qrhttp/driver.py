@@ -1,0 +1,378 @@
+"""HTTP QR / ID-card readers on turnstiles: the reader asks, the bridge decides, the reader
+opens its relay on a positive answer.
+
+Such readers hold no list and cannot decide alone: when the bridge is unreachable they
+stay shut (that is the vendor's behaviour, not ours to change), which is why the bridge
+sits on the venue LAN and decides offline from its cache.
+
+Two things the HTTP round trip makes subtle:
+
+- A reader that times out retries the SAME request (same code, same device time), and a
+  visitor whose gate stayed shut scans again. Either way the first decision may already
+  have used the ticket's entry. So decisions are kept per (device, code) for
+  ``replay_seconds``: an identical retry gets the first answer again, and a rescan after
+  an answer that never reached the reader gets that late answer instead of "already
+  used". A ticket is therefore never consumed without its gate opening.
+- The answer must come within the reader's timeout (``timeout_ms`` of the mapping): the
+  decision gets 80 % of it; when it is late the reader is told to scan again, and the
+  decision (which goes on) is handed to that rescan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hub import (
+    DeviceConfig,
+    DeviceError,
+    DeviceHost,
+    DeviceInfo,
+    GateCredential,
+    GateDecision,
+    Medium,
+    Scan,
+)
+from hub.domain.masking import mask_id
+from plugins.device_qrhttp.mapping import MappingError, QRMapping, build, shipped
+
+log = logging.getLogger(__name__)
+
+VENDOR = "qrhttp"
+MAX_BODY = 16 * 1024
+REPLAY_SECONDS = 30.0
+SKEW_WARN = timedelta(minutes=5)
+GENERIC_PREFIX = "/qrhttp/"
+
+
+def masked(medium: Medium, value: str) -> str:
+    """What of a scanned value may appear in a log line."""
+    if medium is Medium.ID_CARD:
+        return mask_id(value) or ""
+    return value[:6] + "…" if len(value) > 6 else value
+
+
+@dataclass
+class Flight:
+    """One decision in progress or taken, remembered for retries and rescans."""
+
+    task: asyncio.Task[GateDecision]
+    raw_time: str
+    started: float
+    delivered: bool = False
+
+
+@dataclass
+class ReaderState:
+    config: DeviceConfig
+    mapping: QRMapping
+    last_seen: datetime | None = None
+    skew_seconds: float | None = None
+    scans: int = 0
+    refused: int = 0
+    late: int = 0
+
+
+@dataclass
+class Request:
+    """The reader's fields, whichever way it sent them."""
+
+    fields: Mapping[str, str]
+    error: str = ""
+    status: int = 200
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class QRHttpDriver:
+    vendor = VENDOR
+
+    def __init__(self, *, replay_seconds: float = REPLAY_SECONDS) -> None:
+        self.host: DeviceHost | None = None
+        self.readers: dict[str, ReaderState] = {}  # by device id
+        self.flights: dict[tuple[str, str], Flight] = {}
+        self.replay_seconds = replay_seconds
+        self.routes: set[tuple[str, str]] = set()
+        self._library = {name: build({"mapping": name}) for name in shipped()}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: DeviceHost) -> None:
+        """Mount every shipped dialect's path, and ``/qrhttp/{anything}`` for readers
+        configured with a path of their own (routes are fixed once the bridge runs)."""
+        self.host = host
+        for mapping in self._library.values():
+            if mapping.route in self.routes:
+                continue
+            self.routes.add(mapping.route)
+            host.routes.route(
+                mapping.method, mapping.path, summary=f"QR reader scan ({mapping.name})", tag=VENDOR
+            )(self._scan)
+        for method in ("GET", "POST"):
+            host.routes.route(
+                method,
+                GENERIC_PREFIX + "{tail:.+}",
+                summary="QR reader scan (custom path)",
+                tag=VENDOR,
+            )(self._scan)
+
+    async def stop(self) -> None:
+        for flight in self.flights.values():
+            if not flight.task.done():
+                flight.task.cancel()
+        self.flights.clear()
+
+    def _served(self, mapping: QRMapping) -> bool:
+        return mapping.route in self.routes or mapping.path.startswith(GENERIC_PREFIX)
+
+    async def probe(self, device: DeviceConfig) -> DeviceInfo:
+        """Readers cannot be dialled (they call us): probing validates the mapping and the
+        serial the reader will send, and says which URL to configure on it."""
+        mapping = self._mapping(device)
+        if not device.serial:
+            raise DeviceError(
+                f"enter the reader's serial number: it sends it as {mapping.serial!r} with every "
+                "scan and unknown serials are refused"
+            )
+        return DeviceInfo(serial=device.serial, model=f"HTTP QR reader ({mapping.name})")
+
+    async def attach(self, device: DeviceConfig) -> None:
+        mapping = self._mapping(device)
+        self.readers[device.id] = ReaderState(device, mapping)
+        log.info(
+            "qrhttp: reader %s (%s) served on %s %s",
+            device.id,
+            mapping.name,
+            mapping.method,
+            mapping.path,
+        )
+
+    async def detach(self, device_id: str) -> None:
+        self.readers.pop(device_id, None)
+
+    async def push_credentials(
+        self, device: DeviceConfig, credentials: Sequence[GateCredential]
+    ) -> None:
+        """Online readers hold no list: every scan is asked for."""
+
+    async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
+        raise DeviceError(
+            "HTTP QR readers only open in answer to a scan; use the turnstile's own button"
+        )
+
+    def status(self, device_id: str) -> dict[str, Any]:
+        state = self.readers.get(device_id)
+        if state is None:
+            return {"attached": False}
+        return {
+            "attached": True,
+            "mapping": state.mapping.name,
+            "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+            "clock_skew_seconds": state.skew_seconds,
+            "scans": state.scans,
+            "refused": state.refused,
+            "late_answers": state.late,
+        }
+
+    def _mapping(self, device: DeviceConfig) -> QRMapping:
+        try:
+            mapping = build(device.options)
+        except MappingError as exc:
+            raise DeviceError(str(exc)) from exc
+        if not self._served(mapping):
+            served = sorted(p for _, p in self.routes)
+            raise DeviceError(
+                f"path {mapping.path!r} is not served: use one of {served} or a path under "
+                f"{GENERIC_PREFIX}"
+            )
+        return mapping
+
+    # ------------------------------------------------------------------ the route
+
+    def _dialects(self, method: str, path: str) -> list[QRMapping]:
+        """Dialects that may have sent this request: attached readers' first."""
+        seen: dict[str, QRMapping] = {}
+        for state in self.readers.values():
+            if state.mapping.route == (method, path):
+                seen.setdefault(repr(state.mapping), state.mapping)
+        for mapping in self._library.values():
+            if mapping.route == (method, path):
+                seen.setdefault(repr(mapping), mapping)
+        return list(seen.values())
+
+    async def _scan(self, request: web.Request) -> web.Response:
+        dialects = self._dialects(request.method, request.path)
+        if not dialects:
+            log.warning("qrhttp: scan on %s %s matches no reader", request.method, request.path)
+            return web.json_response({"status": 0, "text": "Unknown device"}, status=404)
+        parsed: dict[str, Request] = {}
+        for mapping in dialects:
+            if mapping.source not in parsed:
+                parsed[mapping.source] = await self._read(request, mapping.source)
+        for mapping in dialects:
+            req = parsed[mapping.source]
+            serial = req.fields.get(mapping.serial, "").strip()
+            state = self._reader(serial) if serial else None
+            if state is not None and state.mapping == mapping:
+                return await self._answer_scan(state, req)
+        # nobody we know: answer in the first dialect's vocabulary
+        mapping = dialects[0]
+        req = parsed[mapping.source]
+        if req.error:
+            log.warning("qrhttp: refused a malformed scan on %s: %s", request.path, req.error)
+            return self._deny(mapping, "Invalid scan", status=req.status)
+        serial = req.fields.get(mapping.serial, "")
+        log.warning("qrhttp: refused a scan from unknown serial %r", serial[:32])
+        return self._deny(mapping, "Unknown device", status=403)
+
+    def _reader(self, serial: str) -> ReaderState | None:
+        assert self.host is not None
+        config = self.host.device_by_serial(VENDOR, serial)
+        if config is None:
+            return None
+        state = self.readers.get(config.id)
+        if state is not None:
+            state.config = config
+        return state
+
+    @staticmethod
+    async def _read(request: web.Request, source: str) -> Request:
+        if source == "query":
+            return Request({k: v for k, v in request.query.items()})
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return Request({}, "body too large", 413)
+        try:
+            body = await request.content.read(MAX_BODY + 1)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            return Request({}, f"unreadable body: {exc.__class__.__name__}", 400)
+        if len(body) > MAX_BODY:
+            return Request({}, "body too large", 413)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return Request({}, "body is not UTF-8", 400)
+        if source == "form":
+            from urllib.parse import parse_qsl
+
+            return Request(dict(parse_qsl(text, keep_blank_values=True)))
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return Request({}, "body is not JSON", 400)
+        if not isinstance(doc, dict):
+            return Request({}, "JSON body is not an object", 400)
+        fields = {str(k): str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
+        return Request(fields, raw=doc)
+
+    async def _answer_scan(self, state: ReaderState, req: Request) -> web.Response:
+        mapping = state.mapping
+        host = self.host
+        assert host is not None
+        now = host.clock.now()
+        state.last_seen = now
+        if req.error:
+            state.refused += 1
+            log.warning("qrhttp: %s sent a malformed scan: %s", state.config.id, req.error)
+            return self._deny(mapping, "Invalid scan", status=req.status, now=now)
+        code = req.fields.get(mapping.code, "").strip()
+        medium = (
+            mapping.medium(req.fields.get(mapping.kind, ""))
+            if mapping.kind
+            else (mapping.default_kind)
+        )
+        raw_time = req.fields.get(mapping.time, "") if mapping.time else ""
+        device_at = self._device_time(state, raw_time, now)
+        gate = (req.fields.get(mapping.gate, "") if mapping.gate else "") or state.config.gate
+        try:
+            scan = Scan(
+                device_id=state.config.id,
+                gate=gate[:64],
+                medium=medium,
+                value=code,
+                at=device_at,
+            )
+        except ValidationError:
+            state.refused += 1
+            log.warning("qrhttp: %s sent an unusable code (%d chars)", state.config.id, len(code))
+            return self._deny(mapping, "Invalid code", status=400, now=now)
+        state.scans += 1
+        flight = self._flight(scan, raw_time)
+        budget = mapping.timeout_ms / 1000 * 0.8
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(flight.task), budget)
+        except TimeoutError:
+            state.late += 1
+            log.warning(
+                "qrhttp: decision for %s at %s missed the reader's %d ms; handed to the rescan",
+                masked(medium, code),
+                state.config.id,
+                mapping.timeout_ms,
+            )
+            return self._deny(mapping, "Please scan again", now=host.clock.now())
+        except Exception:
+            log.exception("qrhttp: decision failed at %s", state.config.id)
+            self.flights.pop((scan.device_id, scan.value), None)
+            return self._deny(mapping, "Please scan again", now=host.clock.now())
+        flight.delivered = True
+        log.info(
+            "qrhttp: %s %s at %s (%s)",
+            "open" if decision.allow else "deny",
+            masked(medium, code),
+            state.config.id,
+            decision.code or "ok",
+        )
+        doc = mapping.render(allow=decision.allow, text=decision.reason, now=host.clock.now())
+        return web.json_response(doc)
+
+    def _flight(self, scan: Scan, raw_time: str) -> Flight:
+        assert self.host is not None
+        now = time.monotonic()
+        for key, old in list(self.flights.items()):
+            if now - old.started > self.replay_seconds and old.task.done():
+                del self.flights[key]
+        key = (scan.device_id, scan.value)
+        flight = self.flights.get(key)
+        if flight is not None and now - flight.started <= self.replay_seconds:
+            failed = flight.task.done() and (
+                flight.task.cancelled() or flight.task.exception() is not None
+            )
+            same_request = bool(raw_time) and raw_time == flight.raw_time
+            if not failed and (same_request or not flight.delivered):
+                return flight
+        flight = Flight(asyncio.ensure_future(self.host.decide(scan)), raw_time, now)
+        self.flights[key] = flight
+        return flight
+
+    def _device_time(self, state: ReaderState, raw: str, now: datetime) -> datetime | None:
+        if not raw:
+            return None
+        try:
+            at = state.mapping.time_format.parse(raw)
+        except (ValueError, OverflowError, OSError):
+            log.warning("qrhttp: %s sent an unreadable time %r", state.config.id, raw[:40])
+            return None
+        skew = (at - now).total_seconds()
+        state.skew_seconds = round(skew, 1)
+        if abs(skew) > SKEW_WARN.total_seconds():
+            log.warning(
+                "qrhttp: %s clock is %+.0f s off; decided on the bridge clock, the answer "
+                "re-syncs the reader",
+                state.config.id,
+                skew,
+            )
+        return at
+
+    def _deny(
+        self, mapping: QRMapping, text: str, *, status: int = 200, now: datetime | None = None
+    ) -> web.Response:
+        assert self.host is not None
+        doc = mapping.render(allow=False, text=text, now=now or self.host.clock.now())
+        return web.json_response(doc, status=status)
