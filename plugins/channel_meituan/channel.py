@@ -28,8 +28,9 @@ from typing import Any
 from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
-from hub.channels import ChannelSpec, load_all
+from hub.channels import ChannelSpec, load_spec
 from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
+from hub.channels.loader import default_folder
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
 from hub.outbox import RetryPolicy
 from plugins.channel_meituan import callbacks
@@ -57,7 +58,8 @@ class MeituanChannel:
     name = "meituan"
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
-        self.spec = spec or load_all()["meituan"]
+        # Only our own file: another partner's broken spec must not take Meituan down.
+        self.spec = spec or load_spec(default_folder() / "meituan.toml")
         self.ctx: ChannelContext | None = None
         self.inbound: SpecInbound | None = None
         self.services: MeituanServices | None = None

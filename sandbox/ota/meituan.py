@@ -26,6 +26,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -155,7 +156,9 @@ class MeituanClient:
 
     async def send(self, request: MeituanRequest) -> MeituanReply:
         resp = await self.http.post(
-            f"{self.base_url}{request.path}", data=request.data, headers=dict(request.headers)
+            f"{self.base_url}{request.path}",
+            data=io.BytesIO(request.data),  # large bodies must not block the event loop
+            headers=dict(request.headers),
         )
         raw = await resp.read()
         if resp.status != 200:
