@@ -232,14 +232,24 @@ def verify_douyin_spi(
     return hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("utf-8"))
 
 
-def top_sign(params: Mapping[str, str], secret: str, method: Literal["md5", "hmac"] = "md5") -> str:
-    """Fliggy/TOP signature over the parameters sorted by key (``sign`` excluded)."""
-    s = "".join(f"{k}{v}" for k, v in sorted(params.items()) if k != "sign")
+def top_sign(
+    params: Mapping[str, str],
+    secret: str,
+    method: Literal["md5", "hmac"] = "md5",
+    body: bytes = b"",
+) -> str:
+    """Fliggy/TOP signature over the parameters sorted by key (``sign`` excluded).
+
+    ``body``: a request whose business data travels as a raw (JSON) body signs it right
+    after the sorted parameters, as the TOP SDKs' ``signTopRequest(params, body, …)``
+    does for Qimen-style calls; without it a signed query could carry any body."""
+    s = "".join(f"{k}{v}" for k, v in sorted(params.items()) if k != "sign").encode("utf-8")
+    s += body
+    key = secret.encode("utf-8")
     if method == "md5":
-        return hashlib.md5((secret + s + secret).encode("utf-8")).hexdigest().upper()
+        return hashlib.md5(key + s + key).hexdigest().upper()
     if method == "hmac":
-        mac = hmac.new(secret.encode("utf-8"), s.encode("utf-8"), hashlib.md5)
-        return mac.hexdigest().upper()
+        return hmac.new(key, s, hashlib.md5).hexdigest().upper()
     raise ValueError(f"unknown TOP sign method {method!r}")
 
 
@@ -248,9 +258,10 @@ def verify_top(
     params: Mapping[str, str],
     secret: str,
     method: Literal["md5", "hmac"] = "md5",
+    body: bytes = b"",
 ) -> bool:
     """Constant-time check of a TOP signature (case-insensitive hex)."""
-    expected = top_sign(params, secret, method)
+    expected = top_sign(params, secret, method, body)
     return hmac.compare_digest(expected.encode("ascii"), signature.upper().encode("utf-8"))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.channels.codecs import (
     md5_concat,
@@ -82,8 +83,9 @@ def locate(location: str, call: HttpCall, doc: Any) -> Any:
         return None
 
 
-def parse_timestamp(value: str, fmt: str) -> datetime:
-    """A partner's request time as aware UTC; ValueError when it is not one."""
+def parse_timestamp(value: str, fmt: str, zone: str = "UTC") -> datetime:
+    """A partner's request time as aware UTC; ValueError when it is not one. A strptime
+    format without an offset is read in ``zone`` (TOP sends Beijing time)."""
     if fmt == "rfc1123":
         try:
             parsed = parsedate_to_datetime(value)
@@ -93,7 +95,10 @@ def parse_timestamp(value: str, fmt: str) -> datetime:
     if fmt in ("epoch_ms", "epoch_s"):
         number = float(value)
         return datetime.fromtimestamp(number / 1000 if fmt == "epoch_ms" else number, UTC)
-    return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+    parsed = datetime.strptime(value, fmt)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC if zone == "UTC" else ZoneInfo(zone))
+    return parsed.astimezone(UTC)
 
 
 class SignatureCheck:
@@ -144,7 +149,7 @@ class SignatureCheck:
         if raw in (None, ""):
             return "request time missing"
         try:
-            at = parse_timestamp(str(raw), side.timestamp_format)
+            at = parse_timestamp(str(raw), side.timestamp_format, side.timestamp_timezone)
         except (ValueError, OverflowError):
             return "request time malformed"
         if abs((self.clock() - at).total_seconds()) > side.max_skew_seconds:
@@ -178,7 +183,9 @@ def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]
 def _top(method: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:
     def verify(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
         params = {k: v for k, v in call.query if k != "sign"}
-        return verify_top(given, params, check.secret, "hmac" if method == "hmac" else "md5")
+        body = call.raw if check.side.sign_body else b""
+        algo = "hmac" if method == "hmac" else "md5"
+        return verify_top(given, params, check.secret, algo, body)
 
     return verify
 

@@ -1,0 +1,186 @@
+"""Outbound calls to an Alibaba TOP gateway (Taobao Open Platform; Fliggy's supplier API).
+
+TOP does not fit the JSON-document shape `hub.channels.outbound.SpecOutbound` builds: a
+TOP call is ONE gateway URL, the API named by the ``method`` parameter, every parameter
+(system and business) posted as ``application/x-www-form-urlencoded`` and signed over
+the parameters sorted by name:
+
+* ``sign_method=md5``:  ``upper(md5(secret + k1v1k2v2… + secret))``
+* ``sign_method=hmac``: ``upper(HMAC-MD5(secret, k1v1k2v2…))``
+
+The spec chooses: ``[signing.outbound] scheme = "top_md5"`` or ``"top_hmac_md5"``
+(``secret_setting`` = the app secret, ``client_id_setting`` = the app key). The system
+parameters come from the spec too: ``[outbound].constants`` (``format = "json"``,
+``v = "2.0"``), ``timestamp_path`` / ``timestamp_format`` / ``timezone`` (TOP wants
+``yyyy-MM-dd HH:mm:ss`` in GMT+8) and ``url_setting`` (the gateway URL).
+
+Answers: success is ``{"<api>_response": {...}}`` where ``<api>`` is the method without
+``taobao.`` and with ``_`` for ``.``; failure is ``{"error_response": {"code", "msg",
+"sub_code", "sub_msg"}}``. ``[outbound].retryable_codes`` lists the failures that mean
+"try later" as shell patterns matched against both ``code`` and ``sub_code`` (TOP's
+``isp.*`` sub-codes are the platform's own trouble; ``isv.*`` ones are our request's
+fault and final). HTTP 5xx/429, timeouts, network errors and answers that are not TOP's
+JSON are retried, like `SpecOutbound` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from hub.channels.codecs import top_sign
+from hub.channels.outbound import OutboundConfigError, OutboundReply
+from hub.channels.spec import Callback, ChannelSpec
+from hub.contracts import DeliveryError
+
+TOP_SIGN_METHODS = {"top_md5": "md5", "top_hmac_md5": "hmac"}
+"""Spec signing scheme → TOP's ``sign_method`` parameter."""
+
+FORM = "application/x-www-form-urlencoded;charset=utf-8"
+
+
+def response_key(method: str) -> str:
+    """``taobao.travel.ticket.order.verify`` → ``travel_ticket_order_verify_response``."""
+    return method.removeprefix("taobao.").replace(".", "_") + "_response"
+
+
+def param_text(value: Any) -> str:
+    """A business parameter as TOP carries it: strings as they are, structures as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class TopOutbound:
+    """Sign, post and judge one partner's TOP calls as its spec describes them."""
+
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        settings: Mapping[str, Any],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Secrets are read once by the setting names the spec gives; a missing one is an
+        `OutboundConfigError` here (start-up). The gateway URL is read per call."""
+        self.spec = spec
+        self.settings = dict(settings)
+        self.clock = clock
+        side = spec.signing.outbound
+        if side.scheme not in TOP_SIGN_METHODS:
+            raise OutboundConfigError(
+                f"{spec.channel.name}: TOP calls need a top_* outbound scheme, not {side.scheme!r}"
+            )
+        self.sign_method = TOP_SIGN_METHODS[side.scheme]
+        self.secret = self._secret(side.secret_setting)
+        self.app_key = self._secret(side.client_id_setting)
+        out = spec.outbound
+        self.zone = ZoneInfo(out.timezone) if out is not None else ZoneInfo("Asia/Shanghai")
+        self.timestamp_path = (out.timestamp_path if out else None) or "timestamp"
+        self.timestamp_format = out.timestamp_format if out else "%Y-%m-%d %H:%M:%S"
+        self.constants = {"format": "json", "v": "2.0", **(out.constants if out else {})}
+        self.retryable = list(out.retryable_codes) if out else []
+
+    def _secret(self, name: str | None) -> str:
+        value = self.settings.get(name) if name else None
+        if not isinstance(value, str) or not value:
+            raise OutboundConfigError(f"{self.spec.channel.name}: setting {name} is required")
+        return value
+
+    def callback(self, kind: str) -> Callback:
+        cb = self.spec.callbacks.get(kind)
+        if cb is None:
+            raise DeliveryError(f"{self.spec.channel.name}: no callback {kind!r}", retryable=False)
+        return cb
+
+    def url(self, kind: str) -> str:
+        cb = self.callback(kind)
+        out = self.spec.outbound
+        name = cb.url_setting or (out.url_setting if out is not None else None)
+        base = self.settings.get(name) if name else None
+        if not isinstance(base, str) or not base:
+            raise DeliveryError(
+                f"{self.spec.channel.name}: setting {name or '<url_setting>'} is not configured",
+                retryable=False,
+            )
+        return base.rstrip("/") + cb.path if cb.path else base
+
+    def params(
+        self, kind: str, business: Mapping[str, Any], *, at: datetime | None = None
+    ) -> dict[str, str]:
+        """Every parameter of one call, signed. Deterministic for a given time."""
+        cb = self.callback(kind)
+        at = at or self.clock()
+        params = {k: param_text(v) for k, v in business.items() if v is not None}
+        params.update(self.constants)
+        params.update(
+            {
+                "method": cb.operation,
+                "app_key": self.app_key,
+                self.timestamp_path: at.astimezone(self.zone).strftime(self.timestamp_format),
+                "sign_method": self.sign_method,
+            }
+        )
+        params["sign"] = top_sign(params, self.secret, self.sign_method)  # type: ignore[arg-type]
+        return params
+
+    async def send(
+        self,
+        http: aiohttp.ClientSession,
+        kind: str,
+        business: Mapping[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> OutboundReply:
+        """Post one call and judge the answer (raises `DeliveryError`, see module doc)."""
+        cb = self.callback(kind)
+        url = self.url(kind)
+        raw = urlencode(self.params(kind, business, at=at)).encode("ascii")
+        timeout = aiohttp.ClientTimeout(total=cb.timeout_seconds)
+        headers = {"Content-Type": FORM}
+        try:
+            async with http.post(url, data=raw, headers=headers, timeout=timeout) as resp:
+                status, data = resp.status, await resp.read()
+        except TimeoutError as exc:
+            raise DeliveryError(f"{kind}: no answer within {cb.timeout_seconds:g} s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"{kind}: {type(exc).__name__}") from exc
+        return self.judge(kind, status, data)
+
+    def judge(self, kind: str, status: int, data: bytes) -> OutboundReply:
+        """TOP's answer → a reply, or the `DeliveryError` it amounts to."""
+        if status >= 500 or status == 429:
+            raise DeliveryError(f"{kind}: gateway answered HTTP {status}")
+        if status != 200:
+            raise DeliveryError(f"{kind}: gateway refused with HTTP {status}", retryable=False)
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DeliveryError(f"{kind}: answer is not TOP's JSON") from exc
+        if not isinstance(doc, dict):
+            raise DeliveryError(f"{kind}: answer is not TOP's JSON")
+        error = doc.get("error_response")
+        if isinstance(error, dict):
+            code, sub = str(error.get("code", "")), str(error.get("sub_code") or "")
+            message = str(error.get("sub_msg") or error.get("msg") or "")
+            retry = any(
+                fnmatchcase(code, p) or (sub and fnmatchcase(sub, p)) for p in self.retryable
+            )
+            detail = f"{code}/{sub}" if sub else code
+            raise DeliveryError(f"{kind}: TOP error {detail} {message}".rstrip(), retryable=retry)
+        key = response_key(self.callback(kind).operation)
+        body = doc.get(key)
+        if not isinstance(body, dict):
+            raise DeliveryError(f"{kind}: answer has no {key}")
+        return OutboundReply(status, "0", "", body, data)

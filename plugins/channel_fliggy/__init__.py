@@ -1,0 +1,36 @@
+"""Fliggy (飞猪) as a channel plugin, driven by ``channel_specs/fliggy.toml``.
+
+Found through the ``tickethub`` entry point. Inbound comes from the spec through the
+hub's generic channel; outbound are the TOP gateway calls ``verify`` (on redemption) and
+``refund`` (after refunds), see `plugins.channel_fliggy.callbacks`. The event hooks only
+return the calls an event causes; the hub queues them in the transaction of the change.
+"""
+
+from __future__ import annotations
+
+from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.registries import ChannelRegistry
+from plugins.channel_fliggy import callbacks
+from plugins.channel_fliggy.channel import FliggyChannel
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def register_channels(registry: ChannelRegistry) -> None:
+    # default=True: a deployment (or a test) may register its own "fliggy" over it
+    registry.add(FliggyChannel.name, FliggyChannel(), default=True)
+
+
+@hookimpl
+def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | None:
+    call = callbacks.refund_call(order, callbacks.REFUND_OK, callbacks.tickets_tag(tickets))
+    return [call] if call is not None else None
+
+
+@hookimpl
+def ticket_redeemed(
+    order: Order, ticket: Ticket, redemption: Redemption
+) -> list[PartnerCall] | None:
+    call = callbacks.verify_call(order, ticket, redemption)
+    return [call] if call is not None else None

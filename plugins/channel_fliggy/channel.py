@@ -1,0 +1,126 @@
+"""The Fliggy channel: Fliggy's calls to us from the spec, our TOP calls to Fliggy.
+
+Inbound is the generic spec-only channel (`hub.channels.generic.SpecChannel`): every
+operation of ``channel_specs/fliggy.toml`` (``create`` = a paid order, ``cancel``,
+``query``, ``refund``) is a move of the order service, idempotent on Fliggy's order id,
+checked and answered as the spec says. How Fliggy signs its calls to suppliers is not
+public, so all of that is data in the spec (TOP-style query signature by default).
+
+What the spec cannot say lives here: the TOP gateway calls (`hub.channels.top`), their
+parameters (`callbacks`), and the ``refund_status = 2`` call when Fliggy's refund
+request is refused — a refusal writes no order change, so no hub event would queue it.
+
+Settings (``TICKETHUB_CHANNEL_SETTINGS`` → ``fliggy``): ``FLIGGY_APP_KEY``,
+``FLIGGY_APP_SECRET`` (both directions), ``FLIGGY_TOP_URL`` (the TOP gateway, e.g.
+``https://eco.taobao.com/router/rest``; without it no callback is queued) and optionally
+``FLIGGY_SESSION`` (the seller's session key, sent as TOP's ``session``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from hub import ChannelContext, DeliveryError, Order, PartnerCall
+from hub.channels import ChannelSpec, load_all
+from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
+from hub.channels.generic import SpecChannel
+from hub.channels.loader import PathError, get_path
+from hub.channels.outbound import OutboundConfigError
+from hub.channels.top import TopOutbound
+from plugins.channel_fliggy import callbacks
+from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
+
+log = logging.getLogger(__name__)
+
+# Refusals of a refund request that are Fliggy's business to hear about (refund_status
+# 2); a parse or signature error is answered but not "a refund that failed".
+_NOT_A_REFUND_RESULT = {"PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL", "UNKNOWN_ORDER"}
+
+
+class FliggyChannel(SpecChannel):
+    name = "fliggy"
+
+    def __init__(self, spec: ChannelSpec | None = None) -> None:
+        super().__init__(spec or load_all()["fliggy"])
+        self.top: TopOutbound | None = None
+
+    def setup(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
+        settings = ctx.settings
+        try:
+            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+        except SecretsMissing as exc:
+            log.warning("fliggy channel not configured: %s", exc)
+        if settings.get("FLIGGY_TOP_URL"):
+            try:
+                self.top = TopOutbound(self.spec, settings, clock=ctx.clock.now)
+            except OutboundConfigError as exc:
+                log.warning("fliggy callbacks not configured: %s", exc)
+        callbacks.HOOKS.enabled = self.top is not None
+
+        @ctx.routes.post(
+            f"/api/channels/{self.name}/{{operation:.+}}",
+            tag=self.name,
+            summary="Fliggy supplier API (create, cancel, query, refund; TOP-style signed)",
+            responses={200: "always: Fliggy's result code is in 'code'"},
+        )
+        async def by_url(request: web.Request) -> web.Response:
+            return await self._serve(request, request.match_info["operation"])
+
+    # ------------------------------------------------------------------ inbound
+
+    async def handle(self, call: Inbound) -> dict[str, Any]:
+        doc = await super().handle(call)
+        op = self.spec.operations.get(call.operation)
+        if op is not None and op.canonical == "refund" and self.top is not None:
+            await self._refused_refund(call, doc)
+        return doc
+
+    async def _refused_refund(self, call: Inbound, doc: dict[str, Any]) -> None:
+        """A refused refund request also goes to TOP as ``refund_status = 2``; durable
+        before the answer, queued once per request (its ``refund_id``, else its bytes)."""
+        resp = self.spec.envelope.response
+        code = str(doc.get(resp.code_path, ""))
+        if code == str(resp.success_code):
+            return
+        ignored = {str(self.spec.result_entry(k).code) for k in _NOT_A_REFUND_RESULT}
+        if code in ignored:
+            return
+        order = await self._find(call)
+        if not isinstance(order, Order):
+            return
+        try:
+            request_id = str(get_path(call.body, "refund_id"))
+        except PathError:
+            raw = call.call.raw if call.call is not None else repr(call.body).encode()
+            request_id = callbacks.serial(raw.decode("utf-8", "replace"))
+        refused = callbacks.refund_call(order, REFUND_FAILED, f"req-{request_id}")
+        if refused is None:
+            return
+        outbox = self._c.outbox
+        async with outbox.engine.begin() as conn:
+            await outbox.enqueue(conn, [refused])
+        outbox.notify()
+
+    # ------------------------------------------------------------------ callbacks
+
+    async def deliver(self, call: PartnerCall) -> None:
+        """TOP call with the order as it is NOW (cumulative totals stay right)."""
+        if self.top is None:
+            raise DeliveryError("fliggy: TOP callbacks not configured", retryable=False)
+        order = await self._c.orders.get(str(call.payload["order_id"]))
+        if order is None:
+            raise DeliveryError(f"fliggy: order of {call.dedupe_key} is gone", retryable=False)
+        if call.kind == VERIFY:
+            params = callbacks.verify_params(self.spec, order, call, call.dedupe_key)
+        elif call.kind == REFUND:
+            params = callbacks.refund_params(self.spec, order, call, call.dedupe_key)
+        else:
+            raise DeliveryError(f"fliggy: unknown call kind {call.kind!r}", retryable=False)
+        session = self._c.settings.get("FLIGGY_SESSION")
+        if session:
+            params["session"] = session
+        await self.top.send(self._c.http, call.kind, params)
