@@ -23,7 +23,7 @@ from hub.registries import ChannelRegistry
 from hub.storage.tables import OutboxRow, TicketRow
 from plugins.channel_ctrip.adapter import CtripChannel
 from sandbox.ota.ctrip import CtripClient, CtripReceiver
-from tests.support import ADMIN, T0, TOMORROW, hub_of, id_number, seed, settings
+from tests.support import ADMIN, T0, TOMORROW, hub_client, hub_of, id_number, seed, settings
 
 SECRETS = {
     "CTRIP_ACCOUNT_ID": "acct-1",
@@ -62,6 +62,13 @@ class FastCtrip:
     @hookimpl
     def register_channels(self, registry: ChannelRegistry) -> None:
         registry.add("ctrip", self.channel)
+
+
+async def ctrip_hub(aiohttp_client: Any, db_url: str, capacity: int = 10) -> TestClient:
+    """A hub with Ctrip configured for inbound calls only (no callback URL)."""
+    client = await hub_client(aiohttp_client, db_url, channel_settings={"ctrip": SECRETS})
+    await seed(client, capacity=capacity, slots=("",))
+    return client
 
 
 def ctrip(client: TestClient, **over: str) -> CtripClient:

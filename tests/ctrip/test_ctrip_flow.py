@@ -6,53 +6,9 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from hub.channels.codecs import ctrip_sign
-from sandbox.ota.ctrip import CtripClient
-from tests.support import ADMIN, TOMORROW, hub_client, id_number, seed
-
-SECRETS = {
-    "CTRIP_ACCOUNT_ID": "acct-1",
-    "CTRIP_SIGN_KEY": "sign-key-123",
-    "CTRIP_AES_KEY": "0123456789abcdef",
-    "CTRIP_AES_IV": "fedcba9876543210",
-}
-
-
-async def ctrip_hub(aiohttp_client: Any, db_url: str, capacity: int = 10) -> TestClient:
-    client = await hub_client(aiohttp_client, db_url, channel_settings={"ctrip": SECRETS})
-    await seed(client, capacity=capacity, slots=("",))
-    return client
-
-
-def ctrip(client: TestClient, **over: str) -> CtripClient:
-    keys = {
-        "account_id": SECRETS["CTRIP_ACCOUNT_ID"],
-        "sign_key": SECRETS["CTRIP_SIGN_KEY"],
-        "aes_key": SECRETS["CTRIP_AES_KEY"],
-        "aes_iv": SECRETS["CTRIP_AES_IV"],
-    }
-    return CtripClient(base_url="", http=client, **{**keys, **over})
-
-
-def order(ota: str, plu: str = "adult", quantity: int = 1, **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "otaOrderId": ota,
-        "items": [
-            {"PLU": plu, "quantity": quantity, "useStartDate": TOMORROW.isoformat(), "price": 100}
-        ],
-        "contacts": [{"name": "Li Lei", "mobile": "13800000000"}],
-        "passengers": [],
-    }
-    body.update(over)
-    return body
-
-
-async def stock(client: TestClient) -> dict[str, int]:
-    resp = await client.get(f"/api/admin/inventory?pool=main&date={TOMORROW}", headers=ADMIN)
-    cell = next(c for c in (await resp.json())["cells"] if c["bucket"] == "" and c["slot"] == "")
-    return {"held": cell["held"], "sold": cell["sold"]}
+from tests.ctrip.kit import SECRETS, ctrip, ctrip_hub, order, stock
+from tests.support import hub_client, id_number
 
 
 async def test_happy_path_verify_create_pay_query_cancel(aiohttp_client: Any, db_url: str) -> None:

@@ -8,16 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
-from tests.ctrip.kit import SECRETS, ctrip, id_passengers, order, stock
-from tests.support import hub_client, id_number, seed
-
-
-async def ctrip_hub(aiohttp_client: Any, db_url: str, capacity: int = 10) -> TestClient:
-    client = await hub_client(aiohttp_client, db_url, channel_settings={"ctrip": SECRETS})
-    await seed(client, capacity=capacity, slots=("",))
-    return client
+from tests.ctrip.kit import ctrip, ctrip_hub, id_passengers, order, stock
+from tests.support import id_number
 
 
 async def test_create_order_sells_in_one_step_and_is_idempotent(
