@@ -24,3 +24,14 @@ OUTBOX_DEAD = Counter("tickethub_outbox_dead_total", "Calls dead-lettered", ["pa
 OUTBOX_BREAKER = Gauge(
     "tickethub_outbox_breaker_open", "1 while a partner's circuit breaker is open", ["partner"]
 )
+
+# venue bridges (hub.redemptions)
+REDEMPTIONS = Counter(
+    "tickethub_redemptions_total", "Gate decisions uploaded by bridges", ["venue", "outcome"]
+)
+REDEMPTION_CONFLICTS = Counter(
+    "tickethub_redemption_conflicts_total",
+    "Admissions that could not count (used beyond entries at offline bridges, refunded)",
+    ["venue"],
+)
+IN_PARK = Gauge("tickethub_in_park", "Visitors inside today (entries - exits)", ["venue"])

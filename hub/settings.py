@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     outbox_workers: int = Field(default=1, ge=0, le=64)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    # venue bridges: venue id -> the bearer token its hardware_bridge presents
+    bridge_tokens: dict[str, str] = Field(
+        default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"
+    )
     # request limits
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell

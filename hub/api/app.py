@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.api import admin, public
+from hub.api import admin, bridge, public
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
@@ -70,6 +70,7 @@ def create_app(
     routes = ApiRoutes()
     public.add_routes(routes)
     admin.add_routes(routes)
+    bridge.add_routes(routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)

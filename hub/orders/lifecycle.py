@@ -29,6 +29,7 @@ from hub.orders.outcome import Outcome
 from hub.orders.prepare import TicketSpec
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
+from hub.redemptions.changes import stamp_ids
 from hub.storage.tables import AllocationRow, InventoryRow
 
 ORD = records.ORD
@@ -330,9 +331,11 @@ class Lifecycle:
             update(TIX)
             .where(TIX.c.id.in_(list(ticket_ids)), TIX.c.state == TicketState.VALID.value)
             .values(state=TicketState.REVOKED.value, revoked_at=now)
-            .returning(TIX.c.id)
+            .returning(TIX.c.id, TIX.c.venue_id)
         )
-        return set(res.scalars().all())
+        venue_of = {str(r.id): str(r.venue_id) for r in res.all()}
+        await stamp_ids(conn, venue_of)  # the bridges must hear of the revocation
+        return set(venue_of)
 
     async def _return_units(
         self, conn: AsyncConnection, order: Order, tickets: Sequence[Ticket]

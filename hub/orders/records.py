@@ -79,6 +79,10 @@ async def insert_many(
     allocations: Sequence[dict[str, Any]] = (),
     tickets: Sequence[dict[str, Any]] = (),
 ) -> None:
+    if tickets:  # new tickets are changes the venue bridge must receive (change_seq)
+        from hub.redemptions.changes import stamp_rows
+
+        await stamp_rows(conn, tickets)
     for table, rows in ((ORD, orders), (VIS, visitors), (ALLOC, allocations), (TIX, tickets)):
         if rows:
             await conn.execute(insert(table), list(rows))

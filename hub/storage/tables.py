@@ -183,8 +183,31 @@ class TicketRow(SQLModel, table=True):
     change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
+class VenueChangeRow(SQLModel, table=True):
+    """The per-venue change counter behind `TicketRow.change_seq`.
+
+    Every transaction that changes a venue's tickets increments this row as its LAST
+    write (a row lock on PostgreSQL held until commit; SQLite has one writer anyway), so
+    for one venue the order of sequence numbers is the order of commits: a bridge that
+    read up to seq N can never later see a commit with a smaller seq appear."""
+
+    __tablename__ = "venue_change"
+
+    venue_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
 class RedemptionRow(SQLModel, table=True):
+    """One gate decision uploaded by a venue bridge (or entered by staff), recorded once
+    by the decider's id. `at` is the bridge's clock, `device_at` the device's (skew is
+    kept visible, never trusted); `conflict` names why an admitted entry could not count
+    (used beyond its entries at two offline bridges, used after a refund)."""
+
     __tablename__ = "redemption"
+    __table_args__ = (
+        Index("ix_redemption_conflict", "venue_id", "conflict"),
+        Index("ix_redemption_received", "venue_id", "received_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=64)
     ticket_id: str = Field(max_length=32, index=True)
@@ -196,6 +219,28 @@ class RedemptionRow(SQLModel, table=True):
     at: datetime = _ts(nullable=False)
     accepted: bool = True
     code: str = Field(default="", max_length=40)
+    kind: str = Field(default="scan", max_length=16)  # scan | device | manual | backfill
+    bridge: str = Field(default="", max_length=64)
+    offline: bool = False
+    device_at: datetime | None = _ts(nullable=True)
+    received_at: datetime = _ts(nullable=False)
+    counted: bool = False  # this row added an entry (or exit) to the ticket and the flow
+    conflict: str = Field(default="", max_length=40)
+    staff: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=200)
+
+
+class FlowCountRow(SQLModel, table=True):
+    """Entries and exits per venue and venue-local day; in-park = entries - exits."""
+
+    __tablename__ = "flow_count"
+
+    venue_id: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    entries: int = 0
+    exits: int = 0
+    denied: int = 0
+    conflicts: int = 0
 
 
 class IdempotencyRow(SQLModel, table=True):

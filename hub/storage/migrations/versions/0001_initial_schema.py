@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: nothing (the first revision)
-Create Date: 2026-11-22 06:18:26.403313
+Create Date: 2026-11-22 08:04:36.387876
 """
 
 from __future__ import annotations
@@ -34,6 +34,16 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("balance + credit_limit >= 0", name="ck_account_not_overdrawn"),
         sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "flow_count",
+        sa.Column("venue_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("entries", sa.Integer(), nullable=False),
+        sa.Column("exits", sa.Integer(), nullable=False),
+        sa.Column("denied", sa.Integer(), nullable=False),
+        sa.Column("conflicts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("venue_id", "day"),
     )
     op.create_table(
         "id_day_count",
@@ -145,9 +155,20 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accepted", sa.Boolean(), nullable=False),
         sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("bridge", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("offline", sa.Boolean(), nullable=False),
+        sa.Column("device_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("counted", sa.Boolean(), nullable=False),
+        sa.Column("conflict", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("staff", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("redemption", schema=None) as batch_op:
+        batch_op.create_index("ix_redemption_conflict", ["venue_id", "conflict"], unique=False)
+        batch_op.create_index("ix_redemption_received", ["venue_id", "received_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_redemption_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
@@ -163,6 +184,12 @@ def upgrade() -> None:
             "signing_public_key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False
         ),
         sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "venue_change",
+        sa.Column("venue_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("venue_id"),
     )
     op.create_table(
         "account_entry",
@@ -288,9 +315,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_account_entry_at")
 
     op.drop_table("account_entry")
+    op.drop_table("venue_change")
     op.drop_table("venue")
     with op.batch_alter_table("redemption", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_redemption_ticket_id"))
+        batch_op.drop_index("ix_redemption_received")
+        batch_op.drop_index("ix_redemption_conflict")
 
     op.drop_table("redemption")
     with op.batch_alter_table("plugin_record", schema=None) as batch_op:
@@ -311,5 +341,6 @@ def downgrade() -> None:
     op.drop_table("inventory")
     op.drop_table("idempotency")
     op.drop_table("id_day_count")
+    op.drop_table("flow_count")
     op.drop_table("account")
     # ### end Alembic commands ###

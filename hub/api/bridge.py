@@ -1,0 +1,143 @@
+"""Routes of the venue bridges (credentials down, decisions up) and the staff views of
+what the gates did (flow, conflicts).
+
+A bridge authenticates with its venue's token (``TICKETHUB_BRIDGE_TOKENS``, a JSON map
+venue id → token): a token opens exactly one venue, so a stolen bridge token can neither
+read another venue's tickets nor record entries there.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from hub.api.auth import require_bearer
+from hub.api.errors import ApiError, read_model
+from hub.api.routing import ApiRoutes
+from hub.redemptions import feed
+from hub.redemptions.uploads import RedemptionRecorder, UploadIn
+
+if TYPE_CHECKING:
+    from hub.api.app import Hub
+
+
+def _hub(request: web.Request) -> Hub:
+    from hub.api.app import HUB
+
+    return request.app[HUB]
+
+
+def _bridge_auth(request: web.Request, venue_id: str) -> None:
+    token = _hub(request).settings.bridge_tokens.get(venue_id)
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bridge token for this venue")
+
+
+def recorder(hub: Hub) -> RedemptionRecorder:
+    return RedemptionRecorder(
+        hub.engine,
+        plugins=hub.plugins,
+        enqueue=hub.outbox.enqueue,
+        tz_of=hub.catalog.tz,
+        now=hub.clock.now,
+    )
+
+
+def add_routes(routes: ApiRoutes) -> None:
+    @routes.get(
+        "/api/bridge/venues/{venue_id}/config",
+        summary="What a bridge needs to decide offline: timezone, keys, products",
+        tag="bridge",
+        auth="bridge",
+        responses={200: "config", 401: "wrong token", 404: "unknown venue"},
+    )
+    async def config(request: web.Request) -> web.Response:
+        venue_id = request.match_info["venue_id"]
+        _bridge_auth(request, venue_id)
+        hub = _hub(request)
+        found = await hub.catalog.venue(venue_id)
+        if found is None:
+            raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
+        venue, keys = found
+        products = await hub.catalog.products(venue_id)
+        return web.json_response(
+            {
+                "venue": {"id": venue.id, "name": venue.name, "timezone": venue.timezone},
+                "keys": [{"key_id": keys.key_id, "public_key": keys.public_key}],
+                "products": [p.model_dump(mode="json") for p in products],
+                "server_time": hub.clock.now().isoformat(),
+            }
+        )
+
+    @routes.get(
+        "/api/bridge/venues/{venue_id}/changes",
+        summary="Ticket changes after a cursor (issue, revoke, refund, replace, redeem)",
+        tag="bridge",
+        auth="bridge",
+        query={"cursor": "as returned by the previous page ('' = start)", "limit": "≤ 5000"},
+        responses={200: "a page", 400: "bad cursor", 401: "wrong token"},
+    )
+    async def changes(request: web.Request) -> web.Response:
+        venue_id = request.match_info["venue_id"]
+        _bridge_auth(request, venue_id)
+        try:
+            limit = int(request.query.get("limit", "1000"))
+            page = await feed.changes_since(
+                _hub(request).engine, venue_id, request.query.get("cursor", ""), limit
+            )
+        except ValueError as exc:  # CursorError included
+            raise ApiError(400, "INVALID_REQUEST", str(exc)) from exc
+        return web.json_response(page)
+
+    @routes.post(
+        "/api/bridge/venues/{venue_id}/redemptions",
+        summary="Upload gate decisions; each id is recorded once whatever the retries",
+        tag="bridge",
+        auth="bridge",
+        body=UploadIn,
+        responses={200: "recorded (new / duplicates / conflicts)", 401: "wrong token"},
+    )
+    async def upload(request: web.Request) -> web.Response:
+        venue_id = request.match_info["venue_id"]
+        _bridge_auth(request, venue_id)
+        hub = _hub(request)
+        if await hub.catalog.venue(venue_id) is None:
+            raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
+        body = await read_model(request, UploadIn)
+        result = await recorder(hub).record(venue_id, body, on_calls=hub.outbox.notify)
+        return web.json_response(result.as_dict())
+
+    @routes.get(
+        "/api/admin/flow",
+        summary="Entries, exits and in-park count of a venue on a day",
+        tag="admin",
+        auth="admin",
+        query={"venue": "venue id", "date": "YYYY-MM-DD (venue-local)"},
+    )
+    async def flow(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        require_bearer(request, hub.settings.admin_token)
+        venue_id = request.query.get("venue", "")
+        try:
+            day = date.fromisoformat(request.query.get("date", ""))
+        except ValueError as exc:
+            raise ApiError(400, "INVALID_REQUEST", "date: YYYY-MM-DD") from exc
+        return web.json_response(await feed.flow(hub.engine, venue_id, day))
+
+    @routes.get(
+        "/api/admin/redemptions/conflicts",
+        summary="Admissions that could not count (double use at offline bridges, refunded)",
+        tag="admin",
+        auth="admin",
+        query={"venue": "venue id"},
+    )
+    async def conflicts(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        require_bearer(request, hub.settings.admin_token)
+        venue_id = request.query.get("venue", "")
+        return web.json_response({"conflicts": await feed.conflicts(hub.engine, venue_id)})

@@ -1,0 +1,122 @@
+"""Ticket changes for a venue bridge, by cursor, and the read side of the flow.
+
+The cursor is ``"<change_seq>.<ticket id>"`` (empty: from the start). Because sequence
+numbers follow commit order per venue (`hub.redemptions.changes`), "everything after the
+cursor" never skips a change that commits later; a page ends on any ticket, so one large
+transaction can span pages and a bridge resumes exactly where its last page ended.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.storage.db import reader
+from hub.storage.tables import FlowCountRow, RedemptionRow, TicketRow
+
+TIX = TicketRow.__table__
+FLOW = FlowCountRow.__table__
+RED = RedemptionRow.__table__
+MAX_PAGE = 5000
+
+
+class CursorError(ValueError):
+    """A cursor this hub never handed out."""
+
+
+def parse_cursor(text: str) -> tuple[int, str]:
+    if not text:
+        return (-1, "")
+    seq, dot, ticket = text.partition(".")
+    if not dot or not seq.isdigit() or len(seq) > 18 or len(ticket) > 32:
+        raise CursorError("cursor must be '<seq>.<ticket id>' as returned by this API")
+    return int(seq), ticket
+
+
+def ticket_change(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "order_id": r.order_id,
+        "product_id": r.product_id,
+        "valid_from": r.valid_from.isoformat(),
+        "valid_until": r.valid_until.isoformat(),
+        "entries_allowed": r.entries_allowed,
+        "entries_used": r.entries_used,
+        "units": r.units,
+        "state": r.state,
+        "credential": r.credential,
+        # real-name tickets: the bridge admits by ID card; only this venue's bridge sees it
+        "holder_id_number": r.holder_id_number,
+        "seq": r.change_seq,
+    }
+
+
+async def changes_since(
+    engine: AsyncEngine, venue_id: str, cursor: str, limit: int
+) -> dict[str, Any]:
+    seq, after = parse_cursor(cursor)
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = (
+        select(TIX)
+        .where(
+            TIX.c.venue_id == venue_id,
+            or_(TIX.c.change_seq > seq, and_(TIX.c.change_seq == seq, TIX.c.id > after)),
+        )
+        .order_by(TIX.c.change_seq, TIX.c.id)
+        .limit(limit + 1)
+    )
+    async with reader(engine).connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = f"{rows[-1].change_seq}.{rows[-1].id}" if rows else cursor
+    return {
+        "tickets": [ticket_change(r) for r in rows],
+        "cursor": next_cursor,
+        "more": more,
+    }
+
+
+async def flow(engine: AsyncEngine, venue_id: str, day: date) -> dict[str, Any]:
+    async with reader(engine).connect() as conn:
+        row = (
+            await conn.execute(select(FLOW).where(FLOW.c.venue_id == venue_id, FLOW.c.day == day))
+        ).first()
+    entries, exits = (row.entries, row.exits) if row else (0, 0)
+    return {
+        "venue_id": venue_id,
+        "date": day.isoformat(),
+        "entries": entries,
+        "exits": exits,
+        "in_park": max(0, entries - exits),
+        "denied": row.denied if row else 0,
+        "conflicts": row.conflicts if row else 0,
+    }
+
+
+async def conflicts(engine: AsyncEngine, venue_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    stmt = (
+        select(RED)
+        .where(RED.c.venue_id == venue_id, RED.c.conflict != "")
+        .order_by(RED.c.received_at.desc(), RED.c.id)
+        .limit(max(1, min(limit, 1000)))
+    )
+    async with reader(engine).connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        {
+            "id": r.id,
+            "ticket_id": r.ticket_id,
+            "conflict": r.conflict,
+            "gate": r.gate,
+            "device": r.device,
+            "bridge": r.bridge,
+            "at": r.at.isoformat(),
+            "received_at": r.received_at.isoformat(),
+            "offline": r.offline,
+        }
+        for r in rows
+    ]
