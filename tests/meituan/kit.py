@@ -145,6 +145,23 @@ class Rig:
             calls = hub.plugins.ticket_redeemed(after, admitted, redemption)
             await hub.outbox.enqueue(conn, calls)
 
+    async def report_again(self, mt: str, redemption_id: str) -> None:
+        """The bridge re-reports an admission the hub already recorded (its retry): the
+        hook runs again with the same redemption, the outbox dedupes its call."""
+        hub = self.hub
+        async with hub.engine.begin() as conn:
+            found = await records.load_order(conn, channel="meituan", partner_order_id=mt)
+            assert found is not None
+            ticket = sorted(found.tickets, key=lambda t: (t.visitor_index or 0, t.id))[0]
+            redemption = Redemption(
+                id=redemption_id,
+                ticket_id=ticket.id,
+                venue_id=found.venue_id,
+                gate="gate-1",
+                at=self.clock.now(),
+            )
+            await hub.outbox.enqueue(conn, hub.plugins.ticket_redeemed(found, ticket, redemption))
+
 
 @asynccontextmanager
 async def rig(
