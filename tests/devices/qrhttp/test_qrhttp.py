@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from importlib.metadata import entry_points
 
 import aiohttp
 import pytest
 
 from hub import DeviceConfig, DeviceError, GateDecision, Medium, Scan
-from hub.plugins import build_plugins
+from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_qrhttp.driver import QRHttpDriver
 from sandbox.devices.qrhttp import KIND_ID_CARD, CardIdReader, JsonPostReader
@@ -37,7 +38,9 @@ def reader(host: RecordingHost, device: DeviceConfig = EAST, **kw: object) -> Ca
 
 
 async def test_the_plugin_registers_the_driver_through_its_entry_point() -> None:
-    registry = build_plugins().devices
+    (entry,) = [e for e in entry_points(group="tickethub") if e.name == "device_qrhttp"]
+    registry = DeviceDriverRegistry()
+    entry.load().register_device_drivers(registry=registry)
     assert "qrhttp" in registry
     assert isinstance(registry.get("qrhttp")(), QRHttpDriver)
 

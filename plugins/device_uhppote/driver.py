@@ -1,0 +1,420 @@
+"""UHPPOTE / WG access controllers over UDP, through the `uhppoted` library.
+
+Controllers decide by themselves from the cards we put on them, so the bridge's job is
+to keep their lists right and to learn every decision they took:
+
+- Tickets become cards (32-bit `GateCredential.card_no`) valid from/to whole local days
+  (the controller's granularity) on the doors ``options.doors`` lists (default all four);
+  revoked or expired tickets are deleted. A controller cannot count entries, so a card
+  whose ticket allows N entries is deleted by us after its N-th granted swipe — while the
+  bridge is unreachable it can let the card in again that day; the bridge's log shows it.
+- Events are pushed to our UDP listener and recorded with `host.device_event`, keyed by
+  the controller's event index (replays are recorded once). After any gap — a missed
+  push, a controller or bridge that was offline — `catch_up` reads the events after our
+  cursor by index and only then moves the controller's "downloaded event index"
+  register, so the cursor survives a bridge restart and nothing is acknowledged before
+  the host has it. A poll (``poll_seconds``) runs catch-up for every controller, which
+  is how a controller that came back after an outage is noticed and re-configured.
+- Clocks: `attach` sets the controller's time; a pushed event hours off triggers a
+  re-sync (at most every ten minutes) and a log line.
+
+Addresses come from the constructor or the environment (``TICKETHUB_UHPPOTE_BIND``,
+``_BROADCAST``, ``_LISTEN``, ``_ADVERTISE``, ``_TIMEOUT``, ``_POLL``): on loopback tests
+use ``bind="127.0.0.1"``, ``broadcast="127.0.0.1:<port>"``, ``listen="127.0.0.1:0"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from ipaddress import IPv4Address
+from typing import Any
+
+from uhppoted import decode, uhppote_async
+
+from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential
+from plugins.device_uhppote.events import (
+    KIND_CARD,
+    KIND_NOT_FOUND,
+    KIND_OVERWRITTEN,
+    EventSocket,
+    Record,
+    device_time,
+    to_device_event,
+    zone,
+)
+
+log = logging.getLogger(__name__)
+
+VENDOR = "uhppote"
+SKEW_RESYNC = timedelta(minutes=5)
+RESYNC_EVERY = 600.0
+MAX_CATCH_UP = 10_000  # events read in one catch-up; the next poll continues
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A controller that answered the discovery broadcast."""
+
+    serial: str
+    address: str
+    firmware: str
+
+
+@dataclass
+class ControllerState:
+    config: DeviceConfig
+    cursor: int = 0  # highest index recorded contiguously
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    entries: dict[int, int] = field(default_factory=dict)  # card → granted swipes left
+    online: bool = True
+    last_seen: datetime | None = None
+    last_resync: float = 0.0
+    events: int = 0
+    duplicates: int = 0
+    lost: int = 0  # overwritten before we could read them
+    skew_seconds: float | None = None
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"TICKETHUB_UHPPOTE_{name}", default)
+
+
+class UhppoteDriver:
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        *,
+        bind: str | None = None,
+        broadcast: str | None = None,
+        listen: str | None = None,
+        advertise: str | None = None,
+        timeout: float | None = None,
+        poll_seconds: float | None = None,
+    ) -> None:
+        self.bind = bind or _env("BIND", "0.0.0.0")
+        self.broadcast = broadcast or _env("BROADCAST", "255.255.255.255:60000")
+        self.listen = listen or _env("LISTEN", "0.0.0.0:60001")
+        self.advertise = advertise or _env("ADVERTISE", "")
+        self.timeout = timeout if timeout is not None else float(_env("TIMEOUT", "2.5"))
+        self.poll_seconds = poll_seconds if poll_seconds is not None else float(_env("POLL", "30"))
+        self.client = uhppote_async.UhppoteAsync(
+            bind=self.bind, broadcast=self.broadcast, listen=self.listen
+        )
+        self.host: DeviceHost | None = None
+        self.states: dict[str, ControllerState] = {}  # by device id
+        self.listen_address: tuple[str, int] | None = None
+        self.malformed = 0
+        self.unknown = 0
+        self.resync_every = RESYNC_EVERY
+        self._socket: EventSocket | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._poller: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: DeviceHost) -> None:
+        self.host = host
+        ip, _, port = self.listen.rpartition(":")
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: EventSocket(self._on_packet), local_addr=(ip or "0.0.0.0", int(port))
+        )
+        self._socket = protocol
+        self.listen_address = transport.get_extra_info("sockname")[:2]
+        if self.poll_seconds > 0:
+            self._poller = asyncio.create_task(self._poll())
+        log.info("uhppote: listening for events on %s:%d", *self.listen_address)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._socket is not None and self._socket.transport is not None:
+            self._socket.transport.close()
+        self.states.clear()
+
+    # ------------------------------------------------------------------ onboarding
+
+    async def discover(self, timeout: float = 1.0) -> list[Discovered]:
+        """Controllers answering a broadcast on the LAN (port 60000 unless configured)."""
+        replies = await self.client.get_all_controllers(timeout=timeout)
+        _, _, port = self.broadcast.rpartition(":")
+        return [
+            Discovered(str(r.controller), f"{r.ip_address}:{port or 60000}", r.version)
+            for r in replies
+        ]
+
+    def _target(self, device: DeviceConfig) -> tuple[int, str | None, str]:
+        serial = device.serial.strip()
+        if serial and not (serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
+            raise DeviceError(f"a UHPPOTE serial is a number (e.g. 423187757), not {serial!r}")
+        return (int(serial or 0), device.address or None, "udp")
+
+    async def _call(self, device: DeviceConfig, what: str, fn: Any, *args: Any) -> Any:
+        """One library call, with the library's failures turned into words for staff."""
+        try:
+            reply = await fn(self._target(device), *args, timeout=self.timeout)
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            where = device.address or "the broadcast address"
+            raise DeviceError(
+                f"UHPPOTE controller {device.serial or '?'} at {where} did not answer {what} "
+                f"({exc.__class__.__name__}): check power, IP address and that the bridge is on "
+                "its LAN"
+            ) from exc
+        except ValueError as exc:
+            raise DeviceError(
+                f"UHPPOTE controller answered {what} with a bad packet: {exc}"
+            ) from exc
+        if reply is None:
+            raise DeviceError(f"UHPPOTE controller did not answer {what}")
+        return reply
+
+    async def probe(self, device: DeviceConfig) -> DeviceInfo:
+        """Connection test: read the controller's serial, firmware and clock."""
+        # at a known address ask as discovery does (serial 0): a controller ignores requests
+        # for other serials, and "wrong serial" is more useful to staff than "no answer"
+        ask = replace(device, serial="") if device.address else device
+        info = await self._call(ask, "get-controller", self.client.get_controller)
+        if device.serial and int(device.serial) != info.controller:
+            raise DeviceError(
+                f"the controller at {device.address} is {info.controller}, not {device.serial}"
+            )
+        probe_as = replace(device, serial=str(info.controller))
+        clock = await self._call(probe_as, "get-time", self.client.get_time)
+        at = clock.datetime.replace(tzinfo=zone(device)) if clock.datetime else None
+        return DeviceInfo(
+            serial=str(info.controller), model="UHPPOTE UT0311", firmware=info.version, clock=at
+        )
+
+    async def attach(self, device: DeviceConfig) -> None:
+        """Point the controller's events at us, set its clock, catch up on its backlog."""
+        state = self.states.get(device.id)
+        if state is None:
+            state = self.states[device.id] = ControllerState(device)
+        state.config = device
+        await self._configure(state)
+        await self.catch_up(device)
+
+    async def _configure(self, state: ControllerState) -> None:
+        device = state.config
+        ip, port = self._listener_for(device)
+        ok = await self._call(
+            device, "set-listener", self.client.set_listener, IPv4Address(ip), port
+        )
+        if not ok.ok:
+            raise DeviceError(f"controller {device.serial} refused the event listener {ip}:{port}")
+        await self._set_time(state)
+
+    async def _set_time(self, state: ControllerState) -> None:
+        local = self._now().astimezone(zone(state.config)).replace(tzinfo=None, microsecond=0)
+        await self._call(state.config, "set-time", self.client.set_time, local)
+        state.last_resync = time.monotonic()
+
+    def _listener_for(self, device: DeviceConfig) -> tuple[str, int]:
+        configured = str(device.options.get("listener") or self.advertise or "")
+        if configured:
+            ip, _, port = configured.rpartition(":")
+            return ip, int(port)
+        assert self.listen_address is not None, "driver not started"
+        ip, port = self.listen_address
+        if ip == "0.0.0.0":
+            raise DeviceError(
+                "tell controllers where the bridge listens: set TICKETHUB_UHPPOTE_ADVERTISE "
+                "(or the device option 'listener') to the bridge's LAN address:port"
+            )
+        return ip, port
+
+    async def detach(self, device_id: str) -> None:
+        self.states.pop(device_id, None)
+
+    # ------------------------------------------------------------------ lists and doors
+
+    async def push_credentials(
+        self, device: DeviceConfig, credentials: Sequence[GateCredential]
+    ) -> None:
+        state = self._state(device)
+        tz = zone(device)
+        now = self._now()
+        doors = [int(d) for d in device.options.get("doors", [1, 2, 3, 4])]
+        perms = [1 if n in doors else 0 for n in (1, 2, 3, 4)]
+        for cred in credentials:
+            if cred.card_no is None or cred.card_no == 0:
+                continue  # no number a controller can hold (a face- or QR-only ticket)
+            if cred.revoked or cred.valid_until <= now or cred.entries_allowed <= 0:
+                await self._delete(state, cred.card_no)
+                continue
+            start = cred.valid_from.astimezone(tz).date()
+            end = cred.valid_until.astimezone(tz).date()
+            reply = await self._call(
+                device, "put-card", self.client.put_card, cred.card_no, start, end, *perms, 0
+            )
+            if not reply.stored:
+                raise DeviceError(f"controller {device.serial} refused card {cred.card_no}")
+            state.entries[cred.card_no] = cred.entries_allowed
+
+    async def _delete(self, state: ControllerState, card: int) -> None:
+        await self._call(state.config, "delete-card", self.client.delete_card, card)
+        state.entries.pop(card, None)
+
+    async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
+        if not 1 <= door <= 4:
+            raise DeviceError(f"UHPPOTE doors are 1 to 4, not {door}")
+        reply = await self._call(device, "open-door", self.client.open_door, door)
+        if not reply.opened:
+            raise DeviceError(f"controller {device.serial} did not open door {door}")
+
+    # ------------------------------------------------------------------ events
+
+    def _on_packet(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            event = decode.event(data)
+        except (ValueError, IndexError) as exc:
+            self.malformed += 1
+            log.warning("uhppote: dropped a malformed packet from %s: %s", addr[0], exc)
+            return
+        assert self.host is not None
+        config = self.host.device_by_serial(VENDOR, str(event.controller))
+        state = self.states.get(config.id) if config is not None else None
+        if state is None:
+            self.unknown += 1
+            log.warning("uhppote: ignored an event from unknown controller %d", event.controller)
+            return
+        if event.event_index == 0:
+            return  # a status packet without any event yet
+        self._spawn(self._live(state, Record.from_push(event)))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("uhppote: event handling failed: %s", task.exception())
+
+    async def _live(self, state: ControllerState, record: Record) -> None:
+        state.online = True
+        state.last_seen = self._now()
+        self._check_clock(state, record)
+        gap = record.index > state.cursor + 1
+        await self._record(state, record)
+        if not gap and record.index == state.cursor + 1:
+            state.cursor = record.index
+        elif gap:
+            await self.catch_up(state.config)
+
+    def _check_clock(self, state: ControllerState, record: Record) -> None:
+        at = device_time(record, state.config)
+        if at is None:
+            return
+        skew = (at - self._now()).total_seconds()
+        state.skew_seconds = round(skew, 1)
+        if abs(skew) > SKEW_RESYNC.total_seconds():
+            log.warning("uhppote: controller %s clock is %+.0f s off", state.config.serial, skew)
+            if time.monotonic() - state.last_resync > self.resync_every:
+                state.last_resync = time.monotonic()
+                self._spawn(self._set_time(state))
+
+    async def _record(self, state: ControllerState, record: Record) -> None:
+        assert self.host is not None
+        event = to_device_event(record, state.config)
+        if event is None:
+            return
+        if not await self.host.device_event(event):
+            state.duplicates += 1
+            return
+        state.events += 1
+        if record.kind == KIND_CARD and record.granted and record.card in state.entries:
+            state.entries[record.card] -= 1
+            if state.entries[record.card] <= 0:
+                await self._delete(state, record.card)
+
+    async def catch_up(self, device: DeviceConfig) -> int:
+        """Read every event after our cursor by index, record each, then move the
+        controller's downloaded-event register. Returns how many events were read."""
+        state = self._state(device)
+        async with state.lock:
+            register = await self._call(device, "get-event-index", self.client.get_event_index)
+            status = await self._call(device, "get-status", self.client.get_status)
+            start = max(register.event_index, state.cursor) + 1
+            last = min(status.event_index, start + MAX_CATCH_UP - 1)
+            read = 0
+            for index in range(start, last + 1):
+                reply = await self._call(device, "get-event", self.client.get_event, index)
+                if reply.event_type == KIND_NOT_FOUND:
+                    break
+                if reply.event_type == KIND_OVERWRITTEN:
+                    state.lost += 1
+                    log.warning(
+                        "uhppote: event %d of %s was overwritten before it was read",
+                        index,
+                        device.serial,
+                    )
+                else:
+                    await self._record(state, Record.from_get(reply))
+                    read += 1
+                state.cursor = max(state.cursor, index)
+            if state.cursor > register.event_index:
+                await self._call(
+                    device, "set-event-index", self.client.set_event_index, state.cursor
+                )
+            state.last_seen = self._now()
+            return read
+
+    async def _poll(self) -> None:
+        """Catch up every controller; one that answers again after silence is
+        re-configured first (it may have rebooted and forgotten listener and time)."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            for state in list(self.states.values()):
+                try:
+                    if not state.online:
+                        await self._configure(state)
+                        log.info("uhppote: controller %s is back", state.config.serial)
+                    state.online = True
+                    await self.catch_up(state.config)
+                except DeviceError as exc:
+                    if state.online:
+                        log.warning("uhppote: %s", exc)
+                    state.online = False
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> datetime:
+        assert self.host is not None, "driver not started"
+        return self.host.clock.now()
+
+    def _state(self, device: DeviceConfig) -> ControllerState:
+        state = self.states.get(device.id)
+        if state is None:
+            state = self.states[device.id] = ControllerState(device)
+        return state
+
+    def status(self, device_id: str) -> dict[str, Any]:
+        state = self.states.get(device_id)
+        if state is None:
+            return {"attached": False}
+        return {
+            "attached": True,
+            "online": state.online,
+            "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+            "event_cursor": state.cursor,
+            "events": state.events,
+            "duplicates": state.duplicates,
+            "lost": state.lost,
+            "clock_skew_seconds": state.skew_seconds,
+        }
