@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import secrets
 import time
@@ -108,7 +109,7 @@ class DouyinClient:
         """Post the request as built (tests tamper with it) and read the answer."""
         resp = await self.http.post(
             f"{self.base_url}{req.path}",
-            data=req.body,
+            data=io.BytesIO(req.body),
             params=list(req.query),
             headers=dict(req.headers),
         )
