@@ -170,7 +170,8 @@ class DouyinOpenApi:
     client_secret: str
     token_seconds: int = 7200
     strict_codes: bool = True  # False: any code has a certificate (the kit's receiver-less use)
-    hang_seconds: float = 2.0
+    hang_seconds: float = 2.0  # a "timeout": longer than the caller waits
+    slow_seconds: float = 0.2  # a "slow" answer: late, but within the caller's patience
     certificates: dict[str, Certificate] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
     tokens_issued: int = 0
@@ -223,7 +224,7 @@ class DouyinOpenApi:
         if mode and mode.startswith("code:"):
             return mode, _answer({}, int(mode[5:]), "system busy")
         if mode == "slow":
-            await asyncio.sleep(self.hang_seconds / 2)
+            await asyncio.sleep(self.slow_seconds)
         return mode, None
 
     def _token_error(self, request: web.Request) -> web.Response | None:
