@@ -8,7 +8,8 @@ retried or late notice always carries the latest running totals:
 
 ``consume_notice``  one per admitted ticket (dedupe on the redemption id: the bridge's
                     retries queue it once); cumulative ``usedQuantity`` plus ``quantity``
-                    and ``refundedQuantity``.
+                    and ``refundedQuantity``. A notice whose totals Meituan already took
+                    (several admissions delivered late) is done without a call.
 ``refund_notice``   one per refund of a Meituan order (dedupe on the refunded tickets):
                     Meituan's ``refundId`` and ``requestTime`` when Meituan asked for it
                     (`plugins.channel_meituan.refunds.RefundLog`), else an id of ours for
@@ -21,7 +22,9 @@ delivery is dead-lettered with that message, so nothing is lost: once the settin
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +32,7 @@ from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
 from hub.channels.outbound import SpecOutbound
 from hub.clock import Clock, SystemClock
 from plugins.channel_meituan import bodies
-from plugins.channel_meituan.refunds import RefundLog, tickets_tag
+from plugins.channel_meituan.refunds import RETENTION, RefundLog, tickets_tag
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +89,37 @@ class Deliveries:
     def __init__(self, outbound: SpecOutbound, ctx: Any) -> None:
         self.outbound = outbound
         self.ctx = ctx
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def deliver(self, call: PartnerCall) -> None:
         order = await self.ctx.orders.get(str(call.payload["order_id"]))
         if order is None:
             raise DeliveryError(f"meituan: order of {call.dedupe_key} is gone", retryable=False)
         if call.kind == CONSUME:
-            body = bodies.consume_body(order)
+            await self._consume(order)
         elif call.kind == REFUND:
             body = await self._refund_body(order, call)
+            await self.outbound.send(self.ctx.http, call.kind, body)
         else:
             raise DeliveryError(f"meituan: unknown call kind {call.kind!r}", retryable=False)
-        await self.outbound.send(self.ctx.http, call.kind, body)
+
+    async def _consume(self, order: Order) -> None:
+        """Send the running totals unless Meituan already took exactly these: two
+        admissions delivered late both read the same totals, and the second notice
+        would tell Meituan nothing new (it is done without a call)."""
+        lock = self._locks.get(order.id)
+        if lock is None:  # one notice of an order at a time in this process
+            lock = asyncio.Lock()
+            self._locks[order.id] = lock
+        async with lock:
+            fresh = await self.ctx.orders.get(order.id)
+            body = bodies.consume_body(fresh or order)
+            totals = {k: body[k] for k in ("usedQuantity", "refundedQuantity")}
+            store = self.ctx.store(CHANNEL)
+            if await store.get("consume_sent", order.id) == totals:
+                return
+            await self.outbound.send(self.ctx.http, CONSUME, body)
+            await asyncio.shield(store.put("consume_sent", order.id, totals, ttl=RETENTION))
 
     async def _refund_body(self, order: Order, call: PartnerCall) -> dict[str, Any]:
         tickets = [str(t) for t in call.payload.get("tickets", ())]

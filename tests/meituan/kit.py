@@ -172,6 +172,7 @@ async def rig(
     extra: dict[str, Any] | None = None,
     callbacks: bool = True,
     receiver_secret: str | None = None,
+    hub_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     clock = FixedClock(T0)
     receiver = MeituanReceiver(
@@ -186,7 +187,8 @@ async def rig(
         channel = {**SECRETS, "MEITUAN_CALLBACK_TIME_SCALE": ATTEMPT_SCALE, **(extra or {})}
         if callbacks:
             channel["MEITUAN_CALLBACK_URL"] = url
-        app = create_app(settings(db_url, channel_settings={"meituan": channel}), clock=clock)
+        hub = settings(db_url, channel_settings={"meituan": channel}, **(hub_settings or {}))
+        app = create_app(hub, clock=clock)
         client = await aiohttp_client(app)
         await seed(client, capacity=capacity, slots=("",))
         hub = hub_of(client)

@@ -6,9 +6,10 @@ receiver's ledger shows every notice landed exactly once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sandbox.ota.meituan import CREATE, PAY, REFUND
+from sandbox.ota.meituan import CREATE, PAY, QUERY, REFUND
 from tests.meituan.kit import order, rig
 
 
@@ -75,7 +76,8 @@ async def test_a_late_consume_notice_carries_the_latest_total(
         assert await r.rows(kind="consume_notice") == 2
         await r.deliver_all()
         totals = [n.body["usedQuantity"] for n in r.receiver.of("consume")]
-        assert totals == [2, 2]  # both delivered after both entries: the running total
+        assert totals == [2]  # both delivered after both entries: the running total, once
+        assert r.receiver.duplicates == [] and await r.rows("done") == 2
 
 
 async def test_a_refund_the_venue_makes_is_notified_with_our_id(
@@ -134,3 +136,47 @@ async def test_without_a_callback_url_notices_wait_as_dead_letters(
         assert await r.rows("dead") == 1  # kept, to replay once the URL is configured
         assert "not configured" in await r.last_error()
         assert r.receiver.hits == 0
+
+
+async def test_admissions_uploaded_by_the_venue_bridge_reach_meituan(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """End to end with the hub's real redemption recording: the bridge uploads gate
+    decisions (twice: its retry), the hub fires ``ticket_redeemed`` once per admission,
+    Meituan hears the cumulative total."""
+    bridge = {"Authorization": "Bearer bridge-v1"}
+    tokens = {"bridge_tokens": {"v1": "bridge-v1"}}
+    async with rig(aiohttp_client, db_url, hub_settings=tokens) as r:
+        mt = r.meituan()
+        assert (await mt.call(CREATE, order("g1", quantity=2))).ok
+        vouchers = (await mt.call(PAY, {"orderId": "g1"})).body["vouchers"]
+        at = (r.clock.now() + timedelta(days=1)).isoformat()  # on the travel day
+        entries = [
+            {
+                "id": f"gate-decision-{i}",
+                "ticket_id": v["voucherId"],
+                "gate": "north",
+                "device": "qr-1",
+                "medium": "qr",
+                "direction": "in",
+                "at": at,
+                "accepted": True,
+                "offline": False,
+            }
+            for i, v in enumerate(vouchers)
+        ]
+        for _ in range(2):  # the bridge's retry of the same upload
+            resp = await r.client.post(
+                "/api/bridge/venues/v1/redemptions",
+                json={"bridge": "b1", "redemptions": entries},
+                headers=bridge,
+            )
+            assert resp.status == 200, await resp.text()
+        assert await r.rows(kind="consume_notice") == 2
+        await r.deliver_all()
+        # both admissions delivered after both were recorded: one call says it all
+        totals = [n.body["usedQuantity"] for n in r.receiver.of("consume")]
+        assert totals == [2] and r.receiver.duplicates == []
+        assert await r.rows("done") == 2
+        q = (await mt.call(QUERY, {"orderId": "g1"})).body
+        assert (q["orderStatus"], q["usedQuantity"]) == ("redeemed", 2)
