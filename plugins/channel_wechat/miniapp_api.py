@@ -194,9 +194,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
                 "openid": openid,
                 "amount": order.amount,
                 "description": f"{ask.product_id} {ask.travel_date.isoformat()} x{ask.quantity}",
-                "created": channel.ctx.clock.now().strftime("%Y%m%d%H%M%S%f")  # type: ignore[union-attr]
-                if channel.ctx
-                else "",
+                "created": channel.now_dt().strftime("%Y%m%d%H%M%S%f"),  # sorts "my orders"
             }
             await channel.trades.put(out_trade, trade)
         body: dict[str, Any] = {"order": view(order, out_trade), "payment": None}

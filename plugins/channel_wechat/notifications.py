@@ -267,6 +267,8 @@ class Notifications:
             raise Refused(404, f"unknown out_trade_no {pay.out_trade_no[:40]}")
         if pay.total != int(trade["amount"]):
             raise Refused(400, f"amount {pay.total} is not the order's {trade['amount']}")
+        if pay.openid and pay.openid != trade["openid"]:
+            raise Refused(400, "payer is not the visitor who ordered")
         if not pay.success:
             return  # a failed payment changes nothing; the hold runs out on its own
         order: Order | None = await self.channel.orders.get(str(trade["order_id"]))

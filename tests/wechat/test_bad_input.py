@@ -87,6 +87,7 @@ async def test_v3_forgeries_and_mismatches_are_refused_and_write_nothing(
     tampered_body = json.dumps(tampered)
     wrong_amount, _ = v3_notice(w, paid_resource(w, out_trade, amount={"total": 1}))
     wrong_mch, _ = v3_notice(w, paid_resource(w, out_trade, mchid="1234567890"))
+    other_payer, _ = v3_notice(w, paid_resource(w, out_trade, payer={"openid": "o-eve"}))
     unknown, _ = v3_notice(w, paid_resource(w, out_trade, out_trade_no="TH" + "0" * 30))
     cases: list[tuple[str, str | bytes, dict[str, str], int]] = [
         ("no signature", good_body, {}, 401),
@@ -97,6 +98,7 @@ async def test_v3_forgeries_and_mismatches_are_refused_and_write_nothing(
         ("tampered ciphertext", tampered_body, resign(w, tampered_body), 400),
         ("wrong amount", wrong_amount, resign(w, wrong_amount), 400),
         ("wrong merchant", wrong_mch, resign(w, wrong_mch), 400),
+        ("another payer", other_payer, resign(w, other_payer), 400),
         ("unknown out_trade_no", unknown, resign(w, unknown), 404),
         ("not JSON", "{not json", resign(w, "{not json"), 400),
         ("not UTF-8", b"\xff\xfe{}", {}, 400),
