@@ -15,6 +15,11 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(bench.app, name="bench")
+# The venue bridge ships in the same distribution; its commands are light to import.
+from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
+
+app.add_typer(bridge_app, name="bridge")
+app.add_typer(device_app, name="device")
 app.command("plugins")(plugins.plugins)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

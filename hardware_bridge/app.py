@@ -1,0 +1,168 @@
+"""The bridge's HTTP app: drivers' device-facing routes, ``/status``, and the staff admin
+API (devices, manual admissions) that ``tickethub device …`` talks to.
+
+Drivers mount their routes while the app is built (routes are fixed once an aiohttp app
+starts), so `create_app` is an async factory that starts the drivers first; attaching
+devices and syncing start in the ``cleanup_ctx`` generator, which also closes everything
+in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hardware_bridge.host import OnboardingError
+from hardware_bridge.runtime import Bridge
+from hardware_bridge.settings import BridgeSettings
+from hub.api.auth import require_bearer
+from hub.api.errors import MAX_BODY, ApiError, error_middleware, read_model
+from hub.api.routing import ApiRoutes
+from hub.clock import Clock
+from hub.contracts import DeviceDriver
+from hub.domain.gate import Direction, Medium
+from hub.plugins import HubPlugins
+
+BRIDGE = web.AppKey("bridge", Bridge)
+MAX_BODY_BYTES = 1_048_576
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    vendor: str = Field(min_length=1, max_length=32)
+    address: str = Field(default="", max_length=300)
+    gate: str = Field(default="", max_length=64)
+    serial: str = Field(default="", max_length=64)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ManualIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=200)
+    gate: str = Field(default="", max_length=64)
+    ticket: str = Field(default="", max_length=1024)
+    medium: Medium = Medium.QR
+    direction: Direction = Direction.IN
+    device_id: str = Field(default="", max_length=64)
+    open_door: bool = False
+
+
+_STATUS = {
+    "UNKNOWN_VENDOR": 400,
+    "INVALID_REQUEST": 400,
+    "DUPLICATE_DEVICE": 409,
+    "DUPLICATE_SERIAL": 409,
+    "SERIAL_MISMATCH": 409,
+    "DEVICE_UNREACHABLE": 502,
+    "ATTACH_FAILED": 502,
+    "NO_SERIAL": 502,
+    "UNKNOWN_DEVICE": 404,
+}
+
+
+def _onboarding(exc: OnboardingError) -> ApiError:
+    return ApiError(_STATUS.get(exc.code, 400), exc.code, exc.message)
+
+
+async def create_app(
+    settings: BridgeSettings,
+    *,
+    clock: Clock | None = None,
+    plugins: HubPlugins | None = None,
+    drivers: Mapping[str, DeviceDriver] | None = None,
+    sync: bool = True,
+) -> web.Application:
+    """Build the bridge's app (async: drivers start and mount their routes first)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[MAX_BODY] = MAX_BODY_BYTES
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    bridge = Bridge(settings, http, clock=clock, plugins=plugins, drivers=drivers)
+    app[BRIDGE] = bridge
+    try:
+        await bridge.start_drivers()
+    except BaseException:
+        await http.close()
+        bridge.close()
+        raise
+    add_routes(bridge.host.routes, settings)
+    app.router.add_routes(bridge.host.routes.table)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await bridge.start(sync=sync)
+            yield
+        finally:
+            await bridge.stop()
+            await http.close()
+            bridge.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
+    """Routes of the bridge itself (drivers mounted theirs in ``start_drivers``)."""
+
+    def admin(request: web.Request) -> Bridge:
+        require_bearer(request, settings.admin_token)
+        return request.app[BRIDGE]
+
+    @routes.get("/status", summary="Online/offline, sync and device health", tag="bridge")
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(request.app[BRIDGE].status())
+
+    @routes.get("/admin/devices", summary="Onboarded devices and their health", tag="bridge")
+    async def devices(request: web.Request) -> web.Response:
+        return web.json_response({"devices": admin(request).host.status()})
+
+    @routes.post("/admin/devices", summary="Onboard a device", tag="bridge", body=DeviceIn)
+    async def add_device(request: web.Request) -> web.Response:
+        bridge = admin(request)
+        body = await read_model(request, DeviceIn)
+        try:
+            result = await bridge.host.add_device(
+                body.vendor,
+                device_id=body.id,
+                address=body.address,
+                gate=body.gate,
+                serial=body.serial,
+                options=body.options,
+            )
+        except OnboardingError as exc:
+            raise _onboarding(exc) from exc
+        return web.json_response(result, status=201)
+
+    @routes.delete("/admin/devices/{device_id}", summary="Remove a device", tag="bridge")
+    async def remove_device(request: web.Request) -> web.Response:
+        bridge = admin(request)
+        if not await bridge.host.remove_device(request.match_info["device_id"]):
+            raise ApiError(404, "UNKNOWN_DEVICE", "No such device")
+        return web.json_response({"removed": request.match_info["device_id"]})
+
+    @routes.post("/admin/manual", summary="Record a staff manual admission", tag="bridge")
+    async def manual(request: web.Request) -> web.Response:
+        bridge = admin(request)
+        body = await read_model(request, ManualIn)
+        result = bridge.manual_admission(
+            staff=body.staff,
+            reason=body.reason,
+            gate=body.gate,
+            ticket=body.ticket,
+            medium=body.medium,
+            direction=body.direction,
+            device_id=body.device_id,
+        )
+        if body.open_door and body.device_id:
+            try:
+                await bridge.host.open_door(body.device_id)
+            except OnboardingError as exc:
+                raise _onboarding(exc) from exc
+        return web.json_response(result, status=201)

@@ -1,0 +1,194 @@
+"""``tickethub bridge …`` (run the edge agent, show its state) and ``tickethub device …``
+(onboard, list, remove devices on a RUNNING bridge, through its admin API, so nothing
+restarts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from typing import Annotated, Any
+
+import aiohttp
+import typer
+
+from hardware_bridge.settings import BridgeSettings
+
+bridge_app = typer.Typer(no_args_is_help=True, help="The venue bridge (edge agent).")
+device_app = typer.Typer(no_args_is_help=True, help="Devices of a running venue bridge.")
+
+BridgeUrl = Annotated[str, typer.Option(help="the bridge's URL (default from settings)")]
+
+
+def _url(url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    s = BridgeSettings()
+    return f"http://{s.host}:{s.port}"
+
+
+@bridge_app.callback()
+def _bridge_group() -> None:
+    """The venue bridge (edge agent)."""
+
+
+@device_app.callback()
+def _device_group() -> None:
+    """Devices of a running venue bridge."""
+
+
+@bridge_app.command("run")
+def run(
+    hub_url: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_HUB_URL")] = None,
+    venue: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_VENUE_ID")] = None,
+    token: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_TOKEN")] = None,
+    db: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_DB_PATH")] = None,
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    bridge_id: Annotated[str | None, typer.Option(help="this bridge's id")] = None,
+    log_level: Annotated[str, typer.Option(help="logging level")] = "INFO",
+) -> None:
+    """Run the venue bridge: decide at the gates, log, sync with the hub."""
+    import uvloop
+    from aiohttp import web
+
+    from hardware_bridge.app import create_app
+    from hub import logmask
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logmask.install()
+    given = {
+        "hub_url": hub_url,
+        "venue_id": venue,
+        "token": token,
+        "db_path": db,
+        "host": host,
+        "port": port,
+        "bridge_id": bridge_id,
+    }
+    settings = BridgeSettings(**{k: v for k, v in given.items() if v is not None})
+    if not settings.venue_id:
+        raise typer.BadParameter("a venue is required (--venue or TICKETHUB_BRIDGE_VENUE_ID)")
+
+    async def main() -> None:
+        app = await create_app(settings)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        logging.getLogger("hardware_bridge").info(
+            "bridge %s serving on http://%s:%s", settings.bridge_id, settings.host, settings.port
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http,
+        http.request(method, url, headers=headers, **kw) as resp,
+    ):
+        return resp.status, await resp.json(content_type=None)
+
+
+def _admin_token(token: str | None) -> str:
+    return token or BridgeSettings().admin_token
+
+
+def _print(status: int, body: Any) -> None:
+    typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    if status >= 300:
+        raise typer.Exit(1)
+
+
+@bridge_app.command("status")
+def status(url: BridgeUrl = "") -> None:
+    """Online/offline, last sync, unsynced decisions, device health."""
+    try:
+        _print(*asyncio.run(_call("GET", _url(url) + "/status")))
+    except aiohttp.ClientError as exc:
+        typer.echo(f"bridge not reachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@device_app.command("add")
+def add(
+    vendor: Annotated[str, typer.Argument(help="driver: qrhttp, uhppote, hikvision, zkteco…")],
+    address: Annotated[str, typer.Option(help="host[:port] or URL of the device")] = "",
+    gate: Annotated[str, typer.Option(help="the gate it serves")] = "",
+    device_id: Annotated[
+        str | None, typer.Option("--id", help="device id (default vendor-serial)")
+    ] = None,
+    serial: Annotated[str, typer.Option(help="expected serial (checked against the device)")] = "",
+    option: Annotated[list[str] | None, typer.Option(help="vendor option k=v (repeatable)")] = None,
+    url: BridgeUrl = "",
+    token: Annotated[str | None, typer.Option(help="bridge admin token")] = None,
+) -> None:
+    """Onboard a device: connection test, serial read, duplicate refused, configured,
+    credentials pushed."""
+    options: dict[str, Any] = {}
+    for item in option or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise typer.BadParameter(f"--option {item!r}: expected k=v")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    body = {
+        "id": device_id or f"{vendor}-{serial or gate or 'device'}",
+        "vendor": vendor,
+        "address": address,
+        "gate": gate,
+        "serial": serial,
+        "options": options,
+    }
+    _print(
+        *asyncio.run(_call("POST", _url(url) + "/admin/devices", _admin_token(token), json=body))
+    )
+
+
+@device_app.command("list")
+def list_devices(
+    url: BridgeUrl = "",
+    token: Annotated[str | None, typer.Option(help="bridge admin token")] = None,
+) -> None:
+    """Devices with their health: last seen, event lag, list version."""
+    status_code, body = asyncio.run(_call("GET", _url(url) + "/admin/devices", _admin_token(token)))
+    if status_code != 200:
+        _print(status_code, body)
+    for d in body["devices"]:
+        h = d["health"]
+        typer.echo(
+            f"{d['id']:<20} {d['vendor']:<10} serial={d['serial']:<14} gate={d['gate']:<10} "
+            f"last_seen={h['last_seen'] or '-'} lag={h['event_lag_s']} "
+            f"list={h['list_version'] or '-'} pushed={h['pushed']}"
+            + (f" push_error={h['push_error']}" if h["push_error"] else "")
+        )
+
+
+@device_app.command("remove")
+def remove(
+    device_id: Annotated[str, typer.Argument()],
+    url: BridgeUrl = "",
+    token: Annotated[str | None, typer.Option(help="bridge admin token")] = None,
+) -> None:
+    """Detach and forget a device (no restart)."""
+    _print(
+        *asyncio.run(
+            _call("DELETE", _url(url) + f"/admin/devices/{device_id}", _admin_token(token))
+        )
+    )

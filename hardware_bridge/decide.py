@@ -1,0 +1,264 @@
+"""The gate decision: which ticket was presented, and may it enter now.
+
+Same code as the hub: `CredentialVerifier` for signed QR codes and the ONE `RuleEngine`
+(built from the same plugin registry) over an `EntryContext`. What only the bridge knows
+goes into that context: the entries this bridge admitted that the hub has not counted
+yet, so one bridge never admits a ticket beyond ``entries_allowed`` even offline.
+
+A signed QR verifies without the cache (a ticket sold after the last sync opens the gate
+from its claims alone); a cached ticket adds what the claims cannot carry (revocation,
+entries used at other bridges, the holder's ID number).
+
+Time is the BRIDGE's clock. The device's own time (`Scan.at`) is recorded next to it and
+never used to refuse: a turnstile whose clock is hours off must not lock visitors out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hardware_bridge.store import BridgeStore, LogEntry
+from hub.domain import Product, Ticket, TicketState
+from hub.domain.catalog import SlotInfo
+from hub.domain.credentials import CredentialError, CredentialVerifier
+from hub.domain.errors import Denial, DenialCode
+from hub.domain.gate import Direction, GateDecision, Medium, Scan
+from hub.domain.rules import RuleEngine
+from hub.domain.rules.context import EntryContext
+from hub.domain.rules.document import CompiledRules
+from hub.domain.rules.engine import RuleEvaluationError
+
+WELCOME = "Welcome"
+UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueView:
+    """What the bridge knows of its venue (from the hub's bridge config)."""
+
+    venue_id: str
+    tz: ZoneInfo
+    verifier: CredentialVerifier
+    products: Mapping[str, Product]
+    rules: Mapping[str, CompiledRules]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], engine: RuleEngine) -> VenueView:
+        products = {p["id"]: Product.model_validate(p) for p in config.get("products", [])}
+        return cls(
+            venue_id=config["venue"]["id"],
+            tz=ZoneInfo(config["venue"].get("timezone", "Asia/Shanghai")),
+            verifier=CredentialVerifier(
+                {int(k["key_id"]): k["public_key"] for k in config.get("keys", [])}
+            ),
+            products=products,
+            rules={pid: engine.compile(p.rules) for pid, p in products.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    ticket: Ticket
+    credential_text: str = ""
+
+
+class Decider:
+    def __init__(self, store: BridgeStore, engine: RuleEngine, bridge_id: str) -> None:
+        self.store = store
+        self.engine = engine
+        self.bridge_id = bridge_id
+        self.view: VenueView | None = None
+        self._empty_rules = engine.compile({})
+
+    def new_id(self) -> str:
+        return f"{self.bridge_id}-{uuid.uuid4().hex}"
+
+    def day(self, at: datetime) -> str:
+        tz = self.view.tz if self.view else ZoneInfo("Asia/Shanghai")
+        return at.astimezone(tz).date().isoformat()
+
+    # -- decide ----------------------------------------------------------------------------
+    def decide(
+        self, scan: Scan, now: datetime, *, offline: bool, known_device: bool
+    ) -> GateDecision:
+        """Decide and append to the log (durably) before returning."""
+        ticket_id = ""
+        if not known_device:
+            denial: Denial | None = Denial(UNKNOWN_DEVICE, "Unknown device")
+        elif self.view is None:
+            denial = Denial(DenialCode.UNKNOWN_TICKET, "Bridge not set up yet")
+        else:
+            found, denial = self._find(scan, now)
+            if found is not None:
+                ticket_id = found.ticket.id
+                if denial is None:
+                    denial = self._check(found.ticket, scan, now)
+        allow = denial is None
+        day = self.day(now)
+        counted = allow and bool(ticket_id) and scan.direction is Direction.IN
+        entry = LogEntry(
+            id=self.new_id(),
+            kind="scan",
+            ticket_id=ticket_id,
+            device=scan.device_id,
+            gate=scan.gate,
+            medium=scan.medium.value,
+            direction=scan.direction.value,
+            allow=allow,
+            code="" if denial is None else str(denial.code),
+            reason=WELCOME if denial is None else denial.reason,
+            at=now,
+            device_at=scan.at,
+            offline=offline,
+        )
+        self.store.append(entry, count_day=day if counted else None)
+        entries_left = None
+        if allow and ticket_id:
+            entries_left = max(0, self._allowed(ticket_id) - self._used(ticket_id, day)[1])
+        return GateDecision(
+            id=entry.id,
+            allow=allow,
+            code=entry.code,
+            reason=entry.reason,
+            ticket_id=ticket_id or None,
+            entries_left=entries_left,
+            offline=offline,
+            decided_at=now,
+        )
+
+    def _allowed(self, ticket_id: str) -> int:
+        row = self.store.ticket(ticket_id)
+        return int(row["entries_allowed"]) if row else 0
+
+    def _used(self, ticket_id: str, day: str) -> tuple[int, int]:
+        """(entries today at this bridge, entries known anywhere)."""
+        row = self.store.ticket(ticket_id)
+        hub_used = int(row["entries_used"]) if row else 0
+        today, local_all, unsynced = self.store.entries(ticket_id, day)
+        return today, max(local_all, hub_used + unsynced)
+
+    def _check(self, ticket: Ticket, scan: Scan, now: datetime) -> Denial | None:
+        if scan.direction is Direction.OUT:
+            return None  # leaving is never refused; it moves the in-park count
+        assert self.view is not None
+        if ticket.venue_id != self.view.venue_id:
+            return Denial(DenialCode.WRONG_VENUE, "Ticket is for another venue")
+        today, total = self._used(ticket.id, self.day(now))
+        product = self.view.products.get(ticket.product_id)
+        rules = self.view.rules.get(ticket.product_id, self._empty_rules)
+        ctx = EntryContext(
+            ticket=ticket,
+            product=product,
+            now=now,
+            tz=self.view.tz,
+            slot=SlotInfo(),
+            gate=scan.gate,
+            entries_today=today,
+            entries_total=total,
+        )
+        try:
+            return self.engine.evaluate_entry(rules, ctx).denial
+        except RuleEvaluationError as exc:  # a broken rule must not open (or crash) the gate
+            return Denial(DenialCode.RULE_DENIED, "Rule error; ask staff", {"error": str(exc)})
+
+    # -- which ticket ----------------------------------------------------------------------
+    def _find(self, scan: Scan, now: datetime) -> tuple[Found | None, Denial | None]:
+        value = scan.value.strip()
+        medium = scan.medium
+        if medium is Medium.QR:
+            if value.startswith("TH1."):
+                return self._from_qr(value)
+            row = self.store.ticket_by_credential(value)  # a legacy or paper code
+            return self._row(row)
+        if medium is Medium.ID_CARD:
+            rows = self.store.tickets_of_holder(value.upper())
+            if not rows:
+                return None, Denial(DenialCode.UNKNOWN_TICKET, "No ticket for this ID")
+            # the holder's ticket that can enter now, else the first refusal
+            first: tuple[Found | None, Denial | None] | None = None
+            for row in rows:
+                found = Found(self._ticket(row))
+                denial = self._check(found.ticket, scan, now)
+                if denial is None:
+                    return found, None
+                first = first or (found, denial)
+            return first
+        row = None
+        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
+            row = self.store.ticket_by_card(int(value))
+        elif medium is Medium.NFC:
+            try:
+                row = self.store.ticket_by_card(int(value.replace(":", ""), 16) & 0xFFFFFFFF)
+            except ValueError:
+                row = None
+        if row is None and len(value) == 16:
+            row = self.store.ticket(value.lower())
+        return self._row(row)
+
+    def _row(self, row: sqlite3.Row | None) -> tuple[Found | None, Denial | None]:
+        if row is None:
+            return None, Denial(DenialCode.UNKNOWN_TICKET, "Unknown ticket")
+        return Found(self._ticket(row)), None
+
+    def _from_qr(self, text: str) -> tuple[Found | None, Denial | None]:
+        assert self.view is not None
+        try:
+            claims = self.view.verifier.verify(text)
+        except CredentialError as exc:
+            return None, Denial(DenialCode.BAD_CREDENTIAL, "Invalid code", {"why": str(exc)})
+        row = self.store.ticket(claims.ticket_id)
+        if row is not None:
+            return Found(self._ticket(row), text), None
+        # sold after the last sync: the signed claims are the ticket
+        self.store.ensure_ticket(
+            {
+                "id": claims.ticket_id,
+                "product_id": claims.product_id,
+                "valid_from": claims.valid_from.isoformat(),
+                "valid_until": claims.valid_until.isoformat(),
+                "entries_allowed": claims.entries_allowed,
+                "credential": text,
+            }
+        )
+        ticket = Ticket(
+            id=claims.ticket_id,
+            order_id="",
+            product_id=claims.product_id,
+            venue_id=self.view.venue_id,
+            valid_from=claims.valid_from,
+            valid_until=claims.valid_until,
+            entries_allowed=claims.entries_allowed,
+        )
+        return Found(ticket, text), None
+
+    def _ticket(self, row: sqlite3.Row) -> Ticket:
+        assert self.view is not None
+        return Ticket.model_construct(
+            id=row["id"],
+            order_id=row["order_id"],
+            product_id=row["product_id"],
+            venue_id=self.view.venue_id,
+            visitor_index=None,
+            holder_id_number=row["holder_id"],
+            valid_from=_dt(row["valid_from"]),
+            valid_until=_dt(row["valid_until"]),
+            entries_allowed=int(row["entries_allowed"]),
+            entries_used=int(row["entries_used"]),
+            units=int(row["units"]),
+            state=TicketState(row["state"]),
+            credential=row["credential"],
+        )
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def local_day(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()

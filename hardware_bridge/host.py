@@ -1,0 +1,360 @@
+"""`BridgeHost`: what device drivers see of the bridge (`hub.contracts.DeviceHost`), and
+the device registry with onboarding.
+
+Onboarding follows the Home-Assistant flow staff expect: the driver's ``probe`` (the
+connection test that reads the serial number), a duplicate serial refused, the device
+stored, ``attach`` (events pointed at the bridge, clock set, backlog caught up), the
+valid credentials pushed — all while the bridge runs; removing detaches it likewise.
+Health per device (last seen, event lag, list version) is kept in memory and shown by
+``/status`` and ``tickethub device list``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from hardware_bridge.decide import Decider
+from hardware_bridge.store import BridgeStore, LogEntry
+from hub.api.routing import ApiRoutes
+from hub.clock import Clock
+from hub.contracts import DeviceConfig, DeviceDriver, DeviceError
+from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
+
+log = logging.getLogger(__name__)
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+class OnboardingError(Exception):
+    """Staff-facing refusal of an onboarding step; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class DeviceHealth:
+    last_seen: datetime | None = None
+    last_event_at: datetime | None = None  # the device's clock of its latest event
+    event_lag_s: float | None = None  # bridge time - device time of the latest event
+    list_version: str = ""  # the ticket cursor last pushed to the device
+    pushed: int = 0
+    push_error: str = ""
+    scans: int = 0
+    events: int = 0
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
+            "event_lag_s": self.event_lag_s,
+            "list_version": self.list_version,
+            "pushed": self.pushed,
+            "push_error": self.push_error,
+            "scans": self.scans,
+            "events": self.events,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass
+class BridgeHost:
+    """Implements `hub.contracts.DeviceHost` on the bridge's store and decider."""
+
+    store: BridgeStore
+    decider: Decider
+    clock: Clock
+    http: aiohttp.ClientSession
+    drivers: Mapping[str, DeviceDriver]
+    is_online: Callable[[], bool]
+    on_logged: Callable[[], None] = lambda: None
+    routes: ApiRoutes = field(default_factory=ApiRoutes)
+    health: dict[str, DeviceHealth] = field(default_factory=dict)
+    _devices: dict[str, DeviceConfig] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for row in self.store.devices():
+            self._devices[row["id"]] = _config(row)
+
+    # -- DeviceHost ------------------------------------------------------------------------
+    async def decide(self, scan: Scan) -> GateDecision:
+        known = scan.device_id in self._devices
+        decision = self.decider.decide(
+            scan, self.clock.now(), offline=not self.is_online(), known_device=known
+        )
+        if known:
+            h = self._health(scan.device_id)
+            h.last_seen = decision.decided_at
+            h.scans += 1
+        self.on_logged()
+        return decision
+
+    async def device_event(self, event: DeviceEvent) -> bool:
+        """A device's own decision: logged once per (device, event_key), with the ticket
+        it names when the bridge can tell, and its entry counted like a scan's."""
+        now = self.clock.now()
+        ticket_id = self.ticket_of(event.medium, event.value)
+        counted = event.granted and bool(ticket_id) and event.direction is Direction.IN
+        key = hashlib.sha256(f"{event.device_id}\0{event.event_key}".encode()).hexdigest()[:40]
+        entry = LogEntry(
+            id=f"ev-{key}",
+            kind="device",
+            ticket_id=ticket_id,
+            device=event.device_id,
+            gate=event.gate or self._gate(event.device_id),
+            medium=event.medium.value,
+            direction=event.direction.value,
+            allow=event.granted,
+            code="" if event.granted else "DEVICE_DENIED",
+            reason=event.reason[:200],
+            at=now,
+            device_at=event.at,
+            offline=not self.is_online(),
+            event_key=event.event_key,
+        )
+        new = self.store.append(entry, count_day=self.decider.day(now) if counted else None)
+        h = self._health(event.device_id)
+        h.last_seen = now
+        if event.at is not None:
+            h.last_event_at = event.at
+            h.event_lag_s = round((now - event.at).total_seconds(), 3)
+        if new:
+            h.events += 1
+            self.on_logged()
+        else:
+            h.duplicates += 1
+        return new
+
+    def device(self, device_id: str) -> DeviceConfig | None:
+        return self._devices.get(device_id)
+
+    def device_by_serial(self, vendor: str, serial: str) -> DeviceConfig | None:
+        return next(
+            (d for d in self._devices.values() if d.vendor == vendor and d.serial == serial),
+            None,
+        )
+
+    # -- registry and onboarding ------------------------------------------------------------
+    def devices(self) -> list[DeviceConfig]:
+        return sorted(self._devices.values(), key=lambda d: d.id)
+
+    async def add_device(
+        self,
+        vendor: str,
+        *,
+        device_id: str,
+        address: str = "",
+        gate: str = "",
+        serial: str = "",
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        driver = self.drivers.get(vendor)
+        if driver is None:
+            raise OnboardingError(
+                "UNKNOWN_VENDOR", f"No driver for {vendor!r}; installed: {sorted(self.drivers)}"
+            )
+        if not DEVICE_ID.fullmatch(device_id):
+            raise OnboardingError("INVALID_REQUEST", "device id: letters, digits, _ . - (≤ 64)")
+        if device_id in self._devices:
+            raise OnboardingError("DUPLICATE_DEVICE", f"Device {device_id} already exists")
+        config = DeviceConfig(
+            id=device_id,
+            vendor=vendor,
+            address=address,
+            serial=serial,
+            gate=gate,
+            options=dict(options or {}),
+        )
+        try:
+            info = await driver.probe(config)
+        except DeviceError as exc:
+            raise OnboardingError("DEVICE_UNREACHABLE", f"Connection test failed: {exc}") from exc
+        if serial and info.serial and serial != info.serial:
+            raise OnboardingError(
+                "SERIAL_MISMATCH", f"Device reports serial {info.serial}, not {serial}"
+            )
+        serial = info.serial or serial
+        if not serial:
+            raise OnboardingError("NO_SERIAL", "The device did not report a serial number")
+        if self.device_by_serial(vendor, serial) is not None:
+            raise OnboardingError(
+                "DUPLICATE_SERIAL", f"A {vendor} device with serial {serial} is already onboarded"
+            )
+        config = DeviceConfig(
+            id=device_id,
+            vendor=vendor,
+            address=address,
+            serial=serial,
+            gate=gate,
+            options=dict(options or {}),
+        )
+        self.store.add_device(
+            {
+                "id": device_id,
+                "vendor": vendor,
+                "address": address,
+                "serial": serial,
+                "gate": gate,
+                "options": json.dumps(dict(options or {})),
+                "model": info.model,
+                "added_at": self.clock.now().isoformat(),
+            }
+        )
+        self._devices[device_id] = config
+        try:
+            await driver.attach(config)
+        except DeviceError as exc:
+            self._devices.pop(device_id, None)
+            self.store.remove_device(device_id)
+            raise OnboardingError(
+                "ATTACH_FAILED", f"Could not configure the device: {exc}"
+            ) from exc
+        h = self._health(device_id)
+        h.last_seen = self.clock.now()
+        pushed = await self.push_all(config)
+        skew = round((info.clock - self.clock.now()).total_seconds(), 3) if info.clock else None
+        return {
+            "device": describe(config),
+            "info": {"serial": info.serial, "model": info.model, "firmware": info.firmware},
+            "clock_skew_s": skew,
+            "pushed": pushed,
+        }
+
+    async def remove_device(self, device_id: str) -> bool:
+        config = self._devices.pop(device_id, None)
+        if config is None:
+            return False
+        driver = self.drivers.get(config.vendor)
+        if driver is not None:
+            try:
+                await driver.detach(device_id)
+            except DeviceError as exc:
+                log.warning("detach of %s failed: %s", device_id, exc)
+        self.store.remove_device(device_id)
+        self.health.pop(device_id, None)
+        return True
+
+    async def attach_all(self) -> None:
+        """At start: serve every device onboarded before (no re-onboarding)."""
+        for config in self.devices():
+            driver = self.drivers.get(config.vendor)
+            if driver is None:
+                log.error("device %s: no %s driver installed", config.id, config.vendor)
+                continue
+            try:
+                await driver.attach(config)
+            except DeviceError as exc:
+                log.warning("device %s not attached: %s", config.id, exc)
+
+    # -- credentials to devices that keep their own list -----------------------------------
+    def credentials(self, rows: Sequence[Any]) -> list[GateCredential]:
+        out = []
+        for r in rows:
+            out.append(
+                GateCredential(
+                    ticket_id=r["id"],
+                    valid_from=datetime.fromisoformat(r["valid_from"]),
+                    valid_until=datetime.fromisoformat(r["valid_until"]),
+                    entries_allowed=int(r["entries_allowed"]),
+                    card_no=int(r["card_no"]),
+                    qr=r["credential"] or None,
+                    id_number=r["holder_id"],
+                    revoked=r["state"] != "valid",
+                )
+            )
+        return out
+
+    async def push_all(self, config: DeviceConfig) -> int:
+        rows = self.store.valid_tickets(self.clock.now().isoformat())
+        return await self._push(config, self.credentials(rows))
+
+    async def push_changed(self, ticket_ids: list[str]) -> None:
+        if not self._devices:
+            return
+        creds = self.credentials(self.store.tickets_by_ids(ticket_ids))
+        for config in self.devices():
+            await self._push(config, creds)
+
+    async def _push(self, config: DeviceConfig, creds: list[GateCredential]) -> int:
+        driver = self.drivers.get(config.vendor)
+        h = self._health(config.id)
+        if driver is None or not creds:
+            return 0
+        try:
+            await driver.push_credentials(config, creds)
+        except DeviceError as exc:
+            h.push_error = str(exc)
+            log.warning("push to %s failed: %s", config.id, exc)
+            return 0
+        h.push_error = ""
+        h.pushed += len(creds)
+        h.list_version = self.store.meta("cursor")
+        return len(creds)
+
+    async def open_door(self, device_id: str) -> None:
+        config = self._devices.get(device_id)
+        if config is None:
+            raise OnboardingError("UNKNOWN_DEVICE", f"No device {device_id}")
+        await self.drivers[config.vendor].open_door(config)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _health(self, device_id: str) -> DeviceHealth:
+        return self.health.setdefault(device_id, DeviceHealth())
+
+    def _gate(self, device_id: str) -> str:
+        config = self._devices.get(device_id)
+        return config.gate if config else ""
+
+    def ticket_of(self, medium: Medium, value: str) -> str:
+        value = value.strip()
+        row = None
+        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
+            row = self.store.ticket_by_card(int(value))
+        elif medium is Medium.ID_CARD:
+            rows = self.store.tickets_of_holder(value.upper())
+            row = rows[0] if rows else None
+        elif medium is Medium.QR and value:
+            row = self.store.ticket_by_credential(value)
+        if row is None and len(value) == 16:
+            row = self.store.ticket(value.lower())
+        return str(row["id"]) if row is not None else ""
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{**describe(d), "health": self._health(d.id).as_dict()} for d in self.devices()]
+
+
+def describe(config: DeviceConfig) -> dict[str, Any]:
+    secret = {"password", "secret", "token", "key"}
+    return {
+        "id": config.id,
+        "vendor": config.vendor,
+        "address": config.address,
+        "serial": config.serial,
+        "gate": config.gate,
+        "options": {
+            k: ("***" if any(s in k.lower() for s in secret) else v)
+            for k, v in config.options.items()
+        },
+    }
+
+
+def _config(row: Any) -> DeviceConfig:
+    return DeviceConfig(
+        id=row["id"],
+        vendor=row["vendor"],
+        address=row["address"],
+        serial=row["serial"],
+        gate=row["gate"],
+        options=json.loads(row["options"] or "{}"),
+    )

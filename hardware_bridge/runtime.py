@@ -1,0 +1,184 @@
+"""One running bridge: store, decider, hub link, device host and drivers, wired once.
+
+`Bridge.open()` / `close()` bracket everything (also used in tests and benches without an
+HTTP server); `hardware_bridge.app.create_app` serves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from hardware_bridge.decide import Decider, VenueView
+from hardware_bridge.host import BridgeHost
+from hardware_bridge.settings import BridgeSettings
+from hardware_bridge.store import BridgeStore, LogEntry
+from hardware_bridge.sync import HubLink, HubUnavailable
+from hub.clock import Clock, SystemClock
+from hub.contracts import DeviceDriver
+from hub.domain.gate import Direction, Medium, Scan
+from hub.domain.rules import RuleEngine
+from hub.plugins import HubPlugins, build_plugins
+
+log = logging.getLogger(__name__)
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        http: aiohttp.ClientSession,
+        *,
+        clock: Clock | None = None,
+        plugins: HubPlugins | None = None,
+        drivers: Mapping[str, DeviceDriver] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
+        self.store = BridgeStore(settings.db_path, synchronous=settings.synchronous)
+        self.engine = RuleEngine(self.plugins.rules)
+        self.decider = Decider(self.store, self.engine, settings.bridge_id)
+        self.link = HubLink(
+            self.store,
+            http,
+            self.clock,
+            hub_url=settings.hub_url,
+            venue_id=settings.venue_id,
+            token=settings.token,
+            bridge_id=settings.bridge_id,
+            batch=settings.sync_batch,
+            on_config=self._configure,
+            on_tickets=self._tickets_changed,
+        )
+        if drivers is None:
+            drivers = {entry.name: entry.obj() for entry in self.plugins.devices}
+        self.host = BridgeHost(
+            store=self.store,
+            decider=self.decider,
+            clock=self.clock,
+            http=http,
+            drivers=dict(drivers),
+            is_online=lambda: self.link.state.online,
+            on_logged=self.link.wake,
+        )
+        cached = self.store.meta_json("config")
+        if cached:  # a restart while the hub is down still decides from the cache
+            self._configure(cached)
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        self.decider.view = VenueView.from_config(config, self.engine)
+
+    async def _tickets_changed(self, ticket_ids: list[str]) -> None:
+        await self.host.push_changed(ticket_ids)
+
+    async def start_drivers(self) -> None:
+        """Drivers open their listeners and mount their routes on ``host.routes`` (before
+        the bridge's HTTP app is frozen)."""
+        for driver in self.host.drivers.values():
+            await driver.start(self.host)
+
+    async def start(self, *, sync: bool = True) -> None:
+        """Attach the devices onboarded before, then sync once and keep syncing."""
+        await self.host.attach_all()
+        if sync:
+            try:
+                await self.link.pull_config()
+                await self.link.sync_once()
+            except HubUnavailable as exc:
+                log.warning("starting OFFLINE (%s); deciding from the cache", exc)
+            self.link.start(self.settings.sync_interval)
+
+    async def stop(self) -> None:
+        await self.link.stop()
+        for driver in self.host.drivers.values():
+            try:
+                await driver.stop()
+            except Exception:
+                log.exception("driver %s did not stop cleanly", driver.vendor)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- staff ----------------------------------------------------------------------------
+    def manual_admission(
+        self,
+        *,
+        staff: str,
+        reason: str,
+        gate: str = "",
+        ticket: str = "",
+        medium: Medium = Medium.QR,
+        direction: Direction = Direction.IN,
+        device_id: str = "",
+    ) -> dict[str, Any]:
+        """Staff let someone through by hand: logged with who and why (and the ticket,
+        when one was shown, so its entry counts), synced like any decision."""
+        now = self.clock.now()
+        ticket_id = ""
+        if ticket:
+            ticket_id = self.host.ticket_of(medium, ticket)
+            if not ticket_id and ticket.startswith("TH1.") and self.decider.view is not None:
+                try:
+                    ticket_id = self.decider.view.verifier.verify(ticket).ticket_id
+                except Exception:
+                    ticket_id = ""
+        entry = LogEntry(
+            id=self.decider.new_id(),
+            kind="manual",
+            ticket_id=ticket_id,
+            device=device_id,
+            gate=gate,
+            medium=medium.value,
+            direction=direction.value,
+            allow=True,
+            code="MANUAL",
+            reason="Admitted by staff",
+            at=now,
+            device_at=None,
+            offline=not self.link.state.online,
+            staff=staff,
+            note=reason[:200],
+        )
+        counted = bool(ticket_id) and direction is Direction.IN
+        self.store.append(entry, count_day=self.decider.day(now) if counted else None)
+        self.link.wake()
+        return {"id": entry.id, "ticket_id": ticket_id or None, "at": now.isoformat()}
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        s = self.link.state
+        view = self.decider.view
+        return {
+            "bridge": self.settings.bridge_id,
+            "venue": self.settings.venue_id,
+            "mode": "online" if s.online else "offline",
+            "configured": view is not None,
+            "last_sync": _iso(s.last_ok),
+            "last_error": s.last_error,
+            "hub_clock_skew_s": s.hub_time_skew_s,
+            "cursor": self.store.meta("cursor"),
+            "tickets_cached": self.store.ticket_count(),
+            "log": self.store.log_counts(),
+            "sync": {
+                "uploaded": s.uploaded,
+                "duplicates": s.duplicates,
+                "conflicts": s.conflicts,
+                "pulled": s.pulled,
+                "round_trips": s.round_trips,
+                "failures": s.failures,
+            },
+            "switches": [{"at": at, "online": on} for at, on in s.history],
+            "devices": self.host.status(),
+        }
+
+    async def scan(self, scans: Iterable[Scan]) -> list[Any]:
+        return [await self.host.decide(s) for s in scans]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

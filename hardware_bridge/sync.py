@@ -1,0 +1,238 @@
+"""The link to the hub: config and ticket changes down by cursor, the log up by id.
+
+Every step is resumable. Down: a page and the cursor after it are stored in one local
+transaction, so an interruption re-reads at most one page. Up: a batch of unsynced log
+rows is posted; the hub records each id once, so a batch that committed at the hub but
+whose answer was lost is simply sent again and counted nothing twice; rows are marked
+synced only after the hub's 200.
+
+Online/offline is a fact this loop observes: any failed round trip (refused connection,
+timeout, 5xx) turns the bridge offline and the loop retries with a capped backoff; the
+first successful round trip turns it online again. Decisions never wait for this loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from hardware_bridge.store import BridgeStore
+from hub.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class HubUnavailable(Exception):
+    """The hub could not be reached or answered with a server error."""
+
+
+@dataclass
+class LinkState:
+    online: bool = False
+    last_ok: datetime | None = None
+    last_error: str = ""
+    hub_time_skew_s: float | None = None  # hub clock - bridge clock, from the config call
+    uploaded: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    pulled: int = 0
+    round_trips: int = 0
+    failures: int = 0
+    history: list[tuple[str, bool]] = field(default_factory=list)  # (when, online) switches
+
+
+class HubLink:
+    def __init__(
+        self,
+        store: BridgeStore,
+        http: aiohttp.ClientSession,
+        clock: Clock,
+        *,
+        hub_url: str,
+        venue_id: str,
+        token: str,
+        bridge_id: str,
+        batch: int = 1000,
+        page: int = 2000,
+        timeout: float = 10.0,
+        on_config: Callable[[dict[str, Any]], None] | None = None,
+        on_tickets: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.clock = clock
+        self.hub_url = hub_url.rstrip("/")
+        self.venue_id = venue_id
+        self.bridge_id = bridge_id
+        self.batch = batch
+        self.page = page
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.on_config = on_config
+        self.on_tickets = on_tickets
+        self.state = LinkState()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def base(self) -> str:
+        return f"{self.hub_url}/api/bridge/venues/{self.venue_id}"
+
+    # -- one round trip ---------------------------------------------------------------------
+    async def _call(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            async with self.http.request(
+                method, self.base + path, headers=self.headers, timeout=self.timeout, **kw
+            ) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status >= 500:
+                    raise HubUnavailable(f"{method} {path}: hub answered {resp.status}")
+                if resp.status != 200:
+                    # a refusal (wrong token, bad request) is not an outage: say it loudly
+                    raise HubUnavailable(f"{method} {path}: {resp.status} {body}")
+                return body
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise HubUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+
+    async def pull_config(self) -> dict[str, Any]:
+        config = await self._call("GET", "/config")
+        self.store.set_meta("config", _json(config))
+        try:
+            hub_now = datetime.fromisoformat(config["server_time"])
+            self.state.hub_time_skew_s = (hub_now - self.clock.now()).total_seconds()
+        except (KeyError, ValueError):
+            pass
+        if self.on_config is not None:
+            self.on_config(config)
+        return config
+
+    async def pull_changes(self) -> int:
+        """Every change after the stored cursor, page by page; returns tickets received."""
+        total = 0
+        while True:
+            cursor = self.store.meta("cursor")
+            page = await self._call(
+                "GET", "/changes", params={"cursor": cursor, "limit": str(self.page)}
+            )
+            changed = self.store.apply_changes(page["tickets"], page["cursor"])
+            total += len(changed)
+            if changed and self.on_tickets is not None:
+                await self.on_tickets(changed)
+            if not page["more"]:
+                break
+        self.state.pulled += total
+        return total
+
+    async def push_log(self) -> int:
+        """Upload unsynced decisions in batches until none is left; returns rows sent."""
+        sent = 0
+        while True:
+            rows = self.store.unsynced(self.batch)
+            if not rows:
+                return sent
+            answer = await self._call(
+                "POST",
+                "/redemptions",
+                json={"bridge": self.bridge_id, "redemptions": [upload_item(r) for r in rows]},
+            )
+            self.store.mark_synced(rows)
+            sent += len(rows)
+            self.state.uploaded += int(answer.get("recorded", 0))
+            self.state.duplicates += int(answer.get("duplicates", 0))
+            self.state.conflicts += len(answer.get("conflicts", []))
+
+    async def sync_once(self) -> None:
+        """Push then pull (so the hub's counts include ours before we read them back)."""
+        try:
+            if not self.store.meta("config"):
+                await self.pull_config()
+            await self.push_log()
+            await self.pull_changes()
+        except HubUnavailable as exc:
+            self.state.failures += 1
+            self.state.last_error = str(exc)
+            self._set_online(False)
+            raise
+        self.state.round_trips += 1
+        self.state.last_ok = self.clock.now()
+        self.state.last_error = ""
+        self._set_online(True)
+
+    def _set_online(self, online: bool) -> None:
+        if online != self.state.online:
+            log.warning("bridge %s is now %s", self.bridge_id, "ONLINE" if online else "OFFLINE")
+            self.state.history.append((self.clock.now().isoformat(), online))
+            del self.state.history[:-50]
+        self.state.online = online
+
+    # -- the loop ---------------------------------------------------------------------------
+    def start(self, interval: float, config_every: float = 300.0) -> None:
+        self._task = asyncio.create_task(self._run(interval, config_every), name="bridge-sync")
+
+    def wake(self) -> None:
+        """Sync soon (a decision was logged): online, decisions reach the hub quickly."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, interval: float, config_every: float) -> None:
+        delay = interval
+        since_config = config_every
+        while True:
+            try:
+                if since_config >= config_every:
+                    await self.pull_config()
+                    since_config = 0.0
+                await self.sync_once()
+                delay = interval
+            except HubUnavailable as exc:
+                log.info("hub unreachable: %s", exc)
+                delay = min(max(delay * 2, interval), 30.0)
+            except Exception:
+                log.exception("sync round failed")
+                delay = min(max(delay * 2, interval), 30.0)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            since_config += delay
+
+
+def upload_item(r: Any) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "ticket_id": r["ticket_id"],
+        "gate": r["gate"],
+        "device": r["device"],
+        "medium": r["medium"],
+        "direction": r["direction"],
+        "at": r["at"],
+        "device_at": r["device_at"],
+        "accepted": bool(r["allow"]),
+        "code": r["code"],
+        "kind": r["kind"],
+        "offline": bool(r["offline"]),
+        "staff": r["staff"],
+        "note": r["note"],
+    }
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def ids(rows: Sequence[Any]) -> list[str]:
+    return [r["id"] for r in rows]
