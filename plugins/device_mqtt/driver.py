@@ -1,0 +1,390 @@
+"""MQTT gates and terminals through `aiomqtt`: the bridge and the gates meet at the
+venue's broker.
+
+A gate publishes on its event topic either a scan it wants decided (answered on its
+command topic with the bridge's verdict) or a decision it took by itself from its own
+list while it could not ask (recorded with `host.device_event`, then acknowledged so the
+gate can forget it — it re-sends anything unacknowledged, so nothing is lost and the
+event id makes a re-send count once). Gates that hold a list (``holds_list``) get list
+updates on the command topic; the gate keeps a persistent session, so updates published
+while it is offline reach it when it reconnects.
+
+The driver keeps one connection for all gates and reconnects with backoff; a message it
+cannot use (not JSON, no id, unknown serial, oversized) is logged and dropped, and a
+gate that asked gets a refusal rather than silence when it can be answered at all.
+Decisions are remembered per (gate, event id) for ``replay_seconds`` so a redelivered
+scan gets the same verdict instead of using the ticket twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiomqtt
+from cachetools import TTLCache
+from pydantic import ValidationError
+
+from hub import (
+    DeviceConfig,
+    DeviceError,
+    DeviceEvent,
+    DeviceHost,
+    DeviceInfo,
+    GateCredential,
+    GateDecision,
+    Medium,
+    Scan,
+)
+from hub.domain.masking import mask_id
+from plugins.device_mqtt.profile import Incoming, Profile, ProfileError
+
+log = logging.getLogger(__name__)
+
+VENDOR = "mqtt"
+SKEW_WARN = timedelta(minutes=5)
+REPLAY_SECONDS = 600.0
+
+
+def masked(medium: Medium, value: str) -> str:
+    if medium is Medium.ID_CARD:
+        return mask_id(value) or ""
+    return value[:6] + "…" if len(value) > 6 else value
+
+
+@dataclass
+class GateState:
+    config: DeviceConfig
+    profile: Profile
+    list_version: int = 0
+    last_seen: datetime | None = None
+    skew_seconds: float | None = None
+    scans: int = 0
+    records: int = 0
+    duplicates: int = 0
+    refused: int = 0
+
+
+class MqttDriver:
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        *,
+        hostname: str | None = None,
+        port: int | None = None,
+        replay_seconds: float = REPLAY_SECONDS,
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self.hostname = hostname or os.environ.get("TICKETHUB_MQTT_HOST", "127.0.0.1")
+        self.port = port or int(os.environ.get("TICKETHUB_MQTT_PORT", "1883"))
+        self.identifier = f"tickethub-bridge-{uuid.uuid4().hex[:12]}"
+        self.connect_timeout = connect_timeout
+        self.host: DeviceHost | None = None
+        self.gates: dict[str, GateState] = {}  # by device id
+        self.filters: dict[str, Profile] = {}  # subscription → the layout it belongs to
+        self.decisions: TTLCache[tuple[str, str], GateDecision] = TTLCache(
+            maxsize=100_000, ttl=replay_seconds
+        )
+        self.unknown = 0
+        self.malformed = 0
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ connection
+
+    async def start(self, host: DeviceHost) -> None:
+        """Connect in the background; the bridge starts even if the broker is down."""
+        self.host = host
+        self._runner = asyncio.create_task(self._run())
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout)
+        except TimeoutError:
+            log.warning("mqtt: broker %s:%d not reachable yet; retrying", self.hostname, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.hostname, self.port, identifier=self.identifier, keepalive=30
+                ) as client:
+                    self._client = client
+                    for topic in self.filters:
+                        await client.subscribe(topic, qos=1)
+                    self._connected.set()
+                    backoff = 0.2
+                    log.info("mqtt: connected to %s:%d", self.hostname, self.port)
+                    async for message in client.messages:
+                        self._spawn(self._on_message(str(message.topic), message.payload))
+            except aiomqtt.MqttError as exc:
+                if self._connected.is_set():
+                    log.warning("mqtt: lost the broker (%s); reconnecting", exc)
+            finally:
+                self._client = None
+                self._connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("mqtt: message handling failed: %r", task.exception())
+
+    async def _publish(self, topic: str, payload: bytes) -> None:
+        client = self._client
+        if client is None:
+            raise DeviceError(f"MQTT broker {self.hostname}:{self.port} is not reachable")
+        try:
+            await client.publish(topic, payload, qos=1)
+        except aiomqtt.MqttError as exc:
+            raise DeviceError(f"could not publish to {topic}: {exc}") from exc
+
+    # ------------------------------------------------------------------ onboarding
+
+    def _profile(self, device: DeviceConfig) -> Profile:
+        if not device.serial or "/" in device.serial or "+" in device.serial:
+            raise DeviceError("an MQTT gate needs its serial (as in its topics, without '/')")
+        try:
+            return Profile.from_options(device.options)
+        except ProfileError as exc:
+            raise DeviceError(str(exc)) from exc
+
+    async def probe(self, device: DeviceConfig) -> DeviceInfo:
+        """Gates cannot be dialled; the test is the layout and the broker connection."""
+        profile = self._profile(device)
+        if not self._connected.is_set():
+            raise DeviceError(f"MQTT broker {self.hostname}:{self.port} is not reachable")
+        return DeviceInfo(
+            serial=device.serial, model=f"MQTT gate ({profile.event_topic(device.serial)})"
+        )
+
+    async def attach(self, device: DeviceConfig) -> None:
+        profile = self._profile(device)
+        old = self.gates.get(device.id)
+        self.gates[device.id] = GateState(
+            device, profile, list_version=old.list_version if old else 0
+        )
+        topic = profile.event_filter
+        if topic not in self.filters:
+            self.filters[topic] = profile
+            client = self._client
+            if client is not None:
+                await client.subscribe(topic, qos=1)
+
+    async def detach(self, device_id: str) -> None:
+        self.gates.pop(device_id, None)
+
+    async def push_credentials(
+        self, device: DeviceConfig, credentials: Sequence[GateCredential]
+    ) -> None:
+        state = self.gates.get(device.id)
+        if state is None:
+            raise DeviceError(f"gate {device.id} is not attached")
+        if not state.profile.data["holds_list"]:
+            return  # the gate asks for every scan
+        now = self._now()
+        with_ids = bool(state.profile.data["send_id_numbers"])
+        upsert: list[dict[str, Any]] = []
+        delete: list[str] = []
+        for cred in credentials:
+            if cred.revoked or cred.valid_until <= now:
+                delete.append(cred.ticket_id)
+                continue
+            codes = [c for c in (cred.qr, str(cred.card_no) if cred.card_no else None) if c]
+            if with_ids and cred.id_number:
+                codes.append(cred.id_number)
+            if not codes:
+                continue
+            upsert.append(
+                {
+                    "ticket": cred.ticket_id,
+                    "codes": codes,
+                    "from": state.profile.time_value(cred.valid_from),
+                    "until": state.profile.time_value(cred.valid_until),
+                    "entries": cred.entries_allowed,
+                }
+            )
+        if not upsert and not delete:
+            return
+        state.list_version += 1
+        payload = state.profile.list_update(state.list_version, upsert, delete)
+        await self._publish(state.profile.command_topic(device.serial), payload)
+
+    async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
+        state = self.gates.get(device.id)
+        profile = state.profile if state else self._profile(device)
+        await self._publish(profile.command_topic(device.serial), profile.open_door(door))
+
+    def status(self, device_id: str) -> dict[str, Any]:
+        state = self.gates.get(device_id)
+        if state is None:
+            return {"attached": False}
+        return {
+            "attached": True,
+            "broker": self._connected.is_set(),
+            "last_seen": state.last_seen.isoformat() if state.last_seen else None,
+            "list_version": state.list_version,
+            "clock_skew_seconds": state.skew_seconds,
+            "scans": state.scans,
+            "records": state.records,
+            "duplicates": state.duplicates,
+            "refused": state.refused,
+        }
+
+    # ------------------------------------------------------------------ messages
+
+    def _gate_for(self, topic: str) -> tuple[str | None, GateState | None]:
+        assert self.host is not None
+        for profile in self.filters.values():
+            serial = profile.serial_of(topic)
+            if serial is None:
+                continue
+            config = self.host.device_by_serial(VENDOR, serial)
+            state = self.gates.get(config.id) if config is not None else None
+            if state is not None and state.profile.serial_of(topic) == serial:
+                state.config = config or state.config
+                return serial, state
+            return serial, None
+        return None, None
+
+    async def _on_message(self, topic: str, payload: Any) -> None:
+        serial, state = self._gate_for(topic)
+        if state is None:
+            self.unknown += 1
+            log.warning("mqtt: ignored a message from unknown gate %r", (serial or topic)[:64])
+            return
+        body = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
+        doc, why = state.profile.read(bytes(body))
+        now = self._now()
+        state.last_seen = now
+        if doc is None:
+            self.malformed += 1
+            state.refused += 1
+            log.warning("mqtt: dropped a message from %s: %s", state.config.id, why)
+            return
+        try:
+            msg = state.profile.incoming(doc)
+        except ValueError as exc:
+            self.malformed += 1
+            state.refused += 1
+            log.warning("mqtt: refused a message from %s: %s", state.config.id, exc)
+            event_id = doc.get(state.profile.data["fields"]["id"])
+            if isinstance(event_id, str | int) and str(event_id).strip():
+                await self._answer(state, str(event_id)[:64], allow=False, text="Invalid scan")
+            return
+        if msg.kind:
+            return  # heartbeat / status: last_seen is all we need from it
+        self._check_clock(state, msg, now)
+        if msg.result is None:
+            await self._decide(state, msg)
+        else:
+            await self._record(state, msg)
+
+    def _check_clock(self, state: GateState, msg: Incoming, now: datetime) -> None:
+        if msg.at is None:
+            return
+        skew = (msg.at - now).total_seconds()
+        state.skew_seconds = round(skew, 1)
+        if abs(skew) > SKEW_WARN.total_seconds() and msg.result is None:
+            log.warning(
+                "mqtt: %s clock is %+.0f s off; the verdict carries the bridge's time",
+                state.config.id,
+                skew,
+            )
+
+    async def _decide(self, state: GateState, msg: Incoming) -> None:
+        assert self.host is not None
+        key = (state.config.id, msg.event_id)
+        decision = self.decisions.get(key)
+        if decision is None:
+            try:
+                scan = Scan(
+                    device_id=state.config.id,
+                    gate=state.config.gate,
+                    medium=msg.medium,
+                    value=msg.code,
+                    direction=msg.direction,
+                    at=msg.at,
+                )
+            except ValidationError:
+                await self._answer(state, msg.event_id, allow=False, text="Invalid scan")
+                return
+            state.scans += 1
+            decision = await self.host.decide(scan)
+            self.decisions[key] = decision
+        else:
+            state.duplicates += 1
+        log.info(
+            "mqtt: %s %s at %s (%s)",
+            "open" if decision.allow else "deny",
+            masked(msg.medium, msg.code),
+            state.config.id,
+            decision.code or "ok",
+        )
+        await self._answer(state, msg.event_id, allow=decision.allow, text=decision.reason)
+
+    async def _answer(self, state: GateState, event_id: str, *, allow: bool, text: str) -> None:
+        payload = state.profile.verdict(event_id, allow=allow, text=text, now=self._now())
+        try:
+            await self._publish(state.profile.command_topic(state.config.serial), payload)
+        except DeviceError as exc:
+            log.warning("mqtt: verdict for %s not sent: %s", state.config.id, exc)
+
+    async def _record(self, state: GateState, msg: Incoming) -> None:
+        """A decision the gate took alone: recorded once, then acknowledged."""
+        assert self.host is not None
+        if (state.config.id, msg.event_id) in self.decisions:
+            # the gate gave up waiting for our verdict and decided itself; our decision
+            # already counts this presentation
+            state.duplicates += 1
+        else:
+            event = DeviceEvent(
+                device_id=state.config.id,
+                event_key=msg.event_id,
+                granted=bool(msg.result),
+                medium=msg.medium,
+                value=msg.code,
+                gate=state.config.gate,
+                direction=msg.direction,
+                at=msg.at,
+                reason="decided by the gate",
+            )
+            if await self.host.device_event(event):
+                state.records += 1
+            else:
+                state.duplicates += 1
+        try:
+            await self._publish(
+                state.profile.command_topic(state.config.serial), state.profile.ack(msg.event_id)
+            )
+        except DeviceError as exc:
+            log.warning("mqtt: ack to %s not sent (it will re-send): %s", state.config.id, exc)
+
+    def _now(self) -> datetime:
+        assert self.host is not None, "driver not started"
+        return self.host.clock.now()
