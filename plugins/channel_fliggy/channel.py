@@ -68,7 +68,19 @@ class FliggyChannel(SpecChannel):
             responses={200: "always: Fliggy's result code is in 'code'"},
         )
         async def by_url(request: web.Request) -> web.Response:
+            refused = self._foreign_app(request)
+            if refused is not None:
+                return refused
             return await self._serve(request, request.match_info["operation"])
+
+    def _foreign_app(self, request: web.Request) -> web.Response | None:
+        """TOP names the caller's app in the query (``app_key``): another app is refused
+        as an unknown account even if it happens to sign with our secret."""
+        app_key = self._c.settings.get("FLIGGY_APP_KEY")
+        if self.inbound is None or not app_key or request.query.get("app_key") == app_key:
+            return None
+        raw, headers = self.inbound.render(self.inbound.answer("BAD_ACCOUNT", detail="app_key"))
+        return web.Response(body=raw, headers=headers)
 
     # ------------------------------------------------------------------ inbound
 

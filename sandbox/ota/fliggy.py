@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ class FliggyClient:
 
     async def send(self, request: Request) -> FliggyReply:
         resp = await self.http.post(
-            f"{self.base_url}{request.url}", data=request.body, headers=JSON
+            f"{self.base_url}{request.url}", data=io.BytesIO(request.body), headers=JSON
         )
         raw = await resp.read()
         if resp.status != 200:

@@ -1,0 +1,83 @@
+"""Fliggy's calls end to end over HTTP, signed as Fliggy signs them (sandbox client):
+a paid order, duplicated pushes and retries, query, cancel and refund, real-name
+travellers; both TOP sign methods."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sandbox.ota.fliggy import booking, travellers
+from tests.fliggy.kit import rig, stock
+from tests.support import TOMORROW, id_number
+
+
+async def test_a_paid_order_is_issued_once_however_often_fliggy_pushes_it(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with rig(aiohttp_client, db_url) as r:
+        body = booking("F1", day=TOMORROW, quantity=3)
+        first, second = await r.fliggy.duplicate("create", body)
+        assert first.ok and second.ok, (first, second)
+        assert first.data == second.data
+        retried = await r.fliggy.call_retrying("create", body)  # fresh timestamp and sign
+        assert retried.data == first.data
+        data = first.data
+        assert data["status"] == "ISSUED" and data["quantity"] == 3
+        assert len(data["vouchers"]) == 3 and all(v["confirm_code"] for v in data["vouchers"])
+        assert await r.orders() == 1
+        assert await stock(r.client) == {"held": 0, "sold": 3}
+        q = await r.fliggy.call("query", {"order_id": "F1"})
+        assert q.ok and q.data["supplier_order_id"] == data["supplier_order_id"]
+        assert q.data["used_quantity"] == 0
+
+
+async def test_real_name_travellers(aiohttp_client: Any, db_url: str) -> None:
+    async with rig(aiohttp_client, db_url) as r:
+        people = travellers([id_number(seq=1), id_number(seq=2)])
+        body = booking("F2", product="realname", day=TOMORROW, quantity=2, travellers=people)
+        reply = await r.fliggy.call("create", body)
+        assert reply.ok, reply
+        # the per-ID daily limit: the same traveller on another Fliggy order is refused
+        again = booking("F3", product="realname", day=TOMORROW, travellers=people[:1])
+        assert (await r.fliggy.call("create", again)).code == "2008"
+        assert await stock(r.client) == {"held": 0, "sold": 2}
+
+
+async def test_cancel_of_a_paid_order_refunds_it_and_tells_top(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with rig(aiohttp_client, db_url) as r:
+        assert (await r.fliggy.call("create", booking("F4", day=TOMORROW, quantity=2))).ok
+        cancelled = await r.fliggy.call("cancel", {"order_id": "F4"})
+        assert cancelled.ok and cancelled.data["status"] == "REFUNDED", cancelled
+        assert await stock(r.client) == {"held": 0, "sold": 0}
+        again = await r.fliggy.call("cancel", {"order_id": "F4"})
+        assert again.raw == cancelled.raw
+        await r.deliver_all()
+        calls = r.gateway.of("taobao.travel.ticket.order.refund")
+        assert [c.params["refund_status"] for c in calls] == ["1"]
+        assert calls[0].order_id == "F4" and r.gateway.duplicates == []
+
+
+async def test_both_sign_methods_inbound_and_outbound(aiohttp_client: Any, db_url: str) -> None:
+    async with rig(aiohttp_client, db_url, hmac=True) as r:
+        assert r.fliggy.sign_method == "hmac"
+        assert (await r.fliggy.call("create", booking("H1", day=TOMORROW))).ok
+        md5 = r.fliggy
+        md5.sign_method = "md5"  # the spec says hmac: an md5-signed call does not verify
+        assert (await md5.call("query", {"order_id": "H1"})).code == "1002"
+        assert (await r.fliggy.call("refund", {"order_id": "H1"})).ok
+        await r.deliver_all()
+        assert r.gateway.sign_methods == {"hmac": 1}
+        assert len(r.gateway.of("taobao.travel.ticket.order.refund")) == 1
+
+
+async def test_concurrent_orders_never_oversell(aiohttp_client: Any, db_url: str) -> None:
+    async with rig(aiohttp_client, db_url, capacity=4) as r:
+        replies = await asyncio.gather(
+            *(r.fliggy.call("create", booking(f"C{i}", day=TOMORROW)) for i in range(8))
+        )
+        codes = sorted(x.code for x in replies)
+        assert codes == ["0"] * 4 + ["2002"] * 4, codes
+        assert await stock(r.client) == {"held": 0, "sold": 4}
