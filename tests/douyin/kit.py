@@ -161,6 +161,7 @@ async def rig(
     *,
     capacity: int = 10,
     extra: dict[str, Any] | None = None,
+    **hub_settings: Any,
 ) -> AsyncIterator[Rig]:
     api = DouyinOpenApi(
         SECRETS["DOUYIN_CLIENT_KEY"], SECRETS["DOUYIN_CLIENT_SECRET"], hang_seconds=1.0
@@ -179,7 +180,9 @@ async def rig(
         fast = FastDouyin(fast_spec())
         plugins = build_plugins(extra=[fast])
         app = create_app(
-            settings(db_url, channel_settings=channel_settings), plugins=plugins, clock=clock
+            settings(db_url, channel_settings=channel_settings, **hub_settings),
+            plugins=plugins,
+            clock=clock,
         )
         client = await aiohttp_client(app)
         await seed(client, capacity=capacity, slots=("",))

@@ -4,11 +4,13 @@ timeouts, 5xx, busy codes, lost answers and expired tokens — each voucher veri
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from hub.outbox import policies_from
 from plugins.channel_douyin.certificates import VERIFY, VerifyPolicy
 from tests.douyin.kit import Rig, order, rig
+from tests.support import T0
 
 
 async def _paid(r: Rig, oid: str, count: int) -> list[str]:
@@ -96,3 +98,43 @@ async def test_no_openapi_url_no_verify(aiohttp_client: Any, db_url: str) -> Non
         await _paid(r, "v5", 1)
         await r.redeem("v5", 0, "red-y")
         assert await r.rows() == 0
+
+
+async def test_gate_redemptions_uploaded_by_the_bridge_are_verified(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """End to end with the hub's own redemption recording: the venue bridge uploads its
+    gate decisions (retried), the hub fires ``ticket_redeemed``, Douyin hears once."""
+    async with rig(aiohttp_client, db_url, bridge_tokens={"v1": "bridge-v1"}) as r:
+        d = r.douyin()
+        assert (await d.call("create_order", order("g1", count=2))).ok
+        paid = await d.call("pay_notify", {"order_id": "g1"})
+        assert paid.ok, paid
+        for c in paid.data["codes"]:
+            r.douyin_api.issue(c["code"])
+        first = paid.data["codes"][0]
+        entry = {
+            "id": "gate-decision-1",
+            "ticket_id": first["ticket_id"],
+            "gate": "north",
+            "device": "qr-1",
+            "medium": "qr",
+            "direction": "in",
+            "at": (T0 + timedelta(days=1)).isoformat(),
+            "accepted": True,
+            "offline": True,
+        }
+        r.douyin_api.fail("verify", "timeout", "500")
+        for _ in range(2):  # the bridge retries its upload
+            resp = await r.client.post(
+                "/api/bridge/venues/v1/redemptions",
+                json={"bridge": "b1", "redemptions": [entry]},
+                headers={"Authorization": "Bearer bridge-v1"},
+            )
+            assert resp.status == 200, await resp.text()
+        assert await r.rows() == 1
+        await r.deliver_all()
+        assert list(r.douyin_api.verified) == [first["code"]]
+        assert r.douyin_api.double_verifies == [] and await r.rows("done") == 1
+        q = await d.call("query", {"order_ids": ["g1"]})
+        assert q.data["orders"][0]["used_count"] == 1
