@@ -60,12 +60,14 @@ class MeituanServices:
         return self._answer(outcome, call)
 
     async def pay(self, call: Inbound) -> Answer:
-        """Meituan was paid: confirm the hold and issue the tickets (vouchers)."""
+        """Meituan was paid: confirm the hold and issue the tickets (vouchers). The
+        visitor's money is already taken, so a hold that ran out is revived when its
+        stock is still there; when it is gone the answer is 506 and Meituan refunds."""
         order = await self._find(call)
         if isinstance(order, Denial):
             return self.inbound.deny(order, call.operation)
         key = f"{CHANNEL}\x1fpay\x1f{order.partner_order_id}"
-        outcome = await self.ctx.orders.confirm(order.id, key=key)
+        outcome = await self.ctx.orders.confirm_paid(order.id, key=key)
         return self._answer(outcome, call)
 
     async def query(self, call: Inbound) -> Answer:

@@ -147,3 +147,21 @@ async def test_many_meituan_orders_at_once_never_oversell(aiohttp_client: Any, d
         codes = sorted(a.code for a in answers)
         assert codes.count("200") == 6 and codes.count("502") == 9, codes
         assert await stock(r.client) == {"held": 6, "sold": 0}
+
+
+async def test_a_payment_after_the_hold_ran_out(aiohttp_client: Any, db_url: str) -> None:
+    """Meituan took the visitor's money: an expired hold is revived while its stock is
+    there (the late order), refused with 506 once others bought it (the gone order)."""
+    async with rig(aiohttp_client, db_url, callbacks=False, capacity=3) as r:
+        mt = r.meituan()
+        assert (await mt.call(CREATE, order("late", quantity=1))).ok
+        assert (await mt.call(CREATE, order("gone", quantity=2))).ok
+        r.clock.advance(seconds=r.hub.settings.hold_ttl_seconds + 60)
+        await r.hub.orders.lifecycle.expire_due(r.clock.now())
+        assert await stock(r.client) == {"held": 0, "sold": 0}
+        assert (await r.meituan().call(CREATE, order("other", quantity=2))).ok
+        late = await r.meituan().call(PAY, {"orderId": "late"})
+        assert late.ok and late.body["orderStatus"] == "confirmed", late
+        gone = await r.meituan().call(PAY, {"orderId": "gone"})
+        assert gone.code == "506", gone
+        assert await stock(r.client) == {"held": 2, "sold": 1}
