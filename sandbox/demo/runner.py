@@ -23,6 +23,7 @@ from hub.settings import Settings
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ctrip import DemoCtripPlugin
 from sandbox.demo.ctrip import start_sandbox as start_ctrip_sandbox
+from sandbox.demo.douyin import start_sandbox as start_douyin_sandbox
 from sandbox.demo.meituan import start_sandbox as start_meituan_sandbox
 from sandbox.demo.scenario import STEPS
 from sandbox.demo.seed import MAIN, TIMEZONE, VENUE_NAME, seed
@@ -76,6 +77,8 @@ async def run_demo(
     ctrip = await start_ctrip_sandbox(port)  # the hub's Ctrip callbacks go to it
     meituan = await start_meituan_sandbox(port)  # the hub's Meituan notices go to it
     channels = {"wechat": wechat.settings, "ctrip": ctrip.settings, "meituan": meituan.settings}
+    douyin = await start_douyin_sandbox(port)  # the hub's Douyin OpenAPI calls go to it
+    channels["douyin"] = douyin.settings
     settings = demo_settings(fresh_database(db_path), port, channels)
     plugins = build_plugins(blocked=settings.blocked_plugins, extra=[DemoCtripPlugin()])
     runner = web.AppRunner(create_app(settings, plugins=plugins), access_log=None)
@@ -108,6 +111,7 @@ async def run_demo(
         await wechat.stop()
         await ctrip.stop()
         await meituan.stop()
+        await douyin.stop()
 
 
 async def _play(base: str, settings: Settings, console: Console, run: DemoRun) -> date:

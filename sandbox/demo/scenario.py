@@ -11,8 +11,10 @@ from sandbox.demo.agency import AgencyStep
 from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
+from sandbox.demo.douyin import DouyinStep
 from sandbox.demo.meituan import MeituanStep
 from sandbox.demo.wechat import WeChatStep
 
 STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
 STEPS += (MeituanStep(),)
+STEPS += (DouyinStep(),)
