@@ -140,6 +140,7 @@ async def rig(
     hmac: bool = False,
     capacity: int = 10,
     callbacks: bool = True,
+    hub_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Rig]:
     clock = FixedClock(T0)
     gateway = TopGateway(SECRETS["FLIGGY_APP_KEY"], SECRETS["FLIGGY_APP_SECRET"], now=clock.now)
@@ -149,7 +150,9 @@ async def rig(
         channel_settings = {"fliggy": {**SECRETS, **extra}}
         plugins = build_plugins(extra=[FastFliggy(fast_spec(cumulative=cumulative, hmac=hmac))])
         app = create_app(
-            settings(db_url, channel_settings=channel_settings), plugins=plugins, clock=clock
+            settings(db_url, channel_settings=channel_settings, **(hub_settings or {})),
+            plugins=plugins,
+            clock=clock,
         )
         client = await aiohttp_client(app)
         await seed(client, capacity=capacity, slots=("",))

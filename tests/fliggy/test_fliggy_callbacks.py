@@ -5,6 +5,7 @@ errors dead-letter the call; the gateway's ledger shows what Fliggy believes was
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sandbox.ota.fliggy import booking
@@ -110,3 +111,46 @@ async def test_without_a_gateway_url_nothing_is_queued(aiohttp_client: Any, db_u
         refused = await r.fliggy.call("refund", {"order_id": "V6"})  # its ticket is used
         assert refused.code == "3002", refused  # nothing left to refund
         assert await r.rows() == 0
+
+
+async def test_admissions_uploaded_by_the_venue_bridge_are_verified_at_top(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """End to end with the hub's real redemption recording: the bridge uploads its gate
+    decisions (twice: its retry); each admission is verified at TOP exactly once."""
+    bridge = {"Authorization": "Bearer bridge-v1"}
+    tokens = {"bridge_tokens": {"v1": "bridge-v1"}}
+    async with rig(aiohttp_client, db_url, hub_settings=tokens) as r:
+        created = await r.fliggy.call("create", booking("G1", day=TOMORROW, quantity=2))
+        vouchers = created.data["vouchers"]
+        at = (r.clock.now() + timedelta(days=1)).isoformat()  # on the travel day
+        entries = [
+            {
+                "id": f"gate-decision-{i}",
+                "ticket_id": v["voucher_id"],
+                "gate": "north",
+                "device": "qr-1",
+                "medium": "qr",
+                "direction": "in",
+                "at": at,
+                "accepted": True,
+                "offline": False,
+            }
+            for i, v in enumerate(vouchers)
+        ]
+        for _ in range(2):
+            resp = await r.client.post(
+                "/api/bridge/venues/v1/redemptions",
+                json={"bridge": "b1", "redemptions": entries},
+                headers=bridge,
+            )
+            assert resp.status == 200, await resp.text()
+        assert await r.rows(kind="verify") == 2
+        r.gateway.fail_method(VERIFY, "500", "timeout")
+        await r.deliver_all()
+        calls = r.gateway.of(VERIFY)
+        codes = sorted(c.json("voucher_infos")[0]["confirm_code"] for c in calls)
+        assert codes == sorted(v["confirm_code"] for v in vouchers)
+        assert r.gateway.used_total("G1") == 2
+        query = await r.fliggy.call("query", {"order_id": "G1"})
+        assert (query.data["status"], query.data["used_quantity"]) == ("USED", 2)
