@@ -78,12 +78,16 @@ _ERROR = {
 }
 
 
+_PATTERN = re.compile(r"{(\w+):[^{}]*}")
+
+
 def openapi(docs: list[RouteDoc], *, title: str, version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": _ERROR}
     security: dict[str, Any] = {}
     for d in docs:
-        slug = re.sub(r"[^a-z0-9]+", "_", d.path.lower()).strip("_")
+        path = _PATTERN.sub(r"{\1}", d.path)  # aiohttp's {name:regex} is OpenAPI's {name}
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")
         op: dict[str, Any] = {
             "summary": d.summary,
             "tags": [d.tag],
@@ -102,7 +106,7 @@ def openapi(docs: list[RouteDoc], *, title: str, version: str) -> dict[str, Any]
         )
         params = [
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in re.findall(r"{(\w+)}", d.path)
+            for n in re.findall(r"{(\w+)}", path)
         ] + [
             {
                 "name": n,
@@ -130,7 +134,7 @@ def openapi(docs: list[RouteDoc], *, title: str, version: str) -> dict[str, Any]
         if d.auth:
             security[d.auth] = {"type": "http", "scheme": "bearer"}
             op["security"] = [{d.auth: []}]
-        paths.setdefault(d.path, {})[d.method.lower()] = op
+        paths.setdefault(path, {})[d.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
