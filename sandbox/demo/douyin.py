@@ -9,8 +9,9 @@ order cancelled by ``cancel_notify``, and refusals in Douyin's codes (a forged
 signature, a changed replay, a stale request).
 
 The runner starts the sandbox Douyin OpenAPI next to the hub (`start_sandbox`) so the
-hub's certificate verify calls are configured; they fire when a gate admits a Douyin
-voucher, which this step does not do (no gate step in the demo yet).
+hub's certificate verify calls are configured, and imports the vouchers each payment
+issues (as Douyin does for supplier codes); a verify fires when a gate admits a Douyin
+voucher, which this step does not do (the demo has no gate step yet).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class DouyinStep:
         )
         if paid.ok:
             ctx.sold["adult"] += 2
+            for voucher in paid.data["codes"]:  # Douyin imports the supplier's codes
+                running.api.issue(voucher["code"])
 
         people = [visitor(880 + i, 33 + i, ctx.busy_day) for i in range(3)]
         tourists: list[dict[str, object]] = [
@@ -108,6 +111,8 @@ class DouyinStep:
         section.expect("a real-name order of 3 is paid", real_paid.ok, str(real_paid.code))
         if real_paid.ok:
             ctx.sold["realname"] += 3
+            for voucher in real_paid.data["codes"]:
+                running.api.issue(voucher["code"])
         audit = {"order_id": "DY-3002", "after_sale_id": "AS-1", "count": 1}
         approved = await d.call("refund_audit", audit)
         section.expect(

@@ -4,6 +4,7 @@ verify on redemption landing once at the sandbox OpenAPI."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.douyin.kit import order, rig, stock
@@ -151,3 +152,29 @@ async def test_query_is_limited_to_100_ids(aiohttp_client: Any, db_url: str) -> 
         assert over.code == 999999, over
         fine = await d.call("query", {"order_ids": ids[:100]})
         assert fine.ok and len(fine.data["orders"]) == 100
+
+
+async def test_refund_without_audit_and_a_slow_can_buy(aiohttp_client: Any, db_url: str) -> None:
+    """A refund Douyin made on its own (no audit) takes the unused vouchers back; a
+    can_buy the hub cannot answer inside Douyin's budget is 100 (retry), not a refusal."""
+    async with rig(aiohttp_client, db_url) as r:
+        d = r.douyin()
+        assert (await d.call("create_order", order("a1", count=2))).ok
+        assert (await d.call("pay_notify", {"order_id": "a1"})).ok
+        done = await d.call("refund_notify", {"order_id": "a1", "after_sale_id": "x", "status": 1})
+        assert done.ok and done.data["order_status"] == "refunded", done
+        assert await stock(r.client) == {"held": 0, "sold": 0}
+        spi = r.channel.spi
+        assert spi is not None
+        real = spi.ctx.orders.check
+
+        async def stuck(*args: Any, **kw: Any) -> Any:
+            await asyncio.sleep(5)  # cancelled by the budget long before
+            return await real(*args, **kw)
+
+        spi.ctx.orders.check = stuck  # type: ignore[method-assign]
+        try:
+            slow = await d.call("can_buy", order("a2"))
+        finally:
+            spi.ctx.orders.check = real  # type: ignore[method-assign]
+        assert slow.code == 100, slow
