@@ -14,7 +14,6 @@ from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_hikvision.driver import HikvisionDriver
 from sandbox.devices.hikvision import HikTerminal
 
-NOW = datetime.now(UTC)
 JPEG = b"\xff\xd8\xff\xe0" + b"face" * 100
 
 
@@ -35,8 +34,8 @@ def cred(
 ) -> GateCredential:
     return GateCredential(
         ticket_id=f"t{card}",
-        valid_from=NOW - timedelta(hours=1),
-        valid_until=NOW + timedelta(hours=hours),
+        valid_from=datetime.now(UTC) - timedelta(hours=1),
+        valid_until=datetime.now(UTC) + timedelta(hours=hours),
         card_no=card,
         name="Li Lei",
         face_jpeg=face,
