@@ -13,7 +13,9 @@ request is refused — a refusal writes no order change, so no hub event would q
 Settings (``TICKETHUB_CHANNEL_SETTINGS`` → ``fliggy``): ``FLIGGY_APP_KEY``,
 ``FLIGGY_APP_SECRET`` (both directions), ``FLIGGY_TOP_URL`` (the TOP gateway, e.g.
 ``https://eco.taobao.com/router/rest``; without it no callback is queued) and optionally
-``FLIGGY_SESSION`` (the seller's session key, sent as TOP's ``session``).
+``FLIGGY_SESSION`` (the seller's session key, sent as TOP's ``session``) and
+``FLIGGY_CALLBACK_TIME_SCALE`` (sandboxes and demos only: every duration of the TOP
+calls' schedule — attempt timeout, backoff, deadline — multiplied by it).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.generic import SpecChannel
 from hub.channels.loader import PathError, get_path
-from hub.channels.outbound import OutboundConfigError
+from hub.channels.outbound import OutboundConfigError, callback_policies
 from hub.channels.top import TopOutbound
 from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
@@ -38,6 +40,25 @@ log = logging.getLogger(__name__)
 # Refusals of a refund request that are Fliggy's business to hear about (refund_status
 # 2); a parse or signature error is answered but not "a refund that failed".
 _NOT_A_REFUND_RESULT = {"PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL", "UNKNOWN_ORDER"}
+
+
+def scaled_spec(spec: ChannelSpec, scale: float) -> ChannelSpec:
+    """The spec with every callback duration multiplied by ``scale``."""
+    calls = {}
+    for kind, cb in spec.callbacks.items():
+        r = cb.retry
+        retry = r.model_copy(
+            update={
+                "initial_seconds": r.initial_seconds * scale,
+                "max_seconds": r.max_seconds * scale,
+                "jitter_seconds": r.jitter_seconds * scale,
+                "deadline_seconds": r.deadline_seconds * scale,
+            }
+        )
+        calls[kind] = cb.model_copy(
+            update={"timeout_seconds": cb.timeout_seconds * scale, "retry": retry}
+        )
+    return spec.model_copy(update={"callbacks": calls})
 
 
 class FliggyChannel(SpecChannel):
@@ -50,6 +71,13 @@ class FliggyChannel(SpecChannel):
     def setup(self, ctx: ChannelContext) -> None:
         self.ctx = ctx
         settings = ctx.settings
+        try:
+            scale = float(settings.get("FLIGGY_CALLBACK_TIME_SCALE", 1.0))
+        except (TypeError, ValueError):
+            scale = 1.0
+        if scale > 0 and scale != 1.0:
+            self.spec = scaled_spec(self.spec, scale)
+            self._policies = callback_policies(self.spec)
         try:
             self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
         except SecretsMissing as exc:

@@ -24,6 +24,7 @@ from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ctrip import DemoCtripPlugin
 from sandbox.demo.ctrip import start_sandbox as start_ctrip_sandbox
 from sandbox.demo.douyin import start_sandbox as start_douyin_sandbox
+from sandbox.demo.fliggy import start_sandbox as start_fliggy_sandbox
 from sandbox.demo.meituan import start_sandbox as start_meituan_sandbox
 from sandbox.demo.scenario import STEPS
 from sandbox.demo.seed import MAIN, TIMEZONE, VENUE_NAME, seed
@@ -79,6 +80,8 @@ async def run_demo(
     channels = {"wechat": wechat.settings, "ctrip": ctrip.settings, "meituan": meituan.settings}
     douyin = await start_douyin_sandbox(port)  # the hub's Douyin OpenAPI calls go to it
     channels["douyin"] = douyin.settings
+    fliggy = await start_fliggy_sandbox(port)  # the hub's TOP calls go to its gateway
+    channels["fliggy"] = fliggy.settings
     settings = demo_settings(fresh_database(db_path), port, channels)
     plugins = build_plugins(blocked=settings.blocked_plugins, extra=[DemoCtripPlugin()])
     runner = web.AppRunner(create_app(settings, plugins=plugins), access_log=None)
@@ -112,6 +115,7 @@ async def run_demo(
         await ctrip.stop()
         await meituan.stop()
         await douyin.stop()
+        await fliggy.stop()
 
 
 async def _play(base: str, settings: Settings, console: Console, run: DemoRun) -> date:

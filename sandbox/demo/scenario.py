@@ -12,9 +12,11 @@ from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
 from sandbox.demo.douyin import DouyinStep
+from sandbox.demo.fliggy import FliggyStep
 from sandbox.demo.meituan import MeituanStep
 from sandbox.demo.wechat import WeChatStep
 
 STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
 STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
+STEPS += (FliggyStep(),)
