@@ -26,11 +26,11 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
 from hub.channels.outbound import SpecOutbound
-from hub.clock import Clock, SystemClock
 from plugins.channel_meituan import bodies
 from plugins.channel_meituan.refunds import RETENTION, RefundLog, tickets_tag
 
@@ -41,13 +41,22 @@ CONSUME = "consume_notice"
 REFUND = "refund_notice"
 
 
+class _Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class _WallClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 @dataclass
 class HookState:
     """What the synchronous hooks need from the running channel (set in ``setup``):
     hooks are given no clock, and a refund notice's ``responseTime`` is the moment of
     the refund's own transaction."""
 
-    clock: Clock = field(default_factory=SystemClock)
+    clock: _Clock = field(default_factory=_WallClock)
 
 
 HOOKS = HookState()

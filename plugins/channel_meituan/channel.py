@@ -23,7 +23,7 @@ retry schedule and attempt timeout, e.g. ``0.01``).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -32,9 +32,11 @@ from hub.channels import ChannelSpec, load_spec
 from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
 from hub.channels.loader import default_folder
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
-from hub.outbox import RetryPolicy
 from plugins.channel_meituan import callbacks
 from plugins.channel_meituan.services import MeituanServices
+
+if TYPE_CHECKING:
+    from hub.outbox import RetryPolicy
 
 log = logging.getLogger(__name__)
 
