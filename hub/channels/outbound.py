@@ -26,8 +26,10 @@ when the adapter exposes ``retry_policy_for(kind)`` — see `callback_policies`.
 
 Signing schemes supported outbound: ``md5_concat`` (fields of the document, signature
 written at a ``body:`` location), ``hmac_sha1_mws`` (``Authorization`` and ``Date``
-headers) and ``none``. Token-based auth (Douyin ``client_token``) and TOP query signing
-(Fliggy) are refused at construction with a clear error until a plugin needs them.
+headers) and ``none``. Token-based auth (Douyin ``client_token``) is refused at
+construction with a clear error. TOP gateway calls (``top_md5`` / ``top_hmac_md5``,
+Fliggy) have another shape — one URL, form parameters, ``method`` per API — and their
+own sender with the same ``send``/``judge`` contract: `hub.channels.top.TopOutbound`.
 
 Rate limits are per process (`RateLimiter`): several hub processes each keep the limit,
 so deploy the limit divided by the number of processes when that matters.
