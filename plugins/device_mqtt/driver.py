@@ -90,7 +90,9 @@ class MqttDriver:
         self.host: DeviceHost | None = None
         self.gates: dict[str, GateState] = {}  # by device id
         self.filters: dict[str, Profile] = {}  # subscription → the layout it belongs to
-        self.decisions: TTLCache[tuple[str, str], GateDecision] = TTLCache(
+        # decisions by (gate, event id), kept as futures so a redelivery that arrives while
+        # the first is still being decided waits for it instead of deciding again
+        self.decisions: TTLCache[tuple[str, str], asyncio.Future[GateDecision]] = TTLCache(
             maxsize=100_000, ttl=replay_seconds
         )
         self.unknown = 0
@@ -320,8 +322,8 @@ class MqttDriver:
     async def _decide(self, state: GateState, msg: Incoming) -> None:
         assert self.host is not None
         key = (state.config.id, msg.event_id)
-        decision = self.decisions.get(key)
-        if decision is None:
+        pending = self.decisions.get(key)
+        if pending is None:
             try:
                 scan = Scan(
                     device_id=state.config.id,
@@ -335,10 +337,17 @@ class MqttDriver:
                 await self._answer(state, msg.event_id, allow=False, text="Invalid scan")
                 return
             state.scans += 1
-            decision = await self.host.decide(scan)
-            self.decisions[key] = decision
+            pending = asyncio.ensure_future(self.host.decide(scan))
+            self.decisions[key] = pending
         else:
             state.duplicates += 1
+        try:
+            decision = await asyncio.shield(pending)
+        except Exception:
+            self.decisions.pop(key, None)
+            log.exception("mqtt: decision failed at %s", state.config.id)
+            await self._answer(state, msg.event_id, allow=False, text="Please scan again")
+            return
         log.info(
             "mqtt: %s %s at %s (%s)",
             "open" if decision.allow else "deny",

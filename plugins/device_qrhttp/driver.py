@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -260,8 +261,6 @@ class QRHttpDriver:
         except UnicodeDecodeError:
             return Request({}, "body is not UTF-8", 400)
         if source == "form":
-            from urllib.parse import parse_qsl
-
             return Request(dict(parse_qsl(text, keep_blank_values=True)))
         try:
             doc = json.loads(text)

@@ -31,7 +31,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any
@@ -49,6 +49,7 @@ from plugins.device_uhppote.events import (
     to_device_event,
     zone,
 )
+from plugins.device_uhppote.state import ControllerState, Discovered
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +57,6 @@ VENDOR = "uhppote"
 SKEW_RESYNC = timedelta(minutes=5)
 RESYNC_EVERY = 600.0
 MAX_CATCH_UP = 10_000  # events read in one catch-up; the next poll continues
-
-
-@dataclass(frozen=True, slots=True)
-class Discovered:
-    """A controller that answered the discovery broadcast."""
-
-    serial: str
-    address: str
-    firmware: str
-
-
-@dataclass
-class ControllerState:
-    config: DeviceConfig
-    cursor: int = 0  # highest index recorded contiguously
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    entries: dict[int, int] = field(default_factory=dict)  # card → granted swipes left
-    online: bool = True
-    last_seen: datetime | None = None
-    last_resync: float = 0.0
-    events: int = 0
-    duplicates: int = 0
-    lost: int = 0  # overwritten before we could read them
-    skew_seconds: float | None = None
 
 
 def _env(name: str, default: str) -> str:

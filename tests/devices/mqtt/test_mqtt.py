@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from hub import DeviceConfig, DeviceError, GateCredential, Medium
+from hub import DeviceConfig, DeviceDriver, DeviceError, GateCredential, Medium
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_mqtt.driver import MqttDriver
@@ -60,7 +60,7 @@ class Rig:
 
 
 @asynccontextmanager
-async def rig(*, holds_list: bool = True, answer_timeout: float = 2.0) -> AsyncIterator[Rig]:
+async def rig(*, holds_list: bool = True, answer_timeout: float = 5.0) -> AsyncIterator[Rig]:
     prefix = f"th-test-{uuid.uuid4().hex[:10]}/gates"
     serial = f"G{uuid.uuid4().hex[:8]}"
     device = DeviceConfig(
@@ -122,6 +122,7 @@ async def test_the_entry_point_registers_the_driver() -> None:
     (entry,) = [e for e in entry_points(group="tickethub") if e.name == "device_mqtt"]
     registry = DeviceDriverRegistry()
     entry.load().register_device_drivers(registry=registry)
+    assert isinstance(MqttDriver(), DeviceDriver)  # the Protocol the bridge drives
     assert registry.get("mqtt") is MqttDriver
 
 

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 import aiohttp
 import pytest
 
-from hub import DeviceConfig, DeviceError, GateDecision, Medium, Scan
+from hub import DeviceConfig, DeviceDriver, DeviceError, GateDecision, Medium, Scan
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_qrhttp.driver import QRHttpDriver
@@ -41,6 +41,7 @@ async def test_the_plugin_registers_the_driver_through_its_entry_point() -> None
     (entry,) = [e for e in entry_points(group="tickethub") if e.name == "device_qrhttp"]
     registry = DeviceDriverRegistry()
     entry.load().register_device_drivers(registry=registry)
+    assert isinstance(QRHttpDriver(), DeviceDriver)  # the Protocol the bridge drives
     assert "qrhttp" in registry
     assert isinstance(registry.get("qrhttp")(), QRHttpDriver)
 
@@ -125,31 +126,27 @@ async def test_a_retried_request_gets_the_first_answer_without_a_second_decision
         assert len(host.scans) == 2
 
 
-class SlowHost(RecordingHost):
-    """Decides only when the test lets it: a decision slower than the reader's timeout."""
-
-    release: asyncio.Event
-
-    async def decide(self, scan: Scan) -> GateDecision:
-        await self.release.wait()
-        return await super().decide(scan)
-
-
 async def test_a_late_decision_is_handed_to_the_rescan_instead_of_being_lost() -> None:
     driver = QRHttpDriver()
     quick = DeviceConfig(
         id="qr-q", vendor="qrhttp", serial="QR0009", gate="g", options={"timeout_ms": 300}
     )
     async with running_host([driver]) as host:
-        host.__class__ = SlowHost
-        assert isinstance(host, SlowHost)
-        host.release = asyncio.Event()
+        release = asyncio.Event()
+        decide = host.decide
+
+        async def slow(scan: Scan) -> GateDecision:
+            """A decision slower than the reader's timeout: it ends when the test says."""
+            await release.wait()
+            return await decide(scan)
+
+        host.decide = slow  # type: ignore[method-assign]
         await attached(host, driver, quick)
         host.valid["TH1.slow"] = 1
         gate = reader(host, quick)
         late = await gate.scan("TH1.slow")
         assert not late.opened and late.answer["text"] == "Please scan again"
-        host.release.set()
+        release.set()
         await asyncio.sleep(0)
         rescan = await gate.scan("TH1.slow")
         assert rescan.opened, "the entry the late decision used opens the gate now"

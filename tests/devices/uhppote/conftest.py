@@ -41,7 +41,7 @@ def driver_for(sim: SimulatedController, *, poll_seconds: float = 0) -> UhppoteD
         bind="127.0.0.1",
         broadcast=f"{sim.address[0]}:{sim.address[1]}",
         listen="127.0.0.1:0",
-        timeout=0.5,
+        timeout=1.5,  # loopback answers at once; generous for a loaded machine
         poll_seconds=poll_seconds,
     )
 

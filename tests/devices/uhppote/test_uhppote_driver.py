@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from hub import DeviceConfig, DeviceError, Direction, GateCredential, Medium
+from hub import DeviceConfig, DeviceDriver, DeviceError, Direction, GateCredential, Medium
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import running_host
 from plugins.device_uhppote.driver import UhppoteDriver
@@ -40,6 +40,7 @@ async def test_the_entry_point_registers_the_driver() -> None:
     (entry,) = [e for e in entry_points(group="tickethub") if e.name == "device_uhppote"]
     registry = DeviceDriverRegistry()
     entry.load().register_device_drivers(registry=registry)
+    assert isinstance(UhppoteDriver(), DeviceDriver)  # the Protocol the bridge drives
     assert "uhppote" in registry and registry.get("uhppote") is UhppoteDriver
 
 

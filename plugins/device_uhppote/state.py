@@ -1,0 +1,34 @@
+"""What the driver knows about each controller between packets: its event cursor, the
+entries its cards have left, and its health (`tickethub device list`)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hub import DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A controller that answered the discovery broadcast."""
+
+    serial: str
+    address: str
+    firmware: str
+
+
+@dataclass
+class ControllerState:
+    config: DeviceConfig
+    cursor: int = 0  # highest index recorded contiguously
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    entries: dict[int, int] = field(default_factory=dict)  # card → granted swipes left
+    online: bool = True
+    last_seen: datetime | None = None
+    last_resync: float = 0.0
+    events: int = 0
+    duplicates: int = 0
+    lost: int = 0  # overwritten before we could read them
+    skew_seconds: float | None = None
