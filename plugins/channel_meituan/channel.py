@@ -137,8 +137,10 @@ class MeituanChannel:
     async def handle(self, got: Inbound) -> dict[str, Any]:
         assert self.inbound is not None and self.services is not None
         inbound = self.inbound
+        # Meituan sends PartnerId on every call (the envelope's partnerId was checked
+        # by the adapter); a call without it, or naming another partner, is not Meituan's.
         header = got.call.header("PartnerId") if got.call is not None else None
-        if header is not None and header.strip() != self.account_id:
+        if header is None or header.strip() != self.account_id:
             return inbound.answer("BAD_ACCOUNT", got.operation, detail="PartnerId header")
         handler = self.services.table().get(got.operation)
         if handler is None:

@@ -57,6 +57,12 @@ def wrong_partner_header(mt: MeituanClient) -> MeituanRequest:
     return _with(mt.build(CREATE, order("bad-1")), PartnerId="another-partner")
 
 
+def no_partner_header(mt: MeituanClient) -> MeituanRequest:
+    request = mt.build(CREATE, order("bad-1"))
+    headers = {k: v for k, v in request.headers.items() if k != "PartnerId"}
+    return MeituanRequest(request.path, request.data, headers)
+
+
 def unknown_product(mt: MeituanClient) -> MeituanRequest:
     return mt.build(CREATE, order("bad-1", deal="no-such-deal"))
 
@@ -128,6 +134,7 @@ CASES: list[tuple[str, Callable[[MeituanClient], MeituanRequest], str]] = [
     ("signature of another path", signed_for_another_path, "401"),
     ("wrong account", wrong_account, "403"),
     ("PartnerId header of another partner", wrong_partner_header, "403"),
+    ("no PartnerId header", no_partner_header, "403"),
     ("unknown product", unknown_product, "501"),
     ("wrong price", wrong_price, "503"),
     ("undecryptable body", undecryptable, "400"),
