@@ -112,3 +112,31 @@ async def test_rate_limiter_waits_for_the_oldest_call_to_leave_the_minute() -> N
     assert slept == []
     await limiter.acquire()  # the 101st within the minute waits until t = 60.0
     assert slept == [60.0 - 9.9] and now[0] == 60.0
+
+
+async def test_an_allotment_change_is_pushed_too(aiohttp_client: Any, db_url: str) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
+        await rig.deliver_all()
+        last = TOMORROW + timedelta(days=1)
+        resp = await rig.client.put(
+            "/api/admin/allotments",
+            json={
+                "pool": "main",
+                "date_from": TOMORROW.isoformat(),
+                "date_to": last.isoformat(),
+                "slot": "",
+                "channel": "meituan",
+                "quantity": 4,
+                "fallback": False,
+            },
+            headers=ADMIN,
+        )
+        assert resp.status == 200, await resp.text()
+        assert await rig.rows("pending", kind="DateInventoryModify") == 1
+        before = len(rig.receiver.of("DateInventoryModify"))
+        rig.clock.advance(seconds=6)
+        await rig.deliver_all()
+        pushes = rig.receiver.of("DateInventoryModify")[before:]
+        adult = next(p for p in pushes if p.body["supplierOptionId"] == "adult")
+        # Ctrip can no longer sell the 4 places reserved for another channel
+        assert [r["quantity"] for r in adult.body["inventorys"]] == [6, 6]
