@@ -177,7 +177,13 @@ class HubLink:
         self._task = asyncio.create_task(self._run(interval, config_every), name="bridge-sync")
 
     def wake(self) -> None:
-        """Sync soon (a decision was logged): online, decisions reach the hub quickly."""
+        """Sync soon (a decision was logged): online, decisions reach the hub quickly;
+        offline, the backoff decides (a busy gate must not hammer a dead link)."""
+        if self.state.online:
+            self._wake.set()
+
+    def retry_now(self) -> None:
+        """Skip the backoff once (staff pressed "retry", or the network came back)."""
         self._wake.set()
 
     async def stop(self) -> None:
@@ -189,13 +195,13 @@ class HubLink:
 
     async def _run(self, interval: float, config_every: float) -> None:
         delay = interval
-        since_config = config_every
+        since_config = 0.0  # `Bridge.start` read the config just before
         while True:
             try:
+                await self.sync_once()  # decisions first: they matter more than config
                 if since_config >= config_every:
                     await self.pull_config()
                     since_config = 0.0
-                await self.sync_once()
                 delay = interval
             except HubUnavailable as exc:
                 log.info("hub unreachable: %s", exc)
