@@ -88,6 +88,7 @@ class UhppoteDriver:
         self.host: DeviceHost | None = None
         self.states: dict[str, ControllerState] = {}  # by device id
         self.listen_address: tuple[str, int] | None = None
+        self.listen_error = ""
         self.malformed = 0
         self.unknown = 0
         self.resync_every = RESYNC_EVERY
@@ -98,17 +99,25 @@ class UhppoteDriver:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, host: DeviceHost) -> None:
+        """Open the event listener. A listener that cannot bind (port taken, bad address)
+        does not stop the bridge: the driver runs on catch-up alone and onboarding says
+        why it cannot point controllers at us."""
         self.host = host
         ip, _, port = self.listen.rpartition(":")
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: EventSocket(self._on_packet), local_addr=(ip or "0.0.0.0", int(port))
-        )
-        self._socket = protocol
-        self.listen_address = transport.get_extra_info("sockname")[:2]
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: EventSocket(self._on_packet), local_addr=(ip or "0.0.0.0", int(port))
+            )
+        except (OSError, ValueError) as exc:
+            self.listen_error = f"cannot listen for events on {self.listen}: {exc}"
+            log.error("uhppote: %s; events only by catch-up", self.listen_error)
+        else:
+            self._socket = protocol
+            self.listen_address = transport.get_extra_info("sockname")[:2]
+            log.info("uhppote: listening for events on %s:%d", *self.listen_address)
         if self.poll_seconds > 0:
             self._poller = asyncio.create_task(self._poll())
-        log.info("uhppote: listening for events on %s:%d", *self.listen_address)
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -205,7 +214,8 @@ class UhppoteDriver:
         if configured:
             ip, _, port = configured.rpartition(":")
             return ip, int(port)
-        assert self.listen_address is not None, "driver not started"
+        if self.listen_address is None:
+            raise DeviceError(self.listen_error or "the UHPPOTE driver is not started")
         ip, port = self.listen_address
         if ip == "0.0.0.0":
             raise DeviceError(

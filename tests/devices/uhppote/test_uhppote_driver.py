@@ -229,3 +229,20 @@ async def test_a_ticket_without_a_card_number_is_not_pushed(
             controller.online = False
             await driver.push_credentials(device, [ticket(5)])
     assert config(controller).serial == str(SERIAL)
+
+
+async def test_a_taken_event_port_does_not_stop_the_bridge_and_onboarding_says_why(
+    controller: SimulatedController,
+) -> None:
+    first = driver_for(controller)
+    async with running_host([first]):
+        assert first.listen_address is not None
+        taken = f"127.0.0.1:{first.listen_address[1]}"
+        second = UhppoteDriver(bind="127.0.0.1", listen=taken, timeout=1.5, poll_seconds=0)
+        async with running_host([second]) as host:
+            assert second.listen_address is None and "cannot listen" in second.listen_error
+            device = config(controller)
+            host.add(device)
+            assert (await second.probe(device)).serial == str(SERIAL)  # requests still work
+            with pytest.raises(DeviceError, match="cannot listen for events"):
+                await second.attach(device)
