@@ -2,7 +2,12 @@
 
 See `driver` for the message flow and `profile` for the options a device takes (topic
 templates such as ``gates/{serial}/event``, JSON field names, ``holds_list``). The broker
-is ``TICKETHUB_MQTT_HOST`` / ``TICKETHUB_MQTT_PORT`` (default 127.0.0.1:1883)."""
+is ``TICKETHUB_MQTT_HOST`` / ``TICKETHUB_MQTT_PORT`` (default 127.0.0.1:1883).
+
+Latency: we disable Nagle on our connection; the broker should too
+(``set_tcp_nodelay true`` in mosquitto.conf). Measured scan → verdict round trip through
+Mosquitto on loopback: p50 46 ms / p99 75 ms with the default broker setting, p50 1.7 ms /
+p99 2.6 ms with it (1000 sequential scans)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,6 +101,7 @@ class MqttGate:
             identifier=f"gate-{self.serial}",
             clean_session=False,
             keepalive=30,
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
         await stack.enter_async_context(client)
         await client.subscribe(self.command_topic, qos=1)
