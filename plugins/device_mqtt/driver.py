@@ -139,7 +139,7 @@ class MqttDriver:
                     socket_options=NO_DELAY,
                 ) as client:
                     self._client = client
-                    for topic in self.filters:
+                    for topic in list(self.filters):
                         await client.subscribe(topic, qos=1)
                     self._connected.set()
                     backoff = 0.2
