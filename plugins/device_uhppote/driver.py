@@ -63,6 +63,15 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"TICKETHUB_UHPPOTE_{name}", default)
 
 
+def _ip_of(address: str) -> str:
+    """The IPv4 address of ``ip[:port]``; "" for a hostname or nothing (not checked)."""
+    host = address.rpartition(":")[0] if ":" in address else address
+    try:
+        return str(IPv4Address(host))
+    except ValueError:
+        return ""
+
+
 class UhppoteDriver:
     vendor = VENDOR
 
@@ -279,6 +288,18 @@ class UhppoteDriver:
             self.unknown += 1
             log.warning("uhppote: ignored an event from unknown controller %d", event.controller)
             return
+        expected = _ip_of(state.config.address)
+        if expected and addr[0] != expected:
+            # the protocol has no authentication: an onboarded controller's events come
+            # from its own address, anything else is somebody else's packet
+            self.unknown += 1
+            log.warning(
+                "uhppote: ignored an event for %d sent from %s, not %s",
+                event.controller,
+                addr[0],
+                expected,
+            )
+            return
         if event.event_index == 0:
             return  # a status packet without any event yet
         self._spawn(self._live(state, Record.from_push(event)))
@@ -328,7 +349,12 @@ class UhppoteDriver:
         if record.kind == KIND_CARD and record.granted and record.card in state.entries:
             state.entries[record.card] -= 1
             if state.entries[record.card] <= 0:
-                await self._delete(state, record.card)
+                try:
+                    await self._delete(state, record.card)
+                except DeviceError as exc:  # kept at 0: the next swipe or push retries
+                    log.warning(
+                        "uhppote: used card %d still on the controller: %s", record.card, exc
+                    )
 
     async def catch_up(self, device: DeviceConfig) -> int:
         """Read every event after our cursor by index, record each, then move the

@@ -194,9 +194,16 @@ async def test_bad_packets_unknown_controllers_and_replays_never_stop_the_listen
         send_udp(bytes(replay), driver.listen_address)  # the same event, pushed again
         await until(lambda: driver.malformed == 2 and driver.unknown == 1, "bad packets seen")
         await until(lambda: host.duplicates == 1, "replay recognised")
+        forged = controller._status_packet(0x20, controller.events[0])
+        forged[8] = 77  # a new index for the onboarded serial, from another machine
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.2", 0))
+            s.sendto(bytes(forged), driver.listen_address)
+        await until(lambda: driver.unknown == 2, "forged source refused")
         controller.swipe(42)
         await until(lambda: len(host.events) == 2, "the listener still works")
-        assert "unknown controller 99" in caplog.text
+        assert "unknown controller 99" in caplog.text and "sent from 127.0.0.2" in caplog.text
+        assert ("wg-1", "77") not in host.events
 
 
 async def test_remote_open_and_a_pushed_event_hours_off_resyncs_the_clock(
