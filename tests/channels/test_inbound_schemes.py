@@ -157,8 +157,9 @@ def test_fliggy_top_md5_over_sorted_query() -> None:
     fg = adapter("fliggy", FLIGGY)
     params = {"method": "create", "app_key": "fg-key", "timestamp": "2026-11-22 10:00:00"}
     s = "".join(f"{k}{v}" for k, v in sorted(params.items()))
-    sign = hashlib.md5(f"fg-secret{s}fg-secret".encode()).hexdigest().upper()
     raw = b'{"orderId":"F1"}'
+    # the spec signs the raw body after the sorted query (sign_body = true)
+    sign = hashlib.md5(f"fg-secret{s}".encode() + raw + b"fg-secret").hexdigest().upper()
     ok = fg.read(HttpCall.of(raw, query={**params, "sign": sign}, operation="create"))
     assert isinstance(ok, Inbound) and ok.body == {"orderId": "F1"}
     bad = fg.read(HttpCall.of(raw, query={**params, "sign": sign[::-1]}, operation="create"))
