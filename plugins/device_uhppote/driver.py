@@ -39,6 +39,7 @@ from typing import Any
 from uhppoted import decode, uhppote_async
 
 from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential
+from plugins.device_uhppote.calls import ControllerCalls, ip_of
 from plugins.device_uhppote.events import (
     KIND_CARD,
     KIND_NOT_FOUND,
@@ -63,15 +64,6 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"TICKETHUB_UHPPOTE_{name}", default)
 
 
-def _ip_of(address: str) -> str:
-    """The IPv4 address of ``ip[:port]``; "" for a hostname or nothing (not checked)."""
-    host = address.rpartition(":")[0] if ":" in address else address
-    try:
-        return str(IPv4Address(host))
-    except ValueError:
-        return ""
-
-
 class UhppoteDriver:
     vendor = VENDOR
 
@@ -94,6 +86,7 @@ class UhppoteDriver:
         self.client = uhppote_async.UhppoteAsync(
             bind=self.bind, broadcast=self.broadcast, listen=self.listen
         )
+        self.calls = ControllerCalls(self.timeout)
         self.host: DeviceHost | None = None
         self.states: dict[str, ControllerState] = {}  # by device id
         self.listen_address: tuple[str, int] | None = None
@@ -152,43 +145,18 @@ class UhppoteDriver:
             for r in replies
         ]
 
-    def _target(self, device: DeviceConfig) -> tuple[int, str | None, str]:
-        serial = device.serial.strip()
-        if serial and not (serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
-            raise DeviceError(f"a UHPPOTE serial is a number (e.g. 423187757), not {serial!r}")
-        return (int(serial or 0), device.address or None, "udp")
-
-    async def _call(self, device: DeviceConfig, what: str, fn: Any, *args: Any) -> Any:
-        """One library call, with the library's failures turned into words for staff."""
-        try:
-            reply = await fn(self._target(device), *args, timeout=self.timeout)
-        except (TimeoutError, ConnectionError, OSError) as exc:
-            where = device.address or "the broadcast address"
-            raise DeviceError(
-                f"UHPPOTE controller {device.serial or '?'} at {where} did not answer {what} "
-                f"({exc.__class__.__name__}): check power, IP address and that the bridge is on "
-                "its LAN"
-            ) from exc
-        except ValueError as exc:
-            raise DeviceError(
-                f"UHPPOTE controller answered {what} with a bad packet: {exc}"
-            ) from exc
-        if reply is None:
-            raise DeviceError(f"UHPPOTE controller did not answer {what}")
-        return reply
-
     async def probe(self, device: DeviceConfig) -> DeviceInfo:
         """Connection test: read the controller's serial, firmware and clock."""
         # at a known address ask as discovery does (serial 0): a controller ignores requests
         # for other serials, and "wrong serial" is more useful to staff than "no answer"
         ask = replace(device, serial="") if device.address else device
-        info = await self._call(ask, "get-controller", self.client.get_controller)
+        info = await self.calls.call(ask, "get-controller", self.client.get_controller)
         if device.serial and int(device.serial) != info.controller:
             raise DeviceError(
                 f"the controller at {device.address} is {info.controller}, not {device.serial}"
             )
         probe_as = replace(device, serial=str(info.controller))
-        clock = await self._call(probe_as, "get-time", self.client.get_time)
+        clock = await self.calls.call(probe_as, "get-time", self.client.get_time)
         at = clock.datetime.replace(tzinfo=zone(device)) if clock.datetime else None
         return DeviceInfo(
             serial=str(info.controller), model="UHPPOTE UT0311", firmware=info.version, clock=at
@@ -206,7 +174,7 @@ class UhppoteDriver:
     async def _configure(self, state: ControllerState) -> None:
         device = state.config
         ip, port = self._listener_for(device)
-        ok = await self._call(
+        ok = await self.calls.call(
             device, "set-listener", self.client.set_listener, IPv4Address(ip), port
         )
         if not ok.ok:
@@ -215,7 +183,7 @@ class UhppoteDriver:
 
     async def _set_time(self, state: ControllerState) -> None:
         local = self._now().astimezone(zone(state.config)).replace(tzinfo=None, microsecond=0)
-        await self._call(state.config, "set-time", self.client.set_time, local)
+        await self.calls.call(state.config, "set-time", self.client.set_time, local)
         state.last_resync = time.monotonic()
 
     def _listener_for(self, device: DeviceConfig) -> tuple[str, int]:
@@ -254,7 +222,7 @@ class UhppoteDriver:
                 continue
             start = cred.valid_from.astimezone(tz).date()
             end = cred.valid_until.astimezone(tz).date()
-            reply = await self._call(
+            reply = await self.calls.call(
                 device, "put-card", self.client.put_card, cred.card_no, start, end, *perms, 0
             )
             if not reply.stored:
@@ -262,13 +230,13 @@ class UhppoteDriver:
             state.entries[cred.card_no] = cred.entries_allowed
 
     async def _delete(self, state: ControllerState, card: int) -> None:
-        await self._call(state.config, "delete-card", self.client.delete_card, card)
+        await self.calls.call(state.config, "delete-card", self.client.delete_card, card)
         state.entries.pop(card, None)
 
     async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
         if not 1 <= door <= 4:
             raise DeviceError(f"UHPPOTE doors are 1 to 4, not {door}")
-        reply = await self._call(device, "open-door", self.client.open_door, door)
+        reply = await self.calls.call(device, "open-door", self.client.open_door, door)
         if not reply.opened:
             raise DeviceError(f"controller {device.serial} did not open door {door}")
 
@@ -288,7 +256,7 @@ class UhppoteDriver:
             self.unknown += 1
             log.warning("uhppote: ignored an event from unknown controller %d", event.controller)
             return
-        expected = _ip_of(state.config.address)
+        expected = ip_of(state.config.address)
         if expected and addr[0] != expected:
             # the protocol has no authentication: an onboarded controller's events come
             # from its own address, anything else is somebody else's packet
@@ -361,13 +329,13 @@ class UhppoteDriver:
         controller's downloaded-event register. Returns how many events were read."""
         state = self._state(device)
         async with state.lock:
-            register = await self._call(device, "get-event-index", self.client.get_event_index)
-            status = await self._call(device, "get-status", self.client.get_status)
+            register = await self.calls.call(device, "get-event-index", self.client.get_event_index)
+            status = await self.calls.call(device, "get-status", self.client.get_status)
             start = max(register.event_index, state.cursor) + 1
             last = min(status.event_index, start + MAX_CATCH_UP - 1)
             read = 0
             for index in range(start, last + 1):
-                reply = await self._call(device, "get-event", self.client.get_event, index)
+                reply = await self.calls.call(device, "get-event", self.client.get_event, index)
                 if reply.event_type == KIND_NOT_FOUND:
                     break
                 if reply.event_type == KIND_OVERWRITTEN:
@@ -382,7 +350,7 @@ class UhppoteDriver:
                     read += 1
                 state.cursor = max(state.cursor, index)
             if state.cursor > register.event_index:
-                await self._call(
+                await self.calls.call(
                     device, "set-event-index", self.client.set_event_index, state.cursor
                 )
             state.last_seen = self._now()
