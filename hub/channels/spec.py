@@ -27,8 +27,9 @@ from hub.outbox.policy import RetryPolicy
 _SEGMENT = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])*"
 _PATH_RE = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")
 
-SPECIAL_RESULTS = ("OK", "PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL")
-"""Result keys that are not rule denials but every partner has a code for."""
+SPECIAL_RESULTS = ("OK", "PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL", "PENDING")
+"""Result keys that are not rule denials but every partner has a code for. ``PENDING``:
+accepted and done, the result follows in a callback (Meituan 598 "issuing in progress")."""
 
 SIGN_SPECIALS = ("$secret",)
 """Pseudo-fields allowed in a ``md5_concat`` field list (the signing secret)."""

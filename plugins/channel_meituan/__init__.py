@@ -29,6 +29,11 @@ def _one(call: PartnerCall | None) -> list[PartnerCall] | None:
 
 
 @hookimpl
+def order_confirmed(order: Order) -> list[PartnerCall] | None:
+    return _one(callbacks.voucher_call(order))
+
+
+@hookimpl
 def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | None:
     return _one(callbacks.refund_call(order, tickets))
 

@@ -102,3 +102,19 @@ def refund_body(
         "refundedQuantity": refunded(order),
         "result": "approved",
     }
+
+
+def voucher_body(order: Order) -> dict[str, Any]:
+    """The voucher notice (asynchronous issuing): the order's vouchers."""
+    return {
+        "orderId": order.partner_order_id,
+        "partnerOrderId": order.id,
+        "orderStatus": order.state.value,
+        "quantity": order.quantity,
+        "vouchers": vouchers(order),
+    }
+
+
+def pending_body(order: Order) -> dict[str, Any]:
+    """The answer to pay while issuing is in progress: no vouchers yet."""
+    return {"orderId": order.partner_order_id, "partnerOrderId": order.id}

@@ -10,6 +10,9 @@ retried or late notice always carries the latest running totals:
                     retries queue it once); cumulative ``usedQuantity`` plus ``quantity``
                     and ``refundedQuantity``. A notice whose totals Meituan already took
                     (several admissions delivered late) is done without a call.
+``voucher_notice``  only with asynchronous issuing (``MEITUAN_ASYNC_ISSUE``): pay was
+                    answered 598 "issuing in progress"; the vouchers follow here, once
+                    per confirmed order. Once Meituan took it, pay answers 200 with them.
 ``refund_notice``   one per refund of a Meituan order (dedupe on the refunded tickets):
                     Meituan's ``refundId`` and ``requestTime`` when Meituan asked for it
                     (`plugins.channel_meituan.refunds.RefundLog`), else an id of ours for
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "meituan"
 CONSUME = "consume_notice"
 REFUND = "refund_notice"
+VOUCHER = "voucher_notice"
+ISSUED = "vouchers_sent"
+"""Plugin-store kind: Meituan took the voucher notice of this order (pay answers 200 now)."""
 
 
 class _Clock(Protocol):
@@ -57,9 +63,23 @@ class HookState:
     the refund's own transaction."""
 
     clock: _Clock = field(default_factory=_WallClock)
+    async_issue: bool = False  # MEITUAN_ASYNC_ISSUE: pay answers 598, vouchers in a notice
 
 
 HOOKS = HookState()
+
+
+def voucher_call(order: Order) -> PartnerCall | None:
+    """With asynchronous issuing, the vouchers of a confirmed Meituan order."""
+    if order.channel != CHANNEL or not HOOKS.async_issue:
+        return None
+    return PartnerCall(
+        partner=CHANNEL,
+        kind=VOUCHER,
+        dedupe_key=f"meituan:voucher:{order.id}",
+        payload={"order_id": order.id},
+        order_id=order.id,
+    )
 
 
 def consume_call(order: Order, ticket: Ticket, redemption: Redemption) -> PartnerCall | None:
@@ -106,6 +126,10 @@ class Deliveries:
             raise DeliveryError(f"meituan: order of {call.dedupe_key} is gone", retryable=False)
         if call.kind == CONSUME:
             await self._consume(order)
+        elif call.kind == VOUCHER:
+            await self.outbound.send(self.ctx.http, VOUCHER, bodies.voucher_body(order))
+            at = {"at": bodies.beijing(self.ctx.clock.now())}
+            await asyncio.shield(self.ctx.store(CHANNEL).put(ISSUED, order.id, at, ttl=RETENTION))
         elif call.kind == REFUND:
             body = await self._refund_body(order, call)
             await self.outbound.send(self.ctx.http, call.kind, body)

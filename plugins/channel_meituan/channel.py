@@ -15,7 +15,9 @@ paths of the spec's ``[operations]`` (``order/create``, ``order/pay``, ``order/q
 Settings (``TICKETHUB_CHANNEL_SETTINGS`` → ``meituan``): ``MEITUAN_PARTNER_ID``,
 ``MEITUAN_CLIENT_ID``, ``MEITUAN_CLIENT_SECRET``, ``MEITUAN_AES_KEY`` (16 characters,
 global encryption), ``MEITUAN_CALLBACK_URL`` (Meituan's host; the notice paths follow),
-``MEITUAN_ENCRYPT_CALLBACKS`` (send our notices encrypted too) and
+``MEITUAN_ENCRYPT_CALLBACKS`` (send our notices encrypted too),
+``MEITUAN_ASYNC_ISSUE`` (pay answered 598 "issuing in progress", the vouchers sent in a
+``voucher_notice``) and
 ``MEITUAN_CALLBACK_TIME_SCALE`` (sandboxes and demos only: compresses the notices'
 retry schedule and attempt timeout, e.g. ``0.01``).
 """
@@ -85,6 +87,8 @@ class MeituanChannel:
         self.ctx = ctx
         settings = ctx.settings
         callbacks.HOOKS.clock = ctx.clock
+        flag = str(settings.get("MEITUAN_ASYNC_ISSUE", "")).strip().lower()
+        callbacks.HOOKS.async_issue = flag in ("1", "true", "yes", "on")
         try:
             scale = float(settings.get("MEITUAN_CALLBACK_TIME_SCALE", 1.0))
         except (TypeError, ValueError):
@@ -93,7 +97,9 @@ class MeituanChannel:
             self._policies = {k: scaled(p, scale) for k, p in callback_policies(self.spec).items()}
         try:
             self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
-            self.services = MeituanServices(self.spec, self.inbound, ctx)
+            self.services = MeituanServices(
+                self.spec, self.inbound, ctx, async_issue=callbacks.HOOKS.async_issue
+            )
             self.account_id = self.inbound.account_id
         except SecretsMissing as exc:
             # A hub without Meituan credentials must still start; Meituan gets its own
@@ -105,6 +111,8 @@ class MeituanChannel:
                 self.deliveries = callbacks.Deliveries(outbound, ctx)
             except OutboundConfigError as exc:
                 log.warning("meituan notices not configured: %s", exc)
+        if callbacks.HOOKS.async_issue and self.deliveries is None:
+            log.warning("MEITUAN_ASYNC_ISSUE without notices: vouchers only reach Meituan by query")
 
         @ctx.routes.post(
             f"/api/channels/{self.name}/{{operation:.+}}",

@@ -9,7 +9,9 @@ moves once:
 
 ``create``  hold; key = Meituan ``orderId`` (a replay returns the existing order, a
             changed body is a conflict)
-``pay``     confirm and issue: the answer carries the vouchers
+``pay``     confirm and issue: the answer carries the vouchers — or, with
+            ``MEITUAN_ASYNC_ISSUE``, 598 "issuing in progress" until Meituan took the
+            voucher notice (the tickets are issued before either answer)
 ``query``   the order as it is now
 ``refund``  full or by ``refundQuantity``; key = ``(orderId, refundId)``
 ``close``   release an unpaid hold (an expired or closed one is already released)
@@ -26,6 +28,7 @@ from hub.channels.mapping import to_order_request
 from hub.channels.spec import ChannelSpec
 from hub.domain.order import fingerprint_json
 from plugins.channel_meituan import bodies
+from plugins.channel_meituan.callbacks import ISSUED
 from plugins.channel_meituan.refunds import RefundLog, choose
 
 Answer = dict[str, Any]
@@ -35,10 +38,18 @@ CHANNEL = "meituan"
 class MeituanServices:
     """The handlers, one per operation name of the spec (see `table`)."""
 
-    def __init__(self, spec: ChannelSpec, inbound: SpecInbound, ctx: ChannelContext) -> None:
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        inbound: SpecInbound,
+        ctx: ChannelContext,
+        *,
+        async_issue: bool = False,
+    ) -> None:
         self.spec = spec
         self.inbound = inbound
         self.ctx = ctx
+        self.async_issue = async_issue
 
     def table(self) -> dict[str, Callable[[Inbound], Awaitable[Answer]]]:
         return {
@@ -68,6 +79,11 @@ class MeituanServices:
             return self.inbound.deny(order, call.operation)
         key = f"{CHANNEL}\x1fpay\x1f{order.partner_order_id}"
         outcome = await self.ctx.orders.confirm_paid(order.id, key=key)
+        if self.async_issue and outcome.ok:
+            store = self.ctx.store(CHANNEL)
+            if await store.get(ISSUED, order.id) is None:  # Meituan has not heard yet
+                body = bodies.pending_body(order)
+                return self.inbound.answer("PENDING", call.operation, body=body)
         return self._answer(outcome, call)
 
     async def query(self, call: Inbound) -> Answer:

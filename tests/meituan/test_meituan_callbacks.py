@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from sandbox.ota.meituan import CREATE, PAY, QUERY, REFUND
-from tests.meituan.kit import order, rig
+from tests.meituan.kit import order, rig, stock
 
 
 async def test_refund_notice_lands_once_through_timeout_5xx_and_system_error(
@@ -180,3 +180,25 @@ async def test_admissions_uploaded_by_the_venue_bridge_reach_meituan(
         assert await r.rows("done") == 2
         q = (await mt.call(QUERY, {"orderId": "g1"})).body
         assert (q["orderStatus"], q["usedQuantity"]) == ("redeemed", 2)
+
+
+async def test_asynchronous_issuing_answers_598_then_sends_the_vouchers(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with rig(aiohttp_client, db_url, extra={"MEITUAN_ASYNC_ISSUE": "true"}) as r:
+        mt = r.meituan()
+        assert (await mt.call(CREATE, order("a1", quantity=2))).ok
+        pending = await mt.call(PAY, {"orderId": "a1"})
+        assert pending.code == "598" and "vouchers" not in pending.body, pending
+        assert (await stock(r.client)) == {"held": 0, "sold": 2}  # issued before answering
+        assert (await mt.call(PAY, {"orderId": "a1"})).code == "598"  # Meituan polls: same
+        assert await r.rows(kind="voucher_notice") == 1
+        r.receiver.fail("500", "timeout")
+        await r.deliver_all()
+        [notice] = r.receiver.of("voucher")
+        assert notice.path == "/rhone/mtp/api/order/voucher/notice"
+        assert notice.body["orderId"] == "a1" and len(notice.body["vouchers"]) == 2
+        codes = {v["voucherCode"] for v in notice.body["vouchers"]}
+        paid = await mt.call(PAY, {"orderId": "a1"})  # Meituan heard: pay answers the vouchers
+        assert paid.ok and {v["voucherCode"] for v in paid.body["vouchers"]} == codes, paid
+        assert r.receiver.duplicates == [] and await r.rows("done") == 1
