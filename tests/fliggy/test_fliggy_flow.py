@@ -81,3 +81,28 @@ async def test_concurrent_orders_never_oversell(aiohttp_client: Any, db_url: str
         codes = sorted(x.code for x in replies)
         assert codes == ["0"] * 4 + ["2002"] * 4, codes
         assert await stock(r.client) == {"held": 0, "sold": 4}
+
+
+async def test_partial_refunds_by_quantity_keep_their_first_choice(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with rig(aiohttp_client, db_url) as r:
+        assert (await r.fliggy.call("create", booking("P1", day=TOMORROW, quantity=4))).ok
+        await r.redeem("P1", 0, "p-used")  # the first traveller went in
+        ask = {"order_id": "P1", "refund_id": "RF-1", "quantity": 2}
+        first, dup = await r.fliggy.duplicate("refund", ask)
+        assert first.ok and dup.raw == first.raw, (first, dup)
+        assert first.data["refunded_quantity"] == 2 and first.data["used_quantity"] == 1
+        retried = await r.fliggy.call_retrying("refund", ask)
+        assert retried.raw == first.raw
+        assert await stock(r.client) == {"held": 0, "sold": 2}
+        too_many = await r.fliggy.call("refund", {**ask, "refund_id": "RF-2", "quantity": 2})
+        assert too_many.code == "3002", too_many  # one unused unit is left
+        bad = await r.fliggy.call("refund", {**ask, "refund_id": "RF-3", "quantity": "0"})
+        assert bad.code == "1004", bad
+        last = await r.fliggy.call("refund", {**ask, "refund_id": "RF-4", "quantity": 1})
+        assert last.ok and last.data["refunded_quantity"] == 3
+        await r.deliver_all()
+        status = r.gateway.refund_status["P1"]
+        assert sorted(status) == [1, 1, 2], status  # RF-1 and RF-4 done, RF-2 refused
+        assert r.gateway.duplicates == []
