@@ -29,11 +29,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Address
+from time import monotonic
 from typing import Any
 
 from uhppoted import decode, uhppote_async
@@ -50,6 +50,7 @@ from plugins.device_uhppote.events import (
     to_device_event,
     zone,
 )
+from plugins.device_uhppote.profiles import ALL_DAY, ensure_profile, window
 from plugins.device_uhppote.state import ControllerState, Discovered
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class UhppoteDriver:
     async def _set_time(self, state: ControllerState) -> None:
         local = self._now().astimezone(zone(state.config)).replace(tzinfo=None, microsecond=0)
         await self.calls.call(state.config, "set-time", self.client.set_time, local)
-        state.last_resync = time.monotonic()
+        state.last_resync = monotonic()
 
     def _listener_for(self, device: DeviceConfig) -> tuple[str, int]:
         configured = str(device.options.get("listener") or self.advertise or "")
@@ -213,21 +214,35 @@ class UhppoteDriver:
         tz = zone(device)
         now = self._now()
         doors = [int(d) for d in device.options.get("doors", [1, 2, 3, 4])]
-        perms = [1 if n in doors else 0 for n in (1, 2, 3, 4)]
+        timed = bool(device.options.get("time_profiles", True))
         for cred in credentials:
             if cred.card_no is None or cred.card_no == 0:
                 continue  # no number a controller can hold (a face- or QR-only ticket)
             if cred.revoked or cred.valid_until <= now or cred.entries_allowed <= 0:
                 await self._delete(state, cred.card_no)
                 continue
-            start = cred.valid_from.astimezone(tz).date()
-            end = cred.valid_until.astimezone(tz).date()
+            span = window(cred, tz)
+            permission = ALL_DAY
+            if timed and span.segment is not None:
+                permission = await self._profile(state, span.start, *span.segment)
+            perms = [permission if n in doors else 0 for n in (1, 2, 3, 4)]
             reply = await self.calls.call(
-                device, "put-card", self.client.put_card, cred.card_no, start, end, *perms, 0
+                device,
+                "put-card",
+                self.client.put_card,
+                cred.card_no,
+                span.start,
+                span.end,
+                *perms,
+                0,
             )
             if not reply.stored:
                 raise DeviceError(f"controller {device.serial} refused card {cred.card_no}")
             state.entries[cred.card_no] = cred.entries_allowed
+
+    async def _profile(self, state: ControllerState, day: date, start: time, end: time) -> int:
+        today = self._now().astimezone(zone(state.config)).date()
+        return await ensure_profile(self.calls, self.client, state, (day, start, end), today)
 
     async def _delete(self, state: ControllerState, card: int) -> None:
         await self.calls.call(state.config, "delete-card", self.client.delete_card, card)
@@ -301,8 +316,8 @@ class UhppoteDriver:
         state.skew_seconds = round(skew, 1)
         if abs(skew) > SKEW_RESYNC.total_seconds():
             log.warning("uhppote: controller %s clock is %+.0f s off", state.config.serial, skew)
-            if time.monotonic() - state.last_resync > self.resync_every:
-                state.last_resync = time.monotonic()
+            if monotonic() - state.last_resync > self.resync_every:
+                state.last_resync = monotonic()
                 self._spawn(self._set_time(state))
 
     async def _record(self, state: ControllerState, record: Record) -> None:

@@ -36,7 +36,7 @@ REASONS: dict[int, str] = {
     11: "denied: door normally closed",
     12: "denied: interlock",
     13: "denied: limited times",
-    15: "denied: invalid time zone",
+    15: "denied: outside the ticket's hours",  # the card's time profile
     18: "denied",
     44: "remote open",
 }

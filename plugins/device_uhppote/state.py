@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub import DeviceConfig
+from plugins.device_uhppote.profiles import ProfileBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,5 @@ class ControllerState:
     duplicates: int = 0
     lost: int = 0  # overwritten before we could read them
     skew_seconds: float | None = None
+    profiles: ProfileBook = field(default_factory=ProfileBook)
+    profiles_loaded: bool = False

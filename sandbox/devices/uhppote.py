@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from ipaddress import IPv4Address
 from typing import cast
 
@@ -44,12 +44,15 @@ GET_CONTROLLER = 0x94
 GET_EVENT = 0xB0
 SET_EVENT_INDEX = 0xB2
 GET_EVENT_INDEX = 0xB4
+SET_TIME_PROFILE = 0x88
+GET_TIME_PROFILE = 0x98
 
 EVENT_CARD = 1
 EVENT_DOOR = 2
 IN, OUT = 1, 2
 REASON_SWIPE = 1
 REASON_NO_PRIVILEGE = 6
+REASON_INVALID_TIME = 15
 REASON_REMOTE_OPEN = 44
 
 
@@ -60,6 +63,26 @@ class Card:
     end: date
     doors: tuple[int, int, int, int]
     pin: int = 0
+
+
+@dataclass(frozen=True)
+class TimeProfile:
+    """When a card whose door permission is this profile's id (2–254) opens: between two
+    dates, on some weekdays, inside one of up to three HH:MM segments."""
+
+    id: int
+    start: date
+    end: date
+    weekdays: tuple[bool, ...]  # Monday first
+    segments: tuple[tuple[time, time], ...]
+    raw: bytes  # the request's bytes 8–36, which is also the get-time-profile layout
+
+    def allows(self, at: datetime) -> bool:
+        return (
+            self.start <= at.date() <= self.end
+            and self.weekdays[at.weekday()]
+            and any(a <= at.time().replace(second=0) <= b for a, b in self.segments)
+        )
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,7 @@ class SimulatedController(asyncio.DatagramProtocol):
     clock_offset: timedelta = timedelta(0)  # how far the controller's clock is off
     online: bool = True
     cards: dict[int, Card] = field(default_factory=dict)
+    profiles: dict[int, TimeProfile] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     overwritten_below: int = 1  # events with a smaller index were overwritten (ring buffer)
     downloaded_index: int = 0  # the "event index" register applications manage
@@ -123,19 +147,16 @@ class SimulatedController(asyncio.DatagramProtocol):
     def swipe(self, card: int, door: int = 1, direction: int = IN) -> bool:
         """A card (a ticket's number) presented at a reader: decided from the controller's
         own list and date window, recorded, pushed if a listener is set and we are online."""
-        today = self.local_now().date()
+        now = self.local_now()
         held = self.cards.get(card)
-        granted = bool(
-            held is not None and held.start <= today <= held.end and held.doors[door - 1] != 0
-        )
-        self._record(
-            EVENT_CARD,
-            granted,
-            door,
-            direction,
-            card,
-            REASON_SWIPE if granted else REASON_NO_PRIVILEGE,
-        )
+        permission = held.doors[door - 1] if held is not None else 0
+        granted = bool(held is not None and held.start <= now.date() <= held.end and permission)
+        reason = REASON_SWIPE if granted else REASON_NO_PRIVILEGE
+        if granted and permission >= 2:
+            profile = self.profiles.get(permission)
+            if profile is None or not profile.allows(now):
+                granted, reason = False, REASON_INVALID_TIME
+        self._record(EVENT_CARD, granted, door, direction, card, reason)
         return granted
 
     def _record(
@@ -237,6 +258,14 @@ class SimulatedController(asyncio.DatagramProtocol):
                 return self._ok(function, False)
             self.cards.clear()
             return self._ok(function, True)
+        if function == SET_TIME_PROFILE:
+            return self._ok(function, self._set_profile(req))
+        if function == GET_TIME_PROFILE:
+            packet = self._packet(function)
+            profile = self.profiles.get(req[8])
+            if profile is not None:
+                packet[8:37] = profile.raw
+            return packet
         if function == GET_CARDS:
             packet = self._packet(function)
             encode.pack_uint32(len(self.cards), packet, 8)
@@ -275,6 +304,29 @@ class SimulatedController(asyncio.DatagramProtocol):
             return packet
         log.info("uhppote sim %d: function 0x%02x not simulated", self.serial, function)
         return None
+
+    def _set_profile(self, req: bytes) -> bool:
+        profile_id = req[8]
+        start = decode.unpack_optional_date(req, 9)
+        end = decode.unpack_optional_date(req, 13)
+        if not 2 <= profile_id <= 254 or start is None or end is None:
+            return False
+        segments = []
+        for offset in (24, 28, 32):
+            a, b = decode.unpack_hhmm(req, offset), decode.unpack_hhmm(req, offset + 2)
+            if a is None or b is None:
+                return False
+            if (a, b) != (time(0, 0), time(0, 0)):
+                segments.append((a, b))
+        self.profiles[profile_id] = TimeProfile(
+            profile_id,
+            start,
+            end,
+            tuple(req[17 + i] != 0 for i in range(7)),
+            tuple(segments),
+            bytes(req[8:37]),
+        )
+        return True
 
     def _put_event(self, packet: bytearray, event: Event) -> None:
         encode.pack_uint32(event.index, packet, 8)

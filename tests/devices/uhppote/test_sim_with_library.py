@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import date, datetime
+from datetime import date, datetime, time
 from ipaddress import IPv4Address
 
 import pytest
@@ -119,3 +119,28 @@ async def test_a_controller_offline_answers_nothing(controller: SimulatedControl
     assert await u.get_all_controllers(timeout=0.2) == []
     controller.online = True
     assert (await u.get_controller(SERIAL, timeout=0.5)).controller == SERIAL
+
+
+async def test_time_profiles_are_stored_read_back_and_bound_the_card(
+    controller: SimulatedController,
+) -> None:
+    u = client(controller)
+    today = controller.local_now().date()
+    stored = await u.set_time_profile(
+        SERIAL, 29, today, today, True, True, True, True, True, True, True,
+        time(0, 1), time(0, 2), None, None, None, None, 0,
+    )  # fmt: skip
+    assert stored.stored
+    profile = await u.get_time_profile(SERIAL, 29)
+    assert (profile.profile_id, profile.start_date, profile.segment_1_start) == (
+        29,
+        today,
+        time(0, 1),
+    )
+    assert profile.segment_2_start == time(0, 0) and profile.linked_profile_id == 0
+    assert (await u.get_time_profile(SERIAL, 30)).profile_id == 0  # none there
+    await u.put_card(SERIAL, 9001, today, today, 29, 0, 0, 0, 0)
+    now = controller.local_now().time()
+    inside = time(0, 1) <= now.replace(second=0, microsecond=0) <= time(0, 2)
+    assert controller.swipe(9001) is inside  # only between 00:01 and 00:02
+    assert inside or controller.events[-1].reason == 15

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import socket
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from importlib.metadata import entry_points
 
 import pytest
 
 from hub import DeviceConfig, DeviceDriver, DeviceError, Direction, GateCredential, Medium
+from hub.clock import FixedClock
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import running_host
 from plugins.device_uhppote.driver import UhppoteDriver
@@ -253,3 +254,45 @@ async def test_a_taken_event_port_does_not_stop_the_bridge_and_onboarding_says_w
             assert (await second.probe(device)).serial == str(SERIAL)  # requests still work
             with pytest.raises(DeviceError, match="cannot listen for events"):
                 await second.attach(device)
+
+
+async def test_a_timed_ticket_opens_only_inside_its_hours_through_a_time_profile(
+    controller: SimulatedController,
+) -> None:
+    beijing = timezone(timedelta(hours=8))
+    ten = datetime(2026, 11, 23, 10, 0, tzinfo=beijing)
+
+    def slot(card: int, start: int, end: int) -> GateCredential:
+        day = datetime(2026, 11, 23, tzinfo=beijing)
+        return GateCredential(
+            ticket_id=f"t{card}",
+            valid_from=day + timedelta(hours=start),
+            valid_until=day + timedelta(hours=end),
+            card_no=card,
+        )
+
+    driver = driver_for(controller)
+    async with running_host([driver], clock=FixedClock(ten)) as host:
+        device = config(controller)
+        host.add(device)
+        await driver.attach(device)  # the controller's clock is set to 10:00 local
+        await driver.push_credentials(device, [slot(1, 9, 11), slot(2, 9, 11), slot(3, 13, 15)])
+        first, second, third = (controller.cards[n].doors[0] for n in (1, 2, 3))
+        assert first == second == 2 and third == 3  # one profile per window, shared
+        # valid until 11:00 means the last minute that opens is 10:59
+        assert controller.profiles[2].segments == ((time(9, 0), time(10, 59)),)
+        assert controller.swipe(1)
+        assert not controller.swipe(3)  # its slot is this afternoon
+        assert controller.events[-1].reason == 15
+        await until(lambda: len(host.events) == 2, "both swipes reported")
+        assert host.events[("wg-1", "2")].reason == "denied: outside the ticket's hours"
+        controller.clock_offset += timedelta(hours=4)  # 14:00 at the door
+        assert controller.swipe(3) and not controller.swipe(2)
+    restarted = driver_for(controller)  # a new bridge process learns the profiles back
+    async with running_host([restarted], clock=FixedClock(ten)) as host:
+        host.add(device)
+        await restarted.attach(device)
+        defined = controller.requests[0x88]
+        await restarted.push_credentials(device, [slot(4, 13, 15), slot(5, 16, 17)])
+        assert controller.cards[4].doors[0] == 3 and controller.cards[5].doors[0] == 4
+        assert controller.requests[0x88] == defined + 1  # only the new window was defined
