@@ -4,7 +4,8 @@ Tickets are pushed as cards with validity windows, events arrive on a UDP listen
 are caught up by event index after an outage, doors open remotely; see `driver`.
 Device options: ``tz_hours`` (controller local time, default 8), ``doors`` (doors a
 ticket opens, default ``[1, 2, 3, 4]``), ``gates`` (door number → gate name),
-``listener`` (``ip:port`` the controller sends events to, if not the driver's)."""
+``listener`` (``ip:port`` the controller sends events to, if not the driver's),
+``time_profiles`` (default true: a single-day ticket opens only within its hours)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
 Controllers decide by themselves from the cards we put on them, so the bridge's job is
 to keep their lists right and to learn every decision they took:
 
-- Tickets become cards (32-bit `GateCredential.card_no`) valid from/to whole local days
-  (the controller's granularity) on the doors ``options.doors`` lists (default all four);
-  revoked or expired tickets are deleted. A controller cannot count entries, so a card
+- Tickets become cards (32-bit `GateCredential.card_no`) valid from/to local dates on
+  the doors ``options.doors`` lists (default all four), a single-day ticket's hours
+  enforced by a time profile (`profiles`; ``options.time_profiles=false`` turns that
+  off); revoked or expired tickets are deleted. A controller cannot count entries, so a card
   whose ticket allows N entries is deleted by us after its N-th granted swipe — while the
   bridge is unreachable it can let the card in again that day; the bridge's log shows it.
 - Events are pushed to our UDP listener and recorded with `host.device_event`, keyed by
