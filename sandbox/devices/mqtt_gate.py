@@ -115,8 +115,8 @@ class MqttGate:
         client, self._client = self._client, None
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await self._reader  # ended by the cancel, or already by a lost broker
             self._reader = None
         if self._stack is not None:
             with contextlib.suppress(aiomqtt.MqttError):

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +33,9 @@ from sandbox.devices.mqtt_gate import MqttGate
 BROKER = ("127.0.0.1", 1883)
 NOW = datetime.now(UTC)
 ID_NUMBER = "11010119900307123X"
+MOSQUITTO = shutil.which("mosquitto") or next(
+    (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+)
 
 
 def _broker_up() -> bool:
@@ -307,3 +312,70 @@ async def test_a_bridge_without_a_broker_starts_and_says_so() -> None:
         await driver.attach(device)
         with pytest.raises(DeviceError, match="not reachable"):
             await driver.open_door(device)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_broker(port: int, conf: Path) -> asyncio.subprocess.Process:
+    """A Mosquitto of this test's own, so it can be stopped without touching anyone's."""
+    assert MOSQUITTO is not None
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    proc = await asyncio.create_subprocess_exec(
+        MOSQUITTO, "-c", str(conf),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            if loop.time() > deadline:
+                proc.kill()
+                await proc.wait()
+                raise AssertionError("the private broker did not start") from None
+            await asyncio.sleep(0.02)
+
+
+async def stop_broker(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        await proc.wait()
+
+
+@pytest.mark.skipif(MOSQUITTO is None, reason="the mosquitto binary is not installed")
+async def test_the_driver_reconnects_and_resubscribes_after_the_broker_restarts(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    prefix = f"th-test-{uuid.uuid4().hex[:10]}/gates"
+    topics = {
+        "event_topic": prefix + "/{serial}/event",
+        "command_topic": prefix + "/{serial}/command",
+    }
+    device = DeviceConfig(id="mq-r", vendor="mqtt", serial="R1", gate="south", options=topics)
+    broker = await start_broker(port, tmp_path / "mosquitto.conf")
+    try:
+        driver = MqttDriver(port=port)
+        async with running_host([driver]) as host:
+            host.add(device)
+            await driver.attach(device)
+            gate = MqttGate("R1", prefix=prefix, port=port, holds_list=False, answer_timeout=5)
+            await gate.connect()
+            host.valid.update({"TH1.before": 1, "TH1.after": 1})
+            assert (await gate.scan("TH1.before")).opened
+            await stop_broker(broker)  # the venue's broker restarts
+            await until(lambda: not driver.status("mq-r")["broker"], "the driver saw it go")
+            broker = await start_broker(port, tmp_path / "mosquitto.conf")
+            await until(lambda: driver.status("mq-r")["broker"], "the driver is back", 10)
+            await gate.disconnect()
+            await gate.connect()
+            assert (await gate.scan("TH1.after")).opened, "answered after resubscribing"
+            await gate.close()
+    finally:
+        await stop_broker(broker)
