@@ -88,12 +88,12 @@ async def create_app(
     app[BRIDGE] = bridge
     try:
         await bridge.start_drivers()
+        add_routes(bridge.host.routes, settings)
+        app.router.add_routes(bridge.host.routes.table)
     except BaseException:
         await http.close()
         bridge.close()
         raise
-    add_routes(bridge.host.routes, settings)
-    app.router.add_routes(bridge.host.routes.table)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
@@ -140,7 +140,7 @@ def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
             raise _onboarding(exc) from exc
         return web.json_response(result, status=201)
 
-    @routes.delete("/admin/devices/{device_id}", summary="Remove a device", tag="bridge")
+    @routes.route("DELETE", "/admin/devices/{device_id}", summary="Remove a device", tag="bridge")
     async def remove_device(request: web.Request) -> web.Response:
         bridge = admin(request)
         if not await bridge.host.remove_device(request.match_info["device_id"]):

@@ -13,6 +13,7 @@ content never changes. Device events share the log (``kind='device'``) with a un
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -127,10 +128,7 @@ class LogEntry:
 def card_candidate(ticket_id: str) -> int:
     """First try of a ticket's 32-bit card number: derived from its id (so the same
     ticket usually gets the same number on any bridge), never 0."""
-    try:
-        raw = int(ticket_id[:8], 16)
-    except ValueError:
-        raw = sum(ticket_id.encode()) * 2654435761
+    raw = int.from_bytes(hashlib.blake2b(ticket_id.encode(), digest_size=4).digest(), "big")
     return raw % 0xFFFFFFFF + 1
 
 

@@ -70,3 +70,35 @@ def orders(
     typer.echo(json.dumps(result, separators=(", ", ": ")))
     if result["oversold"] or result["errors"]:
         raise typer.Exit(1)
+
+
+@app.command("sync")
+def sync(
+    decisions: Annotated[int, typer.Option(min=1, help="offline decisions to sync (N)")] = 100_000,
+    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
+) -> None:
+    """N offline bridge decisions synced to a hub process: time, lost, duplicated (JSON)."""
+    import uvloop
+
+    from hardware_bridge.bench import bench_sync
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(bench_sync(decisions, db.value))
+    typer.echo(json.dumps(result, separators=(", ", ": ")))
+    if result["lost"] or result["duplicated"]:
+        raise typer.Exit(1)
+
+
+@app.command("scans")
+def scans(
+    scans: Annotated[int, typer.Option(min=1, help="scans per phase (offline, online)")] = 5000,
+    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
+) -> None:
+    """Decision latency p50/p99 and scans/s at the bridge, offline and online (JSON)."""
+    import uvloop
+
+    from hardware_bridge.bench import bench_scans
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(bench_scans(scans, db.value))
+    typer.echo(json.dumps(result, separators=(", ", ": ")))

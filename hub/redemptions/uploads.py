@@ -39,7 +39,7 @@ from hub.domain.order import can_move
 from hub.metrics import IN_PARK, REDEMPTION_CONFLICTS, REDEMPTIONS
 from hub.orders import records
 from hub.plugins import HubPlugins
-from hub.redemptions.changes import stamp_ids
+from hub.redemptions.changes import next_seq
 from hub.storage.tables import FlowCountRow, RedemptionRow
 
 log = logging.getLogger(__name__)
@@ -140,8 +140,10 @@ class RedemptionRecorder:
             return UploadResult(0, 0, 0, []), 0
         received = self.now()
         rows = [_row(r, venue_id, upload.bridge, received) for r in items.values()]
+        # executemany ("insertmanyvalues"): batched multi-row VALUES with a cached
+        # compilation; RETURNING lists only the rows this transaction created
         res = await conn.execute(
-            _insert(conn)(RED).values(rows).on_conflict_do_nothing().returning(RED.c.id)
+            _insert(conn)(RED).on_conflict_do_nothing().returning(RED.c.id), rows
         )
         new_ids = set(res.scalars().all())
         new = sorted(
@@ -187,10 +189,16 @@ class RedemptionRecorder:
                     rid,
                 )
         if changed:
+            # The change number is taken here; the rest of this transaction is in-memory
+            # work and a few small writes, so the venue's counter is locked only briefly
+            # (see `hub.redemptions.changes`).
+            seq = await next_seq(conn, venue_id)
             await conn.execute(
                 update(TIX)
                 .where(TIX.c.id == bindparam("t_id"))
-                .values(entries_used=bindparam("t_used"), state=bindparam("t_state")),
+                .values(
+                    entries_used=bindparam("t_used"), state=bindparam("t_state"), change_seq=seq
+                ),
                 [
                     {
                         "t_id": i,
@@ -202,7 +210,6 @@ class RedemptionRecorder:
             )
         calls = await self._orders_and_hooks(conn, venue_id, counted, tickets, orders, received)
         totals = await self._flow(conn, venue_id, new, counted, conflicts, tz)
-        await stamp_ids(conn, changed)  # last: the counter lock is held until commit
         result = UploadResult(
             recorded=len(new_ids),
             duplicates=len(items) - len(new_ids),
@@ -279,9 +286,10 @@ class RedemptionRecorder:
                 moves,
             )
         calls: list[PartnerCall] = []
+        by_id = {t.id: t for o in orders.values() for t in o.tickets}
         for r in entries:
             order = orders[tickets[r.ticket_id]["order_id"]]
-            ticket = next(x for x in order.tickets if x.id == r.ticket_id)
+            ticket = by_id[r.ticket_id]
             calls.extend(self.plugins.ticket_redeemed(order, ticket, _redemption(r, venue_id)))
         if calls:
             await self.enqueue(conn, calls)
@@ -381,9 +389,12 @@ def _redemption(r: RedemptionIn, venue_id: str) -> Redemption:
 def _order(
     row: Any, state: OrderState, tickets: list[dict[str, Any]], visitors: list[Any]
 ) -> Order:
-    from hub.domain import Contact, OrderLine, Visitor
+    """The order as the hook sees it. Every field comes from rows the hub wrote after
+    validating them: constructed without validating again (this runs per order per
+    upload batch)."""
+    from hub.domain import Contact, OrderLine, Ticket, Visitor
 
-    return Order(
+    return Order.model_construct(
         id=row.id,
         channel=row.channel,
         partner_order_id=row.partner_order_id,
@@ -391,9 +402,11 @@ def _order(
         state=state,
         travel_date=row.travel_date,
         slot=row.slot,
-        lines=tuple(OrderLine.model_validate(line) for line in row.lines),
+        lines=tuple(OrderLine.model_construct(**line) for line in row.lines),
         visitors=tuple(
-            Visitor(name=v.name, id_type=v.id_type, id_number=v.id_number, phone=v.phone)
+            Visitor.model_construct(
+                name=v.name, id_type=v.id_type, id_number=v.id_number, phone=v.phone
+            )
             for v in visitors
         ),
         contact=Contact.model_validate(row.contact) if row.contact else None,
@@ -403,21 +416,24 @@ def _order(
         hold_expires_at=row.hold_expires_at,
         confirmed_at=row.confirmed_at,
         tickets=tuple(
-            records.ticket_from_row(_Attrs(t)) for t in sorted(tickets, key=lambda t: t["id"])
+            Ticket.model_construct(
+                id=t["id"],
+                order_id=t["order_id"],
+                product_id=t["product_id"],
+                venue_id=t["venue_id"],
+                visitor_index=t["visitor_index"],
+                holder_id_number=t["holder_id_number"],
+                valid_from=t["valid_from"],
+                valid_until=t["valid_until"],
+                entries_allowed=t["entries_allowed"],
+                entries_used=t["entries_used"],
+                units=t["units"],
+                state=TicketState(t["state"]),
+                credential=t["credential"],
+            )
+            for t in sorted(tickets, key=lambda t: t["id"])
         ),
     )
-
-
-class _Attrs:
-    """A ticket dict read as a row (for `records.ticket_from_row`)."""
-
-    __slots__ = ("_d",)
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self._d = d
-
-    def __getattr__(self, name: str) -> Any:
-        return self._d[name]
 
 
 def in_park(entries: int, exits: int) -> int:
