@@ -239,11 +239,16 @@ class MqttDriver:
                     "entries": cred.entries_allowed,
                 }
             )
-        if not upsert and not delete:
-            return
-        state.list_version += 1
-        payload = state.profile.list_update(state.list_version, upsert, delete)
-        await self._publish(state.profile.command_topic(device.serial), payload)
+        # in batches: gate firmware takes small messages, and each batch is a version the
+        # gate can report having applied
+        size = max(1, int(state.profile.data["list_batch"]))
+        topic = state.profile.command_topic(device.serial)
+        for i in range(0, max(len(upsert), len(delete)), size):
+            state.list_version += 1
+            payload = state.profile.list_update(
+                state.list_version, upsert[i : i + size], delete[i : i + size]
+            )
+            await self._publish(topic, payload)
 
     async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
         state = self.gates.get(device.id)

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "command_topic": "gates/{serial}/command",
     "holds_list": False,
     "send_id_numbers": False,  # personal data goes only to gates configured to need it
+    "list_batch": 200,  # list entries per list_update message
     "time_format": "epoch_ms",  # epoch | epoch_ms | iso
     "fields": {
         "id": "msgId",  # the gate's own event id: dedupe key and answer reference

@@ -379,3 +379,11 @@ async def test_the_driver_reconnects_and_resubscribes_after_the_broker_restarts(
             await gate.close()
     finally:
         await stop_broker(broker)
+
+
+async def test_a_long_list_goes_out_in_batches_each_a_version() -> None:
+    async with rig() as r:
+        tickets = [ticket(f"t{i:03d}", qr=f"TH1.{i}") for i in range(450)]
+        await r.driver.push_credentials(r.device, tickets)
+        await until(lambda: r.gate.list_version == 3, "three batches of at most 200")
+        assert len(r.gate.entries) == 450 and r.driver.status("mq-1")["list_version"] == 3
