@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hardware_bridge.runtime import Bridge
+from hardware_bridge.store import card_candidate
 from hub.domain.credentials import CredentialClaims, CredentialSigner, generate_keypair
 from hub.domain.gate import Direction, Medium, Scan
 from tests.bridge.conftest import AT
@@ -151,15 +152,20 @@ async def test_card_numbers_are_assigned_stable_and_unique(hub: TestClient, brid
     await bridge.link.sync_once()
     again = {r["id"]: r["card_no"] for r in bridge.store.tickets_by_ids(cards)}
     assert again == cards
-    ticket, card = next(iter(cards.items()))
+    ticket = next(iter(cards))
     # a controller reports the card number; the bridge knows its ticket
     decision = await bridge.host.decide(scan(str(cards[sold["tickets"][1]["id"]]), Medium.CARD))
     assert (decision.allow, decision.ticket_id) == (True, sold["tickets"][1]["id"])
-    # and a forced collision is resolved by probing, never by sharing a number
+    # a collision is resolved by probing, never by sharing a number: a newcomer whose
+    # first candidate is already held gets the next free number
+    newcomer = "ffffffff00000001"
+    bridge.store.db.execute(
+        "UPDATE tickets SET card_no = ? WHERE id = ?", (card_candidate(newcomer), ticket)
+    )
     bridge.store.apply_changes(
         [
             {
-                "id": ticket[:8] + "ffffffff",  # same 8-hex prefix: same first candidate
+                "id": newcomer,
                 "product_id": "adult",
                 "valid_from": AT.isoformat(),
                 "valid_until": (AT + timedelta(days=1)).isoformat(),
@@ -169,8 +175,8 @@ async def test_card_numbers_are_assigned_stable_and_unique(hub: TestClient, brid
         ],
         bridge.store.meta("cursor"),
     )
-    clash = bridge.store.ticket(ticket[:8] + "ffffffff")
-    assert clash is not None and clash["card_no"] != card
+    clash = bridge.store.ticket(newcomer)
+    assert clash is not None and clash["card_no"] == card_candidate(newcomer) % 0xFFFFFFFF + 1
 
 
 async def test_device_clock_hours_off_is_recorded_not_refused(
