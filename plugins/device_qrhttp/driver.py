@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -90,7 +90,6 @@ class Request:
     fields: Mapping[str, str]
     error: str = ""
     status: int = 200
-    raw: dict[str, Any] = field(default_factory=dict)
 
 
 class QRHttpDriver:
@@ -269,7 +268,7 @@ class QRHttpDriver:
         if not isinstance(doc, dict):
             return Request({}, "JSON body is not an object", 400)
         fields = {str(k): str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
-        return Request(fields, raw=doc)
+        return Request(fields)
 
     async def _answer_scan(self, state: ReaderState, req: Request) -> web.Response:
         mapping = state.mapping
