@@ -1,0 +1,27 @@
+"""`tickethub bench sync` and `bench scans` run end to end with a tiny N (no timing
+assertions: the figures are printed, the correctness counters are checked)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from hub.cli import app
+
+
+def test_bench_sync_tiny() -> None:
+    result = CliRunner().invoke(app, ["bench", "sync", "--decisions", "30"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert (line["decisions"], line["admitted"], line["lost"], line["duplicated"]) == (30, 30, 0, 0)
+    assert line["unsynced_left"] == 0
+
+
+def test_bench_scans_tiny() -> None:
+    result = CliRunner().invoke(app, ["bench", "scans", "--scans", "20"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    for phase in ("offline", "online"):
+        assert (line[phase]["scans"], line[phase]["admitted"]) == (20, 20)
+        assert line[phase]["p99_ms"] >= line[phase]["p50_ms"] > 0
