@@ -49,6 +49,8 @@ def recorder(hub: Hub) -> RedemptionRecorder:
 
 
 def add_routes(routes: ApiRoutes) -> None:
+    add_backfill_route(routes)
+
     @routes.get(
         "/api/bridge/venues/{venue_id}/config",
         summary="What a bridge needs to decide offline: timezone, keys, products",
@@ -141,3 +143,26 @@ def add_routes(routes: ApiRoutes) -> None:
         require_bearer(request, hub.settings.admin_token)
         venue_id = request.query.get("venue", "")
         return web.json_response({"conflicts": await feed.conflicts(hub.engine, venue_id)})
+
+
+def add_backfill_route(routes: ApiRoutes) -> None:
+    from hub.redemptions.backfill import BackfillError, BackfillIn, backfill
+
+    @routes.post(
+        "/api/admin/backfill",
+        summary="Enter paper tickets sold during a total outage (idempotent per paper number)",
+        tag="admin",
+        auth="admin",
+        body=BackfillIn,
+        responses={200: "tickets created or found; used ones recorded", 400: "bad sheet"},
+    )
+    async def enter_paper(request: web.Request) -> web.Response:
+        hub = _hub(request)
+        require_bearer(request, hub.settings.admin_token)
+        body = await read_model(request, BackfillIn)
+        try:
+            result = await backfill(hub.catalog, recorder(hub), body, hub.clock.now())
+        except BackfillError as exc:
+            raise ApiError(400, "INVALID_REQUEST", str(exc)) from exc
+        hub.outbox.notify()
+        return web.json_response(result)

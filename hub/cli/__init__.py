@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.cli import backfill as _backfill
 from hub.cli import bench, db, demo, outbox, plugins, serve
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(device_app, name="device")
+app.command("backfill")(_backfill.backfill)
 app.command("plugins")(plugins.plugins)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
