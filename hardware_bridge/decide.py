@@ -89,6 +89,7 @@ class Decider:
     ) -> GateDecision:
         """Decide and append to the log (durably) before returning."""
         ticket_id = ""
+        found: Found | None = None
         if not known_device:
             denial: Denial | None = Denial(UNKNOWN_DEVICE, "Unknown device")
         elif self.view is None:
@@ -119,8 +120,9 @@ class Decider:
         )
         self.store.append(entry, count_day=day if counted else None)
         entries_left = None
-        if allow and ticket_id:
-            entries_left = max(0, self._allowed(ticket_id) - self._used(ticket_id, day)[1])
+        if allow and found is not None:
+            left = found.ticket.entries_allowed - self._used(ticket_id, day)[1]
+            entries_left = max(0, left)
         return GateDecision(
             id=entry.id,
             allow=allow,
@@ -131,10 +133,6 @@ class Decider:
             offline=offline,
             decided_at=now,
         )
-
-    def _allowed(self, ticket_id: str) -> int:
-        row = self.store.ticket(ticket_id)
-        return int(row["entries_allowed"]) if row else 0
 
     def _used(self, ticket_id: str, day: str) -> tuple[int, int]:
         """(entries today at this bridge, entries known anywhere)."""

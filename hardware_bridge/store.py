@@ -327,9 +327,9 @@ class BridgeStore:
                 )
         return True
 
-    def unsynced(self, limit: int) -> list[sqlite3.Row]:
+    def unsynced(self, limit: int, after: int = 0) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM log WHERE synced = 0 ORDER BY n LIMIT ?", (limit,)
+            "SELECT * FROM log WHERE synced = 0 AND n > ? ORDER BY n LIMIT ?", (after, limit)
         ).fetchall()
 
     def mark_synced(self, rows: Sequence[sqlite3.Row]) -> None:

@@ -131,22 +131,38 @@ class HubLink:
         return total
 
     async def push_log(self) -> int:
-        """Upload unsynced decisions in batches until none is left; returns rows sent."""
+        """Upload unsynced decisions until none is left; returns rows sent.
+
+        Two batches are in flight at once (the next one travels while the hub commits
+        the previous). Each is marked synced only when its own 200 arrives; if one
+        fails, the other's outcome still counts and the failure is raised."""
         sent = 0
         while True:
-            rows = self.store.unsynced(self.batch)
-            if not rows:
+            first = self.store.unsynced(self.batch)
+            if not first:
                 return sent
-            answer = await self._call(
-                "POST",
-                "/redemptions",
-                json={"bridge": self.bridge_id, "redemptions": [upload_item(r) for r in rows]},
+            second = self.store.unsynced(self.batch, after=first[-1]["n"])
+            batches = [b for b in (first, second) if b]
+            results = await asyncio.gather(
+                *(self._upload(b) for b in batches), return_exceptions=True
             )
-            self.store.mark_synced(rows)
-            sent += len(rows)
-            self.state.uploaded += int(answer.get("recorded", 0))
-            self.state.duplicates += int(answer.get("duplicates", 0))
-            self.state.conflicts += len(answer.get("conflicts", []))
+            for rows, result in zip(batches, results, strict=True):
+                if not isinstance(result, BaseException):
+                    sent += len(rows)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _upload(self, rows: Sequence[Any]) -> None:
+        answer = await self._call(
+            "POST",
+            "/redemptions",
+            json={"bridge": self.bridge_id, "redemptions": [upload_item(r) for r in rows]},
+        )
+        self.store.mark_synced(rows)
+        self.state.uploaded += int(answer.get("recorded", 0))
+        self.state.duplicates += int(answer.get("duplicates", 0))
+        self.state.conflicts += len(answer.get("conflicts", []))
 
     async def sync_once(self) -> None:
         """Push then pull (so the hub's counts include ours before we read them back)."""
