@@ -154,3 +154,20 @@ async def test_admissions_uploaded_by_the_venue_bridge_are_verified_at_top(
         assert r.gateway.used_total("G1") == 2
         query = await r.fliggy.call("query", {"order_id": "G1"})
         assert (query.data["status"], query.data["used_quantity"]) == ("USED", 2)
+
+
+async def test_a_slow_gateway_within_the_attempt_is_one_call_beyond_it_a_repeat(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with rig(aiohttp_client, db_url) as r:
+        assert (await r.fliggy.call("create", booking("S1", day=TOMORROW, quantity=2))).ok
+        await r.redeem("S1", 0, "slow-1")
+        r.gateway.fail_method(VERIFY, "slow:0.05")
+        await r.deliver_all()
+        assert r.gateway.attempts[VERIFY] == 1 and r.gateway.used_total("S1") == 1
+        await r.redeem("S1", 1, "slow-2")
+        r.gateway.fail_method(VERIFY, "slow:0.8")  # beyond the 0.4 s attempt, then applied
+        await r.deliver_all()
+        assert r.gateway.attempts[VERIFY] == 3
+        assert r.gateway.used_total("S1") == 2  # the retry was recognised by serial_num
+        assert await r.rows("done") == 2
