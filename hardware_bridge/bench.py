@@ -15,7 +15,8 @@ by cursor, decides, logs, and uploads.
   acknowledged one. ``lost`` and ``duplicated`` are counted in the hub's database.
 * scans: the latency of `BridgeHost.decide` (verify, rules, durable log append) and the
   scans per second, offline (hub unreachable) and online (sync loop running against the
-  hub). It measures the host's ``decide`` directly, not a driver's wire protocol.
+  hub); then the same through a real driver protocol: HTTP QR-reader requests (the
+  ``cardid`` dialect of `device_qrhttp`) on loopback, latency as the reader sees it.
 """
 
 from __future__ import annotations
@@ -266,10 +267,79 @@ async def _measure(bridge: Bridge, credentials: list[str]) -> dict[str, Any]:
     }
 
 
+async def _through_qrhttp(
+    hub_url: str, path: Path, http: aiohttp.ClientSession, at: datetime, credentials: list[str]
+) -> dict[str, Any] | None:
+    """The same scans as a turnstile QR reader sends them (the shipped ``cardid``
+    dialect of the `device_qrhttp` driver, over loopback HTTP), latency seen by the
+    reader. None when the driver is not installed."""
+    from aiohttp import web
+
+    from hub.plugins import build_plugins
+
+    plugins = build_plugins()
+    if "qrhttp" not in plugins.devices:
+        return None
+    settings = BridgeSettings(
+        hub_url=hub_url, venue_id="v1", token=TOKEN, db_path=str(path), bridge_id="benchqr"
+    )
+    bridge = Bridge(
+        settings,
+        http,
+        clock=FixedClock(at),
+        plugins=plugins,
+        drivers={"qrhttp": plugins.devices.get("qrhttp")()},
+    )
+    await bridge.start_drivers()
+    app = web.Application()
+    app.router.add_routes(bridge.host.routes.table)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await bridge.link.pull_config()
+        await bridge.link.pull_changes()
+        bridge.link.hub_url = f"http://127.0.0.1:{free_port()}"  # offline: gates go on
+        await bridge.host.add_device(
+            "qrhttp", device_id="qr-1", serial="QRB1", gate="main", options={"mapping": "cardid"}
+        )
+        lat: list[float] = []
+        opened = 0
+        t0 = time.perf_counter()
+        for qr in credentials:
+            params = {
+                "cardid": qr,
+                "mjihao": "main",
+                "cjihao": "QRB1",
+                "status": "11",
+                "time": at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),  # in step
+            }
+            s = time.perf_counter()
+            async with http.get(f"http://127.0.0.1:{port}/scan", params=params) as resp:
+                answer = await resp.json(content_type=None)
+            lat.append((time.perf_counter() - s) * 1000)
+            opened += answer.get("status") == 1
+        total = time.perf_counter() - t0
+    finally:
+        await bridge.stop()
+        await runner.cleanup()
+        bridge.close()
+    return {
+        "scans": len(credentials),
+        "admitted": opened,
+        "scans_per_s": round(len(credentials) / total, 1),
+        "p50_ms": round(statistics.median(lat), 3),
+        "p99_ms": round(_percentile(lat, 0.99), 3),
+        "max_ms": round(max(lat), 3),
+        "path": "HTTP GET /scan (cardid reader protocol) -> qrhttp driver -> decide",
+    }
+
+
 async def bench_scans(n: int, db: str = "sqlite") -> dict[str, Any]:
     at = datetime.now(TZ).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
     async with hub_for_bench(db) as (hubs, url):
-        credentials = await seed_tickets(url, 2 * n, at)
+        credentials = await seed_tickets(url, 3 * n, at)
         with tempfile.TemporaryDirectory(prefix="tickethub-bridge-bench-") as tmp:
             async with aiohttp.ClientSession() as http:
                 bridge = await _bridge(hubs.urls[0], Path(tmp) / "bridge.db", http, at)
@@ -283,15 +353,19 @@ async def bench_scans(n: int, db: str = "sqlite") -> dict[str, Any]:
                     bridge.link.hub_url = real_url
                     await bridge.link.sync_once()
                     bridge.link.start(0.2)
-                    online = await _measure(bridge, credentials[n:])
+                    online = await _measure(bridge, credentials[n : 2 * n])
                     await bridge.link.stop()
                     await bridge.link.sync_once()
                 finally:
                     bridge.close()
+                qrhttp = await _through_qrhttp(
+                    hubs.urls[0], Path(tmp) / "bridge-qr.db", http, at, credentials[2 * n :]
+                )
     return {
         "bench": "scans",
         "db": db,
-        "path": "BridgeHost.decide (QR verify + rules + durable log append), no driver",
+        "path": "BridgeHost.decide (QR verify + rules + durable log append)",
         "offline": offline,
         "online": online,
+        "qrhttp_offline": qrhttp,
     }

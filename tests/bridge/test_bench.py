@@ -22,6 +22,6 @@ def test_bench_scans_tiny() -> None:
     result = CliRunner().invoke(app, ["bench", "scans", "--scans", "20"])
     assert result.exit_code == 0, result.output
     line = json.loads(result.output.strip().splitlines()[-1])
-    for phase in ("offline", "online"):
+    for phase in ("offline", "online", "qrhttp_offline"):
         assert (line[phase]["scans"], line[phase]["admitted"]) == (20, 20)
         assert line[phase]["p99_ms"] >= line[phase]["p50_ms"] > 0
