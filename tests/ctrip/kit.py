@@ -181,6 +181,7 @@ async def callback_rig(
     rate_per_minute: int | None = None,
     capacity: int = 10,
     extra: dict[str, Any] | None = None,
+    **hub_settings: Any,
 ) -> AsyncIterator[CallbackRig]:
     receiver = CtripReceiver(
         SECRETS["CTRIP_ACCOUNT_ID"],
@@ -201,7 +202,9 @@ async def callback_rig(
         }
         plugins = build_plugins(extra=[FastCtrip(fast_spec(rate_per_minute))])
         app = create_app(
-            settings(db_url, channel_settings=channel_settings), plugins=plugins, clock=clock
+            settings(db_url, channel_settings=channel_settings, **hub_settings),
+            plugins=plugins,
+            clock=clock,
         )
         client = await aiohttp_client(app)
         await seed(client, capacity=capacity, slots=("",))
