@@ -170,6 +170,11 @@ def list_devices(
     status_code, body = asyncio.run(_call("GET", _url(url) + "/admin/devices", _admin_token(token)))
     if status_code != 200:
         _print(status_code, body)
+    _, bridge = asyncio.run(_call("GET", _url(url) + "/status"))
+    typer.echo(
+        f"bridge {bridge['bridge']} (venue {bridge['venue']}): {bridge['mode'].upper()}, "
+        f"last sync {bridge['last_sync'] or 'never'}, unsynced {bridge['log']['unsynced']}"
+    )
     for d in body["devices"]:
         h = d["health"]
         typer.echo(
