@@ -5,6 +5,8 @@ manual admissions recorded with who and why; ``/status`` shows online/offline.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,10 +14,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from typer.testing import CliRunner
 
 from hardware_bridge.app import BRIDGE, create_app
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.sync import HubUnavailable
+from hub.cli import app as cli
 from hub.clock import FixedClock
 from hub.domain.gate import DeviceEvent, Medium
 from hub.storage.tables import RedemptionRow
@@ -149,3 +153,28 @@ async def test_status_shows_offline_when_the_hub_is_gone(hub: TestClient, site: 
     status = await (await site.get("/status")).json()
     assert status["mode"] == "offline" and status["last_error"]
     assert status["configured"] is True  # decides from the cached config
+
+
+async def test_device_commands_onboard_and_list(hub: TestClient, site: TestClient) -> None:
+    """`tickethub device add/list/remove` against the running bridge's admin API."""
+    url = str(site.make_url("")).rstrip("/")
+    common = ["--url", url, "--token", "staff-token"]
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args))
+
+    added = await asyncio.to_thread(
+        run, "device", "add", "loop", "--address", "10.0.0.6", "--gate", "south", *common
+    )
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.output)["device"]["id"] == "loop-south"
+    dup = await asyncio.to_thread(
+        run, "device", "add", "loop", "--address", "10.0.0.6", "--id", "again", *common
+    )
+    assert dup.exit_code == 1 and "DUPLICATE_SERIAL" in dup.output
+    listed = await asyncio.to_thread(run, "device", "list", *common)
+    assert listed.exit_code == 0, listed.output
+    assert "(venue v1): ONLINE" in listed.output
+    assert "loop-south" in listed.output and "serial=LOOP-6" in listed.output
+    removed = await asyncio.to_thread(run, "device", "remove", "loop-south", *common)
+    assert removed.exit_code == 0 and bridge_of(site).host.devices() == []
