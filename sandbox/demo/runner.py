@@ -25,9 +25,10 @@ from sandbox.demo.ctrip import DemoCtripPlugin
 from sandbox.demo.ctrip import start_sandbox as start_ctrip_sandbox
 from sandbox.demo.douyin import start_sandbox as start_douyin_sandbox
 from sandbox.demo.fliggy import start_sandbox as start_fliggy_sandbox
+from sandbox.demo.gates_site import BRIDGE_TOKEN
 from sandbox.demo.meituan import start_sandbox as start_meituan_sandbox
 from sandbox.demo.scenario import STEPS
-from sandbox.demo.seed import MAIN, TIMEZONE, VENUE_NAME, seed
+from sandbox.demo.seed import MAIN, TIMEZONE, VENUE, VENUE_NAME, seed
 from sandbox.demo.summary import read_stock, render
 from sandbox.demo.wechat import start_sandbox as start_wechat_sandbox
 
@@ -61,6 +62,7 @@ def demo_settings(
         host="127.0.0.1",
         port=port,
         unsafe_inventory=False,
+        bridge_tokens={VENUE: BRIDGE_TOKEN},  # the gates step's venue bridge
         **({"channel_settings": channel_settings} if channel_settings else {}),
     )
 

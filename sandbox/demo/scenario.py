@@ -13,6 +13,7 @@ from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
 from sandbox.demo.douyin import DouyinStep
 from sandbox.demo.fliggy import FliggyStep
+from sandbox.demo.gates import GatesStep
 from sandbox.demo.meituan import MeituanStep
 from sandbox.demo.wechat import WeChatStep
 
@@ -20,3 +21,4 @@ STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripSte
 STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
+STEPS += (GatesStep(),)
