@@ -54,4 +54,5 @@ def test_demo_runs_and_checks_itself(tmp_path: Path) -> None:
     for code in DENIAL_CODES:
         assert code in out, f"{code} missing from the summary"
     assert "Idempotent-Replay" in out
+    assert "in park (hub flow counters)" in out  # the gates step ran through the venue bridge
     assert db.exists()

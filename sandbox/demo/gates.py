@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,15 +33,15 @@ from zoneinfo import ZoneInfo
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.gates_site import (
     BRIDGE_TOKEN,
+    MQTT_HOST,
+    MQTT_PORT,
     Venue,
-    mqtt_required,
     onboard_all,
     start_venue,
 )
 from sandbox.demo.seed import SLOTS, TIMEZONE, VENUE
 
 WAIT = 5.0  # seconds any one "until" may take before the demo calls it a failure
-MEDIUM = {"qr": "QR", "wg": "card", "hik": "QR", "zk": "card", "mq": "QR over MQTT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,14 @@ class GatesStep:
     async def run(self, ctx: DemoContext) -> Section:
         section = Section(self.title)
         port = urlparse(ctx.base_url).port or 80
+        started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="tickethub-bridge-") as tmp:
             venue = await start_venue(port, ctx.busy_day, Path(tmp) / "bridge.db", ctx.http)
             try:
                 await Scenario(ctx, venue, section).play()
             finally:
                 await venue.close()
+        section.fact("step took", f"{time.perf_counter() - started:.1f} s (loopback)")
         return section
 
 
@@ -87,7 +90,7 @@ class Scenario:
             f"{len(pushed)} devices",
         )
         if v.devices.gate is None:
-            s.fact("MQTT gate", "skipped: broker not reachable on 127.0.0.1:1883")
+            s.fact("MQTT gate", f"skipped: broker not reachable on {MQTT_HOST}:{MQTT_PORT}")
         gates = self.gates()
         half = len(valid) // 2
         online = await self.admit_all(valid[:half], gates)
@@ -265,8 +268,6 @@ class Scenario:
             order.order.get("state") == "redeemed",
             str(order.order.get("state")),
         )
-        if v.devices.gate is None and mqtt_required():
-            s.expect("the MQTT gate took part (TICKETHUB_REQUIRE_MQTT=1)", False)
 
     # -- waiting ---------------------------------------------------------------------------
     async def synced(self) -> bool:
@@ -290,10 +291,11 @@ def _day(iso: str) -> date:
 
 
 def _by_device(v: Venue) -> str:
+    """Decisions per device and the medium each read (from the bridge's own log)."""
     rows = v.bridge.store.db.execute(
-        "SELECT device, count(*) AS n FROM log GROUP BY device ORDER BY device"
+        "SELECT device, medium, count(*) AS n FROM log GROUP BY device, medium ORDER BY device"
     ).fetchall()
-    return ", ".join(f"{r['device'] or 'staff'} {r['n']}" for r in rows)
+    return ", ".join(f"{r['device'] or 'staff'} {r['n']} by {r['medium']}" for r in rows)
 
 
 def _refusals(v: Venue) -> str:

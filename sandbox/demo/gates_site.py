@@ -42,7 +42,8 @@ from sandbox.devices.zkteco import ZKDevice
 BRIDGE_TOKEN = "demo-bridge-token-huangshan"  # the hub's TICKETHUB_BRIDGE_TOKENS entry
 STAFF_TOKEN = "demo-bridge-staff"
 OPENING = time(10, 30)  # the bridge's clock: the busy day, mid-morning
-MQTT = ("127.0.0.1", 1883)
+MQTT_HOST = os.environ.get("TICKETHUB_MQTT_HOST", "127.0.0.1")  # as the MQTT driver reads
+MQTT_PORT = int(os.environ.get("TICKETHUB_MQTT_PORT", "1883"))
 
 
 class OnboardingFailed(RuntimeError):
@@ -51,7 +52,7 @@ class OnboardingFailed(RuntimeError):
 
 def broker_reachable() -> bool:
     try:
-        with socket.create_connection(MQTT, timeout=0.5):
+        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=0.5):
             return True
     except OSError:
         return False
@@ -150,7 +151,12 @@ async def start_venue(
     bridge = app[BRIDGE]
     terminal = HikTerminal()
     await terminal.start()
-    gate = MqttGate(f"G{uuid.uuid4().hex[:8]}", prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates")
+    gate = MqttGate(
+        f"G{uuid.uuid4().hex[:8]}",
+        prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates",  # a run of its own on a shared broker
+        hostname=MQTT_HOST,
+        port=MQTT_PORT,
+    )
     devices = Devices(
         reader=CardIdReader(url, "QR-HS-0001", "east", http),
         controller=controller,
