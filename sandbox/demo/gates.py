@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,7 +40,7 @@ from sandbox.demo.gates_site import (
 )
 from sandbox.demo.seed import SLOTS, TIMEZONE, VENUE
 
-WAIT = 5.0  # seconds any one "until" may take before the demo calls it a failure
+WAIT = 10.0  # seconds any one "until" may take (a healthy run needs well under one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +71,28 @@ class Scenario:
     def __init__(self, ctx: DemoContext, venue: Venue, section: Section) -> None:
         self.ctx, self.venue, self.section = ctx, venue, section
         self.admitted: set[str] = set()  # tickets that went in
-        self.refused_ok: Counter[str] = Counter()  # refusals the scenario wanted
 
     async def play(self) -> None:
         s, v = self.section, self.venue
         valid, revoked = await self.sold_tickets()
-        s.fact("tickets from the hub", f"{len(valid)} valid for {self.ctx.busy_day} "
-               f"(+{len(revoked)} refunded/cancelled), from {len({t.order_id for t in valid})} "
-               "orders of the other channels")  # fmt: skip
+        orders = len({t.order_id for t in valid})
+        s.fact(
+            "tickets from the hub",
+            f"{len(valid)} valid for {self.ctx.busy_day} (+{len(revoked)} refunded/cancelled),"
+            f" from {orders} orders of the other channels",
+        )
+        s.expect("the other channels' tickets reach the venue's bridge feed", len(valid) >= 10)
         await onboard_all(v)
         pushed = {k: a.get("pushed", 0) for k, a in v.onboarded.items()}
-        s.fact("onboarded", ", ".join(f"{k} ({a['info']['serial']}, {pushed[k]} pushed)"
-                                      for k, a in v.onboarded.items()))  # fmt: skip
+        s.fact(
+            "onboarded",
+            ", ".join(
+                f"{k} ({a['info']['serial']}, {pushed[k]} pushed)" for k, a in v.onboarded.items()
+            ),
+        )
         s.expect(
             "every device onboarded by probe → serial → attach → credentials pushed",
-            all(n >= len(valid) for n in pushed.values()) and len(pushed) >= 4,
+            all(n >= len(valid) for n in pushed.values()) and len(pushed) == len(self.gates()),
             f"{len(pushed)} devices",
         )
         if v.devices.gate is None:
@@ -94,7 +100,7 @@ class Scenario:
         gates = self.gates()
         half = len(valid) // 2
         online = await self.admit_all(valid[:half], gates)
-        await self.until(lambda: self.synced(), "the online decisions synced")
+        await self.until(self.synced, "the online decisions synced")
         s.expect(
             "online: every sold ticket admitted at its gate",
             online == half,
@@ -109,12 +115,16 @@ class Scenario:
         late_unknown = self.venue.bridge.store.ticket(late.id) is None  # never synced down
         late_ok = await self.admit("qr", late)
         st = await v.status()
-        s.fact("outage", f"link cut; bridge {st['mode']}, {st['log']['unsynced']} decisions "
-               f"waiting, {v.link.refused} connections refused")  # fmt: skip
+        s.fact(
+            "outage",
+            f"link cut; bridge {st['mode']}, {st['log']['unsynced']} decisions waiting,"
+            f" {v.link.refused} connections refused",
+        )
+        marked = v.bridge.store.db.execute("SELECT count(*) FROM log WHERE offline = 1").fetchone()
         s.expect(
-            "offline: the gates go on admitting",
-            offline == len(valid) - half,
-            f"{offline}/{len(valid) - half}",
+            "offline: the gates go on admitting, each decision logged as taken offline",
+            offline == len(valid) - half and int(marked[0]) >= offline + 1,
+            f"{offline}/{len(valid) - half}, {int(marked[0])} logged offline",
         )
         s.expect(
             "a ticket sold AFTER the outage began is admitted on its signed QR alone",
@@ -130,7 +140,7 @@ class Scenario:
         await self.until(lambda: self.flow_moved(before), "an upload reaching the hub")
         v.link.set("up")
         v.bridge.link.retry_now()
-        await self.until(lambda: self.synced(), "every decision synced")
+        await self.until(self.synced, "every decision synced")
         await self.report(late)
 
     # -- tickets ---------------------------------------------------------------------------
@@ -214,7 +224,7 @@ class Scenario:
 
     async def refusals(self, valid: list[Ticket], revoked: list[Ticket]) -> None:
         s = self.section
-        used = next(t for i, t in enumerate(valid) if i % len(self.gates()) == 0)
+        used = valid[0]  # the first visitor, admitted online at the QR reader (gate 0)
         again = await self.admit("hik", used)
         s.expect(
             "double use: a ticket used at the QR reader is refused at the Hikvision terminal",
@@ -239,13 +249,22 @@ class Scenario:
         flow = await self.flow()
         log = st["log"]
         at_hub = flow["entries"] + flow["exits"] + flow["denied"] + flow["conflicts"]
-        s.fact("bridge log", f"{log['decisions']} decisions ({log['admitted']} admitted), "
-               f"{_by_device(v)}")  # fmt: skip
+        sync = st["sync"]
+        s.fact(
+            "bridge log",
+            f"{log['decisions']} decisions ({log['admitted']} admitted), {_by_device(v)}",
+        )
         s.fact("refused at the gates", _refusals(v))
-        s.fact("sync", f"{st['sync']['uploaded']} uploaded, {st['sync']['duplicates']} re-sent "
-               f"and recognised, {v.link.swallowed} hub answers lost on the way")  # fmt: skip
-        s.fact("in park (hub flow counters)", f"{flow['in_park']} — entries {flow['entries']}, "
-               f"denied {flow['denied']}, conflicts {flow['conflicts']}")  # fmt: skip
+        s.fact(
+            "sync",
+            f"{sync['uploaded']} uploaded, {sync['duplicates']} re-sent and recognised,"
+            f" {v.link.swallowed} hub answers lost on the way",
+        )
+        s.fact(
+            "in park (hub flow counters)",
+            f"{flow['in_park']} — entries {flow['entries']}, denied {flow['denied']},"
+            f" conflicts {flow['conflicts']}",
+        )
         s.expect(
             "after the outage every decision reached the hub exactly once",
             log["unsynced"] == 0 and at_hub == log["decisions"],

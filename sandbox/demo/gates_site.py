@@ -9,6 +9,7 @@ that day; the devices take their time from the bridge at onboarding, as real one
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -115,63 +116,75 @@ def bridge_clock(day: date) -> ShiftedClock:
 async def start_venue(
     hub_port: int, day: date, db_path: Path, http: aiohttp.ClientSession
 ) -> Venue:
-    """Start the link, the bridge (synced once) and the simulated devices; onboard none yet."""
-    link = VenueLink(hub_port)
-    await link.start()
-    controller = SimulatedController(423187757)
-    address = await controller.start()
-    with_mqtt = broker_reachable() or mqtt_required()
-    drivers: dict[str, DeviceDriver] = {
-        "qrhttp": QRHttpDriver(),
-        "uhppote": UhppoteDriver(
-            bind="127.0.0.1", broadcast=address, listen="127.0.0.1:0", timeout=0.5, poll_seconds=0
-        ),
-        "hikvision": HikvisionDriver(),
-        "zkteco": ZKTecoDriver(),
-    }
-    if with_mqtt:
-        drivers["mqtt"] = MqttDriver()
-    settings = BridgeSettings(
-        hub_url=link.url,
-        venue_id=VENUE,
-        token=BRIDGE_TOKEN,
-        bridge_id="huangshan-east",
-        db_path=str(db_path),
-        admin_token=STAFF_TOKEN,
-        sync_interval=0.1,
-        synchronous="NORMAL",
-    )
-    app = await create_app(settings, clock=bridge_clock(day), drivers=drivers)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}"
-    bridge = app[BRIDGE]
-    terminal = HikTerminal()
-    await terminal.start()
-    gate = MqttGate(
-        f"G{uuid.uuid4().hex[:8]}",
-        prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates",  # a run of its own on a shared broker
-        hostname=MQTT_HOST,
-        port=MQTT_PORT,
-    )
-    devices = Devices(
-        reader=CardIdReader(url, "QR-HS-0001", "east", http),
-        controller=controller,
-        terminal=terminal,
-        zk=ZKDevice("CKJ2231001", url, http, now=bridge.clock.now),
-        gate=gate if with_mqtt else None,
-    )
-    return Venue(link, runner, bridge, url, http, devices)
+    """Start the link, the bridge (synced once) and the simulated devices; onboard none yet.
+    Whatever started is stopped again if a later part fails to start."""
+    async with contextlib.AsyncExitStack() as undo:
+        link = VenueLink(hub_port)
+        await link.start()
+        undo.push_async_callback(link.close)
+        controller = SimulatedController(423187757)
+        address = await controller.start()
+        undo.callback(controller.close)
+        with_mqtt = broker_reachable() or mqtt_required()
+        drivers: dict[str, DeviceDriver] = {
+            "qrhttp": QRHttpDriver(),
+            "uhppote": UhppoteDriver(
+                bind="127.0.0.1",
+                broadcast=address,
+                listen="127.0.0.1:0",
+                timeout=0.5,
+                poll_seconds=0,
+            ),
+            "hikvision": HikvisionDriver(),
+            "zkteco": ZKTecoDriver(),
+        }
+        if with_mqtt:
+            drivers["mqtt"] = MqttDriver()
+        settings = BridgeSettings(
+            hub_url=link.url,
+            venue_id=VENUE,
+            token=BRIDGE_TOKEN,
+            bridge_id="huangshan-east",
+            db_path=str(db_path),
+            admin_token=STAFF_TOKEN,
+            sync_interval=0.1,
+            synchronous="NORMAL",
+        )
+        app = await create_app(settings, clock=bridge_clock(day), drivers=drivers)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()  # the bridge attaches its devices and syncs once here
+        undo.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        bridge = app[BRIDGE]
+        terminal = HikTerminal()
+        undo.push_async_callback(terminal.close)
+        await terminal.start()
+        gate = MqttGate(
+            f"G{uuid.uuid4().hex[:8]}",
+            prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates",  # a run of its own on a shared broker
+            hostname=MQTT_HOST,
+            port=MQTT_PORT,
+        )
+        devices = Devices(
+            reader=CardIdReader(url, "QR-HS-0001", "east", http),
+            controller=controller,
+            terminal=terminal,
+            zk=ZKDevice("CKJ2231001", url, http, now=bridge.clock.now),
+            gate=gate if with_mqtt else None,
+        )
+        venue = Venue(link, runner, bridge, url, http, devices)
+        undo.pop_all()  # started: from here on `Venue.close` stops it
+        return venue
+    raise AssertionError("unreachable")  # the exit stack re-raises any failure above
 
 
 async def onboard_all(venue: Venue) -> None:
     """One device of each kind, each through the bridge's onboarding API."""
     d = venue.devices
-    await venue.onboard("qrhttp", "qr-east", "east", serial=d.reader.serial,
-                        options={"mapping": "cardid"})  # fmt: skip
+    options = {"mapping": "cardid"}  # the reader's vendor dialect
+    await venue.onboard("qrhttp", "qr-east", "east", serial=d.reader.serial, options=options)
     address = f"{d.controller.address[0]}:{d.controller.address[1]}"
     await venue.onboard("uhppote", "wg-north", "north", address=address)
     await venue.onboard(
@@ -189,7 +202,12 @@ async def onboard_all(venue: Venue) -> None:
         if not await d.zk.poll():
             break
     if d.gate is not None:
-        await d.gate.connect()
+        try:
+            await d.gate.connect()
+        except Exception as exc:  # only reached with TICKETHUB_REQUIRE_MQTT=1
+            raise OnboardingFailed(
+                f"MQTT broker {MQTT_HOST}:{MQTT_PORT} not reachable and TICKETHUB_REQUIRE_MQTT=1"
+            ) from exc
         await venue.onboard(
             "mqtt",
             "mq-cable",
