@@ -189,7 +189,7 @@ async def test_v2_forged_notifications_are_refused_in_xml(
         xml(signed({**params, "out_trade_no": "TH" + "1" * 30})),  # unknown order
         b"<xml><oops></xml>",
         b"<!DOCTYPE x [<!ENTITY e 'e'>]><xml><a>&e;</a></xml>",
-        xml({**signed(params), "sign": signed(params)["sign"].lower()[:-1] + "0"}),
+        xml({**signed(params), "sign": _tampered(signed(params)["sign"])}),
     ]
     for body in bad:
         resp = await w.client.post("/api/wechat/notify/v2/pay", data=body)
@@ -211,3 +211,13 @@ async def test_v2_forged_notifications_are_refused_in_xml(
     good = await w.client.post("/api/wechat/notify/v2/pay", data=xml(signed(params)))
     assert good.status == 200 and "SUCCESS" in await good.text()
     assert (await mp.get(order["out_trade_no"])).order["state"] == "confirmed"
+
+
+def _tampered(sign: str) -> str:
+    """The sign lowercased with its last digit changed — never equal to the real one.
+
+    (Replacing the last character with a fixed "0" left the sign intact whenever it
+    already ended in 0: one run in sixteen accepted the "forgery".)
+    """
+    last = "1" if sign[-1] == "0" else "0"
+    return sign.lower()[:-1] + last
