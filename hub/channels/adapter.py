@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from hub.channels.spec import ChannelSpec, SignatureSide
 from hub.channels.verify import HttpCall, SignatureCheck
 from hub.domain import Denial
 from hub.orders.outcome import Outcome
+from hub.ratelimit import TokenBuckets
 
 __all__ = [
     "HttpCall",
@@ -147,6 +149,7 @@ class SpecInbound:
         enc = spec.encryption
         self.aes_key = secret(enc.key_setting) if enc.scheme != "none" else ""
         self.aes_iv = secret(enc.iv_setting) if enc.scheme == "aes128cbc_letters" else ""
+        self._buckets = TokenBuckets()  # [limits].rate_per_second, per process
 
     # ------------------------------------------------------------------ inbound
 
@@ -159,6 +162,11 @@ class SpecInbound:
         env = self.spec.envelope
         if len(call.raw) > self.spec.limits.max_body_bytes:
             return Refusal("PARSE_ERROR", "body too large")
+        limits = self.spec.limits
+        if limits.rate_per_second is not None and not self._buckets.allow(
+            "", limits.rate_per_second, limits.burst or max(1, math.ceil(limits.rate_per_second))
+        ):
+            return Refusal("RATE_LIMITED", "too many requests; retry later")
         raw, encrypted = call.raw, self._whole_body_encrypted(call)
         if encrypted:
             try:

@@ -27,9 +27,19 @@ from hub.outbox.policy import RetryPolicy
 _SEGMENT = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])*"
 _PATH_RE = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")
 
-SPECIAL_RESULTS = ("OK", "PARSE_ERROR", "BAD_SIGN", "BAD_ACCOUNT", "INTERNAL", "PENDING")
+SPECIAL_RESULTS = (
+    "OK",
+    "PARSE_ERROR",
+    "BAD_SIGN",
+    "BAD_ACCOUNT",
+    "INTERNAL",
+    "PENDING",
+    "RATE_LIMITED",
+)
 """Result keys that are not rule denials but every partner has a code for. ``PENDING``:
-accepted and done, the result follows in a callback (Meituan 598 "issuing in progress")."""
+accepted and done, the result follows in a callback (Meituan 598 "issuing in progress").
+``RATE_LIMITED``: over ``[limits].rate_per_second``; a spec without its own entry answers
+with its ``INTERNAL`` code (a system error, which every partner retries)."""
 
 SIGN_SPECIALS = ("$secret",)
 """Pseudo-fields allowed in a ``md5_concat`` field list (the signing secret)."""
@@ -343,7 +353,12 @@ class Answer(_Table):
 
 class Limits(_Table):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    rate_per_second: float | None = Field(default=None, gt=0)
+    rate_per_second: float | None = Field(
+        default=None, gt=0, description="inbound calls per second per hub process"
+    )
+    burst: int | None = Field(
+        default=None, ge=1, description="calls saved up beyond the rate (default: one second's)"
+    )
 
 
 def _check_result_key(key: str) -> None:
@@ -402,6 +417,8 @@ class ChannelSpec(_Table):
         key = str(code)
         op = self.operations.get(operation) if operation else None
         entry = (op.result_codes.get(key) if op else None) or self.result_codes.get(key)
+        if entry is None and key == "RATE_LIMITED":
+            return self.result_entry("INTERNAL", operation)
         return entry or self.result_codes["default"]
 
     def operation_for_path(self, path: str) -> str | None:

@@ -8,7 +8,6 @@ nonce is recorded only for a request that verified, so junk cannot fill the nonc
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api.errors import MAX_BODY, ApiError
+from hub.ratelimit import TokenBuckets
 from plugins.channel_agency import signing
 from plugins.channel_agency.profiles import Agencies
 
@@ -36,33 +36,6 @@ class StoreNonceCache:
         return not added
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class RateLimiter:
-    """A token bucket per agency, per process (so N processes allow N × the rate: the
-    limit protects a process from one noisy agency, it is not a billing quota)."""
-
-    def __init__(self, timer: Any = time.monotonic) -> None:
-        self.timer = timer
-        self.buckets: dict[str, _Bucket] = {}
-
-    def allow(self, agency_id: str, rate: float, burst: int) -> bool:
-        now = self.timer()
-        b = self.buckets.get(agency_id)
-        if b is None:
-            b = self.buckets[agency_id] = _Bucket(float(burst), now)
-        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
-        b.at = now
-        if b.tokens < 1.0:
-            return False
-        b.tokens -= 1.0
-        return True
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     agency: dict[str, Any]
@@ -78,7 +51,7 @@ class Guard:
         self.agencies = agencies
         self.ctx = ctx
         self.window = window_seconds
-        self.limiter = RateLimiter()
+        self.limiter = TokenBuckets()  # per process: see hub.ratelimit
 
     async def check(self, request: web.Request) -> Caller:
         """Verify a request or raise `ApiError` in the agency API's vocabulary."""

@@ -1,0 +1,39 @@
+"""Token buckets for inbound rate limits (partners, agencies).
+
+Per process on purpose: N hub processes allow N × the rate. The limit protects a
+process from one noisy caller; it is not a billing quota, so it needs no shared state
+(and a shared counter would put a database round trip in front of every request).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class TokenBuckets:
+    """One bucket per key: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
+        self.timer = timer
+        self.buckets: dict[str, _Bucket] = {}
+
+    def allow(self, key: str, rate: float, burst: int) -> bool:
+        """Take one token for ``key`` if there is one; never waits."""
+        now = self.timer()
+        b = self.buckets.get(key)
+        if b is None:
+            b = self.buckets[key] = _Bucket(float(burst), now)
+        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
+        b.at = now
+        if b.tokens < 1.0:
+            return False
+        b.tokens -= 1.0
+        return True
