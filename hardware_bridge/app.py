@@ -65,6 +65,7 @@ _STATUS = {
     "ATTACH_FAILED": 502,
     "NO_SERIAL": 502,
     "UNKNOWN_DEVICE": 404,
+    "NO_DISCOVERY": 400,
 }
 
 
@@ -122,6 +123,26 @@ def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
     @routes.get("/admin/devices", summary="Onboarded devices and their health", tag="bridge")
     async def devices(request: web.Request) -> web.Response:
         return web.json_response({"devices": admin(request).host.status()})
+
+    @routes.get(
+        "/admin/devices/discover",
+        summary="Devices of a vendor answering on the LAN (?vendor=uhppote&timeout=1)",
+        tag="bridge",
+    )
+    async def discover(request: web.Request) -> web.Response:
+        bridge = admin(request)
+        vendor = request.query.get("vendor", "")
+        try:
+            timeout = float(request.query.get("timeout", "1"))
+        except ValueError:
+            raise ApiError(400, "INVALID_REQUEST", "timeout: a number of seconds") from None
+        if not 0 < timeout <= 10:
+            raise ApiError(400, "INVALID_REQUEST", "timeout: between 0 and 10 seconds")
+        try:
+            found = await bridge.host.discover(vendor, timeout)
+        except OnboardingError as exc:
+            raise _onboarding(exc) from exc
+        return web.json_response({"vendor": vendor, "devices": found})
 
     @routes.post("/admin/devices", summary="Onboard a device", tag="bridge", body=DeviceIn)
     async def add_device(request: web.Request) -> web.Response:

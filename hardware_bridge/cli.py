@@ -161,6 +161,38 @@ def add(
     )
 
 
+@device_app.command("discover")
+def discover(
+    vendor: Annotated[str, typer.Argument(help="driver whose protocol has discovery: uhppote")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for answers")] = 1.0,
+    url: BridgeUrl = "",
+    token: Annotated[str | None, typer.Option(help="bridge admin token")] = None,
+) -> None:
+    """Find devices on the LAN (UHPPOTE broadcast) and show which are not onboarded yet."""
+    status_code, body = asyncio.run(
+        _call(
+            "GET",
+            _url(url) + "/admin/devices/discover",
+            _admin_token(token),
+            params={"vendor": vendor, "timeout": str(timeout)},
+        )
+    )
+    if status_code != 200:
+        _print(status_code, body)
+    if not body["devices"]:
+        typer.echo(f"no {vendor} device answered within {timeout} s")
+    for d in body["devices"]:
+        where = f"onboarded as {d['onboarded_as']}" if d["onboarded_as"] else "NEW"
+        typer.echo(
+            f"{d['serial']:<14} {d['address']:<22} {d['model']:<16} {d['firmware']:<8} {where}"
+        )
+        if not d["onboarded_as"]:
+            typer.echo(
+                f"    tickethub device add {vendor} --address {d['address']} "
+                f"--serial {d['serial']} --gate <gate>"
+            )
+
+
 @device_app.command("list")
 def list_devices(
     url: BridgeUrl = "",

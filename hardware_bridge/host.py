@@ -26,7 +26,7 @@ from hardware_bridge.decide import Decider
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.api.routing import ApiRoutes
 from hub.clock import Clock
-from hub.contracts import DeviceConfig, DeviceDriver, DeviceError
+from hub.contracts import DeviceConfig, DeviceDriver, DeviceError, DiscoveringDriver
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,38 @@ class BridgeHost:
     # -- registry and onboarding ------------------------------------------------------------
     def devices(self) -> list[DeviceConfig]:
         return sorted(self._devices.values(), key=lambda d: d.id)
+
+    async def discover(self, vendor: str, timeout: float = 1.0) -> list[dict[str, Any]]:
+        """Devices of one vendor answering on the LAN, each marked with the device id it
+        is onboarded as (or None), so staff see at once which ones are still to add."""
+        driver = self.drivers.get(vendor)
+        if driver is None:
+            raise OnboardingError(
+                "UNKNOWN_VENDOR", f"No driver for {vendor!r}; installed: {sorted(self.drivers)}"
+            )
+        if not isinstance(driver, DiscoveringDriver):
+            raise OnboardingError(
+                "NO_DISCOVERY",
+                f"{vendor} devices cannot be discovered (the protocol has no discovery); "
+                "add them by address",
+            )
+        try:
+            found = await driver.discover(timeout)
+        except DeviceError as exc:
+            raise OnboardingError("DEVICE_UNREACHABLE", str(exc)) from exc
+        out = []
+        for d in sorted(found, key=lambda d: d.serial):
+            known = self.device_by_serial(vendor, d.serial)
+            out.append(
+                {
+                    "serial": d.serial,
+                    "address": d.address,
+                    "model": d.model,
+                    "firmware": d.firmware,
+                    "onboarded_as": known.id if known else None,
+                }
+            )
+        return out
 
     async def add_device(
         self,

@@ -15,6 +15,8 @@ from hub.contracts import (
     DeviceError,
     DeviceHost,
     DeviceInfo,
+    DiscoveredDevice,
+    DiscoveringDriver,
     PartnerCall,
     PaymentProvider,
 )
@@ -47,6 +49,8 @@ __all__ = [
     "DeviceHost",
     "DeviceInfo",
     "Direction",
+    "DiscoveredDevice",
+    "DiscoveringDriver",
     "GateCredential",
     "GateDecision",
     "Medium",

@@ -162,6 +162,26 @@ class DeviceDriver(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DiscoveredDevice:
+    """A device that answered a discovery request (staff pick one to onboard)."""
+
+    serial: str
+    address: str  # where to reach it: pass as ``--address`` to onboard it
+    model: str = ""
+    firmware: str = ""
+
+
+@runtime_checkable
+class DiscoveringDriver(Protocol):
+    """A driver whose protocol can find devices on the LAN (UHPPOTE's UDP broadcast).
+    Optional: the bridge offers discovery only for drivers that implement it."""
+
+    async def discover(self, timeout: float = 1.0) -> Sequence[DiscoveredDevice]:
+        """Devices that answered within ``timeout`` seconds (none is not an error)."""
+        ...
+
+
 class DeviceError(Exception):
     """A device could not be reached or refused a command; the message is for staff."""
 

@@ -39,7 +39,14 @@ from typing import Any
 
 from uhppoted import decode, uhppote_async
 
-from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential
+from hub import (
+    DeviceConfig,
+    DeviceError,
+    DeviceHost,
+    DeviceInfo,
+    DiscoveredDevice,
+    GateCredential,
+)
 from plugins.device_uhppote.calls import ControllerCalls, ip_of
 from plugins.device_uhppote.events import (
     KIND_CARD,
@@ -52,7 +59,7 @@ from plugins.device_uhppote.events import (
     zone,
 )
 from plugins.device_uhppote.profiles import ALL_DAY, ensure_profile, window
-from plugins.device_uhppote.state import ControllerState, Discovered
+from plugins.device_uhppote.state import ControllerState
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +145,17 @@ class UhppoteDriver:
 
     # ------------------------------------------------------------------ onboarding
 
-    async def discover(self, timeout: float = 1.0) -> list[Discovered]:
+    async def discover(self, timeout: float = 1.0) -> list[DiscoveredDevice]:
         """Controllers answering a broadcast on the LAN (port 60000 unless configured)."""
         replies = await self.client.get_all_controllers(timeout=timeout)
         _, _, port = self.broadcast.rpartition(":")
         return [
-            Discovered(str(r.controller), f"{r.ip_address}:{port or 60000}", r.version)
+            DiscoveredDevice(
+                serial=str(r.controller),
+                address=f"{r.ip_address}:{port or 60000}",
+                model="UHPPOTE UT0311",
+                firmware=r.version,
+            )
             for r in replies
         ]
 

@@ -11,15 +11,6 @@ from hub import DeviceConfig
 from plugins.device_uhppote.profiles import ProfileBook
 
 
-@dataclass(frozen=True, slots=True)
-class Discovered:
-    """A controller that answered the discovery broadcast."""
-
-    serial: str
-    address: str
-    firmware: str
-
-
 @dataclass
 class ControllerState:
     config: DeviceConfig
