@@ -4,6 +4,10 @@ The cursor is ``"<change_seq>.<ticket id>"`` (empty: from the start). Because se
 numbers follow commit order per venue (`hub.redemptions.changes`), "everything after the
 cursor" never skips a change that commits later; a page ends on any ticket, so one large
 transaction can span pages and a bridge resumes exactly where its last page ended.
+
+Each ticket carries its ORDER's slot (one slot per order; it never changes after the sale,
+so it needs no change number of its own): the bridge's ``slot_window`` rule needs it, and
+the signed QR has no room for it.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.catalog import SlotInfo
 from hub.storage.db import reader
-from hub.storage.tables import FlowCountRow, RedemptionRow, TicketRow
+from hub.storage.tables import FlowCountRow, OrderRow, RedemptionRow, TicketRow
 
 TIX = TicketRow.__table__
+ORD = OrderRow.__table__
 FLOW = FlowCountRow.__table__
 RED = RedemptionRow.__table__
 MAX_PAGE = 5000
@@ -36,6 +42,19 @@ def parse_cursor(text: str) -> tuple[int, str]:
     return int(seq), ticket
 
 
+def slot_change(code: str | None) -> dict[str, str] | None:
+    """The slot as the bridge stores it; None for a whole-day ticket. A code that does not
+    parse (the sale refuses those, so only a hand-edited row) is sent as whole-day rather
+    than breaking the bridge's sync for every other ticket."""
+    try:
+        slot = SlotInfo.parse(code or "")
+    except ValueError:
+        return None
+    if not slot.code:
+        return None
+    return {"code": slot.code, "start": slot.start.isoformat(), "end": slot.end.isoformat()}
+
+
 def ticket_change(r: Any) -> dict[str, Any]:
     return {
         "id": r.id,
@@ -50,6 +69,7 @@ def ticket_change(r: Any) -> dict[str, Any]:
         "credential": r.credential,
         # real-name tickets: the bridge admits by ID card; only this venue's bridge sees it
         "holder_id_number": r.holder_id_number,
+        "slot": slot_change(r.slot),
         "seq": r.change_seq,
     }
 
@@ -60,7 +80,8 @@ async def changes_since(
     seq, after = parse_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     stmt = (
-        select(TIX)
+        select(TIX, ORD.c.slot)
+        .select_from(TIX.outerjoin(ORD, ORD.c.id == TIX.c.order_id))
         .where(
             TIX.c.venue_id == venue_id,
             or_(TIX.c.change_seq > seq, and_(TIX.c.change_seq == seq, TIX.c.id > after)),

@@ -16,7 +16,18 @@ from hub.contracts import PartnerCall
 from hub.hookspecs import hookimpl
 from hub.plugins import build_plugins
 from hub.storage.tables import OutboxRow, RedemptionRow
-from tests.support import ADMIN, BOX, T0, TOMORROW, hub_client, hub_of, order, seed, settings
+from tests.support import (
+    ADMIN,
+    BOX,
+    T0,
+    TOMORROW,
+    hub_client,
+    hub_of,
+    order,
+    put,
+    seed,
+    settings,
+)
 
 BRIDGE = {"Authorization": "Bearer bridge-v1"}
 AT = T0 + timedelta(days=1)  # during the ticket's validity (TOMORROW, venue-local)
@@ -28,8 +39,8 @@ async def _client(aiohttp_client: Any, db_url: str) -> TestClient:
     return client
 
 
-async def _sell(client: TestClient, key: str, quantity: int = 1) -> dict[str, Any]:
-    status, body = await order(client, key, quantity=quantity, confirm=True)
+async def _sell(client: TestClient, key: str, quantity: int = 1, **over: Any) -> dict[str, Any]:
+    status, body = await order(client, key, quantity=quantity, confirm=True, **over)
     assert status == 201, body
     return body["order"]
 
@@ -113,6 +124,33 @@ async def test_changes_by_cursor_cover_issue_refund_and_redeem(
         "/api/bridge/venues/v1/changes", params={"cursor": "garbage"}, headers=BRIDGE
     )
     assert resp.status == 400 and (await resp.json())["code"] == "INVALID_REQUEST"
+
+
+async def test_changes_carry_the_orders_slot(aiohttp_client: Any, db_url: str) -> None:
+    """The bridge's slot_window rule needs the slot, which the signed QR cannot carry:
+    a timed ticket brings its order's slot, a whole-day ticket none."""
+    client = await _client(aiohttp_client, db_url)
+    day = TOMORROW.isoformat()
+    await put(
+        client,
+        "/api/admin/inventory",
+        {"pool": "main", "date_from": day, "date_to": day, "slots": [{"code": "", "capacity": 5}]},
+    )
+    timed = await _sell(client, "o1", quantity=2)  # the 09:00-11:00 slot
+    status, body = await order(client, "o2", slot="", confirm=True)
+    assert status == 201, body
+    afternoon = await _sell(client, "o3", slot="13:00-15:00")
+    slots = {t["id"]: t["slot"] for t in (await _changes(client))["tickets"]}
+    morning = {"code": "09:00-11:00", "start": "09:00:00", "end": "11:00:00"}
+    assert slots == {
+        **{t["id"]: morning for t in timed["tickets"]},
+        body["order"]["tickets"][0]["id"]: None,
+        afternoon["tickets"][0]["id"]: {
+            "code": "13:00-15:00",
+            "start": "13:00:00",
+            "end": "15:00:00",
+        },
+    }
 
 
 async def test_upload_is_recorded_once_whatever_the_retries(
