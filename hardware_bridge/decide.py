@@ -7,7 +7,7 @@ yet, so one bridge never admits a ticket beyond ``entries_allowed`` even offline
 
 A signed QR verifies without the cache (a ticket sold after the last sync opens the gate
 from its claims alone); a cached ticket adds what the claims cannot carry (revocation,
-entries used at other bridges, the holder's ID number).
+entries used at other bridges, the holder's ID number, the slot of a timed ticket).
 
 Time is the BRIDGE's clock. The device's own time (`Scan.at`) is recorded next to it and
 never used to refuse: a turnstile whose clock is hours off must not lock visitors out.
@@ -19,7 +19,7 @@ import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from hub.domain.rules.document import CompiledRules
 from hub.domain.rules.engine import RuleEvaluationError
 
 WELCOME = "Welcome"
+WHOLE_DAY = SlotInfo()  # no slot to keep to
 UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
 
 
@@ -66,6 +67,7 @@ class VenueView:
 class Found:
     ticket: Ticket
     credential_text: str = ""
+    slot: SlotInfo = WHOLE_DAY  # the order's slot, from the sync
 
 
 class Decider:
@@ -99,7 +101,7 @@ class Decider:
             if found is not None:
                 ticket_id = found.ticket.id
                 if denial is None:
-                    denial = self._check(found.ticket, scan, now)
+                    denial = self._check(found, scan, now)
         allow = denial is None
         day = self.day(now)
         counted = allow and bool(ticket_id) and scan.direction is Direction.IN
@@ -141,7 +143,8 @@ class Decider:
         today, local_all, unsynced = self.store.entries(ticket_id, day)
         return today, max(local_all, hub_used + unsynced)
 
-    def _check(self, ticket: Ticket, scan: Scan, now: datetime) -> Denial | None:
+    def _check(self, found: Found, scan: Scan, now: datetime) -> Denial | None:
+        ticket = found.ticket
         if scan.direction is Direction.OUT:
             return None  # leaving is never refused; it moves the in-park count
         assert self.view is not None
@@ -155,7 +158,7 @@ class Decider:
             product=product,
             now=now,
             tz=self.view.tz,
-            slot=SlotInfo(),
+            slot=found.slot,
             gate=scan.gate,
             entries_today=today,
             entries_total=total,
@@ -181,8 +184,8 @@ class Decider:
             # the holder's ticket that can enter now, else the first refusal
             first: tuple[Found | None, Denial | None] | None = None
             for row in rows:
-                found = Found(self._ticket(row))
-                denial = self._check(found.ticket, scan, now)
+                found = self._found(row)
+                denial = self._check(found, scan, now)
                 if denial is None:
                     return found, None
                 first = first or (found, denial)
@@ -202,9 +205,20 @@ class Decider:
     def _row(self, row: sqlite3.Row | None) -> tuple[Found | None, Denial | None]:
         if row is None:
             return None, Denial(DenialCode.UNKNOWN_TICKET, "Unknown ticket")
-        return Found(self._ticket(row)), None
+        return self._found(row), None
 
     def _from_qr(self, text: str) -> tuple[Found | None, Denial | None]:
+        """The ticket of a signed QR: the cached one (with its slot) when synced, else the
+        claims alone.
+
+        A ticket the bridge never synced has NO slot: the QR layout (`CredentialClaims`)
+        carries none, and the bridge cannot tell which slot a timed ticket was sold for.
+        It is then checked against the claims' validity window only (the travel day, as
+        signed), i.e. as a whole-day ticket. Refusing it instead would lock out every
+        timed ticket sold during an outage, which is exactly when the signed QR must
+        work; guessing a slot could refuse a visitor who came on time. The gap closes at
+        the next sync: the cached row gets its slot and later scans keep to it.
+        """
         assert self.view is not None
         try:
             claims = self.view.verifier.verify(text)
@@ -212,7 +226,7 @@ class Decider:
             return None, Denial(DenialCode.BAD_CREDENTIAL, "Invalid code", {"why": str(exc)})
         row = self.store.ticket(claims.ticket_id)
         if row is not None:
-            return Found(self._ticket(row), text), None
+            return Found(self._ticket(row), text, _slot(row)), None
         # sold after the last sync: the signed claims are the ticket
         self.store.ensure_ticket(
             {
@@ -235,6 +249,9 @@ class Decider:
         )
         return Found(ticket, text), None
 
+    def _found(self, row: sqlite3.Row) -> Found:
+        return Found(self._ticket(row), slot=_slot(row))
+
     def _ticket(self, row: sqlite3.Row) -> Ticket:
         assert self.view is not None
         return Ticket.model_construct(
@@ -256,6 +273,17 @@ class Decider:
 
 def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _slot(row: sqlite3.Row) -> SlotInfo:
+    """The cached slot; empty (whole day) when the ticket has none."""
+    if not row["slot_code"]:
+        return WHOLE_DAY
+    return SlotInfo(
+        code=row["slot_code"],
+        start=time.fromisoformat(row["slot_start"]),
+        end=time.fromisoformat(row["slot_end"]),
+    )
 
 
 def local_day(at: datetime, tz: ZoneInfo) -> date:

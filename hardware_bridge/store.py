@@ -19,72 +19,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tickets (
-    id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL DEFAULT '',
-    product_id TEXT NOT NULL,
-    valid_from TEXT NOT NULL,
-    valid_until TEXT NOT NULL,
-    entries_allowed INTEGER NOT NULL,
-    entries_used INTEGER NOT NULL DEFAULT 0,
-    units INTEGER NOT NULL DEFAULT 1,
-    state TEXT NOT NULL,
-    credential TEXT NOT NULL DEFAULT '',
-    holder_id TEXT,
-    card_no INTEGER NOT NULL UNIQUE,
-    seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS ix_tickets_holder ON tickets(holder_id);
-CREATE INDEX IF NOT EXISTS ix_tickets_credential ON tickets(credential);
-CREATE TABLE IF NOT EXISTS entries (
-    ticket_id TEXT NOT NULL,
-    day TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    unsynced INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (ticket_id, day)
-);
-CREATE TABLE IF NOT EXISTS log (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    ticket_id TEXT NOT NULL DEFAULT '',
-    device TEXT NOT NULL DEFAULT '',
-    gate TEXT NOT NULL DEFAULT '',
-    medium TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    allow INTEGER NOT NULL,
-    code TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL,
-    device_at TEXT,
-    offline INTEGER NOT NULL,
-    event_key TEXT,
-    staff TEXT NOT NULL DEFAULT '',
-    note TEXT NOT NULL DEFAULT '',
-    day TEXT,
-    synced INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS ux_log_event ON log(device, event_key)
-    WHERE event_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ix_log_unsynced ON log(synced, n);
-CREATE TABLE IF NOT EXISTS devices (
-    id TEXT PRIMARY KEY,
-    vendor TEXT NOT NULL,
-    address TEXT NOT NULL DEFAULT '',
-    serial TEXT NOT NULL,
-    gate TEXT NOT NULL DEFAULT '',
-    options TEXT NOT NULL DEFAULT '{}',
-    model TEXT NOT NULL DEFAULT '',
-    added_at TEXT NOT NULL,
-    UNIQUE (vendor, serial)
-);
-"""
+from hardware_bridge import schema
 
 TICKET_COLUMNS = (
     "id",
@@ -100,6 +39,9 @@ TICKET_COLUMNS = (
     "holder_id",
     "card_no",
     "seq",
+    "slot_code",
+    "slot_start",
+    "slot_end",
 )
 
 
@@ -125,6 +67,20 @@ class LogEntry:
     note: str = ""
 
 
+def _slot(slot: Mapping[str, Any] | None) -> tuple[str, str, str]:
+    """(code, start, end) of a change's slot; empty strings for a whole-day ticket (and
+    for a hub older than slots, which sends none). Times that do not parse are treated
+    like the hub treats a bad code, as whole-day: one bad row must neither stall the sync
+    of every other ticket nor crash a decision later."""
+    if not slot or not slot.get("code"):
+        return "", "", ""
+    try:
+        start, end = time.fromisoformat(str(slot["start"])), time.fromisoformat(str(slot["end"]))
+    except (KeyError, ValueError):
+        return "", "", ""
+    return str(slot["code"]), start.isoformat(), end.isoformat()
+
+
 def card_candidate(ticket_id: str) -> int:
     """First try of a ticket's 32-bit card number: derived from its id (so the same
     ticket usually gets the same number on any bridge), never 0."""
@@ -140,7 +96,7 @@ class BridgeStore:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
-        self.db.executescript(SCHEMA)
+        schema.create(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -190,11 +146,12 @@ class BridgeStore:
                     t.get("credential", ""),
                     t.get("holder_id_number") or None,
                     int(t.get("seq", 0)),
+                    *_slot(t.get("slot")),
                 )
                 updated = conn.execute(
                     "UPDATE tickets SET order_id=?, product_id=?, valid_from=?, valid_until=?,"
                     " entries_allowed=?, entries_used=?, units=?, state=?, credential=?,"
-                    " holder_id=?, seq=? WHERE id=?",
+                    " holder_id=?, seq=?, slot_code=?, slot_start=?, slot_end=? WHERE id=?",
                     (*values[1:], values[0]),
                 ).rowcount
                 if not updated:
@@ -212,7 +169,8 @@ class BridgeStore:
                 conn.execute(
                     "INSERT INTO tickets(id, order_id, product_id, valid_from, valid_until,"
                     " entries_allowed, entries_used, units, state, credential, holder_id, seq,"
-                    " card_no) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " slot_code, slot_start, slot_end, card_no)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*values, card),
                 )
                 return
@@ -242,6 +200,9 @@ class BridgeStore:
                     values.get("credential", ""),
                     None,
                     0,
+                    "",  # no slot: the claims cannot carry one (see `Decider._from_qr`)
+                    "",
+                    "",
                 ),
             )
 
