@@ -16,55 +16,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hub import Denial, DenialCode, Order, Ticket
+from hub import Denial, DenialCode, Order
 from hub.domain import TicketState
-
-Selection = list[str] | Denial
-
-
-def _live(order: Order) -> list[Ticket]:
-    return [t for t in order.tickets if t.state is not TicketState.REVOKED]
+from hub.domain.takeback import Selection, take_admissions, take_all
 
 
 def everything(order: Order) -> Selection:
     """Every ticket, for "cancel all": refused as a whole if any was used (Ctrip 2002)."""
-    live = _live(order)
-    if any(t.entries_used or t.state is TicketState.USED for t in live):
-        return Denial(DenialCode.ALREADY_REDEEMED, "Some tickets were used")
-    if not live:
-        return Denial(DenialCode.INVALID_STATE, "Nothing left to cancel")
-    return sorted(t.id for t in live)
+    return take_all(order, verb="cancel")
 
 
 def by_quantity(order: Order, quantity: Any) -> Selection:
-    """``quantity`` admissions, taken from the last unused tickets (highest visitor index
-    first, so the lead passenger keeps theirs). A group ticket is taken whole or not at
-    all, so a quantity that would split one is a wrong quantity (Ctrip 2004)."""
-    try:
-        wanted = int(quantity)
-    except (TypeError, ValueError):
-        return Denial(DenialCode.INVALID_REQUEST, "quantity is not a number")
-    if wanted < 1:
-        return Denial(DenialCode.INVALID_REQUEST, "quantity must be at least 1")
-    live = _live(order)
-    unused = [t for t in live if not t.entries_used and t.state is TicketState.VALID]
-    free = sum(t.units for t in unused)
-    if wanted > free:
-        if wanted <= sum(t.units for t in live):
-            return Denial(DenialCode.ALREADY_REDEEMED, f"Only {free} unused")
-        return Denial(DenialCode.QUANTITY_TOO_LARGE, f"Only {free} left to cancel")
-    unused.sort(key=lambda t: (t.visitor_index if t.visitor_index is not None else -1, t.id))
-    picked: list[str] = []
-    left = wanted
-    for t in reversed(unused):
-        if left == 0:
-            break
-        if t.units <= left:
-            picked.append(t.id)
-            left -= t.units
-    if left:
-        return Denial(DenialCode.QUANTITY_TOO_LARGE, "A group ticket is cancelled whole")
-    return sorted(picked)
+    """``quantity`` admissions, the hub's way (`hub.domain.takeback`): the last unused
+    tickets, a group ticket whole (a quantity that would split one is Ctrip's 2004)."""
+    return take_admissions(order, quantity, field="quantity", verb="cancel")
 
 
 def _passenger_index(order: Order, passenger: Any, n: int) -> int | Denial:

@@ -21,13 +21,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from hub import Denial, DenialCode, Order, Ticket
-from hub.domain import TicketState
+from hub import Denial, DenialCode, Order
+from hub.domain.takeback import Selection, live_tickets, take_admissions, take_all
 
 RETENTION = timedelta(days=120)
 """Long enough for every retry and every late notice about an order."""
-
-Selection = list[str] | Denial
 
 
 def _key(*parts: str) -> str:
@@ -41,49 +39,15 @@ def tickets_tag(ticket_ids: Sequence[str]) -> str:
     return hashlib.sha256(",".join(sorted(ticket_ids)).encode("utf-8")).hexdigest()[:16]
 
 
-def _live(order: Order) -> list[Ticket]:
-    return [t for t in order.tickets if t.state is not TicketState.REVOKED]
-
-
-def _is_used(t: Ticket) -> bool:
-    return bool(t.entries_used) or t.state is TicketState.USED
-
-
 def choose(order: Order, quantity: Any) -> Selection:
     """The tickets a refund takes: all (``quantity`` None) or that many admissions,
-    taken from the last unused tickets (the lead visitor keeps theirs). A group ticket
-    is refunded whole or not at all."""
-    live = _live(order)
-    if not live:
-        return Denial(DenialCode.INVALID_STATE, "Nothing left to refund")
+    chosen the hub's way (`hub.domain.takeback`: the last unused tickets, a group ticket
+    whole). An order with nothing left is refused before the quantity is read."""
     if quantity is None:
-        if any(_is_used(t) for t in live):
-            return Denial(DenialCode.ALREADY_REDEEMED, "Some tickets were used")
-        return sorted(t.id for t in live)
-    try:
-        wanted = int(quantity)
-    except (TypeError, ValueError):
-        return Denial(DenialCode.INVALID_REQUEST, "refundQuantity is not a number")
-    if wanted < 1:
-        return Denial(DenialCode.INVALID_REQUEST, "refundQuantity must be at least 1")
-    unused = [t for t in live if not _is_used(t)]
-    free = sum(t.units for t in unused)
-    if wanted > free:
-        if wanted <= sum(t.units for t in live):
-            return Denial(DenialCode.ALREADY_REDEEMED, f"Only {free} unused")
-        return Denial(DenialCode.QUANTITY_TOO_LARGE, f"Only {free} left to refund")
-    unused.sort(key=lambda t: (t.visitor_index if t.visitor_index is not None else -1, t.id))
-    picked: list[str] = []
-    left = wanted
-    for t in reversed(unused):
-        if left == 0:
-            break
-        if t.units <= left:
-            picked.append(t.id)
-            left -= t.units
-    if left:
-        return Denial(DenialCode.QUANTITY_TOO_LARGE, "A group ticket is refunded whole")
-    return sorted(picked)
+        return take_all(order, verb="refund")
+    if not live_tickets(order):
+        return Denial(DenialCode.INVALID_STATE, "Nothing left to refund")
+    return take_admissions(order, quantity, field="refundQuantity", verb="refund")
 
 
 class RefundLog:
