@@ -35,11 +35,12 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
 from hub.channels.outbound import SpecOutbound
 from hub.channels.spec import ChannelSpec
+from hub.clock import Clock, SystemClock
 from plugins.channel_ctrip import bodies
 from plugins.channel_ctrip.requests import RequestLog, event_key, tickets_tag
 
@@ -52,20 +53,11 @@ CONSUMED = "OrderConsumedNotice"
 INVENTORY = "DateInventoryModify"
 
 
-class _Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class _WallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @dataclass
 class HookState:
     """What the synchronous hooks need from the running channel (set in ``setup``)."""
 
-    clock: _Clock = field(default_factory=_WallClock)
+    clock: Clock = field(default_factory=SystemClock)
     callbacks: bool = False  # a callback URL and the outbound secrets are configured
     confirms: bool = False  # some service answers "pending" (CTRIP_ASYNC_SERVICES)
     batch_max: int = 90
@@ -75,7 +67,7 @@ class HookState:
 HOOKS = HookState()
 
 
-def configure(spec: ChannelSpec, clock: _Clock, *, callbacks: bool, confirms: bool) -> None:
+def configure(spec: ChannelSpec, clock: Clock, *, callbacks: bool, confirms: bool) -> None:
     cb = spec.callbacks.get(INVENTORY)
     HOOKS.clock = clock
     HOOKS.callbacks = callbacks

@@ -29,11 +29,11 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
 from hub.channels.outbound import SpecOutbound
+from hub.clock import Clock, SystemClock
 from plugins.channel_meituan import bodies
 from plugins.channel_meituan.refunds import RETENTION, RefundLog, tickets_tag
 
@@ -47,22 +47,13 @@ ISSUED = "vouchers_sent"
 """Plugin-store kind: Meituan took the voucher notice of this order (pay answers 200 now)."""
 
 
-class _Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class _WallClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 @dataclass
 class HookState:
     """What the synchronous hooks need from the running channel (set in ``setup``):
     hooks are given no clock, and a refund notice's ``responseTime`` is the moment of
     the refund's own transaction."""
 
-    clock: _Clock = field(default_factory=_WallClock)
+    clock: Clock = field(default_factory=SystemClock)
     async_issue: bool = False  # MEITUAN_ASYNC_ISSUE: pay answers 598, vouchers in a notice
 
 
