@@ -19,8 +19,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,7 @@ from hub.orders.outcome import Outcome
 from hub.ratelimit import TokenBuckets
 
 __all__ = [
+    "Handler",
     "HttpCall",
     "Inbound",
     "Refusal",
@@ -51,6 +53,8 @@ __all__ = [
     "http_call",
     "to_order_request",
 ]
+
+log = logging.getLogger(__name__)
 
 
 async def http_call(request: web.Request, operation: str | None = None) -> HttpCall | None:
@@ -92,6 +96,10 @@ class Inbound:
     document: dict[str, Any]
     call: HttpCall | None = None
     encrypted: bool = False  # the whole request was encrypted: so is the answer
+
+
+Handler = Callable[[Inbound], Awaitable[dict[str, Any]]]
+"""A plugin's business logic for one operation: a read call to its answer document."""
 
 
 def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
@@ -284,6 +292,24 @@ class SpecInbound:
         if body is not None and resp.body_path and (ok or not resp.body_only_on_success):
             _set_path(doc, resp.body_path, self.encode_body(body))
         return doc
+
+    async def dispatch(
+        self, got: Inbound, handlers: Mapping[str, Handler], *, unknown: str = ""
+    ) -> dict[str, Any]:
+        """Run the plugin's handler of ``got.operation``; never raises. An operation the
+        plugin does not serve is INVALID_REQUEST (``unknown`` words it, default "unsupported
+        <operation>"), a body that is not an object a PARSE_ERROR, and a handler that fails
+        an INTERNAL answer, logged: the partner retries on its own code, not on a 500."""
+        handler = handlers.get(got.operation)
+        if handler is None:
+            return self.answer("INVALID_REQUEST", detail=unknown or f"unsupported {got.operation}")
+        if not isinstance(got.body, dict):
+            return self.answer("PARSE_ERROR", got.operation, detail="body is not an object")
+        try:
+            return await handler(got)
+        except Exception:
+            log.exception("%s %s failed", self.spec.channel.name, got.operation)
+            return self.answer("INTERNAL", got.operation)
 
     def refuse(self, refusal: Refusal, operation: str | None = None) -> dict[str, Any]:
         return self.answer(refusal.key, operation, detail=refusal.detail)

@@ -116,13 +116,4 @@ class CtripChannel:
         got = inbound.read(raw)
         if isinstance(got, Refusal):
             return inbound.refuse(got)
-        handler = self.services.table().get(got.operation)
-        if handler is None:
-            return inbound.answer("INVALID_REQUEST", detail=f"unsupported {got.operation}")
-        if not isinstance(got.body, dict):
-            return inbound.answer("PARSE_ERROR", got.operation, detail="body is not an object")
-        try:
-            return await handler(got)
-        except Exception:
-            log.exception("ctrip %s failed", got.operation)
-            return inbound.answer("INTERNAL", got.operation)
+        return await inbound.dispatch(got, self.services.table())

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
 from hub.channels import ChannelSpec, load_all
-from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
+from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound, http_call
 from hub.channels.outbound import callback_policies
 from hub.outbox import RetryPolicy
 from plugins.channel_douyin import certificates
@@ -115,21 +115,7 @@ class DouyinChannel:
         got = inbound.read(call)
         if isinstance(got, Refusal):
             return inbound.refuse(got, operation)
-        handler = self.spi.table().get(got.operation)
-        if handler is None:
-            return inbound.answer("INVALID_REQUEST", detail=f"no SPI {tail!r}")
-        if not isinstance(got.body, dict):
-            return inbound.answer("PARSE_ERROR", got.operation, detail="body is not an object")
-        return await self._run(handler, got)
-
-    async def _run(self, handler: Any, got: Inbound) -> dict[str, Any]:
-        assert self.inbound is not None
-        try:
-            answer: dict[str, Any] = await handler(got)
-            return answer
-        except Exception:
-            log.exception("douyin %s failed", got.operation)
-            return self.inbound.answer("INTERNAL", got.operation)
+        return await inbound.dispatch(got, self.spi.table(), unknown=f"no SPI {tail!r}")
 
 
 def _dumps(doc: Any) -> str:

@@ -150,13 +150,4 @@ class MeituanChannel:
         header = got.call.header("PartnerId") if got.call is not None else None
         if header is None or header.strip() != self.account_id:
             return inbound.answer("BAD_ACCOUNT", got.operation, detail="PartnerId header")
-        handler = self.services.table().get(got.operation)
-        if handler is None:
-            return inbound.answer("INVALID_REQUEST", detail=f"unsupported {got.operation}")
-        if not isinstance(got.body, dict):
-            return inbound.answer("PARSE_ERROR", got.operation, detail="body is not an object")
-        try:
-            return await handler(got)
-        except Exception:
-            log.exception("meituan %s failed", got.operation)
-            return inbound.answer("INTERNAL", got.operation)
+        return await inbound.dispatch(got, self.services.table())
