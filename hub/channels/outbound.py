@@ -43,7 +43,6 @@ import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -62,27 +61,31 @@ from hub.channels.codecs import (
     meituan_mws_authorization,
 )
 from hub.channels.loader import PathError, get_path, parse_path
-from hub.channels.spec import Callback, ChannelSpec
+from hub.channels.sender import (
+    CallbackSender,
+    OutboundConfigError,
+    OutboundReply,
+    check_status,
+    exchange,
+)
+from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
 from hub.outbox.policy import RetryPolicy
 
 OUTBOUND_SIGNING = ("md5_concat", "hmac_sha1_mws", "none")
 """Signing schemes `SpecOutbound` can produce."""
 
-
-class OutboundConfigError(ValueError):
-    """The spec or the settings cannot make outbound calls (raised at construction)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundReply:
-    """The partner's answer to a call it accepted: its code, message and decoded body."""
-
-    status: int
-    code: str
-    message: str
-    body: Any
-    raw: bytes
+__all__ = [
+    "OUTBOUND_SIGNING",
+    "CallbackSender",
+    "OutboundConfigError",
+    "OutboundReply",
+    "RateLimiter",
+    "SpecOutbound",
+    "callback_policies",
+    "check_status",
+    "exchange",
+]
 
 
 class RateLimiter:
@@ -143,7 +146,7 @@ def callback_policies(spec: ChannelSpec) -> dict[str, RetryPolicy]:
     return {kind: cb.retry_policy() for kind, cb in spec.callbacks.items()}
 
 
-class SpecOutbound:
+class SpecOutbound(CallbackSender):
     """Build, sign, send and judge one partner's callbacks as its spec describes them."""
 
     def __init__(
@@ -157,9 +160,7 @@ class SpecOutbound:
         """Secrets are read once, by the setting names the spec gives; a missing one is
         an `OutboundConfigError` here, at start-up. URLs are looked up per call (a hub
         may run with inbound configured before the partner gave a callback URL)."""
-        self.spec = spec
-        self.settings = dict(settings)
-        self.clock = clock
+        super().__init__(spec, settings, clock=clock)
         env, side = spec.envelope, spec.signing.outbound
         if side.scheme not in OUTBOUND_SIGNING:
             raise OutboundConfigError(
@@ -198,34 +199,7 @@ class SpecOutbound:
             if cb.rate_per_minute and kind not in self.limiters:
                 self.limiters[kind] = RateLimiter(cb.rate_per_minute)
 
-    def _secret(self, name: str | None) -> str:
-        value = self.settings.get(name) if name else None
-        if not isinstance(value, str) or not value:
-            raise OutboundConfigError(f"{self.spec.channel.name}: setting {name} is required")
-        return value
-
     # ------------------------------------------------------------------ building
-
-    def callback(self, kind: str) -> Callback:
-        cb = self.spec.callbacks.get(kind)
-        if cb is None:
-            raise DeliveryError(f"{self.spec.channel.name}: no callback {kind!r}", retryable=False)
-        return cb
-
-    def url(self, kind: str) -> str:
-        """The callback's URL: its own ``url_setting``, else ``[outbound].url_setting``,
-        plus its ``path``. Missing is a deployment error: the call is dead-lettered with
-        that message and can be replayed once the setting exists."""
-        cb = self.callback(kind)
-        out = self.spec.outbound
-        name = cb.url_setting or (out.url_setting if out is not None else None)
-        base = self.settings.get(name) if name else None
-        if not isinstance(base, str) or not base:
-            raise DeliveryError(
-                f"{self.spec.channel.name}: setting {name or '<url_setting>'} is not configured",
-                retryable=False,
-            )
-        return base.rstrip("/") + cb.path if cb.path else base
 
     def encode_body(self, body: Any) -> Any:
         enc = self.spec.envelope.body_encoding
@@ -312,21 +286,12 @@ class SpecOutbound:
         at: datetime | None = None,
     ) -> OutboundReply:
         """Post one callback and judge the answer; see the module doc for what raises."""
-        cb = self.callback(kind)
         url, raw, headers = self.request(kind, body, at=at)
         limiter = self.limiters.get(kind)
         if limiter is not None:
             await limiter.acquire()
-        timeout = aiohttp.ClientTimeout(total=cb.timeout_seconds)
-        try:
-            async with http.post(url, data=raw, headers=headers, timeout=timeout) as resp:
-                status, data = resp.status, await resp.read()
-                data = self._whole_body_plain(resp.headers, data)
-        except TimeoutError as exc:
-            raise DeliveryError(f"{kind}: no answer within {cb.timeout_seconds:g} s") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"{kind}: {type(exc).__name__}") from exc
-        return self.judge(kind, status, data)
+        status, answer_headers, data = await self.post(http, kind, url, raw, headers)
+        return self.judge(kind, status, self._whole_body_plain(answer_headers, data))
 
     def _whole_body_plain(self, headers: Mapping[str, str], data: bytes) -> bytes:
         """An answer the partner encrypted whole (its trigger header says so), decrypted;
@@ -342,10 +307,7 @@ class SpecOutbound:
 
     def judge(self, kind: str, status: int, data: bytes) -> OutboundReply:
         """The partner's answer → a reply, or the `DeliveryError` it amounts to."""
-        if status >= 500 or status == 429:
-            raise DeliveryError(f"{kind}: partner answered HTTP {status}")
-        if status != 200:
-            raise DeliveryError(f"{kind}: partner refused with HTTP {status}", retryable=False)
+        check_status(kind, status)
         resp = self.spec.envelope.response
         try:
             doc = json.loads(data)

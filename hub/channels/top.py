@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from hub.channels.codecs import top_sign
-from hub.channels.outbound import OutboundConfigError, OutboundReply
-from hub.channels.spec import Callback, ChannelSpec
+from hub.channels.sender import CallbackSender, OutboundConfigError, OutboundReply, check_status
+from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
 
 TOP_SIGN_METHODS = {"top_md5": "md5", "top_hmac_md5": "hmac"}
@@ -62,7 +62,7 @@ def param_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class TopOutbound:
+class TopOutbound(CallbackSender):
     """Sign, post and judge one partner's TOP calls as its spec describes them."""
 
     def __init__(
@@ -74,9 +74,7 @@ class TopOutbound:
     ) -> None:
         """Secrets are read once by the setting names the spec gives; a missing one is an
         `OutboundConfigError` here (start-up). The gateway URL is read per call."""
-        self.spec = spec
-        self.settings = dict(settings)
-        self.clock = clock
+        super().__init__(spec, settings, clock=clock)
         side = spec.signing.outbound
         if side.scheme not in TOP_SIGN_METHODS:
             raise OutboundConfigError(
@@ -91,30 +89,6 @@ class TopOutbound:
         self.timestamp_format = out.timestamp_format if out else "%Y-%m-%d %H:%M:%S"
         self.constants = {"format": "json", "v": "2.0", **(out.constants if out else {})}
         self.retryable = list(out.retryable_codes) if out else []
-
-    def _secret(self, name: str | None) -> str:
-        value = self.settings.get(name) if name else None
-        if not isinstance(value, str) or not value:
-            raise OutboundConfigError(f"{self.spec.channel.name}: setting {name} is required")
-        return value
-
-    def callback(self, kind: str) -> Callback:
-        cb = self.spec.callbacks.get(kind)
-        if cb is None:
-            raise DeliveryError(f"{self.spec.channel.name}: no callback {kind!r}", retryable=False)
-        return cb
-
-    def url(self, kind: str) -> str:
-        cb = self.callback(kind)
-        out = self.spec.outbound
-        name = cb.url_setting or (out.url_setting if out is not None else None)
-        base = self.settings.get(name) if name else None
-        if not isinstance(base, str) or not base:
-            raise DeliveryError(
-                f"{self.spec.channel.name}: setting {name or '<url_setting>'} is not configured",
-                retryable=False,
-            )
-        return base.rstrip("/") + cb.path if cb.path else base
 
     def params(
         self, kind: str, business: Mapping[str, Any], *, at: datetime | None = None
@@ -144,26 +118,13 @@ class TopOutbound:
         at: datetime | None = None,
     ) -> OutboundReply:
         """Post one call and judge the answer (raises `DeliveryError`, see module doc)."""
-        cb = self.callback(kind)
-        url = self.url(kind)
         raw = urlencode(self.params(kind, business, at=at)).encode("ascii")
-        timeout = aiohttp.ClientTimeout(total=cb.timeout_seconds)
-        headers = {"Content-Type": FORM}
-        try:
-            async with http.post(url, data=raw, headers=headers, timeout=timeout) as resp:
-                status, data = resp.status, await resp.read()
-        except TimeoutError as exc:
-            raise DeliveryError(f"{kind}: no answer within {cb.timeout_seconds:g} s") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"{kind}: {type(exc).__name__}") from exc
+        status, _, data = await self.post(http, kind, self.url(kind), raw, {"Content-Type": FORM})
         return self.judge(kind, status, data)
 
     def judge(self, kind: str, status: int, data: bytes) -> OutboundReply:
         """TOP's answer → a reply, or the `DeliveryError` it amounts to."""
-        if status >= 500 or status == 429:
-            raise DeliveryError(f"{kind}: gateway answered HTTP {status}")
-        if status != 200:
-            raise DeliveryError(f"{kind}: gateway refused with HTTP {status}", retryable=False)
+        check_status(kind, status, "gateway")
         try:
             doc = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from hub import DeliveryError
+from hub.channels.sender import check_status, exchange
 from hub.channels.spec import ChannelSpec
 
 log = logging.getLogger(__name__)
@@ -153,24 +154,21 @@ class OpenApi:
         if token is not None:
             headers["access-token"] = token
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        timeout = aiohttp.ClientTimeout(total=seconds)
-        try:
-            async with self.http().request(
-                method, url, data=data, params=dict(query or {}), headers=headers, timeout=timeout
-            ) as resp:
-                status, raw = resp.status, await resp.read()
-        except TimeoutError as exc:
-            raise DeliveryError(f"douyin {kind}: no answer within {seconds:g} s") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"douyin {kind}: {type(exc).__name__}") from exc
+        status, _, raw = await exchange(
+            self.http(),
+            url,
+            what=f"douyin {kind}",
+            seconds=seconds,
+            method=method,
+            data=data,
+            params=dict(query or {}),
+            headers=headers,
+        )
         return self.judge(kind, status, raw)
 
     def judge(self, kind: str, status: int, raw: bytes) -> dict[str, Any]:
         """Douyin's answer → its ``data``, or the `DeliveryError` it amounts to."""
-        if status >= 500 or status == 429:
-            raise DeliveryError(f"douyin {kind}: HTTP {status}")
-        if status != 200:
-            raise DeliveryError(f"douyin {kind}: refused with HTTP {status}", retryable=False)
+        check_status(f"douyin {kind}", status, "Douyin")
         try:
             doc = json.loads(raw)
             data = doc["data"]
