@@ -16,7 +16,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.testing.conformance import ProbeAnswer, ProbeRequest
+from hub.testing.conformance import (
+    Answer,
+    ChannelProbe,
+    KitHub,
+    PartnerCodes,
+    ProbeAnswer,
+    ProbeRequest,
+    ReceivedCall,
+)
 
 SPECS_DIR = str(Path(__file__).resolve().parents[2] / "examples" / "channel_specs")
 SECRETS = {"TRIPNEST_PARTNER_ID": "tn-42", "TRIPNEST_SECRET": "tn-secret-xyz"}
@@ -79,17 +87,15 @@ def booking(order_no: str, *, product: str, day: date, count: int, **extra: Any)
     }
 
 
-class TripNestProbe:
+class TripNestProbe(ChannelProbe):
     """TripNest for the conformance kit (`book` takes stock, `pay` queues `issued`)."""
 
     channel = "tripnest"
     settings: Mapping[str, str] = SECRETS
     hub_settings: Mapping[str, Any] = {"channel_specs_dirs": [SPECS_DIR]}
-    ok_codes = frozenset({"0"})
-    bad_sign_codes = frozenset({"1002"})
-    parse_error_codes = frozenset({"1001"})
-    sold_out_codes = frozenset({"2001"})
-    conflict_codes = frozenset({"2009"})
+    codes = PartnerCodes(
+        ok="0", bad_sign="1002", parse_error="1001", sold_out="2001", conflict="2009"
+    )
 
     def __init__(self) -> None:
         self.client = TripNestClient()
@@ -123,23 +129,12 @@ class TripNestProbe:
     def callback_settings(self, receiver_url: str) -> Mapping[str, str]:
         return {"TRIPNEST_NOTIFY_URL": receiver_url}
 
-    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
-        req = self.client.request("pay", {"orderNo": partner_order_id})
-        resp = await client.post(req.path, data=req.body, headers=dict(req.headers))
-        answer = self.client.read(await resp.read())
-        if answer.code != "0":
-            raise AssertionError(f"pay refused: {answer}")
+    async def provoke_callback(self, kit: KitHub, partner_order_id: str) -> None:
+        await kit.expect_ok(self.client.request("pay", {"orderNo": partner_order_id}), "pay")
 
-    def callback_identity(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> str:
-        data = self.client.verify_callback(body)
-        return f"{path}:{data['orderNo']}"
+    def callback_identity(self, call: ReceivedCall) -> str:
+        data = self.client.verify_callback(call.body)
+        return f"{call.path}:{data['orderNo']}"
 
-    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
+    def callback_answer(self, call: ReceivedCall) -> Answer:
         return 200, JSON, json.dumps({"code": 0, "msg": "ok"}).encode()

@@ -32,9 +32,8 @@ async def call(client: TestClient, tn: TripNestClient, op: str, body: Any) -> An
 
 async def test_a_spec_file_is_a_whole_channel(aiohttp_client: Any, db_url: str) -> None:
     tn = TripNestClient(now=lambda: T0)
-    receiver = CallbackReceiver(
-        identify=TripNestProbe().callback_identity, answer=TripNestProbe().callback_answer
-    )
+    probe = TripNestProbe()
+    receiver = CallbackReceiver(identify=probe.callback_identity, answer=probe.callback_answer)
     url = await receiver.start()
     try:
         client = await hub_client(

@@ -2,7 +2,8 @@
 
 The kit talks to the hub over HTTP like the partner (through the probe) and reads stock,
 orders and the outbox straight from the database, because "nothing written" can only be
-checked where things would have been written.
+checked where things would have been written. What staff or a venue would do (seed the
+catalog, set an agency up, admit a ticket at a gate) goes through their HTTP APIs too.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from sqlalchemy import func, select
 
 from hub.api.app import HUB, Hub, create_app
 from hub.clock import SystemClock
+from hub.orders import records
 from hub.outbox import Breakers, OutboxWorker, RetryPolicy
 from hub.settings import Settings
 from hub.storage.tables import InventoryRow, OrderRow, OutboxRow
 from hub.testing.conformance.probe import ChannelProbe, ProbeAnswer, ProbeRequest
 
 ADMIN_TOKEN = "conformance-admin"
+BRIDGE_TOKEN = "conformance-bridge"
+VENUE = "v1"
 PRODUCT = "adult"
 POOL = "main"
 VENUE_TZ = ZoneInfo("Asia/Shanghai")
@@ -65,6 +69,46 @@ class KitHub:
     async def ask(self, request: ProbeRequest) -> tuple[int, ProbeAnswer]:
         status, headers, raw = await self.send(request)
         return status, self.probe.read(status, headers, raw)
+
+    async def expect_ok(self, request: ProbeRequest, what: str) -> ProbeAnswer:
+        """Send a step the partner needs to succeed (a payment before a refund, say);
+        AssertionError in the partner's words when it does not."""
+        status, answer = await self.ask(request)
+        if answer.code not in self.probe.codes.ok:
+            raise AssertionError(f"{self.probe.channel} {what} refused: HTTP {status} {answer}")
+        return answer
+
+    async def admin(self, method: str, path: str, doc: Any = None) -> Any:
+        """A staff call with the kit's admin token; the answer's JSON, or RuntimeError."""
+        return await _admin(self.client, path, doc, method=method)
+
+    async def admit(self, partner_order_id: str) -> str:
+        """Admit the order's first unused ticket at a gate, as the venue's bridge reports
+        it (its upload is what fires ``ticket_redeemed`` and queues the partner's
+        redemption callbacks); returns the ticket id."""
+        async with self.hub.engine.connect() as conn:
+            order = await records.load_order(
+                conn, channel=self.probe.channel, partner_order_id=partner_order_id
+            )
+        ticket = next((t for t in order.tickets if not t.entries_used), None) if order else None
+        if ticket is None:
+            raise AssertionError(f"no unused ticket in {self.probe.channel} {partner_order_id}")
+        decision = {
+            "id": f"conformance-{ticket.id}",
+            "ticket_id": ticket.id,
+            "gate": "conformance-gate",
+            "at": datetime.now(UTC).isoformat(),
+            "accepted": True,
+        }
+        resp = await self.client.post(
+            f"/api/bridge/venues/{VENUE}/redemptions",
+            json={"bridge": "conformance", "redemptions": [decision]},
+            headers={"Authorization": f"Bearer {BRIDGE_TOKEN}"},
+        )
+        result = await resp.json()
+        if resp.status != 200 or result.get("counted") != 1:
+            raise AssertionError(f"admitting {ticket.id}: HTTP {resp.status} {result}")
+        return ticket.id
 
     async def taken(self) -> int:
         """Units held or sold in the common bucket of the tested day."""
@@ -109,10 +153,13 @@ class KitHub:
         )
 
 
-async def _admin(client: TestClient, path: str, doc: dict[str, Any]) -> None:
-    resp = await client.put(path, json=doc, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+async def _admin(client: TestClient, path: str, doc: Any, *, method: str = "PUT") -> Any:
+    resp = await client.request(
+        method, path, json=doc, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
     if resp.status not in (200, 201):
-        raise RuntimeError(f"seeding {path} failed: {resp.status} {await resp.text()}")
+        raise RuntimeError(f"{method} {path} failed: {resp.status} {await resp.text()}")
+    return await resp.json()
 
 
 @asynccontextmanager
@@ -123,10 +170,11 @@ async def kit_hub(
     capacity: int = 10,
     extra_settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[KitHub]:
-    """A running hub with the probe's channel configured and product `adult` on sale
-    tomorrow (venue time, real clock: partners sign with real timestamps)."""
+    """A running hub with the probe's channel configured, product `adult` on sale
+    tomorrow (venue time, real clock: partners sign with real timestamps) and whatever
+    the probe's `prepare` sets up."""
     settings = Settings(
-        **dict(getattr(probe, "hub_settings", {})),  # e.g. channel_specs_dirs
+        **{"bridge_tokens": {VENUE: BRIDGE_TOKEN}, **probe.hub_settings},
         database_url=database_url,
         admin_token=ADMIN_TOKEN,
         channel_settings={probe.channel: {**probe.settings, **(extra_settings or {})}},
@@ -138,11 +186,11 @@ async def kit_hub(
     await client.start_server()
     try:
         day = datetime.now(UTC).astimezone(VENUE_TZ).date() + timedelta(days=1)
-        await _admin(client, "/api/admin/venues/v1", {"name": "Conformance Park"})
+        await _admin(client, f"/api/admin/venues/{VENUE}", {"name": "Conformance Park"})
         await _admin(
             client,
             f"/api/admin/products/{PRODUCT}",
-            {"venue_id": "v1", "name": "Adult", "pool": POOL, "prices": [{"amount": 10000}]},
+            {"venue_id": VENUE, "name": "Adult", "pool": POOL, "prices": [{"amount": 10000}]},
         )
         await _admin(
             client,
@@ -154,6 +202,8 @@ async def kit_hub(
                 "slots": [{"code": "", "capacity": capacity}],
             },
         )
-        yield KitHub(probe, client, day)
+        kit = KitHub(probe, client, day)
+        await probe.prepare(kit)
+        yield kit
     finally:
         await client.close()

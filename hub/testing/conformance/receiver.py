@@ -5,18 +5,24 @@ a 5xx, or nothing until the caller gives up — then succeeds, and records every
 with the identity the probe reads from it, so the kit can tell a retry of the same
 callback (fine) from a second callback for the same event (a duplicate) and from an
 attempt after the partner already said yes (a wasted, possibly harmful, repeat).
+
+A request the probe names as a preparatory step (identity None: a token fetch, a lookup
+before the call that changes the partner's state) is answered by the probe, recorded in
+`steps`, and neither faulted nor counted: the faults are spent on the callback itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from hub.testing.conformance.probe import Answer, ReceivedCall
 
 Fault = Literal["5xx", "timeout"]
 
@@ -34,23 +40,27 @@ class CallbackReceiver:
     `identify` and `answer` come from the probe; `hang_seconds` must exceed the
     timeout the kit gives the outbox, so a "timeout" really is one."""
 
-    identify: Callable[[str, str, Mapping[str, str], Mapping[str, str], bytes], str]
-    answer: Callable[[], tuple[int, Mapping[str, str], bytes]]
+    identify: Callable[[ReceivedCall], str | None]
+    answer: Callable[[ReceivedCall], Answer]
     faults: list[Fault] = field(default_factory=list)
     hang_seconds: float = 1.0
     attempts: list[Attempt] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
     acknowledged: Counter[str] = field(default_factory=Counter)
     _server: TestServer | None = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        call = ReceivedCall(
+            request.method, request.path, request.query, request.headers, await request.read()
+        )
         try:
-            identity = self.identify(
-                request.method, request.path, dict(request.query), dict(request.headers), body
-            )
+            identity = self.identify(call)
         except ValueError:
             self.attempts.append(Attempt("?", "forged"))
             return web.Response(status=401, text="not authentic")
+        if identity is None:
+            self.steps.append(f"{call.method} {call.path}")
+            return self._respond(call)
         if self.faults:
             fault = self.faults.pop(0)
             self.attempts.append(Attempt(identity, fault))
@@ -60,7 +70,10 @@ class CallbackReceiver:
             return web.Response(status=503, text="partner busy")
         self.attempts.append(Attempt(identity, "ok"))
         self.acknowledged[identity] += 1
-        status, headers, raw = self.answer()
+        return self._respond(call)
+
+    def _respond(self, call: ReceivedCall) -> web.Response:
+        status, headers, raw = self.answer(call)
         return web.Response(status=status, headers=dict(headers), body=raw)
 
     async def start(self) -> str:
@@ -90,4 +103,6 @@ class CallbackReceiver:
         return {
             "attempts": [(a.identity, a.outcome) for a in self.attempts],
             "acknowledged": dict(self.acknowledged),
+            "steps": len(self.steps),
+            "faults_left": list(self.faults),
         }

@@ -9,13 +9,16 @@ Each check runs on SQLite and on PostgreSQL (the ``conformance_db_url`` fixture 
 ``tickethub`` pytest plugin). The checks are the partner's promises, not ours: a forged
 call is refused in the partner's words with nothing written, a retry gets the first
 answer, a changed retry is refused, garbage and huge bodies never cause a 500, concurrent
-orders never oversell, and every callback lands once through timeouts and 5xx.
+orders never oversell, and every callback lands once through timeouts and 5xx (skipped,
+with the probe's reason, for a partner the hub never calls back).
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import ClassVar
+
+import pytest
 
 from hub.testing.conformance.harness import PRODUCT, KitHub, kit_hub
 from hub.testing.conformance.probe import ChannelProbe, ProbeAnswer, ProbeRequest
@@ -41,7 +44,7 @@ class ConformanceSuite:
     async def test_a_valid_order_takes_stock(self, conformance_db_url: str) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             status, answer = await kit.ask(self._order(kit, "CK-OK-1", quantity=2))
-            assert status < 500 and answer.code in self.probe.ok_codes, (status, answer)
+            assert status < 500 and answer.code in self.probe.codes.ok, (status, answer)
             assert await kit.taken() == 2
             assert await kit.orders() == 1
 
@@ -51,7 +54,7 @@ class ConformanceSuite:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             forged = self.probe.forge(self._order(kit, "CK-FORGED-1"))
             status, answer = await kit.ask(forged)
-            self._refused(status, answer, self.probe.bad_sign_codes, "forged signature")
+            self._refused(status, answer, self.probe.codes.bad_sign, "forged signature")
             assert await kit.taken() == 0
             assert await kit.orders() == 0
 
@@ -61,19 +64,22 @@ class ConformanceSuite:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             request = self._order(kit, "CK-REPLAY-1")
             first = await kit.ask(request)
-            again = await asyncio.gather(*(kit.ask(request) for _ in range(3)))
-            assert first[1].code in self.probe.ok_codes, first
+            again = await asyncio.gather(*(kit.ask(self.probe.resend(request)) for _ in range(3)))
+            assert first[1].code in self.probe.codes.ok, first
             for status, answer in again:
-                assert status == first[0] and answer == first[1], (first, status, answer)
+                # The partner's reading must be the first one; the status only of the same
+                # class (a REST API may say 201 Created first and 200 on a replay).
+                assert answer == first[1], (first, status, answer)
+                assert status // 100 == first[0] // 100, (first, status, answer)
             assert await kit.taken() == 1
             assert await kit.orders() == 1
 
     async def test_a_replay_with_a_changed_body_is_refused(self, conformance_db_url: str) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             status, answer = await kit.ask(self._order(kit, "CK-CHANGED-1", quantity=1))
-            assert answer.code in self.probe.ok_codes, (status, answer)
+            assert answer.code in self.probe.codes.ok, (status, answer)
             status, answer = await kit.ask(self._order(kit, "CK-CHANGED-1", quantity=2))
-            self._refused(status, answer, self.probe.conflict_codes, "changed replay")
+            self._refused(status, answer, self.probe.codes.conflict, "changed replay")
             assert await kit.taken() == 1
             assert await kit.orders() == 1
 
@@ -82,7 +88,7 @@ class ConformanceSuite:
     ) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             status, answer = await kit.ask(self.probe.malformed("CK-MALFORMED-1"))
-            self._refused(status, answer, self.probe.parse_error_codes, "malformed body")
+            self._refused(status, answer, self.probe.codes.parse_error, "malformed body")
             assert await kit.orders() == 0
 
     async def test_an_oversized_body_is_refused_in_the_partners_words(
@@ -91,17 +97,18 @@ class ConformanceSuite:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             size = kit.hub.settings.max_body_bytes + 4096
             status, answer = await kit.ask(self.probe.oversized(size))
-            self._refused(status, answer, self.probe.parse_error_codes, "oversized body")
+            self._refused(status, answer, self.probe.codes.parse_error, "oversized body")
             assert await kit.orders() == 0
 
     async def test_concurrent_orders_never_oversell(self, conformance_db_url: str) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
             requests = [self._order(kit, f"CK-RACE-{i}") for i in range(self.capacity * 3)]
             results = await asyncio.gather(*(kit.ask(r) for r in requests))
-            ok = [a for _, a in results if a.code in self.probe.ok_codes]
+            codes = self.probe.codes
+            ok = [a for _, a in results if a.code in codes.ok]
             for status, answer in results:
                 assert status < 500, results
-                assert answer.code in self.probe.ok_codes | self.probe.sold_out_codes, answer
+                assert answer.code in codes.ok | codes.sold_out, answer
             assert len(ok) == self.capacity, [a.code for _, a in results]
             assert await kit.taken() == self.capacity
 
@@ -109,6 +116,8 @@ class ConformanceSuite:
         self, conformance_db_url: str
     ) -> None:
         probe = self.probe
+        if probe.no_callbacks:
+            pytest.skip(f"{probe.channel} has no partner callbacks: {probe.no_callbacks}")
         receiver = CallbackReceiver(
             identify=probe.callback_identity,
             answer=probe.callback_answer,
@@ -122,8 +131,8 @@ class ConformanceSuite:
             ) as kit:
                 for key in ("CK-CB-1", "CK-CB-2"):
                     status, answer = await kit.ask(self._order(kit, key))
-                    assert answer.code in probe.ok_codes, (status, answer)
-                    await probe.provoke_callback(kit.client, key)
+                    assert answer.code in probe.codes.ok, (status, answer)
+                    await probe.provoke_callback(kit, key)
                 queued = sum((await kit.outbox_states()).values())
                 assert queued >= 2, f"provoke_callback queued {queued} calls for 2 orders"
                 worker = kit.callback_worker()
@@ -137,6 +146,8 @@ class ConformanceSuite:
                 assert len(receiver.acknowledged) == states["done"], receiver.summary()
                 assert all(n == 1 for n in receiver.acknowledged.values()), receiver.summary()
                 assert not receiver.after_ack(), receiver.summary()
+                # Every fault was spent on a request that IS a callback (not on a step).
+                assert not receiver.faults, receiver.summary()
                 assert any(a.outcome == "timeout" for a in receiver.attempts)
                 assert not any(a.outcome == "forged" for a in receiver.attempts), receiver.summary()
         finally:

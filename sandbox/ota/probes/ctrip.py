@@ -12,7 +12,16 @@ from datetime import date
 from typing import Any
 
 from hub.channels.codecs import CodecError, ctrip_decrypt, ctrip_sign, verify_hex
-from hub.testing.conformance import ProbeAnswer, ProbeRequest
+from hub.testing.conformance import (
+    Answer,
+    ChannelProbe,
+    KitHub,
+    PartnerCodes,
+    ProbeAnswer,
+    ProbeRequest,
+    ReceivedCall,
+    broken,
+)
 from sandbox.ota.ctrip import CtripClient
 
 SECRETS = {
@@ -25,14 +34,12 @@ PATH = "/api/channels/ctrip"
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class CtripProbe:
+class CtripProbe(ChannelProbe):
     channel = "ctrip"
     settings: Mapping[str, str] = SECRETS
-    ok_codes = frozenset({"0000"})
-    bad_sign_codes = frozenset({"0002"})
-    parse_error_codes = frozenset({"0001"})
-    sold_out_codes = frozenset({"1003"})
-    conflict_codes = frozenset({"1101"})
+    codes = PartnerCodes(
+        ok="0000", bad_sign="0002", parse_error="0001", sold_out="1003", conflict="1101"
+    )
 
     def __init__(self) -> None:
         self.client = CtripClient(
@@ -67,8 +74,7 @@ class CtripProbe:
 
     def forge(self, request: ProbeRequest) -> ProbeRequest:
         doc = json.loads(request.body)
-        sign = doc["header"]["sign"]
-        doc["header"]["sign"] = ("0" if sign[0] != "0" else "1") + sign[1:]
+        doc["header"]["sign"] = broken(doc["header"]["sign"])
         return self._post(json.dumps(doc).encode())
 
     def malformed(self, partner_order_id: str) -> ProbeRequest:
@@ -106,25 +112,15 @@ class CtripProbe:
         order queues exactly one PayPreOrderConfirm."""
         return {"CTRIP_CALLBACK_URL": receiver_url, "CTRIP_ASYNC_SERVICES": "PayPreOrder"}
 
-    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
+    async def provoke_callback(self, kit: KitHub, partner_order_id: str) -> None:
         data = self.client.build("PayPreOrder", {"otaOrderId": partner_order_id})
-        resp = await client.post(PATH, data=data, headers=JSON)
-        answer = self.read(resp.status, dict(resp.headers), await resp.read())
-        if answer.code != "0000":
-            raise AssertionError(f"PayPreOrder refused: {answer}")
+        await kit.expect_ok(self._post(data), "PayPreOrder")
 
-    def callback_identity(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> str:
+    def callback_identity(self, call: ReceivedCall) -> str:
         """Ctrip's own checks (account, md5 sign over the cipher body), then the call's
         identity: its service and the sequenceId of the request it confirms."""
         try:
-            doc = json.loads(body)
+            doc = json.loads(call.body)
             h = doc["header"]
             fields = (h["accountId"], h["serviceName"], h["requestTime"], doc["body"], h["version"])
             plain = json.loads(
@@ -138,6 +134,6 @@ class CtripProbe:
             raise ValueError("bad sign")
         return f"{h['serviceName']}:{plain.get('sequenceId') or plain.get('otaOrderId')}"
 
-    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
+    def callback_answer(self, call: ReceivedCall) -> Answer:
         doc = {"header": {"resultCode": "0000", "resultMessage": "success"}}
         return 200, JSON, json.dumps(doc).encode()

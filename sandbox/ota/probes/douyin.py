@@ -5,57 +5,80 @@ Requests are built by `sandbox.ota.douyin.DouyinClient` (Douyin's query ``timest
 written from the reference), answers read as Douyin reads them (``data.error_code``).
 
 Callbacks: Douyin's only callback is the certificate verify on REDEMPTION, and one
-verify is three requests to Douyin's OpenAPI (``client_token``, ``certificate/prepare``,
-``certificate/verify``). `provoke_callback` pays the order over HTTP as Douyin, then
-admits one ticket the way the hub's redemption recording does (ticket and
-``ticket_redeemed`` calls in one transaction: the hub has no redemption API yet).
-`callback_identity` names all three requests of one voucher's verify; the kit's generic
-receiver counts them as separate callbacks, so ``tests/douyin/test_conformance.py``
-runs its own version of the callback check against the sandbox OpenAPI (see there).
+verify is up to three requests to Douyin's OpenAPI: ``client_token`` (once, cached),
+``certificate/prepare`` (a lookup) and ``certificate/verify`` (the call that changes
+Douyin's state). `provoke_callback` pays the order over HTTP as Douyin, then admits one
+ticket through the venue bridge's upload (`KitHub.admit`). `callback_identity` names the
+verify the callback and the other two preparatory steps, so the kit's receiver spends its
+faults on verifies and counts one delivery per voucher; `callback_answer` answers each
+request the way Douyin would, the prepare with a ``verify_token`` bound to the voucher
+code, which the verify must then carry back.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import update
-
-from hub import Redemption
-from hub.api.app import HUB
-from hub.orders import records
-from hub.storage.tables import TicketRow
-from hub.testing.conformance import ProbeAnswer, ProbeRequest
-from sandbox.ota.douyin import DouyinClient, spi_sign
+from hub.testing.conformance import (
+    Answer,
+    ChannelProbe,
+    KitHub,
+    PartnerCodes,
+    ProbeAnswer,
+    ProbeRequest,
+    ReceivedCall,
+    broken,
+)
+from sandbox.ota.douyin import (
+    PREPARE_PATH,
+    TOKEN_PATH,
+    VERIFY_PATH,
+    DouyinClient,
+    SpiRequest,
+    spi_sign,
+)
 
 SECRETS = {
     "DOUYIN_CLIENT_KEY": "awk-conformance",
     "DOUYIN_CLIENT_SECRET": "conformance-client-secret",
 }
 KIT_TOKEN = "clt.conformance-kit-token"
+POI_ID = "conformance-poi"
 
 
-class DouyinProbe:
+def verify_token(code: str) -> str:
+    """The token our prepare answer gives for a voucher code: derived, so the verify can
+    be checked against the prepare without the probe keeping state."""
+    return "vt-" + hashlib.sha256(code.encode()).hexdigest()[:24]
+
+
+class DouyinProbe(ChannelProbe):
     channel = "douyin"
     settings: Mapping[str, str] = SECRETS
-    ok_codes = frozenset({"0"})
-    bad_sign_codes = frozenset({"999999"})
-    parse_error_codes = frozenset({"999999"})
-    sold_out_codes = frozenset({"1"})
-    conflict_codes = frozenset({"999999"})
+    codes = PartnerCodes(
+        ok="0", bad_sign="999999", parse_error="999999", sold_out="1", conflict="999999"
+    )
 
     def __init__(self) -> None:
         self.client = DouyinClient(
             SECRETS["DOUYIN_CLIENT_KEY"], SECRETS["DOUYIN_CLIENT_SECRET"], http=None
         )
 
+    @staticmethod
+    def _probe(req: SpiRequest, raw: bytes | None = None) -> ProbeRequest:
+        """`req` as the kit sends it; with `raw`, those bytes signed in its place."""
+        if raw is None:
+            return ProbeRequest("POST", req.path, req.body, req.query, dict(req.headers))
+        sign = spi_sign(SECRETS["DOUYIN_CLIENT_SECRET"], dict(req.query), raw, "sha256")
+        return ProbeRequest("POST", req.path, raw, req.query, {**req.headers, "x-life-sign": sign})
+
     def _request(self, operation: str, body: Any) -> ProbeRequest:
-        req = self.client.build(operation, body)
-        return ProbeRequest("POST", req.path, req.body, req.query, dict(req.headers))
+        return self._probe(self.client.build(operation, body))
 
     def order(
         self, partner_order_id: str, *, product: str, day: date, quantity: int
@@ -71,30 +94,16 @@ class DouyinProbe:
         return self._request("create_order", body)
 
     def forge(self, request: ProbeRequest) -> ProbeRequest:
-        sign = request.headers["x-life-sign"]
-        broken = ("0" if sign[0] != "0" else "1") + sign[1:]
-        return ProbeRequest(
-            request.method,
-            request.path,
-            request.body,
-            request.query,
-            {**request.headers, "x-life-sign": broken},
-        )
+        return request.with_headers(**{"x-life-sign": broken(request.headers["x-life-sign"])})
 
     def malformed(self, partner_order_id: str) -> ProbeRequest:
         """Correctly signed (query and these very bytes), but not JSON."""
         raw = b'{"order_id":"' + partner_order_id.encode() + b'","count":'
-        req = self.client.build("create_order", {})
-        query = dict(req.query)
-        sign = spi_sign(SECRETS["DOUYIN_CLIENT_SECRET"], query, raw, "sha256")
-        return ProbeRequest("POST", req.path, raw, req.query, {**req.headers, "x-life-sign": sign})
+        return self._probe(self.client.build("create_order", {}), raw)
 
     def oversized(self, size: int) -> ProbeRequest:
         raw = b'{"order_id":"' + b"x" * size + b'"}'
-        req = self.client.build("create_order", {})
-        query = dict(req.query)
-        sign = spi_sign(SECRETS["DOUYIN_CLIENT_SECRET"], query, raw, "sha256")
-        return ProbeRequest("POST", req.path, raw, req.query, {**req.headers, "x-life-sign": sign})
+        return self._probe(self.client.build("create_order", {}), raw)
 
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         data = json.loads(body)["data"]
@@ -103,87 +112,51 @@ class DouyinProbe:
     # ------------------------------------------------------------------ callbacks
 
     def callback_settings(self, receiver_url: str) -> Mapping[str, str]:
-        return {"DOUYIN_OPENAPI_URL": receiver_url, "DOUYIN_POI_ID": "conformance-poi"}
+        return {"DOUYIN_OPENAPI_URL": receiver_url, "DOUYIN_POI_ID": POI_ID}
 
-    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
+    async def provoke_callback(self, kit: KitHub, partner_order_id: str) -> None:
         """Pay over HTTP as Douyin, then admit the order's first ticket (one verify)."""
-        req = self.client.build("pay_notify", {"order_id": partner_order_id})
-        resp = await client.post(
-            req.path, data=io.BytesIO(req.body), params=list(req.query), headers=dict(req.headers)
-        )
-        answer = self.read(resp.status, dict(resp.headers), await resp.read())
-        if answer.code != "0":
-            raise AssertionError(f"pay_notify refused: {answer}")
-        await redeem_first_ticket(client, partner_order_id)
+        await kit.expect_ok(self._request("pay_notify", {"order_id": partner_order_id}), "pay")
+        await kit.admit(partner_order_id)
 
-    def callback_identity(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> str:
+    def callback_identity(self, call: ReceivedCall) -> str | None:
         """Douyin's own checks: the client credentials on ``client_token``, the token
-        it issued (`KIT_TOKEN`) on the others; the identity is the voucher's."""
+        it issued (`KIT_TOKEN`) on the others, and a verify must carry the token and
+        encrypted code our prepare gave for its voucher. Token and prepare are steps
+        (None); a verify's identity is its voucher's token."""
         try:
-            if path.endswith("/client_token/"):
-                doc = json.loads(body)
+            if call.path == TOKEN_PATH:
+                doc = json.loads(call.body)
                 if (
                     doc.get("client_key") != SECRETS["DOUYIN_CLIENT_KEY"]
                     or doc.get("client_secret") != SECRETS["DOUYIN_CLIENT_SECRET"]
                     or doc.get("grant_type") != "client_credential"
                 ):
                     raise ValueError("bad client credentials")
-                return "client_token"
-            token = {k.lower(): v for k, v in headers.items()}.get("access-token")
-            if token != KIT_TOKEN:
+                return None
+            if call.headers.get("access-token") != KIT_TOKEN:
                 raise ValueError("access-token missing or not issued")
-            if path.endswith("/certificate/prepare/"):
-                return f"verify:{query['code']}"
-            doc = json.loads(body)
-            return f"verify:{doc['verify_token']}:{','.join(doc['encrypted_codes'])}"
+            if call.path == PREPARE_PATH and call.method == "GET" and call.query["code"]:
+                return None
+            if call.path != VERIFY_PATH or call.method != "POST":
+                raise ValueError(f"not a certificate call: {call.method} {call.path}")
+            doc = json.loads(call.body)
+            token = str(doc["verify_token"])
+            if doc["encrypted_codes"] != ["enc-" + token] or doc.get("poi_id") != POI_ID:
+                raise ValueError("verify does not carry what prepare gave, or the poi_id")
+            return f"verify:{token}"
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a Douyin OpenAPI call: {exc}") from None
 
-    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
-        """One answer that satisfies all three calls (token, prepare, verify)."""
-        data = {
-            "error_code": 0,
-            "description": "",
-            "access_token": KIT_TOKEN,
-            "expires_in": 7200,
-            "verify_token": "vt-conformance",
-            "certificates": [{"encrypted_code": "enc-conformance"}],
-            "verify_results": [{"result": 0, "msg": ""}],
-        }
+    def callback_answer(self, call: ReceivedCall) -> Answer:
+        """Each call's answer as Douyin gives it."""
+        data: dict[str, Any] = {"error_code": 0, "description": ""}
+        if call.path == TOKEN_PATH:
+            data |= {"access_token": KIT_TOKEN, "expires_in": 7200}
+        elif call.path == PREPARE_PATH:
+            token = verify_token(call.query["code"])
+            data |= {"verify_token": token, "certificates": [{"encrypted_code": "enc-" + token}]}
+        else:
+            data |= {"verify_results": [{"result": 0, "msg": ""}]}
         doc = {"data": data, "extra": {"error_code": 0, "now": int(time.time())}}
         return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
-
-
-async def redeem_first_ticket(client: Any, partner_order_id: str) -> None:
-    """Admit the order's first unused ticket as the hub's redemption recording does:
-    the entry and the ``ticket_redeemed`` hook's calls in ONE transaction."""
-    hub = client.app[HUB]
-    tix = TicketRow.__table__
-    async with hub.engine.begin() as conn:
-        found = await records.load_order(conn, channel="douyin", partner_order_id=partner_order_id)
-        if found is None:
-            raise AssertionError(f"no douyin order {partner_order_id}")
-        ticket = next(t for t in found.tickets if not t.entries_used)
-        await conn.execute(
-            update(tix)
-            .where(tix.c.id == ticket.id)
-            .values(entries_used=tix.c.entries_used + 1, state="used")
-        )
-        after = await records.load_order(conn, order_id=found.id)
-        assert after is not None
-        admitted = next(t for t in after.tickets if t.id == ticket.id)
-        redemption = Redemption(
-            id=f"conformance-{ticket.id}",
-            ticket_id=ticket.id,
-            venue_id=after.venue_id,
-            gate="conformance-gate",
-            at=hub.clock.now(),
-        )
-        await hub.outbox.enqueue(conn, hub.plugins.ticket_redeemed(after, admitted, redemption))

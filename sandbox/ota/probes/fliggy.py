@@ -14,21 +14,28 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hub.testing.conformance import ProbeAnswer, ProbeRequest
+from hub.testing.conformance import (
+    Answer,
+    ChannelProbe,
+    KitHub,
+    PartnerCodes,
+    ProbeAnswer,
+    ProbeRequest,
+    ReceivedCall,
+    broken,
+)
 from sandbox.ota.fliggy import BASE, JSON, SECRETS, FliggyClient, booking, verify_top_call
 from sandbox.ota.fliggy_gateway import response_key
 
 REFUND = "taobao.travel.ticket.order.refund"
 
 
-class FliggyProbe:
+class FliggyProbe(ChannelProbe):
     channel = "fliggy"
     settings: Mapping[str, str] = SECRETS
-    ok_codes = frozenset({"0"})
-    bad_sign_codes = frozenset({"1002"})
-    parse_error_codes = frozenset({"1001"})
-    sold_out_codes = frozenset({"2002"})
-    conflict_codes = frozenset({"2009"})
+    codes = PartnerCodes(
+        ok="0", bad_sign="1002", parse_error="1001", sold_out="2002", conflict="2009"
+    )
 
     def __init__(self) -> None:
         self.client = FliggyClient(http=None)
@@ -45,10 +52,7 @@ class FliggyProbe:
         )
 
     def forge(self, request: ProbeRequest) -> ProbeRequest:
-        query = tuple(
-            (k, ("0" if v[0] != "0" else "1") + v[1:]) if k == "sign" else (k, v)
-            for k, v in request.query
-        )
+        query = tuple((k, broken(v) if k == "sign" else v) for k, v in request.query)
         return ProbeRequest(request.method, request.path, request.body, query, request.headers)
 
     def malformed(self, partner_order_id: str) -> ProbeRequest:
@@ -69,31 +73,21 @@ class FliggyProbe:
     def callback_settings(self, receiver_url: str) -> Mapping[str, str]:
         return {"FLIGGY_TOP_URL": receiver_url + "/router/rest"}
 
-    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
-        request = self._request("refund", {"order_id": partner_order_id})
-        resp = await client.post(request.path, params=list(request.query), data=request.body)
-        answer = self.read(resp.status, dict(resp.headers), await resp.read())
-        if answer.code != "0":
-            raise AssertionError(f"refund refused: {answer}")
+    async def provoke_callback(self, kit: KitHub, partner_order_id: str) -> None:
+        await kit.expect_ok(self._request("refund", {"order_id": partner_order_id}), "refund")
 
-    def callback_identity(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> str:
+    def callback_identity(self, call: ReceivedCall) -> str:
         """TOP's checks (app key, signature of the sorted parameters), then the call's
         identity: the API, Fliggy's order and our serial_num."""
         try:
-            params = {**query, **dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))}
+            form = parse_qsl(call.body.decode("utf-8"), keep_blank_values=True)
+            params = {**call.query, **dict(form)}
         except UnicodeDecodeError as exc:
             raise ValueError(f"not a TOP call: {exc}") from None
         p = verify_top_call(params, SECRETS["FLIGGY_APP_KEY"], SECRETS["FLIGGY_APP_SECRET"])
         return f"{p.get('method')}:{p.get('order_id')}:{p.get('serial_num')}"
 
-    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
+    def callback_answer(self, call: ReceivedCall) -> Answer:
         doc = {response_key(REFUND): {"result": {"success": True}}}
         return 200, {"Content-Type": "application/json;charset=UTF-8"}, json.dumps(doc).encode()
 

@@ -12,9 +12,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
-from hub.testing.conformance import ProbeAnswer, ProbeRequest
+from hub.testing.conformance import (
+    Answer,
+    ChannelProbe,
+    KitHub,
+    PartnerCodes,
+    ProbeAnswer,
+    ProbeRequest,
+    ReceivedCall,
+    broken,
+)
 from sandbox.ota.meituan import CREATE, PAY, REFUND, MeituanClient, MeituanRequest
 from sandbox.ota.meituan_receiver import MeituanReceiver
 
@@ -26,14 +34,12 @@ SECRETS = {
 }
 
 
-class MeituanProbe:
+class MeituanProbe(ChannelProbe):
     channel = "meituan"
     settings: Mapping[str, str] = SECRETS
-    ok_codes = frozenset({"200"})
-    bad_sign_codes = frozenset({"401"})
-    parse_error_codes = frozenset({"400"})
-    sold_out_codes = frozenset({"502"})
-    conflict_codes = frozenset({"507"})
+    codes = PartnerCodes(
+        ok="200", bad_sign="401", parse_error="400", sold_out="502", conflict="507"
+    )
 
     def __init__(self) -> None:
         self.client = MeituanClient(
@@ -69,11 +75,8 @@ class MeituanProbe:
         return self._probe(self.client.build(CREATE, body))
 
     def forge(self, request: ProbeRequest) -> ProbeRequest:
-        headers = dict(request.headers)
-        auth = headers["Authorization"]
-        head, _, sig = auth.partition(":")
-        headers["Authorization"] = f"{head}:{'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
-        return ProbeRequest(request.method, request.path, request.body, headers=headers)
+        head, _, sig = request.headers["Authorization"].partition(":")
+        return request.with_headers(Authorization=f"{head}:{broken(sig)}")
 
     def malformed(self, partner_order_id: str) -> ProbeRequest:
         """Correctly signed and announced as encrypted, but the body is not cipher text."""
@@ -95,29 +98,19 @@ class MeituanProbe:
     def callback_settings(self, receiver_url: str) -> Mapping[str, str]:
         return {"MEITUAN_CALLBACK_URL": receiver_url}
 
-    async def provoke_callback(self, client: Any, partner_order_id: str) -> None:
+    async def provoke_callback(self, kit: KitHub, partner_order_id: str) -> None:
         for tail, body in (
             (PAY, {"orderId": partner_order_id}),
             (REFUND, {"orderId": partner_order_id, "refundId": f"R-{partner_order_id}"}),
         ):
-            request = self.client.build(tail, body)
-            resp = await client.post(request.path, data=request.data, headers=request.headers)
-            answer = self.read(resp.status, dict(resp.headers), await resp.read())
-            if answer.code != "200":
-                raise AssertionError(f"{tail} refused: {answer}")
+            await kit.expect_ok(self._probe(self.client.build(tail, body)), tail)
 
-    def callback_identity(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> str:
+    def callback_identity(self, call: ReceivedCall) -> str:
         """Meituan's own checks (PartnerId, Date window, MWS signature, envelope), then
         the notice's identity: its path and Meituan's refundId (or order and totals)."""
+        path, query = call.path, call.query
         uri = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        code, why, plain, _ = self.receiver.check(uri, _Headers(headers), body)
+        code, why, plain, _ = self.receiver.check(uri, call.headers, call.body)
         if code != 200:
             raise ValueError(f"not an authentic Meituan notice: {why}")
         if not isinstance(plain, dict):
@@ -125,19 +118,9 @@ class MeituanProbe:
         key = plain.get("refundId") or f"{plain.get('orderId')}:{plain.get('usedQuantity')}"
         return f"{path}:{key}"
 
-    def callback_answer(self) -> tuple[int, Mapping[str, str], bytes]:
+    def callback_answer(self, call: ReceivedCall) -> Answer:
         doc = {"code": 200, "describe": "success", "partnerId": SECRETS["MEITUAN_PARTNER_ID"]}
         return 200, {"Content-Type": "application/json"}, json.dumps(doc).encode()
-
-
-class _Headers(dict[str, str]):
-    """Case-insensitive ``get`` over a plain header mapping (the kit passes a dict)."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        super().__init__({k.lower(): v for k, v in headers.items()})
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
 
 
 __all__ = ["SECRETS", "MeituanProbe"]
