@@ -9,6 +9,7 @@ Also its conformance probe.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -68,11 +69,18 @@ class TripNestClient:
 
     def verify_callback(self, raw: bytes) -> dict[str, Any]:
         """Our notify as TripNest checks it: its signature, then the decoded data."""
-        doc = json.loads(raw)
-        expected = sign(doc["partnerId"], doc["timestamp"], doc["data"], self.secret)
-        if doc.get("sign") != expected or doc["partnerId"] != self.partner:
+        try:
+            doc = json.loads(raw)
+            expected = sign(doc["partnerId"], doc["timestamp"], doc["data"], self.secret)
+            partner = doc["partnerId"]
+        except (KeyError, TypeError, AttributeError) as exc:  # not a TripNest envelope
+            raise ValueError(f"callback envelope incomplete: {exc!r}") from exc
+        if doc.get("sign") != expected or partner != self.partner:
             raise ValueError("callback signature does not verify")
-        return dict(json.loads(base64.b64decode(doc["data"])))
+        try:
+            return dict(json.loads(base64.b64decode(doc["data"], validate=True)))
+        except (binascii.Error, TypeError) as exc:
+            raise ValueError(f"callback data is not base64 JSON: {exc}") from exc
 
 
 def booking(order_no: str, *, product: str, day: date, count: int, **extra: Any) -> dict[str, Any]:
