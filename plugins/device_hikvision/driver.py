@@ -14,7 +14,6 @@ terminal reaches it; default: the host's own base URL), ``tz_hours`` (default 8)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -24,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential, Scan
+from hub.devices import Background
 from plugins.device_hikvision.events import (
     AccessEvent,
     EventError,
@@ -46,7 +46,7 @@ class HikvisionDriver:
         self.host: DeviceHost | None = None
         self.last_serial: dict[str, int] = {}  # device id → highest serialNo recorded
         self.remote_checks = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background("hikvision: remote check", log)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -57,9 +57,7 @@ class HikvisionDriver:
         )
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def _isapi(self, device: DeviceConfig) -> Isapi:
         assert self.host is not None, "driver not started"
@@ -159,9 +157,7 @@ class HikvisionDriver:
                 value=event.value or "?",
                 at=event.at,
             )
-            task = asyncio.create_task(self._answer_check(device, event.serial_no, scan))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._answer_check(device, event.serial_no, scan))
         else:
             await self._record(device, event)
         return web.json_response({"statusString": "OK"})

@@ -41,10 +41,10 @@ from hub import (
     DeviceInfo,
     GateCredential,
     GateDecision,
-    Medium,
     Scan,
 )
-from hub.domain.masking import mask_id
+from hub.devices import Background
+from hub.domain.masking import mask_scan
 from plugins.device_mqtt.profile import Incoming, Profile, ProfileError
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,6 @@ REPLAY_SECONDS = 600.0
 # A verdict follows our PUBACK on the same socket; with Nagle on it waits for the
 # broker's delayed ACK (~40 ms per hop). Gates are waiting with a visitor in front.
 NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
-
-
-def masked(medium: Medium, value: str) -> str:
-    if medium is Medium.ID_CARD:
-        return mask_id(value) or ""
-    return value[:6] + "…" if len(value) > 6 else value
 
 
 @dataclass
@@ -104,7 +98,7 @@ class MqttDriver:
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Background("mqtt: message handling", log)
 
     # ------------------------------------------------------------------ connection
 
@@ -122,10 +116,7 @@ class MqttDriver:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -145,7 +136,7 @@ class MqttDriver:
                     backoff = 0.2
                     log.info("mqtt: connected to %s:%d", self.hostname, self.port)
                     async for message in client.messages:
-                        self._spawn(self._on_message(str(message.topic), message.payload))
+                        self._tasks.spawn(self._on_message(str(message.topic), message.payload))
             except aiomqtt.MqttError as exc:
                 if self._connected.is_set():
                     log.warning("mqtt: lost the broker (%s); reconnecting", exc)
@@ -154,16 +145,6 @@ class MqttDriver:
                 self._connected.clear()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("mqtt: message handling failed: %r", task.exception())
 
     async def _publish(self, topic: str, payload: bytes) -> None:
         client = self._client
@@ -364,7 +345,7 @@ class MqttDriver:
         log.info(
             "mqtt: %s %s at %s (%s)",
             "open" if decision.allow else "deny",
-            masked(msg.medium, msg.code),
+            mask_scan(msg.medium, msg.code),
             state.config.id,
             decision.code or "ok",
         )

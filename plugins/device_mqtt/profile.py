@@ -9,7 +9,6 @@ any key with the same nesting, e.g.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub import Direction, Medium
+from hub.devices import merge_options
 
 MAX_PAYLOAD = 16 * 1024
 
@@ -62,16 +62,6 @@ class ProfileError(ValueError):
     """The device's options do not describe a usable layout."""
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """One message from a gate, read with its profile."""
@@ -91,7 +81,7 @@ class Profile:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Profile:
-        data = _merge(DEFAULTS, options)
+        data = merge_options(DEFAULTS, options)
         for key in ("event_topic", "command_topic"):
             topic = str(data[key])
             if topic.count("{serial}") != 1 or "+" in topic or "#" in topic:

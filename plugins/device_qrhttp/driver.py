@@ -40,10 +40,9 @@ from hub import (
     DeviceInfo,
     GateCredential,
     GateDecision,
-    Medium,
     Scan,
 )
-from hub.domain.masking import mask_id
+from hub.domain.masking import mask_scan
 from plugins.device_qrhttp.mapping import MappingError, QRMapping, build, shipped
 
 log = logging.getLogger(__name__)
@@ -53,13 +52,6 @@ MAX_BODY = 16 * 1024
 REPLAY_SECONDS = 30.0
 SKEW_WARN = timedelta(minutes=5)
 GENERIC_PREFIX = "/qrhttp/"
-
-
-def masked(medium: Medium, value: str) -> str:
-    """What of a scanned value may appear in a log line."""
-    if medium is Medium.ID_CARD:
-        return mask_id(value) or ""
-    return value[:6] + "…" if len(value) > 6 else value
 
 
 @dataclass
@@ -310,7 +302,7 @@ class QRHttpDriver:
             state.late += 1
             log.warning(
                 "qrhttp: decision for %s at %s missed the reader's %d ms; handed to the rescan",
-                masked(medium, code),
+                mask_scan(medium, code),
                 state.config.id,
                 mapping.timeout_ms,
             )
@@ -323,7 +315,7 @@ class QRHttpDriver:
         log.info(
             "qrhttp: %s %s at %s (%s)",
             "open" if decision.allow else "deny",
-            masked(medium, code),
+            mask_scan(medium, code),
             state.config.id,
             decision.code or "ok",
         )

@@ -10,7 +10,6 @@ change. Pure: parsing and formatting only, no I/O beyond reading the shipped fil
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import Medium
+from hub.devices import merge_options
 
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
 SOURCES = ("query", "json", "form")
@@ -35,16 +35,6 @@ def shipped() -> dict[str, dict[str, Any]]:
     for path in sorted(MAPPINGS_DIR.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         out[str(data.get("name", path.stem))] = data
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
     return out
 
 
@@ -151,7 +141,7 @@ def build(options: Mapping[str, Any]) -> QRMapping:
     if name not in library:
         raise MappingError(f"unknown QR reader mapping {name!r}; shipped: {sorted(library)}")
     overrides = {k: v for k, v in options.items() if k != "mapping"}
-    data = _merge(library[name], overrides)
+    data = merge_options(library[name], overrides)
     try:
         fields = data["fields"]
         answer = data["answer"]

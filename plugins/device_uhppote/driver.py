@@ -47,6 +47,7 @@ from hub import (
     DiscoveredDevice,
     GateCredential,
 )
+from hub.devices import Background
 from plugins.device_uhppote.calls import ControllerCalls, ip_of
 from plugins.device_uhppote.events import (
     KIND_CARD,
@@ -104,7 +105,7 @@ class UhppoteDriver:
         self.unknown = 0
         self.resync_every = RESYNC_EVERY
         self._socket: EventSocket | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = Background("uhppote: event handling", log)
         self._poller: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -135,10 +136,7 @@ class UhppoteDriver:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         if self._socket is not None and self._socket.transport is not None:
             self._socket.transport.close()
         self.states.clear()
@@ -298,17 +296,7 @@ class UhppoteDriver:
             return
         if event.event_index == 0:
             return  # a status packet without any event yet
-        self._spawn(self._live(state, Record.from_push(event)))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("uhppote: event handling failed: %s", task.exception())
+        self._tasks.spawn(self._live(state, Record.from_push(event)))
 
     async def _live(self, state: ControllerState, record: Record) -> None:
         state.online = True
@@ -331,7 +319,7 @@ class UhppoteDriver:
             log.warning("uhppote: controller %s clock is %+.0f s off", state.config.serial, skew)
             if monotonic() - state.last_resync > self.resync_every:
                 state.last_resync = monotonic()
-                self._spawn(self._set_time(state))
+                self._tasks.spawn(self._set_time(state))
 
     async def _record(self, state: ControllerState, record: Record) -> None:
         assert self.host is not None
