@@ -93,8 +93,23 @@ def _int(value: Any, what: str) -> int:
         raise EventError(f"{what} is not a number: {value!r}") from exc
 
 
+def _access_event(src: dict[str, Any], *, minor: int, at: Any, remote_check: bool) -> AccessEvent:
+    """The fields a pushed event and a search row name alike (ISAPI uses the same keys)."""
+    return AccessEvent(
+        serial_no=_int(src.get("serialNo"), "serialNo"),
+        minor=minor,
+        card_no=str(src.get("cardNo") or ""),
+        employee_no=str(src.get("employeeNoString") or ""),
+        at=_time(at),
+        verify_mode=str(src.get("currentVerifyMode") or ""),
+        remote_check=remote_check,
+        reader=_int(src.get("cardReaderNo", 1), "cardReaderNo"),
+    )
+
+
 def from_notification(doc: Any) -> AccessEvent:
-    """A pushed ``{"eventType": "AccessControllerEvent", "AccessControllerEvent": {...}}``."""
+    """A pushed ``{"eventType": "AccessControllerEvent", "AccessControllerEvent": {...}}``:
+    the minor type is ``subEventType`` and the time is the envelope's ``dateTime``."""
     if not isinstance(doc, dict) or doc.get("eventType") != "AccessControllerEvent":
         raise EventError("not an AccessControllerEvent")
     body = doc.get("AccessControllerEvent")
@@ -102,31 +117,21 @@ def from_notification(doc: Any) -> AccessEvent:
         raise EventError("AccessControllerEvent missing")
     if _int(body.get("majorEventType", MAJOR_ACCESS), "majorEventType") != MAJOR_ACCESS:
         raise EventError("not an access event")
-    return AccessEvent(
-        serial_no=_int(body.get("serialNo"), "serialNo"),
+    return _access_event(
+        body,
         minor=_int(body.get("subEventType"), "subEventType"),
-        card_no=str(body.get("cardNo") or ""),
-        employee_no=str(body.get("employeeNoString") or ""),
-        at=_time(doc.get("dateTime")),
-        verify_mode=str(body.get("currentVerifyMode") or ""),
+        at=doc.get("dateTime"),
         remote_check=bool(body.get("remoteCheck")),
-        reader=_int(body.get("cardReaderNo", 1), "cardReaderNo"),
     )
 
 
 def from_search_row(row: Any) -> AccessEvent:
-    """One ``AcsEvent.InfoList`` row of a catch-up search."""
+    """One ``AcsEvent.InfoList`` row of a catch-up search: ``minor`` and ``time`` here,
+    and never a remote check (the terminal decided long ago)."""
     if not isinstance(row, dict):
         raise EventError("search row is not an object")
     if _int(row.get("major", MAJOR_ACCESS), "major") != MAJOR_ACCESS:
         raise EventError("not an access event")
-    return AccessEvent(
-        serial_no=_int(row.get("serialNo"), "serialNo"),
-        minor=_int(row.get("minor"), "minor"),
-        card_no=str(row.get("cardNo") or ""),
-        employee_no=str(row.get("employeeNoString") or ""),
-        at=_time(row.get("time")),
-        verify_mode=str(row.get("currentVerifyMode") or ""),
-        remote_check=False,
-        reader=_int(row.get("cardReaderNo", 1), "cardReaderNo"),
+    return _access_event(
+        row, minor=_int(row.get("minor"), "minor"), at=row.get("time"), remote_check=False
     )
