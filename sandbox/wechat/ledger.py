@@ -4,12 +4,18 @@ A transaction remembers which API created it (``v3`` or ``v2``), so its notifica
 out in the same dialect, and the fingerprint of its creating request, so a repeated
 ``out_trade_no`` with the same content returns the same prepay_id and a different
 content is refused as WeChat refuses it.
+
+The rules of the books — a trade number or a refund number used once, what a refund may
+take back — are the same behind both front doors and live here (`Ledger.open`,
+`Ledger.refund`); a refusal is a `Refused` with a neutral reason that each front door
+words with its own API's codes and messages.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -147,6 +153,25 @@ class Refund:
         return body
 
 
+PAID = "paid"  # the trade was paid (or is being refunded)
+CLOSED = "closed"
+DUPLICATE = "duplicate"  # the trade number was used by another request
+NO_TRADE = "no_trade"  # no such trade, or one of the other API
+UNPAID = "unpaid"  # a refund of a trade that was never paid
+TOTAL_DIFFERS = "total_differs"  # a refund naming another trade total
+TOO_MUCH = "too_much"  # more than is left to refund
+REFUND_DIFFERS = "refund_differs"  # the refund number was used by another request
+
+
+class Refused(Exception):
+    """The books refuse a request; `reason` (one of the constants above) is worded by
+    the front door that asked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class Ledger:
     transactions: dict[str, Transaction] = field(default_factory=dict)  # by out_trade_no
@@ -165,3 +190,56 @@ class Ledger:
         if out_trade_no:
             return self.transactions.get(out_trade_no)
         return None
+
+    def open(self, txn: Transaction) -> Transaction:
+        """The transaction of ``txn.out_trade_no``: `txn` itself when the number is new,
+        the first one when the same request comes again (same prepay_id); `Refused` when
+        that trade was paid, closed, or created by a different request."""
+        with self.lock:
+            first = self.transactions.get(txn.out_trade_no)
+            if first is None:
+                self.transactions[txn.out_trade_no] = txn
+                return txn
+            if first.state in ("SUCCESS", "REFUND"):
+                raise Refused(PAID)
+            if first.state == "CLOSED":
+                raise Refused(CLOSED)
+            if first.fingerprint != txn.fingerprint or first.api != txn.api:
+                raise Refused(DUPLICATE)
+            return first
+
+    def refund(
+        self,
+        api: str,
+        out_refund_no: str,
+        fingerprint: tuple[Any, ...],
+        *,
+        out_trade_no: str | None,
+        transaction_id: str | None,
+        total: int,
+        amount: int,
+        make: Callable[[Transaction], Refund],
+    ) -> tuple[Refund, bool]:
+        """Book a refund of ``amount`` fen: ``(refund, True)`` for a new one, which the
+        caller settles; ``(first refund, False)`` when the same request comes again.
+        `make` builds the refund from its trade once every rule holds (it may still
+        raise, e.g. a simulated refusal: nothing is booked then)."""
+        with self.lock:
+            first = self.refunds.get(out_refund_no)
+            if first is not None:
+                if first.fingerprint != fingerprint or first.api != api:
+                    raise Refused(REFUND_DIFFERS)
+                return first, False
+            txn = self.find(out_trade_no, transaction_id)
+            if txn is None or txn.api != api:
+                raise Refused(NO_TRADE)
+            if txn.state not in ("SUCCESS", "REFUND"):
+                raise Refused(UNPAID)
+            if total != txn.total:
+                raise Refused(TOTAL_DIFFERS)
+            if amount > txn.refundable:
+                raise Refused(TOO_MUCH)
+            refund = make(txn)
+            txn.refunded += refund.refund
+            self.refunds[out_refund_no] = refund
+            return refund, True

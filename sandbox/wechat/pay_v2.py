@@ -13,12 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.wechat import ledger as books
 from sandbox.wechat.config import Clock, WeChatSimConfig
 from sandbox.wechat.faults import Faults
 from sandbox.wechat.keys import V2_SIGN_TYPES, random_str, v2_sign
 from sandbox.wechat.ledger import (
     Ledger,
     Refund,
+    Refused,
     Transaction,
     new_prepay_id,
     new_refund_id,
@@ -40,6 +42,19 @@ class BizError(Exception):
     def __init__(self, code: str, des: str) -> None:
         super().__init__(des)
         self.code, self.des = code, des
+
+
+WORDS = {
+    books.PAID: ("ORDERPAID", "该订单已支付"),
+    books.CLOSED: ("ORDERCLOSED", "该订单已关闭"),
+    books.DUPLICATE: ("INVALID_REQUEST", "201 商户订单号重复"),
+    books.NO_TRADE: ("ERROR", "订单不存在"),
+    books.UNPAID: ("ERROR", "订单未支付"),
+    books.TOTAL_DIFFERS: ("PARAM_ERROR", "订单金额与原订单不一致"),
+    books.TOO_MUCH: ("ERROR", "申请退款金额超过订单可退金额"),
+    books.REFUND_DIFFERS: ("PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试"),
+}
+"""The books' refusals (`sandbox.wechat.ledger.Refused`) as v2 says them: err_code, des."""
 
 
 class RequestError(Exception):
@@ -146,33 +161,26 @@ class PayV2:
             raise RequestError("out_trade_no参数长度有误")
         if p.get("fee_type", "CNY") != "CNY":
             raise BizError("PARAM_ERROR", "fee_type参数错误")
-        fingerprint = (p["body"], total, p["openid"], p["notify_url"], p.get("attach", ""))
-        with self.ledger.lock:
-            txn = self.ledger.transactions.get(p["out_trade_no"])
-            if txn is None:
-                now = self.clock.now()
-                txn = Transaction(
-                    api="v2",
-                    appid=p["appid"],
-                    mchid=p["mch_id"],
-                    out_trade_no=p["out_trade_no"],
-                    description=p["body"],
-                    notify_url=p["notify_url"],
-                    total=total,
-                    openid=p["openid"],
-                    prepay_id=new_prepay_id(now),
-                    created_at=now,
-                    fingerprint=fingerprint,
-                    attach=p.get("attach", ""),
-                    v2_sign_type=p.get("sign_type") or "MD5",
-                )
-                self.ledger.transactions[txn.out_trade_no] = txn
-            elif txn.state in ("SUCCESS", "REFUND"):
-                raise BizError("ORDERPAID", "该订单已支付")
-            elif txn.state == "CLOSED":
-                raise BizError("ORDERCLOSED", "该订单已关闭")
-            elif txn.fingerprint != fingerprint or txn.api != "v2":
-                raise BizError("INVALID_REQUEST", "201 商户订单号重复")
+        now = self.clock.now()
+        asked = Transaction(
+            api="v2",
+            appid=p["appid"],
+            mchid=p["mch_id"],
+            out_trade_no=p["out_trade_no"],
+            description=p["body"],
+            notify_url=p["notify_url"],
+            total=total,
+            openid=p["openid"],
+            prepay_id=new_prepay_id(now),
+            created_at=now,
+            fingerprint=(p["body"], total, p["openid"], p["notify_url"], p.get("attach", "")),
+            attach=p.get("attach", ""),
+            v2_sign_type=p.get("sign_type") or "MD5",
+        )
+        try:
+            txn = self.ledger.open(asked)
+        except Refused as exc:
+            raise BizError(*WORDS[exc.reason]) from None
         return {"trade_type": "JSAPI", "prepay_id": txn.prepay_id}
 
     async def orderquery(self, request: web.Request, p: dict[str, str]) -> dict[str, Any]:
@@ -214,27 +222,11 @@ class PayV2:
             raise RequestError("缺少参数out_trade_no或transaction_id")
         total, amount = self._fen(p, "total_fee"), self._fen(p, "refund_fee")
         fingerprint = (p.get("out_trade_no"), p.get("transaction_id"), total, amount)
-        with self.ledger.lock:
-            refund = self.ledger.refunds.get(p["out_refund_no"])
-            if refund is not None:
-                if refund.fingerprint != fingerprint or refund.api != "v2":
-                    raise BizError(
-                        "PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试"
-                    )
-                return self._refund_answer(refund)
-            try:
-                txn = self._find(p)
-            except BizError:
-                raise BizError("ERROR", "订单不存在") from None
-            if txn.state not in ("SUCCESS", "REFUND"):
-                raise BizError("ERROR", "订单未支付")
-            if total != txn.total:
-                raise BizError("PARAM_ERROR", "订单金额与原订单不一致")
-            if amount > txn.refundable:
-                raise BizError("ERROR", "申请退款金额超过订单可退金额")
+
+        def make(txn: Transaction) -> Refund:
             if self.faults.take(request.path, ("refund_refused",)) is not None:
                 raise BizError("NOTENOUGH", "基本账户余额不足，请充值后重新发起")
-            refund = Refund(
+            return Refund(
                 api="v2",
                 out_refund_no=p["out_refund_no"],
                 refund_id=new_refund_id(),
@@ -247,9 +239,22 @@ class PayV2:
                 created_at=self.clock.now(),
                 fingerprint=fingerprint,
             )
-            txn.refunded += amount
-            self.ledger.refunds[refund.out_refund_no] = refund
-        self.settle_refund(refund)
+
+        try:
+            refund, new = self.ledger.refund(
+                "v2",
+                p["out_refund_no"],
+                fingerprint,
+                out_trade_no=p.get("out_trade_no"),
+                transaction_id=p.get("transaction_id"),
+                total=total,
+                amount=amount,
+                make=make,
+            )
+        except Refused as exc:
+            raise BizError(*WORDS[exc.reason]) from None
+        if new:
+            self.settle_refund(refund)
         return self._refund_answer(refund)
 
     @staticmethod

@@ -18,10 +18,18 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.wechat import ledger as books
 from sandbox.wechat.config import SIGNATURE_WINDOW, Clock, WeChatSimConfig
 from sandbox.wechat.faults import Faults
 from sandbox.wechat.keys import load_public, verify_lines
-from sandbox.wechat.ledger import Ledger, Refund, Transaction, new_prepay_id, new_refund_id
+from sandbox.wechat.ledger import (
+    Ledger,
+    Refund,
+    Refused,
+    Transaction,
+    new_prepay_id,
+    new_refund_id,
+)
 from sandbox.wechat.notify import Notifier
 
 OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{6,32}$")
@@ -42,6 +50,19 @@ class PayError(Exception):
         if self.detail is not None:
             body["detail"] = self.detail
         return body
+
+
+WORDS = {
+    books.PAID: (400, "ORDERPAID", "该订单已支付"),
+    books.CLOSED: (400, "ORDER_CLOSED", "该订单已关闭"),
+    books.DUPLICATE: (400, "INVALID_REQUEST", "201 商户订单号重复"),
+    books.NO_TRADE: (404, "RESOURCE_NOT_EXISTS", "订单不存在"),
+    books.UNPAID: (400, "INVALID_REQUEST", "订单未支付，不能发起退款"),
+    books.TOTAL_DIFFERS: (400, "INVALID_REQUEST", "订单金额与原订单金额不一致"),
+    books.TOO_MUCH: (400, "INVALID_REQUEST", "申请退款金额超过订单可退金额"),
+    books.REFUND_DIFFERS: (400, "INVALID_REQUEST", "退款单号重复，请求参数与原退款不一致"),
+}
+"""The books' refusals (`sandbox.wechat.ledger.Refused`) as v3 says them."""
 
 
 def param_error(field: str, message: str) -> PayError:
@@ -175,31 +196,25 @@ class PayV3:
             data["notify_url"],
             data.get("attach", ""),
         )
-        with self.ledger.lock:
-            txn = self.ledger.transactions.get(data["out_trade_no"])
-            if txn is None:
-                now = self.clock.now()
-                txn = Transaction(
-                    api="v3",
-                    appid=data["appid"],
-                    mchid=data["mchid"],
-                    out_trade_no=data["out_trade_no"],
-                    description=data["description"],
-                    notify_url=data["notify_url"],
-                    total=amount["total"],
-                    openid=payer["openid"],
-                    prepay_id=new_prepay_id(now),
-                    created_at=now,
-                    fingerprint=fingerprint,
-                    attach=str(data.get("attach", "")),
-                )
-                self.ledger.transactions[txn.out_trade_no] = txn
-            elif txn.state in ("SUCCESS", "REFUND"):
-                raise PayError(400, "ORDERPAID", "该订单已支付")
-            elif txn.state == "CLOSED":
-                raise PayError(400, "ORDER_CLOSED", "该订单已关闭")
-            elif txn.fingerprint != fingerprint or txn.api != "v3":
-                raise PayError(400, "INVALID_REQUEST", "201 商户订单号重复")
+        now = self.clock.now()
+        asked = Transaction(
+            api="v3",
+            appid=data["appid"],
+            mchid=data["mchid"],
+            out_trade_no=data["out_trade_no"],
+            description=data["description"],
+            notify_url=data["notify_url"],
+            total=amount["total"],
+            openid=payer["openid"],
+            prepay_id=new_prepay_id(now),
+            created_at=now,
+            fingerprint=fingerprint,
+            attach=str(data.get("attach", "")),
+        )
+        try:
+            txn = self.ledger.open(asked)
+        except Refused as exc:
+            raise PayError(*WORDS[exc.reason]) from None
         return 200, {"prepay_id": txn.prepay_id}
 
     def _own(self, request: web.Request) -> None:
@@ -260,22 +275,9 @@ class PayV3:
             amount["refund"],
             amount["total"],
         )
-        with self.ledger.lock:
-            existing = self.ledger.refunds.get(out_refund_no)
-            if existing is not None:
-                if existing.fingerprint != fingerprint or existing.api != "v3":
-                    raise PayError(400, "INVALID_REQUEST", "退款单号重复，请求参数与原退款不一致")
-                return 200, existing.v3_resource(self.config.mchid)
-            txn = self.ledger.find(data.get("out_trade_no"), data.get("transaction_id"))
-            if txn is None or txn.api != "v3":
-                raise PayError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
-            if txn.state not in ("SUCCESS", "REFUND"):
-                raise PayError(400, "INVALID_REQUEST", "订单未支付，不能发起退款")
-            if amount["total"] != txn.total:
-                raise PayError(400, "INVALID_REQUEST", "订单金额与原订单金额不一致")
-            if amount["refund"] > txn.refundable:
-                raise PayError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-            refund = Refund(
+
+        def make(txn: Transaction) -> Refund:
+            return Refund(
                 api="v3",
                 out_refund_no=out_refund_no,
                 refund_id=new_refund_id(),
@@ -289,9 +291,22 @@ class PayV3:
                 fingerprint=fingerprint,
                 refused=self.faults.take(request.path, ("refund_refused",)) is not None,
             )
-            txn.refunded += refund.refund
-            self.ledger.refunds[out_refund_no] = refund
-        self.settle_refund(refund)
+
+        try:
+            refund, new = self.ledger.refund(
+                "v3",
+                out_refund_no,
+                fingerprint,
+                out_trade_no=data.get("out_trade_no"),
+                transaction_id=data.get("transaction_id"),
+                total=amount["total"],
+                amount=amount["refund"],
+                make=make,
+            )
+        except Refused as exc:
+            raise PayError(*WORDS[exc.reason]) from None
+        if new:
+            self.settle_refund(refund)
         return 200, refund.v3_resource(self.config.mchid)
 
     async def refund_query(self, request: web.Request, raw: str) -> tuple[int, Any]:
