@@ -24,6 +24,7 @@ from hub.clock import SystemClock
 from hub.storage.tables import OutboxRow
 from sandbox.demo.wechat_client import MiniProgramClient
 from sandbox.wechat.keys import generate_merchant_setup
+from sandbox.wechat.ledger import Refund
 from sandbox.wechat.server import WeChatSimulator
 from tests.support import ADMIN, hub_of, id_number, put, settings
 
@@ -75,6 +76,21 @@ class World:
                 select(t.kind, t.dedupe_key, t.state).where(t.partner == "wechat").order_by(t.id)
             )
             return [(str(k), str(d), str(s)) for k, d, s in rows.all()]
+
+    def refunds(self, out_trade: str) -> list[Refund]:
+        """WeChat's side of the books: the simulator's refunds of one trade."""
+        return [r for r in self.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
+
+    async def settled_refunds(self, out_trade: str, n: int, timeout: float = 15.0) -> list[Refund]:
+        """Wait until WeChat holds exactly ``n`` refunds of the trade, all settled
+        (SUCCESS), and return them: the hub's refund calls go out through its outbox."""
+
+        async def settled() -> bool:
+            done = self.refunds(out_trade)
+            return len(done) == n and all(r.status == "SUCCESS" for r in done)
+
+        await eventually(settled, timeout)
+        return self.refunds(out_trade)
 
     async def pay(self, reply: Any, **options: Any) -> Any:
         """``wx.requestPayment`` with the parameters the hub gave, then WeChat's notice."""

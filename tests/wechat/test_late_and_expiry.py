@@ -85,12 +85,7 @@ async def test_late_payment_with_stock_gone_is_refunded_and_told(
     assert (await alice.get(out_trade)).order["state"] == "expired"
     assert await w.stock() == {"held": 0, "sold": 2}
 
-    async def refunded() -> bool:
-        refunds = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
-        return len(refunds) == 1 and refunds[0].status == "SUCCESS"
-
-    await eventually(refunded)
-    (refund,) = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
+    (refund,) = await w.settled_refunds(out_trade, 1)
     assert refund.refund == refund.total == 2 * PRICE
 
     async def told() -> bool:

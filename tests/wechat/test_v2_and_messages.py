@@ -40,7 +40,7 @@ async def test_v2_merchant_pays_and_refunds(
         return len(rows) == 1 and rows[0][1]["status"] == "SUCCESS"  # from req_info
 
     await eventually(settled)
-    (refund,) = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
+    (refund,) = w.refunds(out_trade)
     assert (refund.refund, refund.total, refund.api) == (2 * PRICE, 2 * PRICE, "v2")
 
 

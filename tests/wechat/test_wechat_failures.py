@@ -55,12 +55,8 @@ async def test_refund_fails_first_then_lands_once_and_a_refused_one_is_recorded(
     w.sim.faults.add("/v3/refund/domestic/refunds", "timeout", times=1, seconds=11)
     assert (await mp.refund(out_trade, "rq-a", tickets[:1])).ok
 
-    async def landed() -> bool:
-        done = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
-        return len(done) == 1 and done[0].status == "SUCCESS"
-
-    await eventually(landed, timeout=40)  # the first answer was lost; the retry is replayed
-    (refund,) = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
+    # the first answer was lost; the retry is replayed
+    (refund,) = await w.settled_refunds(out_trade, 1, timeout=40)
     assert refund.refund == PRICE
 
     w.sim.faults.add("/v3/refund/domestic/refunds", "refund_refused", times=1)

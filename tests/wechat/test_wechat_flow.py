@@ -116,12 +116,7 @@ async def test_refund_is_idempotent_returns_stock_and_lands_at_wechat(
     assert all(r.ok and r.body == first.body for r in replays)
     assert await w.stock() == {"held": 0, "sold": 2}
 
-    async def refunded() -> bool:
-        refunds = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
-        return len(refunds) == 1 and refunds[0].status == "SUCCESS"
-
-    await eventually(refunded)
-    (refund,) = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
+    (refund,) = await w.settled_refunds(out_trade, 1)
     assert (refund.refund, refund.total) == (PRICE, 3 * PRICE)
     # WeChat's REFUND.SUCCESS notice was verified and recorded
     await eventually(lambda: _refund_status(w, out_trade, "SUCCESS"))
@@ -129,8 +124,7 @@ async def test_refund_is_idempotent_returns_stock_and_lands_at_wechat(
     rest = await mp.refund(out_trade, "rq-2")
     assert rest.ok and rest.order["state"] == "refunded"
     assert await w.stock() == {"held": 0, "sold": 0}
-    await eventually(lambda: _refund_count(w, out_trade, 2))
-    amounts = sorted(r.refund for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade)
+    amounts = sorted(r.refund for r in await w.settled_refunds(out_trade, 2))
     assert amounts == [PRICE, 2 * PRICE]
     assert (await mp.refund(out_trade, "rq-3")).code == "INVALID_STATE"
 
@@ -139,8 +133,3 @@ async def _refund_status(w: Any, out_trade: str, status: str) -> bool:
     store = w.hub.store_for("wechat")
     rows = await store.list("refund", prefix=f"{out_trade}/")
     return bool(rows) and all(d.get("status") == status for _, d in rows)
-
-
-async def _refund_count(w: Any, out_trade: str, n: int) -> bool:
-    done = [r for r in w.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
-    return len(done) == n and all(r.status == "SUCCESS" for r in done)
