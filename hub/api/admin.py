@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, read_json, read_model
+from hub.api.auth import staff_hub
+from hub.api.errors import ApiError, query_day, read_json, read_model
 from hub.api.routing import ApiRoutes
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product, Venue
@@ -23,9 +23,6 @@ from hub.storage.db import reader
 from hub.storage.tables import VenueRow
 
 MAX_RANGE_DAYS = 400
-
-if TYPE_CHECKING:
-    from hub.api.app import Hub
 
 
 class VenueIn(BaseModel):
@@ -71,14 +68,6 @@ class AllotmentIn(DateRange):
     fallback: bool = True
 
 
-def _hub(request: web.Request) -> Hub:
-    from hub.api.app import HUB
-
-    hub = request.app[HUB]
-    require_bearer(request, hub.settings.admin_token)
-    return hub
-
-
 def _upsert(conn: Any, table: Any, values: dict[str, Any], key: str) -> Any:
     ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table).values(values)
     return ins.on_conflict_do_update(
@@ -92,19 +81,12 @@ async def _pool_day_report(
     report: Callable[[AsyncConnection, str, date], Awaitable[list[dict[str, Any]]]],
 ) -> web.Response:
     """A read-only report of one pool on one day (``?pool=…&date=…``)."""
-    hub = _hub(request)
-    day = _day(request)
+    hub = staff_hub(request)
+    day = query_day(request)
     pool = request.query.get("pool", "")
     async with reader(hub.engine).connect() as conn:
         rows = await report(conn, pool, day)
     return web.json_response({"pool": pool, "date": day.isoformat(), key: rows})
-
-
-def _day(request: web.Request) -> date:
-    try:
-        return date.fromisoformat(request.query["date"])
-    except (KeyError, ValueError) as exc:
-        raise ApiError(400, "INVALID_REQUEST", "date=YYYY-MM-DD is required") from exc
 
 
 def add_routes(routes: ApiRoutes) -> None:
@@ -116,7 +98,7 @@ def add_routes(routes: ApiRoutes) -> None:
         auth="admin",
     )
     async def put_venue(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         body = await read_model(request, VenueIn)
         venue_id = request.match_info["venue_id"]
         Venue(id=venue_id, **body.model_dump())  # id and timezone checks: a 400 naming the field
@@ -157,7 +139,7 @@ def add_routes(routes: ApiRoutes) -> None:
         responses={200: "saved", 422: "invalid rule document"},
     )
     async def put_product(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         product = await read_model(request, Product, id=request.match_info["product_id"])
         await hub.catalog.save_product(product)
         return web.json_response(product.model_dump(mode="json"))
@@ -170,7 +152,7 @@ def add_routes(routes: ApiRoutes) -> None:
         responses={200: "rules", 404: "unknown product"},
     )
     async def get_rules(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         product = await hub.catalog.product(request.match_info["product_id"])
         if product is None:
             raise ApiError(404, "UNKNOWN_PRODUCT", "No such product")
@@ -184,7 +166,7 @@ def add_routes(routes: ApiRoutes) -> None:
         responses={200: "saved", 422: "invalid rule document"},
     )
     async def put_rules(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         document = await read_json(request)
         if not isinstance(document, dict):
             raise ApiError(400, "INVALID_REQUEST", "A rule document is a JSON object")
@@ -203,7 +185,7 @@ def add_routes(routes: ApiRoutes) -> None:
         query={"venue_id": "only this venue's"},
     )
     async def list_products(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         products = await hub.catalog.products(request.query.get("venue_id"))
         return web.json_response({"products": [p.model_dump(mode="json") for p in products]})
 
@@ -215,7 +197,7 @@ def add_routes(routes: ApiRoutes) -> None:
         auth="admin",
     )
     async def put_inventory(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         body = await read_model(request, CapacityIn)
         slots = [inventory.SlotCapacity(s.code, s.capacity) for s in body.slots]
         notify = inventory.capacity_notifier(hub.plugins, hub.outbox.enqueue)
@@ -232,7 +214,7 @@ def add_routes(routes: ApiRoutes) -> None:
         auth="admin",
     )
     async def put_allotment(request: web.Request) -> web.Response:
-        hub = _hub(request)
+        hub = staff_hub(request)
         body = await read_model(request, AllotmentIn)
         async with hub.engine.begin() as conn:
             n = await inventory.set_allotment(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from hub.api.app import Hub
 
 
 def require_bearer(request: web.Request, token: str) -> None:
@@ -14,3 +18,12 @@ def require_bearer(request: web.Request, token: str) -> None:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bearer token")
+
+
+def staff_hub(request: web.Request) -> Hub:
+    """The hub behind a venue-staff (admin) route, once the admin token is checked."""
+    from hub.api.app import HUB
+
+    hub = request.app[HUB]
+    require_bearer(request, hub.settings.admin_token)
+    return hub

@@ -9,13 +9,12 @@ read another venue's tickets nor record entries there.
 from __future__ import annotations
 
 import hmac
-from datetime import date
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, read_model
+from hub.api.auth import staff_hub
+from hub.api.errors import ApiError, query_day, read_model
 from hub.api.routing import ApiRoutes
 from hub.redemptions import feed
 from hub.redemptions.uploads import RedemptionRecorder, UploadIn
@@ -122,14 +121,9 @@ def add_routes(routes: ApiRoutes) -> None:
         query={"venue": "venue id", "date": "YYYY-MM-DD (venue-local)"},
     )
     async def flow(request: web.Request) -> web.Response:
-        hub = _hub(request)
-        require_bearer(request, hub.settings.admin_token)
-        venue_id = request.query.get("venue", "")
-        try:
-            day = date.fromisoformat(request.query.get("date", ""))
-        except ValueError as exc:
-            raise ApiError(400, "INVALID_REQUEST", "date: YYYY-MM-DD") from exc
-        return web.json_response(await feed.flow(hub.engine, venue_id, day))
+        hub = staff_hub(request)
+        day = query_day(request)
+        return web.json_response(await feed.flow(hub.engine, request.query.get("venue", ""), day))
 
     @routes.get(
         "/api/admin/redemptions/conflicts",
@@ -139,8 +133,7 @@ def add_routes(routes: ApiRoutes) -> None:
         query={"venue": "venue id"},
     )
     async def conflicts(request: web.Request) -> web.Response:
-        hub = _hub(request)
-        require_bearer(request, hub.settings.admin_token)
+        hub = staff_hub(request)
         venue_id = request.query.get("venue", "")
         return web.json_response({"conflicts": await feed.conflicts(hub.engine, venue_id)})
 
@@ -157,8 +150,7 @@ def add_backfill_route(routes: ApiRoutes) -> None:
         responses={200: "tickets created or found; used ones recorded", 400: "bad sheet"},
     )
     async def enter_paper(request: web.Request) -> web.Response:
-        hub = _hub(request)
-        require_bearer(request, hub.settings.admin_token)
+        hub = staff_hub(request)
         body = await read_model(request, BackfillIn)
         try:
             result = await backfill(hub.catalog, recorder(hub), body, hub.clock.now())

@@ -8,6 +8,7 @@ model) into a 400 that names the problem.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any, TypeVar
 
 import orjson
@@ -31,6 +32,15 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def query_day(request: web.Request, name: str = "date") -> date:
+    """The ``YYYY-MM-DD`` query parameter ``name``; missing or not a date is a 400 that
+    names the parameter, never a 500."""
+    try:
+        return date.fromisoformat(request.query[name])
+    except (KeyError, ValueError) as exc:
+        raise ApiError(400, "INVALID_REQUEST", f"{name}=YYYY-MM-DD is required") from exc
 
 
 def error_response(

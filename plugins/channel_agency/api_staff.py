@@ -3,14 +3,13 @@ per-product policies, approvals, no-shows and statements."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, read_model
+from hub.api.errors import ApiError, query_day, read_model
 from plugins.channel_agency import noshow, statements
 from plugins.channel_agency.api_agency import json
 from plugins.channel_agency.groups import Groups, RefundIn
@@ -36,13 +35,6 @@ class TopUpIn(BaseModel):
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["active", "suspended"]
-
-
-def _day(request: web.Request, name: str) -> date:
-    try:
-        return date.fromisoformat(request.query[name])
-    except (KeyError, ValueError) as exc:
-        raise ApiError(400, "INVALID_REQUEST", f"{name}=YYYY-MM-DD required") from exc
 
 
 def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
@@ -191,7 +183,7 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
     )
     async def noshows(request: web.Request) -> web.Response:
         auth(request)
-        today = _day(request, "today") if "today" in request.query else ctx.clock.now().date()
+        today = query_day(request, "today") if "today" in request.query else ctx.clock.now().date()
         return json({"agencies": await noshow.run(ctx.orders, agencies, today)})
 
     @r.get(
@@ -209,8 +201,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
             ctx.accounts,
             ctx.store("agency"),
             agency_id,
-            _day(request, "from"),
-            _day(request, "to"),
+            query_day(request, "from"),
+            query_day(request, "to"),
         )
         if request.query.get("format") == "csv":
             return web.Response(text=statements.to_csv(doc), content_type="text/csv")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub import ChannelContext, DeliveryError, OrderRequest, PartnerCall
 from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, outcome_response, read_model
+from hub.api.errors import ApiError, outcome_response, query_day, read_model
 from hub.domain import Contact, OrderLine, Visitor
 
 
@@ -72,13 +72,10 @@ class BoxOfficeChannel:
         )
         async def availability(request: web.Request) -> web.Response:
             c = self._auth(request)
-            try:
-                day = date.fromisoformat(request.query["date"])
-                product_id = request.query["product_id"]
-            except (KeyError, ValueError) as exc:
-                raise ApiError(
-                    400, "INVALID_REQUEST", "product_id and date=YYYY-MM-DD required"
-                ) from exc
+            day = query_day(request)
+            product_id = request.query.get("product_id")
+            if not product_id:
+                raise ApiError(400, "INVALID_REQUEST", "product_id is required")
             body = await c.orders.availability(product_id, day, self.name)
             return web.json_response(body, status=404 if "code" in body else 200)
 

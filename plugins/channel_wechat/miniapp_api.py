@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wechatpy.crypto import WeChatWxaCrypto
 
 from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
-from hub.api.errors import ApiError, outcome_response, read_model
+from hub.api.errors import ApiError, outcome_response, query_day, read_model
 from plugins.channel_wechat.messages import WeChatApiError, get_json
 from plugins.channel_wechat.notifications import Refused
 from plugins.channel_wechat.pay_api import PayError, Prepay
@@ -151,10 +151,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
     )
     async def availability(request: web.Request) -> web.Response:
         await user(request)
-        try:
-            day = date.fromisoformat(request.query.get("date", ""))
-        except ValueError:
-            raise ApiError(400, "INVALID_REQUEST", "date must be YYYY-MM-DD") from None
+        day = query_day(request)
         product = request.query.get("product_id", "")
         got = await channel.orders.availability(product, day, channel.name)
         if "code" in got:

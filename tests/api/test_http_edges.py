@@ -166,3 +166,28 @@ async def test_bad_venue_id_or_timezone_is_a_400_naming_the_field(
         assert data["details"]["errors"][0]["field"] == field
     resp = await client.get("/api/venues/v1/keys")
     assert resp.status == 404  # nothing was written
+
+
+async def test_a_day_in_the_query_is_checked_alike_on_every_staff_route(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    """Admin reports, the gates' flow and the box office all read ``date`` the same way:
+    missing or not a date is a 400 naming the parameter, never a 500."""
+    client = await hub_client(aiohttp_client, sqlite_url)
+    await seed(client)
+    routes = [
+        ("/api/admin/inventory?pool=main", ADMIN),
+        ("/api/admin/audit?pool=main", ADMIN),
+        ("/api/admin/flow?venue=v1", ADMIN),
+        ("/api/boxoffice/availability?product_id=adult", BOX),
+    ]
+    for path, headers in routes:
+        for bad in ("", "&date=", "&date=2026-02-30", "&date=tomorrow"):
+            resp = await client.get(path + bad, headers=headers)
+            body = await resp.json()
+            assert (resp.status, body["code"]) == (400, "INVALID_REQUEST"), (path, bad)
+            assert "date=YYYY-MM-DD" in body["message"], (path, bad, body)
+        good = await client.get(path + "&date=2026-11-23", headers=headers)
+        assert good.status == 200, (path, await good.text())
+    resp = await client.get("/api/boxoffice/availability?date=2026-11-23", headers=BOX)
+    assert (resp.status, (await resp.json())["code"]) == (400, "INVALID_REQUEST")
