@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.ctrip.kit import callback_rig, id_passengers, order, stock
+from tests.channel_kit import stock
+from tests.ctrip.kit import callback_rig, id_passengers, order
 
 
 async def test_pending_pay_is_confirmed_once_through_timeout_and_5xx(

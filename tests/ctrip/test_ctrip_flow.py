@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from hub.channels.codecs import ctrip_sign
-from tests.ctrip.kit import SECRETS, ctrip, ctrip_hub, order, stock
+from tests.channel_kit import stock
+from tests.ctrip.kit import SECRETS, ctrip, ctrip_hub, order
 from tests.support import hub_client, id_number
 
 

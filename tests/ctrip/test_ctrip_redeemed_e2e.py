@@ -8,48 +8,27 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from tests.channel_kit import BRIDGE_SETTINGS, gate_decision, upload
 from tests.ctrip.kit import callback_rig, order
 from tests.support import T0
 
-BRIDGE = {"Authorization": "Bearer bridge-v1"}
 AT = T0 + timedelta(days=1)  # on the travel day
 
 
 def entry(rid: str, ticket_id: str) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "ticket_id": ticket_id,
-        "gate": "north",
-        "device": "qr-1",
-        "direction": "in",
-        "at": AT.isoformat(),
-        "accepted": True,
-    }
+    return gate_decision(rid, ticket_id, AT)
 
 
 async def test_bridge_uploads_become_cumulative_consumed_notices(
     aiohttp_client: Any, db_url: str
 ) -> None:
-    async with callback_rig(
-        aiohttp_client, db_url, async_services="", bridge_tokens={"v1": "bridge-v1"}
-    ) as rig:
+    async with callback_rig(aiohttp_client, db_url, async_services="", **BRIDGE_SETTINGS) as rig:
         created = await rig.ctrip.call("CreateOrder", order("g1", quantity=3))
         assert created.ok, created
         tickets = [v["voucherId"] for v in created.body["vouchers"]]
-
-        async def upload(*items: dict[str, Any]) -> dict[str, Any]:
-            resp = await rig.client.post(
-                "/api/bridge/venues/v1/redemptions",
-                json={"bridge": "b1", "redemptions": list(items)},
-                headers=BRIDGE,
-            )
-            assert resp.status == 200, await resp.text()
-            data: dict[str, Any] = await resp.json()
-            return data
-
-        assert (await upload(entry("d-1", tickets[0])))["recorded"] == 1
+        assert (await upload(rig.client, entry("d-1", tickets[0])))["recorded"] == 1
         await rig.deliver_all()
-        again = await upload(entry("d-1", tickets[0]), entry("d-2", tickets[1]))
+        again = await upload(rig.client, entry("d-1", tickets[0]), entry("d-2", tickets[1]))
         assert (again["recorded"], again["duplicates"]) == (1, 1)
         rig.receiver.fail_service("OrderConsumedNotice", "503")
         await rig.deliver_all()

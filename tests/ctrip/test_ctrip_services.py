@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.ctrip.kit import ctrip, ctrip_hub, id_passengers, order, stock
+from tests.channel_kit import stock
+from tests.ctrip.kit import ctrip, ctrip_hub, id_passengers, order
 from tests.support import id_number
 
 

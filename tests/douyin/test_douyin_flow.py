@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.douyin.kit import order, rig, stock
+from tests.channel_kit import stock
+from tests.douyin.kit import order, rig
 
 
 async def test_buy_pay_query(aiohttp_client: Any, db_url: str) -> None:

@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import Any
 
 from sandbox.ota.douyin import SpiRequest, spi_sign
-from tests.douyin.kit import SECRETS, Rig, order, rig, stock, tourists
+from tests.channel_kit import stock
+from tests.douyin.kit import SECRETS, Rig, order, rig, tourists
 from tests.support import id_number
 
 

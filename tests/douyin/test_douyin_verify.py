@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.outbox import policies_from
 from plugins.channel_douyin.certificates import VERIFY, VerifyPolicy
+from tests.channel_kit import BRIDGE_SETTINGS, gate_decision, upload
 from tests.douyin.kit import Rig, order, rig
 from tests.support import T0
 
@@ -33,7 +34,7 @@ async def test_redemption_is_verified_once_through_failures(
         api.fail("token", "500")
         api.fail("prepare", "timeout")
         api.fail("verify", "code:2100004", "lost", "500")
-        code = await r.redeem("v1", 0, "red-1")
+        code = (await r.redeem("v1", 0, "red-1")).credential
         # the bridge retries its report: the same admission queues nothing more
         await r.redeem("v1", 0, "red-1-again")
         assert await r.rows() == 1
@@ -105,7 +106,7 @@ async def test_gate_redemptions_uploaded_by_the_bridge_are_verified(
 ) -> None:
     """End to end with the hub's own redemption recording: the venue bridge uploads its
     gate decisions (retried), the hub fires ``ticket_redeemed``, Douyin hears once."""
-    async with rig(aiohttp_client, db_url, bridge_tokens={"v1": "bridge-v1"}) as r:
+    async with rig(aiohttp_client, db_url, **BRIDGE_SETTINGS) as r:
         d = r.douyin()
         assert (await d.call("create_order", order("g1", count=2))).ok
         paid = await d.call("pay_notify", {"order_id": "g1"})
@@ -113,25 +114,11 @@ async def test_gate_redemptions_uploaded_by_the_bridge_are_verified(
         for c in paid.data["codes"]:
             r.douyin_api.issue(c["code"])
         first = paid.data["codes"][0]
-        entry = {
-            "id": "gate-decision-1",
-            "ticket_id": first["ticket_id"],
-            "gate": "north",
-            "device": "qr-1",
-            "medium": "qr",
-            "direction": "in",
-            "at": (T0 + timedelta(days=1)).isoformat(),
-            "accepted": True,
-            "offline": True,
-        }
+        entry = gate_decision(
+            "gate-decision-1", first["ticket_id"], T0 + timedelta(days=1), offline=True
+        )
         r.douyin_api.fail("verify", "timeout", "500")
-        for _ in range(2):  # the bridge retries its upload
-            resp = await r.client.post(
-                "/api/bridge/venues/v1/redemptions",
-                json={"bridge": "b1", "redemptions": [entry]},
-                headers={"Authorization": "Bearer bridge-v1"},
-            )
-            assert resp.status == 200, await resp.text()
+        await upload(r.client, entry, times=2)  # the bridge retries its upload
         assert await r.rows() == 1
         await r.deliver_all()
         assert list(r.douyin_api.verified) == [first["code"]]

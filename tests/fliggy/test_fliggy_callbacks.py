@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sandbox.ota.fliggy import booking
+from tests.channel_kit import BRIDGE_SETTINGS, gate_decision, upload
 from tests.fliggy.kit import rig
 from tests.support import TOMORROW
 
@@ -118,33 +119,14 @@ async def test_admissions_uploaded_by_the_venue_bridge_are_verified_at_top(
 ) -> None:
     """End to end with the hub's real redemption recording: the bridge uploads its gate
     decisions (twice: its retry); each admission is verified at TOP exactly once."""
-    bridge = {"Authorization": "Bearer bridge-v1"}
-    tokens = {"bridge_tokens": {"v1": "bridge-v1"}}
-    async with rig(aiohttp_client, db_url, hub_settings=tokens) as r:
+    async with rig(aiohttp_client, db_url, hub_settings=BRIDGE_SETTINGS) as r:
         created = await r.fliggy.call("create", booking("G1", day=TOMORROW, quantity=2))
         vouchers = created.data["vouchers"]
-        at = (r.clock.now() + timedelta(days=1)).isoformat()  # on the travel day
+        at = r.clock.now() + timedelta(days=1)  # on the travel day
         entries = [
-            {
-                "id": f"gate-decision-{i}",
-                "ticket_id": v["voucher_id"],
-                "gate": "north",
-                "device": "qr-1",
-                "medium": "qr",
-                "direction": "in",
-                "at": at,
-                "accepted": True,
-                "offline": False,
-            }
-            for i, v in enumerate(vouchers)
+            gate_decision(f"gate-decision-{i}", v["voucher_id"], at) for i, v in enumerate(vouchers)
         ]
-        for _ in range(2):
-            resp = await r.client.post(
-                "/api/bridge/venues/v1/redemptions",
-                json={"bridge": "b1", "redemptions": entries},
-                headers=bridge,
-            )
-            assert resp.status == 200, await resp.text()
+        await upload(r.client, *entries, times=2)  # the bridge's retry of the same upload
         assert await r.rows(kind="verify") == 2
         r.gateway.fail_method(VERIFY, "500", "timeout")
         await r.deliver_all()

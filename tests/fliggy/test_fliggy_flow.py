@@ -8,7 +8,8 @@ import asyncio
 from typing import Any
 
 from sandbox.ota.fliggy import booking, travellers
-from tests.fliggy.kit import rig, stock
+from tests.channel_kit import stock
+from tests.fliggy.kit import rig
 from tests.support import TOMORROW, id_number
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sandbox.ota.fliggy import FliggyClient, booking, travellers
-from tests.fliggy.kit import Rig, rig, stock
+from tests.channel_kit import stock
+from tests.fliggy.kit import Rig, rig
 from tests.support import TOMORROW, id_number
 
 ONE_TRAVELLER = travellers([id_number()])

@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from sandbox.ota.meituan import CREATE, PAY, QUERY, REFUND
-from tests.meituan.kit import order, rig, stock
+from tests.channel_kit import BRIDGE_SETTINGS, gate_decision, stock, upload
+from tests.meituan.kit import order, paid_order, rig
 
 
 async def test_refund_notice_lands_once_through_timeout_5xx_and_system_error(
@@ -18,8 +19,7 @@ async def test_refund_notice_lands_once_through_timeout_5xx_and_system_error(
 ) -> None:
     async with rig(aiohttp_client, db_url) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("n1", quantity=3))).ok
-        assert (await mt.call(PAY, {"orderId": "n1"})).ok
+        await paid_order(mt, "n1", 3)
         assert await r.rows() == 0  # paying answers with the vouchers: no notice
         asked = "2026-11-22 10:00:00"
         refund = {"orderId": "n1", "refundId": "RF-1", "refundQuantity": 2, "requestTime": asked}
@@ -42,8 +42,7 @@ async def test_refund_notice_lands_once_through_timeout_5xx_and_system_error(
 async def test_consume_notices_carry_cumulative_totals(aiohttp_client: Any, db_url: str) -> None:
     async with rig(aiohttp_client, db_url) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("u1", quantity=3))).ok
-        assert (await mt.call(PAY, {"orderId": "u1"})).ok
+        await paid_order(mt, "u1", 3)
         await r.redeem("u1", 0, "scan-1")
         await r.deliver_all()
         await r.redeem("u1", 1, "scan-2")
@@ -68,8 +67,7 @@ async def test_a_late_consume_notice_carries_the_latest_total(
 ) -> None:
     async with rig(aiohttp_client, db_url) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("late", quantity=2))).ok
-        assert (await mt.call(PAY, {"orderId": "late"})).ok
+        await paid_order(mt, "late", 2)
         await r.redeem("late", 0, "scan-a")
         await r.redeem("late", 1, "scan-b")
         await r.report_again("late", "scan-a")  # a retried report queues nothing more
@@ -85,8 +83,7 @@ async def test_a_refund_the_venue_makes_is_notified_with_our_id(
 ) -> None:
     async with rig(aiohttp_client, db_url) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("v1", quantity=1))).ok
-        paid = await mt.call(PAY, {"orderId": "v1"})
+        paid = await paid_order(mt, "v1", 1)
         order_id = paid.body["partnerOrderId"]
         # staff tooling refunds through the order service (no partner request behind it)
         outcome = await r.hub.orders.refund(order_id, key="staff-refund-1")
@@ -102,8 +99,7 @@ async def test_encrypted_notices_when_the_deployment_asks(aiohttp_client: Any, d
     extra = {"MEITUAN_ENCRYPT_CALLBACKS": "true"}
     async with rig(aiohttp_client, db_url, extra=extra) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("x1", quantity=1))).ok
-        assert (await mt.call(PAY, {"orderId": "x1"})).ok
+        await paid_order(mt, "x1", 1)
         assert (await mt.call(REFUND, {"orderId": "x1", "refundId": "RX"})).ok
         await r.deliver_all()
         [notice] = r.receiver.of("refund")
@@ -115,8 +111,7 @@ async def test_a_definitive_refusal_is_dead_lettered_not_retried(
 ) -> None:
     async with rig(aiohttp_client, db_url, receiver_secret="meituan-knows-another") as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("z1", quantity=1))).ok
-        assert (await mt.call(PAY, {"orderId": "z1"})).ok
+        await paid_order(mt, "z1", 1)
         assert (await mt.call(REFUND, {"orderId": "z1", "refundId": "RZ"})).ok
         await r.deliver_all()
         assert await r.rows("dead") == 1
@@ -129,8 +124,7 @@ async def test_without_a_callback_url_notices_wait_as_dead_letters(
 ) -> None:
     async with rig(aiohttp_client, db_url, callbacks=False) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("w1", quantity=1))).ok
-        assert (await mt.call(PAY, {"orderId": "w1"})).ok
+        await paid_order(mt, "w1", 1)
         assert (await mt.call(REFUND, {"orderId": "w1", "refundId": "RW"})).ok
         await r.deliver_all()
         assert await r.rows("dead") == 1  # kept, to replay once the URL is configured
@@ -144,34 +138,14 @@ async def test_admissions_uploaded_by_the_venue_bridge_reach_meituan(
     """End to end with the hub's real redemption recording: the bridge uploads gate
     decisions (twice: its retry), the hub fires ``ticket_redeemed`` once per admission,
     Meituan hears the cumulative total."""
-    bridge = {"Authorization": "Bearer bridge-v1"}
-    tokens = {"bridge_tokens": {"v1": "bridge-v1"}}
-    async with rig(aiohttp_client, db_url, hub_settings=tokens) as r:
+    async with rig(aiohttp_client, db_url, hub_settings=BRIDGE_SETTINGS) as r:
         mt = r.meituan()
-        assert (await mt.call(CREATE, order("g1", quantity=2))).ok
-        vouchers = (await mt.call(PAY, {"orderId": "g1"})).body["vouchers"]
-        at = (r.clock.now() + timedelta(days=1)).isoformat()  # on the travel day
+        vouchers = (await paid_order(mt, "g1", 2)).body["vouchers"]
+        at = r.clock.now() + timedelta(days=1)  # on the travel day
         entries = [
-            {
-                "id": f"gate-decision-{i}",
-                "ticket_id": v["voucherId"],
-                "gate": "north",
-                "device": "qr-1",
-                "medium": "qr",
-                "direction": "in",
-                "at": at,
-                "accepted": True,
-                "offline": False,
-            }
-            for i, v in enumerate(vouchers)
+            gate_decision(f"gate-decision-{i}", v["voucherId"], at) for i, v in enumerate(vouchers)
         ]
-        for _ in range(2):  # the bridge's retry of the same upload
-            resp = await r.client.post(
-                "/api/bridge/venues/v1/redemptions",
-                json={"bridge": "b1", "redemptions": entries},
-                headers=bridge,
-            )
-            assert resp.status == 200, await resp.text()
+        await upload(r.client, *entries, times=2)  # the bridge's retry of the same upload
         assert await r.rows(kind="consume_notice") == 2
         await r.deliver_all()
         # both admissions delivered after both were recorded: one call says it all

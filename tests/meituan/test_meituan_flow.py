@@ -8,7 +8,8 @@ import asyncio
 from typing import Any
 
 from sandbox.ota.meituan import CLOSE, CREATE, PAY, QUERY, REFUND
-from tests.meituan.kit import order, order_count, rig, stock, visitors
+from tests.channel_kit import stock
+from tests.meituan.kit import order, rig, visitors
 
 
 async def test_create_pay_query_refund_in_parts(aiohttp_client: Any, db_url: str) -> None:
@@ -50,7 +51,7 @@ async def test_create_pay_query_refund_in_parts(aiohttp_client: Any, db_url: str
         assert await stock(r.client) == {"held": 0, "sold": 0}
         nothing = await mt.call(REFUND, {"orderId": "m1", "refundId": "r-3"})
         assert nothing.code == "699", nothing
-        assert await order_count(r.client) == 1
+        assert await r.orders() == 1
 
 
 async def test_close_releases_a_hold_and_refuses_a_paid_order(
@@ -122,7 +123,7 @@ async def test_duplicated_pushes_take_stock_once(aiohttp_client: Any, db_url: st
         refunds = await mt.duplicate(REFUND, {"orderId": "d1", "refundId": "dr"}, times=3)
         assert {x.code for x in refunds} == {"200"}, refunds
         assert await stock(r.client) == {"held": 0, "sold": 0}
-        assert await order_count(r.client) == 1
+        assert await r.orders() == 1
 
 
 async def test_real_name_order_issues_one_voucher_per_visitor(
@@ -137,7 +138,7 @@ async def test_real_name_order_issues_one_voucher_per_visitor(
         # the same ID on another Meituan order the same day: the per-ID limit
         again = await mt.call(CREATE, order("rn2", "realname", 1, visitors=visitors(1)))
         assert again.code == "508", again
-        assert await order_count(r.client) == 1
+        assert await r.orders() == 1
 
 
 async def test_many_meituan_orders_at_once_never_oversell(aiohttp_client: Any, db_url: str) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from sandbox.ota.meituan import CREATE, PAY, MeituanClient, MeituanRequest
-from tests.meituan.kit import order, order_count, rig, stock, visitors
+from tests.channel_kit import stock
+from tests.meituan.kit import order, rig, visitors
 from tests.support import T0, id_number
 
 
@@ -163,7 +164,7 @@ async def test_bad_input_gets_meituans_code_and_writes_nothing(
         reply = await r.meituan().send(build(r.meituan()))  # send() asserts HTTP 200
         assert reply.code == code, (what, reply)
         assert reply.describe, reply
-        assert await order_count(r.client) == 0
+        assert await r.orders() == 0
         assert await stock(r.client) == {"held": 0, "sold": 0}
 
 
@@ -174,7 +175,7 @@ async def test_replay_with_a_changed_body_is_refused(aiohttp_client: Any, db_url
         assert first.ok, first
         changed = await mt.call(CREATE, order("chg-1", quantity=2))
         assert changed.code == "507", changed
-        assert await order_count(r.client) == 1
+        assert await r.orders() == 1
         assert await stock(r.client) == {"held": 1, "sold": 0}
         assert (await mt.call(CREATE, order("chg-1", quantity=1))).raw == first.raw
 
