@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 from typing import Annotated, Any
 
 import aiohttp
@@ -50,17 +49,10 @@ def run(
     log_level: Annotated[str, typer.Option(help="logging level")] = "INFO",
 ) -> None:
     """Run the venue bridge: decide at the gates, log, sync with the hub."""
-    import uvloop
-    from aiohttp import web
-
     from hardware_bridge.app import create_app
-    from hub import logmask
+    from hub.process import run_async, serve_until_signalled, setup_logging
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logmask.install()
+    setup_logging(log_level)
     given = {
         "hub_url": hub_url,
         "venue_id": venue,
@@ -74,25 +66,16 @@ def run(
     if not settings.venue_id:
         raise typer.BadParameter("a venue is required (--venue or TICKETHUB_BRIDGE_VENUE_ID)")
 
-    async def main() -> None:
-        app = await create_app(settings)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port).start()
+    def started() -> None:
         logging.getLogger("hardware_bridge").info(
             "bridge %s serving on http://%s:%s", settings.bridge_id, settings.host, settings.port
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())
+    async def main() -> None:
+        app = await create_app(settings)
+        await serve_until_signalled(app, settings.host, settings.port, started=started)
+
+    run_async(main())
 
 
 async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:

@@ -18,17 +18,15 @@ them through `hub.testing.processes.ServerProcesses`, like the hub).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import uvloop
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.process import run_async, serve_until_signalled
 from hub.storage.db import create_admin_engine, create_engine
 
 METADATA = MetaData()
@@ -114,18 +112,10 @@ def create_app(database_url: str, *, pool_size: int = 10) -> web.Application:
 
 
 async def serve(host: str, port: int, database_url: str, pool_size: int) -> None:
-    """Serve until SIGTERM or SIGINT, then close connections and the engine cleanly."""
-    runner = web.AppRunner(create_app(database_url, pool_size=pool_size), access_log=None)
-    await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await web.TCPSite(runner, host, port, backlog=1024).start()  # as `tickethub serve`
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    """Serve until SIGTERM or SIGINT, then close connections and the engine cleanly —
+    the way `tickethub serve` does (same backlog), so the comparison is fair."""
+    app = create_app(database_url, pool_size=pool_size)
+    await serve_until_signalled(app, host, port, backlog=1024)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -135,8 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--pool-size", type=int, default=10)
     args = parser.parse_args(argv)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve(args.host, args.port, args.database_url, args.pool_size))
+    run_async(serve(args.host, args.port, args.database_url, args.pool_size))
 
 
 if __name__ == "__main__":

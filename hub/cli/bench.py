@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from hub.process import run_async
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks against a baseline server.")
 
@@ -15,6 +16,14 @@ app = typer.Typer(no_args_is_help=True, help="Benchmarks against a baseline serv
 class DbKind(StrEnum):
     sqlite = "sqlite"
     postgres = "postgres"
+
+
+def _report(result: dict[str, Any], *, failed: bool) -> None:
+    """One JSON line on stdout (what scripts and the README read); exit 1 when the run
+    broke a promise (oversold, lost or duplicated), whatever the timings."""
+    typer.echo(json.dumps(result, separators=(", ", ": ")))
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.callback()
@@ -51,8 +60,6 @@ def orders(
     """Order intake of N hub processes against a bare baseline; one JSON line.
 
     Exits 1 if the hub oversold or answered anything but 201 or 409 SOLD_OUT."""
-    import uvloop
-
     from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup, run_bench
 
     cfg = BenchConfig(
@@ -65,11 +72,8 @@ def orders(
         pg_url=pg_url or bench_env_pg_url(),
         run_timeout=timeout,
     )
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(run_bench(cfg, quiet=json_only))
-    typer.echo(json.dumps(result, separators=(", ", ": ")))
-    if result["oversold"] or result["errors"]:
-        raise typer.Exit(1)
+    result = run_async(run_bench(cfg, quiet=json_only))
+    _report(result, failed=bool(result["oversold"] or result["errors"]))
 
 
 @app.command("sync")
@@ -78,15 +82,10 @@ def sync(
     db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
 ) -> None:
     """N offline bridge decisions synced to a hub process: time, lost, duplicated (JSON)."""
-    import uvloop
-
     from hardware_bridge.bench import bench_sync
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(bench_sync(decisions, db.value))
-    typer.echo(json.dumps(result, separators=(", ", ": ")))
-    if result["lost"] or result["duplicated"]:
-        raise typer.Exit(1)
+    result = run_async(bench_sync(decisions, db.value))
+    _report(result, failed=bool(result["lost"] or result["duplicated"]))
 
 
 @app.command("scans")
@@ -95,10 +94,6 @@ def scans(
     db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
 ) -> None:
     """Decision latency p50/p99 and scans/s at the bridge, offline and online (JSON)."""
-    import uvloop
-
     from hardware_bridge.bench import bench_scans
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(bench_scans(scans, db.value))
-    typer.echo(json.dumps(result, separators=(", ", ": ")))
+    _report(run_async(bench_scans(scans, db.value)), failed=False)

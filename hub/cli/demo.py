@@ -6,7 +6,6 @@ the command line and runs it on uvloop.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -25,16 +24,15 @@ def demo(
     """Seed a scenic area, run a box-office rush against it and check the outcome.
 
     Exits 0 only if every scenario expectation held and the audit found nothing oversold."""
-    import uvloop
     from rich.console import Console
 
+    from hub.process import run_async
     from sandbox.demo.runner import DemoRun, run_demo
 
     console = Console()
     run = DemoRun()
     try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_demo(port=port, db_path=db, exit_after=exit_, console=console, run=run))
+        run_async(run_demo(port=port, db_path=db, exit_after=exit_, console=console, run=run))
     except KeyboardInterrupt:
         console.print("stopped.")
     raise typer.Exit(0 if run.ok else 1)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 
 import typer
-import uvloop
-from aiohttp import web
 
-from hub import logmask
+from hub.process import run_async, serve_until_signalled, setup_logging
 from hub.settings import Settings
 
 
@@ -27,11 +23,7 @@ def serve(
     """Run one hub process. Several may share one PostgreSQL database."""
     from hub.api.app import create_app
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logmask.install()
+    setup_logging(log_level)
     overrides = {
         k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v
     }
@@ -42,20 +34,9 @@ def serve(
     # the event loop is busy parsing requests.
     sys.setswitchinterval(settings.gil_switch_interval)
 
-    async def main() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
-        await site.start()
+    def started() -> None:
         logging.getLogger("hub").info("serving on http://%s:%s", settings.host, settings.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())
+    run_async(
+        serve_until_signalled(app, settings.host, settings.port, backlog=1024, started=started)
+    )
