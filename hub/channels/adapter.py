@@ -293,6 +293,30 @@ class SpecInbound:
             _set_path(doc, resp.body_path, self.encode_body(body))
         return doc
 
+    async def respond(
+        self, request: web.Request, operation: str | None, handle: Handler
+    ) -> web.Response:
+        """One HTTP request to the partner's answer, rendered as the spec says (encrypted
+        whole when the request was): a body over the hub's limit, a refused call and a
+        failing ``handle`` each get the partner's own code — never an HTTP 500."""
+        call = await http_call(request, operation)
+        got: Inbound | None = None
+        if call is None:
+            doc = self.answer("PARSE_ERROR", detail="body too large")
+        else:
+            read = self.read(call)
+            if isinstance(read, Refusal):
+                doc = self.refuse(read)
+            else:
+                got = read
+                try:
+                    doc = await handle(got)
+                except Exception:
+                    log.exception("%s %s failed", self.spec.channel.name, got.operation)
+                    doc = self.answer("INTERNAL", got.operation)
+        raw, headers = self.render(doc, got)
+        return web.Response(body=raw, headers=headers)
+
     async def dispatch(
         self, got: Inbound, handlers: Mapping[str, Handler], *, unknown: str = ""
     ) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
+from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import PathError, get_path, load_all
 from hub.channels.mapping import to_order_request
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
@@ -112,26 +112,11 @@ class SpecChannel:
         return self._policies.get(kind)
 
     async def _serve(self, request: web.Request, operation: str | None) -> web.Response:
-        call = await http_call(request, operation)
-        inbound = self.inbound
-        if inbound is None:
+        if self.inbound is None:
             entry = self.spec.result_entry("INTERNAL")
             code = {"code": entry.code, "message": "channel not configured"}
             return web.json_response(code)
-        if call is None:
-            raw, headers = inbound.render(inbound.answer("PARSE_ERROR", detail="body too large"))
-            return web.Response(body=raw, headers=headers)
-        got = inbound.read(call)
-        if isinstance(got, Refusal):
-            raw, headers = inbound.render(inbound.refuse(got))
-            return web.Response(body=raw, headers=headers)
-        try:
-            doc = await self.handle(got)
-        except Exception:
-            log.exception("%s %s failed", self.name, got.operation)
-            doc = inbound.answer("INTERNAL", got.operation)
-        raw, headers = inbound.render(doc, got)
-        return web.Response(body=raw, headers=headers)
+        return await self.inbound.respond(request, operation, self.handle)
 
     # ------------------------------------------------------------------ operations
 

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
 from hub.channels import ChannelSpec, load_spec
-from hub.channels.adapter import Inbound, Refusal, SecretsMissing, SpecInbound, http_call
+from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import default_folder
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
 from plugins.channel_meituan import callbacks
@@ -131,16 +131,7 @@ class MeituanChannel:
             entry = self.spec.result_entry("INTERNAL")
             doc = {"code": entry.code, "describe": f"{entry.message}: not configured"}
             return web.json_response(doc)
-        call = await http_call(request, operation)
-        if call is None:  # over the hub's own body limit: still Meituan's envelope
-            raw, headers = inbound.render(inbound.answer("PARSE_ERROR", detail="body too large"))
-            return web.Response(body=raw, headers=headers)
-        got = inbound.read(call)
-        if isinstance(got, Refusal):
-            raw, headers = inbound.render(inbound.refuse(got))
-            return web.Response(body=raw, headers=headers)
-        raw, headers = inbound.render(await self.handle(got), got)
-        return web.Response(body=raw, headers=headers)
+        return await inbound.respond(request, operation, self.handle)
 
     async def handle(self, got: Inbound) -> dict[str, Any]:
         assert self.inbound is not None and self.services is not None
