@@ -31,6 +31,16 @@ def wx_error(errcode: int, errmsg: str) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": f"{errmsg} rid: {random_str(8)}"})
 
 
+async def json_object(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object; None for anything else, which WeChat answers with
+    errcode 47001 "data format error"."""
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 @dataclass
 class JsCode:
     openid: str
@@ -178,11 +188,8 @@ class MiniProgram:
 
     async def stable_token(self, request: web.Request) -> web.Response:
         """``POST /cgi-bin/stable_token``: the current token unless expired or forced."""
-        try:
-            body = json.loads(await request.text())
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
+        body = await json_object(request)
+        if body is None:
             return wx_error(47001, "data format error")
         if body.get("grant_type") != "client_credential":
             return wx_error(40002, "invalid grant_type")
@@ -201,11 +208,8 @@ class MiniProgram:
             return wx_error(40001, "invalid credential, access_token is invalid or not latest")
         if token.expires_at <= self.clock.now():
             return wx_error(42001, "access_token expired")
-        try:
-            body = json.loads(await request.text())
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
+        body = await json_object(request)
+        if body is None:
             return wx_error(47001, "data format error")
         touser, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
         if not isinstance(touser, str) or touser not in self.users:
