@@ -13,27 +13,23 @@ calls whose ``(serviceName, sequenceId)`` — or whose exact content — was alr
 accepted: the "nothing sent twice" ledger tests read.
 
 Faults, consumed one per incoming call in the order planned (`fail`), or per service
-(`fail_service`):
-
-``"timeout"``  hold the call until the receiver closes (the sender's timeout fires)
-``"500"``      answer HTTP 500 (any ``"5xx"`` code works)
-``"slow:S"``   wait S seconds, then handle the call normally
-``"code:C"``   answer Ctrip result code C (e.g. ``code:1100`` busy, ``code:0002``)
-``"ok"``       no fault (to place a fault after some successful calls)
+(`fail_service`): the transport's (``"timeout"``, ``"500"``, ``"slow:S"``, ``"ok"``; see
+`sandbox.ota.receiver_base`) and ``"code:C"``, answer Ctrip result code C (e.g.
+``code:1100`` busy, ``code:0002``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from hub.channels.codecs import CodecError, ctrip_decrypt, ctrip_sign, verify_hex
+from sandbox.ota.receiver_base import FaultyReceiver
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +49,11 @@ class Received:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class CtripReceiver:
+class CtripReceiver(FaultyReceiver):
     """Ctrip's callback endpoint (``start`` → its URL; ``close`` when done)."""
 
     def __init__(self, account_id: str, sign_key: str, aes_key: str, aes_iv: str) -> None:
+        super().__init__()
         self.account_id = account_id
         self.sign_key = sign_key
         self.aes_key = aes_key
@@ -64,22 +61,13 @@ class CtripReceiver:
         self.received: list[Received] = []
         self.accepted: list[Received] = []
         self.duplicates: list[Received] = []
-        self.faults: deque[str] = deque()
-        self.service_faults: dict[str, deque[str]] = {}
-        self.hits = 0
         self.attempts: Counter[str] = Counter()  # per serviceName, faults included
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     # ------------------------------------------------------------------ control
 
-    def fail(self, *faults: str) -> None:
-        """The next calls (whatever their service) meet these faults, in order."""
-        self.faults.extend(faults)
-
     def fail_service(self, service: str, *faults: str) -> None:
-        self.service_faults.setdefault(service, deque()).extend(faults)
+        """The next calls of one service meet these faults, before the common ones."""
+        self.fail_for(service, *faults)
 
     def of(self, service: str) -> list[Received]:
         """Accepted calls of one service, in arrival order."""
@@ -88,21 +76,7 @@ class CtripReceiver:
     async def start(self, path: str = "/ctrip/callback") -> str:
         app = web.Application()
         app.router.add_post(path, self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}{path}"
-        return self.url
-
-    async def close(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return await self.listen(app, path)
 
     # ------------------------------------------------------------------ Ctrip's side
 
@@ -123,14 +97,10 @@ class CtripReceiver:
         except (ValueError, KeyError, TypeError):
             return self._envelope("0001", "parse error")
         self.attempts[service] += 1
-        fault = self._next_fault(service)
-        if fault == "timeout":
-            await self._release.wait()
-            return web.Response(status=504)
-        if fault is not None and fault.isdigit():
-            return web.json_response({"error": "server error"}, status=int(fault))
-        if fault is not None and fault.startswith("slow:"):
-            await asyncio.sleep(float(fault.removeprefix("slow:")))
+        fault = self.next_fault(service)
+        failed = await self.transport_fault(fault)
+        if failed is not None:
+            return failed
         if not all(isinstance(f, str) for f in fields) or not isinstance(given, str):
             return self._envelope("0001", "parse error")
         if header["accountId"] != self.account_id:
@@ -158,9 +128,3 @@ class CtripReceiver:
             self.duplicates.append(seen)
         self.accepted.append(seen)
         return self._envelope("0000", "success")
-
-    def _next_fault(self, service: str) -> str | None:
-        own = self.service_faults.get(service)
-        if own:
-            return own.popleft()
-        return self.faults.popleft() if self.faults else None

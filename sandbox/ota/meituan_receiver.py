@@ -12,23 +12,17 @@ notice counts only once Meituan answered 200, as in production. `duplicates` lis
 accepted notices whose exact content (path and body) was already accepted: the
 "nothing sent twice" ledger tests read.
 
-Faults, consumed one per incoming call in the order planned (`fail`):
-
-``"timeout"``  hold the call until the receiver closes (the sender's timeout fires)
-``"500"``      answer HTTP 500 (any 5xx number works)
-``"slow:S"``   wait S seconds, then handle the call normally
-``"code:C"``   answer Meituan code C (e.g. ``code:599`` system error)
-``"ok"``       no fault (to place a fault after some successful calls)
+Faults, consumed one per incoming call in the order planned (`fail`): the transport's
+(``"timeout"``, ``"500"``, ``"slow:S"``, ``"ok"``; see `sandbox.ota.receiver_base`) and
+``"code:C"``, answer Meituan code C (e.g. ``code:599`` system error).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.channels.codecs import CodecError, meituan_decrypt
+from sandbox.ota.receiver_base import FaultyReceiver
 
 MAX_SKEW_SECONDS = 600
 
@@ -69,7 +64,7 @@ def _sign(secret: str, uri: str, date: str) -> str:
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
-class MeituanReceiver:
+class MeituanReceiver(FaultyReceiver):
     """Meituan's notice endpoint (``start`` → its base URL; ``close`` when done)."""
 
     def __init__(
@@ -81,6 +76,7 @@ class MeituanReceiver:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self.partner_id = partner_id
         self.client_id = client_id
         self.client_secret = client_secret
@@ -90,17 +86,8 @@ class MeituanReceiver:
         self.accepted: list[Notice] = []
         self.duplicates: list[Notice] = []
         self.refused: list[tuple[int, str]] = []  # (code, why) of calls Meituan refused
-        self.faults: deque[str] = deque()
-        self.hits = 0
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     # ------------------------------------------------------------------ control
-
-    def fail(self, *faults: str) -> None:
-        """The next calls meet these faults, in order."""
-        self.faults.extend(faults)
 
     def of(self, kind: str) -> list[Notice]:
         """Accepted notices of one kind (``consume`` / ``refund``), in arrival order."""
@@ -109,21 +96,7 @@ class MeituanReceiver:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        return await self.listen(app)
 
     # ------------------------------------------------------------------ Meituan's side
 
@@ -161,14 +134,10 @@ class MeituanReceiver:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.hits += 1
         raw = await request.read()
-        fault = self.faults.popleft() if self.faults else None
-        if fault == "timeout":
-            await self._release.wait()
-            return web.Response(status=504)
-        if fault is not None and fault.isdigit():
-            return web.json_response({"error": "server error"}, status=int(fault))
-        if fault is not None and fault.startswith("slow:"):
-            await asyncio.sleep(float(fault.removeprefix("slow:")))
+        fault = self.next_fault()
+        failed = await self.transport_fault(fault)
+        if failed is not None:
+            return failed
         code, describe, body, encrypted = self.check(request.path_qs, request.headers, raw)
         if code != 200:
             return self._answer(code, describe)
