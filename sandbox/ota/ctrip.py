@@ -8,7 +8,6 @@ times with the identical request and expects the identical answer: `retry` does 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from hub.channels.codecs import ctrip_decrypt, ctrip_encrypt, ctrip_sign
 from sandbox.ota.ctrip_receiver import CtripReceiver, Received
+from sandbox.ota.resend import pushed_at_once, resend_identical
 
 __all__ = ["CtripClient", "CtripReceiver", "CtripReply", "Received"]
 
@@ -91,20 +91,14 @@ class CtripClient:
     async def call_retrying(self, service: str, body: Any, retries: int = 3) -> CtripReply:
         """One request, re-sent identically up to ``retries`` times while an attempt
         fails (no answer, not HTTP 200, or a supplier system error ``1100``)."""
-        data = self.build(service, body)
-        last: Exception | None = None
-        for _ in range(1 + retries):
-            try:
-                reply = await self.send_raw(data)
-            except (AssertionError, OSError, TimeoutError, ValueError) as exc:
-                last = exc
-                continue
-            if reply.code != "1100":
-                return reply
-            last = AssertionError(f"{service}: {reply.code} {reply.message}")
-        raise AssertionError(f"{service} failed after {retries} retries: {last}")
+        return await resend_identical(
+            self.send_raw,
+            self.build(service, body),
+            retries=retries,
+            busy=lambda r: f"{r.code} {r.message}" if r.code == "1100" else None,
+            label=service,
+        )
 
     async def duplicate(self, service: str, body: Any, times: int = 2) -> list[CtripReply]:
         """The same request pushed ``times`` times at once (Ctrip's duplicated push)."""
-        data = self.build(service, body)
-        return list(await asyncio.gather(*(self.send_raw(data) for _ in range(times))))
+        return await pushed_at_once(self.send_raw, self.build(service, body), times)

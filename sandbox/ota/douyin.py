@@ -236,6 +236,14 @@ class DouyinOpenApi:
             return _answer({}, 2190008, "access_token expired")
         return None
 
+    async def _authorized(
+        self, kind: str, request: web.Request
+    ) -> tuple[str | None, web.Response | None]:
+        """The planned fault of a fulfilment call, then its access token: the mode to
+        finish with (`_lost`), or the answer that ends the call here."""
+        mode, failed = await self._fault(kind)
+        return mode, failed if failed is not None else self._token_error(request)
+
     async def _lost(self, mode: str | None, response: web.Response) -> web.Response:
         if mode == "lost":
             await asyncio.sleep(self.hang_seconds)
@@ -264,10 +272,7 @@ class DouyinOpenApi:
         )
 
     async def prepare(self, request: web.Request) -> web.Response:
-        mode, failed = await self._fault("prepare")
-        if failed is not None:
-            return failed
-        refused = self._token_error(request)
+        mode, refused = await self._authorized("prepare", request)
         if refused is not None:
             return refused
         code = request.query.get("code", "")
@@ -288,10 +293,7 @@ class DouyinOpenApi:
         return await self._lost(mode, _answer(data))
 
     async def verify(self, request: web.Request) -> web.Response:
-        mode, failed = await self._fault("verify")
-        if failed is not None:
-            return failed
-        refused = self._token_error(request)
+        mode, refused = await self._authorized("verify", request)
         if refused is not None:
             return refused
         try:
@@ -330,10 +332,7 @@ class DouyinOpenApi:
         return await self._lost(mode, _answer(data))
 
     async def cancel(self, request: web.Request) -> web.Response:
-        mode, failed = await self._fault("cancel")
-        if failed is not None:
-            return failed
-        refused = self._token_error(request)
+        mode, refused = await self._authorized("cancel", request)
         if refused is not None:
             return refused
         try:

@@ -16,7 +16,6 @@ request several times at once. The gateway side is `sandbox.ota.fliggy_gateway`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
@@ -29,6 +28,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sandbox.ota.fliggy_gateway import TopCall, TopGateway, top_signature
+from sandbox.ota.resend import pushed_at_once
 
 __all__ = ["FliggyClient", "FliggyReply", "TopCall", "TopGateway", "booking", "travellers"]
 
@@ -132,8 +132,7 @@ class FliggyClient:
 
     async def duplicate(self, operation: str, body: Any, times: int = 2) -> list[FliggyReply]:
         """The same signed request pushed ``times`` times at once."""
-        request = self.build(operation, body)
-        return list(await asyncio.gather(*(self.send(request) for _ in range(times))))
+        return await pushed_at_once(self.send, self.build(operation, body), times)
 
 
 def booking(

@@ -22,7 +22,6 @@ times at once. The receiving side of our notices is `sandbox.ota.meituan_receive
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -36,6 +35,7 @@ from typing import Any
 
 from hub.channels.codecs import meituan_decrypt, meituan_encrypt
 from sandbox.ota.meituan_receiver import MeituanReceiver, Notice
+from sandbox.ota.resend import pushed_at_once, resend_identical
 
 __all__ = [
     "CLOSE",
@@ -171,20 +171,14 @@ class MeituanClient:
     async def call_retrying(self, tail: str, body: Any, retries: int = 3) -> MeituanReply:
         """One request, re-sent identically while an attempt fails (no answer, not HTTP
         200, or 599 "system error"), at most ``retries`` more times."""
-        request = self.build(tail, body)
-        last: Exception | None = None
-        for _ in range(1 + retries):
-            try:
-                reply = await self.send(request)
-            except (AssertionError, OSError, TimeoutError, ValueError) as exc:
-                last = exc
-                continue
-            if reply.code != "599":
-                return reply
-            last = AssertionError(f"{tail}: {reply.code} {reply.describe}")
-        raise AssertionError(f"{tail} failed after {retries} retries: {last}")
+        return await resend_identical(
+            self.send,
+            self.build(tail, body),
+            retries=retries,
+            busy=lambda r: f"{r.code} {r.describe}" if r.code == "599" else None,
+            label=tail,
+        )
 
     async def duplicate(self, tail: str, body: Any, times: int = 2) -> list[MeituanReply]:
         """The same request pushed ``times`` times at once (a duplicated push)."""
-        request = self.build(tail, body)
-        return list(await asyncio.gather(*(self.send(request) for _ in range(times))))
+        return await pushed_at_once(self.send, self.build(tail, body), times)
