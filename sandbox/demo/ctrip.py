@@ -17,17 +17,16 @@ settings point at it, and registers `DemoCtripPlugin`: Ctrip's retry schedule co
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
-from hub import hookimpl
 from hub.channels import ChannelSpec, load_all
-from hub.registries import ChannelRegistry
+from hub.channels.spec import Callback
+from hub.testing.channel_rig import ChannelOverride, with_callbacks
 from plugins.channel_ctrip.adapter import CtripChannel
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ids import visitor
+from sandbox.demo.partners import PartnerSandbox, Sandboxes, until
 from sandbox.demo.seed import CABLE, CABLE_SLOTS
 from sandbox.ota.ctrip import CtripClient, CtripReceiver
 
@@ -45,9 +44,8 @@ CALLBACKS = ("PayPreOrderConfirm", "CreateOrderConfirm", "CancelOrderConfirm")
 
 def demo_spec(scale: float = SCALE) -> ChannelSpec:
     """The shipped Ctrip spec with its retry delays (not its limits) scaled down."""
-    spec = load_all()["ctrip"]
-    callbacks = {}
-    for kind, cb in spec.callbacks.items():
+
+    def change(kind: str, cb: Callback) -> dict[str, Any]:
         r = cb.retry
         retry = r.model_copy(
             update={
@@ -59,31 +57,22 @@ def demo_spec(scale: float = SCALE) -> ChannelSpec:
         update: dict[str, Any] = {"retry": retry, "timeout_seconds": 2.0}
         if cb.coalesce_seconds:
             update["coalesce_seconds"] = 1.0
-        callbacks[kind] = cb.model_copy(update=update)
-    return spec.model_copy(update={"callbacks": callbacks})
+        return update
+
+    return with_callbacks(load_all()["ctrip"], change)
 
 
-class DemoCtripPlugin:
+class DemoCtripPlugin(ChannelOverride):
     """Registers the Ctrip channel on the compressed schedule over the built-in one."""
 
-    @hookimpl
-    def register_channels(self, registry: ChannelRegistry) -> None:
-        registry.add("ctrip", CtripChannel(demo_spec()))
+    def __init__(self) -> None:
+        super().__init__("ctrip", CtripChannel(demo_spec()))
 
 
-@dataclass
-class DemoCtrip:
-    receiver: CtripReceiver
-    settings: dict[str, str]
-
-    async def stop(self) -> None:
-        await self.receiver.close()
+_SANDBOXES: Sandboxes[CtripReceiver] = Sandboxes("Ctrip receiver")
 
 
-_RUNNING: dict[int, DemoCtrip] = {}  # hub port → its Ctrip, for the step to find
-
-
-async def start_sandbox(hub_port: int) -> DemoCtrip:
+async def start_sandbox(hub_port: int) -> PartnerSandbox[CtripReceiver]:
     receiver = CtripReceiver(*(SECRETS[k] for k in SECRETS))
     url = await receiver.start()
     settings = {
@@ -91,19 +80,7 @@ async def start_sandbox(hub_port: int) -> DemoCtrip:
         "CTRIP_CALLBACK_URL": url,
         "CTRIP_ASYNC_SERVICES": "PayPreOrder,CreateOrder,CancelOrder",
     }
-    running = DemoCtrip(receiver, settings)
-    _RUNNING[hub_port] = running
-    return running
-
-
-async def _until(check: Any, timeout: float = 30.0) -> bool:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        return False
-    return True
+    return _SANDBOXES.add(hub_port, receiver, settings)
 
 
 class CtripStep:
@@ -111,12 +88,10 @@ class CtripStep:
 
     async def run(self, ctx: DemoContext) -> Section:
         section = Section(self.title)
-        port = int(ctx.base_url.rsplit(":", 1)[1])
-        running = _RUNNING.get(port)
+        running = _SANDBOXES.find(ctx, section)
         if running is None:
-            section.expect("Ctrip receiver running next to the hub", False, "not started")
             return section
-        receiver = running.receiver
+        receiver = running.server
         before = Counter(r.service for r in receiver.accepted)
         c = CtripClient(
             base_url=ctx.base_url,
@@ -210,7 +185,7 @@ class CtripStep:
                 got["DateInventoryModify"] - before["DateInventoryModify"] >= 1
             )
 
-        healed = await _until(landed)
+        healed = await until(landed, timeout=30.0)
         got = Counter(r.service for r in receiver.accepted)
         delivered = {s: got[s] - before[s] for s in (*CALLBACKS, "DateInventoryModify")}
         section.expect(

@@ -17,29 +17,20 @@ voucher, which this step does not do (the demo has no gate step yet).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ids import visitor
+from sandbox.demo.partners import PartnerSandbox, Sandboxes
 from sandbox.ota.douyin import DouyinClient, DouyinOpenApi
 
 SLOT = "14:00-16:00"
 PRICE_FEN = 19000  # the seed's adult and real-name price
 
 
-@dataclass
-class DemoDouyin:
-    api: DouyinOpenApi
-    settings: dict[str, str]
-
-    async def stop(self) -> None:
-        await self.api.close()
+_SANDBOXES: Sandboxes[DouyinOpenApi] = Sandboxes("sandbox Douyin")
 
 
-_RUNNING: dict[int, DemoDouyin] = {}  # hub port → its sandbox Douyin, for the step to find
-
-
-async def start_sandbox(hub_port: int) -> DemoDouyin:
+async def start_sandbox(hub_port: int) -> PartnerSandbox[DouyinOpenApi]:
     """Start the sandbox Douyin OpenAPI on a free loopback port; its settings (fresh
     client credentials, the OpenAPI URL) go into ``channel_settings["douyin"]``."""
     settings = {
@@ -49,9 +40,7 @@ async def start_sandbox(hub_port: int) -> DemoDouyin:
     }
     api = DouyinOpenApi(settings["DOUYIN_CLIENT_KEY"], settings["DOUYIN_CLIENT_SECRET"])
     settings["DOUYIN_OPENAPI_URL"] = await api.start()
-    running = DemoDouyin(api, settings)
-    _RUNNING[hub_port] = running
-    return running
+    return _SANDBOXES.add(hub_port, api, settings)
 
 
 class DouyinStep:
@@ -59,10 +48,8 @@ class DouyinStep:
 
     async def run(self, ctx: DemoContext) -> Section:
         section = Section(self.title)
-        port = int(ctx.base_url.rsplit(":", 1)[1])
-        running = _RUNNING.get(port)
+        running = _SANDBOXES.find(ctx, section)
         if running is None:
-            section.expect("sandbox Douyin running next to the hub", False, "not started")
             return section
         key, secret = (running.settings[k] for k in ("DOUYIN_CLIENT_KEY", "DOUYIN_CLIENT_SECRET"))
         d = DouyinClient(key, secret, http=ctx.http, base_url=ctx.base_url)
@@ -99,7 +86,7 @@ class DouyinStep:
         if paid.ok:
             ctx.sold["adult"] += 2
             for voucher in paid.data["codes"]:  # Douyin imports the supplier's codes
-                running.api.issue(voucher["code"])
+                running.server.issue(voucher["code"])
 
         people = [visitor(880 + i, 33 + i, ctx.busy_day) for i in range(3)]
         tourists: list[dict[str, object]] = [
@@ -112,7 +99,7 @@ class DouyinStep:
         if real_paid.ok:
             ctx.sold["realname"] += 3
             for voucher in real_paid.data["codes"]:
-                running.api.issue(voucher["code"])
+                running.server.issue(voucher["code"])
         audit = {"order_id": "DY-3002", "after_sale_id": "AS-1", "count": 1}
         approved = await d.call("refund_audit", audit)
         section.expect(
@@ -165,5 +152,5 @@ class DouyinStep:
             str(states),
         )
         section.fact("vouchers issued", 5 if paid.ok and real_paid.ok else "?")
-        section.fact("Douyin OpenAPI tokens fetched so far", running.api.tokens_issued)
+        section.fact("Douyin OpenAPI tokens fetched so far", running.server.tokens_issued)
         return section

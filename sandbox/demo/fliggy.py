@@ -12,13 +12,11 @@ and the one TOP applied before its answer was lost is not applied twice (``seria
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sandbox.demo.context import DemoContext, Section
+from sandbox.demo.partners import PartnerSandbox, Sandboxes, until
 from sandbox.ota.fliggy import FliggyClient, TopGateway, booking
 
 SLOT = "14:00-16:00"
@@ -28,19 +26,10 @@ TIME_SCALE = "0.05"  # the TOP calls' schedule compressed 20x (attempt 0.5 s, re
 REFUND = "taobao.travel.ticket.order.refund"
 
 
-@dataclass
-class DemoFliggy:
-    gateway: TopGateway
-    settings: dict[str, str]
-
-    async def stop(self) -> None:
-        await self.gateway.close()
+_SANDBOXES: Sandboxes[TopGateway] = Sandboxes("sandbox Fliggy")
 
 
-_RUNNING: dict[int, DemoFliggy] = {}  # hub port → its sandbox Fliggy, for the step to find
-
-
-async def start_sandbox(hub_port: int) -> DemoFliggy:
+async def start_sandbox(hub_port: int) -> PartnerSandbox[TopGateway]:
     """Start the sandbox TOP gateway on a free loopback port; its settings (fresh app key
     and secret, the gateway's URL) go into ``channel_settings["fliggy"]``."""
     settings = {
@@ -50,19 +39,7 @@ async def start_sandbox(hub_port: int) -> DemoFliggy:
     }
     gateway = TopGateway(settings["FLIGGY_APP_KEY"], settings["FLIGGY_APP_SECRET"])
     settings["FLIGGY_TOP_URL"] = await gateway.start()
-    running = DemoFliggy(gateway, settings)
-    _RUNNING[hub_port] = running
-    return running
-
-
-async def _until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        return False
-    return True
+    return _SANDBOXES.add(hub_port, gateway, settings)
 
 
 class FliggyStep:
@@ -70,11 +47,10 @@ class FliggyStep:
 
     async def run(self, ctx: DemoContext) -> Section:
         section = Section(self.title)
-        running = _RUNNING.get(int(ctx.base_url.rsplit(":", 1)[1]))
+        running = _SANDBOXES.find(ctx, section)
         if running is None:
-            section.expect("sandbox Fliggy running next to the hub", False, "not started")
             return section
-        s, gateway = running.settings, running.gateway
+        s, gateway = running.settings, running.server
         fliggy = FliggyClient(
             ctx.http,
             app_key=s["FLIGGY_APP_KEY"],
@@ -122,7 +98,7 @@ class FliggyStep:
         )
         ctx.sold[PRODUCT] -= 4
         ids = [str(order(n)["order_id"]) for n in (1, 2)]
-        landed = await _until(lambda: all(gateway.refund_status.get(i) for i in ids))
+        landed = await until(lambda: all(gateway.refund_status.get(i) for i in ids), timeout=20.0)
         section.expect(
             "both refund results reached TOP through the outage, none applied twice",
             landed and all(gateway.refund_status[i] == [1] for i in ids),

@@ -11,13 +11,12 @@ runner next to the hub), which is DOWN for the first attempts (HTTP 500, a timeo
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.demo.context import DemoContext, Section
+from sandbox.demo.partners import PartnerSandbox, Sandboxes, until
 from sandbox.ota.meituan import (
     CLOSE,
     CREATE,
@@ -35,19 +34,10 @@ UNIT_PRICE = "190.00"  # the seed's adult price, in yuan as Meituan sends it
 TIME_SCALE = "0.05"  # the notices' schedule compressed 20x (attempt 0.5 s, first retry 0.25 s)
 
 
-@dataclass
-class DemoMeituan:
-    receiver: MeituanReceiver
-    settings: dict[str, str]
-
-    async def stop(self) -> None:
-        await self.receiver.close()
+_SANDBOXES: Sandboxes[MeituanReceiver] = Sandboxes("sandbox Meituan")
 
 
-_RUNNING: dict[int, DemoMeituan] = {}  # hub port → its sandbox Meituan, for the step to find
-
-
-async def start_sandbox(hub_port: int) -> DemoMeituan:
+async def start_sandbox(hub_port: int) -> PartnerSandbox[MeituanReceiver]:
     """Start the sandbox Meituan's notice receiver on a free loopback port; its
     settings (fresh secrets, the receiver's URL) go into ``channel_settings["meituan"]``."""
     settings = {
@@ -64,19 +54,7 @@ async def start_sandbox(hub_port: int) -> DemoMeituan:
         settings["MEITUAN_AES_KEY"],
     )
     settings["MEITUAN_CALLBACK_URL"] = await receiver.start()
-    running = DemoMeituan(receiver, settings)
-    _RUNNING[hub_port] = running
-    return running
-
-
-async def _until(check: Any, timeout: float = 20.0) -> bool:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        return False
-    return True
+    return _SANDBOXES.add(hub_port, receiver, settings)
 
 
 class MeituanStep:
@@ -84,11 +62,10 @@ class MeituanStep:
 
     async def run(self, ctx: DemoContext) -> Section:
         section = Section(self.title)
-        running = _RUNNING.get(int(ctx.base_url.rsplit(":", 1)[1]))
+        running = _SANDBOXES.find(ctx, section)
         if running is None:
-            section.expect("sandbox Meituan running next to the hub", False, "not started")
             return section
-        s, receiver = running.settings, running.receiver
+        s, receiver = running.settings, running.server
         mt = MeituanClient(
             partner_id=s["MEITUAN_PARTNER_ID"],
             client_id=s["MEITUAN_CLIENT_ID"],
@@ -157,7 +134,7 @@ class MeituanStep:
             str([r.code for r in refunds]),
         )
         ctx.sold[PRODUCT] -= 3
-        landed = await _until(lambda: len(receiver.of("refund")) >= 2)
+        landed = await until(lambda: len(receiver.of("refund")) >= 2, timeout=20.0)
         notices = receiver.of("refund")
         section.expect(
             "both refund notices delivered through the outage, none twice",
