@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock
 from hub.domain import Product, Venue
@@ -38,6 +38,15 @@ class VenueKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class _Flight:
+    """One catalog read in progress that others may wait for; `connected` when it reads
+    through a connection its leader already holds (so it never waits for the pool)."""
+
+    future: asyncio.Future[Any]
+    connected: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Allotment:
     channel: str
     fallback: bool
@@ -53,37 +62,71 @@ class CatalogService:
         self._products: TTLCache[str, Product | None] = TTLCache(65536, ttl)
         self._compiled: TTLCache[str, tuple[Product, CompiledRules]] = TTLCache(65536, ttl)
         self._allotments: TTLCache[str, dict[str, Allotment]] = TTLCache(4096, ttl)
-        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self._loading: dict[tuple[str, str], _Flight] = {}
 
-    async def _once(self, kind: str, key: str, load: Callable[[], Awaitable[T]]) -> T:
+    async def _once(
+        self,
+        kind: str,
+        key: str,
+        load: Callable[[AsyncConnection], Awaitable[T]],
+        conn: AsyncConnection | None,
+    ) -> T:
         """Single flight: when a cold cache meets a burst, one query fills it and the
-        rest of the burst waits for that answer instead of asking too."""
-        pending = self._loading.get((kind, key))
-        if pending is not None:
-            return cast(T, await asyncio.shield(pending))
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._loading[(kind, key)] = fut
+        rest of the burst waits for that answer instead of asking too.
+
+        A caller inside a transaction passes its connection and must never wait for a
+        second pooled one: when every pooled connection is held by such callers (on
+        SQLite all but one of them queued behind the write lock) it never comes, and the
+        burst deadlocks until the pool and busy timeouts. So it reads through its own
+        connection, and joins only a flight that already has a connection of its own."""
+        flight = self._loading.get((kind, key))
+        if flight is not None and (conn is None or flight.connected):
+            try:
+                return cast(T, await asyncio.shield(flight.future))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise
+                return await self._read(load, conn)  # the leader was cancelled, not us
+        if flight is not None:
+            return await self._read(load, conn)  # that flight may be waiting for the pool
+        flight = _Flight(asyncio.get_running_loop().create_future(), conn is not None)
+        self._loading[(kind, key)] = flight
         try:
-            value = await load()
+            value = await self._read(load, conn)
         except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # consumed here; waiters re-raise it
+            flight.future.set_exception(exc)
+            flight.future.exception()  # consumed here; waiters re-raise it
             raise
         else:
-            fut.set_result(value)
+            flight.future.set_result(value)
             return value
         finally:
             del self._loading[(kind, key)]
 
+    async def _read(
+        self, load: Callable[[AsyncConnection], Awaitable[T]], conn: AsyncConnection | None
+    ) -> T:
+        if conn is not None:
+            return await load(conn)
+        async with self.engine.connect() as own:
+            return await load(own)
+
     # -- reads --------------------------------------------------------------------------
-    async def venue(self, venue_id: str) -> tuple[Venue, VenueKeys] | None:
+    # `conn`: the caller's open connection, for callers inside a transaction (see
+    # `_once`). What is read through it is cached, so its transaction must not have
+    # changed the catalog rows it reads.
+    async def venue(
+        self, venue_id: str, *, conn: AsyncConnection | None = None
+    ) -> tuple[Venue, VenueKeys] | None:
         if venue_id in self._venues:
             return self._venues[venue_id]
-        return await self._once("venue", venue_id, lambda: self._load_venue(venue_id))
+        return await self._once("venue", venue_id, lambda c: self._load_venue(c, venue_id), conn)
 
-    async def _load_venue(self, venue_id: str) -> tuple[Venue, VenueKeys] | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(VenueRow).where(VenueRow.id == venue_id))).first()
+    async def _load_venue(
+        self, conn: AsyncConnection, venue_id: str
+    ) -> tuple[Venue, VenueKeys] | None:
+        row = (await conn.execute(select(VenueRow).where(VenueRow.id == venue_id))).first()
         value = None
         if row is not None:
             value = (
@@ -97,16 +140,18 @@ class CatalogService:
         found = await self.venue(venue_id)
         return ZoneInfo(found[0].timezone if found else "Asia/Shanghai")
 
-    async def product(self, product_id: str) -> Product | None:
+    async def product(
+        self, product_id: str, *, conn: AsyncConnection | None = None
+    ) -> Product | None:
         if product_id in self._products:
             return self._products[product_id]
-        return await self._once("product", product_id, lambda: self._load_product(product_id))
+        return await self._once(
+            "product", product_id, lambda c: self._load_product(c, product_id), conn
+        )
 
-    async def _load_product(self, product_id: str) -> Product | None:
-        async with self.engine.connect() as conn:
-            doc = (
-                await conn.execute(select(ProductRow.doc).where(ProductRow.id == product_id))
-            ).scalar()
+    async def _load_product(self, conn: AsyncConnection, product_id: str) -> Product | None:
+        stmt = select(ProductRow.doc).where(ProductRow.id == product_id)
+        doc = (await conn.execute(stmt)).scalar()
         value = Product.model_validate(doc) if doc is not None else None
         self._products[product_id] = value
         return value
@@ -139,16 +184,15 @@ class CatalogService:
         found = self._allotments.get(pool)
         if found is not None:
             return found
-        return await self._once("allotments", pool, lambda: self._load_allotments(pool))
+        return await self._once("allotments", pool, lambda c: self._load_allotments(c, pool), None)
 
-    async def _load_allotments(self, pool: str) -> dict[str, Allotment]:
+    async def _load_allotments(self, conn: AsyncConnection, pool: str) -> dict[str, Allotment]:
         stmt = (
             select(InventoryRow.bucket, InventoryRow.fallback)
             .where(InventoryRow.pool == pool, InventoryRow.bucket != "")
             .distinct()
         )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = (await conn.execute(stmt)).all()
         found = {b: Allotment(b, bool(f)) for b, f in rows}
         self._allotments[pool] = found
         return found

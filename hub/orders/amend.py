@@ -72,7 +72,7 @@ async def replace_visitors(
         raise DeniedError.of(DenialCode.ALREADY_REDEEMED, "The group ticket is used or refunded")
 
     visitors = tuple(changes.get(i, v) for i, v in enumerate(order.visitors))
-    found = await life.catalog.venue(order.venue_id)
+    found = await life.catalog.venue(order.venue_id, conn=conn)  # never a 2nd pooled one
     if found is None:
         raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
     venue, keys = found
@@ -90,7 +90,7 @@ async def replace_visitors(
     new_ids = {v.id_number for i, v in changes.items() if v.id_number}
     claims = []
     for index, line in enumerate(request.lines):
-        product = await life.catalog.product(line.product_id)
+        product = await life.catalog.product(line.product_id, conn=conn)
         if product is None:
             raise DeniedError.of(DenialCode.UNKNOWN_PRODUCT, f"No product {line.product_id}")
         ctx = SaleContext.for_line(

@@ -125,7 +125,7 @@ class Lifecycle:
         else:
             allocations = await self._allocations(conn, order.id)
             await self.stock.settle(conn, [Taken(i, q) for i, _, q in allocations])
-        found = await self.catalog.venue(order.venue_id)
+        found = await self.catalog.venue(order.venue_id, conn=conn)  # never a 2nd pooled one
         if found is None:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
         plan = extra["plan"]
@@ -343,12 +343,12 @@ class Lifecycle:
         """Put refunded units back: per pool, from the order's own allocations."""
         units: dict[str, int] = defaultdict(int)
         for t in tickets:
-            product = await self.catalog.product(t.product_id)
+            product = await self.catalog.product(t.product_id, conn=conn)
             if product is None:
                 continue
             if product.kind is ProductKind.COMBO:
                 for comp in product.components:
-                    part = await self.catalog.product(comp.product_id)
+                    part = await self.catalog.product(comp.product_id, conn=conn)
                     if part and part.pool:
                         units[part.pool] += comp.quantity * t.units
             elif product.pool:
