@@ -8,9 +8,10 @@ past the backoff and goes again until nothing is pending or in flight; only the
 per-attempt timeouts stay real, so a test shortens them in the spec (`with_callbacks`)
 and registers that spec over the built-in channel (`ChannelOverride`).
 
-`ChannelRig.redeem` admits a ticket the way the hub's redemption recording does (the
-ticket's entry count and the ``ticket_redeemed`` hook's partner calls in one
-transaction), so a channel's "ticket used" callbacks can be tested without a gate.
+`ChannelRig.redeem` admits a ticket through the hub's own redemption recording (what a
+venue bridge's upload runs: the entry counted once by its id, the ``ticket_redeemed``
+hook's partner calls in the same transaction), so a channel's "ticket used" callbacks
+are tested against the real thing without a gate.
 
 Usage (a subclass names the channel and adds its sandbox partner)::
 
@@ -33,19 +34,21 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from hub import ChannelAdapter, Order, Redemption, Ticket, hookimpl
+from hub import ChannelAdapter, Order, Ticket, hookimpl
 from hub.api.app import HUB, Hub, create_app
+from hub.api.bridge import recorder
 from hub.channels import ChannelSpec
 from hub.channels.spec import Callback
 from hub.clock import FixedClock
 from hub.orders import records
 from hub.outbox import OutboxWorker, policies_from
 from hub.plugins import build_plugins
+from hub.redemptions.uploads import RedemptionIn, UploadIn
 from hub.registries import ChannelRegistry
 from hub.settings import Settings
-from hub.storage.tables import OrderRow, OutboxRow, TicketRow
+from hub.storage.tables import OrderRow, OutboxRow
 
 
 class Sandbox(Protocol):
@@ -176,47 +179,38 @@ class ChannelRig:
         raise AssertionError("outbox did not drain")
 
     async def redeem(self, partner_order_id: str, ticket_index: int, redemption_id: str) -> Ticket:
-        """Admit one ticket the way the hub's redemption recording does: the ticket's
-        entry count and the ``ticket_redeemed`` hook's calls in ONE transaction.
-        Returns the ticket as admitted."""
-        hub = self.hub
-        tix = TicketRow.__table__
-        async with hub.engine.begin() as conn:
-            found = await records.load_order(
-                conn, channel=self.partner, partner_order_id=partner_order_id
-            )
-            assert found is not None, partner_order_id
-            ticket = in_visitor_order(found)[ticket_index]
-            await conn.execute(
-                update(tix)
-                .where(tix.c.id == ticket.id)
-                .values(entries_used=tix.c.entries_used + 1, state="used")
-            )
-            after = await records.load_order(conn, order_id=found.id)
-            assert after is not None
-            admitted = next(t for t in after.tickets if t.id == ticket.id)
-            redemption = self._redemption(redemption_id, after, admitted)
-            await hub.outbox.enqueue(conn, hub.plugins.ticket_redeemed(after, admitted, redemption))
-        return admitted
+        """Admit one ticket as a venue bridge reports it, through the hub's own
+        redemption recording (`RedemptionRecorder`: the entry counted once by its id, the
+        ``ticket_redeemed`` hook's calls queued in the same transaction). Calling it again
+        with the same `redemption_id` is the bridge's re-upload: recorded once. Returns
+        the ticket as it stands afterwards."""
+        order = await self._order(partner_order_id)
+        ticket = in_visitor_order(order)[ticket_index]
+        await self._upload(order, ticket, redemption_id)
+        after = await self._order(partner_order_id)
+        return next(t for t in after.tickets if t.id == ticket.id)
 
     async def report_again(self, partner_order_id: str, redemption_id: str) -> None:
-        """The bridge re-reports an admission the hub already recorded (its retry): the
-        hook runs again with the same redemption, the outbox dedupes its call."""
-        hub = self.hub
-        async with hub.engine.begin() as conn:
+        """The bridge re-uploads an admission of the order's first ticket that the hub
+        already recorded (its retry after a lost answer)."""
+        order = await self._order(partner_order_id)
+        await self._upload(order, in_visitor_order(order)[0], redemption_id)
+
+    async def _order(self, partner_order_id: str) -> Order:
+        async with self.hub.engine.connect() as conn:
             found = await records.load_order(
                 conn, channel=self.partner, partner_order_id=partner_order_id
             )
-            assert found is not None, partner_order_id
-            ticket = in_visitor_order(found)[0]
-            redemption = self._redemption(redemption_id, found, ticket)
-            await hub.outbox.enqueue(conn, hub.plugins.ticket_redeemed(found, ticket, redemption))
+        assert found is not None, partner_order_id
+        return found
 
-    def _redemption(self, redemption_id: str, order: Order, ticket: Ticket) -> Redemption:
-        return Redemption(
-            id=redemption_id,
-            ticket_id=ticket.id,
-            venue_id=order.venue_id,
-            gate="gate-1",
-            at=self.clock.now(),
+    async def _upload(self, order: Order, ticket: Ticket, redemption_id: str) -> None:
+        hub = self.hub
+        decision = RedemptionIn(
+            id=redemption_id, ticket_id=ticket.id, gate="gate-1", at=self.clock.now(), accepted=True
+        )
+        await recorder(hub).record(
+            order.venue_id,
+            UploadIn(bridge="rig", redemptions=[decision]),
+            on_calls=hub.outbox.notify,
         )
