@@ -192,6 +192,7 @@ class Services(Protocol):
     orders: Any  # hub.orders.OrderService — typed loosely to keep this module import-light
     outbox: Any  # hub.outbox.Outbox
     http: aiohttp.ClientSession
+    faces: Any  # hub.faces.FaceService
 
     def store_for(self, namespace: str) -> Any:
         """A `hub.plugin_store.PluginStore` for one plugin."""
@@ -229,6 +230,11 @@ class ChannelContext:
     @property
     def http(self) -> aiohttp.ClientSession:
         return self._services().http
+
+    @property
+    def faces(self) -> Any:
+        """Visitors' face photos (`hub.faces.FaceService`): enroll, withdraw."""
+        return self._services().faces
 
     @property
     def accounts(self) -> Any:

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"
     )
+    # enrolled face photos (hub.faces): encrypted at rest, deleted after the visit
+    face_key: str = Field(
+        default="",
+        description="base64 AES key (16/24/32 bytes) for face photos at rest; empty: derived "
+        "from id_hash_secret (set your own in production)",
+    )
+    face_max_bytes: int = Field(default=200 * 1024, ge=1024, le=1_000_000)
+    face_purge_seconds: float = Field(default=300.0, gt=0, description="after-visit sweep")
     # request limits
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell

@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.api import admin, bridge, public
+from hub.api import admin, bridge, faces, public
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
@@ -23,6 +23,7 @@ from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
 from hub.contracts import ChannelContext
 from hub.domain.rules import RuleEngine
+from hub.faces import FaceCipher, FaceService, key_from_settings
 from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
@@ -47,6 +48,7 @@ class Hub:
     outbox: Outbox
     http: aiohttp.ClientSession
     routes: ApiRoutes
+    faces: FaceService
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -71,6 +73,7 @@ def create_app(
     public.add_routes(routes)
     admin.add_routes(routes)
     bridge.add_routes(routes)
+    faces.add_routes(routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -100,14 +103,31 @@ def create_app(
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                 )
+                face_service = FaceService(
+                    engine,
+                    clock,
+                    FaceCipher(key_from_settings(settings.face_key, settings.id_hash_secret)),
+                    max_bytes=settings.face_max_bytes,
+                )
                 app[HUB] = Hub(
-                    settings, plugins, clock, engine, catalog, orders, outbox, http, routes
+                    settings,
+                    plugins,
+                    clock,
+                    engine,
+                    catalog,
+                    orders,
+                    outbox,
+                    http,
+                    routes,
+                    face_service,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
+                await face_service.start(settings.face_purge_seconds)
                 try:
                     yield
                 finally:
+                    await face_service.stop()
                     await outbox.stop()
                     await orders.stop()
             finally:

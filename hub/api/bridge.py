@@ -37,6 +37,9 @@ def _bridge_auth(request: web.Request, venue_id: str) -> None:
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bridge token for this venue")
 
 
+bridge_auth = _bridge_auth  # the face photo route (`hub.api.faces`) checks the same token
+
+
 def recorder(hub: Hub) -> RedemptionRecorder:
     return RedemptionRecorder(
         hub.engine,

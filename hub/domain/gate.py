@@ -75,7 +75,7 @@ class GateCredential(BaseModel):
     qr: str | None = None
     id_number: str | None = None
     name: str | None = None
-    face_jpeg: bytes | None = None
+    face_jpeg: bytes | None = Field(default=None, repr=False)  # personal data: never in a repr
     revoked: bool = False
 
 

@@ -21,6 +21,7 @@ from hub.contracts import PartnerCall
 from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState, Visitor
 from hub.domain.errors import DeniedError
 from hub.domain.order import can_move
+from hub.faces import forget_revoked
 from hub.inventory import Stock, Taken
 from hub.metrics import HOLDS_EXPIRED
 from hub.orders import claims as claim_store
@@ -334,6 +335,7 @@ class Lifecycle:
             .returning(TIX.c.id, TIX.c.venue_id)
         )
         venue_of = {str(r.id): str(r.venue_id) for r in res.all()}
+        await forget_revoked(conn, venue_of)  # a face is kept for the visit, no longer
         await stamp_ids(conn, venue_of)  # the bridges must hear of the revocation
         return set(venue_of)
 

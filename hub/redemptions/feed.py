@@ -8,6 +8,11 @@ transaction can span pages and a bridge resumes exactly where its last page ende
 Each ticket carries its ORDER's slot (one slot per order; it never changes after the sale,
 so it needs no change number of its own): the bridge's ``slot_window`` rule needs it, and
 the signed QR has no room for it.
+
+Each ticket also carries ``face``: the version of the visitor's enrolled face photo, or
+null. Enrolling, replacing or withdrawing a face takes a change number like any ticket
+change, so the bridge sees the new version and fetches the photo from its own route
+(``/faces/{ticket_id}``): photos never travel inside a page.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.catalog import SlotInfo
 from hub.storage.db import reader
-from hub.storage.tables import FlowCountRow, OrderRow, RedemptionRow, TicketRow
+from hub.storage.tables import FaceRow, FlowCountRow, OrderRow, RedemptionRow, TicketRow
 
 TIX = TicketRow.__table__
 ORD = OrderRow.__table__
 FLOW = FlowCountRow.__table__
 RED = RedemptionRow.__table__
+FACE = FaceRow.__table__
 MAX_PAGE = 5000
 
 
@@ -70,6 +76,7 @@ def ticket_change(r: Any) -> dict[str, Any]:
         # real-name tickets: the bridge admits by ID card; only this venue's bridge sees it
         "holder_id_number": r.holder_id_number,
         "slot": slot_change(r.slot),
+        "face": r.face_version,  # a version, never the photo
         "seq": r.change_seq,
     }
 
@@ -80,8 +87,12 @@ async def changes_since(
     seq, after = parse_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
     stmt = (
-        select(TIX, ORD.c.slot)
-        .select_from(TIX.outerjoin(ORD, ORD.c.id == TIX.c.order_id))
+        select(TIX, ORD.c.slot, FACE.c.version.label("face_version"))
+        .select_from(
+            TIX.outerjoin(ORD, ORD.c.id == TIX.c.order_id).outerjoin(
+                FACE, FACE.c.ticket_id == TIX.c.id
+            )
+        )
         .where(
             TIX.c.venue_id == venue_id,
             or_(TIX.c.change_seq > seq, and_(TIX.c.change_seq == seq, TIX.c.id > after)),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    LargeBinary,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -181,6 +182,27 @@ class TicketRow(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
     # Monotonic per change, for the venue bridge's "changes since cursor" sync.
     change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class FaceRow(SQLModel, table=True):
+    """The face photo a visitor enrolled for their ticket, encrypted (`hub.faces.crypto`).
+
+    A table of its own, so a photo is never read by accident with its ticket and deleting
+    it is deleting one row (on refund, cancellation, replacement of the visitor, and once
+    the visit is over). `version` is new at every enrollment: the bridge change feed
+    carries it, never the photo, and a bridge fetches the photo when the version moves."""
+
+    __tablename__ = "face"
+
+    ticket_id: str = Field(primary_key=True, foreign_key="ticket.id", max_length=32)
+    venue_id: str = Field(max_length=64)
+    version: str = Field(max_length=32)
+    photo: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    width: int
+    height: int
+    size: int
+    source: str = Field(default="", max_length=16)  # wechat | staff
+    enrolled_at: datetime = _ts(nullable=False)
 
 
 class VenueChangeRow(SQLModel, table=True):

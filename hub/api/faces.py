@@ -1,0 +1,148 @@
+"""Face photos over HTTP: staff enroll or withdraw a visitor's face (admin or box-office
+token), a venue's bridge reads the photo of one of its tickets (bridge token).
+
+The photo travels as the request body itself (``Content-Type: image/jpeg``), never inside
+JSON, and leaves the hub only on the bridge route, to the bridge of the ticket's venue.
+The mini-program's own routes (`plugins.channel_wechat`) use `read_photo` and
+`face_error` from here.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, NoReturn
+
+from aiohttp import web
+
+from hub.api.errors import ApiError
+from hub.api.routing import ApiRoutes
+from hub.faces import FaceError
+
+if TYPE_CHECKING:
+    from hub.api.app import Hub
+    from hub.domain import Order
+
+FACE_PATH = "/api/admin/orders/{order_id}/visitors/{index}/face"
+CHUNK = 64 * 1024
+
+
+def _hub(request: web.Request) -> Hub:
+    from hub.api.app import HUB
+
+    return request.app[HUB]
+
+
+def face_error(exc: FaceError) -> NoReturn:
+    raise ApiError(exc.status, exc.code, exc.message) from None
+
+
+def visitor_index(request: web.Request) -> int:
+    text = request.match_info["index"]
+    if not text.isdigit() or len(text) > 4:
+        raise ApiError(400, "INVALID_REQUEST", "visitor index: a number from 0")
+    return int(text)
+
+
+async def read_photo(request: web.Request, max_bytes: int) -> bytes:
+    """The body, refused as soon as it passes `max_bytes` (before reading it all)."""
+    if request.content_type.startswith("multipart/"):
+        raise ApiError(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Send the JPEG itself as the body (image/jpeg)"
+        )
+    too_large = ApiError(
+        413, "FACE_TOO_LARGE", f"The photo is larger than {max_bytes} bytes; send a smaller one"
+    )
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        data += chunk
+        if len(data) > max_bytes:
+            raise too_large
+    if not data:
+        raise ApiError(400, "NOT_A_JPEG", "The body is empty; send the JPEG photo")
+    return bytes(data)
+
+
+def _staff(request: web.Request) -> Hub:
+    hub = _hub(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    tokens = (hub.settings.admin_token, hub.settings.boxoffice_token)
+    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given.strip(), t) for t in tokens):
+        raise ApiError(401, "UNAUTHORIZED", "Missing or wrong staff (admin or box-office) token")
+    return hub
+
+
+async def _order(hub: Hub, request: web.Request) -> Order:
+    order = await hub.orders.get(request.match_info["order_id"][:64])
+    if order is None:
+        raise ApiError(404, "UNKNOWN_ORDER", "No such order")
+    return order
+
+
+def add_routes(routes: ApiRoutes) -> None:
+    @routes.put(
+        FACE_PATH,
+        summary="Enroll (or replace) a visitor's face photo: the body is the JPEG itself",
+        tag="faces",
+        auth="staff",
+        responses={
+            200: "enrolled",
+            400: "not a JPEG",
+            404: "unknown order or visitor",
+            409: "order not paid / not real-name / ticket no longer valid",
+            413: "photo too large",
+            422: "photo too small",
+        },
+    )
+    async def enroll(request: web.Request) -> web.Response:
+        hub = _staff(request)
+        index = visitor_index(request)
+        order = await _order(hub, request)
+        photo = await read_photo(request, hub.faces.max_bytes)
+        try:
+            result = await hub.faces.enroll(order, index, photo, source="staff")
+        except FaceError as exc:
+            face_error(exc)
+        return web.json_response({"order_id": order.id, **result})
+
+    @routes.route(
+        "DELETE",
+        FACE_PATH,
+        summary="Withdraw a visitor's face photo (deleted at the hub, the bridge, the devices)",
+        tag="faces",
+        auth="staff",
+        responses={200: "deleted (or there was none)", 404: "unknown order or visitor"},
+    )
+    async def withdraw(request: web.Request) -> web.Response:
+        hub = _staff(request)
+        index = visitor_index(request)
+        order = await _order(hub, request)
+        try:
+            removed = await hub.faces.remove(order, index)
+        except FaceError as exc:
+            face_error(exc)
+        return web.json_response({"order_id": order.id, "visitor": index, "removed": removed})
+
+    @routes.get(
+        "/api/bridge/venues/{venue_id}/faces/{ticket_id}",
+        summary="The face photo of a ticket whose change carried a face version (JPEG body, "
+        "version in X-Face-Version)",
+        tag="bridge",
+        auth="bridge",
+        responses={200: "image/jpeg", 401: "wrong token", 404: "no face (any more)"},
+    )
+    async def photo(request: web.Request) -> web.Response:
+        from hub.api.bridge import bridge_auth
+
+        venue_id = request.match_info["venue_id"]
+        bridge_auth(request, venue_id)
+        found = await _hub(request).faces.photo(venue_id, request.match_info["ticket_id"])
+        if found is None:
+            raise ApiError(404, "NO_FACE", "This ticket has no face photo (any more)")
+        return web.Response(
+            body=found.jpeg,
+            content_type="image/jpeg",
+            headers={"X-Face-Version": found.version, "Cache-Control": "no-store"},
+        )

@@ -1,0 +1,23 @@
+"""Visitors' face photos: enrollment, encryption at rest, the bridge's read, deletion.
+
+See `hub.faces.service` for the rules and README "Face enrollment" for the API."""
+
+from __future__ import annotations
+
+from hub.faces.crypto import FaceCipher, FaceKeyError, key_from_settings
+from hub.faces.jpeg import MAX_BYTES, JpegError, JpegInfo, inspect
+from hub.faces.service import FaceError, FacePhoto, FaceService, forget_revoked
+
+__all__ = [
+    "MAX_BYTES",
+    "FaceCipher",
+    "FaceError",
+    "FaceKeyError",
+    "FacePhoto",
+    "FaceService",
+    "JpegError",
+    "JpegInfo",
+    "forget_revoked",
+    "inspect",
+    "key_from_settings",
+]
