@@ -19,6 +19,8 @@ from wechatpy.crypto import WeChatWxaCrypto
 
 from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
 from hub.api.errors import ApiError, outcome_response, query_day, read_model
+from hub.api.faces import face_error, read_photo, visitor_index
+from hub.faces import FaceError
 from plugins.channel_wechat.messages import WeChatApiError, get_json
 from plugins.channel_wechat.notifications import Refused
 from plugins.channel_wechat.pay_api import PayError, Prepay
@@ -286,6 +288,54 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
                 "refunded_tickets": done.body.get("refunded_tickets", []),
                 "refunded_amount": done.body.get("refunded_amount", 0),
             }
+        )
+
+    face_path = "/api/wechat/orders/{out_trade_no}/visitors/{index}/face"
+
+    def face_service() -> Any:
+        assert channel.ctx is not None
+        return channel.ctx.faces
+
+    @routes.put(
+        face_path,
+        summary="Enroll (or replace) a visitor's face photo: the body is the JPEG itself",
+        tag="wechat",
+        responses={
+            200: "enrolled",
+            400: "not a JPEG",
+            404: "not your order / no such visitor",
+            409: "not paid / not real-name / ticket no longer valid",
+            413: "photo too large",
+            422: "photo too small",
+        },
+    )
+    async def enroll_face(request: web.Request) -> web.Response:
+        _, trade, order = await own_trade(request)
+        index = visitor_index(request)
+        faces = face_service()
+        photo = await read_photo(request, faces.max_bytes)
+        try:
+            result = await faces.enroll(order, index, photo, source=channel.name)
+        except FaceError as exc:
+            face_error(exc)
+        return web.json_response({"out_trade_no": trade["out_trade_no"], **result})
+
+    @routes.route(
+        "DELETE",
+        face_path,
+        summary="Withdraw a visitor's face photo",
+        tag="wechat",
+        responses={200: "deleted (or there was none)", 404: "not your order / no visitor"},
+    )
+    async def withdraw_face(request: web.Request) -> web.Response:
+        _, trade, order = await own_trade(request)
+        index = visitor_index(request)
+        try:
+            removed = await face_service().remove(order, index)
+        except FaceError as exc:
+            face_error(exc)
+        return web.json_response(
+            {"out_trade_no": trade["out_trade_no"], "visitor": index, "removed": removed}
         )
 
     @routes.post(
