@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge.decide import Decider
+from hardware_bridge.faces import Dropped, FaceCache, device_plan
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.api.routing import ApiRoutes
 from hub.clock import Clock
@@ -291,6 +292,9 @@ class BridgeHost:
 
     # -- credentials to devices that keep their own list -----------------------------------
     def credentials(self, rows: Sequence[Any]) -> list[GateCredential]:
+        """Rows as devices hold them; a valid ticket carries its visitor's face photo when
+        one was enrolled (drivers that match faces push it, the others ignore it)."""
+        faces = FaceCache(self.store).jpegs(r["id"] for r in rows if r["state"] == "valid")
         out = []
         for r in rows:
             out.append(
@@ -302,10 +306,27 @@ class BridgeHost:
                     card_no=int(r["card_no"]),
                     qr=r["credential"] or None,
                     id_number=r["holder_id"],
+                    face_jpeg=faces.get(r["id"]),
                     revoked=r["state"] != "valid",
                 )
             )
         return out
+
+    async def faces_changed(
+        self, fresh: list[str], replaced: list[str], dropped: list[Dropped]
+    ) -> None:
+        """Bring devices in line with the face cache after a sync (`faces.device_plan`)."""
+        if not self._devices:
+            return
+        forget, push = device_plan(fresh, replaced, dropped)
+        gone = [
+            c.model_copy(update={"revoked": True, "face_jpeg": None})
+            for c in self.credentials(self.store.tickets_by_ids(forget))
+        ]
+        current = self.credentials(self.store.tickets_by_ids(push))
+        for config in self.devices():
+            await self._push(config, gone)
+            await self._push(config, current)
 
     async def push_all(self, config: DeviceConfig) -> int:
         rows = self.store.valid_tickets(self.clock.now().isoformat())

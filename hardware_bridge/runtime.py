@@ -54,6 +54,7 @@ class Bridge:
             batch=settings.sync_batch,
             on_config=self._configure,
             on_tickets=self._tickets_changed,
+            on_faces=lambda *changes: self.host.faces_changed(*changes),
         )
         if drivers is None:
             drivers = {entry.name: entry.obj() for entry in self.plugins.devices}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     seq INTEGER NOT NULL DEFAULT 0,
     slot_code TEXT NOT NULL DEFAULT '',
     slot_start TEXT NOT NULL DEFAULT '',
-    slot_end TEXT NOT NULL DEFAULT ''
+    slot_end TEXT NOT NULL DEFAULT '',
+    face TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS ix_tickets_holder ON tickets(holder_id);
 CREATE INDEX IF NOT EXISTS ix_tickets_credential ON tickets(credential);
@@ -67,6 +68,12 @@ CREATE TABLE IF NOT EXISTS log (
 CREATE UNIQUE INDEX IF NOT EXISTS ux_log_event ON log(device, event_key)
     WHERE event_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ix_log_unsynced ON log(synced, n);
+CREATE TABLE IF NOT EXISTS faces (
+    ticket_id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    jpeg BLOB NOT NULL,
+    fetched_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY,
     vendor TEXT NOT NULL,
@@ -93,6 +100,8 @@ def create(db: sqlite3.Connection) -> None:
     try:
         if version < 1:
             _add_slots(db)
+        if version < 2:
+            _add_faces(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         db.execute("ROLLBACK")
@@ -110,4 +119,14 @@ def _add_slots(db: sqlite3.Connection) -> None:
     for column in missing:
         db.execute(f"ALTER TABLE tickets ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
     if missing:
+        db.execute("UPDATE meta SET v = '' WHERE k = 'cursor'")
+
+
+def _add_faces(db: sqlite3.Connection) -> None:
+    """v2: tickets know the version of their visitor's face photo (``face``, from the
+    change feed; the photo itself is in ``faces``, created above). The cursor is reset
+    like for v1, so a face enrolled before the upgrade is learnt at the next sync."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(tickets)")}
+    if "face" not in have:
+        db.execute("ALTER TABLE tickets ADD COLUMN face TEXT NOT NULL DEFAULT ''")
         db.execute("UPDATE meta SET v = '' WHERE k = 'cursor'")

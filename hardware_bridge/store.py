@@ -42,6 +42,7 @@ TICKET_COLUMNS = (
     "slot_code",
     "slot_start",
     "slot_end",
+    "face",
 )
 
 
@@ -147,11 +148,13 @@ class BridgeStore:
                     t.get("holder_id_number") or None,
                     int(t.get("seq", 0)),
                     *_slot(t.get("slot")),
+                    str(t.get("face") or "")[:64],  # the face photo's version, not the photo
                 )
                 updated = conn.execute(
                     "UPDATE tickets SET order_id=?, product_id=?, valid_from=?, valid_until=?,"
                     " entries_allowed=?, entries_used=?, units=?, state=?, credential=?,"
-                    " holder_id=?, seq=?, slot_code=?, slot_start=?, slot_end=? WHERE id=?",
+                    " holder_id=?, seq=?, slot_code=?, slot_start=?, slot_end=?, face=?"
+                    " WHERE id=?",
                     (*values[1:], values[0]),
                 ).rowcount
                 if not updated:
@@ -169,8 +172,8 @@ class BridgeStore:
                 conn.execute(
                     "INSERT INTO tickets(id, order_id, product_id, valid_from, valid_until,"
                     " entries_allowed, entries_used, units, state, credential, holder_id, seq,"
-                    " slot_code, slot_start, slot_end, card_no)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " slot_code, slot_start, slot_end, face, card_no)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*values, card),
                 )
                 return
@@ -203,6 +206,7 @@ class BridgeStore:
                     "",  # no slot: the claims cannot carry one (see `Decider._from_qr`)
                     "",
                     "",
+                    "",  # no face known until the next sync
                 ),
             )
 

@@ -9,6 +9,10 @@ synced only after the hub's 200.
 Online/offline is a fact this loop observes: any failed round trip (refused connection,
 timeout, 5xx) turns the bridge offline and the loop retries with a capped backoff; the
 first successful round trip turns it online again. Decisions never wait for this loop.
+
+Face photos are not in the change pages: after the pages, the tickets whose face version
+moved are fetched one by one (``/faces/{ticket_id}``, a bounded number per round), and
+photos nobody wants any more are deleted (`hardware_bridge.faces`).
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ from typing import Any
 
 import aiohttp
 
+from hardware_bridge.faces import Dropped, FaceCache
 from hardware_bridge.store import BridgeStore
 from hub.clock import Clock
+from hub.faces.jpeg import JpegError, inspect
 
 log = logging.getLogger(__name__)
+
+
+FacesChanged = Callable[[list[str], list[str], list[Dropped]], Awaitable[None]]
 
 
 class HubUnavailable(Exception):
@@ -43,6 +52,7 @@ class LinkState:
     duplicates: int = 0
     conflicts: int = 0
     pulled: int = 0
+    faces_fetched: int = 0
     round_trips: int = 0
     failures: int = 0
     history: list[tuple[str, bool]] = field(default_factory=list)  # (when, online) switches
@@ -64,6 +74,8 @@ class HubLink:
         timeout: float = 10.0,
         on_config: Callable[[dict[str, Any]], None] | None = None,
         on_tickets: Callable[[list[str]], Awaitable[None]] | None = None,
+        on_faces: FacesChanged | None = None,
+        faces_per_round: int = 100,
     ) -> None:
         self.store = store
         self.http = http
@@ -77,6 +89,9 @@ class HubLink:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.on_config = on_config
         self.on_tickets = on_tickets
+        self.on_faces = on_faces
+        self.faces = FaceCache(store)
+        self.faces_per_round = faces_per_round
         self.state = LinkState()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -130,6 +145,52 @@ class HubLink:
         self.state.pulled += total
         return total
 
+    async def pull_faces(self) -> int:
+        """Fetch the photos the tickets want and drop the ones nobody wants; tell the
+        devices. Returns photos fetched (more may wait for the next round)."""
+        now = self.clock.now().isoformat()
+        fresh: list[str] = []
+        replaced: list[str] = []
+        for ticket_id, version in self.faces.wanted(now, self.faces_per_round):
+            got = await self._fetch_face(ticket_id)
+            if got is None:
+                self.faces.not_found(ticket_id, version)
+                continue
+            if self.faces.put(ticket_id, got[0], got[1], now):
+                replaced.append(ticket_id)
+            else:
+                fresh.append(ticket_id)
+        dropped = self.faces.drop_unwanted(now)
+        self.state.faces_fetched += len(fresh) + len(replaced)
+        if (fresh or replaced or dropped) and self.on_faces is not None:
+            await self.on_faces(fresh, replaced, dropped)
+        return len(fresh) + len(replaced)
+
+    async def _fetch_face(self, ticket_id: str) -> tuple[str, bytes] | None:
+        """(version, JPEG) of a ticket's face, or None when the hub has none (any more)."""
+        path = f"/faces/{ticket_id}"
+        try:
+            async with self.http.get(
+                self.base + path, headers=self.headers, timeout=self.timeout
+            ) as resp:
+                body = await resp.read()
+                if resp.status == 404:
+                    return None
+                if resp.status != 200:
+                    raise HubUnavailable(f"GET {path}: hub answered {resp.status}")
+                version = resp.headers.get("X-Face-Version", "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise HubUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        try:
+            inspect(body, max_bytes=len(body))
+        except JpegError as exc:
+            log.warning("face of ticket %s refused: %s", ticket_id, exc)
+            return None
+        if not version:
+            log.warning("face of ticket %s came without X-Face-Version; ignored", ticket_id)
+            return None
+        return version, body
+
     async def push_log(self) -> int:
         """Upload unsynced decisions until none is left; returns rows sent.
 
@@ -171,6 +232,7 @@ class HubLink:
                 await self.pull_config()
             await self.push_log()
             await self.pull_changes()
+            await self.pull_faces()
         except HubUnavailable as exc:
             self.state.failures += 1
             self.state.last_error = str(exc)

@@ -53,10 +53,12 @@ class AccessEvent:
     def medium(self) -> Medium:
         if self.minor in GRANTED:
             return GRANTED[self.minor]
+        if self.minor == 0x4C:  # "face not matched" says the medium whatever the verify mode
+            return Medium.FACE
         for word, medium in VERIFY_MEDIUM.items():
             if word.lower() in self.verify_mode.lower():
                 return medium
-        return Medium.FACE if self.minor == 0x4C else Medium.CARD
+        return Medium.CARD
 
     @property
     def value(self) -> str:
