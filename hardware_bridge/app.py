@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hardware_bridge.host import OnboardingError
+from hardware_bridge.devices import OnboardingError
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
 from hub.api.auth import require_bearer

@@ -23,50 +23,17 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge.decide import Decider
+from hardware_bridge.devices import DeviceHealth, OnboardingError, config_of, describe
 from hardware_bridge.faces import Dropped, FaceCache, device_plan
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.api.routing import ApiRoutes
 from hub.clock import Clock
 from hub.contracts import DeviceConfig, DeviceDriver, DeviceError, DiscoveringDriver
+from hub.devices import Background
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 
 log = logging.getLogger(__name__)
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-
-class OnboardingError(Exception):
-    """Staff-facing refusal of an onboarding step; `code` is stable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class DeviceHealth:
-    last_seen: datetime | None = None
-    last_event_at: datetime | None = None  # the device's clock of its latest event
-    event_lag_s: float | None = None  # bridge time - device time of the latest event
-    list_version: str = ""  # the ticket cursor last pushed to the device
-    pushed: int = 0
-    push_error: str = ""
-    scans: int = 0
-    events: int = 0
-    duplicates: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
-            "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
-            "event_lag_s": self.event_lag_s,
-            "list_version": self.list_version,
-            "pushed": self.pushed,
-            "push_error": self.push_error,
-            "scans": self.scans,
-            "events": self.events,
-            "duplicates": self.duplicates,
-        }
 
 
 @dataclass
@@ -84,9 +51,23 @@ class BridgeHost:
     health: dict[str, DeviceHealth] = field(default_factory=dict)
     _devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
+    _pushes: Background = field(default_factory=lambda: Background("device list push", log))
+
     def __post_init__(self) -> None:
         for row in self.store.devices():
-            self._devices[row["id"]] = _config(row)
+            self._devices[row["id"]] = config_of(row)
+
+    async def stop(self) -> None:
+        """Wait out (cancel) the list pushes still in flight."""
+        await self._pushes.close()
+
+    def _entry_counted(self, ticket_id: str) -> None:
+        """An entry was just counted here: if it used the ticket's last one, take the
+        ticket off every device that keeps its own list NOW, not after the next sync —
+        otherwise a controller or face terminal would admit it again (offline for as
+        long as the outage lasts). In the background: the gate's answer never waits."""
+        if self._devices and self.store.exhausted([ticket_id]):
+            self._pushes.spawn(self.push_changed([ticket_id]))
 
     # -- DeviceHost ------------------------------------------------------------------------
     async def decide(self, scan: Scan) -> GateDecision:
@@ -94,6 +75,8 @@ class BridgeHost:
         decision = self.decider.decide(
             scan, self.clock.now(), offline=not self.is_online(), known_device=known
         )
+        if decision.allow and decision.ticket_id and scan.direction is Direction.IN:
+            self._entry_counted(decision.ticket_id)
         if known:
             h = self._health(scan.device_id)
             h.last_seen = decision.decided_at
@@ -133,6 +116,8 @@ class BridgeHost:
         if new:
             h.events += 1
             self.on_logged()
+            if counted:
+                self._entry_counted(ticket_id)
         else:
             h.duplicates += 1
         return new
@@ -293,8 +278,10 @@ class BridgeHost:
     # -- credentials to devices that keep their own list -----------------------------------
     def credentials(self, rows: Sequence[Any]) -> list[GateCredential]:
         """Rows as devices hold them; a valid ticket carries its visitor's face photo when
-        one was enrolled (drivers that match faces push it, the others ignore it)."""
+        one was enrolled (drivers that match faces push it, the others ignore it). A ticket
+        whose entries were used up here is revoked even before the hub knows it."""
         faces = FaceCache(self.store).jpegs(r["id"] for r in rows if r["state"] == "valid")
+        used_up = self.store.exhausted(r["id"] for r in rows if r["state"] == "valid")
         out = []
         for r in rows:
             out.append(
@@ -307,7 +294,7 @@ class BridgeHost:
                     qr=r["credential"] or None,
                     id_number=r["holder_id"],
                     face_jpeg=faces.get(r["id"]),
-                    revoked=r["state"] != "valid",
+                    revoked=r["state"] != "valid" or r["id"] in used_up,
                 )
             )
         return out
@@ -385,29 +372,3 @@ class BridgeHost:
 
     def status(self) -> list[dict[str, Any]]:
         return [{**describe(d), "health": self._health(d.id).as_dict()} for d in self.devices()]
-
-
-def describe(config: DeviceConfig) -> dict[str, Any]:
-    secret = {"password", "secret", "token", "key"}
-    return {
-        "id": config.id,
-        "vendor": config.vendor,
-        "address": config.address,
-        "serial": config.serial,
-        "gate": config.gate,
-        "options": {
-            k: ("***" if any(s in k.lower() for s in secret) else v)
-            for k, v in config.options.items()
-        },
-    }
-
-
-def _config(row: Any) -> DeviceConfig:
-    return DeviceConfig(
-        id=row["id"],
-        vendor=row["vendor"],
-        address=row["address"],
-        serial=row["serial"],
-        gate=row["gate"],
-        options=json.loads(row["options"] or "{}"),
-    )

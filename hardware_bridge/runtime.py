@@ -96,6 +96,7 @@ class Bridge:
 
     async def stop(self) -> None:
         await self.link.stop()
+        await self.host.stop()
         for driver in self.host.drivers.values():
             try:
                 await driver.stop()

@@ -252,6 +252,26 @@ class BridgeStore:
         today = sum(r["count"] for r in rows if r["day"] == day)
         return today, sum(r["count"] for r in rows), sum(r["unsynced"] for r in rows)
 
+    def exhausted(self, ticket_ids: Iterable[str]) -> set[str]:
+        """Of these valid tickets, those whose entries are used up as far as this bridge
+        knows: the hub's count plus the entries it has not heard of yet, or all entries
+        counted here, whichever is more (the decider's own arithmetic)."""
+        ids = list(dict.fromkeys(ticket_ids))
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(  # per ticket, through the entries' primary key
+                "SELECT t.id FROM tickets t, (SELECT e.ticket_id, sum(e.count) AS c,"
+                " sum(e.unsynced) AS u FROM entries e"
+                f" WHERE e.ticket_id IN ({marks}) GROUP BY e.ticket_id) AS e"
+                " WHERE t.id = e.ticket_id AND t.state = 'valid'"
+                " AND max(e.c, t.entries_used + e.u) >= t.entries_allowed",
+                chunk,
+            ).fetchall()
+            out.update(r[0] for r in rows)
+        return out
+
     # -- the log ---------------------------------------------------------------------------
     def append(self, entry: LogEntry, *, count_day: str | None) -> bool:
         """Append one decision durably (and count the entry when ``count_day`` is given);
