@@ -134,6 +134,7 @@ class BenchDriver:
     bench onboards it through the normal flow so scans come from a known device."""
 
     vendor = "bench"
+    keeps_lists = False
 
     async def start(self, host: Any) -> None:
         return None

@@ -11,6 +11,7 @@ Health per device (last seen, event lag, list version) is kept in memory and sho
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -52,6 +53,7 @@ class BridgeHost:
     _devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
     _pushes: Background = field(default_factory=lambda: Background("device list push", log))
+    _used_up: set[str] = field(default_factory=set)  # waiting for `_push_used_up`
 
     def __post_init__(self) -> None:
         for row in self.store.devices():
@@ -66,8 +68,24 @@ class BridgeHost:
         ticket off every device that keeps its own list NOW, not after the next sync —
         otherwise a controller or face terminal would admit it again (offline for as
         long as the outage lasts). In the background: the gate's answer never waits."""
-        if self._devices and self.store.exhausted([ticket_id]):
-            self._pushes.spawn(self.push_changed([ticket_id]))
+        if not self._keeps_lists() or not self.store.exhausted([ticket_id]):
+            return
+        first = not self._used_up
+        self._used_up.add(ticket_id)
+        if first:  # one push for all the tickets a busy moment used up
+            self._pushes.spawn(self._push_used_up())
+
+    def _keeps_lists(self) -> bool:
+        """Some onboarded device may decide from a list of its own."""
+        return any(
+            getattr(self.drivers.get(d.vendor), "keeps_lists", True)
+            for d in self._devices.values()
+        )
+
+    async def _push_used_up(self) -> None:
+        await asyncio.sleep(0)  # let the scans already queued add theirs
+        ids, self._used_up = sorted(self._used_up), set()
+        await self.push_changed(ids)
 
     # -- DeviceHost ------------------------------------------------------------------------
     async def decide(self, scan: Scan) -> GateDecision:

@@ -154,7 +154,9 @@ class DeviceDriver(Protocol):
         self, device: DeviceConfig, credentials: Sequence[GateCredential]
     ) -> None:
         """Bring a device that keeps its own list up to date (adds, changes, revocations).
-        Devices that ask online for every scan ignore this."""
+        Devices that ask online for every scan ignore this; a driver none of whose
+        devices ever keeps a list says so with a class attribute ``keeps_lists = False``
+        (absent means True), which spares the bridge pushing it every used-up ticket."""
         ...
 
     async def open_door(self, device: DeviceConfig, door: int = 1) -> None:

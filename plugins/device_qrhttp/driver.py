@@ -86,6 +86,7 @@ class Request:
 
 class QRHttpDriver:
     vendor = VENDOR
+    keeps_lists = False  # a reader asks the bridge for every scan
 
     def __init__(self, *, replay_seconds: float = REPLAY_SECONDS) -> None:
         self.host: DeviceHost | None = None
