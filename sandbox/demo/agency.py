@@ -36,10 +36,20 @@ class AgencyStep:
             creds = await staff("POST", f"/api/admin/agencies/{agency_id}/credentials")
             return AgencyClient(ctx.http, ctx.base_url, creds["key_id"], creds["secret"])
 
+        # Rosters stay open until the groups' slot starts on the busy day (tomorrow): the
+        # default cut-off, 18:00 the day before, would close the amendment below whenever
+        # the demo runs after 18:00 venue time.
+        open_until_arrival = {"days_before": 0, "at": SLOT.split("-")[0]}
         credit = await onboard(
-            "sunshine", type="originating_agency", payment="credit", credit_limit=300_000
+            "sunshine",
+            type="originating_agency",
+            payment="credit",
+            credit_limit=300_000,
+            cutoff=open_until_arrival,
         )
-        prepaid = await onboard("pinetree", type="local_agency", payment="prepaid")
+        prepaid = await onboard(
+            "pinetree", type="local_agency", payment="prepaid", cutoff=open_until_arrival
+        )
         await staff(
             "POST", "/api/admin/agencies/pinetree/top-up", {"amount": 160_000, "key": "wire-001"}
         )
