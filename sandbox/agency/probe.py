@@ -67,11 +67,11 @@ class AgencyProbe(ChannelProbe):
         creds = await kit.admin("POST", f"/api/admin/agencies/{AGENCY}/credentials")
         self.key_id, self.secret = str(creds["key_id"]), str(creds["secret"])
 
-    def _signed(self, body: bytes, *, path: str = GROUPS, secret: str = "") -> ProbeRequest:
+    def _signed(self, body: bytes, *, path: str = GROUPS) -> ProbeRequest:
         if not self.key_id:
             raise RuntimeError("AgencyProbe: prepare(kit) issues the key before any request")
         headers = signed_headers(
-            self.key_id, secret or self.secret, "POST", path, None, body, now=int(time.time())
+            self.key_id, self.secret, "POST", path, None, body, now=int(time.time())
         )
         headers["Content-Type"] = "application/json"
         return ProbeRequest("POST", path, body, headers=headers)
