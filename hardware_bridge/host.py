@@ -63,12 +63,12 @@ class BridgeHost:
         """Wait out (cancel) the list pushes still in flight."""
         await self._pushes.close()
 
-    def _entry_counted(self, ticket_id: str) -> None:
-        """An entry was just counted here: if it used the ticket's last one, take the
-        ticket off every device that keeps its own list NOW, not after the next sync —
-        otherwise a controller or face terminal would admit it again (offline for as
-        long as the outage lasts). In the background: the gate's answer never waits."""
-        if not self._keeps_lists() or not self.store.exhausted([ticket_id]):
+    def _used_up_here(self, ticket_id: str) -> None:
+        """The ticket's last entry was just counted here: take it off every device that
+        keeps its own list NOW, not after the next sync — otherwise a controller or face
+        terminal would admit it again (offline for as long as the outage lasts). In the
+        background: the gate's answer never waits."""
+        if not self._keeps_lists():
             return
         first = not self._used_up
         self._used_up.add(ticket_id)
@@ -93,8 +93,13 @@ class BridgeHost:
         decision = self.decider.decide(
             scan, self.clock.now(), offline=not self.is_online(), known_device=known
         )
-        if decision.allow and decision.ticket_id and scan.direction is Direction.IN:
-            self._entry_counted(decision.ticket_id)
+        if (
+            decision.allow
+            and decision.ticket_id
+            and scan.direction is Direction.IN
+            and decision.entries_left == 0  # the decider counted it: no second lookup
+        ):
+            self._used_up_here(decision.ticket_id)
         if known:
             h = self._health(scan.device_id)
             h.last_seen = decision.decided_at
@@ -134,8 +139,8 @@ class BridgeHost:
         if new:
             h.events += 1
             self.on_logged()
-            if counted:
-                self._entry_counted(ticket_id)
+            if counted and self.store.exhausted([ticket_id]):
+                self._used_up_here(ticket_id)
         else:
             h.duplicates += 1
         return new
