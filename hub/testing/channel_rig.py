@@ -190,12 +190,6 @@ class ChannelRig:
         after = await self._order(partner_order_id)
         return next(t for t in after.tickets if t.id == ticket.id)
 
-    async def report_again(self, partner_order_id: str, redemption_id: str) -> None:
-        """The bridge re-uploads an admission of the order's first ticket that the hub
-        already recorded (its retry after a lost answer)."""
-        order = await self._order(partner_order_id)
-        await self._upload(order, in_visitor_order(order)[0], redemption_id)
-
     async def _order(self, partner_order_id: str) -> Order:
         async with self.hub.engine.connect() as conn:
             found = await records.load_order(

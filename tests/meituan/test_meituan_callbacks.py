@@ -70,7 +70,7 @@ async def test_a_late_consume_notice_carries_the_latest_total(
         await paid_order(mt, "late", 2)
         await r.redeem("late", 0, "scan-a")
         await r.redeem("late", 1, "scan-b")
-        await r.report_again("late", "scan-a")  # a retried report queues nothing more
+        await r.redeem("late", 0, "scan-a")  # a retried report queues nothing more
         assert await r.rows(kind="consume_notice") == 2
         await r.deliver_all()
         totals = [n.body["usedQuantity"] for n in r.receiver.of("consume")]
