@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from hub.api.app import Hub
 
 
-def require_bearer(request: web.Request, token: str) -> None:
+def require_bearer(request: web.Request, *tokens: str) -> None:
+    """Any one of `tokens` lets the request in (a route several staff roles share)."""
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given.strip(), t) for t in tokens):
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bearer token")
 
 

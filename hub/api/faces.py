@@ -9,11 +9,11 @@ The mini-program's own routes (`plugins.channel_wechat`) use `read_photo` and
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 
+from hub.api.auth import require_bearer
 from hub.api.errors import ApiError
 from hub.api.routing import ApiRoutes
 from hub.faces import FaceError
@@ -66,11 +66,7 @@ async def read_photo(request: web.Request, max_bytes: int) -> bytes:
 
 def _staff(request: web.Request) -> Hub:
     hub = _hub(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    tokens = (hub.settings.admin_token, hub.settings.boxoffice_token)
-    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given.strip(), t) for t in tokens):
-        raise ApiError(401, "UNAUTHORIZED", "Missing or wrong staff (admin or box-office) token")
+    require_bearer(request, hub.settings.admin_token, hub.settings.boxoffice_token)
     return hub
 
 
