@@ -64,6 +64,11 @@ async def forget_revoked(conn: AsyncConnection, ticket_ids: Iterable[str]) -> se
     return await face_store.forget(conn, ticket_ids)
 
 
+def _check_visitor(order: Order, index: int) -> None:
+    if not 0 <= index < len(order.visitors):
+        raise FaceError(404, "UNKNOWN_VISITOR", f"The order has no visitor {index}")
+
+
 class FaceService:
     def __init__(
         self,
@@ -124,8 +129,7 @@ class FaceService:
     async def remove(self, order: Order, index: int) -> bool:
         """Withdraw visitor `index`'s face (the visitor changed their mind); False when
         none was enrolled. Allowed whatever the ticket's state: deleting is always fine."""
-        if not 0 <= index < len(order.visitors):
-            raise FaceError(404, "UNKNOWN_VISITOR", f"The order has no visitor {index}")
+        _check_visitor(order, index)
         ids = [t.id for t in order.tickets if t.visitor_index == index]
         async with self.engine.begin() as conn:
             gone = await face_store.forget(conn, ids)
@@ -134,8 +138,7 @@ class FaceService:
         return bool(gone)
 
     def _ticket_of(self, order: Order, index: int) -> Ticket:
-        if not 0 <= index < len(order.visitors):
-            raise FaceError(404, "UNKNOWN_VISITOR", f"The order has no visitor {index}")
+        _check_visitor(order, index)
         if order.state not in ENROLLABLE:
             raise FaceError(
                 409,
@@ -181,16 +184,9 @@ class FaceService:
             return None
         async with reader(self.engine).connect() as conn:
             row = await face_store.read(conn, ticket_id)
-            ticket = (
-                await conn.execute(
-                    select(TIX.c.state, TIX.c.valid_until, TIX.c.venue_id).where(
-                        TIX.c.id == ticket_id
-                    )
-                )
-            ).first()
-        if row is None or ticket is None or row.venue_id != venue_id:
+        if row is None or row.venue_id != venue_id:
             return None
-        if ticket.state != TicketState.VALID.value or ticket.valid_until <= self.clock.now():
+        if row.state != TicketState.VALID.value or row.valid_until <= self.clock.now():
             return None
         try:
             return FacePhoto(ticket_id, row.version, self.cipher.open(ticket_id, row.photo))

@@ -46,7 +46,14 @@ async def forget(conn: AsyncConnection, ticket_ids: Iterable[str]) -> set[str]:
 
 
 async def read(conn: AsyncConnection, ticket_id: str) -> Any:
-    return (await conn.execute(select(FACE).where(FACE.c.ticket_id == ticket_id))).first()
+    """The face row with its ticket's state and validity (one round trip for the bridge's
+    read, which must not hand out the photo of a ticket that can no longer be used)."""
+    stmt = (
+        select(FACE, TIX.c.state, TIX.c.valid_until)
+        .join(TIX, TIX.c.id == FACE.c.ticket_id)
+        .where(FACE.c.ticket_id == ticket_id)
+    )
+    return (await conn.execute(stmt)).first()
 
 
 async def purge(conn: AsyncConnection, now: datetime) -> set[str]:
