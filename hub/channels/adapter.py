@@ -158,6 +158,9 @@ class SpecInbound:
         self.aes_key = secret(enc.key_setting) if enc.scheme != "none" else ""
         self.aes_iv = secret(enc.iv_setting) if enc.scheme == "aes128cbc_letters" else ""
         self._buckets = TokenBuckets()  # [limits].rate_per_second, per process
+        rate, burst = spec.limits.rate_per_second, spec.limits.burst
+        # (rate, burst) once, not per call; the burst defaults to one second's calls
+        self._rate = None if rate is None else (rate, burst or max(1, math.ceil(rate)))
 
     # ------------------------------------------------------------------ inbound
 
@@ -170,10 +173,7 @@ class SpecInbound:
         env = self.spec.envelope
         if len(call.raw) > self.spec.limits.max_body_bytes:
             return Refusal("PARSE_ERROR", "body too large")
-        limits = self.spec.limits
-        if limits.rate_per_second is not None and not self._buckets.allow(
-            "", limits.rate_per_second, limits.burst or max(1, math.ceil(limits.rate_per_second))
-        ):
+        if self._rate is not None and not self._buckets.allow("", *self._rate):
             return Refusal("RATE_LIMITED", "too many requests; retry later")
         raw, encrypted = call.raw, self._whole_body_encrypted(call)
         if encrypted:
