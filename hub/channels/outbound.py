@@ -66,7 +66,6 @@ from hub.channels.sender import (
     OutboundConfigError,
     OutboundReply,
     check_status,
-    exchange,
 )
 from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
@@ -84,7 +83,6 @@ __all__ = [
     "SpecOutbound",
     "callback_policies",
     "check_status",
-    "exchange",
 ]
 
 
