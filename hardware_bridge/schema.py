@@ -87,6 +87,11 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 """
 
+# On columns an upgrade may add, so created after the upgrades. The sync asks which faces
+# to fetch every round (`FaceCache.wanted`): without this it scans every ticket each time
+# (~40 ms of the event loop at 100k tickets), with it only the few that have a face.
+AFTER_UPGRADES = "CREATE INDEX IF NOT EXISTS ix_tickets_face ON tickets(id) WHERE face != ''"
+
 SLOT_COLUMNS = ("slot_code", "slot_start", "slot_end")
 
 
@@ -94,8 +99,12 @@ def create(db: sqlite3.Connection) -> None:
     """Create what is missing, then upgrade an older file to `SCHEMA_VERSION`."""
     db.executescript(SCHEMA)
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version >= SCHEMA_VERSION:
-        return
+    if version < SCHEMA_VERSION:
+        _upgrade(db, version)
+    db.execute(AFTER_UPGRADES)
+
+
+def _upgrade(db: sqlite3.Connection, version: int) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         if version < 1:

@@ -113,6 +113,10 @@ def test_a_bridge_file_from_before_faces_is_upgraded_and_reread(tmp_path: Path) 
         assert row is not None and (row["card_no"], row["face"]) == (5151, "")
         assert store.meta("cursor") == ""  # read every ticket again, faces included
         assert FaceCache(store).held() == {}
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM tickets WHERE face != '' ORDER BY id"
+        ).fetchall()
+        assert "ix_tickets_face" in str([tuple(r) for r in plan])  # each sync asks this
         store.apply_changes(
             [
                 {
