@@ -84,16 +84,35 @@ class CtripReceiver(FaultyReceiver):
     def _envelope(code: str, message: str) -> web.Response:
         return web.json_response({"header": {"resultCode": code, "resultMessage": message}})
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.hits += 1
-        raw = await request.read()
+    def check(self, raw: bytes) -> tuple[str, str, dict[str, Any], Any]:
+        """Ctrip's checks of one call: ``(code, message, header, body)``; code ``0000``
+        = authentic (envelope well formed, our accountId, the md5 sign, a body that
+        decrypts). The conformance probe asks the same question (`CtripProbe`)."""
         try:
             doc = json.loads(raw)
             header = doc["header"]
-            service = str(header["serviceName"])
-            fields = [header["accountId"], service, header["requestTime"], doc["body"]]
-            fields.append(header["version"])
+            fields = [header["accountId"], header["serviceName"], header["requestTime"]]
+            fields += [doc["body"], header["version"]]
             given = header["sign"]
+        except (ValueError, KeyError, TypeError):
+            return "0001", "parse error", {}, None
+        if not all(isinstance(f, str) for f in fields) or not isinstance(given, str):
+            return "0001", "parse error", header, None
+        if header["accountId"] != self.account_id:
+            return "0003", "bad account", header, None
+        if not verify_hex(ctrip_sign(*fields, self.sign_key), given):
+            return "0002", "bad sign", header, None
+        try:
+            body = json.loads(ctrip_decrypt(doc["body"], self.aes_key, self.aes_iv))
+        except (CodecError, ValueError):
+            return "0001", "body does not decrypt", header, None
+        return "0000", "success", header, body
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.hits += 1
+        raw = await request.read()
+        try:  # the service, to plan its faults; everything else is `check`'s
+            service = str(json.loads(raw)["header"]["serviceName"])
         except (ValueError, KeyError, TypeError):
             return self._envelope("0001", "parse error")
         self.attempts[service] += 1
@@ -101,16 +120,9 @@ class CtripReceiver(FaultyReceiver):
         failed = await self.transport_fault(fault)
         if failed is not None:
             return failed
-        if not all(isinstance(f, str) for f in fields) or not isinstance(given, str):
-            return self._envelope("0001", "parse error")
-        if header["accountId"] != self.account_id:
-            return self._envelope("0003", "bad account")
-        if not verify_hex(ctrip_sign(*fields, self.sign_key), given):
-            return self._envelope("0002", "bad sign")
-        try:
-            body = json.loads(ctrip_decrypt(doc["body"], self.aes_key, self.aes_iv))
-        except (CodecError, ValueError):
-            return self._envelope("0001", "body does not decrypt")
+        verdict, message, header, body = self.check(raw)
+        if verdict != "0000":
+            return self._envelope(verdict, message)
         code = fault.removeprefix("code:") if fault and fault.startswith("code:") else "0000"
         seen = Received(
             service,

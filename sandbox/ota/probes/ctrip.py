@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from hub.channels.codecs import CodecError, ctrip_decrypt, ctrip_sign, verify_hex
+from hub.channels.codecs import ctrip_decrypt, ctrip_sign
 from hub.testing.conformance import (
     Answer,
     ChannelProbe,
@@ -23,6 +23,7 @@ from hub.testing.conformance import (
     broken,
 )
 from sandbox.ota.ctrip import CtripClient
+from sandbox.ota.ctrip_receiver import CtripReceiver
 
 SECRETS = {
     "CTRIP_ACCOUNT_ID": "conformance-acct",
@@ -30,6 +31,13 @@ SECRETS = {
     "CTRIP_AES_KEY": "0123456789abcdef",
     "CTRIP_AES_IV": "fedcba9876543210",
 }
+CHECKER = CtripReceiver(
+    SECRETS["CTRIP_ACCOUNT_ID"],
+    SECRETS["CTRIP_SIGN_KEY"],
+    SECRETS["CTRIP_AES_KEY"],
+    SECRETS["CTRIP_AES_IV"],
+)
+"""Ctrip's checks of a callback, as the sandbox Ctrip makes them (never started here)."""
 PATH = "/api/channels/ctrip"
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -117,22 +125,14 @@ class CtripProbe(ChannelProbe):
         await kit.expect_ok(self._post(data), "PayPreOrder")
 
     def callback_identity(self, call: ReceivedCall) -> str:
-        """Ctrip's own checks (account, md5 sign over the cipher body), then the call's
-        identity: its service and the sequenceId of the request it confirms."""
-        try:
-            doc = json.loads(call.body)
-            h = doc["header"]
-            fields = (h["accountId"], h["serviceName"], h["requestTime"], doc["body"], h["version"])
-            plain = json.loads(
-                ctrip_decrypt(doc["body"], SECRETS["CTRIP_AES_KEY"], SECRETS["CTRIP_AES_IV"])
-            )
-        except (KeyError, TypeError, ValueError, CodecError) as exc:
-            raise ValueError(f"not a Ctrip callback: {exc}") from None
-        if h["accountId"] != SECRETS["CTRIP_ACCOUNT_ID"]:
-            raise ValueError("wrong accountId")
-        if not verify_hex(ctrip_sign(*fields, SECRETS["CTRIP_SIGN_KEY"]), str(h.get("sign", ""))):
-            raise ValueError("bad sign")
-        return f"{h['serviceName']}:{plain.get('sequenceId') or plain.get('otaOrderId')}"
+        """Ctrip's own checks (the sandbox Ctrip's: account, md5 sign over the cipher
+        body, decryption), then the call's identity: its service and the sequenceId of
+        the request it confirms."""
+        code, message, header, plain = CHECKER.check(call.body)
+        if code != "0000":
+            raise ValueError(f"not a Ctrip callback: {code} {message}")
+        ids = plain if isinstance(plain, dict) else {}
+        return f"{header['serviceName']}:{ids.get('sequenceId') or ids.get('otaOrderId')}"
 
     def callback_answer(self, call: ReceivedCall) -> Answer:
         doc = {"header": {"resultCode": "0000", "resultMessage": "success"}}
