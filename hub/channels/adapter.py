@@ -166,15 +166,14 @@ class SpecInbound:
 
     def read(self, call: bytes | HttpCall) -> Inbound | Refusal:
         """Every check the spec expresses, in the order a partner expects its codes:
-        parse, account, signature, then the body (a body is only decrypted once the
-        sender is known to hold the key). A bare ``bytes`` is a POST with no headers."""
+        parse, account, signature, the partner's rate, then the body (a body is only
+        decrypted once the sender is known to hold the key). A bare ``bytes`` is a POST
+        with no headers."""
         if isinstance(call, bytes):
             call = HttpCall.of(call)
         env = self.spec.envelope
         if len(call.raw) > self.spec.limits.max_body_bytes:
             return Refusal("PARSE_ERROR", "body too large")
-        if self._rate is not None and not self._buckets.allow("", *self._rate):
-            return Refusal("RATE_LIMITED", "too many requests; retry later")
         raw, encrypted = call.raw, self._whole_body_encrypted(call)
         if encrypted:
             try:
@@ -200,6 +199,10 @@ class SpecInbound:
         refusal = self._check_sign(call, doc)
         if refusal is not None:
             return refusal
+        # Only signed calls spend the partner's rate: a flood of forgeries is refused
+        # at the signature and cannot use up the budget the real partner needs.
+        if self._rate is not None and not self._buckets.allow("", *self._rate):
+            return Refusal("RATE_LIMITED", "too many requests; retry later")
         try:
             cipher = get_path(doc, env.body_path) if env.body_path else doc
             body = self._decode(cipher)

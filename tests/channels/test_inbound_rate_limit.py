@@ -1,6 +1,6 @@
 """`[limits].rate_per_second`: calls beyond a spec's inbound rate are refused in the
 partner's own words (its INTERNAL code unless the spec names one for RATE_LIMITED), before
-anything is decrypted or written."""
+anything is decrypted or written; only calls carrying the partner's valid signature count."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def test_no_limit_declared_means_no_refusal() -> None:
     )
     assert mt.spec.limits.rate_per_second is None
     assert all(isinstance(mt.read(call()), Inbound) for _ in range(50))
+
+
+def test_forgeries_do_not_spend_the_partners_budget() -> None:
+    mt = meituan(rate=0.001, burst=2)
+    raw = json.dumps({"partnerId": 9001, "body": {"orderId": 1}}).encode()
+    for _ in range(10):  # someone floods the endpoint with calls signed by the wrong key
+        forged = mt.read(meituan_call(raw, secret="not-the-secret"))
+        assert isinstance(forged, Refusal) and forged.key == "BAD_SIGN"
+    assert [isinstance(mt.read(call()), Inbound) for _ in range(3)] == [True, True, False]
