@@ -113,7 +113,8 @@ def add(
     address: Annotated[str, typer.Option(help="host[:port] or URL of the device")] = "",
     gate: Annotated[str, typer.Option(help="the gate it serves")] = "",
     device_id: Annotated[
-        str | None, typer.Option("--id", help="device id (default vendor-serial)")
+        str | None,
+        typer.Option("--id", help="device id (default: VENDOR-SERIAL as the device reports it)"),
     ] = None,
     serial: Annotated[str, typer.Option(help="expected serial (checked against the device)")] = "",
     option: Annotated[list[str] | None, typer.Option(help="vendor option k=v (repeatable)")] = None,
@@ -132,7 +133,7 @@ def add(
         except ValueError:
             options[key] = value
     body = {
-        "id": device_id or f"{vendor}-{serial or gate or 'device'}",
+        "id": device_id or "",  # the bridge names it after the serial the device reports
         "vendor": vendor,
         "address": address,
         "gate": gate,
