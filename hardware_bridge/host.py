@@ -277,6 +277,10 @@ class BridgeHost:
         except DeviceError as exc:
             self._devices.pop(device_id, None)
             self.store.remove_device(device_id)
+            try:  # let the driver drop what it opened for this device (a UDP listener)
+                await driver.detach(device_id)
+            except Exception as detach_exc:
+                log.warning("detach of %s after a failed attach: %s", device_id, detach_exc)
             code = "AUTH_FAILED" if isinstance(exc, DeviceAuthError) else "ATTACH_FAILED"
             raise OnboardingError(code, f"Could not configure the device: {exc}") from exc
         h = self._health(device_id)
