@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import backfill as _backfill
-from hub.cli import bench, db, demo, outbox, plugins, serve
+from hub.cli import bench, channels, db, demo, outbox, plugins, serve
 
 app = typer.Typer(
     name="tickethub",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(bench.app, name="bench")
+app.add_typer(channels.app, name="channels")
 # The venue bridge ships in the same distribution; its commands are light to import.
 from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 
