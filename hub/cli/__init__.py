@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import backfill as _backfill
+from hub.cli import backup as _backup
 from hub.cli import bench, channels, db, demo, outbox, plugins, serve
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(device_app, name="device")
 app.command("backfill")(_backfill.backfill)
+app.command("backup")(_backup.backup_command)
+app.command("restore")(_backup.restore_command)
 app.command("plugins")(plugins.plugins)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
