@@ -79,6 +79,8 @@ def in_use(path: Path) -> bool:
         if "locked" in str(exc) or "busy" in str(exc):
             return True
         raise BackupError(f"{path}: {exc}") from exc
+    except sqlite3.DatabaseError:
+        return False  # not a database at all: nobody runs on it (`has_data` guards it)
     finally:
         conn.close()
 
@@ -154,7 +156,10 @@ def backup(source: Path, dest: Path, schema: Schema, *, force: bool = False) -> 
     partial = _partial(dest)
     src = _connect(source)
     try:
-        _copy(src, partial)
+        try:
+            _copy(src, partial)
+        except sqlite3.Error as exc:
+            raise BackupError(f"{source}: cannot be backed up: {exc}") from exc
         report = verify(partial, schema)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
