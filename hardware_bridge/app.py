@@ -34,7 +34,7 @@ MAX_BODY_BYTES = 1_048_576
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(default="", max_length=64)  # "" = <vendor>-<serial the device reports>
     vendor: str = Field(min_length=1, max_length=32)
     address: str = Field(default="", max_length=300)
     gate: str = Field(default="", max_length=64)
@@ -61,6 +61,7 @@ _STATUS = {
     "DUPLICATE_DEVICE": 409,
     "DUPLICATE_SERIAL": 409,
     "SERIAL_MISMATCH": 409,
+    "AUTH_FAILED": 422,  # the device refused the credentials staff entered
     "DEVICE_UNREACHABLE": 502,
     "ATTACH_FAILED": 502,
     "NO_SERIAL": 502,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 import aiohttp
@@ -78,6 +79,57 @@ def run(
     run_async(main())
 
 
+def _store_path(db: str | None) -> Path:
+    return Path(db or BridgeSettings().db_path)
+
+
+@bridge_app.command("backup")
+def backup(
+    dest: Annotated[Path, typer.Argument(metavar="DEST", help="the backup file to write")],
+    db: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_DB_PATH")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:
+    """Back up the bridge's store (tickets, keys, decision log, devices) to DEST —
+    consistent while the bridge runs (SQLite's online backup API), checked before kept."""
+    from hardware_bridge.backup import STORE
+    from hub.storage.sqlite_backup import BackupError
+    from hub.storage.sqlite_backup import backup as copy
+
+    source = _store_path(db)
+    try:
+        report = copy(source, dest, STORE, force=force)
+    except BackupError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backed up {source} → {dest} ({report.bytes} bytes): {report.summary()}")
+
+
+@bridge_app.command("restore")
+def restore(
+    backup_file: Annotated[
+        Path, typer.Argument(metavar="BACKUP", help="a file `tickethub bridge backup` wrote")
+    ],
+    db: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_DB_PATH")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace a store that holds data (bridge stopped)")
+    ] = False,
+) -> None:
+    """Restore the bridge's store from BACKUP: checked first (integrity, store version);
+    a store in use by a running bridge is never replaced, one with data only with --force."""
+    from hardware_bridge.backup import STORE
+    from hub.storage.sqlite_backup import BackupError
+    from hub.storage.sqlite_backup import restore as put_back
+
+    target = _store_path(db)
+    try:
+        report = put_back(backup_file, target, STORE, force=force)
+    except BackupError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored {backup_file} → {target}: {report.summary()}")
+    typer.echo("start the bridge on it: tickethub bridge run (it syncs on from its cursor)")
+
+
 async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
@@ -113,7 +165,8 @@ def add(
     address: Annotated[str, typer.Option(help="host[:port] or URL of the device")] = "",
     gate: Annotated[str, typer.Option(help="the gate it serves")] = "",
     device_id: Annotated[
-        str | None, typer.Option("--id", help="device id (default vendor-serial)")
+        str | None,
+        typer.Option("--id", help="device id (default: VENDOR-SERIAL as the device reports it)"),
     ] = None,
     serial: Annotated[str, typer.Option(help="expected serial (checked against the device)")] = "",
     option: Annotated[list[str] | None, typer.Option(help="vendor option k=v (repeatable)")] = None,
@@ -132,7 +185,7 @@ def add(
         except ValueError:
             options[key] = value
     body = {
-        "id": device_id or f"{vendor}-{serial or gate or 'device'}",
+        "id": device_id or "",  # the bridge names it after the serial the device reports
         "vendor": vendor,
         "address": address,
         "gate": gate,

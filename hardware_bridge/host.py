@@ -29,12 +29,25 @@ from hardware_bridge.faces import Dropped, FaceCache, device_plan
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.api.routing import ApiRoutes
 from hub.clock import Clock
-from hub.contracts import DeviceConfig, DeviceDriver, DeviceError, DiscoveringDriver
+from hub.contracts import (
+    DeviceAuthError,
+    DeviceConfig,
+    DeviceDriver,
+    DeviceError,
+    DiscoveringDriver,
+)
 from hub.devices import Background
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 
 log = logging.getLogger(__name__)
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def default_device_id(vendor: str, serial: str) -> str:
+    """``<vendor>-<serial>``: unique per device since serials are unique per vendor
+    (characters an id cannot hold become ``-``; cut to the id's 64 characters)."""
+    return f"{vendor}-{_NOT_IN_ID.sub('-', serial).strip('-')}"[:64].rstrip("-.")
 
 
 @dataclass
@@ -194,23 +207,24 @@ class BridgeHost:
         self,
         vendor: str,
         *,
-        device_id: str,
+        device_id: str = "",
         address: str = "",
         gate: str = "",
         serial: str = "",
         options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Onboard one device. Without ``device_id`` the id is ``<vendor>-<serial>`` with
+        the serial the DEVICE reported in the connection test (`default_device_id`), so
+        two devices of one vendor added without an id never collide."""
         driver = self.drivers.get(vendor)
         if driver is None:
             raise OnboardingError(
                 "UNKNOWN_VENDOR", f"No driver for {vendor!r}; installed: {sorted(self.drivers)}"
             )
-        if not DEVICE_ID.fullmatch(device_id):
-            raise OnboardingError("INVALID_REQUEST", "device id: letters, digits, _ . - (≤ 64)")
-        if device_id in self._devices:
-            raise OnboardingError("DUPLICATE_DEVICE", f"Device {device_id} already exists")
+        if device_id:
+            self._check_new_id(device_id)
         config = DeviceConfig(
-            id=device_id,
+            id=device_id or "(onboarding)",  # without one, the id follows from the serial
             vendor=vendor,
             address=address,
             serial=serial,
@@ -219,6 +233,8 @@ class BridgeHost:
         )
         try:
             info = await driver.probe(config)
+        except DeviceAuthError as exc:
+            raise OnboardingError("AUTH_FAILED", f"Connection test refused: {exc}") from exc
         except DeviceError as exc:
             raise OnboardingError("DEVICE_UNREACHABLE", f"Connection test failed: {exc}") from exc
         if serial and info.serial and serial != info.serial:
@@ -232,6 +248,9 @@ class BridgeHost:
             raise OnboardingError(
                 "DUPLICATE_SERIAL", f"A {vendor} device with serial {serial} is already onboarded"
             )
+        if not device_id:
+            device_id = default_device_id(vendor, serial)
+            self._check_new_id(device_id)
         config = DeviceConfig(
             id=device_id,
             vendor=vendor,
@@ -258,9 +277,12 @@ class BridgeHost:
         except DeviceError as exc:
             self._devices.pop(device_id, None)
             self.store.remove_device(device_id)
-            raise OnboardingError(
-                "ATTACH_FAILED", f"Could not configure the device: {exc}"
-            ) from exc
+            try:  # let the driver drop what it opened for this device (a UDP listener)
+                await driver.detach(device_id)
+            except Exception as detach_exc:
+                log.warning("detach of %s after a failed attach: %s", device_id, detach_exc)
+            code = "AUTH_FAILED" if isinstance(exc, DeviceAuthError) else "ATTACH_FAILED"
+            raise OnboardingError(code, f"Could not configure the device: {exc}") from exc
         h = self._health(device_id)
         h.last_seen = self.clock.now()
         pushed = await self.push_all(config)
@@ -271,6 +293,12 @@ class BridgeHost:
             "clock_skew_s": skew,
             "pushed": pushed,
         }
+
+    def _check_new_id(self, device_id: str) -> None:
+        if not DEVICE_ID.fullmatch(device_id):
+            raise OnboardingError("INVALID_REQUEST", "device id: letters, digits, _ . - (≤ 64)")
+        if device_id in self._devices:
+            raise OnboardingError("DUPLICATE_DEVICE", f"Device {device_id} already exists")
 
     async def remove_device(self, device_id: str) -> bool:
         config = self._devices.pop(device_id, None)

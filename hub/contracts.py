@@ -188,6 +188,12 @@ class DeviceError(Exception):
     """A device could not be reached or refused a command; the message is for staff."""
 
 
+class DeviceAuthError(DeviceError):
+    """The device answered but refused the credentials staff entered (HTTP 401/403, a
+    wrong password, a user without the rights): onboarding reports ``AUTH_FAILED``, so
+    staff fix the password instead of checking cables."""
+
+
 class Services(Protocol):
     """The running hub's shared services (available once the application started)."""
 

@@ -9,9 +9,10 @@ and idempotency keys all resolve them the same way.
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from hub.channels.spec import ChannelSpec, check_path
 
+log = logging.getLogger(__name__)
 _PREFIXED = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\-\[\]]*): (.*)$", re.S)
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -80,6 +82,11 @@ def parse_spec(text: str, file: str = "<spec>") -> ChannelSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(file, "", f"not valid TOML: {exc}") from None
+    return validate_spec(data, file)
+
+
+def validate_spec(data: dict[str, Any], file: str = "<spec>") -> ChannelSpec:
+    """Validate a parsed TOML document as the spec in ``file`` (its stem is the name)."""
     try:
         spec = ChannelSpec.model_validate(data)
     except ValidationError as exc:
@@ -101,15 +108,48 @@ def default_folder() -> Traversable:
     return resources.files("channel_specs")
 
 
+def is_spec(data: Mapping[str, Any]) -> bool:
+    """The rule for what in a spec folder is a channel spec: a TOML document whose top
+    level has a ``[channel]`` table. Everything else (a ``pyproject.toml``, a tool's
+    config, notes) is not ours to read."""
+    return isinstance(data.get("channel"), dict)
+
+
+def read_toml(path: Path | Traversable) -> dict[str, Any]:
+    """A TOML file's document; a file that does not parse is a `SpecError` naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(path.name, "", f"not valid TOML: {exc}") from None
+
+
 def load_all(folder: str | Path | Traversable | None = None) -> dict[str, ChannelSpec]:
-    """Every ``*.toml`` spec in ``folder`` keyed by channel name, sorted by file name."""
+    """Every channel spec in ``folder`` keyed by channel name, sorted by file name.
+
+    Only ``*.toml`` files with a ``[channel]`` table are specs (`is_spec`); other files,
+    hidden ones (``.#ctrip.toml`` editor locks) and TOML without that table are skipped
+    with a debug line, so a ``pyproject.toml`` or a README beside the specs changes
+    nothing. A ``*.toml`` that is not valid TOML still fails, naming the file: it may be
+    a spec with a typo, and a partner that silently vanished would be worse."""
     base = default_folder() if folder is None else folder
     base = Path(base) if isinstance(base, str) else base
     files = sorted(
-        (f for f in base.iterdir() if f.name.endswith(".toml") and f.is_file()),
+        (
+            f
+            for f in base.iterdir()
+            if f.name.endswith(".toml") and not f.name.startswith(".") and f.is_file()
+        ),
         key=lambda f: f.name,
     )
-    return {spec.channel.name: spec for spec in map(load_spec, files)}
+    specs: dict[str, ChannelSpec] = {}
+    for f in files:
+        data = read_toml(f)
+        if not is_spec(data):
+            log.debug("channel specs: %s skipped: no [channel] table, not a channel spec", f)
+            continue
+        spec = validate_spec(data, f.name)
+        specs[spec.channel.name] = spec
+    return specs
 
 
 def parse_path(path: str) -> list[str | int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from hub.cli import backfill as _backfill
-from hub.cli import bench, db, demo, outbox, plugins, serve
+from hub.cli import backup as _backup
+from hub.cli import bench, channels, db, demo, outbox, plugins, serve
 
 app = typer.Typer(
     name="tickethub",
@@ -16,12 +17,15 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(bench.app, name="bench")
+app.add_typer(channels.app, name="channels")
 # The venue bridge ships in the same distribution; its commands are light to import.
 from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(device_app, name="device")
 app.command("backfill")(_backfill.backfill)
+app.command("backup")(_backup.backup_command)
+app.command("restore")(_backup.restore_command)
 app.command("plugins")(plugins.plugins)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

@@ -3,7 +3,9 @@
 HTTP goes through the bridge's shared aiohttp session with aiohttp's own
 `DigestAuthMiddleware` per request (no hand-written Digest). Every failure becomes a
 `DeviceError` whose message staff can act on ("wrong password", "unreachable"), using the
-``statusString`` / ``subStatusCode`` the terminal sends back.
+``statusString`` / ``subStatusCode`` the terminal sends back; a refused login (401) or a
+user without the rights (403) is a `DeviceAuthError`, which onboarding reports as
+``AUTH_FAILED``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from hub import DeviceError, DeviceInfo
+from hub import DeviceAuthError, DeviceError, DeviceInfo
 
 XMLNS = "http://www.isapi.org/ver20/XMLSchema"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -72,7 +74,12 @@ class Isapi:
         except (aiohttp.ClientError, OSError) as exc:
             raise DeviceError(f"terminal {self.base} unreachable: {type(exc).__name__}") from exc
         if status == 401:
-            raise DeviceError(f"terminal {self.base} refused the user name or password")
+            raise DeviceAuthError(f"terminal {self.base} refused the user name or password")
+        if status == 403:
+            raise DeviceAuthError(
+                f"terminal {self.base} refused {path} to this user: {_reason(raw) or 'forbidden'}"
+                " (use an administrator account)"
+            )
         if status >= 400:
             raise DeviceError(f"terminal {self.base} refused {path}: {_reason(raw) or status}")
         return raw

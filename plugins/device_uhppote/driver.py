@@ -20,8 +20,12 @@ to keep their lists right and to learn every decision they took:
   re-sync (at most every ten minutes) and a log line.
 
 Addresses come from the constructor or the environment (``TICKETHUB_UHPPOTE_BIND``,
-``_BROADCAST``, ``_LISTEN``, ``_ADVERTISE``, ``_TIMEOUT``, ``_POLL``): on loopback tests
-use ``bind="127.0.0.1"``, ``broadcast="127.0.0.1:<port>"``, ``listen="127.0.0.1:0"``.
+``_BROADCAST``, ``_LISTEN``, ``_ADVERTISE``, ``_TIMEOUT``, ``_POLL``; README,
+"Configuration"): on loopback tests use ``bind="127.0.0.1"``,
+``broadcast="127.0.0.1:<port>"``, ``listen="127.0.0.1:0"``. The event listener
+(``_LISTEN``, default ``0.0.0.0:60001``, the port controllers are usually set to) is bound
+only while at least one UHPPOTE controller is onboarded: a bridge serving other vendors
+opens no UDP port for this driver.
 """
 
 from __future__ import annotations
@@ -111,34 +115,53 @@ class UhppoteDriver:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, host: DeviceHost) -> None:
-        """Open the event listener. A listener that cannot bind (port taken, bad address)
-        does not stop the bridge: the driver runs on catch-up alone and onboarding says
-        why it cannot point controllers at us."""
+        """Nothing is opened yet: the event listener (and the poll) start with the first
+        controller attached (`_listening`), so a bridge without UHPPOTE devices holds no
+        UDP port, and stop again when the last one is removed."""
         self.host = host
-        ip, _, port = self.listen.rpartition(":")
-        loop = asyncio.get_running_loop()
-        try:
-            transport, protocol = await loop.create_datagram_endpoint(
-                lambda: EventSocket(self._on_packet), local_addr=(ip or "0.0.0.0", int(port))
-            )
-        except (OSError, ValueError) as exc:
-            self.listen_error = f"cannot listen for events on {self.listen}: {exc}"
-            log.error("uhppote: %s; events only by catch-up", self.listen_error)
-        else:
-            self._socket = protocol
-            self.listen_address = transport.get_extra_info("sockname")[:2]
-            log.info("uhppote: listening for events on %s:%d", *self.listen_address)
-        if self.poll_seconds > 0:
+
+    async def _listening(self) -> None:
+        """Open the event listener on ``listen`` if it is not open. A listener that
+        cannot bind (port taken, bad address) does not stop the bridge: the driver runs
+        on catch-up alone, onboarding says why it cannot point controllers at us, and the
+        next attach tries again."""
+        if self._socket is None:
+            ip, _, port = self.listen.rpartition(":")
+            loop = asyncio.get_running_loop()
+            try:
+                transport, protocol = await loop.create_datagram_endpoint(
+                    lambda: EventSocket(self._on_packet), local_addr=(ip or "0.0.0.0", int(port))
+                )
+            except (OSError, ValueError) as exc:
+                self.listen_error = f"cannot listen for events on {self.listen}: {exc}"
+                log.error("uhppote: %s; events only by catch-up", self.listen_error)
+            else:
+                self._socket = protocol
+                self.listen_error = ""
+                self.listen_address = transport.get_extra_info("sockname")[:2]
+                log.info("uhppote: listening for events on %s:%d", *self.listen_address)
+        if self._poller is None and self.poll_seconds > 0:
             self._poller = asyncio.create_task(self._poll())
 
-    async def stop(self) -> None:
+    async def _quiet(self) -> None:
+        """No controller left: close the listener and stop polling."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+            self._poller = None
+        if self._socket is not None:
+            if self._socket.transport is not None:
+                self._socket.transport.close()
+            if self._socket.closed is not None:
+                await self._socket.closed  # the port is free when this returns
+            self._socket = None
+            self.listen_address = None
+            log.info("uhppote: no controller left; event listener closed")
+
+    async def stop(self) -> None:
+        await self._quiet()
         await self._tasks.close()
-        if self._socket is not None and self._socket.transport is not None:
-            self._socket.transport.close()
         self.states.clear()
 
     # ------------------------------------------------------------------ onboarding
@@ -180,6 +203,7 @@ class UhppoteDriver:
         if state is None:
             state = self.states[device.id] = ControllerState(device)
         state.config = device
+        await self._listening()
         await self._configure(state)
         await self.catch_up(device)
 
@@ -215,6 +239,8 @@ class UhppoteDriver:
 
     async def detach(self, device_id: str) -> None:
         self.states.pop(device_id, None)
+        if not self.states:
+            await self._quiet()
 
     # ------------------------------------------------------------------ lists and doors
 

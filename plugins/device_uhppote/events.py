@@ -127,9 +127,15 @@ class EventSocket(asyncio.DatagramProtocol):
     def __init__(self, on_packet: Callable[[bytes, tuple[str, int]], None]) -> None:
         self.on_packet = on_packet
         self.transport: asyncio.DatagramTransport | None = None
+        self.closed: asyncio.Future[None] | None = None  # done once the port is released
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:

@@ -86,15 +86,36 @@ class ZKTecoDriver:
         self.states.clear()
 
     async def probe(self, device: DeviceConfig) -> DeviceInfo:
-        """A push device cannot be dialled: it must have said hello recently."""
-        hello = self.hellos.get(device.serial)
+        """A push device cannot be dialled: it must have said hello recently. Its serial
+        is the one it sent: without one from staff, the single device that said hello
+        and is not onboarded yet is the one (with several waiting, staff name it)."""
         now = self._now()
+        serial = device.serial
+        if not serial:
+            waiting = self._waiting(now)
+            if len(waiting) > 1:
+                raise DeviceError(
+                    f"{len(waiting)} ZKTeco devices are waiting to be added "
+                    f"({', '.join(waiting)}): give the serial of the one to add"
+                )
+            serial = waiting[0] if waiting else ""
+        hello = self.hellos.get(serial)
         if hello is None or now - hello.at > SEEN_FOR_PROBE:
             raise DeviceError(
-                f"ZKTeco {device.serial or '<no serial>'} has not contacted the bridge: set "
+                f"ZKTeco {serial or '<no serial>'} has not contacted the bridge: set "
                 "its server address to this bridge (Comm > Cloud Server) and retry"
             )
-        return DeviceInfo(serial=device.serial, model="ZKTeco push", firmware=hello.pushver)
+        return DeviceInfo(serial=serial, model="ZKTeco push", firmware=hello.pushver)
+
+    def _waiting(self, now: datetime) -> list[str]:
+        """Serials that said hello lately and are not onboarded."""
+        assert self.host is not None
+        return sorted(
+            serial
+            for serial, hello in self.hellos.items()
+            if now - hello.at <= SEEN_FOR_PROBE
+            and self.host.device_by_serial(VENDOR, serial) is None
+        )
 
     async def attach(self, device: DeviceConfig) -> None:
         self.states.setdefault(device.serial, DeviceState(device)).config = device

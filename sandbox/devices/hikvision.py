@@ -26,6 +26,12 @@ from aiohttp.test_utils import TestServer
 
 REALM = "DS-K1T671"
 TIME = "%Y-%m-%dT%H:%M:%S"
+# what a terminal answers a user whose role may look but not configure
+LOW_PRIVILEGE = {
+    "statusCode": 4,
+    "statusString": "Invalid Operation",
+    "subStatusCode": "lowPrivilege",
+}
 _AUTH_FIELD = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 
 
@@ -50,6 +56,7 @@ class HikTerminal:
     password: str = "hik12345"
     tz_hours: float = 8
     online: bool = True
+    read_only: bool = False  # the account is an operator's: reads answered, changes 403
     picture: bool = False  # push events as multipart with a JPEG snapshot
     persons: dict[str, Person] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -103,6 +110,8 @@ class HikTerminal:
             raise web.HTTPServiceUnavailable(text="offline")
         header = request.headers.get("Authorization", "")
         if header.startswith("Digest ") and self._valid(request, header[7:]):
+            if self.read_only and request.method != "GET":
+                return web.json_response(LOW_PRIVILEGE, status=403)
             return await handler(request)
         self.auth_failures += 1
         nonce = secrets.token_hex(16)

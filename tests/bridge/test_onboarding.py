@@ -167,7 +167,7 @@ async def test_device_commands_onboard_and_list(hub: TestClient, site: TestClien
         run, "device", "add", "loop", "--address", "10.0.0.6", "--gate", "south", *common
     )
     assert added.exit_code == 0, added.output
-    assert json.loads(added.output)["device"]["id"] == "loop-south"
+    assert json.loads(added.output)["device"]["id"] == "loop-LOOP-6"  # the serial it reports
     dup = await asyncio.to_thread(
         run, "device", "add", "loop", "--address", "10.0.0.6", "--id", "again", *common
     )
@@ -175,6 +175,6 @@ async def test_device_commands_onboard_and_list(hub: TestClient, site: TestClien
     listed = await asyncio.to_thread(run, "device", "list", *common)
     assert listed.exit_code == 0, listed.output
     assert "(venue v1): ONLINE" in listed.output
-    assert "loop-south" in listed.output and "serial=LOOP-6" in listed.output
-    removed = await asyncio.to_thread(run, "device", "remove", "loop-south", *common)
+    assert "loop-LOOP-6" in listed.output and "serial=LOOP-6" in listed.output
+    removed = await asyncio.to_thread(run, "device", "remove", "loop-LOOP-6", *common)
     assert removed.exit_code == 0 and bridge_of(site).host.devices() == []

@@ -242,18 +242,17 @@ async def test_a_ticket_without_a_card_number_is_not_pushed(
 async def test_a_taken_event_port_does_not_stop_the_bridge_and_onboarding_says_why(
     controller: SimulatedController,
 ) -> None:
-    first = driver_for(controller)
-    async with running_host([first]):
+    async with attached(controller) as (_host, first, _device):  # listening from now on
         assert first.listen_address is not None
         taken = f"127.0.0.1:{first.listen_address[1]}"
         second = UhppoteDriver(bind="127.0.0.1", listen=taken, timeout=1.5, poll_seconds=0)
         async with running_host([second]) as host:
-            assert second.listen_address is None and "cannot listen" in second.listen_error
             device = config(controller)
             host.add(device)
             assert (await second.probe(device)).serial == str(SERIAL)  # requests still work
             with pytest.raises(DeviceError, match="cannot listen for events"):
                 await second.attach(device)
+            assert second.listen_address is None and "cannot listen" in second.listen_error
 
 
 async def test_a_timed_ticket_opens_only_inside_its_hours_through_a_time_profile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,6 +45,21 @@ async def test_unknown_serials_are_refused_and_probe_needs_a_hello() -> None:
         info = await driver.probe(GATE)  # it said hello (refused) moments ago
         assert info.serial == GATE.serial and info.firmware == "2.4.1"
         assert await stranger.hello() and stranger.options["ErrorDelay"] == "60"
+
+
+async def test_without_a_serial_the_probe_reads_it_from_the_device_waiting() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        blank = DeviceConfig(id="new", vendor="zkteco", gate="north")  # staff typed none
+        first = ZKDevice("CKJ2231", host.base_url, host.http)
+        assert not await first.hello()  # not onboarded yet: refused, but seen
+        assert (await driver.probe(blank)).serial == "CKJ2231"
+        second = ZKDevice("CKJ9876", host.base_url, host.http)
+        assert not await second.hello()
+        with pytest.raises(DeviceError, match=r"2 ZKTeco devices .*CKJ2231, CKJ9876"):
+            await driver.probe(blank)
+        host.add(dataclasses.replace(GATE, serial="CKJ2231"))  # the first one onboarded
+        assert (await driver.probe(blank)).serial == "CKJ9876"
 
 
 async def test_pushed_tickets_become_users_with_validity_and_revocations_delete() -> None:
