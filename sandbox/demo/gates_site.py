@@ -42,6 +42,7 @@ from sandbox.devices.zkteco import ZKDevice
 
 BRIDGE_TOKEN = "demo-bridge-token-huangshan"  # the hub's TICKETHUB_BRIDGE_TOKENS entry
 STAFF_TOKEN = "demo-bridge-staff"
+READER_TOKEN = "demo-reader-secret-east-0001"  # the QR reader's own, in its configured URL
 OPENING = time(10, 30)  # the bridge's clock: the busy day, mid-morning
 MQTT_HOST = os.environ.get("TICKETHUB_MQTT_HOST", "127.0.0.1")  # as the MQTT driver reads
 MQTT_PORT = int(os.environ.get("TICKETHUB_MQTT_PORT", "1883"))
@@ -168,7 +169,7 @@ async def start_venue(
             port=MQTT_PORT,
         )
         devices = Devices(
-            reader=CardIdReader(url, "QR-HS-0001", "east", http),
+            reader=CardIdReader(url, "QR-HS-0001", "east", http, token=READER_TOKEN),
             controller=controller,
             terminal=terminal,
             zk=ZKDevice("CKJ2231001", url, http, now=bridge.clock.now),
@@ -183,7 +184,7 @@ async def start_venue(
 async def onboard_all(venue: Venue) -> None:
     """One device of each kind, each through the bridge's onboarding API."""
     d = venue.devices
-    options = {"mapping": "cardid"}  # the reader's vendor dialect
+    options = {"mapping": "cardid", "token": READER_TOKEN}  # its dialect, and its secret
     await venue.onboard("qrhttp", "qr-east", "east", serial=d.reader.serial, options=options)
     address = f"{d.controller.address[0]}:{d.controller.address[1]}"
     await venue.onboard("uhppote", "wg-north", "north", address=address)

@@ -32,6 +32,9 @@ from tests.bridge.conftest import AT, bridge_settings, hub  # noqa: F401  (the h
 from tests.support import order
 
 
+READER_TOKEN = "east-reader-secret-0001"
+
+
 @dataclass
 class Site:
     bridge: Bridge
@@ -106,10 +109,14 @@ async def test_a_qr_reader_admits_a_sold_ticket_once_through_the_bridge(
     sold = await sell(hub, "qr-1")
     await site.bridge.link.sync_once()
     await site.bridge.host.add_device(
-        "qrhttp", device_id="qr-east", serial="QR0001", gate="east", options={"mapping": "cardid"}
+        "qrhttp",
+        device_id="qr-east",
+        serial="QR0001",
+        gate="east",
+        options={"mapping": "cardid", "token": READER_TOKEN},
     )
     async with aiohttp.ClientSession() as http:
-        reader = CardIdReader(site.base_url, "QR0001", "east", http)
+        reader = CardIdReader(site.base_url, "QR0001", "east", http, token=READER_TOKEN)
         first = await reader.scan(sold["credential"])
         assert first.opened and reader.relay_opens == 1
         reader.clock_offset += timedelta(seconds=5)
