@@ -1,9 +1,15 @@
 """ZKTeco push-protocol terminals: the bridge is their HTTP server.
 
 Devices decide from their own user list (tickets pushed as users with a card number and
-a validity window) and report every access afterwards; they identify themselves only by
-serial number, so only serials staff onboarded are answered — anything else gets a 403
-and a log line. Commands wait in a per-device queue until the device reports their
+a validity window) and report every access afterwards. They identify themselves only by
+serial number — printed on the device, sent in clear, so anyone on the LAN could claim
+it — and the iclock protocol (``Encrypt=0``) carries no secret the server can check. So a
+device is onboarded with the address it connects from (``--address``, its IP; probe
+checks its hello came from there), and every request is answered only for a known serial
+FROM that address — anything else gets a 403, a log line and a count in `status`. The
+bridge then takes a "granted" log line only for a user it pushed to this device.
+
+Commands wait in a per-device queue until the device reports their
 result; the queue is in memory, and `attach` re-pushes the full list after a bridge
 restart, so a lost queue costs a re-push, never a wrong admission.
 
@@ -14,6 +20,7 @@ after the stamp we gave it in the handshake; records are keyed by the device's i
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 from collections.abc import Sequence
@@ -53,6 +60,7 @@ class DeviceState:
     stamp: str = "None"
     events: int = 0
     rejected_lines: int = 0
+    forged: int = 0  # requests with its serial from another address
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,7 @@ class Hello:
     at: datetime
     pushver: str
     known: bool
+    remote: str = ""  # the address it said hello from
 
 
 class ZKTecoDriver:
@@ -93,6 +102,18 @@ class ZKTecoDriver:
             raise DeviceError(
                 f"ZKTeco {device.serial or '<no serial>'} has not contacted the bridge: set "
                 "its server address to this bridge (Comm > Cloud Server) and retry"
+            )
+        expected = _ip(device.address)
+        if expected is None:
+            raise DeviceError(
+                f"enter the IP address ZKTeco {device.serial} connects from (--address; it "
+                f"said hello from {hello.remote or '?'}): requests from any other address "
+                "are refused"
+            )
+        if hello.remote != expected:
+            raise DeviceError(
+                f"ZKTeco {device.serial} said hello from {hello.remote or '?'}, not "
+                f"{expected}: check the address (or who else claims this serial)"
             )
         return DeviceInfo(serial=device.serial, model="ZKTeco push", firmware=hello.pushver)
 
@@ -141,6 +162,7 @@ class ZKTecoDriver:
             "pending_commands": len(state.pending),
             "failed_commands": len(state.failed),
             "events": state.events,
+            "forged": state.forged,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -166,6 +188,17 @@ class ZKTecoDriver:
         if config is None:
             return serial, None
         state = self._state(config)
+        expected, remote = _ip(config.address), _peer(request)
+        if expected is None or remote != expected:
+            state.forged += 1
+            log.warning(
+                "zkteco: refused a request as %s (serial %s) from %s, not %s",
+                config.id,
+                serial[:32],
+                remote,
+                expected or "an onboarded address (re-onboard it with --address)",
+            )
+            return serial, None
         state.config = config
         state.last_seen = self._now()
         return serial, state
@@ -181,7 +214,7 @@ class ZKTecoDriver:
         serial, state = self._known(request)
         if serial:
             pushver = request.query.get("pushver", "")[:32]
-            self.hellos[serial] = Hello(self._now(), pushver, state is not None)
+            self.hellos[serial] = Hello(self._now(), pushver, state is not None, _peer(request))
         if state is None:
             return self._refuse(serial)
         hours = int(float(state.config.options.get("tz_hours", 8)))
@@ -246,3 +279,24 @@ class ZKTecoDriver:
                 state.failed[cid] = code
                 log.warning("zkteco %s: command %s failed with %s", serial, cid, code)
         return web.Response(text="OK")
+
+
+def _ip(address: str) -> str | None:
+    """The IP of an onboarded ``address`` (``ip`` or ``ip:port``); None when it is none."""
+    host = address.strip()
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _peer(request: web.Request) -> str:
+    peer = request.remote or ""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)

@@ -197,7 +197,8 @@ async def onboard_all(venue: Venue) -> None:
         options={"user": d.terminal.user, "password": d.terminal.password, "event_url": venue.url},
     )
     await d.zk.hello()  # a push device makes itself known first (refused until onboarded)
-    await venue.onboard("zkteco", "zk-west", "west", serial=d.zk.serial)
+    # onboarded with the address it connects from: the same serial from elsewhere is refused
+    await venue.onboard("zkteco", "zk-west", "west", serial=d.zk.serial, address="127.0.0.1")
     await d.zk.sync()  # it collects its users on its next polls, a batch each
     for _ in range(50):
         if not await d.zk.poll():
