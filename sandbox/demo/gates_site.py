@@ -43,6 +43,7 @@ from sandbox.devices.zkteco import ZKDevice
 BRIDGE_TOKEN = "demo-bridge-token-huangshan"  # the hub's TICKETHUB_BRIDGE_TOKENS entry
 STAFF_TOKEN = "demo-bridge-staff"
 READER_TOKEN = "demo-reader-secret-east-0001"  # the QR reader's own, in its configured URL
+GATE_SECRET = "demo-gate-secret-cable-0001"  # the MQTT gate's own: it signs what it publishes
 OPENING = time(10, 30)  # the bridge's clock: the busy day, mid-morning
 MQTT_HOST = os.environ.get("TICKETHUB_MQTT_HOST", "127.0.0.1")  # as the MQTT driver reads
 MQTT_PORT = int(os.environ.get("TICKETHUB_MQTT_PORT", "1883"))
@@ -167,6 +168,7 @@ async def start_venue(
             prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates",  # a run of its own on a shared broker
             hostname=MQTT_HOST,
             port=MQTT_PORT,
+            secret=GATE_SECRET,
         )
         devices = Devices(
             reader=CardIdReader(url, "QR-HS-0001", "east", http, token=READER_TOKEN),
@@ -219,5 +221,6 @@ async def onboard_all(venue: Venue) -> None:
                 "event_topic": d.gate.prefix + "/{serial}/event",
                 "command_topic": d.gate.prefix + "/{serial}/command",
                 "holds_list": True,
+                "secret": GATE_SECRET,
             },
         )

@@ -31,8 +31,8 @@ from sandbox.devices.uhppote import SimulatedController
 from tests.bridge.conftest import AT, bridge_settings, hub  # noqa: F401  (the hub fixture)
 from tests.support import order
 
-
 READER_TOKEN = "east-reader-secret-0001"
+GATE_SECRET = "west-gate-secret-0001"
 
 
 @dataclass
@@ -168,7 +168,7 @@ async def test_an_mqtt_gate_with_a_list_decides_offline_and_its_backlog_reaches_
     await site.bridge.link.sync_once()
     prefix = f"th-test-{uuid.uuid4().hex[:10]}/gates"
     serial = f"G{uuid.uuid4().hex[:8]}"
-    gate = MqttGate(serial, prefix=prefix)
+    gate = MqttGate(serial, prefix=prefix, secret=GATE_SECRET)
     await gate.connect()  # the gate is on the venue's broker before staff onboard it
     await site.bridge.host.add_device(
         "mqtt",
@@ -179,6 +179,7 @@ async def test_an_mqtt_gate_with_a_list_decides_offline_and_its_backlog_reaches_
             "event_topic": prefix + "/{serial}/event",
             "command_topic": prefix + "/{serial}/command",
             "holds_list": True,
+            "secret": GATE_SECRET,
         },
     )
     try:
