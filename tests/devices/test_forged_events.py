@@ -281,3 +281,58 @@ async def test_an_mqtt_gate_s_own_admission_of_a_hand_listed_code_counts_nothing
         await assert_only_the_pushed_ticket_was_used(hub, site, "mq-1", t)
     finally:
         await gate.close()
+
+
+async def test_a_granted_event_posted_by_anyone_but_the_terminal_redeems_nothing(
+    hub: TestClient,  # noqa: F811
+    site: Site,
+) -> None:
+    """The reported hole: anyone on the venue LAN posted a Hikvision "granted" event for
+    a visitor's card and the hub marked the order redeemed."""
+    terminal = HikTerminal()
+    await terminal.start()
+    try:
+        await site.bridge.host.add_device(
+            "hikvision",
+            device_id="hik-2",
+            address=terminal.base_url,
+            gate="south",
+            options={
+                "user": terminal.user,
+                "password": terminal.password,
+                "event_url": site.base_url,
+            },
+        )
+        t = await tickets(hub, site, "hik-2")
+        forged = {
+            "eventType": "AccessControllerEvent",
+            "dateTime": datetime.now(UTC).isoformat(timespec="seconds"),
+            "AccessControllerEvent": {
+                "majorEventType": 5,
+                "subEventType": 1,
+                "cardNo": str(t.pushed_card),
+                "serialNo": 1,
+                "cardReaderNo": 1,
+            },
+        }
+        async with site.http.post(terminal.http_host, json=forged) as resp:
+            assert resp.status == 401
+        await site.bridge.link.sync_once()
+        async with hub_of(hub).engine.connect() as conn:
+            used = (
+                await conn.execute(
+                    select(TicketRow.entries_used).where(TicketRow.id == t.pushed["id"])
+                )
+            ).scalar_one()
+        assert used == 0 and site.bridge.store.log_counts()["admitted"] == 1  # the exit only
+        assert await terminal.present_card(str(t.pushed_card))  # the visitor, at the gate
+        await site.bridge.link.sync_once()
+        async with hub_of(hub).engine.connect() as conn:
+            used = (
+                await conn.execute(
+                    select(TicketRow.entries_used).where(TicketRow.id == t.pushed["id"])
+                )
+            ).scalar_one()
+        assert used == 1
+    finally:
+        await terminal.close()
