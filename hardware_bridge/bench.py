@@ -302,14 +302,20 @@ async def _through_qrhttp(
         await bridge.link.pull_config()
         await bridge.link.pull_changes()
         bridge.link.hub_url = f"http://127.0.0.1:{free_port()}"  # offline: gates go on
+        token = "bench-reader-secret-0001"  # the reader's own secret, in its URL
         await bridge.host.add_device(
-            "qrhttp", device_id="qr-1", serial="QRB1", gate="main", options={"mapping": "cardid"}
+            "qrhttp",
+            device_id="qr-1",
+            serial="QRB1",
+            gate="main",
+            options={"mapping": "cardid", "token": token},
         )
         lat: list[float] = []
         opened = 0
         t0 = time.perf_counter()
         for qr in credentials:
             params = {
+                "token": token,
                 "cardid": qr,
                 "mjihao": "main",
                 "cjihao": "QRB1",

@@ -31,6 +31,7 @@ class DeviceHealth:
     scans: int = 0
     events: int = 0
     duplicates: int = 0
+    forged: int = 0  # "granted" events for credentials never pushed to it (refused)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class DeviceHealth:
             "scans": self.scans,
             "events": self.events,
             "duplicates": self.duplicates,
+            "forged": self.forged,
         }
 
 

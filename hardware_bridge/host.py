@@ -38,8 +38,10 @@ from hub.contracts import (
 )
 from hub.devices import Background
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
+from hub.domain.masking import mask_scan
 
 log = logging.getLogger(__name__)
+FORGED_EVENT = "FORGED_EVENT"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.\-]+")
 
@@ -122,11 +124,31 @@ class BridgeHost:
 
     async def device_event(self, event: DeviceEvent) -> bool:
         """A device's own decision: logged once per (device, event_key), with the ticket
-        it names when the bridge can tell, and its entry counted like a scan's."""
+        it names when the bridge can tell, and its entry counted like a scan's.
+
+        Drivers authenticate the device (`FORGED_EVENT` below is the bridge's own check,
+        whatever the transport): a device can only have admitted a credential the bridge
+        pushed to it. A "granted" event for anything else — a ticket never pushed to this
+        device, a value naming no ticket — is somebody else's message, or a list the
+        bridge does not control; it is logged as refused (``FORGED_EVENT``, counted in
+        the device's health) and never counts as an entry. An event from a device that is
+        not onboarded is not logged at all (False)."""
         now = self.clock.now()
+        if event.device_id not in self._devices:
+            log.warning("device event from unknown device %r refused", event.device_id[:64])
+            return False
         ticket_id = self.ticket_of(event.medium, event.value)
-        counted = event.granted and bool(ticket_id) and event.direction is Direction.IN
+        forged = event.granted and not (
+            ticket_id and self.store.was_pushed(event.device_id, ticket_id)
+        )
+        allow = event.granted and not forged
+        counted = allow and bool(ticket_id) and event.direction is Direction.IN
         key = hashlib.sha256(f"{event.device_id}\0{event.event_key}".encode()).hexdigest()[:40]
+        if forged:
+            code, reason = FORGED_EVENT, "granted by the device for a credential not pushed to it"
+        else:
+            code = "" if event.granted else "DEVICE_DENIED"
+            reason = event.reason[:200]
         entry = LogEntry(
             id=f"ev-{key}",
             kind="device",
@@ -135,9 +157,9 @@ class BridgeHost:
             gate=event.gate or self._gate(event.device_id),
             medium=event.medium.value,
             direction=event.direction.value,
-            allow=event.granted,
-            code="" if event.granted else "DEVICE_DENIED",
-            reason=event.reason[:200],
+            allow=allow,
+            code=code,
+            reason=reason,
             at=now,
             device_at=event.at,
             offline=not self.is_online(),
@@ -149,6 +171,14 @@ class BridgeHost:
         if event.at is not None:
             h.last_event_at = event.at
             h.event_lag_s = round((now - event.at).total_seconds(), 3)
+        if new and forged:
+            h.forged += 1
+            log.warning(
+                "device %s reported admitting %s, which the bridge never pushed to it: "
+                "refused (FORGED_EVENT)",
+                event.device_id,
+                mask_scan(event.medium, event.value),
+            )
         if new:
             h.events += 1
             self.on_logged()
@@ -382,6 +412,9 @@ class BridgeHost:
         h = self._health(config.id)
         if driver is None or not creds:
             return 0
+        if getattr(driver, "keeps_lists", True):
+            # before the push: a device that got part of it may report any of it
+            self.store.mark_pushed(config.id, (c.ticket_id for c in creds if not c.revoked))
         try:
             await driver.push_credentials(config, creds)
         except DeviceError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS devices (
     added_at TEXT NOT NULL,
     UNIQUE (vendor, serial)
 );
+CREATE TABLE IF NOT EXISTS pushed (
+    device TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    PRIMARY KEY (device, ticket_id)
+) WITHOUT ROWID;
 """
 
 # On columns an upgrade may add, so created after the upgrades. The sync asks which faces
@@ -111,6 +116,8 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
             _add_slots(db)
         if version < 2:
             _add_faces(db)
+        if version < 3:
+            _seed_pushed(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         db.execute("ROLLBACK")
@@ -139,3 +146,15 @@ def _add_faces(db: sqlite3.Connection) -> None:
     if "face" not in have:
         db.execute("ALTER TABLE tickets ADD COLUMN face TEXT NOT NULL DEFAULT ''")
         db.execute("UPDATE meta SET v = '' WHERE k = 'cursor'")
+
+
+def _seed_pushed(db: sqlite3.Connection) -> None:
+    """v3: the bridge remembers which tickets it pushed to which device (``pushed``), and
+    refuses a device's "granted" event for any other (`BridgeHost.device_event`). Devices
+    onboarded before were pushed every ticket the bridge held while they were attached,
+    which it did not record: they are taken to hold every cached ticket, so an entry they
+    admitted before the upgrade and report afterwards still counts."""
+    db.execute(
+        "INSERT OR IGNORE INTO pushed(device, ticket_id)"
+        " SELECT d.id, t.id FROM devices d, tickets t"
+    )

@@ -348,4 +348,24 @@ class BridgeStore:
 
     def remove_device(self, device_id: str) -> bool:
         with self.tx() as conn:
+            conn.execute("DELETE FROM pushed WHERE device = ?", (device_id,))
             return conn.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount == 1
+
+    # -- what each device was given ---------------------------------------------------------
+    def mark_pushed(self, device_id: str, ticket_ids: Iterable[str]) -> None:
+        """These tickets were (about to be) pushed to the device as valid: from now on it
+        may report admitting them. Kept when the ticket is later revoked — a device may
+        admit it offline before the revocation reaches it, and that entry is real."""
+        rows = [(device_id, t) for t in dict.fromkeys(ticket_ids)]
+        if not rows:
+            return
+        with self.tx() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO pushed(device, ticket_id) VALUES (?, ?)", rows
+            )
+
+    def was_pushed(self, device_id: str, ticket_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM pushed WHERE device = ? AND ticket_id = ?", (device_id, ticket_id)
+        ).fetchone()
+        return row is not None

@@ -8,14 +8,26 @@ card number, and the visitor's face photo when one was enrolled. Signed QR codes
 long for a terminal's card list, so QR scans use online "remote verification": the
 terminal asks, the bridge decides with the one rule engine and answers ``remoteCheck``.
 
-Device options: ``user``, ``password`` (Digest), ``event_url`` (the bridge's URL as the
-terminal reaches it; default: the host's own base URL), ``tz_hours`` (default 8).
+Events are authenticated (`auth`): the terminal's HTTP host is configured with Digest
+authentication and a password of its own, and an event is taken only from the
+terminal's address with a valid Digest answer — anything else is refused before it is
+read, so a forged "granted" event (or a forged remote check) redeems nothing. The bridge
+then takes a "granted" event only for a person it pushed to this terminal.
+
+Device options: ``user``, ``password`` (Digest, ISAPI), ``event_url`` (the bridge's URL
+as the terminal reaches it; default: the host's own base URL), ``tz_hours`` (default 8),
+``event_user`` / ``event_password`` (what the terminal posts events with; default
+``tickethub`` and a password derived from ``password``), ``event_from`` (the address(es)
+its events come from, comma-separated, when not the one in ``address``, e.g. behind NAT).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +36,7 @@ from aiohttp import web
 
 from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential, Scan
 from hub.devices import Background
+from plugins.device_hikvision.auth import DigestGuard, address_of, event_credentials, same_ip
 from plugins.device_hikvision.events import (
     AccessEvent,
     EventError,
@@ -46,6 +59,9 @@ class HikvisionDriver:
         self.host: DeviceHost | None = None
         self.last_serial: dict[str, int] = {}  # device id → highest serialNo recorded
         self.remote_checks = 0
+        self.guard = DigestGuard()
+        self.sources: dict[str, frozenset[str]] = {}  # device id → addresses it posts from
+        self.refused: dict[str, int] = {"unknown_device": 0, "wrong_source": 0, "bad_auth": 0}
         self._tasks = Background("hikvision: remote check", log)
 
     # ------------------------------------------------------------------ lifecycle
@@ -80,12 +96,17 @@ class HikvisionDriver:
         base = str(device.options.get("event_url") or getattr(self.host, "base_url", ""))
         if not base:
             raise DeviceError("no event_url option and the bridge does not know its own URL")
-        await isapi.set_http_host(base.rstrip("/") + EVENT_PATH.format(device_id=device.id))
+        self.sources[device.id] = await _resolve(device)
+        user, password = event_credentials(device)
+        await isapi.set_http_host(
+            base.rstrip("/") + EVENT_PATH.format(device_id=device.id), user, password
+        )
         await isapi.set_time(self.host.clock.now(), float(device.options.get("tz_hours", 8)))
         await self.catch_up(device)
 
     async def detach(self, device_id: str) -> None:
         self.last_serial.pop(device_id, None)
+        self.sources.pop(device_id, None)
 
     async def catch_up(self, device: DeviceConfig) -> int:
         """Every stored event the bridge has not recorded yet; returns how many were new."""
@@ -142,7 +163,11 @@ class HikvisionDriver:
             log.warning(
                 "hikvision: event for unknown device %r", request.match_info["device_id"][:64]
             )
+            self.refused["unknown_device"] += 1
             return web.json_response({"statusString": "unknown device"}, status=404)
+        refusal = self._authenticate(request, device)
+        if refusal is not None:
+            return refusal
         try:
             doc = await _read_event(request)
             event = from_notification(doc)
@@ -162,6 +187,43 @@ class HikvisionDriver:
             await self._record(device, event)
         return web.json_response({"statusString": "OK"})
 
+    def _authenticate(self, request: web.Request, device: DeviceConfig) -> web.Response | None:
+        """None when the request is the terminal's own, else the refusal to send (before
+        the body is read)."""
+        sources = self.sources.get(device.id)
+        if sources is None:  # not attached yet (start-up): an IP address needs no lookup
+            sources = _literal(device)
+        if not same_ip(request.remote, sources):
+            self.refused["wrong_source"] += 1
+            log.warning(
+                "hikvision %s: refused an event from %s (the terminal is %s)",
+                device.id,
+                request.remote,
+                ", ".join(sorted(sources)) or "not attached",
+            )
+            return web.json_response({"statusString": "forbidden"}, status=403)
+        try:
+            user, password = event_credentials(device)
+        except DeviceError:
+            user, password = "", ""
+        ok, stale = self.guard.check(
+            request.headers.get("Authorization", ""),
+            method=request.method,
+            uri=request.path_qs,
+            user=user,
+            password=password,
+        )
+        if ok and password:
+            return None
+        if request.headers.get("Authorization"):  # a first request without one is normal
+            self.refused["bad_auth"] += 1
+            log.warning("hikvision %s: refused an event with a wrong Digest answer", device.id)
+        return web.json_response(
+            {"statusString": "unauthorized"},
+            status=401,
+            headers={"WWW-Authenticate": self.guard.challenge(stale=stale)},
+        )
+
     async def _answer_check(self, device: DeviceConfig, serial_no: int, scan: Scan) -> None:
         """The terminal waits for our verdict after its POST was answered."""
         assert self.host is not None
@@ -171,6 +233,42 @@ class HikvisionDriver:
             await self._isapi(device).remote_check(serial_no, decision.allow)
         except DeviceError as exc:
             log.warning("hikvision %s: remote check answer lost: %s", device.id, exc)
+
+
+def _literal(device: DeviceConfig) -> frozenset[str]:
+    """The addresses a terminal's events may come from without a DNS lookup."""
+    configured = str(device.options.get("event_from") or "")
+    hosts = [h.strip() for h in configured.split(",") if h.strip()] or [address_of(device)]
+    out = set()
+    for host in hosts:
+        try:
+            out.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue
+    return frozenset(out)
+
+
+async def _resolve(device: DeviceConfig) -> frozenset[str]:
+    """Every address the terminal's events may come from: ``event_from`` or the host of
+    its ``address``, names resolved (at attach: a terminal keeps its address)."""
+    configured = str(device.options.get("event_from") or "")
+    hosts = [h.strip() for h in configured.split(",") if h.strip()] or [address_of(device)]
+    out: set[str] = set(_literal(device))
+    loop = asyncio.get_running_loop()
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+            continue
+        except ValueError:
+            pass
+        try:
+            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise DeviceError(f"cannot resolve the terminal's address {host!r}: {exc}") from exc
+        out.update(str(info[4][0]) for info in infos)
+    if not out:
+        raise DeviceError("the terminal has no address its events could come from")
+    return frozenset(out)
 
 
 async def _read_event(request: web.Request) -> Any:

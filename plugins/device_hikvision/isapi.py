@@ -97,13 +97,16 @@ class Isapi:
             serial=serial, model=_text(root, "model"), firmware=_text(root, "firmwareVersion")
         )
 
-    async def set_http_host(self, url: str) -> None:
-        """Where the terminal POSTs its events (host 1)."""
+    async def set_http_host(self, url: str, user: str, password: str) -> None:
+        """Where the terminal POSTs its events (host 1), and the Digest user and password
+        it answers the bridge's challenge with (the bridge refuses events without)."""
         xml = (
             f'<HttpHostNotificationList xmlns="{XMLNS}"><HttpHostNotification>'
             f"<id>1</id><url>{_escape(url)}</url><protocolType>HTTP</protocolType>"
             "<parameterFormatType>JSON</parameterFormatType><addressingFormatType>ipaddress"
-            "</addressingFormatType><httpAuthenticationMethod>none</httpAuthenticationMethod>"
+            f"</addressingFormatType><userName>{_escape(user)}</userName>"
+            f"<password>{_escape(password)}</password>"
+            "<httpAuthenticationMethod>MD5digest</httpAuthenticationMethod>"
             "</HttpHostNotification></HttpHostNotificationList>"
         )
         await self.call("PUT", "/ISAPI/Event/notification/httpHosts", xml=xml)

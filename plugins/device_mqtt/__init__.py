@@ -2,7 +2,9 @@
 
 See `driver` for the message flow and `profile` for the options a device takes (topic
 templates such as ``gates/{serial}/event``, JSON field names, ``holds_list``). The broker
-is ``TICKETHUB_MQTT_HOST`` / ``TICKETHUB_MQTT_PORT`` (default 127.0.0.1:1883).
+is ``TICKETHUB_MQTT_HOST`` / ``TICKETHUB_MQTT_PORT`` (default 127.0.0.1:1883), with
+``TICKETHUB_MQTT_USERNAME`` / ``TICKETHUB_MQTT_PASSWORD`` when it requires a login. Each
+gate has a ``secret`` (required) that signs every message both ways (``sig``).
 
 Latency: we disable Nagle on our connection; the broker should too
 (``set_tcp_nodelay true`` in mosquitto.conf). Measured scan → verdict round trip through

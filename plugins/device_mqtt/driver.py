@@ -9,6 +9,19 @@ event id makes a re-send count once). Gates that hold a list (``holds_list``) ge
 updates on the command topic; the gate keeps a persistent session, so updates published
 while it is offline reach it when it reconnects.
 
+The broker is no authority (the venue's Mosquitto may well allow anonymous clients, and
+anyone who can publish on a gate's event topic could report a "granted" entry): every
+message a gate publishes carries ``sig``, an HMAC-SHA256 under the gate's own secret
+(device option ``secret``, also set in the gate) over its topic and the message
+(`profile.sign`), and the bridge signs what it publishes on the command topic the same
+way, so a gate can tell our verdicts and list updates from anyone else's. A message
+without a valid signature is dropped and counted (``forged``) before it is read further;
+a signed "ask" is answered once — a copy replayed later (same id and time) is refused —
+and a gate without a list (``holds_list`` false) cannot have decided by itself, so a
+"granted" record from it is refused too. The bridge takes a gate's "granted" record only
+for a ticket it pushed to that gate. The bridge's own broker login, if the broker
+requires one: ``TICKETHUB_MQTT_USERNAME`` / ``TICKETHUB_MQTT_PASSWORD``.
+
 The driver keeps one connection for all gates and reconnects with backoff; a message it
 cannot use (not JSON, no id, unknown serial, oversized) is logged and dropped, and a
 gate that asked gets a refusal rather than silence when it can be answered at all.
@@ -45,7 +58,14 @@ from hub import (
 )
 from hub.devices import Background
 from hub.domain.masking import mask_scan
-from plugins.device_mqtt.profile import Incoming, Profile, ProfileError
+from plugins.device_mqtt.profile import (
+    MIN_SECRET,
+    Incoming,
+    Profile,
+    ProfileError,
+    seal,
+    signed_by,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +88,11 @@ class GateState:
     records: int = 0
     duplicates: int = 0
     refused: int = 0
+    forged: int = 0  # unsigned or wrongly signed messages on its topic
+
+    @property
+    def secret(self) -> str:
+        return str(self.config.options.get("secret") or "")
 
 
 class MqttDriver:
@@ -93,8 +118,16 @@ class MqttDriver:
         self.decisions: TTLCache[tuple[str, str], asyncio.Future[GateDecision]] = TTLCache(
             maxsize=100_000, ttl=replay_seconds
         )
+        # asks already answered, by (gate, id, time): a copy replayed after its decision
+        # left `decisions` is refused instead of decided again
+        self.asked: TTLCache[tuple[str, str, str], bool] = TTLCache(
+            maxsize=1_000_000, ttl=24 * 3600
+        )
+        self.username = os.environ.get("TICKETHUB_MQTT_USERNAME") or None
+        self.password = os.environ.get("TICKETHUB_MQTT_PASSWORD") or None
         self.unknown = 0
         self.malformed = 0
+        self.forged = 0
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -126,6 +159,8 @@ class MqttDriver:
                     self.hostname,
                     self.port,
                     identifier=self.identifier,
+                    username=self.username,
+                    password=self.password,
                     keepalive=30,
                     socket_options=NO_DELAY,
                 ) as client:
@@ -161,9 +196,16 @@ class MqttDriver:
         if not device.serial or "/" in device.serial or "+" in device.serial:
             raise DeviceError("an MQTT gate needs its serial (as in its topics, without '/')")
         try:
-            return Profile.from_options(device.options)
+            profile = Profile.from_options(device.options)
         except ProfileError as exc:
             raise DeviceError(str(exc)) from exc
+        if len(str(device.options.get("secret") or "")) < MIN_SECRET:
+            raise DeviceError(
+                f"give the gate a secret of its own (option 'secret', at least {MIN_SECRET} "
+                "characters, set in the gate too): the broker lets anyone publish on its "
+                "topic, so its messages are signed with it"
+            )
+        return profile
 
     async def probe(self, device: DeviceConfig) -> DeviceInfo:
         """Gates cannot be dialled; the test is the layout and the broker connection."""
@@ -229,12 +271,13 @@ class MqttDriver:
             payload = state.profile.list_update(
                 state.list_version, upsert[i : i + size], delete[i : i + size]
             )
-            await self._publish(topic, payload)
+            await self._publish(topic, self._seal(state.config, topic, payload))
 
     async def open_door(self, device: DeviceConfig, door: int = 1) -> None:
         state = self.gates.get(device.id)
         profile = state.profile if state else self._profile(device)
-        await self._publish(profile.command_topic(device.serial), profile.open_door(door))
+        topic = profile.command_topic(device.serial)
+        await self._publish(topic, self._seal(device, topic, profile.open_door(door)))
 
     def status(self, device_id: str) -> dict[str, Any]:
         state = self.gates.get(device_id)
@@ -250,6 +293,7 @@ class MqttDriver:
             "records": state.records,
             "duplicates": state.duplicates,
             "refused": state.refused,
+            "forged": state.forged,
         }
 
     # ------------------------------------------------------------------ messages
@@ -277,12 +321,19 @@ class MqttDriver:
         body = payload if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
         doc, why = state.profile.read(bytes(body))
         now = self._now()
-        state.last_seen = now
         if doc is None:
             self.malformed += 1
             state.refused += 1
             log.warning("mqtt: dropped a message from %s: %s", state.config.id, why)
             return
+        if not signed_by(topic, doc, state.secret, state.profile.data["fields"]["sig"]):
+            self.forged += 1
+            state.forged += 1
+            log.warning(
+                "mqtt: dropped a message on %s's topic without its signature", state.config.id
+            )
+            return
+        state.last_seen = now
         try:
             msg = state.profile.incoming(doc)
         except ValueError as exc:
@@ -297,7 +348,15 @@ class MqttDriver:
             return  # heartbeat / status: last_seen is all we need from it
         self._check_clock(state, msg, now)
         if msg.result is None:
-            await self._decide(state, msg)
+            raw_time = str(doc.get(state.profile.data["fields"]["time"]))
+            await self._decide(state, msg, raw_time)
+        elif msg.result and not state.profile.data["holds_list"]:
+            self.forged += 1
+            state.forged += 1
+            log.warning(
+                "mqtt: %s holds no list, yet reported admitting someone by itself: refused",
+                state.config.id,
+            )
         else:
             await self._record(state, msg)
 
@@ -313,11 +372,20 @@ class MqttDriver:
                 skew,
             )
 
-    async def _decide(self, state: GateState, msg: Incoming) -> None:
+    async def _decide(self, state: GateState, msg: Incoming, raw_time: str) -> None:
         assert self.host is not None
         key = (state.config.id, msg.event_id)
         pending = self.decisions.get(key)
+        seen = (state.config.id, msg.event_id, raw_time)
+        if pending is None and seen in self.asked:
+            # decided and forgotten: a copy sent again long after, not a new presentation
+            self.forged += 1
+            state.forged += 1
+            log.warning("mqtt: %s: an old ask replayed (id %s): refused", state.config.id, key[1])
+            await self._answer(state, msg.event_id, allow=False, text="Please scan again")
+            return
         if pending is None:
+            self.asked[seen] = True
             try:
                 scan = Scan(
                     device_id=state.config.id,
@@ -353,8 +421,9 @@ class MqttDriver:
 
     async def _answer(self, state: GateState, event_id: str, *, allow: bool, text: str) -> None:
         payload = state.profile.verdict(event_id, allow=allow, text=text, now=self._now())
+        topic = state.profile.command_topic(state.config.serial)
         try:
-            await self._publish(state.profile.command_topic(state.config.serial), payload)
+            await self._publish(topic, self._seal(state.config, topic, payload))
         except DeviceError as exc:
             log.warning("mqtt: verdict for %s not sent: %s", state.config.id, exc)
 
@@ -381,9 +450,10 @@ class MqttDriver:
                 state.records += 1
             else:
                 state.duplicates += 1
+        topic = state.profile.command_topic(state.config.serial)
         try:
             await self._publish(
-                state.profile.command_topic(state.config.serial), state.profile.ack(msg.event_id)
+                topic, self._seal(state.config, topic, state.profile.ack(msg.event_id))
             )
         except DeviceError as exc:
             log.warning("mqtt: ack to %s not sent (it will re-send): %s", state.config.id, exc)
@@ -391,3 +461,10 @@ class MqttDriver:
     def _now(self) -> datetime:
         assert self.host is not None, "driver not started"
         return self.host.clock.now()
+
+    @staticmethod
+    def _seal(device: DeviceConfig, topic: str, payload: bytes) -> bytes:
+        secret = str(device.options.get("secret") or "")
+        fields = device.options.get("fields")
+        field = str(fields.get("sig") or "sig") if isinstance(fields, dict) else "sig"
+        return seal(topic, payload, secret, field) if secret else payload

@@ -4,7 +4,9 @@ A reader sends each scan to the bridge and opens its relay on a positive answer;
 `driver`. The dialect (URL, field names, answer layout, time format) is data: shipped
 mappings live in ``mappings/*.toml`` and a device picks one with
 ``options={"mapping": "cardid"}``, overriding any key with the same layout
-(e.g. ``{"mapping": "cardid", "fields": {"code": "qr"}, "path": "/qrhttp/east"}``)."""
+(e.g. ``{"mapping": "cardid", "fields": {"code": "qr"}, "path": "/qrhttp/east"}``). Every
+reader also has a secret ``token`` (required; sent as ``?token=`` in the URL it is
+configured with, or ``Authorization: Bearer``) and may be pinned to its ``address``."""
 
 from __future__ import annotations
 

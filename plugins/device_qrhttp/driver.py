@@ -13,6 +13,11 @@ Two things the HTTP round trip makes subtle:
   ``replay_seconds``: an identical retry gets the first answer again, and a rescan after
   an answer that never reached the reader gets that late answer instead of "already
   used". A ticket is therefore never consumed without its gate opening.
+- A scan uses up a ticket, so only the onboarded reader may send one: its serial, the
+  secret ``token`` it was given at onboarding (in the URL it is configured with,
+  ``…?token=…``, or an ``Authorization: Bearer`` header), and, when the reader was
+  onboarded with an ``address``, that address. Anything else is refused in the reader's
+  vocabulary (403) before any decision — nothing is used up.
 - The answer must come within the reader's timeout (``timeout_ms`` of the mapping): the
   decision gets 80 % of it; when it is late the reader is told to scan again, and the
   decision (which goes on) is handed to that rescan.
@@ -21,8 +26,11 @@ Two things the HTTP round trip makes subtle:
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
 import logging
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +60,7 @@ MAX_BODY = 16 * 1024
 REPLAY_SECONDS = 30.0
 SKEW_WARN = timedelta(minutes=5)
 GENERIC_PREFIX = "/qrhttp/"
+MIN_TOKEN = 16
 
 
 @dataclass
@@ -73,6 +82,7 @@ class ReaderState:
     scans: int = 0
     refused: int = 0
     late: int = 0
+    forged: int = 0  # requests with its serial but a wrong token or address
 
 
 @dataclass
@@ -135,6 +145,18 @@ class QRHttpDriver:
                 f"enter the reader's serial number: it sends it as {mapping.serial!r} with every "
                 "scan and unknown serials are refused"
             )
+        token = str(device.options.get("token") or "")
+        if len(token) < MIN_TOKEN:
+            raise DeviceError(
+                f"give the reader a secret of its own (at least {MIN_TOKEN} characters), "
+                f"e.g. --option token={secrets.token_urlsafe(18)}, and configure its URL as "
+                f"http://<bridge>{mapping.path}?token=<that secret>: scans without it are refused"
+            )
+        if device.address and _ip(device.address) is None:
+            raise DeviceError(
+                f"the reader's address must be its IP address (scans from elsewhere are "
+                f"refused), not {device.address!r}"
+            )
         return DeviceInfo(serial=device.serial, model=f"HTTP QR reader ({mapping.name})")
 
     async def attach(self, device: DeviceConfig) -> None:
@@ -173,6 +195,7 @@ class QRHttpDriver:
             "scans": state.scans,
             "refused": state.refused,
             "late_answers": state.late,
+            "forged": state.forged,
         }
 
     def _mapping(self, device: DeviceConfig) -> QRMapping:
@@ -215,6 +238,11 @@ class QRHttpDriver:
             serial = req.fields.get(mapping.serial, "").strip()
             state = self._reader(serial) if serial else None
             if state is not None and state.mapping == mapping:
+                why = _forged(request, state.config)
+                if why:
+                    state.forged += 1
+                    log.warning("qrhttp: refused a scan as %s: %s", state.config.id, why)
+                    return self._deny(mapping, "Unauthorized", status=403)
                 return await self._answer_scan(state, req)
         # nobody we know: answer in the first dialect's vocabulary
         mapping = dialects[0]
@@ -367,3 +395,37 @@ class QRHttpDriver:
         assert self.host is not None
         doc = mapping.render(allow=False, text=text, now=now or self.host.clock.now())
         return web.json_response(doc, status=status)
+
+
+def _ip(address: str) -> str | None:
+    """The IP of ``ip``, ``ip:port`` or ``http://ip[:port]``; None for anything else."""
+    host = address.split("://", 1)[-1].split("/", 1)[0]
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _forged(request: web.Request, device: DeviceConfig) -> str:
+    """Why this request is not the reader's own ("" when it is)."""
+    expected = _ip(device.address) if device.address else None
+    if expected is not None:
+        peer = request.remote or ""
+        try:
+            ip = ipaddress.ip_address(peer)
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            peer = str(ip)
+        except ValueError:
+            pass
+        if peer != expected:
+            return f"sent from {request.remote}, not {expected}"
+    token = str(device.options.get("token") or "")
+    sent = request.query.get("token", "")
+    auth = request.headers.get("Authorization", "")
+    if not sent and auth.startswith("Bearer "):
+        sent = auth[7:].strip()
+    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+        return "wrong token" if sent else "no token"
+    return ""

@@ -10,7 +10,15 @@ to keep their lists right and to learn every decision they took:
   whose ticket allows N entries is deleted by us after its N-th granted swipe — while the
   bridge is unreachable it can let the card in again that day; the bridge's log shows it.
 - Events are pushed to our UDP listener and recorded with `host.device_event`, keyed by
-  the controller's event index (replays are recorded once). After any gap — a missed
+  the controller's event index (replays are recorded once). UDP carries no
+  authentication and its source address is easily forged, so a pushed event is only
+  taken from the onboarded controller's serial AND address (the IP of ``address``, or
+  the IP the controller reports at attach when it was onboarded by broadcast), and only
+  once the controller's own log confirms it: the driver reads that index back
+  (``get-event``) and records the event only when the controller holds the same swipe;
+  anything else is dropped and counted (``forged``). A read-back that fails leaves the
+  event to the catch-up, which reads the log itself. The bridge then takes a "granted"
+  swipe only for a card it pushed to this controller. After any gap — a missed
   push, a controller or bridge that was offline — `catch_up` reads the events after our
   cursor by index and only then moves the controller's "downloaded event index"
   register, so the cursor survives a bridge restart and nothing is acknowledged before
@@ -216,6 +224,11 @@ class UhppoteDriver:
         if not ok.ok:
             raise DeviceError(f"controller {device.serial} refused the event listener {ip}:{port}")
         await self._set_time(state)
+        if not ip_of(device.address):
+            # onboarded by broadcast (or by name): its events must come from the address
+            # it reports itself
+            info = await self.calls.call(device, "get-controller", self.client.get_controller)
+            state.source_ip = str(info.ip_address)
 
     async def _set_time(self, state: ControllerState) -> None:
         local = self._now().astimezone(zone(state.config)).replace(tzinfo=None, microsecond=0)
@@ -308,8 +321,8 @@ class UhppoteDriver:
             self.unknown += 1
             log.warning("uhppote: ignored an event from unknown controller %d", event.controller)
             return
-        expected = ip_of(state.config.address)
-        if expected and addr[0] != expected:
+        expected = ip_of(state.config.address) or state.source_ip
+        if addr[0] != expected:
             # the protocol has no authentication: an onboarded controller's events come
             # from its own address, anything else is somebody else's packet
             self.unknown += 1
@@ -317,7 +330,7 @@ class UhppoteDriver:
                 "uhppote: ignored an event for %d sent from %s, not %s",
                 event.controller,
                 addr[0],
-                expected,
+                expected or "an address it reported (not attached)",
             )
             return
         if event.event_index == 0:
@@ -325,6 +338,21 @@ class UhppoteDriver:
         self._tasks.spawn(self._live(state, Record.from_push(event)))
 
     async def _live(self, state: ControllerState, record: Record) -> None:
+        try:
+            reply = await self.calls.call(
+                state.config, "get-event", self.client.get_event, record.index
+            )
+        except DeviceError as exc:  # the catch-up will read it from the log itself
+            log.warning("uhppote: could not confirm event %d: %s", record.index, exc)
+            return
+        if not _same(record, Record.from_get(reply)):
+            state.forged += 1
+            log.warning(
+                "uhppote: dropped a pushed event %d for %s that its log does not hold",
+                record.index,
+                state.config.serial,
+            )
+            return
         state.online = True
         state.last_seen = self._now()
         self._check_clock(state, record)
@@ -440,4 +468,15 @@ class UhppoteDriver:
             "duplicates": state.duplicates,
             "lost": state.lost,
             "clock_skew_seconds": state.skew_seconds,
+            "forged": state.forged,
         }
+
+
+def _same(pushed: Record, held: Record) -> bool:
+    """The pushed event is the one the controller's log holds at that index."""
+    if held.kind in (KIND_NOT_FOUND, KIND_OVERWRITTEN):
+        return False
+    fields = ("controller", "index", "kind", "granted", "door", "direction", "card", "reason")
+    return all(getattr(pushed, f) == getattr(held, f) for f in fields) and (
+        pushed.at is None or held.at is None or pushed.at == held.at
+    )

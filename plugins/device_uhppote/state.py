@@ -23,6 +23,8 @@ class ControllerState:
     events: int = 0
     duplicates: int = 0
     lost: int = 0  # overwritten before we could read them
+    source_ip: str = ""  # where its events come from when its address is no IP (learnt)
+    forged: int = 0  # pushed events its own log does not hold
     skew_seconds: float | None = None
     profiles: ProfileBook = field(default_factory=ProfileBook)
     profiles_loaded: bool = False

@@ -1,8 +1,9 @@
 """ZKTeco access and attendance terminals over the push protocol (ADMS / iclock).
 
 The terminals keep their own user list and call the bridge over HTTP; see `driver`.
-Options per device (``tickethub device add zkteco --serial … --option tz_hours=8``):
-``tz_hours`` — the device's local time offset (its logs carry local time)."""
+Onboarding: ``tickethub device add zkteco --serial … --address <its IP>`` — requests are
+answered only for that serial from that address. Options: ``tz_hours`` — the device's
+local time offset (its logs carry local time)."""
 
 from __future__ import annotations
 

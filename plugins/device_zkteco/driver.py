@@ -1,9 +1,15 @@
 """ZKTeco push-protocol terminals: the bridge is their HTTP server.
 
 Devices decide from their own user list (tickets pushed as users with a card number and
-a validity window) and report every access afterwards; they identify themselves only by
-serial number, so only serials staff onboarded are answered — anything else gets a 403
-and a log line. Commands wait in a per-device queue until the device reports their
+a validity window) and report every access afterwards. They identify themselves only by
+serial number — printed on the device, sent in clear, so anyone on the LAN could claim
+it — and the iclock protocol (``Encrypt=0``) carries no secret the server can check. So a
+device is onboarded with the address it connects from (``--address``, its IP; probe
+checks its hello came from there), and every request is answered only for a known serial
+FROM that address — anything else gets a 403, a log line and a count in `status`. The
+bridge then takes a "granted" log line only for a user it pushed to this device.
+
+Commands wait in a per-device queue until the device reports their
 result; the queue is in memory, and `attach` re-pushes the full list after a bridge
 restart, so a lost queue costs a re-push, never a wrong admission.
 
@@ -14,6 +20,7 @@ after the stamp we gave it in the handshake; records are keyed by the device's i
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 from collections.abc import Sequence
@@ -53,6 +60,7 @@ class DeviceState:
     stamp: str = "None"
     events: int = 0
     rejected_lines: int = 0
+    forged: int = 0  # requests with its serial from another address
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,7 @@ class Hello:
     at: datetime
     pushver: str
     known: bool
+    remote: str = ""  # the address it said hello from
 
 
 class ZKTecoDriver:
@@ -90,9 +99,10 @@ class ZKTecoDriver:
         is the one it sent: without one from staff, the single device that said hello
         and is not onboarded yet is the one (with several waiting, staff name it)."""
         now = self._now()
+        expected = _ip(device.address)
         serial = device.serial
         if not serial:
-            waiting = self._waiting(now)
+            waiting = self._waiting(now, expected)
             if len(waiting) > 1:
                 raise DeviceError(
                     f"{len(waiting)} ZKTeco devices are waiting to be added "
@@ -105,15 +115,28 @@ class ZKTecoDriver:
                 f"ZKTeco {serial or '<no serial>'} has not contacted the bridge: set "
                 "its server address to this bridge (Comm > Cloud Server) and retry"
             )
+        if expected is None:
+            raise DeviceError(
+                f"enter the IP address ZKTeco {serial or '<no serial>'} connects from "
+                f"(--address; it said hello from {hello.remote or '?'}): requests from any "
+                "other address are refused"
+            )
+        if hello.remote != expected:
+            raise DeviceError(
+                f"ZKTeco {serial} said hello from {hello.remote or '?'}, not "
+                f"{expected}: check the address (or who else claims this serial)"
+            )
         return DeviceInfo(serial=serial, model="ZKTeco push", firmware=hello.pushver)
 
-    def _waiting(self, now: datetime) -> list[str]:
-        """Serials that said hello lately and are not onboarded."""
+    def _waiting(self, now: datetime, address: str | None) -> list[str]:
+        """Serials that said hello lately (from ``address`` when staff gave one) and are
+        not onboarded."""
         assert self.host is not None
         return sorted(
             serial
             for serial, hello in self.hellos.items()
             if now - hello.at <= SEEN_FOR_PROBE
+            and (address is None or hello.remote == address)
             and self.host.device_by_serial(VENDOR, serial) is None
         )
 
@@ -162,6 +185,7 @@ class ZKTecoDriver:
             "pending_commands": len(state.pending),
             "failed_commands": len(state.failed),
             "events": state.events,
+            "forged": state.forged,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -187,6 +211,17 @@ class ZKTecoDriver:
         if config is None:
             return serial, None
         state = self._state(config)
+        expected, remote = _ip(config.address), _peer(request)
+        if expected is None or remote != expected:
+            state.forged += 1
+            log.warning(
+                "zkteco: refused a request as %s (serial %s) from %s, not %s",
+                config.id,
+                serial[:32],
+                remote,
+                expected or "an onboarded address (re-onboard it with --address)",
+            )
+            return serial, None
         state.config = config
         state.last_seen = self._now()
         return serial, state
@@ -202,7 +237,7 @@ class ZKTecoDriver:
         serial, state = self._known(request)
         if serial:
             pushver = request.query.get("pushver", "")[:32]
-            self.hellos[serial] = Hello(self._now(), pushver, state is not None)
+            self.hellos[serial] = Hello(self._now(), pushver, state is not None, _peer(request))
         if state is None:
             return self._refuse(serial)
         hours = int(float(state.config.options.get("tz_hours", 8)))
@@ -267,3 +302,24 @@ class ZKTecoDriver:
                 state.failed[cid] = code
                 log.warning("zkteco %s: command %s failed with %s", serial, cid, code)
         return web.Response(text="OK")
+
+
+def _ip(address: str) -> str | None:
+    """The IP of an onboarded ``address`` (``ip`` or ``ip:port``); None when it is none."""
+    host = address.strip()
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _peer(request: web.Request) -> str:
+    peer = request.remote or ""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)

@@ -42,6 +42,8 @@ from sandbox.devices.zkteco import ZKDevice
 
 BRIDGE_TOKEN = "demo-bridge-token-huangshan"  # the hub's TICKETHUB_BRIDGE_TOKENS entry
 STAFF_TOKEN = "demo-bridge-staff"
+READER_TOKEN = "demo-reader-secret-east-0001"  # the QR reader's own, in its configured URL
+GATE_SECRET = "demo-gate-secret-cable-0001"  # the MQTT gate's own: it signs what it publishes
 OPENING = time(10, 30)  # the bridge's clock: the busy day, mid-morning
 MQTT_HOST = os.environ.get("TICKETHUB_MQTT_HOST", "127.0.0.1")  # as the MQTT driver reads
 MQTT_PORT = int(os.environ.get("TICKETHUB_MQTT_PORT", "1883"))
@@ -166,9 +168,10 @@ async def start_venue(
             prefix=f"th-demo-{uuid.uuid4().hex[:8]}/gates",  # a run of its own on a shared broker
             hostname=MQTT_HOST,
             port=MQTT_PORT,
+            secret=GATE_SECRET,
         )
         devices = Devices(
-            reader=CardIdReader(url, "QR-HS-0001", "east", http),
+            reader=CardIdReader(url, "QR-HS-0001", "east", http, token=READER_TOKEN),
             controller=controller,
             terminal=terminal,
             zk=ZKDevice("CKJ2231001", url, http, now=bridge.clock.now),
@@ -183,7 +186,7 @@ async def start_venue(
 async def onboard_all(venue: Venue) -> None:
     """One device of each kind, each through the bridge's onboarding API."""
     d = venue.devices
-    options = {"mapping": "cardid"}  # the reader's vendor dialect
+    options = {"mapping": "cardid", "token": READER_TOKEN}  # its dialect, and its secret
     await venue.onboard("qrhttp", "qr-east", "east", serial=d.reader.serial, options=options)
     address = f"{d.controller.address[0]}:{d.controller.address[1]}"
     await venue.onboard("uhppote", "wg-north", "north", address=address)
@@ -196,7 +199,8 @@ async def onboard_all(venue: Venue) -> None:
         options={"user": d.terminal.user, "password": d.terminal.password, "event_url": venue.url},
     )
     await d.zk.hello()  # a push device makes itself known first (refused until onboarded)
-    await venue.onboard("zkteco", "zk-west", "west", serial=d.zk.serial)
+    # onboarded with the address it connects from: the same serial from elsewhere is refused
+    await venue.onboard("zkteco", "zk-west", "west", serial=d.zk.serial, address="127.0.0.1")
     await d.zk.sync()  # it collects its users on its next polls, a batch each
     for _ in range(50):
         if not await d.zk.poll():
@@ -217,5 +221,6 @@ async def onboard_all(venue: Venue) -> None:
                 "event_topic": d.gate.prefix + "/{serial}/event",
                 "command_topic": d.gate.prefix + "/{serial}/command",
                 "holds_list": True,
+                "secret": GATE_SECRET,
             },
         )

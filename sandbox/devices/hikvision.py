@@ -61,6 +61,9 @@ class HikTerminal:
     persons: dict[str, Person] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     http_host: str = ""
+    host_user: str = ""  # what the HTTP host is configured to authenticate with
+    host_password: str = ""
+    host_auth: str = "none"  # httpAuthenticationMethod: none | MD5digest
     clock_offset: timedelta = timedelta(0)
     door_opens: int = 0
     pushed: int = 0
@@ -150,8 +153,13 @@ class HikTerminal:
 
     async def _set_host(self, request: web.Request) -> web.Response:
         root = ET.fromstring(await request.read())
-        url = next((el.text or "" for el in root.iter() if el.tag.endswith("url")), "")
-        self.http_host = url
+
+        def text(name: str) -> str:
+            return next((el.text or "" for el in root.iter() if el.tag.endswith(name)), "")
+
+        self.http_host = text("}url") or text("url")
+        self.host_user, self.host_password = text("userName"), text("password")
+        self.host_auth = text("httpAuthenticationMethod") or "none"
         return _ok()
 
     async def _set_time(self, request: web.Request) -> web.Response:
@@ -322,25 +330,45 @@ class HikTerminal:
                 **({"remoteCheck": True} if remote else {}),
             },
         }
-        if self.picture:
-            form = aiohttp.FormData()
-            form.add_field("event_log", json.dumps(body), content_type="application/json")
-            form.add_field(
-                "Picture",
-                b"\xff\xd8\xff\xe0" + b"\x00" * 2048,
-                filename="snap.jpg",
-                content_type="image/jpeg",
+        headers: dict[str, str] = {}
+        if self.picture:  # built whole, so the request can be sent again after a challenge
+            boundary = "MIMEBoundary" + secrets.token_hex(8)
+            data = _multipart(
+                boundary,
+                [
+                    ("event_log", "application/json", "", json.dumps(body).encode()),
+                    ("Picture", "image/jpeg", "snap.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 2048),
+                ],
             )
-            data: Any = form
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
         else:
             data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        kwargs: dict[str, Any] = {"data": data, "headers": headers}
+        if self.host_auth == "MD5digest":  # as configured: answer the server's challenge
+            kwargs["middlewares"] = (
+                aiohttp.DigestAuthMiddleware(self.host_user, self.host_password),
+            )
         try:
-            async with self._http.post(self.http_host, data=data) as resp:
+            async with self._http.post(self.http_host, **kwargs) as resp:
                 await resp.read()
                 if resp.status == 200:
                     self.pushed += 1
         except aiohttp.ClientError:
             pass  # the server is away: the event waits in the log for a search
+
+
+def _multipart(boundary: str, parts: list[tuple[str, str, str, bytes]]) -> bytes:
+    out = b""
+    for name, ctype, filename, payload in parts:
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename else ""
+        )
+        out += (
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
 
 
 def _ok() -> web.Response:

@@ -13,13 +13,18 @@ Written from the gate's side in the default layout of `plugins.device_mqtt.profi
   without a list it stays shut when it cannot ask;
 - it applies ``list_update`` commands and obeys ``open``; its session is persistent
   (fixed client id, clean_session off), so commands published while it was offline are
-  delivered when it reconnects.
+  delivered when it reconnects;
+- with a ``secret`` (as onboarded) it signs everything it publishes with ``sig`` =
+  hex HMAC-SHA256 over ``<topic>\n<the message without sig as JSON, keys sorted, no
+  whitespace, non-ASCII unescaped>``, and ignores commands not signed so by the bridge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import socket
@@ -69,6 +74,8 @@ class MqttGate:
     decided_alone: int = 0
     clock_syncs: int = 0
     last_request: dict[str, Any] = field(default_factory=dict)
+    secret: str = ""  # shared with the bridge at onboarding; "" signs nothing
+    refused_commands: int = 0  # commands on its topic not signed by the bridge
     _seq: int = 0
     _client: aiomqtt.Client | None = None
     _reader: asyncio.Task[None] | None = None
@@ -107,8 +114,21 @@ class MqttGate:
         await client.subscribe(self.command_topic, qos=1)
         self._stack, self._client = stack, client
         self._reader = asyncio.create_task(self._read(client))
-        await client.publish(self.event_topic, json.dumps({"type": "heartbeat"}), qos=1)
+        await client.publish(self.event_topic, self._sealed({"type": "heartbeat"}), qos=1)
         await self.flush()
+
+    def _sig(self, topic: str, doc: dict[str, Any]) -> str:
+        body = {k: v for k, v in doc.items() if k != "sig"}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(
+            self.secret.encode(), (topic + "\n" + text).encode(), hashlib.sha256
+        ).hexdigest()
+
+    def _sealed(self, doc: dict[str, Any]) -> str:
+        """The message as published on the event topic: signed when the gate has a secret."""
+        if self.secret:
+            doc = {**doc, "sig": self._sig(self.event_topic, doc)}
+        return json.dumps(doc)
 
     async def disconnect(self) -> None:
         """The gate's network goes down (it keeps running)."""
@@ -129,7 +149,7 @@ class MqttGate:
         if self._client is None:
             return 0
         for record in list(self.backlog.values()):
-            await self._client.publish(self.event_topic, json.dumps(record), qos=1)
+            await self._client.publish(self.event_topic, self._sealed(record), qos=1)
         return len(self.backlog)
 
     async def _read(self, client: aiomqtt.Client) -> None:
@@ -138,8 +158,14 @@ class MqttGate:
                 doc = json.loads(bytes(message.payload))  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 continue
-            if isinstance(doc, dict):
-                self._obey(doc)
+            if not isinstance(doc, dict):
+                continue
+            if self.secret and not hmac.compare_digest(
+                str(doc.get("sig", "")), self._sig(self.command_topic, doc)
+            ):
+                self.refused_commands += 1  # not the bridge: an open, a list, a verdict
+                continue
+            self._obey(doc)
 
     def _obey(self, doc: dict[str, Any]) -> None:
         cmd = doc.get("cmd")
@@ -184,7 +210,7 @@ class MqttGate:
             waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._waiting[msg_id] = waiter
             try:
-                await self._client.publish(self.event_topic, json.dumps(request), qos=1)
+                await self._client.publish(self.event_topic, self._sealed(request), qos=1)
                 answer = await asyncio.wait_for(waiter, self.answer_timeout)
             except (TimeoutError, aiomqtt.MqttError):
                 self._waiting.pop(msg_id, None)
@@ -214,10 +240,22 @@ class MqttGate:
         self.backlog[request["msgId"]] = {**request, "result": 1 if opened else 0}
         return Outcome(opened, "Welcome" if opened else "Not valid", False)
 
-    async def publish_raw(self, payload: bytes | str, topic: str | None = None) -> None:
-        """Anything at all on the event topic (tests of bad input)."""
+    async def publish_raw(
+        self, payload: bytes | str, topic: str | None = None, *, sign: bool = True
+    ) -> None:
+        """Anything at all on the event topic (tests of bad input); a JSON object is
+        signed as the gate signs (``sign=False``: as anyone else would send it)."""
         assert self._client is not None
-        await self._client.publish(topic or self.event_topic, payload, qos=1)
+        topic = topic or self.event_topic
+        if sign and self.secret:
+            try:
+                doc = json.loads(payload)
+            except (TypeError, ValueError):
+                doc = None
+            if isinstance(doc, dict):
+                doc["sig"] = self._sig(topic, doc)
+                payload = json.dumps(doc)
+        await self._client.publish(topic, payload, qos=1)
 
     async def close(self) -> None:
         await self.disconnect()

@@ -50,6 +50,7 @@ class _Reader:
     shut_offline: int = 0
     clock_syncs: int = 0
     last_request: tuple[str, str, dict[str, Any]] | None = None
+    token: str = ""  # the secret in the URL the reader is configured with (``?token=``)
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
@@ -64,7 +65,12 @@ class _Reader:
             self.shut_offline += 1
             self.display = "网络故障 Offline"
             return Outcome(False, self.display)
-        kw: dict[str, Any] = {"params": payload} if method == "GET" else {"json": payload}
+        secret = {"token": self.token} if self.token else {}
+        kw: dict[str, Any] = (
+            {"params": {**secret, **payload}}
+            if method == "GET"
+            else {"json": payload, "params": secret}
+        )
         try:
             async with self.http.request(
                 method, url, timeout=aiohttp.ClientTimeout(total=self.timeout), **kw

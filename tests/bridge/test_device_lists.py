@@ -5,11 +5,14 @@ outage may be hours away: otherwise the same card or face opens a second gate.""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from hardware_bridge.runtime import Bridge
+from hardware_bridge.store import BridgeStore
 from hub.domain.gate import DeviceEvent, GateCredential, Medium, Scan
 from tests.bridge.conftest import AT
 from tests.support import order
@@ -76,3 +79,74 @@ async def test_a_refused_scan_pushes_nothing(hub: TestClient, bridge: Bridge) ->
     assert not (await bridge.host.decide(bogus)).allow
     await asyncio.sleep(0.05)
     assert held(bridge, "gate-1")[ticket["id"]] is before
+
+
+async def test_a_granted_event_for_a_credential_never_pushed_to_the_device_is_refused(
+    hub: TestClient, bridge: Bridge
+) -> None:
+    (ticket,) = await sold(hub, bridge, "o4", quantity=1)  # pushed to gate-1 after the sync
+    # a ticket the bridge knows only from its signed QR (scanned at a reader after the
+    # last sync, `Decider._from_qr`): cached, never pushed to any device
+    bridge.store.ensure_ticket(
+        {
+            "id": "qronly0000000001",
+            "product_id": "adult",
+            "valid_from": ticket["valid_from"],
+            "valid_until": ticket["valid_until"],
+            "entries_allowed": 1,
+            "credential": "TH1.sold-after-the-sync",
+        }
+    )
+    unpushed = str(bridge.store.ticket("qronly0000000001")["card_no"])
+    for key, value in (("90", unpushed), ("91", "12345")):  # and a card nobody holds
+        event = DeviceEvent(
+            device_id="gate-1", event_key=key, granted=True, medium=Medium.CARD, value=value
+        )
+        assert await bridge.host.device_event(event) is True  # logged once, as refused
+        assert await bridge.host.device_event(event) is False
+    assert bridge.host.health["gate-1"].forged == 2
+    assert bridge.store.entries("qronly0000000001", "2026-11-23") == (0, 0, 0)
+    stranger = DeviceEvent(
+        device_id="gate-9", event_key="1", granted=True, medium=Medium.CARD, value=unpushed
+    )
+    assert await bridge.host.device_event(stranger) is False  # not onboarded: not logged
+    card = str(bridge.store.ticket(ticket["id"])["card_no"])
+    genuine = DeviceEvent(
+        device_id="gate-1", event_key="92", granted=True, medium=Medium.CARD, value=card
+    )
+    assert await bridge.host.device_event(genuine) is True
+    rows = bridge.store.db.execute(
+        "SELECT event_key, allow, code FROM log WHERE kind = 'device' ORDER BY n"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("90", 0, "FORGED_EVENT"),
+        ("91", 0, "FORGED_EVENT"),
+        ("92", 1, ""),
+    ]
+    assert bridge.store.entries(ticket["id"], "2026-11-23")[0] == 1
+
+
+def test_devices_onboarded_before_the_upgrade_keep_their_tickets(tmp_path: Path) -> None:
+    """A v2 file knows no pushes: its devices were pushed every ticket it held, so
+    after the upgrade their reports of those tickets still count."""
+    path = tmp_path / "v2.db"
+    BridgeStore(path).close()  # the current schema, then made to look like v2
+    old = sqlite3.connect(path)
+    old.executescript(
+        "DROP TABLE pushed; PRAGMA user_version = 2;"
+        "INSERT INTO tickets(id, product_id, valid_from, valid_until, entries_allowed, state,"
+        " card_no) VALUES ('00cc00cc00cc00cc', 'adult', '2026-11-22T16:00:00+00:00',"
+        " '2026-11-23T16:00:00+00:00', 1, 'valid', 6161);"
+        "INSERT INTO devices(id, vendor, serial, added_at)"
+        " VALUES ('wg-1', 'uhppote', '423187757', '2026-11-22T10:00:00+00:00');"
+    )
+    old.close()
+    store = BridgeStore(path)
+    try:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.was_pushed("wg-1", "00cc00cc00cc00cc")
+        assert not store.was_pushed("wg-2", "00cc00cc00cc00cc")
+        store.remove_device("wg-1")
+        assert not store.was_pushed("wg-1", "00cc00cc00cc00cc")
+    finally:
+        store.close()

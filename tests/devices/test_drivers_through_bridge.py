@@ -31,6 +31,9 @@ from sandbox.devices.uhppote import SimulatedController
 from tests.bridge.conftest import AT, bridge_settings, hub  # noqa: F401  (the hub fixture)
 from tests.support import order
 
+READER_TOKEN = "east-reader-secret-0001"
+GATE_SECRET = "west-gate-secret-0001"
+
 
 @dataclass
 class Site:
@@ -106,10 +109,14 @@ async def test_a_qr_reader_admits_a_sold_ticket_once_through_the_bridge(
     sold = await sell(hub, "qr-1")
     await site.bridge.link.sync_once()
     await site.bridge.host.add_device(
-        "qrhttp", device_id="qr-east", serial="QR0001", gate="east", options={"mapping": "cardid"}
+        "qrhttp",
+        device_id="qr-east",
+        serial="QR0001",
+        gate="east",
+        options={"mapping": "cardid", "token": READER_TOKEN},
     )
     async with aiohttp.ClientSession() as http:
-        reader = CardIdReader(site.base_url, "QR0001", "east", http)
+        reader = CardIdReader(site.base_url, "QR0001", "east", http, token=READER_TOKEN)
         first = await reader.scan(sold["credential"])
         assert first.opened and reader.relay_opens == 1
         reader.clock_offset += timedelta(seconds=5)
@@ -161,7 +168,7 @@ async def test_an_mqtt_gate_with_a_list_decides_offline_and_its_backlog_reaches_
     await site.bridge.link.sync_once()
     prefix = f"th-test-{uuid.uuid4().hex[:10]}/gates"
     serial = f"G{uuid.uuid4().hex[:8]}"
-    gate = MqttGate(serial, prefix=prefix)
+    gate = MqttGate(serial, prefix=prefix, secret=GATE_SECRET)
     await gate.connect()  # the gate is on the venue's broker before staff onboard it
     await site.bridge.host.add_device(
         "mqtt",
@@ -172,6 +179,7 @@ async def test_an_mqtt_gate_with_a_list_decides_offline_and_its_backlog_reaches_
             "event_topic": prefix + "/{serial}/event",
             "command_topic": prefix + "/{serial}/command",
             "holds_list": True,
+            "secret": GATE_SECRET,
         },
     )
     try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aiohttp
 import pytest
 
 from hub import DeviceConfig, DeviceError, GateCredential
 from hub.testing.device_host import RecordingHost, running_host
+from plugins.device_hikvision.auth import event_credentials
 from plugins.device_hikvision.driver import HikvisionDriver
 from sandbox.devices.hikvision import HikTerminal
 
@@ -116,20 +120,92 @@ async def test_qr_codes_are_verified_online_by_the_bridge() -> None:
         assert not await terminal.present_qr("TH1.valid-code")  # cannot ask: refuse
 
 
+def signed(device: DeviceConfig) -> aiohttp.DigestAuthMiddleware:
+    """What the terminal answers our challenge with, as `attach` configured it."""
+    return aiohttp.DigestAuthMiddleware(*event_credentials(device))
+
+
 async def test_malformed_and_foreign_events_are_refused_without_crashing() -> None:
-    async with rig() as (host, _driver, _terminal, _device):
+    async with rig() as (host, _driver, _terminal, device):
         url = f"{host.base_url}/hikvision/events/hik-1"
         for body in (
             b"not json",
             b'{"eventType": "VMD"}',
             b'{"eventType": "AccessControllerEvent", "AccessControllerEvent": {"serialNo": "x"}}',
         ):
-            resp = await host.http.post(url, data=body)
+            resp = await host.http.post(url, data=body, middlewares=(signed(device),))
             assert resp.status == 200 and (await resp.json())["statusString"] == "ignored"
         resp = await host.http.post(f"{host.base_url}/hikvision/events/nobody", data=b"{}")
         assert resp.status == 404
         resp = await host.http.post(
-            url, data=b"x" * (600 * 1024), headers={"Content-Length": str(600 * 1024)}
+            url,
+            data=b"x" * (600 * 1024),
+            headers={"Content-Length": str(600 * 1024)},
+            middlewares=(signed(device),),
         )
         assert resp.status == 200 and (await resp.json())["statusString"] == "ignored"
         assert not host.events
+
+
+def granted(serial_no: int, card: str, *, remote: bool = False) -> bytes:
+    body = {
+        "eventType": "AccessControllerEvent",
+        "dateTime": datetime.now(UTC).isoformat(timespec="seconds"),
+        "AccessControllerEvent": {
+            "majorEventType": 5,
+            "subEventType": 0x9C if remote else 0x01,
+            "cardNo": card,
+            "serialNo": serial_no,
+            "currentVerifyMode": "qrCode" if remote else "card",
+            "cardReaderNo": 1,
+            **({"remoteCheck": True} if remote else {}),
+        },
+    }
+    return json.dumps(body).encode()
+
+
+async def test_forged_events_are_refused_and_the_terminal_s_own_still_count() -> None:
+    """A "granted" event (or a remote check, which would use up a QR ticket) posted by
+    anyone but the terminal is refused before it is read: no Digest answer, a wrong
+    password, a replayed answer, the right password from another address."""
+    async with rig() as (host, driver, terminal, device):
+        await driver.attach(device)
+        assert terminal.host_auth == "MD5digest" and terminal.host_user == "tickethub"
+        assert terminal.host_password == event_credentials(device)[1]
+        host.valid["TH1.visitor"] = 1
+        url = terminal.http_host
+        resp = await host.http.post(url, data=granted(900, "501"))
+        assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Digest ")
+        resp = await host.http.post(url, data=granted(901, "TH1.visitor", remote=True))
+        assert resp.status == 401
+        wrong = aiohttp.DigestAuthMiddleware("tickethub", "guessed")
+        resp = await host.http.post(url, data=granted(902, "501"), middlewares=(wrong,))
+        assert resp.status == 401
+        # the right password from another machine of the LAN
+        away = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=away) as other:
+            resp = await other.post(url, data=granted(903, "501"), middlewares=(signed(device),))
+            assert resp.status == 403
+        # an answer captured on the wire and sent again
+        seen: list[str] = []
+
+        async def capture(req: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
+            resp = await handler(req)
+            if resp.status == 200:
+                seen.append(req.headers["Authorization"])
+            return resp
+
+        ok = await host.http.post(url, data=b"{}", middlewares=(signed(device), capture))
+        assert ok.status == 200 and seen
+        replay = await host.http.post(
+            url, data=granted(904, "501"), headers={"Authorization": seen[0]}
+        )
+        assert replay.status == 401
+        assert host.events == {} and host.scans == [] and host.valid["TH1.visitor"] == 1
+        assert driver.refused == {"unknown_device": 0, "wrong_source": 1, "bad_auth": 2}
+        # the terminal itself still gets through, events and remote checks alike
+        await driver.push_credentials(device, [cred(501)])
+        assert await terminal.present_card("501")
+        assert await terminal.present_qr("TH1.visitor")
+        assert [e.value for e in host.granted_events()] == ["501"]
+        assert host.valid["TH1.visitor"] == 0

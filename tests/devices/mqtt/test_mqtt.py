@@ -33,6 +33,7 @@ from sandbox.devices.mqtt_gate import MqttGate
 BROKER = ("127.0.0.1", 1883)
 NOW = datetime.now(UTC)
 ID_NUMBER = "11010119900307123X"
+SECRET = "gate-secret-0001-abcdef"  # shared by the bridge and the gate at onboarding
 MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
 )
@@ -77,6 +78,7 @@ async def rig(*, holds_list: bool = True, answer_timeout: float = 5.0) -> AsyncI
             "event_topic": prefix + "/{serial}/event",
             "command_topic": prefix + "/{serial}/command",
             "holds_list": holds_list,
+            "secret": SECRET,
         },
     )
     driver = MqttDriver()
@@ -84,7 +86,13 @@ async def rig(*, holds_list: bool = True, answer_timeout: float = 5.0) -> AsyncI
         host.add(device)
         await driver.probe(device)
         await driver.attach(device)
-        gate = MqttGate(serial, prefix=prefix, holds_list=holds_list, answer_timeout=answer_timeout)
+        gate = MqttGate(
+            serial,
+            prefix=prefix,
+            holds_list=holds_list,
+            answer_timeout=answer_timeout,
+            secret=SECRET,
+        )
         await gate.connect()
         try:
             yield Rig(host, driver, device, gate, prefix)
@@ -305,7 +313,7 @@ async def test_remote_open_and_onboarding_checks() -> None:
 async def test_a_bridge_without_a_broker_starts_and_says_so() -> None:
     driver = MqttDriver(port=1, connect_timeout=0.3)  # nothing listens on port 1
     async with running_host([driver]) as host:
-        device = DeviceConfig(id="m", vendor="mqtt", serial="A")
+        device = DeviceConfig(id="m", vendor="mqtt", serial="A", options={"secret": SECRET})
         host.add(device)
         with pytest.raises(DeviceError, match="not reachable"):
             await driver.probe(device)
@@ -357,6 +365,7 @@ async def test_the_driver_reconnects_and_resubscribes_after_the_broker_restarts(
     topics = {
         "event_topic": prefix + "/{serial}/event",
         "command_topic": prefix + "/{serial}/command",
+        "secret": SECRET,
     }
     device = DeviceConfig(id="mq-r", vendor="mqtt", serial="R1", gate="south", options=topics)
     broker = await start_broker(port, tmp_path / "mosquitto.conf")
@@ -365,7 +374,9 @@ async def test_the_driver_reconnects_and_resubscribes_after_the_broker_restarts(
         async with running_host([driver]) as host:
             host.add(device)
             await driver.attach(device)
-            gate = MqttGate("R1", prefix=prefix, port=port, holds_list=False, answer_timeout=5)
+            gate = MqttGate(
+                "R1", prefix=prefix, port=port, holds_list=False, answer_timeout=5, secret=SECRET
+            )
             await gate.connect()
             host.valid.update({"TH1.before": 1, "TH1.after": 1})
             assert (await gate.scan("TH1.before")).opened
@@ -387,3 +398,51 @@ async def test_a_long_list_goes_out_in_batches_each_a_version() -> None:
         await r.driver.push_credentials(r.device, tickets)
         await until(lambda: r.gate.list_version == 3, "three batches of at most 200")
         assert len(r.gate.entries) == 450 and r.driver.status("mq-1")["list_version"] == 3
+
+
+async def test_messages_not_signed_by_the_gate_are_dropped_and_use_nothing() -> None:
+    """The broker lets anyone publish on a gate's topic: only what the gate signed with
+    its own secret counts — a scan to decide, a "granted" record — and an old signed ask
+    replayed later is refused rather than decided again."""
+    async with rig() as r:
+        r.host.valid["TH1.multi"] = 2  # a ticket with entries to spare
+        forged_record = {"msgId": "f-1", "code": "TH1.multi", "ts": 1, "result": 1}
+        await r.gate.publish_raw(json.dumps(forged_record), sign=False)
+        ask = {"msgId": "f-2", "code": "TH1.multi", "ts": 1}
+        await r.gate.publish_raw(json.dumps(ask), sign=False)
+        other = MqttGate(r.device.serial, prefix=r.prefix, secret="somebody-elses-secret")
+        await r.gate.publish_raw(
+            json.dumps({**ask, "sig": other._sig(r.gate.event_topic, ask)}), sign=False
+        )
+        elsewhere = f"{r.prefix}/G0THER/event"  # signed for another topic, posted on this one
+        await r.gate.publish_raw(
+            json.dumps({**ask, "sig": r.gate._sig(elsewhere, ask)}), sign=False
+        )
+        await until(lambda: r.driver.status("mq-1")["forged"] == 4, "all four dropped")
+        assert r.host.events == {} and r.host.scans == [] and r.host.valid["TH1.multi"] == 2
+        # the gate itself is heard, and its answer is an ask decided once
+        assert (await r.gate.scan("TH1.multi")).opened
+        replay = dict(r.gate.last_request)
+        r.driver.decisions.clear()  # long after: the verdict is no longer remembered
+        verdict: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        r.gate._waiting[replay["msgId"]] = verdict
+        await r.gate.publish_raw(json.dumps(replay))  # captured off the broker, signed
+        answer = await asyncio.wait_for(verdict, 5)
+        assert answer["pass"] == 0 and len(r.host.scans) == 1
+        assert r.host.valid["TH1.multi"] == 1
+        # and commands: an "open" anyone publishes on the command topic is ignored
+        await r.gate.publish_raw(
+            json.dumps({"cmd": "open", "door": 1}), topic=r.gate.command_topic, sign=False
+        )
+        await r.driver.open_door(r.device)
+        await until(lambda: r.gate.door_opens == 1, "the bridge's own open obeyed")
+        assert r.gate.refused_commands == 1
+
+
+async def test_a_gate_without_a_list_cannot_report_admitting_anyone() -> None:
+    async with rig(holds_list=False) as r:
+        r.host.valid["TH1.ok"] = 1
+        await r.gate.publish_raw(json.dumps({"msgId": "n-1", "code": "TH1.ok", "result": 1}))
+        await until(lambda: r.driver.status("mq-1")["forged"] == 1, "refused")
+        assert r.host.events == {}
+        assert (await r.gate.scan("TH1.ok")).opened  # it asks, as a gate without a list does

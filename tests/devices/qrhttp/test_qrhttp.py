@@ -17,11 +17,21 @@ from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_qrhttp.driver import QRHttpDriver
 from sandbox.devices.qrhttp import KIND_ID_CARD, CardIdReader, JsonPostReader
 
+TOKEN = "east-reader-secret-0001"  # each reader's own, in the URL it is configured with
+WEST_TOKEN = "west-reader-secret-0077"
 EAST = DeviceConfig(
-    id="qr-east", vendor="qrhttp", serial="QR0001", gate="east-1", options={"mapping": "cardid"}
+    id="qr-east",
+    vendor="qrhttp",
+    serial="QR0001",
+    gate="east-1",
+    options={"mapping": "cardid", "token": TOKEN},
 )
 WEST = DeviceConfig(
-    id="qr-west", vendor="qrhttp", serial="JP-77", gate="", options={"mapping": "jsonpost"}
+    id="qr-west",
+    vendor="qrhttp",
+    serial="JP-77",
+    gate="",
+    options={"mapping": "jsonpost", "token": WEST_TOKEN},
 )
 ID_NUMBER = "11010119900307123X"
 
@@ -34,6 +44,7 @@ async def attached(host: RecordingHost, driver: QRHttpDriver, *devices: DeviceCo
 
 
 def reader(host: RecordingHost, device: DeviceConfig = EAST, **kw: object) -> CardIdReader:
+    kw.setdefault("token", device.options.get("token", ""))
     return CardIdReader(host.base_url, device.serial, device.gate, host.http, **kw)  # type: ignore[arg-type]
 
 
@@ -129,7 +140,11 @@ async def test_a_retried_request_gets_the_first_answer_without_a_second_decision
 async def test_a_late_decision_is_handed_to_the_rescan_instead_of_being_lost() -> None:
     driver = QRHttpDriver()
     quick = DeviceConfig(
-        id="qr-q", vendor="qrhttp", serial="QR0009", gate="g", options={"timeout_ms": 300}
+        id="qr-q",
+        vendor="qrhttp",
+        serial="QR0009",
+        gate="g",
+        options={"timeout_ms": 300, "token": TOKEN},
     )
     async with running_host([driver]) as host:
         release = asyncio.Event()
@@ -160,7 +175,12 @@ async def test_the_json_vendor_posts_and_gets_its_own_answer_layout() -> None:
         await attached(host, driver, WEST)
         host.valid["TH1.json"] = 1
         gate = JsonPostReader(
-            host.base_url, WEST.serial, "3", host.http, clock_offset=timedelta(hours=2)
+            host.base_url,
+            WEST.serial,
+            "3",
+            host.http,
+            clock_offset=timedelta(hours=2),
+            token=WEST_TOKEN,
         )
         out = await gate.scan("TH1.json")
         assert out.opened and out.answer["code"] == 0 and gate.relay_ms == 3000
@@ -179,7 +199,7 @@ async def test_malformed_scans_get_a_deny_answer_never_a_crash() -> None:
     driver = QRHttpDriver()
     async with running_host([driver]) as host:
         await attached(host, driver, EAST, WEST)
-        url = host.base_url + "/api/turnstile/verify"
+        url = host.base_url + "/api/turnstile/verify?token=" + WEST_TOKEN
         cases: list[tuple[bytes, int]] = [
             (b"{not json", 400),
             (b"[1, 2]", 400),
@@ -193,9 +213,10 @@ async def test_malformed_scans_get_a_deny_answer_never_a_crash() -> None:
                 assert resp.status == status, body[:40]
                 doc = await resp.json()
                 assert doc["code"] == 1  # the vendor's "deny": the turnstile stays shut
-        async with host.http.get(host.base_url + "/scan", params={"cjihao": "QR0001"}) as resp:
+        no_code = {"cjihao": "QR0001", "token": TOKEN}
+        async with host.http.get(host.base_url + "/scan", params=no_code) as resp:
             assert resp.status == 400 and (await resp.json())["status"] == 0
-        bad_time = {"cardid": "TH1.t", "cjihao": "QR0001", "time": "yesterday-ish"}
+        bad_time = {"cardid": "TH1.t", "cjihao": "QR0001", "time": "yesterday-ish", "token": TOKEN}
         async with host.http.get(host.base_url + "/scan", params=bad_time) as resp:
             assert resp.status == 200  # an unreadable device time is ignored, not fatal
         assert host.scans[-1][0].at is None
@@ -217,7 +238,7 @@ async def test_an_offline_reader_stays_shut_and_queues_nothing() -> None:
         gate.online = True
         assert (await gate.scan("TH1.good")).opened and len(host.scans) == 1
     async with aiohttp.ClientSession() as http:  # the bridge is gone: nobody answers
-        orphan = CardIdReader(host.base_url, EAST.serial, "1", http, timeout=1.0)
+        orphan = CardIdReader(host.base_url, EAST.serial, "1", http, timeout=1.0, token=TOKEN)
         out = await orphan.scan("TH1.good")
         assert not out.opened and out.http_status is None and orphan.shut_offline == 1
 
@@ -229,24 +250,87 @@ async def test_custom_paths_and_field_overrides_from_the_devices_options() -> No
         vendor="qrhttp",
         serial="C-1",
         gate="south",
-        options={"mapping": "cardid", "path": "/qrhttp/south", "answer": {"relay_open": 800}},
+        options={
+            "mapping": "cardid",
+            "path": "/qrhttp/south",
+            "answer": {"relay_open": 800},
+            "token": TOKEN,
+        },
     )
     async with running_host([driver]) as host:
         await attached(host, driver, custom)
         host.valid["TH1.c"] = 1
-        gate = CardIdReader(host.base_url, "C-1", "south", host.http, path="/qrhttp/south")
+        gate = CardIdReader(
+            host.base_url, "C-1", "south", host.http, path="/qrhttp/south", token=TOKEN
+        )
         assert (await gate.scan("TH1.c")).opened and gate.relay_ms == 800
         with pytest.raises(DeviceError, match="not served"):
             await driver.probe(
-                DeviceConfig(id="z", vendor="qrhttp", serial="Z", options={"path": "/elsewhere"})
+                DeviceConfig(
+                    id="z",
+                    vendor="qrhttp",
+                    serial="Z",
+                    options={"path": "/elsewhere", "token": TOKEN},
+                )
             )
         with pytest.raises(DeviceError, match="unknown QR reader mapping"):
             await driver.probe(
-                DeviceConfig(id="z", vendor="qrhttp", serial="Z", options={"mapping": "nosuch"})
+                DeviceConfig(
+                    id="z",
+                    vendor="qrhttp",
+                    serial="Z",
+                    options={"mapping": "nosuch", "token": TOKEN},
+                )
             )
         with pytest.raises(DeviceError, match="serial"):
             await driver.probe(DeviceConfig(id="z", vendor="qrhttp"))
         with pytest.raises(DeviceError, match="must differ"):
             await driver.probe(
-                DeviceConfig(id="z", vendor="qrhttp", serial="Z", options={"answer": {"open": 0}})
+                DeviceConfig(
+                    id="z",
+                    vendor="qrhttp",
+                    serial="Z",
+                    options={"answer": {"open": 0}, "token": TOKEN},
+                )
             )
+
+
+async def test_scans_not_sent_by_the_onboarded_reader_are_refused_and_use_nothing() -> None:
+    """Its serial is printed on the reader and sent in clear: a scan counts only with the
+    reader's own token and, when it was onboarded with an address, from that address."""
+    driver = QRHttpDriver()
+    pinned = DeviceConfig(
+        id="qr-p",
+        vendor="qrhttp",
+        serial="QR0002",
+        gate="p",
+        address="127.0.0.1",
+        options={"mapping": "cardid", "token": "pinned-reader-secret-02"},
+    )
+    async with running_host([driver]) as host:
+        await attached(host, driver, EAST, pinned)
+        host.valid["TH1.visitor"] = 1
+        for forged in (
+            reader(host, token=""),  # serial only: what anyone on the LAN can send
+            reader(host, token="guessed-secret-000000"),
+            reader(host, pinned, token=TOKEN),  # another reader's token
+        ):
+            out = await forged.scan("TH1.visitor")
+            assert not out.opened and out.http_status == 403
+            assert out.answer["text"] == "Unauthorized"
+        away = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=away) as other:
+            elsewhere = CardIdReader(
+                host.base_url, pinned.serial, "p", other, token="pinned-reader-secret-02"
+            )
+            out = await elsewhere.scan("TH1.visitor")  # right token, another machine
+            assert not out.opened and out.http_status == 403
+        assert host.scans == [] and host.valid["TH1.visitor"] == 1
+        assert driver.status("qr-east")["forged"] == 2 and driver.status("qr-p")["forged"] == 2
+        bearer = {"cardid": "TH1.visitor", "cjihao": "QR0002", "status": "11"}
+        headers = {"Authorization": "Bearer pinned-reader-secret-02"}
+        async with host.http.get(host.base_url + "/scan", params=bearer, headers=headers) as resp:
+            assert (await resp.json())["status"] == 1  # the reader itself, token in a header
+        assert host.valid["TH1.visitor"] == 0
+        with pytest.raises(DeviceError, match="secret of its own"):
+            await driver.probe(DeviceConfig(id="t", vendor="qrhttp", serial="T"))

@@ -15,7 +15,14 @@ from hub.clock import FixedClock
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import running_host
 from plugins.device_uhppote.driver import UhppoteDriver
-from sandbox.devices.uhppote import OUT, SimulatedController
+from sandbox.devices.uhppote import (
+    EVENT_CARD,
+    IN,
+    OUT,
+    REASON_SWIPE,
+    Event,
+    SimulatedController,
+)
 from tests.devices.uhppote.conftest import SERIAL, attached, config, driver_for, until
 
 NOW = datetime.now(UTC)
@@ -295,3 +302,48 @@ async def test_a_timed_ticket_opens_only_inside_its_hours_through_a_time_profile
         await restarted.push_credentials(device, [slot(4, 13, 15), slot(5, 16, 17)])
         assert controller.cards[4].doors[0] == 3 and controller.cards[5].doors[0] == 4
         assert controller.requests[0x88] == defined + 1  # only the new window was defined
+
+
+async def test_a_pushed_event_the_controllers_own_log_does_not_hold_is_dropped(
+    controller: SimulatedController,
+) -> None:
+    """UDP has no authentication and its source address is easy to forge: a packet in the
+    controller's layout, with its serial, from its address, still only counts once the
+    controller's log confirms it at that index."""
+    async with attached(controller) as (host, driver, device):
+        assert driver.listen_address is not None
+        await driver.push_credentials(device, [ticket(61)])
+        now = controller.local_now()
+        invented = Event(1, EVENT_CARD, True, 1, IN, 61, now, REASON_SWIPE)  # never swiped
+        send_udp(bytes(controller._status_packet(0x20, invented)), driver.listen_address)
+        await until(lambda: driver.status("wg-1")["forged"] == 1, "invented index dropped")
+        assert not controller.swipe(62)  # index 1 is now a refused swipe of card 62
+        await until(lambda: ("wg-1", "1") in host.events, "the real event 1")
+        altered = Event(1, EVENT_CARD, True, 1, IN, 61, now, REASON_SWIPE)  # index 1, rewritten
+        send_udp(bytes(controller._status_packet(0x20, altered)), driver.listen_address)
+        await until(lambda: driver.status("wg-1")["forged"] == 2, "altered event dropped")
+        assert [(e.value, e.granted) for e in host.events.values()] == [("62", False)]
+        assert 61 in controller.cards and controller.swipe(61)  # the card itself still works
+        await until(lambda: ("wg-1", "2") in host.events, "the real swipe")
+        assert host.events[("wg-1", "2")].granted and host.duplicates == 0
+
+
+async def test_a_controller_onboarded_by_broadcast_is_heard_only_from_its_own_address(
+    controller: SimulatedController,
+) -> None:
+    driver = driver_for(controller)
+    device = DeviceConfig(id="wg-b", vendor="uhppote", serial=str(SERIAL), gate="b")
+    async with running_host([driver]) as host:
+        host.add(device)
+        await driver.attach(device)  # no address: reached by broadcast
+        assert driver.listen_address is not None
+        assert driver.states["wg-b"].source_ip == controller.address[0]
+        forged = controller._status_packet(
+            0x20, Event(9, EVENT_CARD, True, 1, IN, 5, controller.local_now(), 1)
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.2", 0))
+            s.sendto(bytes(forged), driver.listen_address)
+        await until(lambda: driver.unknown == 1, "refused from another address")
+        controller.swipe(5)
+        await until(lambda: len(host.events) == 1, "its own event heard")

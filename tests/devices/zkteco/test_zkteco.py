@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
 from hub import DeviceConfig, DeviceError, GateCredential
@@ -12,7 +13,9 @@ from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_zkteco.driver import ZKTecoDriver
 from sandbox.devices.zkteco import ZKDevice
 
-GATE = DeviceConfig(id="zk-1", vendor="zkteco", serial="CKJ2231", gate="north")
+GATE = DeviceConfig(
+    id="zk-1", vendor="zkteco", serial="CKJ2231", gate="north", address="127.0.0.1"
+)
 
 
 def cred(card: int, *, revoked: bool = False, hours: int = 12) -> GateCredential:
@@ -50,7 +53,7 @@ async def test_unknown_serials_are_refused_and_probe_needs_a_hello() -> None:
 async def test_without_a_serial_the_probe_reads_it_from_the_device_waiting() -> None:
     driver = ZKTecoDriver()
     async with running_host([driver]) as host:
-        blank = DeviceConfig(id="new", vendor="zkteco", gate="north")  # staff typed none
+        blank = DeviceConfig(id="new", vendor="zkteco", gate="north", address="127.0.0.1")  # no serial
         first = ZKDevice("CKJ2231", host.base_url, host.http)
         assert not await first.hello()  # not onboarded yet: refused, but seen
         assert (await driver.probe(blank)).serial == "CKJ2231"
@@ -121,3 +124,38 @@ async def test_malformed_lines_are_skipped_and_a_wrong_device_clock_is_kept_not_
             data="time=2026-11-22 10:00:00\tpin=\xd5\xc5\tevent=0".encode("latin-1"),
         )
         assert resp.status == 200 and (await resp.text()).startswith("OK")
+
+
+async def test_a_device_claiming_an_onboarded_serial_from_another_address_is_refused() -> None:
+    """The serial is printed on the device and sent in clear: from any address but the
+    onboarded one it gets nothing — no handshake, no commands (the ticket list), and
+    its "granted" log lines are not taken."""
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        device = await onboarded(host, driver)
+        await driver.push_credentials(GATE, [cred(1001)])
+        away = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=away) as other:
+            impostor = ZKDevice(GATE.serial, host.base_url, other)
+            assert not await impostor.hello() and impostor.refused
+            assert await impostor.poll() == 0 and impostor.users == {}  # no list leaked
+            impostor.log.append(
+                "time=2026-11-22 10:00:00\tpin=1001\tcardno=1001\tevent=0\tindex=1"
+            )
+            assert await impostor.upload() == 0
+        assert host.events == {} and driver.status("zk-1")["forged"] == 3
+        # the device itself, from its own address, still gets its list and is heard
+        assert await device.poll() == 1 and device.present("1001")
+        assert await device.upload() == 1
+        assert [e.value for e in host.granted_events()] == ["1001"]
+
+
+async def test_onboarding_needs_the_address_the_device_said_hello_from() -> None:
+    driver = ZKTecoDriver()
+    async with running_host([driver]) as host:
+        assert not await ZKDevice(GATE.serial, host.base_url, host.http).hello()
+        with pytest.raises(DeviceError, match="enter the IP address"):
+            await driver.probe(dataclasses.replace(GATE, address=""))
+        with pytest.raises(DeviceError, match=r"said hello from 127\.0\.0\.1, not 127\.0\.0\.3"):
+            await driver.probe(dataclasses.replace(GATE, address="127.0.0.3"))
+        assert (await driver.probe(GATE)).serial == GATE.serial
