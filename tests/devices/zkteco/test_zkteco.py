@@ -53,7 +53,7 @@ async def test_unknown_serials_are_refused_and_probe_needs_a_hello() -> None:
 async def test_without_a_serial_the_probe_reads_it_from_the_device_waiting() -> None:
     driver = ZKTecoDriver()
     async with running_host([driver]) as host:
-        blank = DeviceConfig(id="new", vendor="zkteco", gate="north", address="127.0.0.1")  # no serial
+        blank = DeviceConfig(id="new", vendor="zkteco", gate="north", address="127.0.0.1")
         first = ZKDevice("CKJ2231", host.base_url, host.http)
         assert not await first.hello()  # not onboarded yet: refused, but seen
         assert (await driver.probe(blank)).serial == "CKJ2231"
