@@ -108,7 +108,8 @@ def retry(
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead call.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Put dead calls back in the queue (attempts kept, fresh deadline)."""
+    """Put dead calls back in the queue (attempts kept; a fresh deadline from the
+    partner's own policy for that kind of call)."""
     console = _console()
     if bool(ids) == all_dead:
         Console(stderr=True).print("Give the ids of dead calls, or --all-dead (not both).")
@@ -157,12 +158,17 @@ def purge(
 
 
 def _policy_for(console: Console) -> Callable[[str], RetryPolicy]:
-    """Each partner's policy from its installed adapter, for the fresh deadline; the
-    default if the plugins cannot be loaded (a replay must not depend on them)."""
+    """Each partner's policy for the fresh deadline, found as the running hub finds it:
+    the installed channel plugins, then the spec-only channels of
+    ``TICKETHUB_CHANNEL_SPECS_DIRS``. The default if the plugins cannot be loaded (a
+    replay must not depend on them)."""
     try:
+        from hub.channels.generic import spec_channels
         from hub.plugins import build_plugins
 
-        plugins = build_plugins(blocked=Settings().blocked_plugins)
+        settings = Settings()
+        plugins = build_plugins(blocked=settings.blocked_plugins)
+        spec_channels(plugins.channels, settings.channel_specs_dirs)
     except Exception as exc:
         console.print(
             f"[yellow]Plugins not loaded ({type(exc).__name__}); "
