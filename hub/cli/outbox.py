@@ -21,7 +21,7 @@ from hub.clock import SystemClock
 from hub.outbox.policy import DEFAULT_POLICY, RetryPolicy, policies_from
 from hub.outbox.store import OutboxEntry, OutboxStore
 from hub.settings import Settings
-from hub.storage.db import create_admin_engine
+from hub.storage.db import create_admin_engine, probe
 
 app = typer.Typer(
     no_args_is_help=True, help="Partner calls: list them, replay dead letters, purge history."
@@ -88,6 +88,7 @@ def list_calls(
     async def run() -> list[OutboxEntry]:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.list_calls(
                 engine, state=state.value if state else None, partner=partner, limit=limit
             )
@@ -118,6 +119,7 @@ def retry(
     async def run() -> int:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.retry_dead(
                 engine,
                 None if all_dead else ids,
@@ -149,6 +151,7 @@ def purge(
     async def run() -> int:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.purge_done(engine, delivered_before=cutoff)
         finally:
             await engine.dispose()
