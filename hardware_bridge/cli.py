@@ -9,11 +9,13 @@ import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import typer
 
 from hardware_bridge.settings import BridgeSettings
+from hub.config import ConfigError
 
 bridge_app = typer.Typer(no_args_is_help=True, help="The venue bridge (edge agent).")
 device_app = typer.Typer(no_args_is_help=True, help="Devices of a running venue bridge.")
@@ -131,12 +133,30 @@ def restore(
 
 
 async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+    """One admin call; a bridge that does not answer is a `ConfigError` (one line, see
+    `hub.cli.errors`), not a traceback."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http,
-        http.request(method, url, headers=headers, **kw) as resp,
-    ):
-        return resp.status, await resp.json(content_type=None)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http,
+            http.request(method, url, headers=headers, **kw) as resp,
+        ):
+            return resp.status, await resp.json(content_type=None)
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        raise ConfigError(
+            f"cannot reach the bridge at {base} ({_why(exc)}); is it running, is --url right?"
+        ) from None
+    except ValueError:
+        raise ConfigError(f"{url} did not answer like a tickethub bridge") from None
+
+
+def _why(exc: BaseException) -> str:
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _admin_token(token: str | None) -> str:

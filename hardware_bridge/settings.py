@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from hub.config import ClearSettings
 
 
-class BridgeSettings(BaseSettings):
+class BridgeSettings(ClearSettings):
     model_config = SettingsConfigDict(
         env_prefix="TICKETHUB_BRIDGE_", env_file=".env", extra="ignore"
     )

@@ -35,3 +35,21 @@ REDEMPTION_CONFLICTS = Counter(
     ["venue"],
 )
 IN_PARK = Gauge("tickethub_in_park", "Visitors inside today (entries - exits)", ["venue"])
+
+# every HTTP request, by the route's canonical path ("/api/orders/{order_id}"), never the
+# raw URL: ids in paths would make a new series per order
+HTTP_REQUESTS = Counter(
+    "tickethub_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "tickethub_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# read from the database when /metrics is scraped (hub.gauges), so every hub agrees
+OUTBOX_BACKLOG = Gauge(
+    "tickethub_outbox_backlog",
+    "Partner calls not delivered yet (pending, inflight) or waiting for a person (dead)",
+    ["partner", "state"],
+)

@@ -4,10 +4,17 @@ Built by `build_plugins()` (no module-level global). Built-in plugins in `plugin
 found through the ``tickethub`` entry-point group exactly like third-party packages, and
 can be blocked by configuration (``TICKETHUB_BLOCKED_PLUGINS``). The essential plugin
 (`hub.builtin_rules`, the built-in rule checks) cannot be blocked.
+
+A third-party plugin that fails to import, to validate (a misspelt hook) or to register
+is left out with a warning that names it and its distribution, so one broken package does
+not take the hub down; ``strict=True`` (``tickethub serve --strict``,
+``TICKETHUB_STRICT_PLUGINS=1``) makes that a `PluginLoadError` instead. A broken built-in
+is always an error: the installation itself is damaged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -19,12 +26,36 @@ import pluggy
 import typer
 
 from hub import builtin_rules, hookspecs
+from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
 from hub.domain.rules.registry import RuleRegistry
 from hub.registries import ChannelRegistry, DeviceDriverRegistry, PaymentProviderRegistry
 
 ESSENTIAL: tuple[ModuleType, ...] = (builtin_rules,)
+OWN_DISTRIBUTION = "tickethub"
+
+log = logging.getLogger("hub.plugins")
+
+
+class PluginLoadError(ConfigError):
+    """A plugin that cannot be used: which one, from which distribution, and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenPlugin:
+    """A plugin left out: its entry-point name, distribution and the reason."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str
+
+    def line(self) -> str:
+        return (
+            f"plugin {self.name!r} (distribution {self.distribution} {self.version}) "
+            f"is broken and was left out: {self.error}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +70,41 @@ class PluginInfo:
 class HubPlugins:
     """The only way core code talks to plugins: one typed method per hook."""
 
-    def __init__(self, pm: pluggy.PluginManager, blocked: frozenset[str]) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        blocked: frozenset[str],
+        *,
+        origins: dict[str, tuple[str, str]] | None = None,
+        broken: Iterable[BrokenPlugin] = (),
+        strict: bool = False,
+        quiet: bool = False,
+    ) -> None:
         self.pm = pm
         self.blocked = blocked
+        self.origins = dict(origins or {})  # plugin name -> (distribution, version)
+        self.broken: list[BrokenPlugin] = []
+        self.strict = strict
+        self.quiet = quiet
         self.channels = ChannelRegistry()
         self.payments = PaymentProviderRegistry()
         self.rules = RuleRegistry()
         self.devices = DeviceDriverRegistry()
+        for b in broken:
+            self._left_out(b)
         self._register_all()
+
+    def _left_out(self, broken: BrokenPlugin) -> None:
+        self.broken.append(broken)
+        if not self.quiet:
+            log.warning("%s", broken.line())
+
+    def _third_party(self, name: str) -> tuple[str, str] | None:
+        """(distribution, version) of an entry-point plugin not shipped with tickethub."""
+        origin = self.origins.get(name)
+        if origin is None or origin[0] == OWN_DISTRIBUTION:
+            return None
+        return origin
 
     # -- registration -------------------------------------------------------------------
     def _each_impl(self, hook_name: str) -> Iterable[tuple[str, Any]]:
@@ -56,6 +114,7 @@ class HubPlugins:
             yield (self.pm.get_name(impl.plugin) or "?"), impl
 
     def _register_all(self) -> None:
+        failed: set[str] = set()
         for hook_name, registry in (
             ("register_channels", self.channels),
             ("register_payment_providers", self.payments),
@@ -63,8 +122,34 @@ class HubPlugins:
             ("register_device_drivers", self.devices),
         ):
             for name, impl in self._each_impl(hook_name):
+                if name in failed:
+                    continue
                 registry._set_source(name)
-                impl.function(registry=registry)
+                origin = self._third_party(name)
+                if origin is None:
+                    impl.function(registry=registry)
+                    continue
+                before = _snapshot(registry)
+                try:
+                    impl.function(registry=registry)
+                except Exception as exc:
+                    _restore(registry, before)
+                    broken = BrokenPlugin(name, *origin, f"{hook_name} failed: {_reason(exc)}")
+                    if self.strict:
+                        raise PluginLoadError(broken.line()) from exc
+                    failed.add(name)
+                    self._left_out(broken)
+        for name in failed:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        """Take a half-registered plugin out everywhere: its registrations (see
+        `_register_all`) and its event hooks."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin, name=name)
+        for registry in (self.channels, self.payments, self.rules, self.devices):
+            _forget(registry, name)
 
     def add_event_listener(self, listener: object, name: str) -> None:
         """Register an object with event hookimpls after the build (spec-only channels:
@@ -73,7 +158,19 @@ class HubPlugins:
         self.pm.check_pending()
 
     def add_cli_commands(self, app: typer.Typer) -> None:
-        self.pm.hook.add_cli_commands(app=app)
+        """Each plugin's commands; a third-party plugin whose hook fails is left out."""
+        for name, impl in self._each_impl("add_cli_commands"):
+            if self._third_party(name) is None:
+                impl.function(app=app)
+                continue
+            try:
+                impl.function(app=app)
+            except Exception as exc:
+                origin = self._third_party(name) or ("?", "?")
+                broken = BrokenPlugin(name, *origin, f"add_cli_commands failed: {_reason(exc)}")
+                if self.strict:
+                    raise PluginLoadError(broken.line()) from exc
+                self._left_out(broken)
 
     # -- events -------------------------------------------------------------------------
     @staticmethod
@@ -105,16 +202,15 @@ class HubPlugins:
     # -- introspection ------------------------------------------------------------------
     def describe(self) -> list[PluginInfo]:
         infos: list[PluginInfo] = []
-        dists = {name: dist for name, dist in self.pm.list_plugin_distinfo()}
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
                 continue
-            dist = next((d for p, d in dists.items() if p is plugin), None)
+            dist, version = self.origins.get(name, ("tickethub (core)", own_version()))
             infos.append(
                 PluginInfo(
                     name=name,
-                    distribution=dist.project_name if dist else "tickethub (core)",
-                    version=dist.version if dist else _own_version(),
+                    distribution=dist,
+                    version=version,
                     essential=plugin in ESSENTIAL,
                     blocked=False,
                 )
@@ -124,9 +220,10 @@ class HubPlugins:
         return sorted(infos, key=lambda i: (i.blocked, i.name))
 
 
-def _own_version() -> str:
+def own_version() -> str:
+    """The installed tickethub's version (``tickethub --version``)."""
     try:
-        return metadata.version("tickethub")
+        return metadata.version(OWN_DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0+unknown"
 
@@ -136,12 +233,17 @@ def build_plugins(
     blocked: Iterable[str] = (),
     extra: Iterable[object] = (),
     load_entry_points: bool = True,
+    strict: bool = False,
+    quiet: bool = False,
 ) -> HubPlugins:
     """Build the plugin manager of one application.
 
     :param blocked: entry-point names not to load (built-in or third-party).
     :param extra: plugin objects registered directly (tests, embedding applications);
         they are registered last, so they override entry-point plugins.
+    :param strict: a broken third-party plugin is a `PluginLoadError` instead of a
+        warning (a broken built-in always is).
+    :param quiet: do not log the warnings (``HubPlugins.broken`` still lists them).
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -151,9 +253,86 @@ def build_plugins(
         pm.register(module, name=module.__name__)
     for name in blocked_set:
         pm.set_blocked(name)
+    origins: dict[str, tuple[str, str]] = {}
+    broken: list[BrokenPlugin] = []
     if load_entry_points:
-        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+        _load_entry_points(pm, origins, broken, strict=strict)
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()
-    return HubPlugins(pm, blocked_set)
+    return HubPlugins(pm, blocked_set, origins=origins, broken=broken, strict=strict, quiet=quiet)
+
+
+def _load_entry_points(
+    pm: pluggy.PluginManager,
+    origins: dict[str, tuple[str, str]],
+    broken: list[BrokenPlugin],
+    *,
+    strict: bool,
+) -> None:
+    """pluggy's ``load_setuptools_entrypoints``, one plugin at a time: import, register
+    and validate each; a failure names the plugin and its distribution."""
+    for dist in metadata.distributions():
+        dist_name = dist.metadata["name"] or "?"
+        for ep in dist.entry_points:
+            if ep.group != hookspecs.PROJECT:
+                continue
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:
+                problem = BrokenPlugin(ep.name, dist_name, dist.version, _reason(exc))
+                if strict or _normal(dist_name) == OWN_DISTRIBUTION:
+                    raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
+                broken.append(problem)
+                continue
+            try:
+                _check_hooks(pm, plugin)
+            except pluggy.PluginValidationError as exc:
+                pm.unregister(plugin, name=ep.name)
+                problem = BrokenPlugin(ep.name, dist_name, dist.version, _reason(exc))
+                if strict or _normal(dist_name) == OWN_DISTRIBUTION:
+                    raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
+                broken.append(problem)
+                continue
+            origins[ep.name] = (_normal(dist_name), dist.version)
+
+
+def _check_hooks(pm: pluggy.PluginManager, plugin: object) -> None:
+    """``check_pending`` for one plugin: every hook it implements must be specified."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and not impl.optionalhook:
+                raise pluggy.PluginValidationError(
+                    plugin, f"unknown hook {caller.name!r} (misspelt?)"
+                )
+
+
+def _normal(dist_name: str) -> str:
+    return dist_name.strip().lower().replace("_", "-")
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _snapshot(registry: object) -> dict[str, Any]:
+    return {k: v.copy() if isinstance(v, dict) else v for k, v in vars(registry).items()}
+
+
+def _restore(registry: object, snapshot: dict[str, Any]) -> None:
+    vars(registry).clear()
+    vars(registry).update(snapshot)
+
+
+def _forget(registry: object, source: str) -> None:
+    """Remove what ``source`` registered (entries carry their plugin's name)."""
+    for value in vars(registry).values():
+        if isinstance(value, dict):
+            for key in [k for k, e in value.items() if getattr(e, "source", None) == source]:
+                del value[key]

@@ -8,25 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hub import logmask
+from hub import logformat, logmask
+from hub.config import ConfigError
 
 T = TypeVar("T")
 
 
-def setup_logging(level: str) -> None:
-    """Time, level and logger on every line; aiohttp's access log quiet (a line per
-    request drowns everything else under load); personal data masked before any
-    handler writes it (`hub.logmask`)."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def setup_logging(level: str, fmt: str | None = None) -> None:
+    """Time, level and logger on every line, as text or as JSON (``fmt``, default
+    ``TICKETHUB_LOG_FORMAT``, else text); the id of the request a record belongs to on
+    it (`hub.logformat`); personal data masked before any handler writes it
+    (`hub.logmask`). aiohttp's own access log stays quiet: the hub writes its own
+    (``hub.access``, `hub.api.middleware`), with the route and the request id."""
+    kind = (fmt or os.environ.get("TICKETHUB_LOG_FORMAT") or "text").strip().lower()
+    try:
+        chosen = logformat.formatter(kind)
+    except ValueError:
+        raise ConfigError(f"TICKETHUB_LOG_FORMAT must be 'text' or 'json', not {kind!r}") from None
+    handler = logging.StreamHandler()
+    handler.setFormatter(chosen)
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for h in logging.getLogger().handlers:
+        if not any(isinstance(f, logformat.RequestIdFilter) for f in h.filters):
+            h.addFilter(logformat.RequestIdFilter())
     logmask.install()
 
 

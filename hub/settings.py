@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from hub.config import ClearSettings
 
 
-class Settings(BaseSettings):
+class Settings(ClearSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETHUB_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
@@ -17,6 +19,13 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8700
+    # logs: "text" (one line per record) or "json" (one object per line, for collectors);
+    # both masked (hub.logmask) and carrying the request id of the request they belong to
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = Field(default=True, description="one line per HTTP request (hub.access)")
+    metrics_db_seconds: float = Field(
+        default=5.0, ge=0, description="how long /metrics reuses the gauges it read from the DB"
+    )
     admin_token: str = Field(default="dev-admin-token", description="Bearer token of the admin API")
     boxoffice_token: str = Field(
         default="dev-boxoffice-token", description="box-office staff token"
@@ -25,6 +34,10 @@ class Settings(BaseSettings):
         default_factory=dict, description="per-channel settings (JSON), by channel name"
     )
     blocked_plugins: list[str] = Field(default_factory=list, description="entry-point names")
+    strict_plugins: bool = Field(
+        default=False,
+        description="a broken third-party plugin stops the start instead of being left out",
+    )
     channel_specs_dirs: list[str] = Field(
         default_factory=list,
         description="folders of extra channel specs: each spec no plugin claims becomes a "

@@ -11,7 +11,7 @@ import importlib.util
 import json
 from datetime import UTC, date, datetime
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import pytest
@@ -206,8 +206,8 @@ def test_cli_shows_configured_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_tables_name_the_plugin_behind_each_registration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def with_echo(*, blocked: list[str]) -> HubPlugins:
-        return build_plugins(blocked=blocked, extra=[echo_channel])
+    def with_echo(*, blocked: list[str], **kw: Any) -> HubPlugins:
+        return build_plugins(blocked=blocked, extra=[echo_channel], **kw)
 
     monkeypatch.setattr(cli_plugins, "build_plugins", with_echo)
     monkeypatch.setenv("COLUMNS", "200")

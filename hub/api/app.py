@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.api import admin, bridge, faces, public
 from hub.api.errors import MAX_BODY, error_middleware
+from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
@@ -67,7 +68,11 @@ def create_app(
     settings = settings or Settings()
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[observe(log_requests=settings.access_log), error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app.on_response_prepare.append(answer_request_id)
     app[MAX_BODY] = settings.max_body_bytes
     routes = ApiRoutes()
     public.add_routes(routes)

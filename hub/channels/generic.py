@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from hub.channels.loader import PathError, get_path, load_all
 from hub.channels.mapping import to_order_request
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
 from hub.channels.spec import Answer, ChannelSpec
+from hub.config import ConfigError
 from hub.contracts import ChannelContext, DeliveryError, PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderState, Redemption, Ticket
 from hub.domain.order import TicketState
@@ -265,6 +267,8 @@ def spec_channels(registry: ChannelRegistry, folders: Iterable[str]) -> list[Spe
     (a plugin always wins: it knows more than the spec can say)."""
     added: list[SpecChannel] = []
     for folder in folders:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"TICKETHUB_CHANNEL_SPECS_DIRS: {folder!r} is not a folder")
         for name, spec in load_all(folder).items():
             if registry.find(name) is None:
                 channel = SpecChannel(spec)

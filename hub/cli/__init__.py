@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from hub.cli import backfill as _backfill
 from hub.cli import backup as _backup
 from hub.cli import bench, channels, db, demo, outbox, plugins, serve
+from hub.cli.errors import ClearErrors
 
 app = typer.Typer(
     name="tickethub",
     help="Integration hub for scenic-area ticketing.",
     no_args_is_help=True,
     add_completion=False,
+    cls=ClearErrors,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from hub.plugins import own_version
+
+        typer.echo(f"tickethub {own_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Integration hub for scenic-area ticketing."""
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(bench.app, name="bench")
@@ -38,11 +64,17 @@ def main() -> None:
 
 def _plugin_commands() -> None:
     """Let plugins add their commands; a broken plugin must not take the CLI down with it
-    (the core commands are how an operator finds and blocks it)."""
+    (the core commands are how an operator finds and blocks it). Quietly: whatever is
+    wrong (a broken plugin, a bad setting) the command itself reports, once."""
+    from hub.config import ConfigError
     from hub.plugins import build_plugins
     from hub.settings import Settings
 
     try:
-        build_plugins(blocked=Settings().blocked_plugins).add_cli_commands(app)
+        settings = Settings()
+    except ConfigError:
+        return
+    try:
+        build_plugins(blocked=settings.blocked_plugins, quiet=True).add_cli_commands(app)
     except Exception as exc:
-        typer.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+        typer.echo(f"tickethub: warning: plugin commands not loaded: {exc}", err=True)

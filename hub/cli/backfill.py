@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import aiohttp
 import typer
 
+from hub.config import ConfigError
+
 
 def backfill(
     sheet: Annotated[Path, typer.Argument(help="CSV: paper_no,used_at,gate", exists=True)],
@@ -30,7 +32,12 @@ def backfill(
     """Enter paper tickets sold during an outage; their second use is refused."""
     from hub.settings import Settings
 
-    date.fromisoformat(travel_date)
+    try:
+        date.fromisoformat(travel_date)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{travel_date!r} is not YYYY-MM-DD", param_hint="--date"
+        ) from None
     tickets: list[dict[str, Any]] = []
     with sheet.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -59,7 +66,22 @@ def backfill(
         ):
             return resp.status, await resp.json(content_type=None)
 
-    status, answer = asyncio.run(post())
+    try:
+        status, answer = asyncio.run(post())
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise ConfigError(
+            f"cannot reach the hub at {hub_url} ({_why(exc)}); is it running, is --hub-url right?"
+        ) from None
+    except aiohttp.ContentTypeError:
+        raise ConfigError(f"{hub_url} did not answer like a tickethub hub") from None
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
     if status != 200:
         raise typer.Exit(1)
+
+
+def _why(exc: BaseException) -> str:
+    """The operating system's words for a failed connection ("Connection refused")."""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror
+    return str(exc) or type(exc).__name__

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.settings import Settings
 from hub.storage import migrate
-from hub.storage.db import create_admin_engine
+from hub.storage.db import create_admin_engine, probe
 
 T = TypeVar("T")
 
@@ -50,6 +50,7 @@ def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     async def main() -> T:
         engine = create_admin_engine(url)
         try:
+            await probe(engine)  # unreachable / missing: one clear line (hub.cli.errors)
             return await work(engine)
         finally:
             await engine.dispose()

@@ -21,7 +21,7 @@ from hub.clock import SystemClock
 from hub.outbox.policy import DEFAULT_POLICY, RetryPolicy, policies_from
 from hub.outbox.store import OutboxEntry, OutboxStore
 from hub.settings import Settings
-from hub.storage.db import create_admin_engine
+from hub.storage.db import create_admin_engine, probe
 
 app = typer.Typer(
     no_args_is_help=True, help="Partner calls: list them, replay dead letters, purge history."
@@ -88,6 +88,7 @@ def list_calls(
     async def run() -> list[OutboxEntry]:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.list_calls(
                 engine, state=state.value if state else None, partner=partner, limit=limit
             )
@@ -108,7 +109,8 @@ def retry(
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead call.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Put dead calls back in the queue (attempts kept, fresh deadline)."""
+    """Put dead calls back in the queue (attempts kept; a fresh deadline from the
+    partner's own policy for that kind of call)."""
     console = _console()
     if bool(ids) == all_dead:
         Console(stderr=True).print("Give the ids of dead calls, or --all-dead (not both).")
@@ -117,6 +119,7 @@ def retry(
     async def run() -> int:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.retry_dead(
                 engine,
                 None if all_dead else ids,
@@ -148,6 +151,7 @@ def purge(
     async def run() -> int:
         engine = create_admin_engine(_url(database_url))
         try:
+            await probe(engine)
             return await OutboxStore.purge_done(engine, delivered_before=cutoff)
         finally:
             await engine.dispose()
@@ -157,12 +161,17 @@ def purge(
 
 
 def _policy_for(console: Console) -> Callable[[str], RetryPolicy]:
-    """Each partner's policy from its installed adapter, for the fresh deadline; the
-    default if the plugins cannot be loaded (a replay must not depend on them)."""
+    """Each partner's policy for the fresh deadline, found as the running hub finds it:
+    the installed channel plugins, then the spec-only channels of
+    ``TICKETHUB_CHANNEL_SPECS_DIRS``. The default if the plugins cannot be loaded (a
+    replay must not depend on them)."""
     try:
+        from hub.channels.generic import spec_channels
         from hub.plugins import build_plugins
 
-        plugins = build_plugins(blocked=Settings().blocked_plugins)
+        settings = Settings()
+        plugins = build_plugins(blocked=settings.blocked_plugins)
+        spec_channels(plugins.channels, settings.channel_specs_dirs)
     except Exception as exc:
         console.print(
             f"[yellow]Plugins not loaded ({type(exc).__name__}); "

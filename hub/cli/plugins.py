@@ -57,6 +57,7 @@ def report(hub_plugins: HubPlugins) -> dict[str, Any]:
     return {
         "plugins": [asdict(info) for info in hub_plugins.describe()],
         "registrations": [asdict(r) for r in registrations(hub_plugins)],
+        "broken": [asdict(b) for b in hub_plugins.broken],
     }
 
 
@@ -66,9 +67,21 @@ def _yes(flag: bool) -> str:
 
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="A broken third-party plugin is an error (TICKETHUB_STRICT_PLUGINS)."
+        ),
+    ] = False,
 ) -> None:
-    """List the plugins (built-in and third-party) and what each registered."""
-    hub_plugins = build_plugins(blocked=Settings().blocked_plugins)
+    """List the plugins (built-in and third-party) and what each registered; broken
+    third-party plugins are left out with a warning (an error with --strict)."""
+    settings = Settings()
+    hub_plugins = build_plugins(
+        blocked=settings.blocked_plugins, strict=strict or settings.strict_plugins, quiet=True
+    )
+    for broken in hub_plugins.broken:
+        typer.echo(f"tickethub: warning: {broken.line()}", err=True)
     if as_json:
         typer.echo(json.dumps(report(hub_plugins), indent=2, ensure_ascii=False))
         return
@@ -88,6 +101,13 @@ def plugins(
             style=style,
         )
     console.print(table)
+    if hub_plugins.broken:
+        left_out = Table(title="Left out (broken)")
+        for column in ("name", "distribution", "version", "error"):
+            left_out.add_column(column, overflow="fold")
+        for b in hub_plugins.broken:
+            left_out.add_row(b.name, b.distribution, b.version, b.error)
+        console.print(left_out)
 
     registered = registrations(hub_plugins)
     found = Table(

@@ -19,16 +19,35 @@ def serve(
         True, "--migrate/--no-migrate", help="upgrade the schema at start"
     ),
     log_level: str = typer.Option("INFO", help="logging level"),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="refuse to start when a third-party plugin is broken (TICKETHUB_STRICT_PLUGINS)",
+    ),
 ) -> None:
     """Run one hub process. Several may share one PostgreSQL database."""
     from hub.api.app import create_app
+    from hub.plugins import build_plugins
+    from hub.storage.db import create_admin_engine, probe
 
-    setup_logging(log_level)
     overrides = {
         k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v
     }
     settings = Settings(**overrides)
-    app = create_app(settings, migrate_on_start=migrate)
+    setup_logging(log_level, settings.log_format)
+    plugins = build_plugins(
+        blocked=settings.blocked_plugins, strict=strict or settings.strict_plugins
+    )
+
+    async def reachable() -> None:
+        engine = create_admin_engine(settings.database_url)
+        try:
+            await probe(engine)
+        finally:
+            await engine.dispose()
+
+    run_async(reachable())
+    app = create_app(settings, plugins=plugins, migrate_on_start=migrate)
     # The SQLite driver runs each statement on its own thread; a short GIL switch
     # interval lets it hand results back without waiting out the 5 ms default while
     # the event loop is busy parsing requests.

@@ -177,20 +177,16 @@ class OutboxWorker:
             return
         adapter = self._deliverer(partner)
         if adapter is None:
-            if await OutboxStore.mark_dead(
-                self.engine,
-                claimed.id,
-                worker_id=self.worker_id,
-                error=f"no channel adapter for partner {partner!r} (plugin missing or blocked)",
-                count_attempt=False,
-            ):
-                OUTBOX_DEAD.labels(partner).inc()
-            log.error(
-                "outbox call %s dead: no adapter for partner=%s kind=%s",
-                claimed.id,
-                partner,
-                claimed.kind,
+            await self._dead_untried(
+                claimed, f"no channel adapter for partner {partner!r} (plugin missing or blocked)"
             )
+            return
+        if claimed.deadline_at is not None and now >= claimed.deadline_at:
+            # No attempt starts after the deadline: the partner was down (its breaker
+            # held the call) or no worker ran; either way a person decides now.
+            state = self.breakers.get(partner).state
+            why = "" if state is BreakerState.CLOSED else f" (partner's circuit breaker {state})"
+            await self._dead_untried(claimed, f"deadline passed before it could be sent{why}")
             return
         policy = policy_of(self._policy_for, partner, claimed.kind)
         if now + timedelta(seconds=policy.timeout_seconds) > claimed.lease_until:
@@ -199,7 +195,12 @@ class OutboxWorker:
             return
         breaker = self.breakers.get(partner)
         if not breaker.allow():
-            await self._hand_back(claimed, self._hold_until(breaker.state, breaker.reopens_at))
+            held = self._hold_until(breaker.state, breaker.reopens_at)
+            if claimed.deadline_at is not None:
+                # back at its deadline at the latest, to be dead-lettered then, rather
+                # than handed back round after round while the partner stays down
+                held = min(held, claimed.deadline_at)
+            await self._hand_back(claimed, held)
             return
 
         failure = await self._attempt(adapter, claimed, policy)
@@ -278,6 +279,20 @@ class OutboxWorker:
             self.engine, claimed.id, worker_id=self.worker_id, error=f"{failure.text} [{reason}]"
         ):
             OUTBOX_DEAD.labels(partner).inc()
+
+    async def _dead_untried(self, claimed: ClaimedCall, error: str) -> None:
+        """Dead-letter a call without making an attempt (none is counted)."""
+        if await OutboxStore.mark_dead(
+            self.engine, claimed.id, worker_id=self.worker_id, error=error, count_attempt=False
+        ):
+            OUTBOX_DEAD.labels(claimed.partner).inc()
+        log.error(
+            "outbox call %s dead: partner=%s kind=%s: %s",
+            claimed.id,
+            claimed.partner,
+            claimed.kind,
+            error,
+        )
 
     def _hold_until(self, state: BreakerState, reopens_at: datetime | None) -> datetime:
         """Where a call held by the breaker goes: the end of the cooldown while open;

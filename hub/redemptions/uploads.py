@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.contracts import PartnerCall
 from hub.domain import Order, OrderState, Redemption, TicketState
 from hub.domain.order import can_move
-from hub.metrics import IN_PARK, REDEMPTION_CONFLICTS, REDEMPTIONS
+from hub.metrics import REDEMPTION_CONFLICTS, REDEMPTIONS
 from hub.orders import records
 from hub.plugins import HubPlugins
 from hub.redemptions.changes import next_seq
@@ -209,15 +209,13 @@ class RedemptionRecorder:
                 ],
             )
         calls = await self._orders_and_hooks(conn, venue_id, counted, tickets, orders, received)
-        totals = await self._flow(conn, venue_id, new, counted, conflicts, tz)
+        await self._flow(conn, venue_id, new, counted, conflicts, tz)
         result = UploadResult(
             recorded=len(new_ids),
             duplicates=len(items) - len(new_ids),
             counted=len(counted),
             conflicts=sorted(conflicts),
         )
-        if totals is not None:
-            set_gauge(venue_id, *totals)
         return result, calls
 
     async def _lock(
@@ -303,8 +301,9 @@ class RedemptionRecorder:
         counted: Sequence[RedemptionIn],
         conflicts: dict[str, str],
         tz: ZoneInfo,
-    ) -> tuple[int, int] | None:
-        """Add this upload to the per-day counters; (entries, exits) of its latest day."""
+    ) -> None:
+        """Add this upload to the per-day counters (the in-park gauge reads them back,
+        `hub.gauges`, so every hub process reports the same number)."""
         per_day: dict[date, dict[str, int]] = defaultdict(
             lambda: {"entries": 0, "exits": 0, "denied": 0, "conflicts": 0}
         )
@@ -316,21 +315,14 @@ class RedemptionRecorder:
                 day["denied"] += 1
             elif r.id in conflicts:
                 day["conflicts"] += 1
-        totals: tuple[int, int] | None = None
         ins = _insert(conn)(FLOW)
         for day in sorted(per_day):
             n = per_day[day]
-            stmt = (
-                ins.values(venue_id=venue_id, day=day, **n)
-                .on_conflict_do_update(
-                    index_elements=[FLOW.c.venue_id, FLOW.c.day],
-                    set_={k: FLOW.c[k] + ins.excluded[k] for k in n},
-                )
-                .returning(FLOW.c.entries, FLOW.c.exits)
+            stmt = ins.values(venue_id=venue_id, day=day, **n).on_conflict_do_update(
+                index_elements=[FLOW.c.venue_id, FLOW.c.day],
+                set_={k: FLOW.c[k] + ins.excluded[k] for k in n},
             )
-            row = (await conn.execute(stmt)).one()
-            totals = (int(row.entries), int(row.exits))
-        return totals
+            await conn.execute(stmt)
 
     def _metrics(self, venue_id: str, upload: UploadIn, result: UploadResult) -> None:
         if result.recorded:
@@ -434,11 +426,3 @@ def _order(
             for t in sorted(tickets, key=lambda t: t["id"])
         ),
     )
-
-
-def in_park(entries: int, exits: int) -> int:
-    return max(0, entries - exits)
-
-
-def set_gauge(venue_id: str, entries: int, exits: int) -> None:
-    IN_PARK.labels(venue_id).set(in_park(entries, exits))

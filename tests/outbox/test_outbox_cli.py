@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from outbox_kit import T0, call, enqueue
 from typer.testing import CliRunner
@@ -113,3 +115,41 @@ def test_purge_deletes_only_old_delivered_calls(sqlite_url: str) -> None:
     assert asyncio.run(_states(sqlite_url)) == {"new": "done", "dead": "dead", "waiting": "pending"}
     again = CliRunner().invoke(app, ["purge", "--database-url", sqlite_url])
     assert "Deleted 0 delivered call" in again.output
+
+
+async def _seed_spec_partner(url: str) -> None:
+    """A dead `consumed` notice of the spec-only channel tripnest (3-day deadline)."""
+    engine = create_admin_engine(url)
+    try:
+        await create_all(engine)
+        await enqueue(engine, [call("t1", partner="tripnest", kind="consumed")], T0)
+        (claimed,) = await OutboxStore.claim(
+            engine, worker_id="w", limit=1, now=T0, lease_seconds=60
+        )
+        await OutboxStore.mark_dead(engine, claimed.id, worker_id="w", error="9000 [deadline]")
+    finally:
+        await engine.dispose()
+
+
+async def _deadline(url: str, key: str) -> datetime:
+    engine = create_admin_engine(url)
+    try:
+        entry = {e.dedupe_key: e for e in await OutboxStore.list_calls(engine)}[key]
+    finally:
+        await engine.dispose()
+    assert entry.deadline_at is not None
+    return entry.deadline_at.replace(tzinfo=entry.deadline_at.tzinfo or UTC)
+
+
+def test_retry_gives_a_spec_only_partner_its_own_deadline(sqlite_url: str) -> None:
+    """The hub knows spec-only channels from TICKETHUB_CHANNEL_SPECS_DIRS; the replay
+    must too, or tripnest's 3-day consumed notice got the default 24 h."""
+    asyncio.run(_seed_spec_partner(sqlite_url))
+    specs = Path(__file__).resolve().parents[2] / "examples" / "channel_specs"
+    env = {"TICKETHUB_CHANNEL_SPECS_DIRS": json.dumps([str(specs)])}
+    before = SystemClock().now()
+    result = CliRunner().invoke(app, ["retry", "--all-dead", "--database-url", sqlite_url], env=env)
+    after = SystemClock().now()
+    assert result.exit_code == 0, result.output
+    deadline = asyncio.run(_deadline(sqlite_url, "t1"))
+    assert before + timedelta(days=3) <= deadline <= after + timedelta(days=3)

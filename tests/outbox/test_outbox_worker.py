@@ -320,3 +320,54 @@ async def _until_landed(partner: PartnerServer, count: int) -> None:
 async def _until_hit(partner: PartnerServer, key: str) -> None:
     while not partner.hits[key]:
         await asyncio.sleep(0.01)
+
+
+async def test_calls_held_by_an_open_breaker_are_dead_lettered_at_their_deadline(
+    engine: AsyncEngine, partner: PartnerServer, http: aiohttp.ClientSession, clock: FixedClock
+) -> None:
+    """The partner is down for good and its calls have a 20 s deadline: the breaker's
+    30 s cooldown must not keep them pending past it (it used to: 7 of 10 calls were
+    still pending after 92 s, handed back untried on every round)."""
+    policy = FAST.model_copy(update={"deadline_seconds": 20})
+    breakers = Breakers(clock, failure_threshold=3, cooldown_seconds=30)
+    worker = make_worker(
+        engine,
+        clock,
+        {"acme": HttpPartner("acme", http, partner.url, retry_policy=policy)},
+        concurrency=1,
+        breakers=breakers,
+    )
+    partner.default = "503"
+    keys = [f"k{i}" for i in range(10)]
+    await enqueue(engine, [call(k) for k in keys], T0, policy)
+
+    deadline = T0 + timedelta(seconds=20)
+    while clock.now() <= deadline + timedelta(seconds=1):  # one poll after the deadline
+        await worker.run_once()
+        clock.advance(seconds=0.5)
+    found = await rows(engine)
+    assert {k: found[k].state for k in keys} == dict.fromkeys(keys, "dead")
+    assert breakers.get("acme").state is BreakerState.OPEN
+    # the ones the breaker held were never tried, and say why they are dead
+    held = [k for k in keys if found[k].attempts == 0]
+    assert held, "the breaker held some calls"
+    assert all("deadline" in (found[k].last_error or "") for k in held)
+    assert all(found[k].deadline_at == deadline for k in keys)
+
+
+async def test_no_attempt_starts_after_the_deadline(
+    engine: AsyncEngine, partner: PartnerServer, http: aiohttp.ClientSession, clock: FixedClock
+) -> None:
+    """A call first claimed after its deadline (the hub was down all along) is
+    dead-lettered untried: a Ctrip confirmation after lastConfirmTime is no use."""
+    policy = FAST.model_copy(update={"deadline_seconds": 20})
+    worker = make_worker(
+        engine, clock, {"acme": HttpPartner("acme", http, partner.url, retry_policy=policy)}
+    )
+    await enqueue(engine, [call("late")], T0, policy)
+    clock.advance(seconds=21)
+    assert await worker.run_once() == 1
+    entry = (await rows(engine))["late"]
+    assert (entry.state, entry.attempts) == ("dead", 0)
+    assert "deadline" in (entry.last_error or "")
+    assert partner.hits == {}

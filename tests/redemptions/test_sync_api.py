@@ -193,6 +193,10 @@ async def test_upload_is_recorded_once_whatever_the_retries(
         )
     ).json()
     assert (flow["entries"], flow["exits"], flow["in_park"]) == (2, 1, 1)
+    # the gauge is TODAY's in-park, read from the database: it is the scans' day now
+    clock = hub_of(client).clock
+    assert isinstance(clock, FixedClock)
+    clock.set(AT)
     metrics = await (await client.get("/metrics")).text()
     assert 'tickethub_in_park{venue="v1"} 1.0' in metrics
 
