@@ -50,6 +50,7 @@ def run(
 ) -> None:
     """Run the venue bridge: decide at the gates, log, sync with the hub."""
     from hardware_bridge.app import create_app
+    from hub.devmode import DefaultSecretsError
     from hub.process import run_async, serve_until_signalled, setup_logging
 
     setup_logging(log_level)
@@ -75,7 +76,11 @@ def run(
         app = await create_app(settings)
         await serve_until_signalled(app, settings.host, settings.port, started=started)
 
-    run_async(main())
+    try:
+        run_async(main())
+    except DefaultSecretsError as exc:  # raised before anything opened: one line, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:

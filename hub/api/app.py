@@ -22,6 +22,7 @@ from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
 from hub.contracts import ChannelContext
+from hub.devmode import refuse_default_secrets
 from hub.domain.rules import RuleEngine
 from hub.faces import FaceCipher, FaceService, key_from_settings
 from hub.orders import OrderService
@@ -64,7 +65,14 @@ def create_app(
     clock: Clock | None = None,
     migrate_on_start: bool = True,
 ) -> web.Application:
+    """The hub's application.
+
+    :raises hub.devmode.DefaultSecretsError: a secret is still a development default and
+        ``TICKETHUB_DEV=1`` is not set.
+    """
     settings = settings or Settings()
+    # Before anything opens: no hub runs on the public development secrets by accident.
+    refuse_default_secrets("hub", settings.default_secrets())
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)

@@ -22,13 +22,18 @@ def serve(
 ) -> None:
     """Run one hub process. Several may share one PostgreSQL database."""
     from hub.api.app import create_app
+    from hub.devmode import DefaultSecretsError
 
     setup_logging(log_level)
     overrides = {
         k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v
     }
     settings = Settings(**overrides)
-    app = create_app(settings, migrate_on_start=migrate)
+    try:
+        app = create_app(settings, migrate_on_start=migrate)
+    except DefaultSecretsError as exc:  # one line for the operator, no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     # The SQLite driver runs each statement on its own thread; a short GIL switch
     # interval lets it hand results back without waiting out the 5 ms default while
     # the event loop is busy parsing requests.
