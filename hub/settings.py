@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from hub.storage.sealed import IdNumbers
 
 
 class Settings(BaseSettings):
@@ -66,6 +69,16 @@ class Settings(BaseSettings):
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell
     # control test can show that the concurrency tests catch a broken inventory.
     unsafe_inventory: bool = False
+
+    def id_numbers(self) -> IdNumbers:
+        """How ID numbers are stored: sealed with ``id_number_key``, hashed with
+        ``id_hash_secret``.
+
+        :raises hub.storage.sealed.SealKeyError: ``TICKETHUB_ID_NUMBER_KEY`` is unusable.
+        """
+        from hub.storage.sealed import IdNumbers
+
+        return IdNumbers.from_settings(self.id_number_key, self.id_hash_secret)
 
     def default_secrets(self) -> list[str]:
         """Environment variables of the secrets still at their development default (see

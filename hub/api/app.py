@@ -73,6 +73,7 @@ def create_app(
     settings = settings or Settings()
     # Before anything opens: no hub runs on the public development secrets by accident.
     refuse_default_secrets("hub", settings.default_secrets())
+    ids = settings.id_numbers()  # an unusable key fails here, before anything opens
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
@@ -87,7 +88,7 @@ def create_app(
         engine = create_engine(settings.database_url)
         try:
             if migrate_on_start:
-                await migrate.upgrade(engine)
+                await migrate.upgrade(engine, id_numbers=ids)
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
@@ -105,7 +106,7 @@ def create_app(
                     plugins=plugins,
                     clock=clock,
                     enqueue=lambda conn, calls, _now: outbox.enqueue(conn, calls),
-                    id_secret=settings.id_hash_secret,
+                    ids=ids,
                     hold_ttl=timedelta(seconds=settings.hold_ttl_seconds),
                     batch_max=settings.batch_max,
                     unsafe_inventory=settings.unsafe_inventory,

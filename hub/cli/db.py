@@ -16,6 +16,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.devmode import DefaultSecretsError
 from hub.settings import Settings
 from hub.storage import migrate
 from hub.storage.db import create_admin_engine
@@ -77,7 +78,11 @@ def upgrade(
         await migrate.upgrade(engine, revision)
         return await migrate.current(engine)
 
-    reached = _run(url, work)
+    try:
+        reached = _run(url, work)
+    except DefaultSecretsError as exc:  # 0002 would seal ID numbers with the public keys
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     console.print(f"{_shown(url)}: upgraded to {_revision_text(reached)}")
 
 
