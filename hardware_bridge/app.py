@@ -24,6 +24,7 @@ from hub.api.errors import MAX_BODY, ApiError, error_middleware, read_model
 from hub.api.routing import ApiRoutes
 from hub.clock import Clock
 from hub.contracts import DeviceDriver
+from hub.devmode import refuse_default_secrets
 from hub.domain.gate import Direction, Medium
 from hub.plugins import HubPlugins
 
@@ -82,7 +83,12 @@ async def create_app(
     drivers: Mapping[str, DeviceDriver] | None = None,
     sync: bool = True,
 ) -> web.Application:
-    """Build the bridge's app (async: drivers start and mount their routes first)."""
+    """Build the bridge's app (async: drivers start and mount their routes first).
+
+    :raises hub.devmode.DefaultSecretsError: the staff token is still the development
+        default and ``TICKETHUB_DEV=1`` is not set.
+    """
+    refuse_default_secrets("bridge", settings.default_secrets())
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[MAX_BODY] = MAX_BODY_BYTES
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))

@@ -44,6 +44,7 @@ from hub.domain import Order, OrderLine, OrderState, Ticket
 from hub.domain.credentials import CredentialClaims, CredentialSigner
 from hub.domain.gate import Medium, Scan
 from hub.orders import records
+from hub.settings import Settings
 from hub.storage.db import create_admin_engine
 from hub.storage.tables import FlowCountRow, RedemptionRow, TicketRow, VenueRow
 from hub.testing.processes import HubAdmin, HubProcesses, free_port
@@ -63,6 +64,9 @@ async def seed_tickets(db_url: str, n: int, day: datetime) -> list[str]:
         start = day.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         until = start + timedelta(days=2)
         credentials: list[str] = []
+        # the bench's hubs (HubProcesses) run on the development secrets; the tickets
+        # written here carry no ID number anyway
+        ids = Settings.model_construct().id_numbers()
         for first in range(0, n, 5000):
             orders, tickets = [], []
             for o in range(first, min(n, first + 5000), PER_ORDER):
@@ -104,7 +108,8 @@ async def seed_tickets(db_url: str, n: int, day: datetime) -> list[str]:
                                 valid_from=start,
                                 valid_until=until,
                                 credential=qr,
-                            )
+                            ),
+                            ids,
                         )
                     )
             async with engine.begin() as conn:

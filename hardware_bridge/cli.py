@@ -78,6 +78,8 @@ def run(
         app = await create_app(settings)
         await serve_until_signalled(app, settings.host, settings.port, started=started)
 
+    # A default secret raises DefaultSecretsError (a ConfigError) before anything is
+    # opened; the command group prints it as one line.
     run_async(main())
 
 

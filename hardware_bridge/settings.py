@@ -33,3 +33,9 @@ class BridgeSettings(ClearSettings):
         description="SQLite synchronous of the log: FULL survives power loss",
     )
     blocked_plugins: list[str] = Field(default_factory=list)
+
+    def default_secrets(self) -> list[str]:
+        """Environment variables of the secrets still at their development default (see
+        `hub.devmode`)."""
+        default = type(self).model_fields["admin_token"].default
+        return ["TICKETHUB_BRIDGE_ADMIN_TOKEN"] if self.admin_token in ("", default) else []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from hub.config import ClearSettings
+
+if TYPE_CHECKING:
+    from hub.storage.sealed import IdNumbers
 
 
 class Settings(ClearSettings):
@@ -45,7 +48,16 @@ class Settings(ClearSettings):
     )
     hold_ttl_seconds: int = Field(default=900, ge=5, description="how long a hold keeps stock")
     expiry_sweep_seconds: float = Field(default=1.0, gt=0)
-    id_hash_secret: str = Field(default="tickethub-id-key", description="keys per-ID counters")
+    id_hash_secret: str = Field(
+        default="tickethub-id-key",
+        description="HMAC key of ID numbers: per-ID counters and lookups by ID number",
+    )
+    # ID numbers of visitors and ticket holders: encrypted at rest (hub.storage.sealed)
+    id_number_key: str = Field(
+        default="",
+        description="base64 AES key (16/24/32 bytes) for ID numbers at rest; empty: derived "
+        "from id_hash_secret (development only)",
+    )
     # group commit: orders arriving together share one transaction and one fsync
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1, description="seconds")
     batch_max: int = Field(default=128, ge=1, le=2000)
@@ -61,7 +73,7 @@ class Settings(ClearSettings):
     face_key: str = Field(
         default="",
         description="base64 AES key (16/24/32 bytes) for face photos at rest; empty: derived "
-        "from id_hash_secret (set your own in production)",
+        "from id_hash_secret (development only)",
     )
     face_max_bytes: int = Field(default=200 * 1024, ge=1024, le=1_000_000)
     face_purge_seconds: float = Field(default=300.0, gt=0, description="after-visit sweep")
@@ -70,3 +82,29 @@ class Settings(ClearSettings):
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell
     # control test can show that the concurrency tests catch a broken inventory.
     unsafe_inventory: bool = False
+
+    def id_numbers(self) -> IdNumbers:
+        """How ID numbers are stored: sealed with ``id_number_key``, hashed with
+        ``id_hash_secret``.
+
+        :raises hub.storage.sealed.SealKeyError: ``TICKETHUB_ID_NUMBER_KEY`` is unusable.
+        """
+        from hub.storage.sealed import IdNumbers
+
+        return IdNumbers.from_settings(self.id_number_key, self.id_hash_secret)
+
+    def default_secrets(self) -> list[str]:
+        """Environment variables of the secrets still at their development default (see
+        `hub.devmode`): the public defaults, or a key left to be derived from them."""
+        return [
+            f"TICKETHUB_{name.upper()}"
+            for name in SECRETS
+            if getattr(self, name) in ("", type(self).model_fields[name].default)
+        ]
+
+
+# Settings a deployment must set itself (outside TICKETHUB_DEV=1 the hub refuses to start
+# while any of them holds its default). The two keys are required even though they could
+# be derived from id_hash_secret: changing that secret would then silently make every
+# stored photo and ID number unreadable.
+SECRETS = ("admin_token", "boxoffice_token", "id_hash_secret", "face_key", "id_number_key")

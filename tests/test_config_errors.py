@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from hub.cli import app
+from tests.test_default_secrets import own_hub_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,9 @@ def tickethub(
 ) -> subprocess.CompletedProcess[str]:
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TICKETHUB_")},
-        "TICKETHUB_DEV": "1",  # development secrets allowed: these cases are about others
+        # A production configuration with its own secrets (no development-mode warning
+        # line): these cases are about the other settings.
+        **own_hub_secrets(),
         **(env or {}),
     }
     return subprocess.run(

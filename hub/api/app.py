@@ -23,6 +23,7 @@ from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
 from hub.contracts import ChannelContext
+from hub.devmode import refuse_default_secrets
 from hub.domain.rules import RuleEngine
 from hub.faces import FaceCipher, FaceService, key_from_settings
 from hub.orders import OrderService
@@ -65,7 +66,15 @@ def create_app(
     clock: Clock | None = None,
     migrate_on_start: bool = True,
 ) -> web.Application:
+    """The hub's application.
+
+    :raises hub.devmode.DefaultSecretsError: a secret is still a development default and
+        ``TICKETHUB_DEV=1`` is not set.
+    """
     settings = settings or Settings()
+    # Before anything opens: no hub runs on the public development secrets by accident.
+    refuse_default_secrets("hub", settings.default_secrets())
+    ids = settings.id_numbers()  # an unusable key fails here, before anything opens
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
     app = web.Application(
@@ -84,7 +93,7 @@ def create_app(
         engine = create_engine(settings.database_url)
         try:
             if migrate_on_start:
-                await migrate.upgrade(engine)
+                await migrate.upgrade(engine, id_numbers=ids)
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
@@ -102,7 +111,7 @@ def create_app(
                     plugins=plugins,
                     clock=clock,
                     enqueue=lambda conn, calls, _now: outbox.enqueue(conn, calls),
-                    id_secret=settings.id_hash_secret,
+                    ids=ids,
                     hold_ttl=timedelta(seconds=settings.hold_ttl_seconds),
                     batch_max=settings.batch_max,
                     unsafe_inventory=settings.unsafe_inventory,

@@ -45,6 +45,7 @@ def recorder(hub: Hub) -> RedemptionRecorder:
         hub.engine,
         plugins=hub.plugins,
         enqueue=hub.outbox.enqueue,
+        ids=hub.orders.ids,
         tz_of=hub.catalog.tz,
         now=hub.clock.now,
     )
@@ -92,7 +93,11 @@ def add_routes(routes: ApiRoutes) -> None:
         try:
             limit = int(request.query.get("limit", "1000"))
             page = await feed.changes_since(
-                _hub(request).engine, venue_id, request.query.get("cursor", ""), limit
+                _hub(request).engine,
+                venue_id,
+                request.query.get("cursor", ""),
+                limit,
+                _hub(request).orders.ids,
             )
         except ValueError as exc:  # CursorError included
             raise ApiError(400, "INVALID_REQUEST", str(exc)) from exc

@@ -78,6 +78,8 @@ def upgrade(
         await migrate.upgrade(engine, revision)
         return await migrate.current(engine)
 
+    # 0002 refuses to seal ID numbers with the public keys (DefaultSecretsError, a
+    # ConfigError: one line from the command group).
     reached = _run(url, work)
     console.print(f"{_shown(url)}: upgraded to {_revision_text(reached)}")
 

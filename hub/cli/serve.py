@@ -27,6 +27,7 @@ def serve(
 ) -> None:
     """Run one hub process. Several may share one PostgreSQL database."""
     from hub.api.app import create_app
+    from hub.devmode import refuse_default_secrets
     from hub.plugins import build_plugins
     from hub.storage.db import create_admin_engine, probe
 
@@ -35,6 +36,9 @@ def serve(
     }
     settings = Settings(**overrides)
     setup_logging(log_level, settings.log_format)
+    # Before anything is opened: a public default secret is a configuration mistake
+    # (hub.cli.errors prints it as one line).
+    refuse_default_secrets("hub", settings.default_secrets())
     plugins = build_plugins(
         blocked=settings.blocked_plugins, strict=strict or settings.strict_plugins
     )

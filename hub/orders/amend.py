@@ -142,12 +142,17 @@ async def replace_visitors(
         if old
         else []
     )
-    await records.insert_many(conn, tickets=[records.ticket_row(t) for t in fresh])
+    await records.insert_many(conn, tickets=[records.ticket_row(t, life.ids) for t in fresh])
     for i, v in changes.items():
         await conn.execute(
             update(VIS)
             .where(VIS.c.order_id == order.id, VIS.c.idx == i)
-            .values(name=v.name, id_type=v.id_type.value, id_number=v.id_number, phone=v.phone)
+            .values(
+                name=v.name,
+                id_type=v.id_type.value,
+                **records.visitor_id_columns(life.ids, order.id, i, v.id_number),
+                phone=v.phone,
+            )
         )
     await conn.execute(
         update(records.ORD).where(records.ORD.c.id == order.id).values(extra=extra, updated_at=now)

@@ -33,6 +33,7 @@ from hub.orders.prepare import Prepared
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
 from hub.storage.db import reader
+from hub.storage.sealed import IdNumbers
 
 Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall], datetime], Awaitable[int]]
 
@@ -76,7 +77,7 @@ class Intake:
         *,
         plugins: HubPlugins,
         enqueue: Enqueue,
-        id_secret: str,
+        ids: IdNumbers,
         hold_ttl: timedelta,
         unsafe: bool = False,
     ) -> None:
@@ -85,7 +86,8 @@ class Intake:
         self.unsafe = unsafe
         self.plugins = plugins
         self.enqueue = enqueue
-        self.id_secret = id_secret
+        self.ids = ids
+        self.id_secret = ids.hash_secret
         self.hold_ttl = hold_ttl
 
     async def process(
@@ -216,12 +218,12 @@ class Intake:
             **({"account": req.account, "charged": p.amount} if req.account else {}),
         }
         rows.orders.append(records.order_row(order, extra))
-        rows.visitors.extend(records.visitor_rows(order))
+        rows.visitors.extend(records.visitor_rows(order, self.ids))
         rows.allocations.extend(
             {"order_id": order_id, "inventory_id": t.inventory_id, "quantity": t.quantity}
             for t in taken
         )
-        rows.tickets.extend(records.ticket_row(t) for t in tickets)
+        rows.tickets.extend(records.ticket_row(t, self.ids) for t in tickets)
         calls = self.plugins.order_confirmed(order) if req.confirm else []
         rows.calls.extend(calls)
         return Outcome(

@@ -31,6 +31,7 @@ from hub.orders.prepare import TicketSpec
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
 from hub.redemptions.changes import stamp_ids
+from hub.storage.sealed import IdNumbers
 from hub.storage.tables import AllocationRow, InventoryRow
 
 ORD = records.ORD
@@ -50,10 +51,11 @@ class Lifecycle:
         stock: Stock,
         plugins: HubPlugins,
         enqueue: Enqueue,
-        id_secret: str,
+        ids: IdNumbers,
     ) -> None:
         self.engine = engine
-        self.id_secret = id_secret
+        self.ids = ids
+        self.id_secret = ids.hash_secret
         self.catalog = catalog
         self.stock = stock
         self.plugins = plugins
@@ -76,7 +78,7 @@ class Lifecycle:
 
     # -- the moves ------------------------------------------------------------------------
     async def _load(self, conn: AsyncConnection, order_id: str) -> tuple[Order, dict[str, Any]]:
-        order = await records.load_order(conn, order_id=order_id, for_update=True)
+        order = await records.load_order(conn, ids=self.ids, order_id=order_id, for_update=True)
         if order is None:
             raise DeniedError.of(DenialCode.UNKNOWN_ORDER, f"No order {order_id}")
         extra = (await conn.execute(select(ORD.c.extra).where(ORD.c.id == order_id))).scalar_one()
@@ -143,7 +145,7 @@ class Lifecycle:
             datetime.fromisoformat(plan["valid_until"]),
         )
         await self._move(conn, order, OrderState.CONFIRMED, now, confirmed_at=now)
-        await records.insert_many(conn, tickets=[records.ticket_row(t) for t in tickets])
+        await records.insert_many(conn, tickets=[records.ticket_row(t, self.ids) for t in tickets])
         done = replace_order(
             order, state=OrderState.CONFIRMED, confirmed_at=now, tickets=tuple(tickets)
         )

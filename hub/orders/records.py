@@ -1,4 +1,8 @@
-"""Order rows ⇄ domain objects. Writes go as one executemany per table per batch."""
+"""Order rows ⇄ domain objects. Writes go as one executemany per table per batch.
+
+ID numbers are sealed here, on the way to the rows, and opened on the way back
+(`hub.storage.sealed.IdNumbers`): the domain objects hold them in clear, the rows never.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import Contact, Order, OrderLine, OrderState, Ticket, TicketState, Visitor
+from hub.storage.sealed import IdNumbers, ticket_row_label, visitor_row_label
 from hub.storage.tables import AllocationRow, OrderRow, OrderVisitorRow, TicketRow
 
 ORD = OrderRow.__table__
@@ -38,28 +43,49 @@ def order_row(order: Order, extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def visitor_rows(order: Order) -> list[dict[str, Any]]:
+def visitor_id_columns(
+    ids: IdNumbers, order_id: str, idx: int, number: str | None
+) -> dict[str, Any]:
+    """The stored form of a visitor's ID number: sealed to its row, and its keyed hash."""
+    return {
+        "id_sealed": ids.seal(visitor_row_label(order_id, idx), number),
+        "id_hash": ids.hash(number),
+    }
+
+
+def visitor_rows(order: Order, ids: IdNumbers) -> list[dict[str, Any]]:
     return [
         {
             "order_id": order.id,
             "idx": i,
             "name": v.name,
             "id_type": v.id_type.value,
-            "id_number": v.id_number,
+            **visitor_id_columns(ids, order.id, i, v.id_number),
             "phone": v.phone,
         }
         for i, v in enumerate(order.visitors)
     ]
 
 
-def ticket_row(t: Ticket) -> dict[str, Any]:
+def visitor_id_number(r: Any, ids: IdNumbers) -> str | None:
+    """A visitor row's ID number, in clear."""
+    return ids.open(visitor_row_label(r.order_id, r.idx), r.id_sealed)
+
+
+def holder_id_number(r: Any, ids: IdNumbers) -> str | None:
+    """A ticket row's holder ID number, in clear (None: not a real-name ticket)."""
+    return ids.open(ticket_row_label(r.id), r.holder_id_sealed)
+
+
+def ticket_row(t: Ticket, ids: IdNumbers) -> dict[str, Any]:
     return {
         "id": t.id,
         "order_id": t.order_id,
         "product_id": t.product_id,
         "venue_id": t.venue_id,
         "visitor_index": t.visitor_index,
-        "holder_id_number": t.holder_id_number,
+        "holder_id_sealed": ids.seal(ticket_row_label(t.id), t.holder_id_number),
+        "holder_id_hash": ids.hash(t.holder_id_number),
         "valid_from": t.valid_from,
         "valid_until": t.valid_until,
         "entries_allowed": t.entries_allowed,
@@ -88,14 +114,14 @@ async def insert_many(
             await conn.execute(insert(table), list(rows))
 
 
-def ticket_from_row(r: Any) -> Ticket:
+def ticket_from_row(r: Any, ids: IdNumbers) -> Ticket:
     return Ticket(
         id=r.id,
         order_id=r.order_id,
         product_id=r.product_id,
         venue_id=r.venue_id,
         visitor_index=r.visitor_index,
-        holder_id_number=r.holder_id_number,
+        holder_id_number=holder_id_number(r, ids),
         valid_from=r.valid_from,
         valid_until=r.valid_until,
         entries_allowed=r.entries_allowed,
@@ -109,6 +135,7 @@ def ticket_from_row(r: Any) -> Ticket:
 async def load_order(
     conn: AsyncConnection,
     *,
+    ids: IdNumbers,
     order_id: str | None = None,
     channel: str | None = None,
     partner_order_id: str | None = None,
@@ -140,7 +167,12 @@ async def load_order(
         slot=row.slot,
         lines=tuple(OrderLine.model_validate(line) for line in row.lines),
         visitors=tuple(
-            Visitor(name=v.name, id_type=v.id_type, id_number=v.id_number, phone=v.phone)
+            Visitor(
+                name=v.name,
+                id_type=v.id_type,
+                id_number=visitor_id_number(v, ids),
+                phone=v.phone,
+            )
             for v in visitors
         ),
         contact=Contact.model_validate(row.contact) if row.contact else None,
@@ -149,9 +181,29 @@ async def load_order(
         created_at=row.created_at,
         hold_expires_at=row.hold_expires_at,
         confirmed_at=row.confirmed_at,
-        tickets=tuple(ticket_from_row(t) for t in tickets),
+        tickets=tuple(ticket_from_row(t, ids) for t in tickets),
     )
 
 
 def order_json(order: Order) -> dict[str, Any]:
     return order.model_dump(mode="json")
+
+
+async def orders_of_id_number(
+    conn: AsyncConnection, ids: IdNumbers, id_number: str, *, limit: int = 100
+) -> list[str]:
+    """Ids of the orders with a visitor or a ticket holder of this ID number, newest first
+    — found by keyed hash, the only searchable form an ID number is stored in."""
+    key = ids.hash(id_number)
+    if key is None:
+        return []
+    by_visitor = select(VIS.c.order_id).where(VIS.c.id_hash == key)
+    by_holder = select(TIX.c.order_id).where(TIX.c.holder_id_hash == key)
+    found = by_visitor.union(by_holder).subquery()
+    stmt = (
+        select(ORD.c.id)
+        .where(ORD.c.id.in_(select(found.c.order_id)))
+        .order_by(ORD.c.created_at.desc(), ORD.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).scalars())

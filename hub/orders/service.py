@@ -31,6 +31,7 @@ from hub.orders.prepare import prepare
 from hub.orders.writer import GroupCommitWriter
 from hub.plugins import HubPlugins
 from hub.storage.db import reader
+from hub.storage.sealed import IdNumbers
 from hub.storage.tables import InventoryRow
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class OrderService:
         plugins: HubPlugins,
         clock: Clock,
         enqueue: Enqueue,
-        id_secret: str,
+        ids: IdNumbers,
         hold_ttl: timedelta,
         batch_max: int = 128,
         unsafe_inventory: bool = False,
@@ -59,6 +60,7 @@ class OrderService:
     ) -> None:
         self.engine = engine
         self.reads = reader(engine)
+        self.ids = ids  # ID numbers at rest: sealed, found by keyed hash
         self.catalog = catalog
         self.clock = clock
         self.stock = Stock()
@@ -68,7 +70,7 @@ class OrderService:
             engine,
             plugins=plugins,
             enqueue=enqueue,
-            id_secret=id_secret,
+            ids=ids,
             hold_ttl=hold_ttl,
             unsafe=unsafe_inventory,
         )
@@ -78,7 +80,7 @@ class OrderService:
             stock=self.stock,
             plugins=plugins,
             enqueue=enqueue,
-            id_secret=id_secret,
+            ids=ids,
         )
         self.writer: GroupCommitWriter[IntakeItem, Outcome | None] = GroupCommitWriter(
             engine, self.intake.process, self.intake.finish, batch_max
@@ -208,8 +210,18 @@ class OrderService:
     ) -> Order | None:
         async with self.reads.connect() as conn:
             return await records.load_order(
-                conn, order_id=order_id, channel=channel, partner_order_id=partner_order_id
+                conn,
+                ids=self.ids,
+                order_id=order_id,
+                channel=channel,
+                partner_order_id=partner_order_id,
             )
+
+    async def with_id_number(self, id_number: str, limit: int = 100) -> list[str]:
+        """Ids of the orders of a visitor or ticket holder with this ID number, newest
+        first (found by its keyed hash: the number is stored only sealed)."""
+        async with self.reads.connect() as conn:
+            return await records.orders_of_id_number(conn, self.ids, id_number, limit=limit)
 
     async def availability(self, product_id: str, day: date, channel: str) -> dict[str, Any]:
         """Slots of a day with what one order from this channel can still get."""

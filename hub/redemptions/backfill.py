@@ -109,7 +109,7 @@ async def backfill(
             )
             extra = {"backfill": {"staff": body.staff, "note": body.note}}
             orders.append(records.order_row(order, extra))
-            rows.append(records.ticket_row(ticket))
+            rows.append(records.ticket_row(ticket, recorder.ids))
             tickets[paper.paper_no] = ticket.id
             created.append(paper.paper_no)
         await records.insert_many(conn, orders=orders, tickets=rows)

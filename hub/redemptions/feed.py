@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.catalog import SlotInfo
 from hub.storage.db import reader
+from hub.storage.sealed import IdNumbers, ticket_row_label
 from hub.storage.tables import FaceRow, FlowCountRow, OrderRow, RedemptionRow, TicketRow
 
 TIX = TicketRow.__table__
@@ -61,7 +62,7 @@ def slot_change(code: str | None) -> dict[str, str] | None:
     return {"code": slot.code, "start": slot.start.isoformat(), "end": slot.end.isoformat()}
 
 
-def ticket_change(r: Any) -> dict[str, Any]:
+def ticket_change(r: Any, ids: IdNumbers) -> dict[str, Any]:
     return {
         "id": r.id,
         "order_id": r.order_id,
@@ -73,8 +74,10 @@ def ticket_change(r: Any) -> dict[str, Any]:
         "units": r.units,
         "state": r.state,
         "credential": r.credential,
-        # real-name tickets: the bridge admits by ID card; only this venue's bridge sees it
-        "holder_id_number": r.holder_id_number,
+        # real-name tickets: the bridge admits by ID card (and pushes the number to gates
+        # that keep their own lists), so it gets the number in clear — opened here from
+        # its sealed column, over the venue's authenticated feed, to this venue's bridge only
+        "holder_id_number": ids.open(ticket_row_label(r.id), r.holder_id_sealed),
         "slot": slot_change(r.slot),
         "face": r.face_version,  # a version, never the photo
         "seq": r.change_seq,
@@ -82,7 +85,7 @@ def ticket_change(r: Any) -> dict[str, Any]:
 
 
 async def changes_since(
-    engine: AsyncEngine, venue_id: str, cursor: str, limit: int
+    engine: AsyncEngine, venue_id: str, cursor: str, limit: int, ids: IdNumbers
 ) -> dict[str, Any]:
     seq, after = parse_cursor(cursor)
     limit = max(1, min(limit, MAX_PAGE))
@@ -106,7 +109,7 @@ async def changes_since(
     rows = rows[:limit]
     next_cursor = f"{rows[-1].change_seq}.{rows[-1].id}" if rows else cursor
     return {
-        "tickets": [ticket_change(r) for r in rows],
+        "tickets": [ticket_change(r, ids) for r in rows],
         "cursor": next_cursor,
         "more": more,
     }

@@ -40,6 +40,7 @@ from hub.metrics import REDEMPTION_CONFLICTS, REDEMPTIONS
 from hub.orders import records
 from hub.plugins import HubPlugins
 from hub.redemptions.changes import next_seq
+from hub.storage.sealed import IdNumbers, ticket_row_label
 from hub.storage.tables import FlowCountRow, RedemptionRow
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,12 @@ class RedemptionRecorder:
         *,
         plugins: HubPlugins,
         enqueue: Enqueue,
+        ids: IdNumbers,
         tz_of: Callable[[str], Awaitable[ZoneInfo]],
         now: Callable[[], datetime],
     ) -> None:
         self.engine = engine
+        self.ids = ids
         self.plugins = plugins
         self.enqueue = enqueue
         self.tz_of = tz_of
@@ -275,7 +278,7 @@ class RedemptionRecorder:
             if dst is not state and can_move(state, dst):
                 moves.append({"o_id": oid, "o_state": dst.value, "o_from": state.value})
                 state = dst
-            orders[oid] = _order(row, state, by_order[oid], visitors.get(oid, []))
+            orders[oid] = _order(row, state, by_order[oid], visitors.get(oid, []), self.ids)
         if moves:
             await conn.execute(
                 update(ORD)
@@ -379,7 +382,11 @@ def _redemption(r: RedemptionIn, venue_id: str) -> Redemption:
 
 
 def _order(
-    row: Any, state: OrderState, tickets: list[dict[str, Any]], visitors: list[Any]
+    row: Any,
+    state: OrderState,
+    tickets: list[dict[str, Any]],
+    visitors: list[Any],
+    ids: IdNumbers,
 ) -> Order:
     """The order as the hook sees it. Every field comes from rows the hub wrote after
     validating them: constructed without validating again (this runs per order per
@@ -397,7 +404,10 @@ def _order(
         lines=tuple(OrderLine.model_construct(**line) for line in row.lines),
         visitors=tuple(
             Visitor.model_construct(
-                name=v.name, id_type=v.id_type, id_number=v.id_number, phone=v.phone
+                name=v.name,
+                id_type=v.id_type,
+                id_number=records.visitor_id_number(v, ids),
+                phone=v.phone,
             )
             for v in visitors
         ),
@@ -414,7 +424,7 @@ def _order(
                 product_id=t["product_id"],
                 venue_id=t["venue_id"],
                 visitor_index=t["visitor_index"],
-                holder_id_number=t["holder_id_number"],
+                holder_id_number=ids.open(ticket_row_label(t["id"]), t["holder_id_sealed"]),
                 valid_from=t["valid_from"],
                 valid_until=t["valid_until"],
                 entries_allowed=t["entries_allowed"],

@@ -29,7 +29,7 @@ import tempfile
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -40,6 +40,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.storage.db import create_admin_engine
+
+if TYPE_CHECKING:
+    from hub.storage.sealed import IdNumbers
 
 T = TypeVar("T")
 
@@ -55,15 +58,21 @@ INITIAL_MESSAGE = "initial schema"
 MIGRATION_LOCK_KEY = int.from_bytes(b"tickethu", "big", signed=True)
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None, id_numbers: IdNumbers | None = None
+) -> Config:
     """The Alembic config of the packaged ``alembic.ini``, optionally bound to a connection.
 
     :param connection: a sync connection (from ``AsyncConnection.run_sync``) that env.py
         migrates on, inside the caller's transaction.
+    :param id_numbers: the keys revisions that seal ID numbers use (0002); without them,
+        those revisions read the settings.
     """
     cfg = Config(str(ALEMBIC_INI))
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if id_numbers is not None:
+        cfg.attributes["id_numbers"] = id_numbers
     return cfg
 
 
@@ -119,26 +128,39 @@ async def _in_transaction(
             await engine.dispose()
 
 
-async def upgrade(engine_or_url: AsyncEngine | str, revision: str = "head") -> None:
+async def upgrade(
+    engine_or_url: AsyncEngine | str,
+    revision: str = "head",
+    *,
+    id_numbers: IdNumbers | None = None,
+) -> None:
     """Upgrade the schema to `revision` in one transaction; a no-op when already there.
 
     :param engine_or_url: the hub's engine (left open) or a URL (a private engine is
         created and disposed).
     :param revision: target revision, ``head`` by default.
+    :param id_numbers: the keys that seal ID numbers (the hub's); default: from settings.
     """
     await _in_transaction(
-        engine_or_url, lambda c: command.upgrade(alembic_config(c), revision), migrating=True
+        engine_or_url,
+        lambda c: command.upgrade(alembic_config(c, id_numbers), revision),
+        migrating=True,
     )
 
 
-async def downgrade(engine_or_url: AsyncEngine | str, revision: str) -> None:
+async def downgrade(
+    engine_or_url: AsyncEngine | str, revision: str, *, id_numbers: IdNumbers | None = None
+) -> None:
     """Downgrade the schema to `revision` (``base`` drops every table, data included).
 
     :param engine_or_url: as for `upgrade`.
     :param revision: target revision, e.g. ``base`` or ``-1``.
+    :param id_numbers: as for `upgrade` (below 0002, ID numbers are opened back).
     """
     await _in_transaction(
-        engine_or_url, lambda c: command.downgrade(alembic_config(c), revision), migrating=True
+        engine_or_url,
+        lambda c: command.downgrade(alembic_config(c, id_numbers), revision),
+        migrating=True,
     )
 
 

@@ -136,7 +136,10 @@ class OrderVisitorRow(SQLModel, table=True):
     idx: int = Field(primary_key=True)
     name: str = Field(default="", max_length=100)
     id_type: str = Field(default="id_card", max_length=20)
-    id_number: str | None = Field(default=None, max_length=32, index=True)
+    # The ID number sealed (hub.storage.sealed, bound to order id + idx) and its keyed
+    # hash, which is what lookups and per-ID counters use; never stored in clear.
+    id_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    id_hash: str | None = Field(default=None, max_length=64, index=True)
     phone: str | None = Field(default=None, max_length=32)
 
 
@@ -171,7 +174,11 @@ class TicketRow(SQLModel, table=True):
     product_id: str = Field(max_length=64)
     venue_id: str = Field(max_length=64)
     visitor_index: int | None = None
-    holder_id_number: str | None = Field(default=None, max_length=32, index=True)
+    # the holder's ID number of a real-name ticket: sealed (bound to the ticket id) + hash
+    holder_id_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    holder_id_hash: str | None = Field(default=None, max_length=64, index=True)
     valid_from: datetime = _ts(nullable=False)
     valid_until: datetime = _ts(nullable=False)
     entries_allowed: int = 1

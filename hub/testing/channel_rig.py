@@ -193,7 +193,10 @@ class ChannelRig:
     async def _order(self, partner_order_id: str) -> Order:
         async with self.hub.engine.connect() as conn:
             found = await records.load_order(
-                conn, channel=self.partner, partner_order_id=partner_order_id
+                conn,
+                ids=self.hub.orders.ids,
+                channel=self.partner,
+                partner_order_id=partner_order_id,
             )
         assert found is not None, partner_order_id
         return found

@@ -250,6 +250,7 @@ class HubProcesses(ServerProcesses):
 
     The schema is prepared once (see `prepare_schema`) so that N processes do not race to
     migrate. Admin and box-office tokens are random per harness and exposed as attributes;
+    the other secrets are the development ones (``TICKETHUB_DEV=1``, see `hub.devmode`).
     `env` adds or overrides settings, e.g. ``{"TICKETHUB_UNSAFE_INVENTORY": "1"}``.
     """
 
@@ -268,6 +269,8 @@ class HubProcesses(ServerProcesses):
         self.admin_token = "admin-" + secrets.token_hex(8)
         self.boxoffice_token = "boxoffice-" + secrets.token_hex(8)
         merged = {
+            # throw-away hubs of tests and benchmarks: development mode (hub.devmode)
+            "TICKETHUB_DEV": "1",
             "TICKETHUB_DATABASE_URL": database_url,
             "TICKETHUB_ADMIN_TOKEN": self.admin_token,
             "TICKETHUB_BOXOFFICE_TOKEN": self.boxoffice_token,

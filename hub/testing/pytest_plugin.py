@@ -1,14 +1,25 @@
-"""pytest plugin (entry point ``pytest11``): fixtures for testing tickethub plugins."""
+"""pytest plugin (entry point ``pytest11``): fixtures for testing tickethub plugins.
+
+A test session is a development run: `pytest_configure` sets ``TICKETHUB_DEV=1`` (see
+`hub.devmode`), so hubs and bridges built by tests — in process, or as subprocesses that
+inherit the environment — start with the development secrets instead of refusing.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from hub.devmode import DEV_ENV
 from hub.plugins import HubPlugins, build_plugins
 from hub.testing.databases import fresh_pg_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ[DEV_ENV] = "1"
 
 
 @pytest.fixture

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ValidationError
 from hub import jsonutil
 from hub.api.errors import ApiError
 from plugins.channel_agency.auth import Guard
-from plugins.channel_agency.groups import AmendIn, GroupIn, Groups, RefundIn, roster_error
+from plugins.channel_agency.groups import (
+    AmendIn,
+    GroupIn,
+    Groups,
+    RefundIn,
+    roster_error,
+    seal_roster,
+)
 from plugins.channel_agency.profiles import Agencies, account_id
 from plugins.channel_agency.roster import parse_roster
 
@@ -75,11 +82,9 @@ def mount(ctx: Any, guard: Guard, agencies: Agencies, groups: Groups) -> None:
         if not parsed.ok:
             raise roster_error(parsed.errors, parsed.warnings)
         roster_id = uuid.uuid4().hex[:16]
+        key = f"{caller.agency_id}:{roster_id}"
         await ctx.store("agency").put(
-            "roster",
-            f"{caller.agency_id}:{roster_id}",
-            {"visitors": [v.model_dump(mode="json") for v in parsed.visitors]},
-            ttl=timedelta(days=1),
+            "roster", key, seal_roster(ctx.orders.ids, key, parsed.visitors), ttl=timedelta(days=1)
         )
         return json(
             {

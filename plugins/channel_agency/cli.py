@@ -64,6 +64,7 @@ def noshows(
 ) -> None:
     """Count no-shows per agency and apply each agency's policy (warn / suspend)."""
     from hub.orders import records
+    from hub.settings import Settings
     from hub.storage.db import reader
     from plugins.channel_agency import noshow
 
@@ -72,10 +73,11 @@ def noshows(
     class _Orders:
         def __init__(self, engine: Any) -> None:
             self.reads = reader(engine)
+            self.ids = Settings().id_numbers()
 
         async def get(self, order_id: str) -> Any:
             async with self.reads.connect() as conn:
-                return await records.load_order(conn, order_id=order_id)
+                return await records.load_order(conn, ids=self.ids, order_id=order_id)
 
     class _Agencies:
         def __init__(self, accounts: Any, store: Any) -> None:

@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+from sqlalchemy import select
+
 from hub.api.app import HUB
+from hub.storage.tables import PluginRecordRow
 from plugins.channel_agency.signing import signed_headers
 from tests.agency.kit import account, call, group, make_agency, visitors
-from tests.support import ADMIN, hub_client, id_number, seed
+from tests.support import ADMIN, hub_client, hub_of, id_number, seed
 
 
 async def test_unsigned_tampered_and_replayed(aiohttp_client: Any, sqlite_url: str) -> None:
@@ -105,6 +108,10 @@ async def test_roster_upload_and_already_booked(aiohttp_client: Any, sqlite_url:
     )
     assert status == 201, out
     roster_id = out["roster_id"]
+    # kept until booked, but sealed: the stored document holds no ID number in clear
+    async with hub_of(client).engine.connect() as conn:
+        docs = (await conn.execute(select(PluginRecordRow.doc))).scalars().all()
+    assert docs and not any(id_number(seq=300 + i) in str(d) for d in docs for i in range(3))
     payload = group("U1", 3, product_id="realname", roster_id=roster_id)
     status, out = await call(client, creds, "POST", "/api/agency/groups", payload)
     assert status == 201, out

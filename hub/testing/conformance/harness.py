@@ -88,7 +88,10 @@ class KitHub:
         redemption callbacks); returns the ticket id."""
         async with self.hub.engine.connect() as conn:
             order = await records.load_order(
-                conn, channel=self.probe.channel, partner_order_id=partner_order_id
+                conn,
+                ids=self.hub.orders.ids,
+                channel=self.probe.channel,
+                partner_order_id=partner_order_id,
             )
         ticket = next((t for t in order.tickets if not t.entries_used), None) if order else None
         if ticket is None:
