@@ -91,6 +91,7 @@ I_STATE, I_OUT_TRADE, I_OUT_REFUND = COL["交易状态"], COL["商户订单号"]
 I_TXN, I_REFUND_ID, I_REFUND_STATE = COL["微信订单号"], COL["微信退款单号"], COL["退款状态"]
 I_AMOUNT, I_REFUND_AMOUNT = COL["订单金额"], COL["申请退款金额"]
 SUMMED_AT = tuple((col, COL[col]) for col in SUMMED.values())
+_CENT = Decimal("0.01")
 _FIRST = operator.itemgetter(0)
 _BACKTICK = {"`"}
 _ZEROS = frozenset(("0.00", "0", "0.00000", "-0.00000"))
@@ -243,7 +244,10 @@ def _line(row: list[str], n: int, day: date, merchant: str, sums: dict[str, Deci
         raise BillError(n, f"交易状态 {state!r} is none of {', '.join(STATES)}")
     for col, i in SUMMED_AT:
         if f[i] not in _ZEROS:
-            sums[col] += _decimal(f[i], n, col)
+            value = _decimal(f[i], n, col)
+            if col != "手续费" and value != value.quantize(_CENT):  # fees have 5 decimals
+                raise BillError(n, f"{col}: not an amount with two decimals: {f[i][:40]!r}")
+            sums[col] += value
     refund = state == "REFUND"
     out_trade = f[I_OUT_TRADE]
     if not out_trade:
