@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.orders.records import ORD, TIX
@@ -146,14 +146,40 @@ async def day_report(conn: AsyncConnection, day: date, venue: str | None = None)
     return DayReport(day, [rows[k] for k in sorted(rows)])
 
 
+def sales_query(venue: str, start: datetime, end: datetime) -> Select[Any]:
+    """Orders paid in [start, end): index ix_orders_venue_confirmed."""
+    return select(ORD.c.id, ORD.c.channel, ORD.c.slot, ORD.c.lines).where(
+        ORD.c.venue_id == venue, ORD.c.confirmed_at >= start, ORD.c.confirmed_at < end
+    )
+
+
+def revoked_query(venue: str, start: datetime, end: datetime) -> Select[Any]:
+    """Orders with a ticket revoked in [start, end): index ix_ticket_venue_revoked."""
+    return (
+        select(TIX.c.order_id)
+        .where(TIX.c.venue_id == venue, TIX.c.revoked_at >= start, TIX.c.revoked_at < end)
+        .distinct()
+    )
+
+
+def visits_query(venue: str, day: date) -> Select[Any]:
+    """Live tickets of the day's visits: index ix_orders_day (travel_date, slot)."""
+    return (
+        select(ORD.c.channel, ORD.c.slot, TIX.c.product_id, TIX.c.units, TIX.c.entries_used)
+        .join(TIX, TIX.c.order_id == ORD.c.id)
+        .where(
+            ORD.c.travel_date == day,
+            ORD.c.venue_id == venue,
+            ORD.c.state.in_(LIVE_ORDER_STATES),
+            TIX.c.state != "revoked",
+        )
+    )
+
+
 async def _sales(
     conn: AsyncConnection, venue: str, start: datetime, end: datetime, row: Any
 ) -> None:
-    result = await conn.execute(
-        select(ORD.c.id, ORD.c.channel, ORD.c.slot, ORD.c.lines).where(
-            ORD.c.venue_id == venue, ORD.c.confirmed_at >= start, ORD.c.confirmed_at < end
-        )
-    )
+    result = await conn.execute(sales_query(venue, start, end))
     for o in result:
         for product in {str(ln["product_id"]) for ln in o.lines}:
             row((venue, o.channel, product, o.slot)).orders += 1
@@ -167,12 +193,7 @@ async def _sales(
 async def _refunds(
     conn: AsyncConnection, venue: str, start: datetime, end: datetime, row: Any
 ) -> None:
-    revoked_orders = (
-        select(TIX.c.order_id)
-        .where(TIX.c.venue_id == venue, TIX.c.revoked_at >= start, TIX.c.revoked_at < end)
-        .distinct()
-        .scalar_subquery()
-    )
+    revoked_orders = revoked_query(venue, start, end).scalar_subquery()
     result = await conn.execute(
         select(
             TIX.c.order_id,
@@ -210,16 +231,7 @@ def _refund(row: Any, venue: str, t: Any) -> None:
 
 
 async def _visits(conn: AsyncConnection, venue: str, day: date, row: Any) -> None:
-    result = await conn.execute(
-        select(ORD.c.channel, ORD.c.slot, TIX.c.product_id, TIX.c.units, TIX.c.entries_used)
-        .join(TIX, TIX.c.order_id == ORD.c.id)
-        .where(
-            ORD.c.travel_date == day,
-            ORD.c.venue_id == venue,
-            ORD.c.state.in_(LIVE_ORDER_STATES),
-            TIX.c.state != "revoked",
-        )
-    )
+    result = await conn.execute(visits_query(venue, day))
     for t in result:
         r = row((venue, t.channel, t.product_id, t.slot))
         if t.entries_used > 0:
