@@ -404,9 +404,7 @@ class DiscrepancyRow(SQLModel, table=True):
     ref: str = Field(max_length=200)  # the line key: pay:<out_trade_no>, refund:<no>, #n
     order_id: str | None = Field(default=None, max_length=40)
     hub_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    partner_amount: int | None = Field(
-        default=None, sa_column=Column(BigInteger, nullable=True)
-    )
+    partner_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     detail: str = Field(default="", max_length=500)
     statement_id: int | None = Field(default=None, foreign_key="reconcile_statement.id")
     state: str = Field(default="open", max_length=16)  # open | acknowledged | resolved

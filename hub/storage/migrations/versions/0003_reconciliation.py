@@ -91,7 +91,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_ticket_venue_revoked", ["venue_id", "revoked_at"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_venue_revoked")
