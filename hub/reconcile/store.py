@@ -77,9 +77,12 @@ async def save_import(
         known = (await conn.execute(select(STMT.c.id).where(STMT.c.sha256 == sha256))).scalar()
         if known is not None:
             return Imported(int(known), True, lines, len(found), 0)
+        # Two imports of one file at once: the second waits on the first's row, then
+        # inserts nothing and reads it as already imported (no IntegrityError, no 500).
         statement_id = (
             await conn.execute(
-                STMT.insert()
+                _insert(conn, STMT)
+                .on_conflict_do_nothing(index_elements=["sha256"])
                 .values(
                     channel=channel,
                     day=day,
@@ -93,7 +96,10 @@ async def save_import(
                 )
                 .returning(STMT.c.id)
             )
-        ).scalar_one()
+        ).scalar()
+        if statement_id is None:
+            known = (await conn.execute(select(STMT.c.id).where(STMT.c.sha256 == sha256))).scalar()
+            return Imported(int(known or 0), True, lines, len(found), 0)
         new = 0
         rows = [
             {

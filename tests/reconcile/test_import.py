@@ -3,6 +3,7 @@ stored once, never half-imported, moved by people with notes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -162,3 +163,12 @@ async def test_moves_need_a_person_a_note_and_the_right_state(engine: AsyncEngin
     with pytest.raises(store.NotFound):
         await store.move(engine, 999_999, "resolved", by="li", note="x", now=NOW)
     assert [d["ref"] for d in await _list(engine, state="resolved")] == ["pay:TH-STRANGER"]
+
+
+async def test_the_same_statement_imported_twice_at_once_counts_once(engine: AsyncEngine) -> None:
+    raw = render(BILL, MCH)
+    results = await asyncio.gather(_import(engine, raw), _import(engine, raw))
+    assert sorted(r.already for r in results) == [False, True]
+    assert sum(r.new for r in results) == 4
+    assert len({r.statement_id for r in results}) == 1
+    assert len(await _stored(engine)) == 4
