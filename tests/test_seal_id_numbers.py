@@ -239,7 +239,7 @@ async def _rows(url: str, table: str) -> list[Any]:
 async def test_0002_seals_clear_rows_and_keeps_them_readable_and_searchable(db_url: str) -> None:
     await _at_0001_with_clear_rows(db_url)
     await migrate.upgrade(db_url, id_numbers=IDS)
-    assert await migrate.current(db_url) == "0002"
+    assert await migrate.current(db_url) == migrate.head_revision()
 
     vis, tix = await _rows(db_url, "order_visitor"), await _rows(db_url, "ticket")
     assert "id_number" not in vis[0]._mapping and "holder_id_number" not in tix[0]._mapping

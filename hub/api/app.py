@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.api import admin, bridge, faces, public
+from hub.api import admin, bridge, faces, public, reconcile
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -88,6 +88,7 @@ def create_app(
     admin.add_routes(routes)
     bridge.add_routes(routes)
     faces.add_routes(routes)
+    reconcile.add_routes(routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)

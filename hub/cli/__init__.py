@@ -9,6 +9,8 @@ import typer
 from hub.cli import backfill as _backfill
 from hub.cli import backup as _backup
 from hub.cli import bench, channels, db, demo, outbox, plugins, serve
+from hub.cli import reconcile as _reconcile
+from hub.cli import report as _report
 from hub.cli.errors import ClearErrors
 
 app = typer.Typer(
@@ -44,6 +46,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(bench.app, name="bench")
 app.add_typer(channels.app, name="channels")
+app.add_typer(_report.app, name="report")
+app.add_typer(_reconcile.app, name="reconcile")
 # The venue bridge ships in the same distribution; its commands are light to import.
 from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 

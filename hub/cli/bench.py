@@ -97,3 +97,22 @@ def scans(
     from hardware_bridge.bench import bench_scans
 
     _report(run_async(bench_scans(scans, db.value)), failed=False)
+
+
+@app.command("reconcile")
+def reconcile(
+    lines: Annotated[
+        int, typer.Option(min=100, max=5_000_000, help="statement lines (N)")
+    ] = 100_000,
+    database_url: Annotated[
+        str | None, typer.Option(help="an empty database to use (default: a temporary SQLite)")
+    ] = None,
+) -> None:
+    """A WeChat bill of N lines with injected discrepancies imported and matched (JSON).
+
+    Exits 1 unless every injected discrepancy was found, none invented, and a re-import
+    changed nothing."""
+    from hub.bench.reconcile import bench_reconcile
+
+    result = run_async(bench_reconcile(lines, database_url))
+    _report(result, failed=not result["ok"])

@@ -107,6 +107,9 @@ class OrderRow(SQLModel, table=True):
         UniqueConstraint("channel", "partner_order_id", name="uq_order_partner"),
         Index("ix_orders_hold", "state", "hold_expires_at"),
         Index("ix_orders_day", "travel_date", "slot"),
+        # The day report and reconciliation read a day's sales by payment time.
+        Index("ix_orders_venue_confirmed", "venue_id", "confirmed_at"),
+        Index("ix_orders_channel_confirmed", "channel", "confirmed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -167,7 +170,11 @@ class IdDayCountRow(SQLModel, table=True):
 
 class TicketRow(SQLModel, table=True):
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_change", "venue_id", "change_seq"),)
+    __table_args__ = (
+        Index("ix_ticket_change", "venue_id", "change_seq"),
+        # The day report reads a day's refunds by when the tickets were revoked.
+        Index("ix_ticket_venue_revoked", "venue_id", "revoked_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     order_id: str = Field(foreign_key="orders.id", max_length=40, index=True)
@@ -353,7 +360,11 @@ class PluginRecordRow(SQLModel, table=True):
     plugin persists what it owns without shipping migrations of its own."""
 
     __tablename__ = "plugin_record"
-    __table_args__ = (Index("ix_plugin_record_expiry", "expires_at"),)
+    __table_args__ = (
+        Index("ix_plugin_record_expiry", "expires_at"),
+        # Reconciliation reads a channel's records (WeChat refunds) of one day.
+        Index("ix_plugin_record_updated", "plugin", "kind", "updated_at"),
+    )
 
     plugin: str = Field(primary_key=True, max_length=64)
     kind: str = Field(primary_key=True, max_length=64)
@@ -361,6 +372,56 @@ class PluginRecordRow(SQLModel, table=True):
     doc: dict[str, Any] = _json()
     expires_at: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts(nullable=False)
+
+
+class StatementRow(SQLModel, table=True):
+    """A partner statement imported for one channel and day (reconciliation). The content
+    hash makes a re-import of the same file a no-op."""
+
+    __tablename__ = "reconcile_statement"
+    __table_args__ = (Index("ix_reconcile_statement_day", "channel", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    day: date
+    merchant: str = Field(default="", max_length=64)
+    sha256: str = Field(max_length=64, unique=True)
+    lines: int = 0
+    totals: dict[str, Any] = _json()  # the summary line as read (fen)
+    discrepancies: int = 0  # found by this import (new ones, not re-found ones)
+    imported_by: str = Field(default="", max_length=64)
+    imported_at: datetime = _ts(nullable=False)
+
+
+class DiscrepancyRow(SQLModel, table=True):
+    """One difference between the hub's books and a partner's statement, with the rule
+    that found it and what a person did about it (open -> acknowledged -> resolved)."""
+
+    __tablename__ = "reconcile_discrepancy"
+    __table_args__ = (
+        UniqueConstraint("channel", "day", "kind", "ref", name="uq_discrepancy"),
+        Index("ix_discrepancy_state", "state", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    day: date
+    kind: str = Field(max_length=20)  # hub_only | partner_only | amount_mismatch | ...
+    rule: str = Field(max_length=64)
+    ref: str = Field(max_length=200)  # the line key: pay:<out_trade_no>, refund:<no>, #n
+    order_id: str | None = Field(default=None, max_length=40)
+    hub_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    partner_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    detail: str = Field(default="", max_length=500)
+    statement_id: int | None = Field(default=None, foreign_key="reconcile_statement.id")
+    state: str = Field(default="open", max_length=16)  # open | acknowledged | resolved
+    found_at: datetime = _ts(nullable=False)
+    acked_by: str | None = Field(default=None, max_length=64)
+    acked_at: datetime | None = _ts(nullable=True)
+    ack_note: str | None = Field(default=None, max_length=500)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = _ts(nullable=True)
+    resolve_note: str | None = Field(default=None, max_length=500)
 
 
 METADATA = SQLModel.metadata
