@@ -60,6 +60,7 @@ from hub.channels.codecs import (
     meituan_encrypt,
     meituan_mws_authorization,
 )
+from hub.channels.jsondoc import loads
 from hub.channels.loader import PathError, get_path, parse_path
 from hub.channels.sender import (
     CallbackSender,
@@ -308,7 +309,7 @@ class SpecOutbound(CallbackSender):
         check_status(kind, status)
         resp = self.spec.envelope.response
         try:
-            doc = json.loads(data)
+            doc = loads(data)
             code = str(get_path(doc, resp.code_path))
         except (ValueError, UnicodeDecodeError, PathError) as exc:
             # Not the partner's envelope: a gateway page or a half answer; try again.
@@ -334,9 +335,9 @@ class SpecOutbound(CallbackSender):
         enc = self.spec.envelope.body_encoding
         try:
             if enc == "aes128cbc_letters" and isinstance(cipher, str):
-                return json.loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
+                return loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
             if enc == "aes128cbc_base64_iv_rotated" and isinstance(cipher, str):
-                return json.loads(meituan_decrypt(cipher, self.aes_key))
+                return loads(meituan_decrypt(cipher, self.aes_key))
         except (CodecError, ValueError):
             return None  # the partner took the call; an unreadable echo changes nothing
         return cipher

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from hub.channels.codecs import BODY_ENCODINGS, ENCRYPTION_SCHEMES, SIGNING_SCHEMES
+from hub.channels.jsondoc import MAX_DEPTH
 from hub.domain.errors import DenialCode
 from hub.domain.order import IdType
 from hub.outbox.policy import RetryPolicy
@@ -353,6 +354,13 @@ class Answer(_Table):
 
 class Limits(_Table):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_depth: int = Field(
+        default=MAX_DEPTH,
+        ge=1,
+        le=200,
+        description="arrays/objects nested in the request and in its decoded body; deeper "
+        "is a PARSE_ERROR (a parser or walker would overflow Python's stack)",
+    )
     rate_per_second: float | None = Field(
         default=None, gt=0, description="inbound calls per second per hub process"
     )

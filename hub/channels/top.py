@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from hub.channels.codecs import top_sign
+from hub.channels.jsondoc import loads
 from hub.channels.sender import CallbackSender, OutboundConfigError, OutboundReply, check_status
 from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
@@ -126,7 +127,7 @@ class TopOutbound(CallbackSender):
         """TOP's answer → a reply, or the `DeliveryError` it amounts to."""
         check_status(kind, status, "gateway")
         try:
-            doc = json.loads(data)
+            doc = loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise DeliveryError(f"{kind}: answer is not TOP's JSON") from exc
         if not isinstance(doc, dict):

@@ -89,6 +89,14 @@ class MeituanProbe(ChannelProbe):
         data = b'{"partnerId":"x","body":"' + b"a" * size + b'"}'
         return ProbeRequest("POST", request.path, data, headers=dict(request.headers))
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """``raw`` as the envelope's ``body`` of a correctly signed order/create (MWS signs
+        the method, URI and Date, not the body)."""
+        request = self.client.build(CREATE, None)
+        partner = json.dumps(SECRETS["MEITUAN_PARTNER_ID"]).encode()
+        data = b'{"partnerId":' + partner + b',"body":' + raw + b"}"
+        return ProbeRequest("POST", request.path, data, headers=dict(request.headers))
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         reply = self.client.read(status, headers, body)
         return ProbeAnswer(reply.code, reply.body)
