@@ -72,6 +72,7 @@ async def http_call(request: web.Request, operation: str | None = None) -> HttpC
         query=list(request.query.items()),
         headers=list(request.headers.items()),
         operation=operation,
+        target=request.raw_path,
     )
 
 

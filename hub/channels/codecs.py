@@ -19,7 +19,8 @@ byte for byte:
     ``body`` the *encrypted* string.
 ``hmac_sha1_mws`` (Meituan, both directions)
     ``Authorization: MWS {clientId}:{base64(HMAC-SHA1(clientSecret,
-    METHOD + " " + URI + "\\n" + Date))}`` with ``Date`` in RFC 1123 GMT.
+    METHOD + " " + URI + "\\n" + Date))}`` with ``Date`` in RFC 1123 GMT; ``URI`` is the
+    request target as sent — the path and, when there is one, ``?`` and the query.
 ``douyin_spi_sha256`` / ``douyin_spi_md5`` (Douyin SPI)
     ``client_secret`` then ``&k=v`` for each query parameter sorted by key then value,
     ``sign`` excluded, then ``&http_body=<raw body>`` when the body is not empty; sha256

@@ -135,6 +135,15 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     cur[last] = value
 
 
+def mws_uri(url: str) -> str:
+    """The URI MWS signs: the request target of ``url`` — its path and, when it has one,
+    ``?`` and its query, as written (a configured URL is already encoded). The inbound
+    check signs the same part of a request (`hub.channels.verify.HttpCall.target`): one
+    rule both ways."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -266,11 +275,9 @@ class SpecOutbound(CallbackSender):
         side = self.spec.signing.outbound
         if side.scheme == "hmac_sha1_mws":
             date = format_datetime(at.astimezone(UTC), usegmt=True)
-            parts = urlsplit(url)
-            uri = parts.path + (f"?{parts.query}" if parts.query else "")
             headers["Date"] = date
             headers["Authorization"] = meituan_mws_authorization(
-                self.client_id, self.sign_secret, "POST", uri, date
+                self.client_id, self.sign_secret, "POST", mws_uri(url), date
             )
         return url, raw, headers
 

@@ -1,10 +1,10 @@
 """Signature checks for every scheme a spec can name, on the whole HTTP call.
 
 Partners sign different parts of a request: Ctrip fields inside the JSON document,
-Meituan the method, path and ``Date`` header (MWS), Douyin the sorted query plus the raw
-body, Fliggy/TOP the sorted parameters. `HttpCall` carries all of them so one checker,
-chosen by the spec's ``scheme`` and ``location``, serves every partner; a new OTA that
-uses a known scheme needs only a spec file.
+Meituan the method, request target (path and query) and ``Date`` header (MWS), Douyin the
+sorted query plus the raw body, Fliggy/TOP the sorted parameters. `HttpCall` carries all
+of them so one checker, chosen by the spec's ``scheme`` and ``location``, serves every
+partner; a new OTA that uses a known scheme needs only a spec file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from hub.channels.codecs import (
@@ -32,7 +33,8 @@ class HttpCall:
     """One inbound partner request: the raw body and what surrounds it.
 
     Header names are kept lower-cased (HTTP headers are case-insensitive); the query keeps
-    its order and repeats, because some schemes sign it exactly as sent."""
+    its order and repeats, because some schemes sign it exactly as sent. ``target`` is the
+    request target as it came on the wire — path and query, undecoded — which MWS signs."""
 
     raw: bytes
     method: str = "POST"
@@ -40,6 +42,7 @@ class HttpCall:
     query: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     operation: str | None = None  # from the URL, when the spec says operation_from = 'url'
+    target: str = ""
 
     @classmethod
     def of(
@@ -51,16 +54,23 @@ class HttpCall:
         query: Iterable[tuple[str, str]] | Mapping[str, str] = (),
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         operation: str | None = None,
+        target: str | None = None,
     ) -> HttpCall:
-        pairs = query.items() if isinstance(query, Mapping) else query
+        """``target`` defaults to ``path`` and the query url-encoded (calls built in code)."""
+        pairs = tuple(
+            (str(k), str(v)) for k, v in (query.items() if isinstance(query, Mapping) else query)
+        )
         items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        if target is None:
+            target = path + (f"?{urlencode(pairs)}" if pairs else "")
         return cls(
             raw=raw,
             method=method.upper(),
             path=path,
-            query=tuple((str(k), str(v)) for k, v in pairs),
+            query=pairs,
             headers={str(k).lower(): str(v) for k, v in items},
             operation=operation,
+            target=target,
         )
 
     def header(self, name: str) -> str | None:
@@ -169,7 +179,7 @@ def _mws(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
     date = locate(where, call, doc)
     if not isinstance(date, str) or not date:
         raise ValueError("Date header missing")
-    return verify_meituan_mws(given, check.client_id, check.secret, call.method, call.path, date)
+    return verify_meituan_mws(given, check.client_id, check.secret, call.method, call.target, date)
 
 
 def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:

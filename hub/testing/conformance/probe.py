@@ -81,13 +81,15 @@ class ProbeAnswer:
 @dataclass(frozen=True, slots=True)
 class ReceivedCall:
     """One request at the kit's callback receiver. ``headers`` is case-insensitive (the
-    receiver passes aiohttp's), as HTTP header names are."""
+    receiver passes aiohttp's), as HTTP header names are; ``target`` is the request target
+    as it came on the wire (path and query, undecoded), for schemes that sign it."""
 
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    target: str = ""
 
 
 def _codes(given: str | Iterable[str]) -> frozenset[str]:

@@ -116,9 +116,8 @@ class MeituanProbe(ChannelProbe):
     def callback_identity(self, call: ReceivedCall) -> str:
         """Meituan's own checks (PartnerId, Date window, MWS signature, envelope), then
         the notice's identity: its path and Meituan's refundId (or order and totals)."""
-        path, query = call.path, call.query
-        uri = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        code, why, plain, _ = self.receiver.check(uri, call.headers, call.body)
+        path = call.path
+        code, why, plain, _ = self.receiver.check(call.target, call.headers, call.body)
         if code != 200:
             raise ValueError(f"not an authentic Meituan notice: {why}")
         if not isinstance(plain, dict):
