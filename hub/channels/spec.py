@@ -154,6 +154,13 @@ class SignatureSide(_Table):
         default=False,
         description="top_* schemes: the raw body is signed after the sorted parameters",
     )
+    method_location: str | None = Field(
+        default=None,
+        pattern=r"^(body|header|query):[A-Za-z0-9_.\-\[\]]+$",
+        description="top_* schemes: where the caller names its sign method ('query:sign_method'"
+        ": md5, hmac or hmac-sha256, TOP's choice of the caller); the scheme is the default "
+        "when the call names none",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSide:
@@ -165,6 +172,8 @@ class SignatureSide(_Table):
             raise ValueError(f"scheme {self.scheme!r} needs secret_setting")
         if self.scheme == "hmac_sha1_mws" and not self.client_id_setting:
             raise ValueError("scheme 'hmac_sha1_mws' needs client_id_setting")
+        if self.method_location is not None and not self.scheme.startswith("top_"):
+            raise ValueError(f"'method_location' is for top_* schemes, not {self.scheme!r}")
         if self.max_skew_seconds is not None and self.timestamp is None:
             raise ValueError("max_skew_seconds needs 'timestamp' (where the request time is)")
         for i, f in enumerate(self.fields):

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from hub.channels.codecs import (
+    TOP_SIGN_METHODS,
     md5_concat,
     verify_douyin_spi,
     verify_hex,
@@ -190,14 +191,18 @@ def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]
     return verify
 
 
-def _top(method: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:
-    def verify(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-        params = {k: v for k, v in call.query if k != "sign"}
-        body = call.raw if check.side.sign_body else b""
-        algo = "hmac" if method == "hmac" else "md5"
-        return verify_top(given, params, check.secret, algo, body)
-
-    return verify
+def _top(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
+    """TOP: the caller names its ``sign_method`` (md5, hmac, hmac-sha256) where the spec's
+    ``method_location`` says; a call naming none is signed with the scheme's own. A method
+    TOP does not define is refused (ValueError: a bad signature, with the reason)."""
+    side = check.side
+    named = locate(side.method_location, call, doc) if side.method_location else None
+    method = named or TOP_SIGN_METHODS[side.scheme]
+    if method not in TOP_SIGN_METHODS.values():
+        raise ValueError(f"unsupported sign_method {method!r}")
+    params = {k: v for k, v in call.query if k != "sign"}
+    body = call.raw if side.sign_body else b""
+    return verify_top(given, params, check.secret, method, body)
 
 
 _VERIFIERS: dict[str, Callable[[SignatureCheck, str, HttpCall, Any], bool]] = {
@@ -205,6 +210,7 @@ _VERIFIERS: dict[str, Callable[[SignatureCheck, str, HttpCall, Any], bool]] = {
     "hmac_sha1_mws": _mws,
     "douyin_spi_sha256": _douyin("douyin_spi_sha256"),
     "douyin_spi_md5": _douyin("douyin_spi_md5"),
-    "top_md5": _top("md5"),
-    "top_hmac_md5": _top("hmac"),
+    "top_md5": _top,
+    "top_hmac_md5": _top,
+    "top_hmac_sha256": _top,
 }
