@@ -217,11 +217,23 @@ class Operation(_Table):
     result_codes: dict[str, ResultEntry] = Field(
         default_factory=dict, description="overrides of the spec-wide table for this call"
     )
+    quantity: DottedPath | None = Field(
+        default=None,
+        description="refund: the units asked back (absent from the body: everything left); "
+        "default [mapping].quantity",
+    )
+    refund_id: DottedPath | None = Field(
+        default=None,
+        description="refund: the partner's id of this refund, the key of a partial refund "
+        "(without one, the body's fingerprint is)",
+    )
 
     @model_validator(mode="after")
     def _known_keys(self) -> Operation:
         for key in self.result_codes:
             _check_result_key(key)
+        if self.canonical != "refund" and (self.quantity or self.refund_id):
+            raise ValueError("'quantity' and 'refund_id' apply to canonical = 'refund' only")
         return self
 
 

@@ -118,12 +118,16 @@ async def test_partial_refunds_by_quantity_keep_their_first_choice(
         assert retried.raw == first.raw
         assert await stock(r.client) == {"held": 0, "sold": 2}
         too_many = await r.fliggy.call("refund", {**ask, "refund_id": "RF-2", "quantity": 2})
-        assert too_many.code == "3002", too_many  # one unused unit is left
+        assert too_many.code == "3003", too_many  # one unused unit is left, one was used
+        beyond = await r.fliggy.call("refund", {**ask, "refund_id": "RF-5", "quantity": 9})
+        assert beyond.code == "3002", beyond  # more than the order has left
+        changed = await r.fliggy.call("refund", {**ask, "quantity": 1})  # RF-1 again
+        assert changed.code == "2009", changed
         bad = await r.fliggy.call("refund", {**ask, "refund_id": "RF-3", "quantity": "0"})
         assert bad.code == "1004", bad
         last = await r.fliggy.call("refund", {**ask, "refund_id": "RF-4", "quantity": 1})
         assert last.ok and last.data["refunded_quantity"] == 3
         await r.deliver_all()
         status = r.gateway.refund_status["P1"]
-        assert sorted(status) == [1, 1, 2], status  # RF-1 and RF-4 done, RF-2 refused
+        assert sorted(status) == [1, 1, 2, 2], status  # RF-1, RF-4 done; RF-2, RF-5 refused
         assert r.gateway.duplicates == []
