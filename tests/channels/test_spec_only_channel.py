@@ -83,18 +83,24 @@ async def test_a_spec_file_is_a_whole_channel(aiohttp_client: Any, db_url: str) 
         await receiver.close()
 
 
-async def test_bad_input_answers_in_tripnest_codes_and_writes_nothing(
-    aiohttp_client: Any, sqlite_url: str
-) -> None:
-    tn = TripNestClient(now=lambda: T0)
+async def tripnest_hub(aiohttp_client: Any, db_url: str) -> TestClient:
+    """A hub serving TripNest from its spec (no callbacks), 5 places tomorrow."""
     client = await hub_client(
         aiohttp_client,
-        sqlite_url,
+        db_url,
         clock=FixedClock(T0),
         channel_specs_dirs=[SPECS_DIR],
         channel_settings={"tripnest": SECRETS},
     )
     await seed(client, capacity=5, slots=("",))
+    return client
+
+
+async def test_bad_input_answers_in_tripnest_codes_and_writes_nothing(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    tn = TripNestClient(now=lambda: T0)
+    client = await tripnest_hub(aiohttp_client, sqlite_url)
     stranger = TripNestClient({**SECRETS, "TRIPNEST_PARTNER_ID": "someone"}, now=lambda: T0)
     assert (
         await call(client, stranger, "book", booking("X1", product="adult", day=TOMORROW, count=1))
@@ -130,14 +136,7 @@ async def test_partial_refunds_by_quantity_each_with_the_partners_refund_id(
     new refund, the same id again is the first answer (a changed one a conflict), more
     than is left is refused in TripNest's words, and no quantity takes what is left."""
     tn = TripNestClient(now=lambda: T0)
-    client = await hub_client(
-        aiohttp_client,
-        db_url,
-        clock=FixedClock(T0),
-        channel_specs_dirs=[SPECS_DIR],
-        channel_settings={"tripnest": SECRETS},
-    )
-    await seed(client, capacity=5, slots=("",))
+    client = await tripnest_hub(aiohttp_client, db_url)
     book = booking("TR1", product="adult", day=TOMORROW, count=4)
     assert (await call(client, tn, "book", book)).code == "0"
     assert (await call(client, tn, "pay", {"orderNo": "TR1"})).code == "0"
