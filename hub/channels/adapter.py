@@ -35,6 +35,7 @@ from hub.channels.codecs import (
     meituan_decrypt,
     meituan_encrypt,
 )
+from hub.channels.jsondoc import JsonDocError, loads
 from hub.channels.loader import PathError, get_path, parse_path
 from hub.channels.mapping import to_order_request
 from hub.channels.spec import ChannelSpec, SignatureSide
@@ -71,6 +72,7 @@ async def http_call(request: web.Request, operation: str | None = None) -> HttpC
         query=list(request.query.items()),
         headers=list(request.headers.items()),
         operation=operation,
+        target=request.raw_path,
     )
 
 
@@ -181,9 +183,9 @@ class SpecInbound:
             except (CodecError, UnicodeDecodeError) as exc:
                 return Refusal("PARSE_ERROR", f"cannot decrypt: {exc}")
         try:
-            doc = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
-            return Refusal("PARSE_ERROR", "not JSON")
+            doc = loads(raw, max_depth=self.spec.limits.max_depth) if raw.strip() else {}
+        except JsonDocError as exc:
+            return Refusal("PARSE_ERROR", str(exc))
         if not isinstance(doc, dict):
             return Refusal("PARSE_ERROR", "not a JSON object")
         try:
@@ -250,9 +252,9 @@ class SpecInbound:
             except (binascii.Error, UnicodeEncodeError) as exc:
                 raise CodecError("body is not base64") from exc
         try:
-            return json.loads(plain)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CodecError("decrypted body is not JSON") from exc
+            return loads(plain, max_depth=self.spec.limits.max_depth)
+        except JsonDocError as exc:
+            raise CodecError(f"decoded body: {exc}") from exc
 
     # ------------------------------------------------------------------ answers
 

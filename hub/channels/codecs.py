@@ -19,14 +19,17 @@ byte for byte:
     ``body`` the *encrypted* string.
 ``hmac_sha1_mws`` (Meituan, both directions)
     ``Authorization: MWS {clientId}:{base64(HMAC-SHA1(clientSecret,
-    METHOD + " " + URI + "\\n" + Date))}`` with ``Date`` in RFC 1123 GMT.
+    METHOD + " " + URI + "\\n" + Date))}`` with ``Date`` in RFC 1123 GMT; ``URI`` is the
+    request target as sent — the path and, when there is one, ``?`` and the query.
 ``douyin_spi_sha256`` / ``douyin_spi_md5`` (Douyin SPI)
     ``client_secret`` then ``&k=v`` for each query parameter sorted by key then value,
     ``sign`` excluded, then ``&http_body=<raw body>`` when the body is not empty; sha256
     hex (header ``x-life-sign``) or md5 hex (legacy query parameter ``sign``).
-``top_md5`` / ``top_hmac_md5`` (Fliggy TOP gateway)
+``top_md5`` / ``top_hmac_md5`` / ``top_hmac_sha256`` (Fliggy TOP gateway)
     parameters sorted by key, ``key + value`` concatenated (``sign`` excluded);
-    ``upper(md5(secret + s + secret))`` or ``upper(HMAC-MD5(secret, s))``.
+    ``upper(md5(secret + s + secret))``, ``upper(HMAC-MD5(secret, s))`` or
+    ``upper(HMAC-SHA256(secret, s))`` — TOP's ``sign_method`` ``md5`` / ``hmac`` /
+    ``hmac-sha256``, which the caller names in its request (`TOP_SIGN_METHODS`).
 
 Every decrypt failure is a `CodecError` (never a ``ValueError`` from the cipher library)
 so an adapter answers the partner's "parse error" code instead of crashing, and every
@@ -53,11 +56,19 @@ SIGNING_SCHEMES = (
     "douyin_spi_md5",
     "top_md5",
     "top_hmac_md5",
+    "top_hmac_sha256",
     "none",
 )
 BODY_ENCODINGS = ("aes128cbc_letters", "aes128cbc_base64_iv_rotated", "base64", "none")
 
 Case = Literal["lower", "upper"]
+TopMethod = Literal["md5", "hmac", "hmac-sha256"]
+TOP_SIGN_METHODS: dict[str, TopMethod] = {
+    "top_md5": "md5",
+    "top_hmac_md5": "hmac",
+    "top_hmac_sha256": "hmac-sha256",
+}
+"""Spec signing scheme → TOP's ``sign_method`` value."""
 QueryParams = Mapping[str, str] | Iterable[tuple[str, str]]
 
 _BLOCK = 16
@@ -235,7 +246,7 @@ def verify_douyin_spi(
 def top_sign(
     params: Mapping[str, str],
     secret: str,
-    method: Literal["md5", "hmac"] = "md5",
+    method: TopMethod = "md5",
     body: bytes = b"",
 ) -> str:
     """Fliggy/TOP signature over the parameters sorted by key (``sign`` excluded).
@@ -250,14 +261,16 @@ def top_sign(
         return hashlib.md5(key + s + key).hexdigest().upper()
     if method == "hmac":
         return hmac.new(key, s, hashlib.md5).hexdigest().upper()
-    raise ValueError(f"unknown TOP sign method {method!r}")
+    if method == "hmac-sha256":
+        return hmac.new(key, s, hashlib.sha256).hexdigest().upper()
+    raise ValueError(f"unknown TOP sign_method {method!r}")
 
 
 def verify_top(
     signature: str,
     params: Mapping[str, str],
     secret: str,
-    method: Literal["md5", "hmac"] = "md5",
+    method: TopMethod = "md5",
     body: bytes = b"",
 ) -> bool:
     """Constant-time check of a TOP signature (case-insensitive hex)."""

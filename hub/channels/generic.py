@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.channels import refunds
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import PathError, get_path, load_all
 from hub.channels.mapping import to_order_request
@@ -143,15 +144,41 @@ class SpecChannel:
             return self.inbound.deny(order, call.operation)
         if canonical == "query":
             return self.inbound.answer("OK", call.operation, body=self._body(order))
-        if canonical == "pay":
-            method = "confirm"
-        elif canonical == "cancel":
-            method = "cancel" if order.state in _HELD else "refund"
-        else:
-            method = "refund"
+        if canonical == "refund":
+            return await self.refund(call, order)
+        # a cancel of a paid order refunds everything left: the key of such a refund
+        method = "confirm" if canonical == "pay" else "cancel" if order.state in _HELD else "refund"
         key = f"{self.name}\x1f{method}\x1f{order.partner_order_id}"
         outcome = await getattr(self._c.orders, method)(order.id, key=key)
         return self.inbound.outcome(outcome, call.operation, self._outcome_body(outcome))
+
+    async def refund(self, call: Inbound, order: Order) -> dict[str, Any]:
+        """Everything left, or the operation's ``quantity`` of units under the partner's
+        refund id (`hub.channels.refunds`)."""
+        assert self.inbound is not None
+        op = self.spec.operations[call.operation]
+        path = op.quantity or (self.spec.mapping.quantity if self.spec.mapping else None)
+        quantity = refunds.requested_quantity(call.body, path)
+        if isinstance(quantity, Denial):
+            return self.inbound.deny(quantity, call.operation)
+        key = refunds.whole_key(self.name, order.partner_order_id)
+        tickets: list[str] | None = None
+        if quantity is not None:
+            key = f"{key}\x1f{self.refund_id(call)}"
+            store = self._c.store(self.name)
+            chosen = await refunds.choose(
+                store, key, order, quantity, call.body, field=path or "quantity"
+            )
+            if isinstance(chosen, Denial):
+                return self.inbound.deny(chosen, call.operation)
+            tickets = chosen
+        outcome = await self._c.orders.refund(order.id, tickets, key=key)
+        return self.inbound.outcome(outcome, call.operation, self._outcome_body(outcome))
+
+    def refund_id(self, call: Inbound) -> str:
+        """The partner's id of this refund request (else its body's fingerprint)."""
+        op = self.spec.operations.get(call.operation)
+        return refunds.request_id(call.body, op.refund_id if op else None)
 
     async def _intake(self, call: Inbound, canonical: str) -> dict[str, Any]:
         assert self.inbound is not None

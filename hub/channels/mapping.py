@@ -1,7 +1,11 @@
 """A partner body to the canonical `OrderRequest`, by the spec's ``[mapping]`` table.
 
 Missing or malformed fields become denials (not exceptions) so every plugin answers them
-in the partner's own vocabulary, with nothing written.
+in the partner's own vocabulary, with nothing written. That includes a value the
+canonical model refuses (a contact name over 100 characters, a phone over 32): an
+exception would reach the partner as "system error, retry", and it would retry an order
+that can never pass. The denial names the field as the PARTNER wrote it (its spec path,
+``contactPerson.name``, ``passengers[1].name``) with the model's reason, never the value.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from pydantic import ValidationError
 
 from hub.channels.loader import PathError, get_path
 from hub.channels.spec import ChannelSpec
@@ -25,6 +31,17 @@ def _amount_fen(value: Any, unit: str) -> int:
     if fen != fen.to_integral_value() or fen < 0:
         raise ValueError(f"amount {value!r} is not a whole number of fen")
     return int(fen)
+
+
+def _invalid(exc: ValidationError, fields: dict[str, str | None], where: str) -> Denial:
+    """The first error of a canonical model as an ``INVALID_REQUEST`` naming the partner's
+    field: the innermost name of the error's location that ``fields`` maps to a spec path
+    (else the location itself, under ``where``). The input is left out (personal data)."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    loc = [str(part) for part in error["loc"]]
+    path = next((fields[p] for p in reversed(loc) if fields.get(p)), None)
+    name = path or ".".join([where, *loc] if where else loc) or "body"
+    return Denial(DenialCode.INVALID_REQUEST, f"{name}: {error['msg']}")
 
 
 def _opt(obj: Any, path: str | None) -> Any:
@@ -86,14 +103,20 @@ def to_order_request(
                     phone=_opt(raw, m.visitor.phone),
                 )
             )
-        except ValueError as exc:
-            return Denial(DenialCode.INVALID_REQUEST, f"visitor {i}: {exc}")
+        except ValidationError as exc:
+            at, v = f"{m.visitors}[{i}]", m.visitor
+            paths = {"name": v.name, "id_number": v.id_number, "phone": v.phone}
+            return _invalid(exc, {k: f"{at}.{p}" for k, p in paths.items() if p}, at)
     contact = None
     if m.contact is not None:
         name, phone = _opt(body, m.contact.name), _opt(body, m.contact.phone)
         email = _opt(body, m.contact.email)
         if name or phone or email:
-            contact = Contact(name=str(name or ""), phone=phone, email=email)
+            try:
+                contact = Contact(name=str(name or ""), phone=phone, email=email)
+            except ValidationError as exc:
+                c = m.contact
+                return _invalid(exc, {"name": c.name, "phone": c.phone, "email": c.email}, "")
     try:
         return OrderRequest(
             channel=spec.channel.name,
@@ -106,5 +129,12 @@ def to_order_request(
             amount=amount,
             confirm=confirm,
         )
-    except ValueError as exc:
-        return Denial(DenialCode.INVALID_REQUEST, f"{operation}: {exc}")
+    except ValidationError as exc:
+        named = {
+            "partner_order_id": m.partner_order_id,
+            "product_id": m.product,
+            "quantity": m.quantity,
+            "slot": m.slot,
+            "visitors": m.visitors,
+        }
+        return _invalid(exc, named, "")

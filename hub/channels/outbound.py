@@ -60,6 +60,7 @@ from hub.channels.codecs import (
     meituan_encrypt,
     meituan_mws_authorization,
 )
+from hub.channels.jsondoc import loads
 from hub.channels.loader import PathError, get_path, parse_path
 from hub.channels.sender import (
     CallbackSender,
@@ -132,6 +133,15 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     if not isinstance(last, str):
         raise OutboundConfigError(f"outbound paths cannot index lists: {path}")
     cur[last] = value
+
+
+def mws_uri(url: str) -> str:
+    """The URI MWS signs: the request target of ``url`` — its path and, when it has one,
+    ``?`` and its query, as written (a configured URL is already encoded). The inbound
+    check signs the same part of a request (`hub.channels.verify.HttpCall.target`): one
+    rule both ways."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _dumps(value: Any) -> bytes:
@@ -265,11 +275,9 @@ class SpecOutbound(CallbackSender):
         side = self.spec.signing.outbound
         if side.scheme == "hmac_sha1_mws":
             date = format_datetime(at.astimezone(UTC), usegmt=True)
-            parts = urlsplit(url)
-            uri = parts.path + (f"?{parts.query}" if parts.query else "")
             headers["Date"] = date
             headers["Authorization"] = meituan_mws_authorization(
-                self.client_id, self.sign_secret, "POST", uri, date
+                self.client_id, self.sign_secret, "POST", mws_uri(url), date
             )
         return url, raw, headers
 
@@ -308,7 +316,7 @@ class SpecOutbound(CallbackSender):
         check_status(kind, status)
         resp = self.spec.envelope.response
         try:
-            doc = json.loads(data)
+            doc = loads(data)
             code = str(get_path(doc, resp.code_path))
         except (ValueError, UnicodeDecodeError, PathError) as exc:
             # Not the partner's envelope: a gateway page or a half answer; try again.
@@ -334,9 +342,9 @@ class SpecOutbound(CallbackSender):
         enc = self.spec.envelope.body_encoding
         try:
             if enc == "aes128cbc_letters" and isinstance(cipher, str):
-                return json.loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
+                return loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
             if enc == "aes128cbc_base64_iv_rotated" and isinstance(cipher, str):
-                return json.loads(meituan_decrypt(cipher, self.aes_key))
+                return loads(meituan_decrypt(cipher, self.aes_key))
         except (CodecError, ValueError):
             return None  # the partner took the call; an unreadable echo changes nothing
         return cipher

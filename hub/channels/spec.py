@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from hub.channels.codecs import BODY_ENCODINGS, ENCRYPTION_SCHEMES, SIGNING_SCHEMES
+from hub.channels.jsondoc import MAX_DEPTH
 from hub.domain.errors import DenialCode
 from hub.domain.order import IdType
 from hub.outbox.policy import RetryPolicy
@@ -153,6 +154,13 @@ class SignatureSide(_Table):
         default=False,
         description="top_* schemes: the raw body is signed after the sorted parameters",
     )
+    method_location: str | None = Field(
+        default=None,
+        pattern=r"^(body|header|query):[A-Za-z0-9_.\-\[\]]+$",
+        description="top_* schemes: where the caller names its sign method ('query:sign_method'"
+        ": md5, hmac or hmac-sha256, TOP's choice of the caller); the scheme is the default "
+        "when the call names none",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSide:
@@ -164,6 +172,8 @@ class SignatureSide(_Table):
             raise ValueError(f"scheme {self.scheme!r} needs secret_setting")
         if self.scheme == "hmac_sha1_mws" and not self.client_id_setting:
             raise ValueError("scheme 'hmac_sha1_mws' needs client_id_setting")
+        if self.method_location is not None and not self.scheme.startswith("top_"):
+            raise ValueError(f"'method_location' is for top_* schemes, not {self.scheme!r}")
         if self.max_skew_seconds is not None and self.timestamp is None:
             raise ValueError("max_skew_seconds needs 'timestamp' (where the request time is)")
         for i, f in enumerate(self.fields):
@@ -207,11 +217,23 @@ class Operation(_Table):
     result_codes: dict[str, ResultEntry] = Field(
         default_factory=dict, description="overrides of the spec-wide table for this call"
     )
+    quantity: DottedPath | None = Field(
+        default=None,
+        description="refund: the units asked back (absent from the body: everything left); "
+        "default [mapping].quantity",
+    )
+    refund_id: DottedPath | None = Field(
+        default=None,
+        description="refund: the partner's id of this refund, the key of a partial refund "
+        "(without one, the body's fingerprint is)",
+    )
 
     @model_validator(mode="after")
     def _known_keys(self) -> Operation:
         for key in self.result_codes:
             _check_result_key(key)
+        if self.canonical != "refund" and (self.quantity or self.refund_id):
+            raise ValueError("'quantity' and 'refund_id' apply to canonical = 'refund' only")
         return self
 
 
@@ -353,6 +375,13 @@ class Answer(_Table):
 
 class Limits(_Table):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_depth: int = Field(
+        default=MAX_DEPTH,
+        ge=1,
+        le=200,
+        description="arrays/objects nested in the request and in its decoded body; deeper "
+        "is a PARSE_ERROR (a parser or walker would overflow Python's stack)",
+    )
     rate_per_second: float | None = Field(
         default=None, gt=0, description="inbound calls per second per hub process"
     )

@@ -7,8 +7,10 @@ the parameters sorted by name:
 
 * ``sign_method=md5``:  ``upper(md5(secret + k1v1k2v2… + secret))``
 * ``sign_method=hmac``: ``upper(HMAC-MD5(secret, k1v1k2v2…))``
+* ``sign_method=hmac-sha256``: ``upper(HMAC-SHA256(secret, k1v1k2v2…))``
 
-The spec chooses: ``[signing.outbound] scheme = "top_md5"`` or ``"top_hmac_md5"``
+The spec chooses: ``[signing.outbound] scheme = "top_md5"``, ``"top_hmac_md5"`` or
+``"top_hmac_sha256"``
 (``secret_setting`` = the app secret, ``client_id_setting`` = the app key). The system
 parameters come from the spec too: ``[outbound].constants`` (``format = "json"``,
 ``v = "2.0"``), ``timestamp_path`` / ``timestamp_format`` / ``timezone`` (TOP wants
@@ -35,13 +37,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from hub.channels.codecs import top_sign
+from hub.channels.codecs import TOP_SIGN_METHODS, top_sign
+from hub.channels.jsondoc import loads
 from hub.channels.sender import CallbackSender, OutboundConfigError, OutboundReply, check_status
 from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
-
-TOP_SIGN_METHODS = {"top_md5": "md5", "top_hmac_md5": "hmac"}
-"""Spec signing scheme → TOP's ``sign_method`` parameter."""
 
 FORM = "application/x-www-form-urlencoded;charset=utf-8"
 
@@ -106,7 +106,7 @@ class TopOutbound(CallbackSender):
                 "sign_method": self.sign_method,
             }
         )
-        params["sign"] = top_sign(params, self.secret, self.sign_method)  # type: ignore[arg-type]
+        params["sign"] = top_sign(params, self.secret, self.sign_method)
         return params
 
     async def send(
@@ -126,7 +126,7 @@ class TopOutbound(CallbackSender):
         """TOP's answer → a reply, or the `DeliveryError` it amounts to."""
         check_status(kind, status, "gateway")
         try:
-            doc = json.loads(data)
+            doc = loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise DeliveryError(f"{kind}: answer is not TOP's JSON") from exc
         if not isinstance(doc, dict):

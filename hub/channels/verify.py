@@ -1,10 +1,10 @@
 """Signature checks for every scheme a spec can name, on the whole HTTP call.
 
 Partners sign different parts of a request: Ctrip fields inside the JSON document,
-Meituan the method, path and ``Date`` header (MWS), Douyin the sorted query plus the raw
-body, Fliggy/TOP the sorted parameters. `HttpCall` carries all of them so one checker,
-chosen by the spec's ``scheme`` and ``location``, serves every partner; a new OTA that
-uses a known scheme needs only a spec file.
+Meituan the method, request target (path and query) and ``Date`` header (MWS), Douyin the
+sorted query plus the raw body, Fliggy/TOP the sorted parameters. `HttpCall` carries all
+of them so one checker, chosen by the spec's ``scheme`` and ``location``, serves every
+partner; a new OTA that uses a known scheme needs only a spec file.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from hub.channels.codecs import (
+    TOP_SIGN_METHODS,
     md5_concat,
     verify_douyin_spi,
     verify_hex,
@@ -32,7 +34,8 @@ class HttpCall:
     """One inbound partner request: the raw body and what surrounds it.
 
     Header names are kept lower-cased (HTTP headers are case-insensitive); the query keeps
-    its order and repeats, because some schemes sign it exactly as sent."""
+    its order and repeats, because some schemes sign it exactly as sent. ``target`` is the
+    request target as it came on the wire — path and query, undecoded — which MWS signs."""
 
     raw: bytes
     method: str = "POST"
@@ -40,6 +43,7 @@ class HttpCall:
     query: tuple[tuple[str, str], ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     operation: str | None = None  # from the URL, when the spec says operation_from = 'url'
+    target: str = ""
 
     @classmethod
     def of(
@@ -51,16 +55,23 @@ class HttpCall:
         query: Iterable[tuple[str, str]] | Mapping[str, str] = (),
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         operation: str | None = None,
+        target: str | None = None,
     ) -> HttpCall:
-        pairs = query.items() if isinstance(query, Mapping) else query
+        """``target`` defaults to ``path`` and the query url-encoded (calls built in code)."""
+        pairs = tuple(
+            (str(k), str(v)) for k, v in (query.items() if isinstance(query, Mapping) else query)
+        )
         items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        if target is None:
+            target = path + (f"?{urlencode(pairs)}" if pairs else "")
         return cls(
             raw=raw,
             method=method.upper(),
             path=path,
-            query=tuple((str(k), str(v)) for k, v in pairs),
+            query=pairs,
             headers={str(k).lower(): str(v) for k, v in items},
             operation=operation,
+            target=target,
         )
 
     def header(self, name: str) -> str | None:
@@ -169,7 +180,7 @@ def _mws(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
     date = locate(where, call, doc)
     if not isinstance(date, str) or not date:
         raise ValueError("Date header missing")
-    return verify_meituan_mws(given, check.client_id, check.secret, call.method, call.path, date)
+    return verify_meituan_mws(given, check.client_id, check.secret, call.method, call.target, date)
 
 
 def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:
@@ -180,14 +191,18 @@ def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]
     return verify
 
 
-def _top(method: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:
-    def verify(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-        params = {k: v for k, v in call.query if k != "sign"}
-        body = call.raw if check.side.sign_body else b""
-        algo = "hmac" if method == "hmac" else "md5"
-        return verify_top(given, params, check.secret, algo, body)
-
-    return verify
+def _top(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
+    """TOP: the caller names its ``sign_method`` (md5, hmac, hmac-sha256) where the spec's
+    ``method_location`` says; a call naming none is signed with the scheme's own. A method
+    TOP does not define is refused (ValueError: a bad signature, with the reason)."""
+    side = check.side
+    named = locate(side.method_location, call, doc) if side.method_location else None
+    method = named or TOP_SIGN_METHODS[side.scheme]
+    if method not in TOP_SIGN_METHODS.values():
+        raise ValueError(f"unsupported sign_method {method!r}")
+    params = {k: v for k, v in call.query if k != "sign"}
+    body = call.raw if side.sign_body else b""
+    return verify_top(given, params, check.secret, method, body)
 
 
 _VERIFIERS: dict[str, Callable[[SignatureCheck, str, HttpCall, Any], bool]] = {
@@ -195,6 +210,7 @@ _VERIFIERS: dict[str, Callable[[SignatureCheck, str, HttpCall, Any], bool]] = {
     "hmac_sha1_mws": _mws,
     "douyin_spi_sha256": _douyin("douyin_spi_sha256"),
     "douyin_spi_md5": _douyin("douyin_spi_md5"),
-    "top_md5": _top("md5"),
-    "top_hmac_md5": _top("hmac"),
+    "top_md5": _top,
+    "top_hmac_md5": _top,
+    "top_hmac_sha256": _top,
 }

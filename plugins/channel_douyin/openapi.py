@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from hub import DeliveryError
+from hub.channels.jsondoc import loads
 from hub.channels.sender import check_status, exchange
 from hub.channels.spec import ChannelSpec
 
@@ -170,7 +171,7 @@ class OpenApi:
         """Douyin's answer → its ``data``, or the `DeliveryError` it amounts to."""
         check_status(f"douyin {kind}", status, "Douyin")
         try:
-            doc = json.loads(raw)
+            doc = loads(raw)
             data = doc["data"]
             code = str(data.get("error_code", doc.get("extra", {}).get("error_code")))
         except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:

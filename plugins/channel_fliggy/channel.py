@@ -25,14 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import ChannelContext, DeliveryError, Denial, Order, PartnerCall
+from hub import ChannelContext, DeliveryError, Order, PartnerCall
 from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.generic import SpecChannel
-from hub.channels.loader import PathError, get_path
 from hub.channels.outbound import OutboundConfigError, callback_policies
 from hub.channels.top import TopOutbound
-from plugins.channel_fliggy import callbacks, refunds
+from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
 
 log = logging.getLogger(__name__)
@@ -46,6 +45,7 @@ _NOT_A_REFUND_RESULT = {
     "INTERNAL",
     "INVALID_REQUEST",
     "UNKNOWN_ORDER",
+    "IDEMPOTENCY_CONFLICT",  # the refund id's first request stands (and was answered)
 }
 
 
@@ -120,48 +120,18 @@ class FliggyChannel(SpecChannel):
     # ------------------------------------------------------------------ inbound
 
     async def handle(self, call: Inbound) -> dict[str, Any]:
+        """The spec-only channel's answer (a refund: everything left, or ``quantity``
+        units under Fliggy's ``refund_id``, `hub.channels.refunds`), and a refused refund
+        request reported to TOP."""
+        doc = await super().handle(call)
         op = self.spec.operations.get(call.operation)
-        if op is None or op.canonical != "refund" or not isinstance(call.body, dict):
-            return await super().handle(call)
-        doc = await self._refund(call)
-        if self.top is not None:
+        if op is not None and op.canonical == "refund" and self.top is not None:
             await self._refused_refund(call, doc)
         return doc
 
-    async def _refund(self, call: Inbound) -> dict[str, Any]:
-        """Everything left, or ``quantity`` units (the spec's ``[mapping].quantity``)."""
-        assert self.inbound is not None
-        order = await self._find(call)
-        if isinstance(order, Denial):
-            return self.inbound.deny(order, call.operation)
-        path = self.spec.mapping.quantity if self.spec.mapping else "quantity"
-        quantity = refunds.requested_quantity(call.body, path)
-        if isinstance(quantity, Denial):
-            return self.inbound.deny(quantity, call.operation)
-        tickets: list[str] | None = None
-        key = refunds.whole_key(self.name, order.partner_order_id)
-        if quantity is not None:
-            request_id = self._request_id(call)
-            key = f"{key}\x1f{request_id}"
-            chosen = await refunds.choose(self._c.store(self.name), key, order, quantity)
-            if isinstance(chosen, Denial):
-                return self.inbound.deny(chosen, call.operation)
-            tickets = chosen
-        outcome = await self._c.orders.refund(order.id, tickets, key=key)
-        return self.inbound.outcome(outcome, call.operation, self._outcome_body(outcome))
-
-    @staticmethod
-    def _request_id(call: Inbound) -> str:
-        """Fliggy's ``refund_id``, else a digest of the request's bytes."""
-        try:
-            return str(get_path(call.body, "refund_id"))
-        except PathError:
-            raw = call.call.raw if call.call is not None else repr(call.body).encode()
-            return callbacks.serial(raw.decode("utf-8", "replace"))
-
     async def _refused_refund(self, call: Inbound, doc: dict[str, Any]) -> None:
         """A refused refund request also goes to TOP as ``refund_status = 2``; durable
-        before the answer, queued once per request (its ``refund_id``, else its bytes)."""
+        before the answer, queued once per request (its ``refund_id``, else its body)."""
         resp = self.spec.envelope.response
         code = str(doc.get(resp.code_path, ""))
         if code == str(resp.success_code):
@@ -172,7 +142,7 @@ class FliggyChannel(SpecChannel):
         order = await self._find(call)
         if not isinstance(order, Order):
             return
-        refused = callbacks.refund_call(order, REFUND_FAILED, f"req-{self._request_id(call)}")
+        refused = callbacks.refund_call(order, REFUND_FAILED, f"req-{self.refund_id(call)}")
         if refused is None:
             return
         outbox = self._c.outbox

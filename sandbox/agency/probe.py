@@ -102,6 +102,9 @@ class AgencyProbe(ChannelProbe):
     def oversized(self, size: int) -> ProbeRequest:
         return self._signed(b'{"order_no": "' + b"x" * size + b'"}')
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        return self._signed(raw)
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         """The group for an accepted booking (``replay`` only says whether this
         transmission was the first, so it is not part of the answer); the code else."""

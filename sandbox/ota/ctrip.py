@@ -48,9 +48,21 @@ class CtripClient:
     path: str = "/api/channels/ctrip"
     now: Callable[[], datetime] = field(default=datetime.now)
 
-    def build(self, service: str, body: Any, *, request_time: str | None = None) -> bytes:
-        """The exact bytes Ctrip posts: a–p cipher body, md5 sign over the six fields."""
-        plain = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def build(
+        self,
+        service: str,
+        body: Any,
+        *,
+        request_time: str | None = None,
+        raw: bytes | None = None,
+    ) -> bytes:
+        """The exact bytes Ctrip posts: a–p cipher body, md5 sign over the six fields.
+        ``raw``: these plain bytes encrypted as the body instead of ``body``'s JSON."""
+        plain = (
+            raw
+            if raw is not None
+            else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        )
         cipher = ctrip_encrypt(plain, self.aes_key, self.aes_iv)
         when = request_time or self.now().strftime("%Y-%m-%d %H:%M:%S")
         sign = ctrip_sign(self.account_id, service, when, cipher, VERSION, self.sign_key)

@@ -6,8 +6,8 @@ adapter) in TOP's conventions: ``POST /api/channels/fliggy/<operation>`` with a 
 body and the TOP system parameters in the query — ``app_key``, ``timestamp`` (GMT+8),
 ``v``, ``sign_method`` — signed over the query sorted by name followed by the raw body:
 ``upper(md5(secret + k1v1… + body + secret))`` or, with ``sign_method=hmac``,
-``upper(HMAC-MD5(secret, k1v1… + body))``. If Fliggy's onboarding documents say
-otherwise, the spec and this client change together.
+``upper(HMAC-MD5(secret, k1v1… + body))``, with ``hmac-sha256`` the same with SHA-256.
+If Fliggy's onboarding documents say otherwise, the spec and this client change together.
 
 Fliggy retries a call that got no answer, a 5xx or ``9999`` (system busy) with the same
 body and a fresh timestamp and signature (`call_retrying`); `duplicate` pushes the same
@@ -44,7 +44,11 @@ def sign_request(query: Mapping[str, str], body: bytes, secret: str, method: str
     key = secret.encode()
     if method == "hmac":
         return hmac.new(key, text, hashlib.md5).hexdigest().upper()
-    return hashlib.md5(key + text + key).hexdigest().upper()
+    if method == "hmac-sha256":
+        return hmac.new(key, text, hashlib.sha256).hexdigest().upper()
+    if method == "md5":
+        return hashlib.md5(key + text + key).hexdigest().upper()
+    return "0" * 32  # a method TOP does not define: no signature anyone can check
 
 
 @dataclass(frozen=True, slots=True)

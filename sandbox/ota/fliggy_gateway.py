@@ -4,9 +4,10 @@ It listens on 127.0.0.1 at ``/router/rest`` and checks each call the way the gat
 does: the form (or query) parameters, the system parameters (``method``, ``app_key``,
 ``timestamp`` in GMT+8 within its window, ``format``, ``v``, ``sign_method``), the
 signature over the parameters sorted by name — ``md5`` as ``upper(md5(secret + k1v1… +
-secret))``, ``hmac`` as ``upper(HMAC-MD5(secret, k1v1…))`` — then the API's own
-parameters. Written inline with hashlib/hmac from the public formulas, never with the
-hub's code, so a test through it checks the hub against TOP rather than against itself.
+secret))``, ``hmac`` as ``upper(HMAC-MD5(secret, k1v1…))``, ``hmac-sha256`` as
+``upper(HMAC-SHA256(secret, k1v1…))`` — then the API's own parameters. Written inline
+with hashlib/hmac from the public formulas, never with the hub's code, so a test through
+it checks the hub against TOP rather than against itself.
 
 Answers are TOP's: ``{"travel_ticket_order_verify_response": {...}}`` on success,
 ``{"error_response": {"code", "msg", "sub_code", "sub_msg"}}`` on failure.
@@ -56,6 +57,8 @@ def top_signature(params: dict[str, str], secret: str, method: str) -> str:
     key = secret.encode()
     if method == "hmac":
         return hmac.new(key, text, hashlib.md5).hexdigest().upper()
+    if method == "hmac-sha256":
+        return hmac.new(key, text, hashlib.sha256).hexdigest().upper()
     return hashlib.md5(key + text + key).hexdigest().upper()
 
 
@@ -196,7 +199,7 @@ class TopGateway:
             raise TopError(41, "Invalid Arguments", "isv.format-not-json")
         if params["v"] != "2.0":
             raise TopError(41, "Invalid Arguments", "isv.invalid-version")
-        if params["sign_method"] not in ("md5", "hmac"):
+        if params["sign_method"] not in ("md5", "hmac", "hmac-sha256"):
             raise TopError(41, "Invalid Arguments", "isv.invalid-sign-method")
         try:
             at = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S")

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from hub.channels.codecs import meituan_decrypt, meituan_encrypt
 from sandbox.ota.meituan_receiver import MeituanReceiver, Notice
@@ -76,7 +77,7 @@ def rfc1123(at: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MeituanRequest:
-    """One call exactly as Meituan posts it."""
+    """One call exactly as Meituan posts it (``path``: the request target, query included)."""
 
     path: str
     data: bytes
@@ -119,9 +120,12 @@ class MeituanClient:
         encrypt: bool | None = None,
         at: datetime | None = None,
         partner_id: str | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> MeituanRequest:
-        """The exact request: envelope, optional whole-body encryption, MWS headers."""
-        path = f"{self.prefix}/{tail}"
+        """The exact request: envelope, optional whole-body encryption, MWS headers. The
+        signed URI is the request target as sent: the path and, with ``query``, ``?`` and
+        the query string."""
+        path = f"{self.prefix}/{tail}" + (f"?{urlencode(query)}" if query else "")
         partner = self.partner_id if partner_id is None else partner_id
         doc = {"partnerId": partner, "body": body}
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

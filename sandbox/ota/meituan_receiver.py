@@ -2,10 +2,11 @@
 
 It listens on 127.0.0.1 and checks each call the way Meituan does: the ``PartnerId``
 header, the ``Date`` header within its window, the MWS ``Authorization`` (HMAC-SHA1 over
-``POST {URI}\\n{Date}``, computed inline from the reference formula, never with the hub's
-outbound module), the envelope's ``partnerId``; a body announced by
-``X-Encryption-Status: encrypted`` is decrypted first. It answers in Meituan's envelope
-(``{"code": 200, "describe": "success", "partnerId": ...}``, or its error codes).
+``POST {URI}\\n{Date}``, URI = the request target as sent, query included; computed
+inline from the reference formula, never with the hub's outbound module), the envelope's
+``partnerId``; a body announced by ``X-Encryption-Status: encrypted`` is decrypted first.
+It answers in Meituan's envelope (``{"code": 200, "describe": "success", "partnerId":
+...}``, or its error codes).
 
 It records every attempt (`received`) and every notice it ACCEPTED (`accepted`); a
 notice counts only once Meituan answered 200, as in production. `duplicates` lists
@@ -138,7 +139,7 @@ class MeituanReceiver(FaultyReceiver):
         failed = await self.transport_fault(fault)
         if failed is not None:
             return failed
-        code, describe, body, encrypted = self.check(request.path_qs, request.headers, raw)
+        code, describe, body, encrypted = self.check(request.raw_path, request.headers, raw)
         if code != 200:
             return self._answer(code, describe)
         if fault is not None and fault.startswith("code:"):

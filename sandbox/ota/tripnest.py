@@ -49,8 +49,11 @@ class TripNestClient:
         self.secret = secrets["TRIPNEST_SECRET"]
         self.now = now
 
-    def request(self, operation: str, body: Any, *, secret: str | None = None) -> ProbeRequest:
-        data = base64.b64encode(json.dumps(body).encode()).decode()
+    def request(
+        self, operation: str, body: Any, *, secret: str | None = None, raw: bytes | None = None
+    ) -> ProbeRequest:
+        """``raw``: these bytes as the (base64) data instead of ``body``'s JSON."""
+        data = base64.b64encode(json.dumps(body).encode() if raw is None else raw).decode()
         stamp = self.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         doc = {
             "partnerId": self.partner,
@@ -130,6 +133,9 @@ class TripNestProbe(ChannelProbe):
         return ProbeRequest(
             "POST", f"{BASE}/book", b'{"data":"' + b"A" * size + b'"}', headers=JSON
         )
+
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        return self.client.request("book", None, raw=raw)
 
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         return self.client.read(body)

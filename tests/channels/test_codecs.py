@@ -186,3 +186,7 @@ def test_top_sign_md5_and_hmac() -> None:
     assert codecs.top_sign(params, "SEC", "hmac") == hm
     assert codecs.verify_top(md5.lower(), params, "SEC")
     assert not codecs.verify_top(hm, params, "SEC")
+    sha = hmac.new(b"SEC", s.encode(), hashlib.sha256).hexdigest().upper()
+    assert codecs.top_sign(params, "SEC", "hmac-sha256") == sha
+    assert codecs.verify_top(sha, params, "SEC", "hmac-sha256")
+    assert not codecs.verify_top(sha, params, "SEC", "hmac")

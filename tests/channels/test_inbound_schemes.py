@@ -39,13 +39,26 @@ def adapter(name: str, settings: dict[str, str], now: datetime = NOW) -> SpecInb
 
 
 def meituan_call(
-    body: bytes, *, date: datetime = NOW, secret: str = "mt-secret", path: str = "/mt/pay"
+    body: bytes,
+    *,
+    date: datetime = NOW,
+    secret: str = "mt-secret",
+    path: str = "/mt/pay",
+    query: str = "",
+    signed: str | None = None,
 ) -> HttpCall:
+    """A Meituan call to ``path`` (+ ``?query``), MWS-signed over ``signed`` (default: the
+    request target as sent, query included — the reference's URI)."""
+    target = path + (f"?{query}" if query else "")
+    uri = target if signed is None else signed
     stamp = format_datetime(date, usegmt=True)
-    mac = hmac.new(secret.encode(), f"POST {path}\n{stamp}".encode(), hashlib.sha1).digest()
+    mac = hmac.new(secret.encode(), f"POST {uri}\n{stamp}".encode(), hashlib.sha1).digest()
     auth = f"MWS mt-client:{base64.b64encode(mac).decode()}"
     headers = {"Authorization": auth, "Date": stamp, "PartnerId": "9001"}
-    return HttpCall.of(body, path=path, headers=headers, operation="pay")
+    pairs = [tuple(p.split("=", 1)) for p in query.split("&")] if query else []
+    return HttpCall.of(
+        body, path=path, query=pairs, target=target, headers=headers, operation="pay"
+    )
 
 
 def test_meituan_mws_signature_accepted_and_forgeries_refused() -> None:
@@ -64,6 +77,22 @@ def test_meituan_mws_signature_accepted_and_forgeries_refused() -> None:
     moved = meituan_call(raw)
     moved = HttpCall.of(raw, path="/mt/refund", headers=dict(moved.headers), operation="pay")
     assert isinstance(mt.read(moved), Refusal)
+
+
+def test_meituan_mws_signs_the_query_too_as_it_does_outbound() -> None:
+    """One rule both ways: the URI signed is the request target, path AND query, exactly
+    as sent (our notices are signed so too)."""
+    mt = adapter("meituan", MEITUAN)
+    raw = json.dumps({"partnerId": 9001, "body": {"orderId": 1}}).encode()
+    query = "trace=a%20b&v=2"
+    got = mt.read(meituan_call(raw, query=query))
+    assert isinstance(got, Inbound), got
+    path_only = mt.read(meituan_call(raw, query=query, signed="/mt/pay"))
+    assert isinstance(path_only, Refusal) and path_only.key == "BAD_SIGN"
+    other_query = mt.read(meituan_call(raw, query="trace=x&v=2", signed=f"/mt/pay?{query}"))
+    assert isinstance(other_query, Refusal) and other_query.key == "BAD_SIGN"
+    decoded = mt.read(meituan_call(raw, query=query, signed="/mt/pay?trace=a b&v=2"))
+    assert isinstance(decoded, Refusal) and decoded.key == "BAD_SIGN"
 
 
 def test_meituan_global_encryption_both_ways() -> None:

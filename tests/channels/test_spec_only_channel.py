@@ -83,18 +83,24 @@ async def test_a_spec_file_is_a_whole_channel(aiohttp_client: Any, db_url: str) 
         await receiver.close()
 
 
-async def test_bad_input_answers_in_tripnest_codes_and_writes_nothing(
-    aiohttp_client: Any, sqlite_url: str
-) -> None:
-    tn = TripNestClient(now=lambda: T0)
+async def tripnest_hub(aiohttp_client: Any, db_url: str) -> TestClient:
+    """A hub serving TripNest from its spec (no callbacks), 5 places tomorrow."""
     client = await hub_client(
         aiohttp_client,
-        sqlite_url,
+        db_url,
         clock=FixedClock(T0),
         channel_specs_dirs=[SPECS_DIR],
         channel_settings={"tripnest": SECRETS},
     )
     await seed(client, capacity=5, slots=("",))
+    return client
+
+
+async def test_bad_input_answers_in_tripnest_codes_and_writes_nothing(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    tn = TripNestClient(now=lambda: T0)
+    client = await tripnest_hub(aiohttp_client, sqlite_url)
     stranger = TripNestClient({**SECRETS, "TRIPNEST_PARTNER_ID": "someone"}, now=lambda: T0)
     assert (
         await call(client, stranger, "book", booking("X1", product="adult", day=TOMORROW, count=1))
@@ -120,3 +126,43 @@ async def test_bad_input_answers_in_tripnest_codes_and_writes_nothing(
     assert n == 0
     ok = booking("X6", product="realname", day=TOMORROW, count=1, visitors=one_good)
     assert (await call(client, tn, "book", ok)).code == "0"  # the same ID, right count: fine
+
+
+async def test_partial_refunds_by_quantity_each_with_the_partners_refund_id(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """A refund names how many units (the spec's quantity field) and the partner's refund
+    id: k units refund k tickets (at their price), a second refund with another id is a
+    new refund, the same id again is the first answer (a changed one a conflict), more
+    than is left is refused in TripNest's words, and no quantity takes what is left."""
+    tn = TripNestClient(now=lambda: T0)
+    client = await tripnest_hub(aiohttp_client, db_url)
+    book = booking("TR1", product="adult", day=TOMORROW, count=4)
+    assert (await call(client, tn, "book", book)).code == "0"
+    assert (await call(client, tn, "pay", {"orderNo": "TR1"})).code == "0"
+
+    hub = hub_of(client)
+
+    async def refunded_amount() -> int:
+        async with hub.engine.connect() as conn:
+            stmt = select(OrderRow.extra).where(OrderRow.partner_order_id == "TR1")
+            return int((await conn.execute(stmt)).scalar_one().get("refunded_amount", 0))
+
+    first = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R1", "count": 1})
+    assert first.code == "0" and first.body["refundedCount"] == 1, first
+    assert first.body["status"] == "ISSUED"
+    assert await refunded_amount() == 10000  # one ticket at its price, not the order
+    again = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R1", "count": 1})
+    assert again == first
+    second = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R2", "count": 2})
+    assert second.code == "0" and second.body["refundedCount"] == 3, second
+    changed = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R1", "count": 2})
+    assert changed.code == "2009", changed
+    too_many = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R3", "count": 2})
+    assert too_many.code == "3003", too_many
+    bad = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R4", "count": "x"})
+    assert bad.code == "1004", bad
+    rest = await call(client, tn, "refund", {"orderNo": "TR1", "refundNo": "R5"})
+    assert rest.code == "0" and rest.body["refundedCount"] == 4, rest
+    assert rest.body["status"] == "REFUNDED"
+    assert await refunded_amount() == 4 * 10000

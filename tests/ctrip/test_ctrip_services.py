@@ -184,3 +184,22 @@ async def test_bad_input_gets_ctrips_codes_and_writes_nothing(
     assert await stock(client) == {"held": 0, "sold": 0}
     for ota in ("e1", "e2", "e3", "e4", "e5", "e6"):
         assert (await c.call("QueryOrder", {"otaOrderId": ota})).code == "4001"
+
+
+async def test_a_field_failing_validation_is_ctrips_bad_request_naming_it(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """Correctly signed, but a contact name over the hub's 100 characters: Ctrip's "wrong
+    information" naming Ctrip's field — not "supplier system error", which Ctrip retries."""
+    client = await ctrip_hub(aiohttp_client, db_url)
+    c = ctrip(client)
+    long_name = [{"name": "N" * 101, "mobile": "13800000000"}]
+    for service in ("CreatePreOrder", "CreateOrder", "VerifyOrder"):
+        reply = await c.call(service, order(f"v-{service}", contacts=long_name))
+        assert reply.code == "1005", (service, reply)
+        assert reply.message.startswith("missing information: contacts[0].name:"), reply
+    people = id_passengers(1)
+    people[0]["name"] = "P" * 101
+    reply = await c.call("CreateOrder", order("v-p", "realname", 1, passengers=people))
+    assert reply.code == "1005" and "passengers[0].name:" in reply.message, reply
+    assert await stock(client) == {"held": 0, "sold": 0}

@@ -140,6 +140,15 @@ def test_a_header_signed_partner_from_its_spec_alone() -> None:
     )
     doc = json.loads(raw)
     assert doc["partnerId"] == "p-7" and doc["body"] == {"orderId": 1}
+    # a path with a query: the query is signed too (as the inbound check does)
+    queried = spec.callbacks[kind].model_copy(update={"path": cb.path + "?v=2&t=a%20b"})
+    spec = spec.model_copy(update={"callbacks": {**spec.callbacks, kind: queried}})
+    url, raw, headers = SpecOutbound(spec, settings).request(kind, {"orderId": 1}, at=AT)
+    uri = cb.path + "?v=2&t=a%20b"
+    assert url.endswith(uri)
+    auth, date = headers["Authorization"], headers["Date"]
+    assert verify_meituan_mws(auth, "client-1", "s3cret", "POST", uri, date)
+    assert not verify_meituan_mws(auth, "client-1", "s3cret", "POST", cb.path, date)
 
 
 def test_the_outbox_asks_each_callback_for_its_own_schedule() -> None:

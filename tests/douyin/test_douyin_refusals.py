@@ -103,6 +103,25 @@ async def test_visitor_refusals(aiohttp_client: Any, db_url: str) -> None:
         assert await r.orders() == 1
 
 
+async def test_a_field_failing_validation_is_a_final_refusal_naming_it(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """Over the hub's limits: Douyin's final 999999 naming its field, never 100 (retry)."""
+    async with rig(aiohttp_client, db_url) as r:
+        d = r.douyin()
+        people = tourists(1)
+        people[0]["name"] = "T" * 101
+        reply = await d.call("create_order", order("f1", "realname", 1, tourists=people))
+        assert reply.code == 999999, reply
+        assert reply.description.startswith("request invalid: tourists[0].name: "), reply
+        people = tourists(1)
+        people[0]["phone"] = "1" * 33
+        reply = await d.call("can_buy", order("f2", "realname", 1, tourists=people))
+        assert reply.code == 999999, reply
+        assert reply.description.startswith("request invalid: tourists[0].phone: "), reply
+        await _nothing_written(r)
+
+
 async def test_changed_replay_is_a_conflict(aiohttp_client: Any, db_url: str) -> None:
     async with rig(aiohttp_client, db_url) as r:
         d = r.douyin()

@@ -23,18 +23,24 @@ ATTEMPT_SECONDS = 0.4
 """Each TOP call's real per-attempt timeout in these tests (the spec says 10 s)."""
 
 
-def fast_spec(*, cumulative: bool = False, hmac: bool = False) -> ChannelSpec:
-    """The shipped spec with short attempts; optionally write_off_type 1 or HMAC-MD5."""
+SCHEMES = {"md5": "top_md5", "hmac": "top_hmac_md5", "hmac-sha256": "top_hmac_sha256"}
+"""TOP ``sign_method`` → the spec's signing scheme."""
+
+
+def fast_spec(*, cumulative: bool = False, sign_method: str = "md5") -> ChannelSpec:
+    """The shipped spec with short attempts; optionally write_off_type 1, and another TOP
+    sign method for our calls (and as the default of Fliggy's)."""
 
     def change(kind: str, cb: Callback) -> dict[str, Any]:
         verify = {"cumulative": cumulative} if kind == "verify" else {}
         return {"timeout_seconds": ATTEMPT_SECONDS, **verify}
 
     spec = with_callbacks(load_all()["fliggy"], change)
-    if not hmac:
+    if sign_method == "md5":
         return spec
-    out = spec.signing.outbound.model_copy(update={"scheme": "top_hmac_md5"})
-    inb = spec.signing.inbound.model_copy(update={"scheme": "top_hmac_md5"})
+    scheme = {"scheme": SCHEMES[sign_method]}
+    out = spec.signing.outbound.model_copy(update=scheme)
+    inb = spec.signing.inbound.model_copy(update=scheme)
     signing = spec.signing.model_copy(update={"outbound": out, "inbound": inb})
     return spec.model_copy(update={"signing": signing})
 
@@ -57,7 +63,7 @@ async def rig(
     db_url: str,
     *,
     cumulative: bool = False,
-    hmac: bool = False,
+    sign_method: str = "md5",
     capacity: int = 10,
     callbacks: bool = True,
     hub_settings: dict[str, Any] | None = None,
@@ -67,7 +73,7 @@ async def rig(
     async with serving(gateway) as url:
         extra = {"FLIGGY_TOP_URL": url} if callbacks else {}
         channel_settings = {"fliggy": {**SECRETS, **extra}}
-        channel = FliggyChannel(fast_spec(cumulative=cumulative, hmac=hmac))
+        channel = FliggyChannel(fast_spec(cumulative=cumulative, sign_method=sign_method))
         yield await Rig.start(
             aiohttp_client,
             settings(db_url, channel_settings=channel_settings, **(hub_settings or {})),
@@ -75,5 +81,5 @@ async def rig(
             plugins=[ChannelOverride("fliggy", channel)],
             seed=day_seed(capacity),
             gateway=gateway,
-            sign_method="hmac" if hmac else "md5",
+            sign_method=sign_method,
         )

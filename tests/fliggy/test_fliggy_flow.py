@@ -1,13 +1,15 @@
 """Fliggy's calls end to end over HTTP, signed as Fliggy signs them (sandbox client):
 a paid order, duplicated pushes and retries, query, cancel and refund, real-name
-travellers; both TOP sign methods."""
+travellers; every TOP sign method, the caller's choice."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from sandbox.ota.fliggy import booking, travellers
+import pytest
+
+from sandbox.ota.fliggy import FliggyClient, booking, travellers
 from tests.channel_kit import stock
 from tests.fliggy.kit import rig
 from tests.support import TOMORROW, id_number
@@ -61,16 +63,34 @@ async def test_cancel_of_a_paid_order_refunds_it_and_tells_top(
         assert calls[0].order_id == "F4" and r.gateway.duplicates == []
 
 
-async def test_both_sign_methods_inbound_and_outbound(aiohttp_client: Any, db_url: str) -> None:
-    async with rig(aiohttp_client, db_url, hmac=True) as r:
-        assert r.fliggy.sign_method == "hmac"
+async def test_the_callers_sign_method_is_honoured(aiohttp_client: Any, db_url: str) -> None:
+    """TOP lets the caller choose ``sign_method`` (md5, hmac, hmac-sha256): each verifies
+    by its own formula whatever the spec's default, a signature made with another method
+    than the one named does not, and an unknown method is refused as a bad signature."""
+    async with rig(aiohttp_client, db_url) as r:  # the spec's default: md5
+        for i, method in enumerate(("md5", "hmac", "hmac-sha256")):
+            caller = FliggyClient(r.client, now=r.clock.now, sign_method=method)
+            created = await caller.call("create", booking(f"S{i}", day=TOMORROW))
+            assert created.ok, (method, created)
+        signed = r.fliggy.build("query", {"order_id": "S0"})  # md5
+        claims_hmac = tuple((k, "hmac" if k == "sign_method" else v) for k, v in signed.query)
+        lying = await r.fliggy.send(type(signed)(signed.operation, claims_hmac, signed.body))
+        assert lying.code == "1002", lying
+        odd = FliggyClient(r.client, now=r.clock.now, sign_method="sha1")
+        refused = await odd.call("query", {"order_id": "S0"})
+        assert refused.code == "1002" and "sign_method" in refused.message, refused
+        assert await r.orders() == 3
+
+
+@pytest.mark.parametrize("method", ["hmac", "hmac-sha256"])
+async def test_our_top_calls_use_the_spec_s_sign_method(
+    aiohttp_client: Any, db_url: str, method: str
+) -> None:
+    async with rig(aiohttp_client, db_url, sign_method=method) as r:
         assert (await r.fliggy.call("create", booking("H1", day=TOMORROW))).ok
-        md5 = r.fliggy
-        md5.sign_method = "md5"  # the spec says hmac: an md5-signed call does not verify
-        assert (await md5.call("query", {"order_id": "H1"})).code == "1002"
         assert (await r.fliggy.call("refund", {"order_id": "H1"})).ok
         await r.deliver_all()
-        assert r.gateway.sign_methods == {"hmac": 1}
+        assert r.gateway.sign_methods == {method: 1}
         assert len(r.gateway.of("taobao.travel.ticket.order.refund")) == 1
 
 
@@ -98,12 +118,16 @@ async def test_partial_refunds_by_quantity_keep_their_first_choice(
         assert retried.raw == first.raw
         assert await stock(r.client) == {"held": 0, "sold": 2}
         too_many = await r.fliggy.call("refund", {**ask, "refund_id": "RF-2", "quantity": 2})
-        assert too_many.code == "3002", too_many  # one unused unit is left
+        assert too_many.code == "3003", too_many  # one unused unit is left, one was used
+        beyond = await r.fliggy.call("refund", {**ask, "refund_id": "RF-5", "quantity": 9})
+        assert beyond.code == "3002", beyond  # more than the order has left
+        changed = await r.fliggy.call("refund", {**ask, "quantity": 1})  # RF-1 again
+        assert changed.code == "2009", changed
         bad = await r.fliggy.call("refund", {**ask, "refund_id": "RF-3", "quantity": "0"})
         assert bad.code == "1004", bad
         last = await r.fliggy.call("refund", {**ask, "refund_id": "RF-4", "quantity": 1})
         assert last.ok and last.data["refunded_quantity"] == 3
         await r.deliver_all()
         status = r.gateway.refund_status["P1"]
-        assert sorted(status) == [1, 1, 2], status  # RF-1 and RF-4 done, RF-2 refused
+        assert sorted(status) == [1, 1, 2, 2], status  # RF-1, RF-4 done; RF-2, RF-5 refused
         assert r.gateway.duplicates == []

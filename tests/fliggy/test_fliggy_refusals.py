@@ -100,6 +100,29 @@ async def test_business_refusals_use_fliggys_codes(
         await _nothing_written(r)
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contact": {"name": "N" * 101, "phone": "13700000000"}}, "contact.name"),
+        ({"contact": {"name": "Zhao", "phone": "1" * 33}}, "contact.phone"),
+        (
+            {"product_id": "realname", "travellers": [{"name": "T" * 101, "cert_no": id_number()}]},
+            "travellers[0].name",
+        ),
+    ],
+)
+async def test_a_field_failing_validation_is_fliggys_bad_request_naming_it(
+    aiohttp_client: Any, db_url: str, change: dict[str, Any], field: str
+) -> None:
+    """Correctly signed, but over the hub's limits: 1004 naming Fliggy's field — not 9999
+    "system busy, retry", which Fliggy would retry for ever."""
+    async with rig(aiohttp_client, db_url) as r:
+        reply = await r.fliggy.call("create", booking("B6", day=TOMORROW) | change)
+        assert (reply.status, reply.code) == (200, "1004"), reply
+        assert reply.message.startswith(f"invalid parameters: {field}: "), reply
+        await _nothing_written(r)
+
+
 async def test_a_replay_with_a_changed_body_is_refused(aiohttp_client: Any, db_url: str) -> None:
     async with rig(aiohttp_client, db_url) as r:
         first = await r.fliggy.call("create", booking("B5", day=TOMORROW, quantity=2))

@@ -27,12 +27,14 @@ def by_hand(params: dict[str, str], secret: str, method: str) -> str:
     text = "".join(k + params[k] for k in sorted(params) if k != "sign")
     if method == "hmac":
         return hmac.new(secret.encode(), text.encode(), hashlib.md5).hexdigest().upper()
+    if method == "hmac-sha256":
+        return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest().upper()
     return hashlib.md5((secret + text + secret).encode()).hexdigest().upper()
 
 
-@pytest.mark.parametrize(("use_hmac", "method"), [(False, "md5"), (True, "hmac")])
-def test_parameters_and_signature(use_hmac: bool, method: str) -> None:
-    top = TopOutbound(fast_spec(hmac=use_hmac), SETTINGS)
+@pytest.mark.parametrize("method", ["md5", "hmac", "hmac-sha256"])
+def test_parameters_and_signature(method: str) -> None:
+    top = TopOutbound(fast_spec(sign_method=method), SETTINGS)
     business = {"order_id": "F1", "write_off_type": 0, "voucher_infos": [{"confirm_code": "c"}]}
     p = top.params("verify", business, at=AT)
     assert p["method"] == "taobao.travel.ticket.order.verify"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sandbox.ota.meituan import CLOSE, CREATE, PAY, QUERY, REFUND
+from sandbox.ota.meituan import CLOSE, CREATE, PAY, QUERY, REFUND, MeituanRequest
 from tests.channel_kit import stock
 from tests.meituan.kit import order, rig, visitors
 
@@ -166,3 +166,20 @@ async def test_a_payment_after_the_hold_ran_out(aiohttp_client: Any, db_url: str
         gone = await r.meituan().call(PAY, {"orderId": "gone"})
         assert gone.code == "506", gone
         assert await stock(r.client) == {"held": 2, "sold": 1}
+
+
+async def test_a_call_with_a_query_string_verifies(aiohttp_client: Any, db_url: str) -> None:
+    """Meituan signs the URI with its query (as we sign our notices): such a call must
+    verify, and the same signature under another query must not."""
+    async with rig(aiohttp_client, db_url, callbacks=False) as r:
+        mt = r.meituan()
+        with_query = mt.build(CREATE, order("q-1"), query={"trace": "t 1", "v": "2"})
+        assert "?" in with_query.path
+        created = await mt.send(with_query)
+        assert created.ok, created
+        paid = await mt.call(PAY, {"orderId": "q-1"}, query={"source": "mtp"})
+        assert paid.ok, paid
+        moved = MeituanRequest(
+            with_query.path.replace("t+1", "t+2"), with_query.data, with_query.headers
+        )
+        assert (await mt.send(moved)).code == "401"

@@ -122,6 +122,17 @@ def unknown_id_type(mt: MeituanClient) -> MeituanRequest:
     return mt.build(CREATE, order("bad-1", "realname", 1, visitors=people))
 
 
+def contact_name_too_long(mt: MeituanClient) -> MeituanRequest:
+    person = {"name": "N" * 101, "mobile": "13900000000"}
+    return mt.build(CREATE, order("bad-1", contactPerson=person))
+
+
+def visitor_name_too_long(mt: MeituanClient) -> MeituanRequest:
+    people = visitors(1)
+    people[0]["name"] = "V" * 101
+    return mt.build(CREATE, order("bad-1", "realname", 1, visitors=people))
+
+
 def oversized(mt: MeituanClient) -> MeituanRequest:
     request = mt.build(CREATE, order("bad-1"))
     return _with(request, data=b'{"partnerId":"x","body":"' + b"a" * 1_100_000 + b'"}')
@@ -149,6 +160,8 @@ CASES: list[tuple[str, Callable[[MeituanClient], MeituanRequest], str]] = [
     ("invalid ID number", invalid_id_number, "504"),
     ("unknown credential type", unknown_id_type, "504"),
     ("oversized body", oversized, "400"),
+    ("contact name over 100 characters", contact_name_too_long, "400"),
+    ("visitor name over 100 characters", visitor_name_too_long, "400"),
 ]
 
 
@@ -166,6 +179,20 @@ async def test_bad_input_gets_meituans_code_and_writes_nothing(
         assert reply.describe, reply
         assert await r.orders() == 0
         assert await stock(r.client) == {"held": 0, "sold": 0}
+
+
+async def test_a_field_failing_validation_is_named_in_meituans_words(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """A correctly signed order Meituan must correct, not retry (599): 400 naming its field."""
+    async with rig(aiohttp_client, db_url, callbacks=False) as r:
+        mt = r.meituan()
+        reply = await mt.send(contact_name_too_long(mt))
+        assert reply.code == "400", reply
+        assert reply.describe.startswith("invalid request: contactPerson.name: "), reply
+        reply = await mt.send(visitor_name_too_long(mt))
+        assert reply.describe.startswith("invalid request: visitors[0].name: "), reply
+        assert await r.orders() == 0
 
 
 async def test_replay_with_a_changed_body_is_refused(aiohttp_client: Any, db_url: str) -> None:

@@ -8,6 +8,13 @@ Subclass `ChannelProbe`. Required: ``channel``, ``settings``, ``codes`` and the 
 `order`, `forge`, `malformed`, `oversized`, `read`. The hooks below have defaults that fit
 most partners; override the ones yours differs in:
 
+`carrying`
+    the stock-taking call with bytes the kit chose (deeply nested JSON) as its business
+    body, wrapped, encrypted and signed as the partner does, so the kit's nesting checks
+    reach the hub's parser of the business body. Default: the `order` request with those
+    bytes as its whole HTTP body — right for a partner whose body IS the business
+    document and whose signature does not cover it; override it otherwise.
+
 ``hub_settings``
     extra hub `Settings` fields (e.g. ``channel_specs_dirs`` for a spec-only channel).
 `prepare`
@@ -74,13 +81,15 @@ class ProbeAnswer:
 @dataclass(frozen=True, slots=True)
 class ReceivedCall:
     """One request at the kit's callback receiver. ``headers`` is case-insensitive (the
-    receiver passes aiohttp's), as HTTP header names are."""
+    receiver passes aiohttp's), as HTTP header names are; ``target`` is the request target
+    as it came on the wire (path and query, undecoded), for schemes that sign it."""
 
     method: str
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    target: str = ""
 
 
 def _codes(given: str | Iterable[str]) -> frozenset[str]:
@@ -152,6 +161,11 @@ class ChannelProbe(ABC):
     @abstractmethod
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         """The partner's reading of the hub's answer."""
+
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """The stock-taking call with ``raw`` as its business body (see the module doc)."""
+        request = self.order("CK-CARRY", product="adult", day=date.today(), quantity=1)
+        return ProbeRequest(request.method, request.path, raw, request.query, request.headers)
 
     async def prepare(self, kit: KitHub) -> None:
         """Set up what the partner needs on the seeded hub; nothing by default."""

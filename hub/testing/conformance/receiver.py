@@ -51,7 +51,12 @@ class CallbackReceiver:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         call = ReceivedCall(
-            request.method, request.path, request.query, request.headers, await request.read()
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            await request.read(),
+            request.raw_path,
         )
         try:
             identity = self.identify(call)

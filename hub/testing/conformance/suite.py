@@ -8,9 +8,10 @@
 Each check runs on SQLite and on PostgreSQL (the ``conformance_db_url`` fixture of the
 ``tickethub`` pytest plugin). The checks are the partner's promises, not ours: a forged
 call is refused in the partner's words with nothing written, a retry gets the first
-answer, a changed retry is refused, garbage and huge bodies never cause a 500, concurrent
-orders never oversell, and every callback lands once through timeouts and 5xx (skipped,
-with the probe's reason, for a partner the hub never calls back).
+answer, a changed retry is refused, garbage, huge and deeply nested bodies never cause a
+500 (each is refused in the partner's "malformed" words), concurrent orders never
+oversell, and every callback lands once through timeouts and 5xx (skipped, with the
+probe's reason, for a partner the hub never calls back).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from hub.testing.conformance.receiver import CallbackReceiver
 
 DRIVE_SECONDS = 60.0
 """How long the callback check drives the outbox before judging what landed."""
+
+NESTINGS = {
+    "arrays 100000 deep": (b"[", b"]", 100_000),
+    "objects 100000 deep": (b'{"a":', b"}", 100_000),
+    "objects 500 deep": (b'{"a":', b"}", 500),
+    "arrays as deep as the body limit allows": (b"[", b"]", None),
+}
+"""Nested JSON under the body limit: the deep ones overflow a recursive parser; 500 levels
+parse, then overflow whatever walks the document next (a fingerprint, validation)."""
 
 
 class ConformanceSuite:
@@ -92,14 +102,29 @@ class ConformanceSuite:
             self._refused(status, answer, self.probe.codes.parse_error, "malformed body")
             assert await kit.orders() == 0
 
+    @pytest.mark.parametrize("over", [1, 4096], ids=["1 byte over", "4 KiB over"])
     async def test_an_oversized_body_is_refused_in_the_partners_words(
-        self, conformance_db_url: str
+        self, conformance_db_url: str, over: int
     ) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
-            size = kit.hub.settings.max_body_bytes + 4096
+            size = kit.hub.settings.max_body_bytes + over
             status, answer = await kit.ask(self.probe.oversized(size))
             self._refused(status, answer, self.probe.codes.parse_error, "oversized body")
             assert await kit.orders() == 0
+
+    @pytest.mark.parametrize("nesting", list(NESTINGS))
+    async def test_a_deeply_nested_body_is_refused_in_the_partners_words(
+        self, conformance_db_url: str, nesting: str
+    ) -> None:
+        opening, closing, depth = NESTINGS[nesting]
+        async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:
+            if depth is None:  # the whole body limit spent on nesting
+                depth = (kit.hub.settings.max_body_bytes - 512) // (len(opening) + len(closing))
+            body = opening * depth + (b"0" if opening.endswith(b":") else b"") + closing * depth
+            status, answer = await kit.ask(self.probe.carrying(body))
+            self._refused(status, answer, self.probe.codes.parse_error, f"{nesting} body")
+            assert await kit.orders() == 0
+            assert await kit.taken() == 0
 
     async def test_concurrent_orders_never_oversell(self, conformance_db_url: str) -> None:
         async with kit_hub(self.probe, conformance_db_url, capacity=self.capacity) as kit:

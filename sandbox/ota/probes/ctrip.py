@@ -104,6 +104,10 @@ class CtripProbe(ChannelProbe):
     def oversized(self, size: int) -> ProbeRequest:
         return self._post(b'{"header":{},"body":"' + b"a" * size + b'"}')
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """``raw`` encrypted as the body of a correctly signed CreatePreOrder."""
+        return self._post(self.client.build("CreatePreOrder", None, raw=raw))
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         doc: dict[str, Any] = json.loads(body)
         plain = None

@@ -105,6 +105,10 @@ class DouyinProbe(ChannelProbe):
         raw = b'{"order_id":"' + b"x" * size + b'"}'
         return self._probe(self.client.build("create_order", {}), raw)
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """``raw`` as the body of create_order, signed (query and these very bytes)."""
+        return self._probe(self.client.build("create_order", {}), raw)
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         data = json.loads(body)["data"]
         return ProbeAnswer(str(data["error_code"]), data)

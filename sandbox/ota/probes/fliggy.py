@@ -64,6 +64,10 @@ class FliggyProbe(ChannelProbe):
         raw = b'{"order_id":"' + b"x" * size + b'"}'
         return self._request("create", raw=raw)
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """``raw`` as the body of create, signed (sorted query, then these bytes)."""
+        return self._request("create", raw=raw)
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         doc: dict[str, Any] = json.loads(body)
         return ProbeAnswer(str(doc["code"]), doc.get("data"))

@@ -89,6 +89,14 @@ class MeituanProbe(ChannelProbe):
         data = b'{"partnerId":"x","body":"' + b"a" * size + b'"}'
         return ProbeRequest("POST", request.path, data, headers=dict(request.headers))
 
+    def carrying(self, raw: bytes) -> ProbeRequest:
+        """``raw`` as the envelope's ``body`` of a correctly signed order/create (MWS signs
+        the method, URI and Date, not the body)."""
+        request = self.client.build(CREATE, None)
+        partner = json.dumps(SECRETS["MEITUAN_PARTNER_ID"]).encode()
+        data = b'{"partnerId":' + partner + b',"body":' + raw + b"}"
+        return ProbeRequest("POST", request.path, data, headers=dict(request.headers))
+
     def read(self, status: int, headers: Mapping[str, str], body: bytes) -> ProbeAnswer:
         reply = self.client.read(status, headers, body)
         return ProbeAnswer(reply.code, reply.body)
@@ -108,9 +116,8 @@ class MeituanProbe(ChannelProbe):
     def callback_identity(self, call: ReceivedCall) -> str:
         """Meituan's own checks (PartnerId, Date window, MWS signature, envelope), then
         the notice's identity: its path and Meituan's refundId (or order and totals)."""
-        path, query = call.path, call.query
-        uri = path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-        code, why, plain, _ = self.receiver.check(uri, call.headers, call.body)
+        path = call.path
+        code, why, plain, _ = self.receiver.check(call.target, call.headers, call.body)
         if code != 200:
             raise ValueError(f"not an authentic Meituan notice: {why}")
         if not isinstance(plain, dict):
