@@ -112,7 +112,9 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = _hub(request)
         if await hub.catalog.venue(venue_id) is None:
             raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
-        body = await read_model(request, UploadIn)
+        # A newer bridge may send more about each decision: its model ignores what it
+        # does not know (the types are still strict).
+        body = await read_model(request, UploadIn, unknown="model")
         result = await recorder(hub).record(venue_id, body, on_calls=hub.outbox.notify)
         return web.json_response(result.as_dict())
 
