@@ -147,7 +147,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE"}.get(
             exc.status, "HTTP_ERROR"
         )
-        return error_response(exc.status, code, exc.reason)
+        headers = None
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            # RFC 9110: a 405 lists the methods the resource does serve.
+            headers = {"Allow": ", ".join(sorted(exc.allowed_methods))}
+        return error_response(exc.status, code, exc.reason, headers=headers)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "INTERNAL", "Internal error")
