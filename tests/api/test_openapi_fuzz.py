@@ -4,7 +4,9 @@ seeded like the other API tests), and each answer must be no server error, have 
 documented status, and match the documented schema.
 
 Bounded: a few derandomized examples per operation (the same requests every run), no
-example database, no shrinking, and a wall-clock guard for the whole run.
+example database, no shrinking, and a wall-clock guard for the whole run. Operations with
+a JSON body also get examples that break their schema (schemathesis' negative mode): each
+must be refused with a documented status, never a server error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
@@ -171,9 +174,14 @@ def test_every_operation_keeps_its_documented_promises(live_hub: LiveHub) -> Non
         names = {p.name for p in op.path_parameters}
         # Generated ids mostly meet a 404; the seed's ids reach the code behind it.
         fixed = {n: v for n, v in live_hub.known.items() if n in names}
-        runs = [{}] if not fixed else [{}, fixed]
-        for path_parameters in runs:
-            run = _fuzz(op, live_hub.base, headers, auth, path_parameters, statuses)
+        runs = [(GenerationMode.POSITIVE, {})] + (
+            [(GenerationMode.POSITIVE, fixed)] if fixed else []
+        )
+        # A JSON body is also fuzzed with what its schema forbids: refused, never a 500.
+        if "application/json" in op.definition.raw.get("requestBody", {}).get("content", {}):
+            runs.append((GenerationMode.NEGATIVE, fixed))
+        for mode, path_parameters in runs:
+            run = _fuzz(op, mode, live_hub.base, headers, auth, path_parameters, statuses)
             try:
                 run()
             except (Exception, BaseExceptionGroup) as exc:  # an entry per broken promise
@@ -186,6 +194,7 @@ def test_every_operation_keeps_its_documented_promises(live_hub: LiveHub) -> Non
 
 def _fuzz(
     op: Any,
+    mode: GenerationMode,
     base: str,
     headers: dict[str, str],
     auth: requests.auth.AuthBase | None,
@@ -200,7 +209,7 @@ def _fuzz(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=op.as_strategy(path_parameters=path_parameters or None))
+    @given(case=op.as_strategy(mode, path_parameters=path_parameters or None))
     def run(case: Any) -> None:
         response = case.call(base_url=base, headers=dict(headers), auth=auth, timeout=30)
         statuses[response.status_code] += 1
