@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, query_day, read_json, read_model
-from hub.api.routing import ApiRoutes
+from hub.api.routing import ApiRoutes, Body
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product, Venue
 from hub.inventory import admin as inventory
@@ -68,6 +68,65 @@ class AllotmentIn(DateRange):
     fallback: bool = True
 
 
+# -- answers (documented in /api/openapi.json; schemathesis holds the answers to them) --------
+
+
+class VenueOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    key_id: int
+    public_key: str = Field(description="Ed25519, base64: verifies the venue's QR credentials")
+
+
+class ProductsOut(BaseModel):
+    products: list[Product]
+
+
+class CellsOut(BaseModel):
+    cells: int = Field(description="slot-days written")
+
+
+class CellOut(BaseModel):
+    slot: str
+    bucket: str = Field(description="'' = the common bucket, else the channel of an allotment")
+    start: str
+    end: str
+    capacity: int
+    held: int
+    sold: int
+    available: int
+    fallback: bool
+
+
+class InventoryOut(BaseModel):
+    pool: str
+    date: date
+    cells: list[CellOut]
+
+
+class AuditSlotOut(BaseModel):
+    slot: str
+    capacity: int
+    held: int
+    sold: int
+    allocated: int = Field(description="units of live orders, counted from the orders")
+    oversold: int = Field(description="always 0")
+
+
+class AuditOut(BaseModel):
+    pool: str
+    date: date
+    slots: list[AuditSlotOut]
+
+
+RULES = Body(
+    {"application/json": {"type": "object", "description": "the product's rule document"}},
+    "the whole rule document (it replaces the old one)",
+)
+RULES_OUT = {"type": "object", "description": "the rule document"}
+
+
 def _upsert(conn: Any, table: Any, values: dict[str, Any], key: str) -> Any:
     ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table).values(values)
     return ins.on_conflict_do_update(
@@ -96,6 +155,8 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         body=VenueIn,
         auth="admin",
+        responses={200: "updated", 201: "created"},
+        response=VenueOut,
     )
     async def put_venue(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -133,10 +194,12 @@ def add_routes(routes: ApiRoutes) -> None:
 
     @routes.put(
         "/api/admin/products/{product_id}",
-        summary="Create or update a product",
+        summary="Create or update a product (the id is the path's)",
         tag="admin",
         auth="admin",
-        responses={200: "saved", 422: "invalid rule document"},
+        body=Product,
+        responses={200: "saved", 422: "invalid field or rule document"},
+        response=Product,
     )
     async def put_product(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -150,6 +213,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         responses={200: "rules", 404: "unknown product"},
+        response=RULES_OUT,
     )
     async def get_rules(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -163,7 +227,9 @@ def add_routes(routes: ApiRoutes) -> None:
         summary="Replace a product's rules",
         tag="admin",
         auth="admin",
-        responses={200: "saved", 422: "invalid rule document"},
+        body=RULES,
+        responses={200: "saved", 404: "unknown product", 422: "invalid rule document"},
+        response=RULES_OUT,
     )
     async def put_rules(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -183,6 +249,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={"venue_id": "only this venue's"},
+        response=ProductsOut,
     )
     async def list_products(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -195,6 +262,8 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         body=CapacityIn,
         auth="admin",
+        responses={200: "set", 422: "below what allotments take or is already sold"},
+        response=CellsOut,
     )
     async def put_inventory(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -212,6 +281,12 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         body=AllotmentIn,
         auth="admin",
+        responses={
+            200: "set",
+            422: "UNKNOWN_POOL (no capacity was ever set for it), SLOT_NOT_USABLE (none set "
+            "in that range), NOT_ENOUGH_FREE_CAPACITY",
+        },
+        response=CellsOut,
     )
     async def put_allotment(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -237,6 +312,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={"pool": "pool id", "date": "YYYY-MM-DD"},
+        response=InventoryOut,
     )
     async def get_inventory(request: web.Request) -> web.Response:
         return await _pool_day_report(request, "cells", inventory.list_cells)
@@ -247,6 +323,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={"pool": "pool id", "date": "YYYY-MM-DD"},
+        response=AuditOut,
     )
     async def get_audit(request: web.Request) -> web.Response:
         return await _pool_day_report(request, "slots", inventory.audit)

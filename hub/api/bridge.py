@@ -15,12 +15,52 @@ from aiohttp import web
 
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, query_day, read_model
-from hub.api.routing import ApiRoutes
+from hub.api.routing import ApiRoutes, JsonSchema
 from hub.redemptions import feed
 from hub.redemptions.uploads import RedemptionRecorder, UploadIn
 
 if TYPE_CHECKING:
     from hub.api.app import Hub
+
+
+def _obj(properties: dict[str, JsonSchema], required: list[str] | None = None) -> JsonSchema:
+    return {"type": "object", "required": required or list(properties), "properties": properties}
+
+
+_S: JsonSchema = {"type": "string"}
+_I: JsonSchema = {"type": "integer"}
+_LIST: JsonSchema = {"type": "array", "items": {"type": "object"}}
+CONFIG = _obj(
+    {
+        "venue": _obj({"id": _S, "name": _S, "timezone": _S}),
+        "keys": {"type": "array", "items": _obj({"key_id": _I, "public_key": _S})},
+        "products": _LIST,
+        "server_time": {"type": "string", "format": "date-time"},
+    }
+)
+CHANGES = _obj(
+    {
+        "tickets": {
+            "type": "array",
+            "items": _obj({"id": _S, "order_id": _S, "state": _S, "seq": _I}),
+        },
+        "cursor": _S,
+        "more": {"type": "boolean"},
+    }
+)
+UPLOADED = _obj(
+    {
+        "recorded": _I,
+        "duplicates": _I,
+        "counted": _I,
+        "conflicts": {"type": "array", "items": _S},
+    }
+)
+FLOW = _obj(
+    {"venue_id": _S, "date": _S, "entries": _I, "exits": _I, "in_park": _I},
+)
+CONFLICTS = _obj({"conflicts": _LIST})
+BACKFILLED = _obj({"tickets": {}, "created": {"type": "array"}, "entries": UPLOADED})
 
 
 def _hub(request: web.Request) -> Hub:
@@ -60,6 +100,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="bridge",
         auth="bridge",
         responses={200: "config", 401: "wrong token", 404: "unknown venue"},
+        response=CONFIG,
     )
     async def config(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
@@ -86,6 +127,7 @@ def add_routes(routes: ApiRoutes) -> None:
         auth="bridge",
         query={"cursor": "as returned by the previous page ('' = start)", "limit": "≤ 5000"},
         responses={200: "a page", 400: "bad cursor", 401: "wrong token"},
+        response=CHANGES,
     )
     async def changes(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
@@ -109,7 +151,12 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="bridge",
         auth="bridge",
         body=UploadIn,
-        responses={200: "recorded (new / duplicates / conflicts)", 401: "wrong token"},
+        responses={
+            200: "recorded (new / duplicates / conflicts)",
+            401: "wrong token",
+            404: "unknown venue",
+        },
+        response=UPLOADED,
     )
     async def upload(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
@@ -117,7 +164,9 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = _hub(request)
         if await hub.catalog.venue(venue_id) is None:
             raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
-        body = await read_model(request, UploadIn)
+        # A newer bridge may send more about each decision: its model ignores what it
+        # does not know (the types are still strict).
+        body = await read_model(request, UploadIn, unknown="model")
         result = await recorder(hub).record(venue_id, body, on_calls=hub.outbox.notify)
         return web.json_response(result.as_dict())
 
@@ -127,6 +176,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={"venue": "venue id", "date": "YYYY-MM-DD (venue-local)"},
+        response=FLOW,
     )
     async def flow(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -139,6 +189,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={"venue": "venue id"},
+        response=CONFLICTS,
     )
     async def conflicts(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -156,6 +207,7 @@ def add_backfill_route(routes: ApiRoutes) -> None:
         auth="admin",
         body=BackfillIn,
         responses={200: "tickets created or found; used ones recorded", 400: "bad sheet"},
+        response=BACKFILLED,
     )
     async def enter_paper(request: web.Request) -> web.Response:
         hub = staff_hub(request)

@@ -1,15 +1,17 @@
 """Errors are JSON ``{"code", "message"}`` — never an HTML page, never a 500 for bad input.
 
 Handlers raise `ApiError` or `DeniedError`; request bodies go through `read_model`, which
-turns every way a body can be wrong (not JSON, wrong encoding, too large, failing the
-model) into a 400 that names the problem.
+turns every way a body can be wrong into an answer that names the problem: not JSON, wrong
+encoding or not an object is a 400, too large a 413, and JSON that fails the model a 422
+whose ``details.errors`` names each field. The model is applied strictly: ``"1"`` is not
+the integer 1, ``false`` is not 0, and a field the model does not name is refused.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
@@ -44,13 +46,17 @@ def query_day(request: web.Request, name: str = "date") -> date:
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     HTTP_ERRORS.labels(code).inc()
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    return web.json_response(body, status=status, dumps=jsonutil.dumps)
+    return web.json_response(body, status=status, headers=headers, dumps=jsonutil.dumps)
 
 
 def outcome_response(outcome: Outcome) -> web.Response:
@@ -76,14 +82,39 @@ async def read_json(request: web.Request) -> Any:
         raise ApiError(400, "INVALID_REQUEST", f"Body is not UTF-8 JSON: {exc}") from exc
 
 
-async def read_model(request: web.Request, model: type[M], **overrides: Any) -> M:
+async def read_model(
+    request: web.Request,
+    model: type[M],
+    *,
+    unknown: Literal["forbid", "model"] = "forbid",
+    **overrides: Any,
+) -> M:
+    """The body as `model`, strictly (JSON types as the schema says); ``overrides`` are
+    fields taken from elsewhere (the path). ``unknown="forbid"`` refuses any field the
+    models do not name, at every depth; ``"model"`` leaves that to each model's own
+    ``extra`` setting (a bridge upload, whose newer versions may send more)."""
     data = await read_json(request)
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_REQUEST", "Body must be a JSON object")
+    return validate_strict(
+        model, {**data, **overrides}, extra="forbid" if unknown == "forbid" else None
+    )
+
+
+def validate_strict(
+    model: type[M], data: dict[str, Any], *, extra: Literal["forbid"] | None = "forbid"
+) -> M:
+    """Validate parsed JSON in pydantic's strict JSON mode (dates from ISO strings, but no
+    number from a string and no number from a boolean); a failure is a 422 naming the
+    fields."""
     try:
-        return model.model_validate({**data, **overrides})
+        return model.model_validate_json(jsonutil.dumps(data), strict=True, extra=extra)
     except ValidationError as exc:
-        raise ApiError(400, "INVALID_REQUEST", _first_error(exc), errors=_errors(exc)) from exc
+        raise invalid(exc) from exc
+
+
+def invalid(exc: ValidationError) -> ApiError:
+    return ApiError(422, "INVALID_REQUEST", _first_error(exc), errors=_errors(exc))
 
 
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -109,14 +140,18 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         d = exc.denial
         return error_response(status_for(str(d.code)), str(d.code), d.reason, d.details)
     except ValidationError as exc:
-        return error_response(400, "INVALID_REQUEST", _first_error(exc), {"errors": _errors(exc)})
+        return error_response(422, "INVALID_REQUEST", _first_error(exc), {"errors": _errors(exc)})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE"}.get(
             exc.status, "HTTP_ERROR"
         )
-        return error_response(exc.status, code, exc.reason)
+        headers = None
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            # RFC 9110: a 405 lists the methods the resource does serve.
+            headers = {"Allow": ", ".join(sorted(exc.allowed_methods))}
+        return error_response(exc.status, code, exc.reason, headers=headers)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "INTERNAL", "Internal error")

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError
-from hub.api.routing import ApiRoutes
+from hub.api.routing import ApiRoutes, JsonSchema, raw_body
 from hub.faces import FaceError
 
 if TYPE_CHECKING:
@@ -24,6 +24,42 @@ if TYPE_CHECKING:
 
 FACE_PATH = "/api/admin/orders/{order_id}/visitors/{index}/face"
 CHUNK = 64 * 1024
+
+
+PHOTO = raw_body(
+    "image/jpeg",
+    description="the JPEG itself (SOI … EOI, 64-4096 px a side), at most "
+    "TICKETHUB_FACE_MAX_BYTES (200 KiB)",
+)
+ENROLLED: JsonSchema = {
+    "type": "object",
+    "required": ["order_id", "visitor", "ticket_id", "face"],
+    "properties": {
+        "order_id": {"type": "string"},
+        "visitor": {"type": "integer"},
+        "ticket_id": {"type": "string"},
+        "face": {
+            "type": "object",
+            "required": ["width", "height", "bytes", "enrolled_at", "replaced"],
+            "properties": {
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "bytes": {"type": "integer"},
+                "enrolled_at": {"type": "string", "format": "date-time"},
+                "replaced": {"type": "boolean"},
+            },
+        },
+    },
+}
+REMOVED: JsonSchema = {
+    "type": "object",
+    "required": ["order_id", "visitor", "removed"],
+    "properties": {
+        "order_id": {"type": "string"},
+        "visitor": {"type": "integer"},
+        "removed": {"type": "boolean"},
+    },
+}
 
 
 def _hub(request: web.Request) -> Hub:
@@ -83,6 +119,8 @@ def add_routes(routes: ApiRoutes) -> None:
         summary="Enroll (or replace) a visitor's face photo: the body is the JPEG itself",
         tag="faces",
         auth="staff",
+        body=PHOTO,
+        response=ENROLLED,
         responses={
             200: "enrolled",
             400: "not a JPEG",
@@ -110,6 +148,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="faces",
         auth="staff",
         responses={200: "deleted (or there was none)", 404: "unknown order or visitor"},
+        response=REMOVED,
     )
     async def withdraw(request: web.Request) -> web.Response:
         hub = _staff(request)
@@ -127,7 +166,8 @@ def add_routes(routes: ApiRoutes) -> None:
         "version in X-Face-Version)",
         tag="bridge",
         auth="bridge",
-        responses={200: "image/jpeg", 401: "wrong token", 404: "no face (any more)"},
+        responses={200: "the JPEG", 401: "wrong token", 404: "no face (any more)"},
+        media="image/jpeg",
     )
     async def photo(request: web.Request) -> web.Response:
         from hub.api.bridge import bridge_auth

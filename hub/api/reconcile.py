@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, query_day, read_model
-from hub.api.routing import ApiRoutes
+from hub.api.routing import ApiRoutes, raw_body
 from hub.reconcile import store
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
@@ -28,7 +28,9 @@ class MoveIn(BaseModel):
 
 def _disc_id(request: web.Request) -> int:
     raw = request.match_info["disc_id"]
-    if not raw.isdigit():
+    # ASCII digits only (str.isdigit() takes "²", which int() refuses) and within a
+    # 64-bit row id (a longer one overflows the driver): anything else names no row.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise ApiError(404, "UNKNOWN_DISCREPANCY", f"No discrepancy {raw[:40]}")
     return int(raw)
 
@@ -78,12 +80,18 @@ def add_routes(routes: ApiRoutes) -> None:
             "midnight_window": "seconds around midnight counted as crossed_midnight (300)",
         },
         responses={200: "imported (or already imported)", 422: "the statement is refused"},
+        body=raw_body(
+            "text/csv",
+            "application/gzip",
+            "application/octet-stream",
+            description="the statement file as the partner serves it (CSV, or gzip of it)",
+        ),
     )
     async def post_statement(request: web.Request) -> web.Response:
         hub = staff_hub(request)
         day = query_day(request)
         window = request.query.get("midnight_window", "300")
-        if not window.isdigit() or int(window) > 3600:
+        if not (window.isascii() and window.isdigit() and len(window) <= 4) or int(window) > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
         try:

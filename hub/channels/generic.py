@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.api.routing import partner_body
 from hub.channels import refunds
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import PathError, get_path, load_all
@@ -99,7 +100,11 @@ class SpecChannel:
             # "system error" code until the channel is configured.
             log.warning("%s channel not configured: %s", self.name, exc)
         base = f"/api/channels/{self.name}"
-        doc = {"summary": f"{self.spec.channel.display_name} (spec-only channel)"}
+        doc = {
+            "summary": f"{self.spec.channel.display_name} (spec-only channel)",
+            "body": partner_body(f"{self.spec.channel.display_name}'s envelope, as its spec says"),
+            "responses": {200: "the partner's answer envelope (its result code inside)"},
+        }
         if self.spec.envelope.operation_from == "field":
 
             @ctx.routes.post(base, tag=self.name, **doc)

@@ -143,7 +143,19 @@ async def set_allotment(
     on_changed: CapacityListener | None = None,
 ) -> int:
     """Reserve `quantity` units of each slot for one channel, taken from the common bucket.
-    What each channel can sell moves, so ``on_changed`` hears the days too."""
+    What each channel can sell moves, so ``on_changed`` hears the days too.
+
+    A pool whose capacity was never set is refused (``UNKNOWN_POOL``, naming the field),
+    and so is a range in which nothing could be reserved (``SLOT_NOT_USABLE``): staff who
+    mistype a pool hear so instead of "0 cells" and an allotment that does nothing."""
+    known = (await conn.execute(select(C.id).where(C.pool == pool).limit(1))).first()
+    if known is None:
+        raise DeniedError.of(
+            "UNKNOWN_POOL",
+            f"pool: no capacity was ever set for pool {pool!r}",
+            errors=[{"field": "pool", "problem": "unknown pool: set its capacity first"}],
+        )
+    days = list(days)
     changed = 0
     touched: list[date] = []
     for day in days:
@@ -203,6 +215,9 @@ async def set_allotment(
                         "CAPACITY_BELOW_SOLD", f"{channel} already took more than {quantity}"
                     )
             changed += 1
+    if not changed:
+        span = f"{days[0]}..{days[-1]}" if days else "no day"
+        raise DeniedError.of("SLOT_NOT_USABLE", f"{pool} {span}: no capacity set in that range")
     if on_changed is not None and changed:
         await on_changed(conn, pool, touched)
     return changed

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError, query_day, read_model
+from hub.api.routing import NO_BODY
+from hub.domain import PriceRule
 from plugins.channel_agency import noshow, statements
-from plugins.channel_agency.api_agency import json
+from plugins.channel_agency.api_agency import AccountOut, AccountView, GroupView, RefundOut, json
 from plugins.channel_agency.groups import Groups, RefundIn
 from plugins.channel_agency.profiles import (
     Agencies,
@@ -37,6 +39,37 @@ class StatusIn(BaseModel):
     status: Literal["active", "suspended"]
 
 
+class AgencyView(BaseModel):
+    agency: dict[str, Any] = Field(description="the profile as saved (AgencyIn and key_ids)")
+    account: AccountOut | None
+
+
+class CredentialsOut(BaseModel):
+    key_id: str
+    secret: str = Field(description="shown once: the hub answers it nowhere else")
+
+
+class PricesOut(BaseModel):
+    product_id: str
+    prices: list[PriceRule]
+
+
+class PendingOut(BaseModel):
+    pending: list[dict[str, Any]]
+
+
+class NoShowsOut(BaseModel):
+    agencies: list[dict[str, Any]]
+
+
+UNKNOWN: dict[int, str] = {404: "unknown agency"}
+DECIDE: dict[int, str] = {
+    200: "decided",
+    404: "unknown group",
+    409: "not pending (INVALID_STATE)",
+}
+
+
 def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
     r = ctx.routes
 
@@ -51,6 +84,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=AgencyIn,
+        responses={200: "updated", 201: "created"},
+        response=AgencyView,
     )
     async def put_agency(request: web.Request) -> web.Response:
         auth(request)
@@ -61,7 +96,14 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         _, created = await agencies.save(agency_id, body)
         return json(await agencies.view(agency_id), 201 if created else 200)
 
-    @r.get(f"{BASE}/{{agency_id}}", summary="An agency and its account", tag=TAG, auth=AUTH)
+    @r.get(
+        f"{BASE}/{{agency_id}}",
+        summary="An agency and its account",
+        tag=TAG,
+        auth=AUTH,
+        responses={200: "the agency", **UNKNOWN},
+        response=AgencyView,
+    )
     async def get_agency(request: web.Request) -> web.Response:
         auth(request)
         return json(await agencies.view(request.match_info["agency_id"]))
@@ -72,6 +114,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=TopUpIn,
+        responses={200: "the account after it", **UNKNOWN},
+        response=AccountView,
     )
     async def top_up(request: web.Request) -> web.Response:
         auth(request)
@@ -89,6 +133,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=StatusIn,
+        responses={200: "the agency", **UNKNOWN},
+        response=AgencyView,
     )
     async def set_status(request: web.Request) -> web.Response:
         auth(request)
@@ -101,6 +147,9 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         summary="Issue or rotate API credentials (the secret is shown once)",
         tag=TAG,
         auth=AUTH,
+        body=NO_BODY,
+        responses={201: "issued; the old key no longer works", **UNKNOWN},
+        response=CredentialsOut,
     )
     async def credentials(request: web.Request) -> web.Response:
         auth(request)
@@ -112,6 +161,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=PriceIn,
+        responses={200: "the product's prices", 404: "unknown agency or product"},
+        response=PricesOut,
     )
     async def price(request: web.Request) -> web.Response:
         auth(request)
@@ -130,13 +181,20 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=ProductPolicyIn,
+        response={"type": "object", "description": "the policy as saved"},
     )
     async def product_policy(request: web.Request) -> web.Response:
         auth(request)
         body = await read_model(request, ProductPolicyIn)
         return json(await agencies.set_product_policy(request.match_info["product_id"], body))
 
-    @r.get("/api/admin/agency-approvals", summary="Groups awaiting approval", tag=TAG, auth=AUTH)
+    @r.get(
+        "/api/admin/agency-approvals",
+        summary="Groups awaiting approval",
+        tag=TAG,
+        auth=AUTH,
+        response=PendingOut,
+    )
     async def approvals(request: web.Request) -> web.Response:
         auth(request)
         return json({"pending": await groups.pending()})
@@ -146,6 +204,9 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         summary="Approve: issue tickets",
         tag=TAG,
         auth=AUTH,
+        body=NO_BODY,
+        responses=DECIDE,
+        response=GroupView,
     )
     async def approve(request: web.Request) -> web.Response:
         auth(request)
@@ -156,6 +217,9 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         summary="Reject: stock and money back",
         tag=TAG,
         auth=AUTH,
+        body=NO_BODY,
+        responses=DECIDE,
+        response=GroupView,
     )
     async def reject(request: web.Request) -> web.Response:
         auth(request)
@@ -167,6 +231,8 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         tag=TAG,
         auth=AUTH,
         body=RefundIn,
+        responses={200: "refunded", 404: "unknown group or ticket", 409: "nothing to refund"},
+        response=RefundOut,
     )
     async def refund(request: web.Request) -> web.Response:
         auth(request)
@@ -179,7 +245,9 @@ def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
         summary="Count no-shows and apply each agency's policy",
         tag=TAG,
         auth=AUTH,
+        body=NO_BODY,
         query={"today": "YYYY-MM-DD (default: today)"},
+        response=NoShowsOut,
     )
     async def noshows(request: web.Request) -> web.Response:
         auth(request)

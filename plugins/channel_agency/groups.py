@@ -142,7 +142,22 @@ class Groups:
             if not parsed.ok:
                 raise roster_error(parsed.errors, parsed.warnings)
             visitors = parsed.visitors
-        if visitors and len(visitors) != body.head_count:
+        if not visitors:
+            # A group is booked with its roster: without one there is nobody to issue
+            # tickets to, and nothing is held or charged for it.
+            raise ApiError(
+                422,
+                "ROSTER_REQUIRED",
+                "A group is booked with its roster: send visitors or a roster_id",
+                errors=[
+                    {
+                        "field": "visitors",
+                        "code": "ROSTER_REQUIRED",
+                        "message": "no visitors and no roster_id",
+                    }
+                ],
+            )
+        if len(visitors) != body.head_count:
             raise ApiError(
                 422,
                 "VISITOR_COUNT_MISMATCH",

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub import ChannelContext, DeliveryError, OrderRequest, PartnerCall
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError, outcome_response, query_day, read_model
-from hub.domain import Contact, OrderLine, Visitor
+from hub.api.routing import NO_BODY
+from hub.domain import Contact, Order, OrderLine, Visitor
 
 
 class OrderIn(BaseModel):
@@ -39,6 +40,38 @@ class RefundIn(BaseModel):
 class ConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     payment_ref: str = Field(default="", max_length=64)
+
+
+class SlotOut(BaseModel):
+    code: str
+    start: str
+    end: str
+    available: int = Field(description="what one order from the box office can still get")
+    price: int | None = Field(description="fen per unit; null: not sold to the box office")
+
+
+class AvailabilityOut(BaseModel):
+    product_id: str
+    date: date
+    slots: list[SlotOut]
+
+
+class OrderOut(BaseModel):
+    """An order with its tickets (their ``credential`` is the QR payload). A refund adds
+    ``refunded_tickets`` and ``refunded_amount``."""
+
+    order: Order
+
+
+MOVE: dict[int, str] = {
+    200: "moved (or a replay)",
+    404: "unknown order",
+    409: "not in a state that allows it",
+}
+IDEMPOTENCY = {
+    "Idempotency-Key": "the terminal's own sale number (≤ 128): a retry with the same key "
+    "and body answers the first outcome (header Idempotent-Replay: true)"
+}
 
 
 class BoxOfficeChannel:
@@ -69,6 +102,8 @@ class BoxOfficeChannel:
             tag=tag,
             auth=auth,
             query={"product_id": "product", "date": "YYYY-MM-DD"},
+            responses={200: "slots", 404: "unknown product"},
+            response=AvailabilityOut,
         )
         async def availability(request: web.Request) -> web.Response:
             c = self._auth(request)
@@ -85,11 +120,14 @@ class BoxOfficeChannel:
             tag=tag,
             auth=auth,
             body=OrderIn,
+            headers=IDEMPOTENCY,
             responses={
+                200: "a replay of an earlier sale (Idempotent-Replay: true)",
                 201: "held or sold",
                 409: "sold out / conflicting replay",
-                422: "rule denial",
+                422: "a field (INVALID_REQUEST) or a rule denial",
             },
+            response=OrderOut,
         )
         async def create(request: web.Request) -> web.Response:
             c = self._auth(request)
@@ -116,6 +154,7 @@ class BoxOfficeChannel:
             tag=tag,
             auth=auth,
             responses={200: "order", 404: "unknown"},
+            response=OrderOut,
         )
         async def get(request: web.Request) -> web.Response:
             c = self._auth(request)
@@ -141,6 +180,10 @@ class BoxOfficeChannel:
             tag=tag,
             auth=auth,
             body=ConfirmIn,
+            body_required=False,
+            headers=IDEMPOTENCY,
+            responses=MOVE,
+            response=OrderOut,
         )
         async def confirm(request: web.Request) -> web.Response:
             body = await read_model(request, ConfirmIn) if request.can_read_body else ConfirmIn()
@@ -151,6 +194,10 @@ class BoxOfficeChannel:
             summary="Cancel (unused) and return stock",
             tag=tag,
             auth=auth,
+            body=NO_BODY,
+            headers=IDEMPOTENCY,
+            responses=MOVE,
+            response=OrderOut,
         )
         async def cancel(request: web.Request) -> web.Response:
             return await _move(request, "cancel")
@@ -161,6 +208,10 @@ class BoxOfficeChannel:
             tag=tag,
             auth=auth,
             body=RefundIn,
+            body_required=False,
+            headers=IDEMPOTENCY,
+            responses=MOVE,
+            response=OrderOut,
         )
         async def refund(request: web.Request) -> web.Response:
             body = await read_model(request, RefundIn) if request.can_read_body else RefundIn()

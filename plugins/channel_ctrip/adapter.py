@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
+from hub.api.routing import partner_body
 from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
@@ -84,6 +85,10 @@ class CtripChannel:
             f"/api/channels/{self.name}",
             summary="Ctrip supplier API (all services; operation in header.serviceName)",
             tag="ctrip",
+            body=partner_body(
+                "Ctrip's envelope: header (accountId, serviceName, requestTime, version, sign) "
+                "and body (AES-encrypted, signed with md5)"
+            ),
             responses={200: "always: Ctrip's result code is in header.resultCode"},
         )
         async def endpoint(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
+from hub.api.routing import partner_body
 from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound, http_call
 from hub.channels.outbound import callback_policies
@@ -90,6 +91,7 @@ class DouyinChannel:
             summary="Douyin scenic SPI (can_buy, create_order, pay_notify, cancel_notify, "
             "refund_audit, refund_notify, query)",
             tag="douyin",
+            body=partner_body("Douyin's SPI request, signed in the headers"),
             responses={200: 'always: Douyin reads data.error_code ({"data": {...}})'},
         )
         async def endpoint(request: web.Request) -> web.Response:

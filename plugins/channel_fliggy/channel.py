@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, Order, PartnerCall
+from hub.api.routing import partner_body
 from hub.channels import ChannelSpec, load_all
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.generic import SpecChannel
@@ -100,6 +101,7 @@ class FliggyChannel(SpecChannel):
             f"/api/channels/{self.name}/{{operation:.+}}",
             tag=self.name,
             summary="Fliggy supplier API (create, cancel, query, refund; TOP-style signed)",
+            body=partner_body("Fliggy's JSON body; app_key, timestamp and sign in the query"),
             responses={200: "always: Fliggy's result code is in 'code'"},
         )
         async def by_url(request: web.Request) -> web.Response:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
+from hub.api.routing import partner_body
 from hub.channels import ChannelSpec, load_spec
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import default_folder
@@ -119,6 +120,7 @@ class MeituanChannel:
             summary="Meituan supplier API (operation in the URL: order/create, order/pay, "
             "order/query, order/refund, order/close)",
             tag="meituan",
+            body=partner_body("Meituan's envelope: partnerId and body, signed in the headers"),
             responses={200: "always: Meituan's result code is in 'code' (200 = success)"},
         )
         async def endpoint(request: web.Request) -> web.Response:

@@ -19,7 +19,8 @@ from wechatpy.crypto import WeChatWxaCrypto
 
 from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
 from hub.api.errors import ApiError, outcome_response, query_day, read_model
-from hub.api.faces import face_error, read_photo, visitor_index
+from hub.api.faces import PHOTO, face_error, read_photo, visitor_index
+from hub.api.routing import NO_BODY
 from hub.faces import FaceError
 from plugins.channel_wechat.messages import WeChatApiError, get_json
 from plugins.channel_wechat.notifications import Refused
@@ -252,6 +253,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         "/api/wechat/orders/{out_trade_no}/cancel",
         summary="Cancel a held order (WeChat's order is closed)",
         tag="wechat",
+        body=NO_BODY,
     )
     async def cancel(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
@@ -300,6 +302,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         face_path,
         summary="Enroll (or replace) a visitor's face photo: the body is the JPEG itself",
         tag="wechat",
+        body=PHOTO,
         responses={
             200: "enrolled",
             400: "not a JPEG",

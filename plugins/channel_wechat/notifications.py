@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hub import Order
+from hub.api.routing import partner_body
 from plugins.channel_wechat import events, signing_v2, signing_v3
 from plugins.channel_wechat.signing_v3 import Unverified
 
@@ -346,6 +347,17 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> Notifications:
                 f"/api/wechat/notify/{version}/{kind}",
                 summary=f"WeChat Pay {version} {kind} notification (signed by WeChat)",
                 tag="wechat",
+                body=partner_body(
+                    "WeChat Pay's v3 notice: JSON with an AES-GCM encrypted resource, signed "
+                    "in the Wechatpay-* headers",
+                    "application/json",
+                )
+                if version == "v3"
+                else partner_body(
+                    "WeChat Pay's v2 notice: XML signed with the merchant key",
+                    "text/xml",
+                    schema={"type": "string"},
+                ),
                 responses={
                     200 if version == "v2" else 204: "accepted (also for a duplicate)",
                     401: "bad or missing signature, wrong serial, stale timestamp",

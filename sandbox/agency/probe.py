@@ -33,6 +33,7 @@ from hub.testing.conformance import (
 )
 from plugins.channel_agency.signing import SIGNATURE_HEADER, signed_headers
 from sandbox.agency.client import Reply
+from sandbox.demo.ids import visitor
 
 AGENCY = "conformance-travel"
 GROUPS = "/api/agency/groups"
@@ -85,6 +86,8 @@ class AgencyProbe(ChannelProbe):
             "travel_date": day.isoformat(),
             "head_count": quantity,
             "guide": {"name": "Guide Zhao", "licence_no": "D-0001", "phone": "13800138000"},
+            # A group is booked with its roster (the hub refuses one without: ROSTER_REQUIRED).
+            "visitors": [visitor(100 + i, 35, day) for i in range(quantity)],
         }
         return self._signed(json.dumps(group).encode())
 

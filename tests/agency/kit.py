@@ -61,6 +61,9 @@ async def call(
 
 
 def group(order_no: str, head_count: int, **over: Any) -> dict[str, Any]:
+    """A group booking; its roster is `head_count` made-up visitors unless ``visitors``
+    or ``roster_id`` is given (a group is always booked with its roster)."""
+    roster = {} if {"visitors", "roster_id"} & over.keys() else {"visitors": visitors(head_count)}
     return {
         "order_no": order_no,
         "product_id": "adult",
@@ -68,6 +71,7 @@ def group(order_no: str, head_count: int, **over: Any) -> dict[str, Any]:
         "slot": "09:00-11:00",
         "head_count": head_count,
         "guide": {"name": "Guide Wang", "licence_no": "D-1234", "phone": "13800138000"},
+        **roster,
         **over,
     }
 

@@ -6,10 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.api.app import HUB
-from hub.storage.tables import PluginRecordRow
+from hub.storage.tables import OrderRow, PluginRecordRow
 from plugins.channel_agency.signing import signed_headers
 from tests.agency.kit import account, call, group, make_agency, visitors
 from tests.support import ADMIN, hub_client, hub_of, id_number, seed
@@ -158,3 +158,30 @@ async def test_agencies_race_for_last_places_and_credit(aiohttp_client: Any, db_
         assert acct["balance"] == -20000 * len(mine)
         entries = await client.app[HUB].orders.accounts.entries(f"agency:{n}")
         assert sum(e.amount for e in entries) == acct["balance"]
+
+
+async def test_a_group_without_a_roster_is_refused_before_anything_is_taken(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    """No visitors and no roster_id: nobody to issue tickets to. Refused in the agency
+    API's vocabulary (422 ROSTER_REQUIRED) before any stock is held or money charged."""
+    client = await hub_client(aiohttp_client, sqlite_url)
+    await seed(client)
+    creds = await make_agency(client, "e", top_up=100000)
+    bare = group("EMPTY-1", 3)
+    del bare["visitors"]
+    for body in (bare, {**bare, "visitors": []}, {**bare, "roster_id": None}):
+        status, out = await call(client, creds, "POST", "/api/agency/groups", body)
+        assert (status, out["code"]) == (422, "ROSTER_REQUIRED"), out
+        assert out["details"]["errors"][0]["field"] == "visitors"
+    assert (await account(client, "e"))["balance"] == 100000
+    status, out = await call(client, creds, "GET", "/api/agency/groups/EMPTY-1")
+    assert (status, out["code"]) == (404, "UNKNOWN_ORDER")
+    resp = await client.get("/api/admin/inventory?pool=main&date=2026-11-23", headers=ADMIN)
+    assert all(c["held"] == 0 and c["sold"] == 0 for c in (await resp.json())["cells"])
+    async with client.app[HUB].engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(OrderRow))).scalar_one() == 0
+    # the same group with its roster goes through
+    status, out = await call(client, creds, "POST", "/api/agency/groups", group("EMPTY-1", 3))
+    assert status == 201, out
+    assert (await account(client, "e"))["balance"] == 100000 - 3 * 10000

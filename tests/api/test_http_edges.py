@@ -35,15 +35,16 @@ async def test_malformed_bodies_are_400_in_json(aiohttp_client: Any, sqlite_url:
         (b"{not json", 400, "INVALID_REQUEST"),
         (b"[1,2,3]", 400, "INVALID_REQUEST"),
         ('{"travel_date": "é"}'.encode("latin-1"), 400, "INVALID_REQUEST"),
-        (json.dumps({"travel_date": "2026-13-45", "lines": []}).encode(), 400, "INVALID_REQUEST"),
+        # well-formed JSON that fails the model: 422, the fields named in details.errors
+        (json.dumps({"travel_date": "2026-13-45", "lines": []}).encode(), 422, "INVALID_REQUEST"),
         (
             json.dumps(
                 {**order_body(), "lines": [{"product_id": "adult", "quantity": -1}]}
             ).encode(),
-            400,
+            422,
             "INVALID_REQUEST",
         ),
-        (json.dumps({**order_body(), "surprise": 1}).encode(), 400, "INVALID_REQUEST"),
+        (json.dumps({**order_body(), "surprise": 1}).encode(), 422, "INVALID_REQUEST"),
         (b"{" + b" " * 5000 + b"}", 413, "BODY_TOO_LARGE"),
     ]
     for raw, status, code in cases:
@@ -162,7 +163,7 @@ async def test_bad_venue_id_or_timezone_is_a_400_naming_the_field(
     ):
         resp = await client.put(f"/api/admin/venues/{venue_id}", json=body, headers=ADMIN)
         data = await resp.json()
-        assert (resp.status, data["code"]) == (400, "INVALID_REQUEST")
+        assert (resp.status, data["code"]) == (422, "INVALID_REQUEST")
         assert data["details"]["errors"][0]["field"] == field
     resp = await client.get("/api/venues/v1/keys")
     assert resp.status == 404  # nothing was written

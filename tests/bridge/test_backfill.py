@@ -71,9 +71,12 @@ async def test_paper_tickets_entered_after_an_outage(
     assert [(r.kind, r.staff, r.gate, r.counted) for r in rows] == [
         ("backfill", "wang.fang", "south", True)
     ]
-    for bad in ({**body, "product_id": "nope"}, {**body, "tickets": [{"paper_no": "x"}]}):
+    for bad, status in (
+        ({**body, "product_id": "nope"}, 400),  # the sheet names no product of ours
+        ({**body, "tickets": [{"paper_no": "x"}]}, 422),  # a field fails the model
+    ):
         resp = await hub.post("/api/admin/backfill", json=bad, headers=ADMIN)
-        assert resp.status == 400 and (await resp.json())["code"] == "INVALID_REQUEST"
+        assert resp.status == status and (await resp.json())["code"] == "INVALID_REQUEST"
 
     await bridge.link.sync_once()
     used = await bridge.host.decide(scan("P-0001"))

@@ -68,7 +68,7 @@ async def test_onboarding_through_the_admin_api(hub: TestClient, site: TestClien
         ({**body, "id": "gate-3", "address": "10.9.9.9"}, 502, "DEVICE_UNREACHABLE"),
         ({**body, "id": "gate-4", "vendor": "acme"}, 400, "UNKNOWN_VENDOR"),
         ({**body, "id": "gate-5", "address": "10.0.0.6", "serial": "X"}, 409, "SERIAL_MISMATCH"),
-        ({"id": "gate-6"}, 400, "INVALID_REQUEST"),
+        ({"id": "gate-6"}, 422, "INVALID_REQUEST"),  # fields missing: named in details
     ]
     for payload, code, name in refusals:
         resp = await site.post("/admin/devices", json=payload, headers=STAFF)
@@ -124,7 +124,7 @@ async def test_device_events_once_and_manual_admissions_reach_the_hub(
     manual = await resp.json()
     assert manual["ticket_id"] == second["id"]
     resp = await site.post("/admin/manual", json={"staff": "li.wei"}, headers=STAFF)
-    assert resp.status == 400  # who AND why
+    assert resp.status == 422  # who AND why (the missing field is named)
 
     await bridge.link.sync_once()
     status_body = await (await site.get("/status")).json()

@@ -63,7 +63,7 @@ def run(*args: str) -> Any:
 def test_channels_check_says_ok_for_a_valid_spec() -> None:
     result = run(str(EXAMPLE))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"OK {EXAMPLE}: channel 'tripnest', 5 operations, ")
+    assert result.output.startswith(f"OK {EXAMPLE}: channel 'tripnest', 6 operations, ")
 
 
 def test_channels_check_prints_the_precise_error(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ async def test_import_list_ack_resolve_over_http(aiohttp_client: Any, sqlite_url
     for path, body, status in [
         ("/api/admin/reconcile/discrepancies/abc/ack", {"by": "a", "note": "b"}, 404),
         ("/api/admin/reconcile/discrepancies/12345/ack", {"by": "a", "note": "b"}, 404),
-        (f"{base}/ack", {"by": "", "note": "b"}, 400),
+        (f"{base}/ack", {"by": "", "note": "b"}, 422),
     ]:
         assert (await client.post(path, json=body, headers=ADMIN)).status == status, path
     resp = await client.get("/api/admin/reconcile/discrepancies?kind=odd", headers=ADMIN)

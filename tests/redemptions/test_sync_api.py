@@ -273,13 +273,14 @@ async def test_redemption_fires_the_hook_into_the_outbox_once(
 
 async def test_bad_uploads_are_refused_cleanly(aiohttp_client: Any, db_url: str) -> None:
     client = await _client(aiohttp_client, db_url)
-    for body in (
-        b"not json",
-        b'{"redemptions": [{"id": "x"}]}',
-        b'{"redemptions": [{"id": "bad id!", "at": "2026-11-23T01:00:00Z", "accepted": 1}]}',
-        b'{"redemptions": [{"id": "x", "at": "2026-11-23T01:00:00", "accepted": true}]}',
+    for body, status in (
+        (b"not json", 400),
+        # JSON that fails the model: 422, the field named
+        (b'{"redemptions": [{"id": "x"}]}', 422),
+        (b'{"redemptions": [{"id": "bad id!", "at": "2026-11-23T01:00:00Z", "accepted": 1}]}', 422),
+        (b'{"redemptions": [{"id": "x", "at": "2026-11-23T01:00:00", "accepted": true}]}', 422),
     ):
         resp = await client.post("/api/bridge/venues/v1/redemptions", data=body, headers=BRIDGE)
-        assert resp.status == 400, body
+        assert resp.status == status, body
         assert (await resp.json())["code"] == "INVALID_REQUEST"
     assert await _count(client, RedemptionRow.__table__) == 0

@@ -143,7 +143,7 @@ async def test_mini_program_bad_calls(
     no_names = await mp.order("ck-nina-000001", "realname", w.day, SLOT, 2)
     assert no_names.status == 422, no_names
     malformed = await mp.call("POST", "/orders", {"client_key": "x"})
-    assert (malformed.status, malformed.code) == (400, "INVALID_REQUEST")
+    assert (malformed.status, malformed.code) == (422, "INVALID_REQUEST")
     not_json = await mp.call("POST", "/orders", data=b"{oops")
     assert (not_json.status, not_json.code) == (400, "INVALID_REQUEST")
     too_many = await mp.order("ck-nina-000002", "adult", w.day, SLOT, 11)
