@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from plugins.channel_wechat import signing_v3
 from plugins.channel_wechat.config import WeChatConfig
@@ -60,7 +61,7 @@ class PayV3:
                 method, cfg.pay_base + path, data=text.encode() if text else None, headers=headers
             ) as resp:
                 raw = (await resp.read()).decode("utf-8", "replace")
-                status, got = resp.status, dict(resp.headers)
+                status, got = resp.status, CIMultiDict(resp.headers)  # names: any case
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise PayError("NETWORK", f"{type(exc).__name__}", retryable=True) from None
         if status >= 500:

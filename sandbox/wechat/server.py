@@ -181,6 +181,16 @@ class WeChatSimulator:
     def notifications(self) -> list[Notification]:
         return self.notifier.sent
 
+    @property
+    def lower_case_headers(self) -> bool:
+        """Send the ``Wechatpay-*`` headers of answers and notices in lower case (as they
+        arrive over HTTP/2 or through a proxy that rewrites them)."""
+        return self.notifier.lower_case_headers
+
+    @lower_case_headers.setter
+    def lower_case_headers(self, value: bool) -> None:
+        self.notifier.lower_case_headers = value
+
     async def pay(
         self,
         out_trade_no: str,
