@@ -23,7 +23,7 @@ from hub.api.app import Hub, create_app
 from hub.clock import SystemClock
 from hub.storage.tables import OutboxRow
 from sandbox.demo.wechat_client import MiniProgramClient
-from sandbox.wechat.keys import generate_merchant_setup
+from sandbox.wechat.keys import MerchantSetup, generate_merchant_setup
 from sandbox.wechat.ledger import Refund
 from sandbox.wechat.server import WeChatSimulator
 from tests.support import ADMIN, hub_of, id_number, put, settings
@@ -48,6 +48,7 @@ class World:
     client: TestClient
     sim: WeChatSimulator
     day: str
+    setup: MerchantSetup
 
     @property
     def hub(self) -> Hub:
@@ -121,13 +122,22 @@ async def start(
     capacity: int = 10,
     hold_ttl: int = 900,
     outbox_workers: int = 1,
+    merchant: tuple[WeChatSimulator, MerchantSetup] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> World:
-    setup = generate_merchant_setup(
-        pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
-    )
-    sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
+    """A hub on `db_url` selling through WeChat. `merchant` is the (running simulator,
+    setup) of another world, for a second hub on the same merchant account; `extra` adds
+    channel settings."""
+    if merchant is None:
+        setup = generate_merchant_setup(
+            pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
+        )
+        sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
+    else:
+        sim, setup = merchant
     port = free_port()
     channel = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{port}")
+    channel.update(extra or {})
     app = create_app(
         settings(
             db_url,
@@ -174,4 +184,4 @@ async def start(
             "slots": [{"code": SLOT, "capacity": capacity}],
         },
     )
-    return World(client, sim, day)
+    return World(client, sim, day, setup)
