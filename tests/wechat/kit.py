@@ -124,12 +124,12 @@ async def start(
     capacity: int = 10,
     hold_ttl: int = 900,
     outbox_workers: int = 1,
-    merchant: tuple[WeChatSimulator, MerchantSetup] | None = None,
+    merchant: World | None = None,
     extra: dict[str, str] | None = None,
     tls: str = "",
 ) -> World:
-    """A hub on `db_url` selling through WeChat. `merchant` is the (running simulator,
-    setup) of another world, for a second hub on the same merchant account; `extra` adds
+    """A hub on `db_url` selling through WeChat. `merchant` is another world, for a
+    second hub on the same merchant account (its simulator and PKI); `extra` adds
     channel settings. With `tls` (``pem``, ``p12``, ``none``, ``impostor``: the hub's
     client certificate) WeChat Pay is reached over TLS: a test PKI is made for the
     merchant (`World.pki`), the hub trusts its CA."""
@@ -141,8 +141,7 @@ async def start(
         sim_tls = pki.sim_tls() if pki is not None else None
         sim = await stack.enter_async_context(WeChatSimulator(setup.config).running(tls=sim_tls))
     else:
-        sim, setup = merchant
-        pki = None
+        sim, setup, pki = merchant.sim, merchant.setup, merchant.pki
     port = free_port()
     channel = sim.hub_settings(
         setup.settings, notify_base=f"http://127.0.0.1:{port}", tls=pki is not None

@@ -24,7 +24,7 @@ async def test_two_hubs_on_one_merchant_draw_different_numbers_and_a_retry_the_s
         aiohttp_client,
         f"sqlite+aiosqlite:///{tmp_path / 'hub-b.db'}",
         stack,
-        merchant=(a.sim, a.setup),
+        merchant=a,
     )
     at_a, at_b = await a.visitor("o-mia"), await b.visitor("o-mia")
     first = await at_a.order("ck-mia-000001", "adult", a.day, SLOT, 2)

@@ -61,3 +61,29 @@ async def test_a_refund_without_the_merchant_certificate_waits_in_the_outbox(
     if cert == "impostor":
         assert "certificate" in error.lower()
     assert w.sim.v2.refused_certificates == 0  # refused in the handshake, not in HTTP
+
+
+async def test_the_waiting_refund_goes_out_once_the_certificate_is_set(
+    aiohttp_client: Any, db_url: str, stack: AsyncExitStack
+) -> None:
+    """The operator sets the certificate and restarts the hub: the refund queued without
+    it reaches WeChat, once."""
+    before = await start(aiohttp_client, db_url, stack, pay_version="v2", tls="none")
+    out_trade = await paid_and_refunded(before, "o-sam")
+
+    async def tried() -> bool:
+        return (await refund_call(before))[1] >= 1
+
+    await eventually(tried)
+    await before.client.close()  # the hub stops ...
+    assert before.pki is not None
+    after = await start(  # ... and comes back with the certificate (PKCS#12)
+        aiohttp_client,
+        db_url,
+        stack,
+        merchant=before,
+        extra=before.pki.client_settings("p12"),
+    )
+    (refund,) = await after.settled_refunds(out_trade, 1, timeout=30)
+    assert refund.api == "v2" and refund.refund == refund.total
+    assert (await refund_call(after))[0] == "done"
