@@ -8,12 +8,18 @@ WeChat routes answer ``NOT_CONFIGURED``.
 
 from __future__ import annotations
 
+import logging
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from plugins.channel_wechat import client_tls
+
+log = logging.getLogger(__name__)
 
 API_BASE = "https://api.weixin.qq.com"
 PAY_BASE = "https://api.mch.weixin.qq.com"
@@ -32,6 +38,7 @@ class WeChatConfig:
     api_base: str
     pay_base: str
     notify_base: str
+    secapi_base: str = ""  # where /secapi/ calls go: pay_base unless set
     # v3 (public-key mode)
     mch_private_key: rsa.RSAPrivateKey | None = None
     mch_serial: str = ""
@@ -41,6 +48,9 @@ class WeChatConfig:
     # v2
     v2_key: str = ""
     v2_sign_type: str = "MD5"
+    # TLS to WeChat Pay: None = the session's default (system CAs, no client certificate)
+    pay_ssl: ssl.SSLContext | None = None
+    client_cert: bool = False  # pay_ssl presents the merchant's API certificate (/secapi)
     # subscribe-message templates (not secrets; defaults name the venue's templates)
     template_issued: str = "tickets-issued"
     template_reminder: str = "visit-reminder"
@@ -75,6 +85,9 @@ def load(settings: Mapping[str, Any]) -> WeChatConfig:
         "pay_version": version,
         "api_base": str(settings.get("WECHAT_API_BASE") or API_BASE).rstrip("/"),
         "pay_base": str(settings.get("WECHAT_PAY_BASE") or PAY_BASE).rstrip("/"),
+        "secapi_base": str(
+            settings.get("WECHAT_PAY_SECAPI_BASE") or settings.get("WECHAT_PAY_BASE") or PAY_BASE
+        ).rstrip("/"),
         "notify_base": _need(settings, "WECHAT_NOTIFY_BASE"),
     }
     for name, field in (
@@ -84,7 +97,13 @@ def load(settings: Mapping[str, Any]) -> WeChatConfig:
     ):
         if settings.get(name):
             common[field] = str(settings[name])
+    common.update(_tls(settings, common["mchid"]))
     if version == "v2":
+        if not common["client_cert"]:
+            log.warning(
+                "wechat pay v2 without the merchant's API certificate (WECHAT_CLIENT_CERT/KEY"
+                " or WECHAT_CLIENT_P12): refunds will wait in the outbox until it is set"
+            )
         sign_type = str(settings.get("WECHAT_V2_SIGN_TYPE", "MD5")).upper()
         if sign_type not in ("MD5", "HMAC-SHA256"):
             raise NotConfigured(f"WECHAT_V2_SIGN_TYPE must be MD5 or HMAC-SHA256, not {sign_type}")
@@ -114,3 +133,37 @@ def load(settings: Mapping[str, Any]) -> WeChatConfig:
         pay_public_key_id=_need(settings, "WECHAT_PAY_PUBLIC_KEY_ID"),
         apiv3_key=apiv3,
     )
+
+
+def _tls(settings: Mapping[str, Any], mchid: str) -> dict[str, Any]:
+    """``pay_ssl`` from the certificate settings: the merchant's API certificate as PEM
+    (``WECHAT_CLIENT_CERT`` + ``WECHAT_CLIENT_KEY``) or PKCS#12 (``WECHAT_CLIENT_P12``,
+    base64, password ``WECHAT_CLIENT_P12_PASSWORD`` — WeChat's default is the merchant id),
+    and the CAs trusted for WeChat Pay (``WECHAT_PAY_CA_BUNDLE``, PEM; the system's when
+    unset)."""
+    cert, key = (
+        str(settings.get("WECHAT_CLIENT_CERT") or ""),
+        str(settings.get("WECHAT_CLIENT_KEY") or ""),
+    )
+    p12 = str(settings.get("WECHAT_CLIENT_P12") or "")
+    ca = str(settings.get("WECHAT_PAY_CA_BUNDLE") or "")
+    if p12 and (cert or key):
+        raise NotConfigured("set WECHAT_CLIENT_P12 or WECHAT_CLIENT_CERT/KEY, not both")
+    if bool(cert) != bool(key):
+        raise NotConfigured("WECHAT_CLIENT_CERT and WECHAT_CLIENT_KEY go together")
+    try:
+        if p12:
+            password = settings.get("WECHAT_CLIENT_P12_PASSWORD")
+            client = client_tls.load_p12(p12, mchid if password is None else str(password))
+        elif cert:
+            client = client_tls.load_pem(cert, key)
+        else:
+            client = None
+        if client is None and not ca:
+            return {"pay_ssl": None, "client_cert": False}
+        ctx = client_tls.context(client=client, ca_bundle_pem=ca)
+    except client_tls.TLSSettingError as exc:
+        raise NotConfigured(str(exc)) from None
+    if client is not None and client_tls.certificate_cn(client[1]) != mchid:
+        log.warning("wechat client certificate CN is not the merchant id %s", mchid)
+    return {"pay_ssl": ctx, "client_cert": client is not None}

@@ -25,7 +25,7 @@ from hub.faces import FaceError
 from plugins.channel_wechat.messages import WeChatApiError, get_json
 from plugins.channel_wechat.notifications import Refused
 from plugins.channel_wechat.pay_api import PayError, Prepay
-from plugins.channel_wechat.trades import SESSION_TTL, mask_openid, out_trade_no
+from plugins.channel_wechat.trades import SESSION_TTL, mask_openid
 
 if TYPE_CHECKING:
     from hub.api.routing import ApiRoutes
@@ -172,7 +172,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         session = await user(request)
         ask = await read_model(request, NewOrder)
         openid = str(session["openid"])
-        out_trade = out_trade_no(openid, ask.client_key)
+        out_trade = await channel.trades.out_trade_no(openid, ask.client_key)
         placed = await channel.orders.place(
             OrderRequest(
                 channel=channel.name,

@@ -5,8 +5,11 @@ only sees this Protocol, so a v2 merchant and a v3 merchant share every flow."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Protocol
+
+import aiohttp
 
 
 class PayError(Exception):
@@ -18,6 +21,26 @@ class PayError(Exception):
         self.code = code
         self.message = message
         self.retryable = retryable
+
+
+def network_error(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of a request that got no answer. A TLS failure says so: WeChat
+    refusing the handshake (no or a wrong client certificate) or a server certificate the
+    configured CAs do not trust is a setting to fix, not a flaky network."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientSSLError | ssl.SSLError):
+            return "TLS", f"{type(exc).__name__}: {cause}"[:300]
+        cause = cause.__cause__ or cause.__context__
+    if (
+        isinstance(exc, aiohttp.ClientConnectorError)
+        and getattr(exc.args[0], "is_ssl", False)  # args: (connection key, OS error)
+        and isinstance(exc.os_error, ConnectionResetError)
+    ):
+        # The server dropped the connection inside the TLS handshake: how a server that
+        # requires a client certificate refuses a missing or untrusted one.
+        return "TLS", "handshake refused (is the client certificate WeChat's, for this merchant?)"
+    return "NETWORK", f"{type(exc).__name__}: {exc}"[:300]
 
 
 @dataclass(frozen=True, slots=True)

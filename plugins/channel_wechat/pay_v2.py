@@ -9,7 +9,7 @@ import aiohttp
 
 from plugins.channel_wechat import signing_v2, signing_v3
 from plugins.channel_wechat.config import WeChatConfig
-from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest
+from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest, network_error
 
 _RETRYABLE = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED", "NOTENOUGH"}
 _CLOSE_OK = {"ORDERCLOSED", "ORDERNOTEXIST", "ORDERPAID"}
@@ -21,30 +21,38 @@ class PayV2:
         config: WeChatConfig,
         http: Callable[[], aiohttp.ClientSession],
         now: Callable[[], float],
-        client_ssl: object | None = None,
     ) -> None:
         self.config = config
         self._http = http
         self._now = now
-        # /secapi/ calls need the merchant's client certificate: an ssl.SSLContext holding
-        # it, passed per request (the hub's shared session stays certificate-free).
-        self._client_ssl = client_ssl
 
     async def call(self, path: str, params: dict[str, str]) -> dict[str, str]:
         cfg = self.config
+        secapi = path.startswith("/secapi/")
+        if secapi and not cfg.client_cert:
+            # WeChat would refuse the TLS handshake; say why, and let the outbox keep
+            # the call until the certificate is configured (then a restart delivers it).
+            raise PayError(
+                "NO_CLIENT_CERT",
+                f"{path} needs the merchant's API certificate: set WECHAT_CLIENT_CERT and"
+                " WECHAT_CLIENT_KEY, or WECHAT_CLIENT_P12",
+                retryable=True,
+            )
         body = {"appid": cfg.appid, "mch_id": cfg.mchid, "nonce_str": signing_v3.nonce(), **params}
         xml = signing_v2.to_xml(body, cfg.v2_key, cfg.v2_sign_type)
-        extra = {"ssl": self._client_ssl} if self._client_ssl and "/secapi/" in path else {}
+        # The hub's shared session stays certificate-free: the merchant's TLS context
+        # (its certificate, the configured CAs) is given per request.
+        extra = {"ssl": cfg.pay_ssl} if cfg.pay_ssl is not None else {}
         try:
             async with self._http().post(
-                cfg.pay_base + path,
+                ((cfg.secapi_base or cfg.pay_base) if secapi else cfg.pay_base) + path,
                 data=xml.encode("utf-8"),
                 headers={"Content-Type": "text/xml; charset=utf-8"},
                 **extra,  # type: ignore[arg-type]
             ) as resp:
                 raw, status = await resp.read(), resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PayError("NETWORK", type(exc).__name__, retryable=True) from None
+            raise PayError(*network_error(exc), retryable=True) from None
         if status >= 500:
             raise PayError(f"HTTP_{status}", "", retryable=True)
         try:

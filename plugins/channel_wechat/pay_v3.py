@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from plugins.channel_wechat import signing_v3
 from plugins.channel_wechat.config import WeChatConfig
-from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest
+from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest, network_error
 
 # WeChat's codes that mean "try again later" rather than "no".
 _RETRYABLE = {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANK_ERROR", "NOT_ENOUGH"}
@@ -55,14 +56,19 @@ class PayV3:
             "Content-Type": "application/json",
             "User-Agent": "tickethub-wechat/0.1",
         }
+        extra = {"ssl": cfg.pay_ssl} if cfg.pay_ssl is not None else {}
         try:
             async with self._http().request(
-                method, cfg.pay_base + path, data=text.encode() if text else None, headers=headers
+                method,
+                cfg.pay_base + path,
+                data=text.encode() if text else None,
+                headers=headers,
+                **extra,  # type: ignore[arg-type]
             ) as resp:
                 raw = (await resp.read()).decode("utf-8", "replace")
-                status, got = resp.status, dict(resp.headers)
+                status, got = resp.status, CIMultiDict(resp.headers)  # names: any case
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PayError("NETWORK", f"{type(exc).__name__}", retryable=True) from None
+            raise PayError(*network_error(exc), retryable=True) from None
         if status >= 500:
             raise PayError(f"HTTP_{status}", raw[:200], retryable=True)
         try:

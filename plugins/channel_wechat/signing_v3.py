@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from multidict import CIMultiDict, CIMultiDictProxy
 
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 WINDOW_SECONDS = 300  # WeChat's and ours: a signed message more than 5 minutes off is stale
@@ -92,7 +93,11 @@ def check_signed(
     """Verify WeChat's signature headers over `body`; raise `Unverified` on any miss.
 
     The serial is checked first (a message signed with another key cannot verify), then
-    the timestamp window (a replayed message is stale), then the signature itself."""
+    the timestamp window (a replayed message is stale), then the signature itself.
+    Header names are case-insensitive (HTTP/2 and many proxies send them lower-case):
+    a plain dict is looked up as a `CIMultiDict`."""
+    if not isinstance(headers, (CIMultiDict, CIMultiDictProxy)):
+        headers = CIMultiDict(headers)
     serial = headers.get("Wechatpay-Serial", "")
     signature = headers.get("Wechatpay-Signature", "")
     stamp = headers.get("Wechatpay-Timestamp", "")

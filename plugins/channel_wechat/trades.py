@@ -1,14 +1,18 @@
 """What the channel remembers, in its plugin store: trades, sessions, refunds.
 
 Keys are WeChat's own where WeChat has one (``out_trade_no``, ``out_refund_no``,
-``transaction_id``), so a retried message finds what the first one wrote. Both numbers we
-send WeChat are derived, not random: a retried create (same visitor, same client key)
-gets the same ``out_trade_no``, a retried refund the same ``out_refund_no``.
+``transaction_id``), so a retried message finds what the first one wrote.
+
+``out_trade_no`` must be unique per MERCHANT, and one merchant may serve several hubs
+(venues): so it is random, drawn once per (visitor, client key) and remembered — a
+retried create gets the number the first one drew, another hub draws its own.
+``out_refund_no`` is derived from it (unique with it), so a retried refund is one refund.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -17,8 +21,15 @@ NS = "wechat"
 SESSION_TTL = timedelta(days=2)
 
 
-def out_trade_no(openid: str, client_key: str) -> str:
-    """32 characters of [0-9A-Za-z]: WeChat's limit, one per (visitor, client key)."""
+def new_out_trade_no() -> str:
+    """32 characters of [0-9a-zA-Z] (WeChat's limit): ``TH`` and 120 random bits, so
+    hubs sharing a merchant never draw the same number."""
+    return "TH" + secrets.token_hex(15)
+
+
+def derived_out_trade_no(openid: str, client_key: str) -> str:
+    """The number hubs before random numbers derived from (visitor, client key) alone —
+    identical on every hub of a merchant. Only read, to keep such orders' retries."""
     return "TH" + hashlib.sha256(f"{openid}\x1f{client_key}".encode()).hexdigest()[:30]
 
 
@@ -46,6 +57,24 @@ class Trades:
 
     async def get(self, out_trade: str) -> dict[str, Any] | None:
         return await self.store.get("trade", out_trade)
+
+    async def out_trade_no(self, openid: str, client_key: str) -> str:
+        """The order number of the visitor's client key: drawn at the first create, the
+        same for every retry (also concurrent ones, in any hub process: the first insert
+        wins and the others read it)."""
+        key = hashlib.sha256(f"{openid}\x1f{client_key}".encode()).hexdigest()
+        known = await self.store.get("client_key", key)
+        if known is not None:
+            return str(known["out_trade_no"])
+        # An order created before numbers were random keeps its number.
+        legacy = derived_out_trade_no(openid, client_key)
+        old = await self.get(legacy)
+        drawn = legacy if old is not None and old.get("openid") == openid else new_out_trade_no()
+        if await self.store.add("client_key", key, {"out_trade_no": drawn}):
+            return drawn
+        first = await self.store.get("client_key", key)
+        assert first is not None  # added by the concurrent create that won
+        return str(first["out_trade_no"])
 
     async def put(self, out_trade: str, doc: dict[str, Any]) -> None:
         await self.store.put("trade", out_trade, doc)

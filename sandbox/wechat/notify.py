@@ -95,6 +95,10 @@ class Notifier:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: list[Notification] = []
+        # HTTP/2 carries header names in lower case, and proxies in front of merchants
+        # often rewrite them so: True sends the signature headers that way (answers and
+        # notices), which a merchant reading them case-sensitively fails to verify.
+        self.lower_case_headers = False
 
     async def start(self) -> None:
         if self._session is None:
@@ -137,7 +141,7 @@ class Notifier:
         """WeChat's v3 signature headers; `forged` signs something else (the probe)."""
         timestamp, nonce = str(int(time.time())), random_str(32)
         signature = sign_lines(self._key, timestamp, nonce, body + ("x" if forged else ""))
-        return {
+        headers = {
             "Wechatpay-Serial": self.config.platform_public_key_id,
             "Wechatpay-Signature": signature,
             "Wechatpay-Timestamp": timestamp,
@@ -145,6 +149,9 @@ class Notifier:
             "Wechatpay-Signature-Type": SIGNATURE_TYPE,
             "Request-ID": str(uuid.uuid4()),
         }
+        if self.lower_case_headers:
+            return {name.lower(): value for name, value in headers.items()}
+        return headers
 
     def send(
         self,

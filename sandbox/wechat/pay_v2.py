@@ -2,8 +2,10 @@
 
 WeChat's two-level answer is kept: ``return_code`` says whether the request itself was
 acceptable (XML, signature, merchant), ``result_code``/``err_code`` say how the business
-operation went. Answers are signed with the sign type of the request. Client-certificate
-TLS on ``/secapi`` is NOT reproduced (the simulator listens on plain HTTP).
+operation went. Answers are signed with the sign type of the request. ``/secapi`` paths
+need the merchant's API certificate: the simulator's TLS listener refuses a handshake
+without one from the test CA (`sandbox.wechat.tls`), and its CN must be the ``mch_id``;
+over plain HTTP they answer ``return_code=FAIL``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sandbox.wechat.ledger import (
     new_refund_id,
     v2_time,
 )
+from sandbox.wechat.tls import client_certificate_cn
 from sandbox.wechat.v2_xml import (
     V2_REFUND_STATUS,
     parse_xml,
@@ -79,6 +82,7 @@ class PayV2:
         self.faults = faults
         self.settle_refund = settle_refund
         self.refused_requests = 0  # answered return_code=FAIL 签名错误
+        self.refused_certificates = 0  # /secapi without the merchant's certificate
 
     def check_pay_sign(self, params: Mapping[str, str]) -> bool:
         """``wx.requestPayment`` v2: paySign over appId, timeStamp, nonceStr, package, signType."""
@@ -89,11 +93,21 @@ class PayV2:
         signed["signType"] = sign_type
         return params.get("paySign") == v2_sign(signed, self.config.v2_api_key, sign_type)
 
-    def endpoint(self, operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def endpoint(
+        self, operation: Operation, *, certificate: bool = False
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def wrapped(request: web.Request) -> web.Response:
             params = parse_xml(await request.read())
             if params is None:
                 return self._fail("XML格式错误")
+            if certificate:
+                cn = client_certificate_cn(request)
+                if cn is None:
+                    self.refused_certificates += 1
+                    return self._fail("证书错误：请使用商户API证书（双向TLS）访问此接口")
+                if cn != params.get("mch_id"):
+                    self.refused_certificates += 1
+                    return self._fail("证书与商户号不匹配")
             sign_type = params.get("sign_type") or "MD5"
             if sign_type not in V2_SIGN_TYPES:
                 return self._fail("签名类型错误")
@@ -314,6 +328,6 @@ class PayV2:
             web.post("/pay/unifiedorder", e(self.unifiedorder)),
             web.post("/pay/orderquery", e(self.orderquery)),
             web.post("/pay/closeorder", e(self.closeorder)),
-            web.post("/secapi/pay/refund", e(self.refund)),
+            web.post("/secapi/pay/refund", e(self.refund, certificate=True)),
             web.post("/pay/refundquery", e(self.refundquery)),
         ]

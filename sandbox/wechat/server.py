@@ -28,6 +28,7 @@ from sandbox.wechat.login import MiniProgram, wx_error
 from sandbox.wechat.notify import Notification, Notifier
 from sandbox.wechat.pay_v2 import PayV2
 from sandbox.wechat.pay_v3 import PayV3
+from sandbox.wechat.tls import SimTLS, server_context
 from sandbox.wechat.v2_xml import v2_fault_answer, v2_pay_notice, v2_refund_notice
 
 
@@ -54,6 +55,7 @@ class WeChatSimulator:
         self.refund_settle_seconds = refund_settle_seconds  # WeChat seconds, scaled
         self.refund_notice = NoticeOptions()  # how refund notices are delivered
         self.base_url = ""
+        self.tls_base_url = ""  # https://…: the TLS listener, when started with `tls`
         self._app: web.Application | None = None
         self._closing = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,25 +89,59 @@ class WeChatSimulator:
 
     @asynccontextmanager
     async def running(
-        self, host: str = "127.0.0.1", port: int = 0
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: SimTLS | None = None
     ) -> AsyncIterator[WeChatSimulator]:
-        """Serve on a real socket; `base_url` is set while inside the block."""
+        """Serve on a real socket; `base_url` is set while inside the block.
+
+        With `tls` the same application is also served over HTTPS on another port
+        (`tls_base_url`) that requires a client certificate from `tls.client_ca_pem`:
+        WeChat Pay's ``/secapi`` paths answer only there (over plain HTTP they refuse)."""
         runner = web.AppRunner(self.app, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            server = site._server
-            assert server is not None
-            bound = server.sockets[0].getsockname()
-            self.base_url = f"http://{host}:{bound[1]}"
+            self.base_url = await self._listen(runner, "http", host, port)
+            if tls is not None:
+                self.tls_base_url = await self._listen(runner, "https", host, 0, tls)
             yield self
         finally:
+            # A TLS connection the client keeps open (keep-alive) is closed gracefully: the
+            # server waits for the client's close_notify, which may never come before the
+            # loop ends; such transports are aborted once the server has stopped.
+            server = runner.server
+            handlers = server.connections if server is not None else []
+            tls = [
+                h.transport
+                for h in handlers
+                if h.transport is not None and h.transport.get_extra_info("sslcontext")
+            ]
             await runner.cleanup()
+            for transport in tls:
+                transport.abort()
+            self.tls_base_url = ""
 
-    def hub_settings(self, settings: dict[str, str], *, notify_base: str = "") -> dict[str, str]:
-        """`settings` from `generate_merchant_setup` pointed at this running simulator."""
+    @staticmethod
+    async def _listen(
+        runner: web.AppRunner, scheme: str, host: str, port: int, tls: SimTLS | None = None
+    ) -> str:
+        site = web.TCPSite(runner, host, port, ssl_context=server_context(tls) if tls else None)
+        await site.start()
+        server = site._server
+        assert server is not None
+        return f"{scheme}://{host}:{server.sockets[0].getsockname()[1]}"
+
+    def hub_settings(
+        self, settings: dict[str, str], *, notify_base: str = "", tls: bool = False
+    ) -> dict[str, str]:
+        """`settings` from `generate_merchant_setup` pointed at this running simulator.
+
+        With `tls` the ``/secapi`` calls go to the TLS listener (``WECHAT_PAY_SECAPI_BASE``;
+        the hub also needs the merchant's certificate settings and, in
+        ``WECHAT_PAY_CA_BUNDLE``, the CA of the simulator's certificate)."""
         updated = dict(settings, WECHAT_API_BASE=self.base_url, WECHAT_PAY_BASE=self.base_url)
+        if tls:
+            if not self.tls_base_url:
+                raise RuntimeError("the simulator was started without tls")
+            updated["WECHAT_PAY_SECAPI_BASE"] = self.tls_base_url
         if notify_base:
             updated["WECHAT_NOTIFY_BASE"] = notify_base
         return updated
@@ -180,6 +216,16 @@ class WeChatSimulator:
     @property
     def notifications(self) -> list[Notification]:
         return self.notifier.sent
+
+    @property
+    def lower_case_headers(self) -> bool:
+        """Send the ``Wechatpay-*`` headers of answers and notices in lower case (as they
+        arrive over HTTP/2 or through a proxy that rewrites them)."""
+        return self.notifier.lower_case_headers
+
+    @lower_case_headers.setter
+    def lower_case_headers(self, value: bool) -> None:
+        self.notifier.lower_case_headers = value
 
     async def pay(
         self,

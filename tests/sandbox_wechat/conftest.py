@@ -20,6 +20,7 @@ from wechatpayv3 import WeChatPay as WeChatPayV3
 from wechatpayv3 import WeChatPayType
 
 from sandbox.wechat import MerchantSetup, WeChatSimulator, generate_merchant_setup
+from tests.wechat.pki import Pki, make_pki
 
 V2_SUCCESS = (
     "<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -37,10 +38,16 @@ def merchant_setup() -> MerchantSetup:
     return generate_merchant_setup(time_scale=0.001)
 
 
+@pytest.fixture(scope="session")
+def pki(merchant_setup: MerchantSetup) -> Pki:
+    """The test CA, the simulator's TLS certificate and the merchant's API certificate."""
+    return make_pki(merchant_setup.config.mchid)
+
+
 @pytest.fixture
-async def sim(merchant_setup: MerchantSetup) -> AsyncIterator[WeChatSimulator]:
+async def sim(merchant_setup: MerchantSetup, pki: Pki) -> AsyncIterator[WeChatSimulator]:
     config = dataclasses.replace(merchant_setup.config, notify_timeout=2.0)
-    async with WeChatSimulator(config).running() as running:
+    async with WeChatSimulator(config).running(tls=pki.sim_tls()) as running:
         yield running
 
 

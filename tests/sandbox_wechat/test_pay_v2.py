@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,18 +17,50 @@ from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac, di
 
 from sandbox.wechat import WeChatSimulator
 from tests.sandbox_wechat.conftest import Merchant
+from tests.wechat.pki import Issued, Pki
+
+MakeClient = Callable[[Issued | None], WeChatPay]
 
 
 @pytest.fixture
-def v2(sim: WeChatSimulator, settings: dict[str, str]) -> WeChatPay:
-    client = WeChatPay(
-        appid=settings["WECHAT_APPID"],
-        api_key=settings["WECHAT_V2_KEY"],
-        mch_id=settings["WECHAT_MCHID"],
-        timeout=5,
-    )
-    client.API_BASE_URL = f"{sim.base_url}/"  # the library hard-codes api.mch.weixin.qq.com
-    return client
+def make_v2(
+    sim: WeChatSimulator, settings: dict[str, str], tmp_path: Path, pki: Pki
+) -> Iterator[MakeClient]:
+    """wechatpy's v2 clients on the simulator's TLS listener, trusting the test CA, each
+    with its API certificate (None: without one); closed before the simulator stops."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text(pki.ca_pem)
+    made: list[WeChatPay] = []
+
+    def make(cert: Issued | None) -> WeChatPay:
+        files: dict[str, str] = {}
+        if cert is not None:
+            folder = tmp_path / f"cert{len(made)}"
+            folder.mkdir()
+            (folder / "cert.pem").write_text(cert.cert_pem)
+            (folder / "key.pem").write_text(cert.key_pem)
+            files = {"mch_cert": str(folder / "cert.pem"), "mch_key": str(folder / "key.pem")}
+        client = WeChatPay(
+            appid=settings["WECHAT_APPID"],
+            api_key=settings["WECHAT_V2_KEY"],
+            mch_id=settings["WECHAT_MCHID"],
+            timeout=5,
+            **files,
+        )
+        client.API_BASE_URL = f"{sim.tls_base_url}/"  # the library hard-codes the host
+        client._http.verify = str(ca)
+        client._http.trust_env = False  # else REQUESTS_CA_BUNDLE would override `verify`
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client._http.close()
+
+
+@pytest.fixture
+def v2(make_v2: MakeClient, pki: Pki) -> WeChatPay:
+    return make_v2(pki.merchant)
 
 
 def order_no() -> str:
@@ -214,3 +248,47 @@ def test_request_xml_is_wechatpys(settings: dict[str, str]) -> None:
     assert v2_sign(fields, key) == calculate_signature(fields, key)
     assert v2_sign(fields, key, "HMAC-SHA256") == calculate_signature_hmac(fields, key)
     assert "<body><![CDATA[票]]></body>" in dict_to_xml(fields)
+
+
+@pytest.mark.parametrize("who", ["nobody", "impostor"])
+async def test_refund_without_the_merchant_certificate_fails_the_handshake(
+    sim: WeChatSimulator,
+    merchant: Merchant,
+    make_v2: MakeClient,
+    pki: Pki,
+    who: str,
+) -> None:
+    """/secapi: no client certificate, or one not issued by WeChat's CA, and the TLS
+    handshake is refused — the request never reaches the refund."""
+    paid = make_v2(pki.merchant)
+    no = order_no()
+    await unified(paid, merchant, no)
+    await (await sim.pay(no)).wait()
+    bare = make_v2(None if who == "nobody" else pki.impostor)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        await asyncio.to_thread(bare.refund.apply, 5000, 5000, "VR-" + no, out_trade_no=no)
+    assert not sim.ledger.refunds
+    ok = await asyncio.to_thread(paid.refund.apply, 5000, 5000, "VR-" + no, out_trade_no=no)
+    assert ok["result_code"] == "SUCCESS" and sim.refund("VR-" + no).refund == 5000
+
+
+async def test_refund_with_another_merchants_certificate_or_over_plain_http_is_refused(
+    sim: WeChatSimulator,
+    merchant: Merchant,
+    make_v2: MakeClient,
+    pki: Pki,
+) -> None:
+    paid = make_v2(pki.merchant)
+    no = order_no()
+    await unified(paid, merchant, no)
+    await (await sim.pay(no)).wait()
+    other = make_v2(pki.other_merchant)
+    with pytest.raises(WeChatPayException) as mismatch:
+        await asyncio.to_thread(other.refund.apply, 5000, 5000, "VR-" + no, out_trade_no=no)
+    assert mismatch.value.return_code == "FAIL" and "证书与商户号不匹配" in str(mismatch.value)
+    plain = make_v2(pki.merchant)
+    plain.API_BASE_URL = f"{sim.base_url}/"
+    with pytest.raises(WeChatPayException) as no_tls:
+        await asyncio.to_thread(plain.refund.apply, 5000, 5000, "VR-" + no, out_trade_no=no)
+    assert no_tls.value.return_code == "FAIL" and "证书" in str(no_tls.value)
+    assert sim.v2.refused_certificates == 2 and not sim.ledger.refunds

@@ -23,10 +23,11 @@ from hub.api.app import Hub, create_app
 from hub.clock import SystemClock
 from hub.storage.tables import OutboxRow
 from sandbox.demo.wechat_client import MiniProgramClient
-from sandbox.wechat.keys import generate_merchant_setup
+from sandbox.wechat.keys import MerchantSetup, generate_merchant_setup
 from sandbox.wechat.ledger import Refund
 from sandbox.wechat.server import WeChatSimulator
 from tests.support import ADMIN, hub_of, id_number, put, settings
+from tests.wechat.pki import Pki, make_pki
 
 SLOT = "09:00-11:00"
 PRICE = 10000
@@ -48,6 +49,8 @@ class World:
     client: TestClient
     sim: WeChatSimulator
     day: str
+    setup: MerchantSetup
+    pki: Pki | None = None
 
     @property
     def hub(self) -> Hub:
@@ -121,13 +124,35 @@ async def start(
     capacity: int = 10,
     hold_ttl: int = 900,
     outbox_workers: int = 1,
+    merchant: World | None = None,
+    extra: dict[str, str] | None = None,
+    tls: str = "",
 ) -> World:
-    setup = generate_merchant_setup(
-        pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
-    )
-    sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
+    """A hub on `db_url` selling through WeChat. `merchant` is another world, for a
+    second hub on the same merchant account (its simulator and PKI); `extra` adds
+    channel settings. With `tls` (``pem``, ``p12``, ``none``, ``impostor``: the hub's
+    client certificate) WeChat Pay is reached over TLS: a test PKI is made for the
+    merchant (`World.pki`), the hub trusts its CA."""
+    if merchant is None:
+        setup = generate_merchant_setup(
+            pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
+        )
+        pki = make_pki(setup.config.mchid) if tls else None
+        sim_tls = pki.sim_tls() if pki is not None else None
+        sim = await stack.enter_async_context(WeChatSimulator(setup.config).running(tls=sim_tls))
+    else:
+        sim, setup, pki = merchant.sim, merchant.setup, merchant.pki
     port = free_port()
-    channel = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{port}")
+    channel = sim.hub_settings(
+        setup.settings, notify_base=f"http://127.0.0.1:{port}", tls=pki is not None
+    )
+    if pki is not None:
+        channel["WECHAT_PAY_CA_BUNDLE"] = pki.ca_pem
+        if tls == "impostor":
+            channel.update(pki.client_settings("pem", pki.impostor))
+        else:
+            channel.update(pki.client_settings(tls))
+    channel.update(extra or {})
     app = create_app(
         settings(
             db_url,
@@ -174,4 +199,4 @@ async def start(
             "slots": [{"code": SLOT, "capacity": capacity}],
         },
     )
-    return World(client, sim, day)
+    return World(client, sim, day, setup, pki)

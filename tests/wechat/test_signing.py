@@ -78,6 +78,17 @@ def test_a_correct_v3_notification_verifies_and_decrypts(platform: rsa.RSAPrivat
     assert doc == {"out_trade_no": "TH1", "amount": {"total": 100}}
 
 
+@pytest.mark.parametrize("case", [str.lower, str.upper])
+def test_header_names_are_case_insensitive(platform: rsa.RSAPrivateKey, case: Any) -> None:
+    """HTTP/2 and many proxies hand the headers over as ``wechatpay-serial``: a plain
+    dict in any case still verifies, and still refuses a forgery."""
+    headers, body = notification(platform, {"out_trade_no": "TH1"})
+    recased = {case(name): value for name, value in headers.items()}
+    check(recased, body, platform)
+    with pytest.raises(Unverified, match="bad signature"):
+        check(recased, body.replace("TRANSACTION", "TRANSACTIOM"), platform)
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

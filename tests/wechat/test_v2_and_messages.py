@@ -13,11 +13,20 @@ from plugins.channel_wechat.channel import WeChatChannel
 from tests.wechat.kit import PRICE, SLOT, eventually, start
 
 
-@pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
+@pytest.mark.parametrize(("sign_type", "cert"), [("MD5", "pem"), ("HMAC-SHA256", "p12")])
 async def test_v2_merchant_pays_and_refunds(
-    aiohttp_client: Any, db_url: str, stack: AsyncExitStack, sign_type: str
+    aiohttp_client: Any, db_url: str, stack: AsyncExitStack, sign_type: str, cert: str
 ) -> None:
-    w = await start(aiohttp_client, db_url, stack, pay_version="v2", sign_type=sign_type)
+    """The refund goes to /secapi over TLS with the merchant's API certificate, given as
+    PEM files or as WeChat's PKCS#12."""
+    w = await start(
+        aiohttp_client,
+        db_url,
+        stack,
+        pay_version="v2",
+        sign_type=sign_type,
+        tls=cert,
+    )
     mp = await w.visitor("o-olga")
     created = await mp.order("ck-olga-00001", "adult", w.day, SLOT, 2)
     assert created.status == 201, created

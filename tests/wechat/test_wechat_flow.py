@@ -133,3 +133,24 @@ async def _refund_status(w: Any, out_trade: str, status: str) -> bool:
     store = w.hub.store_for("wechat")
     rows = await store.list("refund", prefix=f"{out_trade}/")
     return bool(rows) and all(d.get("status") == status for _, d in rows)
+
+
+async def test_wechat_pay_headers_in_lower_case_still_verify(
+    aiohttp_client: Any, db_url: str, stack: AsyncExitStack
+) -> None:
+    """WeChat Pay behind HTTP/2 or a rewriting proxy: ``wechatpay-signature`` etc. in
+    lower case, on the answers (prepay, query, refund) and on the notices."""
+    w = await start(aiohttp_client, db_url, stack)
+    w.sim.lower_case_headers = True
+    mp = await w.visitor("o-lena")
+    created = await mp.order("ck-lena-00001", "adult", w.day, SLOT, 1)
+    assert created.status == 201 and created.body["payment"]["package"], created
+    out_trade = created.body["order"]["out_trade_no"]
+    assert (await mp.get(out_trade)).order["state"] == "held"  # order query verified too
+    notice = await (await w.pay(created, probe=True)).wait()
+    sent = notice.deliveries[0]
+    assert notice.acknowledged and notice.probe_refused is True and sent.status == 204
+    assert (await mp.get(out_trade)).order["state"] == "confirmed"
+    assert (await mp.refund(out_trade, "rq-lena")).ok
+    (refund,) = await w.settled_refunds(out_trade, 1)
+    assert refund.refund == PRICE
