@@ -6,12 +6,14 @@
 * ``dead_letters``: partner calls in the outbox's dead letters (alert messages excluded:
   an alert about undeliverable alerts could not be delivered either), optionally of one
   ``params.partner``.
+* ``bridge_offline``: seconds since the bridge of ``params.venue_id`` last called the hub
+  (0 while it has never called: a venue not yet onboarded is not offline).
 * ``double_use``: admitted entries of ``params.venue_id`` that could not count (a ticket
   used twice across offline bridges, or after a refund) received in the last
   ``params.window_seconds``.
 
-Bridge-offline, payment-failure-rate and clock-skew rules need data the hub does not keep
-yet (a bridge heartbeat, payment attempts): they come with that data.
+Device-offline, slot arrival-rate, payment-failure-rate and clock-skew rules need data the
+hub does not keep yet (device health, payment attempts): they come with that data.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.storage.tables import FlowCountRow, OutboxRow, RedemptionRow, VenueRow
+from hub.storage.tables import BridgeSeenRow, FlowCountRow, OutboxRow, RedemptionRow, VenueRow
 
 FLOW = FlowCountRow.__table__.c
 VENUE = VenueRow.__table__.c
 OUTBOX = OutboxRow.__table__.c
 REDEMPTION = RedemptionRow.__table__.c
+SEEN = BridgeSeenRow.__table__.c
 ALERT_PARTNER_PREFIX = "alert:"
 
 
@@ -86,6 +89,23 @@ async def double_use(conn: AsyncConnection, p: Mapping[str, Any], now: datetime)
     return Reading(float(n), f"重复使用 {n} 次 · double use at {p['venue_id']}")
 
 
+async def bridge_offline(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id = str(p["venue_id"])
+    stmt = select(SEEN.last_seen_at).where(SEEN.venue_id == venue_id)
+    seen = (await conn.execute(stmt)).scalar()
+    if seen is None:
+        return Reading(0.0, f"网关未连接过 · bridge of {venue_id} never synced")
+    quiet = max(0, int((now - seen).total_seconds()))
+    return Reading(
+        float(quiet), f"网关 {quiet} 秒未同步 · bridge of {venue_id} last seen {seen.isoformat()}"
+    )
+
+
+def _check_venue(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
+        raise BadParams("bridge_offline takes params.venue_id only")
+
+
 def _check_in_park(p: Mapping[str, Any]) -> None:
     if not str(p.get("venue_id", "")):
         raise BadParams("in_park_percent needs params.venue_id")
@@ -110,6 +130,7 @@ KINDS: dict[str, tuple[Measure, Callable[[Mapping[str, Any]], None]]] = {
     "in_park_percent": (in_park_percent, _check_in_park),
     "dead_letters": (dead_letters, _check_dead),
     "double_use": (double_use, _check_double),
+    "bridge_offline": (bridge_offline, _check_venue),
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.alerts.bridges import BridgeSeen
 from hub.alerts.delivery import Destination
 from hub.alerts.engine import Enqueue, Move, evaluate
 from hub.clock import Clock
@@ -36,6 +37,7 @@ class AlertService:
         self.clock = clock
         self.destinations = dict(destinations)
         self.every_seconds = every_seconds
+        self.bridges = BridgeSeen(engine)
         self._enqueue = enqueue
         self._notify = notify
         self._task: asyncio.Task[None] | None = None

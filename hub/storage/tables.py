@@ -471,3 +471,14 @@ class AlertRow(SQLModel, table=True):
     acked_at: datetime | None = _ts(nullable=True)
     ack_note: str | None = Field(default=None, max_length=500)
     resolved_at: datetime | None = _ts(nullable=True)
+
+
+class BridgeSeenRow(SQLModel, table=True):
+    """When each venue's bridge last called the hub (config, changes or an upload): the
+    ``bridge_offline`` alert rule reads it. Written at most every few seconds per process
+    (`hub.alerts.bridges`), so a polling bridge costs no write per poll."""
+
+    __tablename__ = "bridge_seen"
+
+    venue_id: str = Field(primary_key=True, max_length=64)
+    last_seen_at: datetime = _ts(nullable=False)
