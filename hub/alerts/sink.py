@@ -20,6 +20,7 @@ import orjson
 
 from hub.clock import Clock
 from hub.contracts import DeliveryError
+from hub.logmask import mask_text
 
 TRANSITIONS = ("opened", "reminder", "resolved")
 
@@ -121,8 +122,19 @@ class AlertSink(Protocol):
 
 
 def mask_config(config: Mapping[str, Any], secret_fields: tuple[str, ...]) -> dict[str, Any]:
-    """The configuration as it may be shown: secrets reduced to ``****``."""
-    return {k: ("****" if k in secret_fields and v else v) for k, v in config.items()}
+    """The configuration as it may be shown: secrets reduced to ``****``, phone numbers
+    (``at_mobiles``, ``mentioned_mobile_list``) masked like in the logs."""
+
+    def shown(key: str, value: Any) -> Any:
+        if key in secret_fields and value:
+            return "****"
+        if isinstance(value, str):
+            return mask_text(value)
+        if isinstance(value, list):
+            return [mask_text(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    return {k: shown(k, v) for k, v in config.items()}
 
 
 async def post_json(

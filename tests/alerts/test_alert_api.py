@@ -88,7 +88,9 @@ async def test_rules_crud_and_refusals(aiohttp_client: Any, db_url: str) -> None
 async def test_destinations_are_listed_masked(aiohttp_client: Any, db_url: str) -> None:
     clock = new_clock()
     async with receivers(clock) as robots:
-        client = await alert_hub(aiohttp_client, db_url, clock, robots.destinations())
+        dest = robots.destinations()
+        dest["ops-dingtalk"]["at_mobiles"] = ["13812345678"]
+        client = await alert_hub(aiohttp_client, db_url, clock, dest)
         r = await client.get("/api/admin/alerts/destinations", headers=ADMIN)
         text = await r.text()
         assert r.status == 200
@@ -100,7 +102,9 @@ async def test_destinations_are_listed_masked(aiohttp_client: Any, db_url: str) 
             "sink": "dingtalk",
             "url": "****",
             "secret": "****",
+            "at_mobiles": ["138****5678"],
         }
+        assert "13812345678" not in text
 
 
 def test_unknown_sink_is_a_configuration_error(sqlite_url: str) -> None:
