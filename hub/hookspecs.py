@@ -21,6 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
+    from hub.alerts.delivery import AlertSinkRegistry
     from hub.contracts import PartnerCall
     from hub.domain import Order, Redemption, Ticket
     from hub.domain.rules.registry import RuleRegistry
@@ -82,6 +83,21 @@ def register_device_drivers(registry: DeviceDriverRegistry) -> None:
 
     Implement this to support a new family of turnstiles, access controllers or face
     terminals. The driver follows `hub.contracts.DeviceDriver`.
+    """
+
+
+@hookspec
+def register_alert_sinks(registry: AlertSinkRegistry) -> None:
+    """Add alert sinks (``registry.add(name, sink)``): ways to deliver an alert message.
+
+    :param registry: the application's alert-sink registry.
+
+    Implement this to send threshold alerts somewhere new (a chat robot, a pager, mail).
+    The sink follows `hub.alerts.AlertSink`: ``check(config)`` validates a destination's
+    settings at start-up and ``send(message, config, ctx)`` delivers one message. The
+    hub calls ``send`` only from the outbox, so it is retried on failure and a message
+    is queued once per alert transition; raise `hub.DeliveryError` when it did not land.
+    Staff bind sinks to destinations in ``TICKETHUB_ALERT_DESTINATIONS``.
     """
 
 

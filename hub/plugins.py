@@ -26,6 +26,7 @@ import pluggy
 import typer
 
 from hub import builtin_rules, hookspecs
+from hub.alerts.delivery import AlertSinkRegistry
 from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
@@ -90,6 +91,7 @@ class HubPlugins:
         self.payments = PaymentProviderRegistry()
         self.rules = RuleRegistry()
         self.devices = DeviceDriverRegistry()
+        self.alert_sinks = AlertSinkRegistry()
         for b in broken:
             self._left_out(b)
         self._register_all()
@@ -120,6 +122,7 @@ class HubPlugins:
             ("register_payment_providers", self.payments),
             ("register_rules", self.rules),
             ("register_device_drivers", self.devices),
+            ("register_alert_sinks", self.alert_sinks),
         ):
             for name, impl in self._each_impl(hook_name):
                 if name in failed:
@@ -148,7 +151,13 @@ class HubPlugins:
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin, name=name)
-        for registry in (self.channels, self.payments, self.rules, self.devices):
+        for registry in (
+            self.channels,
+            self.payments,
+            self.rules,
+            self.devices,
+            self.alert_sinks,
+        ):
             _forget(registry, name)
 
     def add_event_listener(self, listener: object, name: str) -> None:

@@ -65,6 +65,15 @@ class Settings(ClearSettings):
     outbox_workers: int = Field(default=1, ge=0, le=64)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_lease_seconds: float = Field(default=60.0, gt=0)
+    # threshold alerts (hub.alerts): where messages go, and how often rules are evaluated
+    alert_destinations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='alert destinations (JSON): name -> {"sink": "wecom|dingtalk|feishu|'
+        'webhook|mail", ...sink options}',
+    )
+    alert_eval_seconds: float = Field(
+        default=15.0, ge=0, le=3600, description="rule evaluation period; 0 turns it off"
+    )
     # venue bridges: venue id -> the bearer token its hardware_bridge presents
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"

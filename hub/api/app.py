@@ -15,7 +15,9 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.api import admin, bridge, faces, public, reconcile
+from hub.alerts import AlertService
+from hub.alerts.delivery import build_destinations, check_destinations, deliverer
+from hub.api import admin, alerts, bridge, faces, public, reconcile
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -51,6 +53,7 @@ class Hub:
     http: aiohttp.ClientSession
     routes: ApiRoutes
     faces: FaceService
+    alerts: AlertService
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -89,6 +92,9 @@ def create_app(
     bridge.add_routes(routes)
     faces.add_routes(routes)
     reconcile.add_routes(routes)
+    alerts.add_routes(routes)
+    # a destination naming an unknown sink is a configuration error before anything opens
+    check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -98,9 +104,12 @@ def create_app(
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
+                destinations = build_destinations(
+                    settings.alert_destinations, plugins.alert_sinks, http, clock
+                )
                 outbox = Outbox.with_workers(
                     engine,
-                    deliverer=plugins.channels.find,
+                    deliverer=deliverer(destinations, plugins.channels.find),
                     clock=clock,
                     count=settings.outbox_workers,
                     poll_seconds=settings.outbox_poll_seconds,
@@ -124,6 +133,14 @@ def create_app(
                     FaceCipher(key_from_settings(settings.face_key, settings.id_hash_secret)),
                     max_bytes=settings.face_max_bytes,
                 )
+                alert_service = AlertService(
+                    engine,
+                    clock=clock,
+                    enqueue=outbox.enqueue,
+                    notify=outbox.notify,
+                    destinations=destinations,
+                    every_seconds=settings.alert_eval_seconds,
+                )
                 app[HUB] = Hub(
                     settings,
                     plugins,
@@ -135,13 +152,16 @@ def create_app(
                     http,
                     routes,
                     face_service,
+                    alert_service,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
                 await face_service.start(settings.face_purge_seconds)
+                await alert_service.start()
                 try:
                     yield
                 finally:
+                    await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
                     await orders.stop()

@@ -69,6 +69,12 @@ def _hub(request: web.Request) -> Hub:
     return request.app[HUB]
 
 
+async def _seen(request: web.Request, venue_id: str) -> None:
+    """An authenticated bridge call: the venue's bridge is online (``bridge_offline``)."""
+    hub = _hub(request)
+    await hub.alerts.bridges.saw(venue_id, hub.clock.now())
+
+
 def _bridge_auth(request: web.Request, venue_id: str) -> None:
     token = _hub(request).settings.bridge_tokens.get(venue_id)
     header = request.headers.get("Authorization", "")
@@ -105,6 +111,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def config(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
         _bridge_auth(request, venue_id)
+        await _seen(request, venue_id)
         hub = _hub(request)
         found = await hub.catalog.venue(venue_id)
         if found is None:
@@ -132,6 +139,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def changes(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
         _bridge_auth(request, venue_id)
+        await _seen(request, venue_id)
         try:
             limit = int(request.query.get("limit", "1000"))
             page = await feed.changes_since(
@@ -161,6 +169,7 @@ def add_routes(routes: ApiRoutes) -> None:
     async def upload(request: web.Request) -> web.Response:
         venue_id = request.match_info["venue_id"]
         _bridge_auth(request, venue_id)
+        await _seen(request, venue_id)
         hub = _hub(request)
         if await hub.catalog.venue(venue_id) is None:
             raise ApiError(404, "UNKNOWN_VENUE", "No such venue")

@@ -1,0 +1,146 @@
+"""The rule kinds: each reads one number from data the hub already keeps.
+
+* ``in_park_percent``: in-park now (today's flow counters, entries - exits, the venue's
+  own day) as a percentage of ``params.maximum`` (the venue's safe maximum; the hub keeps
+  no venue-level maximum yet, so the rule carries it).
+* ``dead_letters``: partner calls in the outbox's dead letters (alert messages excluded:
+  an alert about undeliverable alerts could not be delivered either), optionally of one
+  ``params.partner``.
+* ``bridge_offline``: seconds since the bridge of ``params.venue_id`` last called the hub
+  (0 while it has never called: a venue not yet onboarded is not offline).
+* ``double_use``: admitted entries of ``params.venue_id`` that could not count (a ticket
+  used twice across offline bridges, or after a refund) received in the last
+  ``params.window_seconds``.
+
+Device-offline, slot arrival-rate, payment-failure-rate and clock-skew rules need data the
+hub does not keep yet (device health, payment attempts): they come with that data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.storage.tables import BridgeSeenRow, FlowCountRow, OutboxRow, RedemptionRow, VenueRow
+
+FLOW = FlowCountRow.__table__.c
+VENUE = VenueRow.__table__.c
+OUTBOX = OutboxRow.__table__.c
+REDEMPTION = RedemptionRow.__table__.c
+SEEN = BridgeSeenRow.__table__.c
+ALERT_PARTNER_PREFIX = "alert:"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    value: float
+    detail: str
+
+
+Measure = Callable[[AsyncConnection, Mapping[str, Any], datetime], Awaitable[Reading]]
+
+
+class BadParams(ValueError):
+    """A rule's parameters do not fit its kind."""
+
+
+async def in_park_percent(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id, maximum = str(p["venue_id"]), int(p["maximum"])
+    zone = (await conn.execute(select(VENUE.timezone).where(VENUE.id == venue_id))).scalar()
+    if zone is None:
+        return Reading(0.0, f"venue {venue_id} unknown")
+    today = now.astimezone(ZoneInfo(zone)).date()
+    row = (
+        await conn.execute(
+            select(FLOW.entries, FLOW.exits).where(FLOW.venue_id == venue_id, FLOW.day == today)
+        )
+    ).first()
+    inside = max(0, int(row.entries) - int(row.exits)) if row else 0
+    percent = round(100.0 * inside / maximum, 2)
+    return Reading(percent, f"园内 {inside} / {maximum} 人 ({percent:g} %) · {venue_id}")
+
+
+async def dead_letters(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    where = [OUTBOX.state == "dead", ~OUTBOX.partner.startswith(ALERT_PARTNER_PREFIX)]
+    if p.get("partner"):
+        where.append(OUTBOX.partner == str(p["partner"]))
+    n = (await conn.execute(select(func.count()).where(and_(*where)))).scalar() or 0
+    scope = f" ({p['partner']})" if p.get("partner") else ""
+    return Reading(float(n), f"死信 {n} 条{scope} · dead-lettered partner calls")
+
+
+async def double_use(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    since = now - timedelta(seconds=int(p.get("window_seconds", 3600)))
+    n = (
+        await conn.execute(
+            select(func.count()).where(
+                REDEMPTION.venue_id == str(p["venue_id"]),
+                REDEMPTION.conflict != "",
+                REDEMPTION.received_at >= since,
+            )
+        )
+    ).scalar() or 0
+    return Reading(float(n), f"重复使用 {n} 次 · double use at {p['venue_id']}")
+
+
+async def bridge_offline(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id = str(p["venue_id"])
+    stmt = select(SEEN.last_seen_at).where(SEEN.venue_id == venue_id)
+    seen = (await conn.execute(stmt)).scalar()
+    if seen is None:
+        return Reading(0.0, f"网关未连接过 · bridge of {venue_id} never synced")
+    quiet = max(0, int((now - seen).total_seconds()))
+    return Reading(
+        float(quiet), f"网关 {quiet} 秒未同步 · bridge of {venue_id} last seen {seen.isoformat()}"
+    )
+
+
+def _check_venue(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
+        raise BadParams("bridge_offline takes params.venue_id only")
+
+
+def _check_in_park(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")):
+        raise BadParams("in_park_percent needs params.venue_id")
+    if not isinstance(p.get("maximum"), int) or p["maximum"] < 1:
+        raise BadParams("in_park_percent needs params.maximum, a whole number >= 1")
+
+
+def _check_dead(p: Mapping[str, Any]) -> None:
+    if set(p) - {"partner"}:
+        raise BadParams("dead_letters takes only params.partner")
+
+
+def _check_double(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")):
+        raise BadParams("double_use needs params.venue_id")
+    w = p.get("window_seconds", 3600)
+    if not isinstance(w, int) or not 60 <= w <= 86_400 * 7:
+        raise BadParams("double_use params.window_seconds is 60..604800")
+
+
+KINDS: dict[str, tuple[Measure, Callable[[Mapping[str, Any]], None]]] = {
+    "in_park_percent": (in_park_percent, _check_in_park),
+    "dead_letters": (dead_letters, _check_dead),
+    "double_use": (double_use, _check_double),
+    "bridge_offline": (bridge_offline, _check_venue),
+}
+
+
+def check_params(kind: str, params: Mapping[str, Any]) -> None:
+    if kind not in KINDS:
+        raise BadParams(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    KINDS[kind][1](params)
+
+
+async def measure(
+    conn: AsyncConnection, kind: str, params: Mapping[str, Any], now: datetime
+) -> Reading:
+    return await KINDS[kind][0](conn, params, now)
