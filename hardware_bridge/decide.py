@@ -29,6 +29,7 @@ from hub.domain.catalog import SlotInfo
 from hub.domain.credentials import CredentialError, CredentialVerifier
 from hub.domain.errors import Denial, DenialCode
 from hub.domain.gate import Direction, GateDecision, Medium, Scan
+from hub.domain.numbers import ascii_uint
 from hub.domain.rules import RuleEngine
 from hub.domain.rules.context import EntryContext
 from hub.domain.rules.document import CompiledRules
@@ -191,8 +192,9 @@ class Decider:
                 first = first or (found, denial)
             return first
         row = None
-        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
-            row = self.store.ticket_by_card(int(value))
+        card = ascii_uint(value, max_digits=10)
+        if card is not None and card <= 0xFFFFFFFF:
+            row = self.store.ticket_by_card(card)
         elif medium is Medium.NFC:
             try:
                 row = self.store.ticket_by_card(int(value.replace(":", ""), 16) & 0xFFFFFFFF)

@@ -39,6 +39,7 @@ from hub.contracts import (
 from hub.devices import Background
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 from hub.domain.masking import mask_scan
+from hub.domain.numbers import ascii_uint
 
 log = logging.getLogger(__name__)
 FORGED_EVENT = "FORGED_EVENT"
@@ -443,8 +444,9 @@ class BridgeHost:
     def ticket_of(self, medium: Medium, value: str) -> str:
         value = value.strip()
         row = None
-        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
-            row = self.store.ticket_by_card(int(value))
+        card = ascii_uint(value, max_digits=10)
+        if card is not None and card <= 0xFFFFFFFF:
+            row = self.store.ticket_by_card(card)
         elif medium is Medium.ID_CARD:
             rows = self.store.tickets_of_holder(value.upper())
             row = rows[0] if rows else None

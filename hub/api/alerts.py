@@ -11,8 +11,8 @@ from sqlalchemy import select
 from hub.alerts import engine, rules
 from hub.alerts.rules import RuleIn
 from hub.api.auth import staff_hub
-from hub.api.errors import ApiError, read_model
-from hub.api.routing import ApiRoutes
+from hub.api.errors import ApiError, path_id, read_model
+from hub.api.routing import NO_BODY, ApiRoutes
 from hub.storage.db import reader
 
 
@@ -20,13 +20,6 @@ class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: str = Field(min_length=1, max_length=64, description="who")
     note: str = Field(min_length=1, max_length=500, description="what was seen or done")
-
-
-def _id(request: web.Request, key: str, code: str) -> int:
-    raw = request.match_info[key]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, code, f"No such id {raw[:40]}")
-    return int(raw)
 
 
 def _checked(request: web.Request, body: RuleIn) -> None:
@@ -71,7 +64,7 @@ def add_routes(routes: ApiRoutes) -> None:
     )
     async def put_rule(request: web.Request) -> web.Response:
         hub = staff_hub(request)
-        rule_id = _id(request, "rule_id", "UNKNOWN_RULE")
+        rule_id = path_id(request, "rule_id", "UNKNOWN_RULE", "rule")
         body = await read_model(request, RuleIn)
         _checked(request, body)
         try:
@@ -93,7 +86,7 @@ def add_routes(routes: ApiRoutes) -> None:
     )
     async def delete_rule(request: web.Request) -> web.Response:
         hub = staff_hub(request)
-        rule_id = _id(request, "rule_id", "UNKNOWN_RULE")
+        rule_id = path_id(request, "rule_id", "UNKNOWN_RULE", "rule")
         now = hub.clock.now()
         async with hub.engine.begin() as conn:
             rule = await rules.remove(conn, rule_id)
@@ -134,7 +127,7 @@ def add_routes(routes: ApiRoutes) -> None:
     )
     async def ack(request: web.Request) -> web.Response:
         hub = staff_hub(request)
-        alert_id = _id(request, "alert_id", "UNKNOWN_ALERT")
+        alert_id = path_id(request, "alert_id", "UNKNOWN_ALERT", "alert")
         body = await read_model(request, AckIn)
         try:
             async with hub.engine.begin() as conn:
@@ -163,6 +156,7 @@ def add_routes(routes: ApiRoutes) -> None:
         summary="Evaluate every enabled rule now (the periodic evaluation does it too)",
         tag="admin",
         auth="admin",
+        body=NO_BODY,
     )
     async def evaluate(request: web.Request) -> web.Response:
         hub = staff_hub(request)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub import jsonutil
 from hub.domain.errors import DeniedError
+from hub.domain.numbers import ascii_uint
 from hub.metrics import HTTP_ERRORS
 from hub.orders.outcome import Outcome, status_for
 
@@ -34,6 +35,15 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def path_id(request: web.Request, key: str, code: str, what: str) -> int:
+    """The numeric row id in the URL, or 404 ``code`` (an id that is not one names no row)."""
+    raw = request.match_info[key]
+    value = ascii_uint(raw, max_digits=18)
+    if value is None:
+        raise ApiError(404, code, f"No {what} {raw[:40]}")
+    return value
 
 
 def query_day(request: web.Request, name: str = "date") -> date:

@@ -10,8 +10,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import staff_hub
-from hub.api.errors import ApiError, query_day, read_model
+from hub.api.errors import ApiError, path_id, query_day, read_model
 from hub.api.routing import ApiRoutes, raw_body
+from hub.domain.numbers import ascii_uint
 from hub.reconcile import store
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
@@ -24,15 +25,6 @@ class MoveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: str = Field(min_length=1, max_length=64, description="who")
     note: str = Field(min_length=1, max_length=500, description="what was seen or done")
-
-
-def _disc_id(request: web.Request) -> int:
-    raw = request.match_info["disc_id"]
-    # ASCII digits only (str.isdigit() takes "²", which int() refuses) and within a
-    # 64-bit row id (a longer one overflows the driver): anything else names no row.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise ApiError(404, "UNKNOWN_DISCREPANCY", f"No discrepancy {raw[:40]}")
-    return int(raw)
 
 
 def add_routes(routes: ApiRoutes) -> None:
@@ -91,7 +83,8 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = staff_hub(request)
         day = query_day(request)
         window = request.query.get("midnight_window", "300")
-        if not (window.isascii() and window.isdigit() and len(window) <= 4) or int(window) > 3600:
+        seconds = ascii_uint(window, max_digits=4)
+        if seconds is None or seconds > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
         try:
@@ -103,7 +96,7 @@ def add_routes(routes: ApiRoutes) -> None:
                 merchant=wechat_merchant(hub.settings.channel_settings),
                 by=request.query.get("by", "api")[:64],
                 now=hub.clock.now(),
-                window=timedelta(seconds=int(window)),
+                window=timedelta(seconds=seconds),
             )
         except (BillError, UnsupportedChannel) as exc:
             line = exc.line if isinstance(exc, BillError) else 0
@@ -156,7 +149,7 @@ def _add_move(routes: ApiRoutes, verb: str, state: str) -> None:
     )
     async def post_move(request: web.Request) -> web.Response:
         hub = staff_hub(request)
-        disc_id = _disc_id(request)
+        disc_id = path_id(request, "disc_id", "UNKNOWN_DISCREPANCY", "discrepancy")
         body = await read_model(request, MoveIn)
         try:
             row = await store.move(

@@ -41,9 +41,9 @@ async def test_rules_crud_and_refusals(aiohttp_client: Any, db_url: str) -> None
         base = {k: rule[k] for k in ("name", "kind", "params", "open_at", "clear_below")}
 
         for body, status, code in (
-            ({**base, "name": "other", "clear_below": 95}, 400, None),  # above open_at
-            ({**base, "name": "other", "kind": "weather"}, 400, None),
-            ({**base, "name": "other", "params": {"venue_id": "v1"}}, 400, None),
+            ({**base, "name": "other", "clear_below": 95}, 422, None),  # above open_at
+            ({**base, "name": "other", "kind": "weather"}, 422, None),
+            ({**base, "name": "other", "params": {"venue_id": "v1"}}, 422, None),
             ({**base, "name": "other", "destinations": ["nowhere"]}, 400, "UNKNOWN_DESTINATION"),
             ({**base, "destinations": []}, 409, "RULE_EXISTS"),
         ):

@@ -81,10 +81,13 @@ async def test_forged_truncated_and_foreign_codes_are_refused(
         assert (decision.allow, decision.code) == (False, "BAD_CREDENTIAL"), value
     unknown = await bridge.host.decide(scan("PAPER-0001"))
     assert (unknown.allow, unknown.code) == (False, "UNKNOWN_TICKET")
+    # digits str.isdigit() takes and int() refuses: a refusal, not a crashed decision
+    odd = await bridge.host.decide(scan("²", medium=Medium.NFC))
+    assert (odd.allow, odd.code) == (False, "UNKNOWN_TICKET")
     stranger = await bridge.host.decide(scan(qr, device_id="not-onboarded"))
     assert (stranger.allow, stranger.code) == (False, "UNKNOWN_DEVICE")
     # refusals are logged too (every decision is)
-    assert len(logged(bridge)) == 7
+    assert len(logged(bridge)) == 8
 
 
 async def test_expired_and_not_yet_valid(hub: TestClient, bridge: Bridge) -> None:
