@@ -100,6 +100,7 @@ def create_app(
                     id_secret=settings.id_hash_secret,
                     hold_ttl=timedelta(seconds=settings.hold_ttl_seconds),
                     batch_max=settings.batch_max,
+                    queue_max=settings.order_queue_max,
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                 )

@@ -7,6 +7,11 @@ after that transaction committed — durability is unchanged (nothing is acknowl
 before it is on disk), but the cost is shared. Under light load a batch is one order and
 nothing waits for a timer.
 
+The queue in front of the writer is bounded (``queue_max``, `TICKETHUB_ORDER_QUEUE_MAX`):
+when it is full a new order is refused at once with `WriterBusy` — the endpoints answer
+``503`` + ``Retry-After`` (partners their own "busy, retry" code) — instead of joining a
+queue it would only age in until its client gave up. A refused order wrote nothing.
+
 If a batch fails as a whole (a bug, a constraint), its orders are retried one by one so a
 single poisoned order cannot take its neighbours down. Deadlocks and serialization
 failures on PostgreSQL retry the batch (tenacity).
@@ -35,6 +40,17 @@ Process = Callable[[AsyncConnection, Sequence[Item]], Awaitable[list[R]]]
 Finish = Callable[[Sequence[Item], list[R]], Awaitable[list[R]]]
 
 
+class WriterBusy(RuntimeError):
+    """The admission queue is full: the order was not queued and nothing was written."""
+
+
+def default_queue_max(batch_max: int) -> int:
+    """Two batches waiting behind the one committing: enough to keep every commit full
+    under load, short enough that a queued order is answered within about three commit
+    times (well under a client's patience) instead of ageing behind a burst."""
+    return max(8, 2 * batch_max)
+
+
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         return True
@@ -51,11 +67,15 @@ class GroupCommitWriter(Generic[Item, R]):
         process: Process[Item, R],
         finish: Finish[Item, R],
         batch_max: int,
+        queue_max: int | None = None,
     ) -> None:
         self.engine = engine
         self.process = process
         self.finish = finish
         self.batch_max = batch_max
+        self.queue_max = queue_max if queue_max is not None else default_queue_max(batch_max)
+        if self.queue_max < 1:
+            raise ValueError("queue_max must be at least 1")
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[R]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -74,9 +94,18 @@ class GroupCommitWriter(Generic[Item, R]):
             if not fut.done():
                 fut.set_exception(RuntimeError("hub is shutting down"))
 
+    @property
+    def full(self) -> bool:
+        """True when a new order would be refused (`WriterBusy`)."""
+        return self._queue.qsize() >= self.queue_max
+
     async def submit(self, item: Item) -> R:
+        """Queue `item` and wait until its batch committed; `WriterBusy` at once (nothing
+        queued) when `queue_max` orders are already waiting."""
         if self._task is None:
             raise RuntimeError("order writer is not running")
+        if self.full:
+            raise WriterBusy(f"{self._queue.qsize()} orders waiting for the writer")
         fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, fut))
         return await fut
