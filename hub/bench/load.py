@@ -156,7 +156,8 @@ async def run_load(
                 code = classify(status, body)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 t1 = time.perf_counter()
-                status, code = 0, type(exc).__name__
+                # every way of giving up waiting (aiohttp has several) is one TIMEOUT
+                status, code = 0, TIMEOUT if isinstance(exc, TimeoutError) else type(exc).__name__
             return Outcome(
                 index=i,
                 url=url,
