@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # group commit: orders arriving together share one transaction and one fsync
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1, description="seconds")
     batch_max: int = Field(default=128, ge=1, le=2000)
+    writer_thread: bool = Field(
+        default=True,
+        description="order transactions on a thread and event loop of their own (one extra "
+        "database connection), not on the request loop",
+    )
     order_queue_max: int | None = Field(
         default=None,
         ge=1,

@@ -55,6 +55,7 @@ class OrderService:
         hold_ttl: timedelta,
         batch_max: int = 128,
         queue_max: int | None = None,
+        writer_thread: bool = False,
         unsafe_inventory: bool = False,
         on_calls: Any = None,
     ) -> None:
@@ -82,7 +83,12 @@ class OrderService:
             id_secret=id_secret,
         )
         self.writer: GroupCommitWriter[IntakeItem, Outcome | None] = GroupCommitWriter(
-            engine, self.intake.process, self.intake.finish, batch_max, queue_max
+            engine,
+            self.intake.process,
+            self.intake.finish,
+            batch_max,
+            queue_max,
+            own_loop=writer_thread,
         )
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -4,11 +4,13 @@ order wrote nothing — its key is free, its stock untouched.
 
 The writer is held on an event (not on time): the first order's batch waits inside its
 transaction, so the queue behind it fills deterministically whatever the machine's speed.
+Thread events, since the writer's transactions run on a loop of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,18 +39,19 @@ async def test_a_full_queue_sheds_with_503_and_retry_after_and_writes_nothing(
     await seed(client)
     writer = hub_of(client).orders.writer
     assert writer.queue_max == 2
-    entered, release = asyncio.Event(), asyncio.Event()
+    assert writer.own_loop  # the hub's default: transactions on the writer's own loop
+    entered, release = threading.Event(), threading.Event()
     real = writer.process
 
     async def held(conn: AsyncConnection, items: Sequence[IntakeItem]) -> list[Outcome | None]:
         entered.set()
-        await release.wait()
+        await asyncio.to_thread(release.wait, 60)
         return await real(conn, items)
 
     writer.process = held
     async with asyncio.timeout(60):  # a guard against a hang, not a speed assertion
         first = asyncio.create_task(order(client, "a", confirm=True))
-        await entered.wait()  # "a" is in the writer's transaction, the queue is empty
+        await asyncio.to_thread(entered.wait, 60)  # "a" is in its transaction, queue empty
         queued = [asyncio.create_task(order(client, k, confirm=True)) for k in ("b", "c")]
         while not writer.full:
             await asyncio.sleep(0.01)
