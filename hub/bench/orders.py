@@ -40,20 +40,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from sqlalchemy.engine import make_url
 
 from hub.bench import baseline, ceiling
-from hub.bench.load import LoadResult, Outcome, Request, run_load
-from hub.bench.procstat import CpuSampler, per_order_ms, rss_mb
+from hub.bench.display import Display, Phase
+from hub.bench.load import Request
 from hub.testing.processes import HubAdmin, HubProcesses, ServerProcesses, python_module_argv
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -79,24 +70,6 @@ class BenchConfig:
     run_timeout: float = 300.0
     slots: int = 1
     request_timeout: float = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Phase:
-    """One measured load phase and what it cost the server processes."""
-
-    load: LoadResult
-    cpu_ms_per_order: float | None
-    rss_mb: float | None
-
-    def figures(self, prefix: str) -> dict[str, Any]:
-        return {
-            f"{prefix}per_s": round(self.load.accepted_per_s, 1),
-            f"{prefix}p50_ms": round(self.load.p50_ms, 2),
-            f"{prefix}p99_ms": round(self.load.p99_ms, 2),
-            f"{prefix}cpu_ms_per_order": self.cpu_ms_per_order,
-            f"{prefix}rss_mb": self.rss_mb,
-        }
 
 
 def hot_slots(n: int) -> list[str]:
@@ -233,82 +206,9 @@ def baseline_order(row: int, rows: int = 1) -> Callable[[int], Request]:
     return make
 
 
-class _Display:
-    """Progress bars on stderr; silent with ``--json-only``."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.console = Console(stderr=True, quiet=quiet)
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<22}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            disable=quiet,
-            transient=False,
-        )
-
-    def log(self, message: str) -> None:
-        self.progress.console.print(message)
-
-    async def load(
-        self,
-        label: str,
-        urls: list[str],
-        make: Callable[[int], Request],
-        total: int,
-        cfg: BenchConfig,
-        concurrency: int | None = None,
-    ) -> LoadResult:
-        task = self.progress.add_task(label, total=total, note="")
-        counts = {"ok": 0, "no": 0}
-
-        def done(outcome: Outcome) -> None:
-            counts["ok" if outcome.code == "ACCEPTED" else "no"] += 1
-            self.progress.update(
-                task,
-                advance=1,
-                note=f"[green]{counts['ok']} sold[/] [yellow]{counts['no']} refused[/]",
-            )
-
-        return await run_load(
-            urls,
-            make,
-            total=total,
-            concurrency=concurrency or cfg.concurrency,
-            request_timeout=cfg.request_timeout,
-            run_timeout=cfg.run_timeout,
-            on_done=done,
-        )
-
-    async def measured(
-        self,
-        label: str,
-        urls: list[str],
-        make: Callable[[int], Request],
-        cfg: BenchConfig,
-        pids: Sequence[int],
-        *,
-        total: int | None = None,
-        concurrency: int | None = None,
-    ) -> Phase:
-        """A load phase with the servers' CPU sampled: CPU per accepted order up to the
-        last acceptance, and their resident memory at the end."""
-        sampler = CpuSampler(pids)
-        sampler.start()
-        try:
-            result = await self.load(label, urls, make, total or cfg.orders, cfg, concurrency)
-        finally:
-            await sampler.stop()
-        cpu = sampler.at(result.accepted_wall_s)
-        return Phase(result, per_order_ms(cpu, result.accepted), rss_mb(pids))
-
-
 async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
     """Run the hub, ceiling and per-request baseline phases; the figures for the JSON line."""
-    show = _Display(quiet)
+    show = Display(quiet)
     hot_day, warm_day = bench_days()
     run = uuid.uuid4().hex[:8]
     with show.progress:
@@ -350,7 +250,7 @@ def _ratio(hub: Phase, other: Phase) -> float:
 
 
 async def _hub_phase(
-    cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: _Display
+    cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: Display
 ) -> tuple[Phase, int]:
     show.log(f"[bold]hub[/] starting {cfg.processes} process(es)")
     async with HubProcesses(url, cfg.processes) as hubs, aiohttp.ClientSession() as http:
@@ -381,7 +281,7 @@ async def _hub_phase(
     return result, oversold
 
 
-async def _server_phase(cfg: BenchConfig, url: str, show: _Display, kind: str) -> Phase:
+async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) -> Phase:
     """The ceiling (``kind="ceiling"``) or the per-request baseline, on fresh rows."""
     rows = {WARMUP_ROW: cfg.warmup}
     rows |= {HOT_ROW + i: c for i, c in enumerate(split_capacity(cfg.capacity, cfg.slots))}

@@ -28,13 +28,13 @@ from typing import Any
 import aiohttp
 from sqlalchemy.engine import make_url
 
+from hub.bench.display import Display
 from hub.bench.load import ACCEPTED, TIMEOUT, percentile
 from hub.bench.orders import (
     HOT_SLOT,
     POOL,
     WARMUP_SLOT,
     BenchConfig,
-    _Display,
     bench_days,
     fresh_database,
     hub_order,
@@ -51,7 +51,7 @@ DEFAULT_CLIENT_TIMEOUT = 2.0
 
 async def run_overload(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
     """The unloaded reference and the burst on the same hub processes (see module doc)."""
-    show = _Display(quiet)
+    show = Display(quiet)
     hot_day, ref_day = bench_days()
     run = uuid.uuid4().hex[:8]
     unloaded_n = min(cfg.orders, UNLOADED_MAX)
