@@ -288,3 +288,11 @@ async def test_a_server_that_dies_at_start_is_reported_with_its_output() -> None
         async with ServerProcesses(argv, 1, startup_timeout=30):
             pass
     assert "exited with code 3" in str(info.value)
+
+
+def test_retry_after_is_read_in_seconds_only() -> None:
+    from hub.bench.load import _seconds
+
+    assert _seconds("1") == 1.0 and _seconds("0.5") == 0.5 and _seconds("-3") == 0.0
+    assert _seconds(None) is None and _seconds("") is None
+    assert _seconds("Wed, 21 Oct 2026 07:28:00 GMT") is None

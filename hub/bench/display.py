@@ -73,6 +73,7 @@ class Display:
         total: int,
         cfg: BenchConfig,
         concurrency: int | None = None,
+        honor_retry_after: float = 0.0,
     ) -> LoadResult:
         task = self.progress.add_task(label, total=total, note="")
         counts = {"ok": 0, "no": 0}
@@ -93,6 +94,7 @@ class Display:
             request_timeout=cfg.request_timeout,
             run_timeout=cfg.run_timeout,
             on_done=done,
+            honor_retry_after=honor_retry_after,
         )
 
     async def measured(

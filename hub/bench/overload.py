@@ -8,9 +8,11 @@ turn into requests that queue until every client has given up. The hub's admissi
 1. fresh database, N hub processes, one slot with room for every order (no sell-out: the
    refusals measured are sheds, not 409s);
 2. an unloaded reference: ``min(M, 3000)`` orders at concurrency 64 → ``unloaded_per_s``;
-3. the burst: M orders at concurrency C (default 1,024) with short client timeouts
-   (default 2 s) — each client sends its next order as soon as it has an answer, so the
-   offered load stays at C in flight whatever the hub answers;
+3. the burst: M orders from C clients (default 1,024) with short client timeouts
+   (default 2 s) — each client sends its next order as soon as it has an answer, except
+   that a client told ``503`` + ``Retry-After`` waits that long first (at most
+   `RETRY_AFTER_CAP` seconds), as a browser or a partner's retry loop does; a client that
+   retried at once would turn every shed order into more load;
 4. ONE JSON line: ``offered``, ``accepted``, ``accepted_per_s`` (accepted ÷ seconds until
    the last acceptance), ``shed`` (503 BUSY), ``timeouts`` (no answer within the client
    timeout), ``p99_ms`` (accepted orders), ``p99_all_ms``, ``unloaded_per_s``,
@@ -47,6 +49,7 @@ UNLOADED_CONCURRENCY = 64
 UNLOADED_MAX = 3000
 DEFAULT_CONCURRENCY = 1024
 DEFAULT_CLIENT_TIMEOUT = 2.0
+RETRY_AFTER_CAP = 5.0
 
 
 async def run_overload(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
@@ -82,6 +85,7 @@ async def run_overload(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, An
                     hub_order(token, hot_day, HOT_SLOT, f"o{run}"),
                     cfg.orders,
                     cfg,
+                    honor_retry_after=RETRY_AFTER_CAP,
                 )
                 audit = await admin.audit(POOL, hot_day)
     accepted_lat = sorted(o.latency_ms for o in burst.outcomes if o.code == ACCEPTED)
