@@ -274,11 +274,18 @@ async def _measure(bridge: Bridge, credentials: list[str]) -> dict[str, Any]:
 
 
 async def _through_qrhttp(
-    hub_url: str, path: Path, http: aiohttp.ClientSession, at: datetime, credentials: list[str]
+    hub_url: str,
+    path: Path,
+    http: aiohttp.ClientSession,
+    at: datetime,
+    credentials: list[str],
+    readers: int = 1,
 ) -> dict[str, Any] | None:
-    """The same scans as a turnstile QR reader sends them (the shipped ``cardid``
-    dialect of the `device_qrhttp` driver, over loopback HTTP), latency seen by the
-    reader. None when the driver is not installed."""
+    """The same scans as turnstile QR readers send them (the shipped ``cardid`` dialect
+    of the `device_qrhttp` driver, over loopback HTTP), latency seen by the reader.
+    ``readers`` readers are onboarded, each with its serial and token, and scan ``i``
+    comes from reader ``i % readers`` — per-scan work must not grow with their number.
+    None when the driver is not installed."""
     from aiohttp import web
 
     from hub.plugins import build_plugins
@@ -307,23 +314,25 @@ async def _through_qrhttp(
         await bridge.link.pull_config()
         await bridge.link.pull_changes()
         bridge.link.hub_url = f"http://127.0.0.1:{free_port()}"  # offline: gates go on
-        token = "bench-reader-secret-0001"  # the reader's own secret, in its URL
-        await bridge.host.add_device(
-            "qrhttp",
-            device_id="qr-1",
-            serial="QRB1",
-            gate="main",
-            options={"mapping": "cardid", "token": token},
-        )
+        tokens = [f"bench-reader-secret-{r:04d}" for r in range(readers)]  # each its own
+        for r, token in enumerate(tokens):
+            await bridge.host.add_device(
+                "qrhttp",
+                device_id=f"qr-{r + 1}",
+                serial=f"QRB{r + 1}",
+                gate="main",
+                options={"mapping": "cardid", "token": token},
+            )
         lat: list[float] = []
         opened = 0
         t0 = time.perf_counter()
-        for qr in credentials:
+        for i, qr in enumerate(credentials):
+            r = i % readers
             params = {
-                "token": token,
+                "token": tokens[r],
                 "cardid": qr,
                 "mjihao": "main",
-                "cjihao": "QRB1",
+                "cjihao": f"QRB{r + 1}",
                 "status": "11",
                 "time": at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),  # in step
             }
@@ -344,11 +353,12 @@ async def _through_qrhttp(
         "p50_ms": round(statistics.median(lat), 3),
         "p99_ms": round(_percentile(lat, 0.99), 3),
         "max_ms": round(max(lat), 3),
+        "readers": readers,
         "path": "HTTP GET /scan (cardid reader protocol) -> qrhttp driver -> decide",
     }
 
 
-async def bench_scans(n: int, db: str = "sqlite") -> dict[str, Any]:
+async def bench_scans(n: int, db: str = "sqlite", *, readers: int = 1) -> dict[str, Any]:
     at = datetime.now(TZ).replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
     async with hub_for_bench(db) as (hubs, url):
         credentials = await seed_tickets(url, 3 * n, at)
@@ -371,7 +381,12 @@ async def bench_scans(n: int, db: str = "sqlite") -> dict[str, Any]:
                 finally:
                     bridge.close()
                 qrhttp = await _through_qrhttp(
-                    hubs.urls[0], Path(tmp) / "bridge-qr.db", http, at, credentials[2 * n :]
+                    hubs.urls[0],
+                    Path(tmp) / "bridge-qr.db",
+                    http,
+                    at,
+                    credentials[2 * n :],
+                    readers,
                 )
     return {
         "bench": "scans",

@@ -61,6 +61,18 @@ class Settings(ClearSettings):
     # group commit: orders arriving together share one transaction and one fsync
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1, description="seconds")
     batch_max: int = Field(default=128, ge=1, le=2000)
+    writer_thread: bool = Field(
+        default=True,
+        description="order transactions on a thread and event loop of their own (one extra "
+        "database connection), not on the request loop",
+    )
+    order_queue_max: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="orders waiting for the writer before new ones are shed with 503 + "
+        "Retry-After; default 2 x batch_max",
+    )
     # outbox
     outbox_workers: int = Field(default=1, ge=0, le=64)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

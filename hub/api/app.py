@@ -124,6 +124,8 @@ def create_app(
                     ids=ids,
                     hold_ttl=timedelta(seconds=settings.hold_ttl_seconds),
                     batch_max=settings.batch_max,
+                    queue_max=settings.order_queue_max,
+                    writer_thread=settings.writer_thread,
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                 )

@@ -71,6 +71,8 @@ def error_response(
 
 def outcome_response(outcome: Outcome) -> web.Response:
     headers = {"Idempotent-Replay": "true"} if outcome.replay else None
+    if outcome.retry_after is not None:  # shed under overload (503): when to come back
+        headers = {**(headers or {}), "Retry-After": str(outcome.retry_after)}
     if not outcome.ok:
         HTTP_ERRORS.labels(outcome.code or "?").inc()
     return web.json_response(

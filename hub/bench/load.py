@@ -53,6 +53,7 @@ class Outcome:
     latency_ms: float
     done_at: float  # seconds since the start of the run
     body: Any = None
+    retry_after: float | None = None  # seconds the server asked for (503 Retry-After)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +118,17 @@ async def run_load(
     request_timeout: float = 30.0,
     run_timeout: float = 300.0,
     keep_bodies: bool = False,
+    honor_retry_after: float = 0.0,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> LoadResult:
     """Send `total` requests, `concurrency` at a time; request ``i`` goes to
     ``urls[i % len(urls)]``. Returns when every request finished or `run_timeout` passed.
 
     `make_request(i)` builds request ``i`` (give each a distinct Idempotency-Key);
-    `on_done` is called after each request (progress display)."""
+    `on_done` is called after each request (progress display). With
+    `honor_retry_after` > 0 a client told ``Retry-After`` waits that long (at most this
+    many seconds) before its next request, as a browser or a partner would; otherwise it
+    sends its next request at once."""
     if not urls:
         raise ValueError("no URLs to send to")
     if total < 0 or concurrency < 1:
@@ -141,12 +146,14 @@ async def run_load(
             req = make_request(i)
             url = bases[i % len(bases)]
             body: Any = None
+            retry_after: float | None = None
             t0 = time.perf_counter()
             try:
                 async with http.request(
                     req.method, url + req.path, json=req.json, headers=dict(req.headers)
                 ) as resp:
                     status = resp.status
+                    retry_after = _seconds(resp.headers.get("Retry-After"))
                     raw = await resp.read()
                 t1 = time.perf_counter()
                 try:
@@ -156,7 +163,8 @@ async def run_load(
                 code = classify(status, body)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 t1 = time.perf_counter()
-                status, code = 0, type(exc).__name__
+                # every way of giving up waiting (aiohttp has several) is one TIMEOUT
+                status, code = 0, TIMEOUT if isinstance(exc, TimeoutError) else type(exc).__name__
             return Outcome(
                 index=i,
                 url=url,
@@ -165,6 +173,7 @@ async def run_load(
                 latency_ms=(t1 - t0) * 1000.0,
                 done_at=t1 - start,
                 body=body if keep_bodies else None,
+                retry_after=retry_after,
             )
 
         async def worker() -> None:
@@ -176,6 +185,8 @@ async def run_load(
                 outcomes.append(outcome)
                 if on_done is not None:
                     on_done(outcome)
+                if honor_retry_after > 0 and outcome.retry_after:
+                    await asyncio.sleep(min(outcome.retry_after, honor_retry_after))
 
         timed_out = False
         tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, max(total, 1)))]
@@ -191,6 +202,14 @@ async def run_load(
         wall = time.perf_counter() - start
 
     return summarize(outcomes, total=total, wall_s=wall, timed_out=timed_out)
+
+
+def _seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` given in seconds (an HTTP date or garbage: None)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 def summarize(

@@ -1,24 +1,29 @@
-"""``tickethub bench orders``: order intake throughput of N hub processes, against a baseline.
+"""``tickethub bench orders``: order intake throughput of N hub processes, against the
+fastest correct endpoint (the ceiling) and the old per-request baseline, in one run.
 
 What one run does, in order:
 
 1. creates a fresh database — a SQLite file in a temporary directory, or a new PostgreSQL
    database ``tickethub_bench_<random>`` that is dropped at the end, whatever happens;
 2. starts N hub processes on it (`hub.testing.processes.HubProcesses`) and seeds, through
-   the admin API, one venue, one product and one hot slot of capacity K (< M) plus a
-   separate warm-up slot on another day;
+   the admin API, one venue, one product and S hot slots sharing capacity K (< M; S = 1
+   unless ``--slots``) plus a separate warm-up slot on another day;
 3. warms up (connections, caches, prepared statements) on the warm-up slot, then sends
-   the M measured box-office orders (quantity 1, each with its own Idempotency-Key),
-   C at a time, round-robin over the processes;
-4. reads ``/api/admin/audit`` for the hot slot: ``oversold`` counts allocations of live
+   the M measured box-office orders (quantity 1, each with its own Idempotency-Key,
+   order ``i`` to slot ``i % S``), C at a time, round-robin over the processes, while the
+   processes' CPU is sampled from /proc (`hub.bench.procstat`);
+4. reads ``/api/admin/audit`` for the hot day: ``oversold`` counts allocations of live
    orders beyond capacity, from the orders themselves, not from the counters;
-5. stops the hub, then does the same with the baseline server (`hub.bench.baseline`):
-   same N, C, M, K, same database, its own fresh table;
+5. stops the hub, then does the same with the ceiling (`hub.bench.ceiling`: aiohttp,
+   uvloop, stdlib sqlite3 in a writer thread or prepared asyncpg statements, group commit
+   with the hub's durability) and with the per-request baseline (`hub.bench.baseline`:
+   one transaction per order): same N, C, M, K and slots, same database, own tables;
 6. prints ONE JSON line on stdout.
 
-``accepted_per_s`` (hub and baseline alike) = accepted orders ÷ seconds from the start of
-the measured load until the last accepted order completed (see `hub.bench.load`);
-``ratio`` = hub ``accepted_per_s`` ÷ baseline ``accepted_per_s``.
+``accepted_per_s`` (hub, ceiling and per-request baseline alike) = accepted orders ÷
+seconds from the start of the measured load until the last accepted order completed (see
+`hub.bench.load`); ``ratio`` = hub ÷ ceiling; ``cpu_ms_per_order`` = the server
+processes' CPU time until that same instant ÷ accepted orders.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,19 +40,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from sqlalchemy.engine import make_url
 
-from hub.bench import baseline
-from hub.bench.load import LoadResult, Outcome, Request, run_load
+from hub.bench import baseline, ceiling
+from hub.bench.display import Display, Phase
+from hub.bench.load import Request
 from hub.testing.processes import HubAdmin, HubProcesses, ServerProcesses, python_module_argv
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -57,7 +54,8 @@ POOL = "bench"
 HOT_SLOT = "10:00-11:00"
 WARMUP_SLOT = "14:00-15:00"
 TIMEZONE = "Asia/Shanghai"
-HOT_ROW, WARMUP_ROW = 1, 2
+WARMUP_ROW, HOT_ROW = 1, 2  # hot rows are HOT_ROW .. HOT_ROW + slots - 1
+MAX_SLOTS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +68,29 @@ class BenchConfig:
     warmup: int
     pg_url: str = DEFAULT_PG_URL
     run_timeout: float = 300.0
+    slots: int = 1
+    request_timeout: float = 30.0
+
+
+def hot_slots(n: int) -> list[str]:
+    """``n`` ten-minute slots from 06:00 (one is the classic 10:00-11:00 hot slot)."""
+    if n == 1:
+        return [HOT_SLOT]
+    if not 1 <= n <= MAX_SLOTS:
+        raise ValueError(f"slots must be between 1 and {MAX_SLOTS}")
+    out = []
+    for i in range(n):
+        start = 6 * 60 + 10 * i
+        out.append(
+            f"{start // 60:02d}:{start % 60:02d}-{(start + 10) // 60:02d}:{(start + 10) % 60:02d}"
+        )
+    return out
+
+
+def split_capacity(total: int, n: int) -> list[int]:
+    """``total`` units over ``n`` slots, as evenly as possible (the first get the rest)."""
+    base, rest = divmod(total, n)
+    return [base + (1 if i < rest else 0) for i in range(n)]
 
 
 def default_warmup(orders: int, concurrency: int) -> int:
@@ -135,26 +156,37 @@ async def seed_catalog(admin: HubAdmin) -> None:
     )
 
 
-async def seed_hub(admin: HubAdmin, hot_day: str, warm_day: str, capacity: int, warm: int) -> None:
-    """The catalog, the hot slot (capacity K) and the warm-up slot on another day."""
+async def seed_hub(
+    admin: HubAdmin, hot_day: str, warm_day: str, capacity: int, warm: int, slots: int = 1
+) -> None:
+    """The catalog, the hot slots (capacity K spread over them) and the warm-up slot on
+    another day."""
     await seed_catalog(admin)
-    await admin.put_inventory(POOL, hot_day, hot_day, [(HOT_SLOT, capacity)])
+    codes = hot_slots(slots)
+    await admin.put_inventory(
+        POOL, hot_day, hot_day, list(zip(codes, split_capacity(capacity, slots), strict=True))
+    )
     await admin.put_inventory(POOL, warm_day, warm_day, [(WARMUP_SLOT, warm)])
 
 
 def hub_order(
-    token: str, day: str, slot: str, run: str, quantity: Callable[[int], int] = lambda _i: 1
+    token: str,
+    day: str,
+    slot: str | Sequence[str],
+    run: str,
+    quantity: Callable[[int], int] = lambda _i: 1,
 ) -> Callable[[int], Request]:
-    """Request ``i``: one box-office order of ``quantity(i)`` units of `PRODUCT`, with its
-    own Idempotency-Key (``run`` keeps keys of separate runs apart)."""
+    """Request ``i``: one box-office order of ``quantity(i)`` units of `PRODUCT` for slot
+    ``i % len(slots)``, with its own Idempotency-Key (``run`` keeps runs apart)."""
     headers = {"Authorization": f"Bearer {token}"}
+    codes = [slot] if isinstance(slot, str) else list(slot)
 
     def make(i: int) -> Request:
         return Request(
             "/api/boxoffice/orders",
             {
                 "travel_date": day,
-                "slot": slot,
+                "slot": codes[i % len(codes)],
                 "lines": [{"product_id": PRODUCT, "quantity": quantity(i)}],
                 "contact": {"name": "Bench", "phone": "13800000000"},
                 "confirm": True,
@@ -165,96 +197,61 @@ def hub_order(
     return make
 
 
-def baseline_order(row: int) -> Callable[[int], Request]:
-    def make(_i: int) -> Request:
-        return Request("/orders", {"id": row, "quantity": 1})
+def baseline_order(row: int, rows: int = 1) -> Callable[[int], Request]:
+    """Request ``i`` of the ceiling or baseline: one unit of row ``row + i % rows``."""
+
+    def make(i: int) -> Request:
+        return Request("/orders", {"id": row + i % rows, "quantity": 1})
 
     return make
 
 
-class _Display:
-    """Progress bars on stderr; silent with ``--json-only``."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.console = Console(stderr=True, quiet=quiet)
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<22}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            disable=quiet,
-            transient=False,
-        )
-
-    def log(self, message: str) -> None:
-        self.progress.console.print(message)
-
-    async def load(
-        self,
-        label: str,
-        urls: list[str],
-        make: Callable[[int], Request],
-        total: int,
-        cfg: BenchConfig,
-    ) -> LoadResult:
-        task = self.progress.add_task(label, total=total, note="")
-        counts = {"ok": 0, "no": 0}
-
-        def done(outcome: Outcome) -> None:
-            counts["ok" if outcome.code == "ACCEPTED" else "no"] += 1
-            self.progress.update(
-                task,
-                advance=1,
-                note=f"[green]{counts['ok']} sold[/] [yellow]{counts['no']} refused[/]",
-            )
-
-        return await run_load(
-            urls,
-            make,
-            total=total,
-            concurrency=cfg.concurrency,
-            run_timeout=cfg.run_timeout,
-            on_done=done,
-        )
-
-
 async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
-    """Run the hub phase and the baseline phase; return the figures for the JSON line."""
-    show = _Display(quiet)
+    """Run the hub, ceiling and per-request baseline phases; the figures for the JSON line."""
+    show = Display(quiet)
     hot_day, warm_day = bench_days()
     run = uuid.uuid4().hex[:8]
     with show.progress:
         async with fresh_database(cfg.db, cfg.pg_url) as url:
             show.log(f"[bold]database[/] {make_url(url).render_as_string(hide_password=True)}")
             hub, oversold = await _hub_phase(cfg, url, hot_day, warm_day, run, show)
-            base = await _baseline_phase(cfg, url, show)
+            ceil = await _server_phase(cfg, url, show, "ceiling")
+            per_request = await _server_phase(cfg, url, show, "baseline")
     return {
         "db": cfg.db,
         "processes": cfg.processes,
         "concurrency": cfg.concurrency,
         "orders": cfg.orders,
         "capacity": cfg.capacity,
-        "accepted": hub.accepted,
-        "sold_out": hub.sold_out,
+        "slots": cfg.slots,
+        "accepted": hub.load.accepted,
+        "sold_out": hub.load.sold_out,
         "oversold": oversold,
-        "accepted_per_s": round(hub.accepted_per_s, 1),
-        "p50_ms": round(hub.p50_ms, 2),
-        "p99_ms": round(hub.p99_ms, 2),
-        "baseline_per_s": round(base.accepted_per_s, 1),
-        "baseline_p50_ms": round(base.p50_ms, 2),
-        "baseline_p99_ms": round(base.p99_ms, 2),
-        "ratio": round(hub.accepted_per_s / base.accepted_per_s, 3) if base.accepted_per_s else 0.0,
-        "errors": hub.errors,
-        "baseline_errors": base.errors,
+        "accepted_per_s": round(hub.load.accepted_per_s, 1),
+        "p50_ms": round(hub.load.p50_ms, 2),
+        "p99_ms": round(hub.load.p99_ms, 2),
+        "cpu_ms_per_order": hub.cpu_ms_per_order,
+        "rss_mb": hub.rss_mb,
+        "baseline": "ceiling: aiohttp+uvloop, group-committed conditional UPDATE + INSERT "
+        + ("(sqlite3 writer thread)" if cfg.db == "sqlite" else "(asyncpg, prepared)"),
+        **ceil.figures("baseline_"),
+        "ratio": _ratio(hub, ceil),
+        **per_request.figures("baseline_per_request_"),
+        "ratio_per_request": _ratio(hub, per_request),
+        "errors": hub.load.errors,
+        "baseline_errors": ceil.load.errors,
+        "baseline_per_request_errors": per_request.load.errors,
     }
 
 
+def _ratio(hub: Phase, other: Phase) -> float:
+    theirs = other.load.accepted_per_s
+    return round(hub.load.accepted_per_s / theirs, 3) if theirs else 0.0
+
+
 async def _hub_phase(
-    cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: _Display
-) -> tuple[LoadResult, int]:
+    cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: Display
+) -> tuple[Phase, int]:
     show.log(f"[bold]hub[/] starting {cfg.processes} process(es)")
     # the order path itself is measured, as in the README's tables: no access log line
     quiet = {"TICKETHUB_ACCESS_LOG": "0"}
@@ -263,7 +260,7 @@ async def _hub_phase(
         aiohttp.ClientSession() as http,
     ):
         admin = HubAdmin(http, hubs.urls[0], hubs.admin_token)
-        await seed_hub(admin, hot_day, warm_day, cfg.capacity, cfg.warmup)
+        await seed_hub(admin, hot_day, warm_day, cfg.capacity, cfg.warmup, cfg.slots)
         token = hubs.boxoffice_token
         await show.load(
             "hub warm-up",
@@ -272,40 +269,57 @@ async def _hub_phase(
             cfg.warmup,
             cfg,
         )
-        result = await show.load(
+        result = await show.measured(
             "hub orders",
             hubs.urls,
-            hub_order(token, hot_day, HOT_SLOT, f"m{run}"),
-            cfg.orders,
+            hub_order(token, hot_day, hot_slots(cfg.slots), f"m{run}"),
             cfg,
+            hubs.pids,
         )
         audit = await admin.audit(POOL, hot_day)
-    oversold = sum(int(s["oversold"]) for s in audit if s["slot"] == HOT_SLOT)
-    allocated = sum(int(s["allocated"]) for s in audit if s["slot"] == HOT_SLOT)
+    oversold = sum(int(s["oversold"]) for s in audit)
+    allocated = sum(int(s["allocated"]) for s in audit)
     show.log(
-        f"[bold]hub[/] {result.accepted} accepted, audit: {allocated}/{cfg.capacity} allocated, "
-        f"oversold {oversold}"
+        f"[bold]hub[/] {result.load.accepted} accepted, audit: {allocated}/{cfg.capacity} "
+        f"allocated, oversold {oversold}"
     )
     return result, oversold
 
 
-async def _baseline_phase(cfg: BenchConfig, url: str, show: _Display) -> LoadResult:
-    await baseline.setup_rows(url, {HOT_ROW: cfg.capacity, WARMUP_ROW: cfg.warmup})
-    show.log(f"[bold]baseline[/] starting {cfg.processes} process(es)")
+async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) -> Phase:
+    """The ceiling (``kind="ceiling"``) or the per-request baseline, on fresh rows."""
+    rows = {WARMUP_ROW: cfg.warmup}
+    rows |= {HOT_ROW + i: c for i, c in enumerate(split_capacity(cfg.capacity, cfg.slots))}
+    if kind == "ceiling":
+        await ceiling.setup(url, rows)
+    else:
+        await baseline.setup_rows(url, rows)
+    show.log(f"[bold]{kind}[/] starting {cfg.processes} process(es)")
+    module = "hub.bench.ceiling" if kind == "ceiling" else "hub.bench.baseline"
 
     def argv(port: int) -> list[str]:
-        return python_module_argv("hub.bench.baseline", "--port", str(port), "--database-url", url)
+        return python_module_argv(module, "--port", str(port), "--database-url", url)
 
-    async with ServerProcesses(argv, cfg.processes, name="baseline") as servers:
+    async with ServerProcesses(argv, cfg.processes, name=kind) as servers:
         await show.load(
-            "baseline warm-up", servers.urls, baseline_order(WARMUP_ROW), cfg.warmup, cfg
+            f"{kind} warm-up", servers.urls, baseline_order(WARMUP_ROW), cfg.warmup, cfg
         )
-        result = await show.load(
-            "baseline orders", servers.urls, baseline_order(HOT_ROW), cfg.orders, cfg
+        result = await show.measured(
+            f"{kind} orders",
+            servers.urls,
+            baseline_order(HOT_ROW, cfg.slots),
+            cfg,
+            servers.pids,
         )
-    capacity, sold = (await baseline.read_rows(url))[HOT_ROW]
-    if sold > capacity:  # the conditional update makes this impossible; say so loudly if not
-        raise RuntimeError(f"baseline oversold: {sold} > {capacity}")
+    counts = await baseline.read_rows(url)
+    over = {r: (c, s) for r, (c, s) in counts.items() if s > c}
+    if over:  # the conditional update makes this impossible; say so loudly if not
+        raise RuntimeError(f"{kind} oversold: {over}")
+    if kind == "ceiling":
+        units = await ceiling.order_units(url)
+        wrong = {r: (units.get(r, 0), s) for r, (_c, s) in counts.items() if units.get(r, 0) != s}
+        if wrong:
+            raise RuntimeError(f"ceiling order rows disagree with the counters: {wrong}")
     return result
 
 

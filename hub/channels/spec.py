@@ -36,11 +36,14 @@ SPECIAL_RESULTS = (
     "INTERNAL",
     "PENDING",
     "RATE_LIMITED",
+    "BUSY",
 )
 """Result keys that are not rule denials but every partner has a code for. ``PENDING``:
 accepted and done, the result follows in a callback (Meituan 598 "issuing in progress").
 ``RATE_LIMITED``: over ``[limits].rate_per_second``; a spec without its own entry answers
-with its ``INTERNAL`` code (a system error, which every partner retries)."""
+with its ``INTERNAL`` code (a system error, which every partner retries). ``BUSY``: the
+hub shed the order under overload (nothing written); answered likewise unless the spec
+has its own entry."""
 
 SIGN_SPECIALS = ("$secret",)
 """Pseudo-fields allowed in a ``md5_concat`` field list (the signing secret)."""
@@ -446,7 +449,7 @@ class ChannelSpec(_Table):
         key = str(code)
         op = self.operations.get(operation) if operation else None
         entry = (op.result_codes.get(key) if op else None) or self.result_codes.get(key)
-        if entry is None and key == "RATE_LIMITED":
+        if entry is None and key in ("RATE_LIMITED", "BUSY"):
             return self.result_entry("INTERNAL", operation)
         return entry or self.result_codes["default"]
 

@@ -37,7 +37,10 @@ def orders(
         DbKind, typer.Option(help="database to create fresh for the run")
     ] = DbKind.sqlite,
     processes: Annotated[int, typer.Option(min=1, max=64, help="hub (and baseline) processes")] = 1,
-    concurrency: Annotated[int, typer.Option(min=1, max=4096, help="requests in flight")] = 64,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=4096, help="requests in flight (default 64; 1024 with --overload)"),
+    ] = None,
     orders: Annotated[int, typer.Option(min=1, max=1_000_000, help="measured orders (M)")] = 3000,
     capacity: Annotated[
         int | None, typer.Option(min=1, help="units in the hot slot (K), default M // 2")
@@ -56,24 +59,56 @@ def orders(
         ),
     ] = None,
     json_only: Annotated[bool, typer.Option(help="no progress display on stderr")] = False,
+    slots: Annotated[
+        int,
+        typer.Option(min=1, max=100, help="spread the same load and capacity over N slots"),
+    ] = 1,
+    overload: Annotated[
+        bool,
+        typer.Option(
+            help="offered load far above capacity instead: shed (503), timeouts, accepted rate"
+        ),
+    ] = False,
+    client_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1, help="seconds a client waits per request (default 30; 2 with --overload)"
+        ),
+    ] = None,
 ) -> None:
-    """Order intake of N hub processes against a bare baseline; one JSON line.
+    """Order intake of N hub processes against the honest ceiling; one JSON line.
 
-    Exits 1 if the hub oversold or answered anything but 201 or 409 SOLD_OUT."""
+    Exits 1 if the hub oversold or answered anything but 201 or 409 SOLD_OUT (with
+    ``--overload``: anything but 201 or 503 BUSY, or a client timed out)."""
     from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup, run_bench
+    from hub.bench.overload import DEFAULT_CLIENT_TIMEOUT, DEFAULT_CONCURRENCY, run_overload
 
+    if overload and (slots != 1 or capacity is not None):
+        raise typer.BadParameter(
+            "--overload sells one slot with room for every order", param_hint="--slots/--capacity"
+        )
+    c = concurrency or (DEFAULT_CONCURRENCY if overload else 64)
     cfg = BenchConfig(
         db=db.value,
         processes=processes,
-        concurrency=concurrency,
+        concurrency=c,
         orders=orders,
         capacity=capacity if capacity is not None else max(1, orders // 2),
-        warmup=warmup if warmup is not None else default_warmup(orders, concurrency),
+        warmup=warmup if warmup is not None else default_warmup(orders, min(c, 64)),
         pg_url=pg_url or bench_env_pg_url(),
         run_timeout=timeout,
+        slots=slots,
+        request_timeout=client_timeout or (DEFAULT_CLIENT_TIMEOUT if overload else 30.0),
     )
-    result = run_async(run_bench(cfg, quiet=json_only))
-    _report(result, failed=bool(result["oversold"] or result["errors"]))
+    if cfg.capacity < slots:
+        raise typer.BadParameter("give every slot at least one unit", param_hint="--capacity")
+    if overload:
+        result = run_async(run_overload(cfg, quiet=json_only))
+        failed = bool(result["oversold"] or result["errors"] or result["timeouts"])
+    else:
+        result = run_async(run_bench(cfg, quiet=json_only))
+        failed = bool(result["oversold"] or result["errors"])
+    _report(result, failed=failed)
 
 
 @app.command("sync")
@@ -92,11 +127,17 @@ def sync(
 def scans(
     scans: Annotated[int, typer.Option(min=1, help="scans per phase (offline, online)")] = 5000,
     db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
+    readers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=1000, help="QR readers onboarded on the bridge; scans spread over them"
+        ),
+    ] = 1,
 ) -> None:
     """Decision latency p50/p99 and scans/s at the bridge, offline and online (JSON)."""
     from hardware_bridge.bench import bench_scans
 
-    _report(run_async(bench_scans(scans, db.value)), failed=False)
+    _report(run_async(bench_scans(scans, db.value, readers=readers)), failed=False)
 
 
 @app.command("reconcile")

@@ -24,6 +24,10 @@ _STATUS = {
 }
 
 
+BUSY = "BUSY"
+BUSY_RETRY_AFTER = 1  # seconds: about a dozen commits, the queue has long drained by then
+
+
 def status_for(code: str) -> int:
     try:
         known = DenialCode(code)
@@ -41,6 +45,7 @@ class Outcome:
     replay: bool = False
     order_id: str | None = None
     calls: int = field(default=0, compare=False)  # partner calls queued (outbox wake-up)
+    retry_after: int | None = field(default=None, compare=False)  # seconds, with a 503
 
     @property
     def ok(self) -> bool:
@@ -49,6 +54,17 @@ class Outcome:
     @property
     def code(self) -> str | None:
         return None if self.ok else str(self.body.get("code"))
+
+    @classmethod
+    def busy(cls, retry_after: int = BUSY_RETRY_AFTER) -> Outcome:
+        """The hub shed this order (admission queue full): nothing was written, the same
+        request may be sent again — HTTP ``503`` with ``Retry-After``; partner channels
+        answer with their "busy, retry" code."""
+        return cls(
+            503,
+            {"code": BUSY, "message": f"The hub is busy; retry in {retry_after} s"},
+            retry_after=retry_after,
+        )
 
     @classmethod
     def denied(cls, denial: Denial) -> Outcome:

@@ -26,9 +26,9 @@ from hub.orders.amend import replace_visitors
 from hub.orders.idempotency import make_key
 from hub.orders.intake import Enqueue, Intake, IntakeItem
 from hub.orders.lifecycle import Lifecycle
-from hub.orders.outcome import Outcome
+from hub.orders.outcome import BUSY, Outcome
 from hub.orders.prepare import prepare
-from hub.orders.writer import GroupCommitWriter
+from hub.orders.writer import GroupCommitWriter, WriterBusy
 from hub.plugins import HubPlugins
 from hub.storage.db import reader
 from hub.storage.sealed import IdNumbers
@@ -55,6 +55,8 @@ class OrderService:
         ids: IdNumbers,
         hold_ttl: timedelta,
         batch_max: int = 128,
+        queue_max: int | None = None,
+        writer_thread: bool = False,
         unsafe_inventory: bool = False,
         on_calls: Any = None,
     ) -> None:
@@ -83,7 +85,12 @@ class OrderService:
             ids=ids,
         )
         self.writer: GroupCommitWriter[IntakeItem, Outcome | None] = GroupCommitWriter(
-            engine, self.intake.process, self.intake.finish, batch_max
+            engine,
+            self.intake.process,
+            self.intake.finish,
+            batch_max,
+            queue_max,
+            own_loop=writer_thread,
         )
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -114,8 +121,12 @@ class OrderService:
     # -- intake ------------------------------------------------------------------------
     async def place(self, request: OrderRequest, operation: str = "create") -> Outcome:
         """Hold (or, with ``request.confirm``, sell) an order; idempotent on the partner's
-        order id: a replay gets the first answer, a changed replay is refused."""
+        order id: a replay gets the first answer, a changed replay is refused. When the
+        writer's admission queue is full the answer is `Outcome.busy` at once (before any
+        work), and nothing is written."""
         started = time.perf_counter()
+        if self.writer.full:
+            return self._shed(request)
         now = self.clock.now()
         prepared = await prepare(request, self.catalog, now)
         item = IntakeItem(
@@ -125,13 +136,21 @@ class OrderService:
             prepared=None if isinstance(prepared, Denial) else prepared,
             denial=prepared if isinstance(prepared, Denial) else None,
         )
-        outcome = await self.writer.submit(item)
+        try:
+            outcome = await self.writer.submit(item)
+        except WriterBusy:  # filled up while this order was being prepared
+            return self._shed(request)
         assert outcome is not None
         ORDER_LATENCY.observe(time.perf_counter() - started)
         ORDERS.labels(request.channel, "replay" if outcome.replay else (outcome.code or "ok")).inc()
         if outcome.calls and self._on_calls:
             self._on_calls()
         return outcome
+
+    @staticmethod
+    def _shed(request: OrderRequest) -> Outcome:
+        ORDERS.labels(request.channel, BUSY).inc()
+        return Outcome.busy()
 
     async def check(self, request: OrderRequest) -> Denial | None:
         """Would this order pass catalog, price and rules right now? A dry run that holds

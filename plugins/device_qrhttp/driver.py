@@ -18,6 +18,11 @@ Two things the HTTP round trip makes subtle:
   ``…?token=…``, or an ``Authorization: Bearer`` header), and, when the reader was
   onboarded with an ``address``, that address. Anything else is refused in the reader's
   vocabulary (403) before any decision — nothing is used up.
+- Work per scan is constant whatever the number of readers: the dialects that may have
+  sent a request are looked up by route in a table rebuilt only when a reader is attached
+  or detached, the reader by serial in an index kept the same way, and the remembered
+  decisions are kept in the order they were taken, so expired ones are dropped from the
+  front instead of walking every scan of the last ``replay_seconds``.
 - The answer must come within the reader's timeout (``timeout_ms`` of the mapping): the
   decision gets 80 % of it; when it is late the reader is told to scan again, and the
   decision (which goes on) is handed to that rescan.
@@ -32,6 +37,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,10 +107,15 @@ class QRHttpDriver:
     def __init__(self, *, replay_seconds: float = REPLAY_SECONDS) -> None:
         self.host: DeviceHost | None = None
         self.readers: dict[str, ReaderState] = {}  # by device id
-        self.flights: dict[tuple[str, str], Flight] = {}
+        self._by_serial: dict[str, str] = {}  # serial -> device id
+        # oldest first: a retried or new flight for a key moves to the end
+        self.flights: OrderedDict[tuple[str, str], Flight] = OrderedDict()
+        self._stale: set[asyncio.Task[GateDecision]] = set()  # expired, still deciding
         self.replay_seconds = replay_seconds
         self.routes: set[tuple[str, str]] = set()
         self._library = {name: build({"mapping": name}) for name in shipped()}
+        self._by_route: dict[tuple[str, str], list[QRMapping]] = {}
+        self._index()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,10 +139,11 @@ class QRHttpDriver:
             )(self._scan)
 
     async def stop(self) -> None:
-        for flight in self.flights.values():
-            if not flight.task.done():
-                flight.task.cancel()
+        for task in [f.task for f in self.flights.values()] + list(self._stale):
+            if not task.done():
+                task.cancel()
         self.flights.clear()
+        self._stale.clear()
 
     def _served(self, mapping: QRMapping) -> bool:
         return mapping.route in self.routes or mapping.path.startswith(GENERIC_PREFIX)
@@ -161,7 +173,13 @@ class QRHttpDriver:
 
     async def attach(self, device: DeviceConfig) -> None:
         mapping = self._mapping(device)
+        old = self.readers.get(device.id)
+        if old is not None and self._by_serial.get(old.config.serial or "") == device.id:
+            del self._by_serial[old.config.serial or ""]
         self.readers[device.id] = ReaderState(device, mapping)
+        if device.serial:
+            self._by_serial[device.serial] = device.id
+        self._index()
         log.info(
             "qrhttp: reader %s (%s) served on %s %s",
             device.id,
@@ -171,7 +189,10 @@ class QRHttpDriver:
         )
 
     async def detach(self, device_id: str) -> None:
-        self.readers.pop(device_id, None)
+        state = self.readers.pop(device_id, None)
+        if state is not None and self._by_serial.get(state.config.serial or "") == device_id:
+            del self._by_serial[state.config.serial or ""]
+        self._index()
 
     async def push_credentials(
         self, device: DeviceConfig, credentials: Sequence[GateCredential]
@@ -213,16 +234,18 @@ class QRHttpDriver:
 
     # ------------------------------------------------------------------ the route
 
+    def _index(self) -> None:
+        """Rebuild the route → dialects table (attached readers' dialects first, each
+        distinct dialect once). Runs on attach and detach, never per scan: comparing
+        every reader's mapping on each scan grew with the installation."""
+        by_route: dict[tuple[str, str], dict[str, QRMapping]] = {}
+        for mapping in [s.mapping for s in self.readers.values()] + list(self._library.values()):
+            by_route.setdefault(mapping.route, {}).setdefault(repr(mapping), mapping)
+        self._by_route = {route: list(seen.values()) for route, seen in by_route.items()}
+
     def _dialects(self, method: str, path: str) -> list[QRMapping]:
         """Dialects that may have sent this request: attached readers' first."""
-        seen: dict[str, QRMapping] = {}
-        for state in self.readers.values():
-            if state.mapping.route == (method, path):
-                seen.setdefault(repr(state.mapping), state.mapping)
-        for mapping in self._library.values():
-            if mapping.route == (method, path):
-                seen.setdefault(repr(mapping), mapping)
-        return list(seen.values())
+        return self._by_route.get((method, path), [])
 
     async def _scan(self, request: web.Request) -> web.Response:
         dialects = self._dialects(request.method, request.path)
@@ -237,7 +260,7 @@ class QRHttpDriver:
             req = parsed[mapping.source]
             serial = req.fields.get(mapping.serial, "").strip()
             state = self._reader(serial) if serial else None
-            if state is not None and state.mapping == mapping:
+            if state is not None and (state.mapping is mapping or state.mapping == mapping):
                 why = _forged(request, state.config)
                 if why:
                     state.forged += 1
@@ -255,11 +278,16 @@ class QRHttpDriver:
         return self._deny(mapping, "Unknown device", status=403)
 
     def _reader(self, serial: str) -> ReaderState | None:
+        """The attached reader with this serial, its configuration as the host holds it
+        now (a token changed since attach counts) — by index, not by walking devices."""
         assert self.host is not None
-        config = self.host.device_by_serial(VENDOR, serial)
-        if config is None:
+        device_id = self._by_serial.get(serial)
+        if device_id is None:
             return None
-        state = self.readers.get(config.id)
+        config = self.host.device(device_id)
+        if config is None or config.vendor != VENDOR or config.serial != serial:
+            return None
+        state = self.readers.get(device_id)
         if state is not None:
             state.config = config
         return state
@@ -354,9 +382,7 @@ class QRHttpDriver:
     def _flight(self, scan: Scan, raw_time: str) -> Flight:
         assert self.host is not None
         now = time.monotonic()
-        for key, old in list(self.flights.items()):
-            if now - old.started > self.replay_seconds and old.task.done():
-                del self.flights[key]
+        self._forget(now)
         key = (scan.device_id, scan.value)
         flight = self.flights.get(key)
         if flight is not None and now - flight.started <= self.replay_seconds:
@@ -367,8 +393,22 @@ class QRHttpDriver:
             if not failed and (same_request or not flight.delivered):
                 return flight
         flight = Flight(asyncio.ensure_future(self.host.decide(scan)), raw_time, now)
+        self.flights.pop(key, None)  # a new flight goes to the end: oldest stay first
         self.flights[key] = flight
         return flight
+
+    def _forget(self, now: float) -> None:
+        """Drop the flights older than ``replay_seconds`` from the front (oldest first):
+        amortised constant work per scan. One still deciding is kept aside until it ends,
+        so `stop` can still cancel it."""
+        while self.flights:
+            key, oldest = next(iter(self.flights.items()))
+            if now - oldest.started <= self.replay_seconds:
+                return
+            del self.flights[key]
+            if not oldest.task.done():
+                self._stale.add(oldest.task)
+                oldest.task.add_done_callback(self._stale.discard)
 
     def _device_time(self, state: ReaderState, raw: str, now: datetime) -> datetime | None:
         if not raw:

@@ -25,3 +25,11 @@ def test_bench_scans_tiny() -> None:
     for phase in ("offline", "online", "qrhttp_offline"):
         assert (line[phase]["scans"], line[phase]["admitted"]) == (20, 20)
         assert line[phase]["p99_ms"] >= line[phase]["p50_ms"] > 0
+
+
+def test_bench_scans_spread_over_many_readers() -> None:
+    result = CliRunner().invoke(app, ["bench", "scans", "--scans", "12", "--readers", "4"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    qr = line["qrhttp_offline"]
+    assert (qr["readers"], qr["scans"], qr["admitted"]) == (4, 12, 12)

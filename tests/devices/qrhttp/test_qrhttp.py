@@ -14,7 +14,7 @@ import pytest
 from hub import DeviceConfig, DeviceDriver, DeviceError, GateDecision, Medium, Scan
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
-from plugins.device_qrhttp.driver import QRHttpDriver
+from plugins.device_qrhttp.driver import Flight, QRHttpDriver
 from sandbox.devices.qrhttp import KIND_ID_CARD, CardIdReader, JsonPostReader
 
 TOKEN = "east-reader-secret-0001"  # each reader's own, in the URL it is configured with
@@ -334,3 +334,76 @@ async def test_scans_not_sent_by_the_onboarded_reader_are_refused_and_use_nothin
         assert host.valid["TH1.visitor"] == 0
         with pytest.raises(DeviceError, match="secret of its own"):
             await driver.probe(DeviceConfig(id="t", vendor="qrhttp", serial="T"))
+
+
+async def test_per_scan_work_does_not_grow_with_the_number_of_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 32 readers attached a scan neither compares every reader's configuration
+    (repr of each mapping) nor walks the host's devices for the serial: both are looked
+    up in tables the driver keeps up to date on attach and detach."""
+    driver = QRHttpDriver()
+    readers = [
+        DeviceConfig(
+            id=f"qr-{i}",
+            vendor="qrhttp",
+            serial=f"QRS{i:03d}",
+            gate=f"g{i}",
+            options={"mapping": "cardid", "token": f"reader-secret-{i:06d}-x"},
+        )
+        for i in range(32)
+    ]
+    async with running_host([driver]) as host:
+        await attached(host, driver, *readers, WEST)
+        host.valid.update({f"TH1.v{i}": 1 for i in range(32)})
+        mapping_type = type(driver.readers["qr-0"].mapping)
+
+        def no_repr(_self: object) -> str:
+            raise AssertionError("a mapping's repr was computed during a scan")
+
+        def no_walk(_vendor: str, _serial: str) -> None:
+            raise AssertionError("the host's devices were walked during a scan")
+
+        monkeypatch.setattr(mapping_type, "__repr__", no_repr)
+        monkeypatch.setattr(host, "device_by_serial", no_walk)
+        for i in (0, 17, 31):
+            out = await reader(host, readers[i]).scan(f"TH1.v{i}")
+            assert out.opened, i
+            assert host.scans[-1][0].device_id == f"qr-{i}"
+        monkeypatch.undo()
+        await driver.detach("qr-17")  # the tables follow: its serial is unknown now
+        out = await reader(host, readers[17]).scan("TH1.v18")
+        assert not out.opened and out.http_status == 403
+        assert out.answer["text"] == "Unknown device"
+        assert host.valid["TH1.v18"] == 1
+
+
+async def test_remembered_decisions_expire_from_the_front() -> None:
+    """Decisions are kept oldest first; expired ones are dropped from the front (one
+    still deciding is set aside so stopping the driver still cancels it), and a new
+    decision for a known (device, code) moves to the back."""
+    driver = QRHttpDriver(replay_seconds=30.0)
+    loop = asyncio.get_running_loop()
+
+    def flight(started: float, *, done: bool = True) -> Flight:
+        fut: asyncio.Future[GateDecision] = loop.create_future()
+        if done:
+            fut.set_result(GateDecision.model_construct(allow=True))
+        return Flight(fut, "", started)  # type: ignore[arg-type]
+
+    pending = flight(1.0, done=False)
+    driver.flights[("a", "1")] = flight(0.0)
+    driver.flights[("a", "2")] = pending
+    driver.flights[("a", "3")] = flight(50.0)
+    driver.flights[("a", "4")] = flight(60.0)
+    driver._forget(now=85.0)  # 30 s window: 55.0 and later stay
+    assert list(driver.flights) == [("a", "4")]
+    assert pending.task in driver._stale
+    pending.task.set_result(GateDecision.model_construct(allow=False))  # type: ignore[union-attr]
+    await asyncio.sleep(0)
+    assert not driver._stale  # forgotten once decided
+    driver.flights[("a", "5")] = flight(70.0)
+    driver.flights.pop(("a", "4"))
+    driver.flights[("a", "4")] = flight(80.0)  # what _flight does for a new decision
+    driver._forget(now=95.0)
+    assert list(driver.flights) == [("a", "5"), ("a", "4")]
