@@ -32,6 +32,7 @@ from hub.clock import Clock
 from hub.contracts import (
     DeviceAuthError,
     DeviceConfig,
+    DeviceConfigError,
     DeviceDriver,
     DeviceError,
     DiscoveringDriver,
@@ -93,8 +94,7 @@ class BridgeHost:
     def _keeps_lists(self) -> bool:
         """Some onboarded device may decide from a list of its own."""
         return any(
-            getattr(self.drivers.get(d.vendor), "keeps_lists", True)
-            for d in self._devices.values()
+            getattr(self.drivers.get(d.vendor), "keeps_lists", True) for d in self._devices.values()
         )
 
     async def _push_used_up(self) -> None:
@@ -265,6 +265,8 @@ class BridgeHost:
             info = await driver.probe(config)
         except DeviceAuthError as exc:
             raise OnboardingError("AUTH_FAILED", f"Connection test refused: {exc}") from exc
+        except DeviceConfigError as exc:
+            raise OnboardingError("INVALID_DEVICE_CONFIG", str(exc)) from exc
         except DeviceError as exc:
             raise OnboardingError("DEVICE_UNREACHABLE", f"Connection test failed: {exc}") from exc
         if serial and info.serial and serial != info.serial:
@@ -311,7 +313,13 @@ class BridgeHost:
                 await driver.detach(device_id)
             except Exception as detach_exc:
                 log.warning("detach of %s after a failed attach: %s", device_id, detach_exc)
-            code = "AUTH_FAILED" if isinstance(exc, DeviceAuthError) else "ATTACH_FAILED"
+            code = (
+                "AUTH_FAILED"
+                if isinstance(exc, DeviceAuthError)
+                else "INVALID_DEVICE_CONFIG"
+                if isinstance(exc, DeviceConfigError)
+                else "ATTACH_FAILED"
+            )
             raise OnboardingError(code, f"Could not configure the device: {exc}") from exc
         h = self._health(device_id)
         h.last_seen = self.clock.now()

@@ -27,7 +27,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from hub import DeviceConfig, DeviceError
+from hub import DeviceConfig, DeviceConfigError
 
 REALM = "tickethub"
 NONCE_SECONDS = 300
@@ -52,7 +52,7 @@ def event_credentials(device: DeviceConfig) -> tuple[str, str]:
         return user, password
     admin = str(opts.get("password") or "")
     if not admin:
-        raise DeviceError(
+        raise DeviceConfigError(
             "a Hikvision terminal needs its ISAPI password (option 'password'), or an "
             "'event_password' for the events it posts"
         )

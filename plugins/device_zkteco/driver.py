@@ -32,6 +32,7 @@ from aiohttp import web
 
 from hub import (
     DeviceConfig,
+    DeviceConfigError,
     DeviceError,
     DeviceEvent,
     DeviceHost,
@@ -104,7 +105,7 @@ class ZKTecoDriver:
         if not serial:
             waiting = self._waiting(now, expected)
             if len(waiting) > 1:
-                raise DeviceError(
+                raise DeviceConfigError(
                     f"{len(waiting)} ZKTeco devices are waiting to be added "
                     f"({', '.join(waiting)}): give the serial of the one to add"
                 )
@@ -116,13 +117,13 @@ class ZKTecoDriver:
                 "its server address to this bridge (Comm > Cloud Server) and retry"
             )
         if expected is None:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"enter the IP address ZKTeco {serial or '<no serial>'} connects from "
                 f"(--address; it said hello from {hello.remote or '?'}): requests from any "
                 "other address are refused"
             )
         if hello.remote != expected:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"ZKTeco {serial} said hello from {hello.remote or '?'}, not "
                 f"{expected}: check the address (or who else claims this serial)"
             )
