@@ -20,7 +20,6 @@ after the stamp we gave it in the handshake; records are keyed by the device's i
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from hub import (
     GateCredential,
     Medium,
 )
+from hub.devices import address_ip, peer_ip
 from plugins.device_zkteco import protocol as zk
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class ZKTecoDriver:
         is the one it sent: without one from staff, the single device that said hello
         and is not onboarded yet is the one (with several waiting, staff name it)."""
         now = self._now()
-        expected = _ip(device.address)
+        expected = address_ip(device.address)
         serial = device.serial
         if not serial:
             waiting = self._waiting(now, expected)
@@ -212,7 +212,7 @@ class ZKTecoDriver:
         if config is None:
             return serial, None
         state = self._state(config)
-        expected, remote = _ip(config.address), _peer(request)
+        expected, remote = address_ip(config.address), _peer(request)
         if expected is None or remote != expected:
             state.forged += 1
             log.warning(
@@ -305,22 +305,5 @@ class ZKTecoDriver:
         return web.Response(text="OK")
 
 
-def _ip(address: str) -> str | None:
-    """The IP of an onboarded ``address`` (``ip`` or ``ip:port``); None when it is none."""
-    host = address.strip()
-    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.strip("[]")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
 def _peer(request: web.Request) -> str:
-    peer = request.remote or ""
-    try:
-        ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return str(ip)
+    return peer_ip(request.remote) or request.remote or ""
