@@ -16,6 +16,7 @@ from aiohttp import web
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError
 from hub.api.routing import ApiRoutes, JsonSchema, raw_body
+from hub.domain.digits import ascii_int
 from hub.faces import FaceError
 
 if TYPE_CHECKING:
@@ -73,10 +74,10 @@ def face_error(exc: FaceError) -> NoReturn:
 
 
 def visitor_index(request: web.Request) -> int:
-    text = request.match_info["index"]
-    if not text.isdigit() or len(text) > 4:
+    index = ascii_int(request.match_info["index"], 4)
+    if index is None:
         raise ApiError(400, "INVALID_REQUEST", "visitor index: a number from 0")
-    return int(text)
+    return index
 
 
 async def read_photo(request: web.Request, max_bytes: int) -> bytes:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, query_day, read_model
 from hub.api.routing import ApiRoutes, raw_body
+from hub.domain.digits import ascii_int
 from hub.reconcile import store
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
@@ -28,11 +29,10 @@ class MoveIn(BaseModel):
 
 def _disc_id(request: web.Request) -> int:
     raw = request.match_info["disc_id"]
-    # ASCII digits only (str.isdigit() takes "²", which int() refuses) and within a
-    # 64-bit row id (a longer one overflows the driver): anything else names no row.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    disc_id = ascii_int(raw)  # within a 64-bit row id: anything else names no row
+    if disc_id is None:
         raise ApiError(404, "UNKNOWN_DISCREPANCY", f"No discrepancy {raw[:40]}")
-    return int(raw)
+    return disc_id
 
 
 def add_routes(routes: ApiRoutes) -> None:
@@ -90,8 +90,8 @@ def add_routes(routes: ApiRoutes) -> None:
     async def post_statement(request: web.Request) -> web.Response:
         hub = staff_hub(request)
         day = query_day(request)
-        window = request.query.get("midnight_window", "300")
-        if not (window.isascii() and window.isdigit() and len(window) <= 4) or int(window) > 3600:
+        window = ascii_int(request.query.get("midnight_window", "300"), 4)
+        if window is None or window > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
         try:
@@ -103,7 +103,7 @@ def add_routes(routes: ApiRoutes) -> None:
                 merchant=wechat_merchant(hub.settings.channel_settings),
                 by=request.query.get("by", "api")[:64],
                 now=hub.clock.now(),
-                window=timedelta(seconds=int(window)),
+                window=timedelta(seconds=window),
             )
         except (BillError, UnsupportedChannel) as exc:
             line = exc.line if isinstance(exc, BillError) else 0
