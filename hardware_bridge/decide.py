@@ -27,6 +27,7 @@ from hardware_bridge.store import BridgeStore, LogEntry
 from hub.domain import Product, Ticket, TicketState
 from hub.domain.catalog import SlotInfo
 from hub.domain.credentials import CredentialError, CredentialVerifier
+from hub.domain.digits import card_number
 from hub.domain.errors import Denial, DenialCode
 from hub.domain.gate import Direction, GateDecision, Medium, Scan
 from hub.domain.rules import RuleEngine
@@ -191,8 +192,9 @@ class Decider:
                 first = first or (found, denial)
             return first
         row = None
-        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
-            row = self.store.ticket_by_card(int(value))
+        card = card_number(value)
+        if card is not None:
+            row = self.store.ticket_by_card(card)
         elif medium is Medium.NFC:
             try:
                 row = self.store.ticket_by_card(int(value.replace(":", ""), 16) & 0xFFFFFFFF)

@@ -38,6 +38,7 @@ from hub.contracts import (
     DiscoveringDriver,
 )
 from hub.devices import Background
+from hub.domain.digits import card_number
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 from hub.domain.masking import mask_scan
 
@@ -451,8 +452,9 @@ class BridgeHost:
     def ticket_of(self, medium: Medium, value: str) -> str:
         value = value.strip()
         row = None
-        if value.isdigit() and len(value) <= 10 and int(value) <= 0xFFFFFFFF:
-            row = self.store.ticket_by_card(int(value))
+        card = card_number(value)
+        if card is not None:
+            row = self.store.ticket_by_card(card)
         elif medium is Medium.ID_CARD:
             rows = self.store.tickets_of_holder(value.upper())
             row = rows[0] if rows else None

@@ -11,3 +11,10 @@ def ascii_int(text: str, max_digits: int = 18) -> int | None:
     if not (0 < len(text) <= max_digits and text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+def card_number(value: str) -> int | None:
+    """A 32-bit card number written in decimal (what Wiegand readers and controllers
+    send), else None."""
+    number = ascii_int(value, 10)
+    return number if number is not None and number <= 0xFFFFFFFF else None

@@ -27,7 +27,7 @@ class ControllerCalls:
 
     def target(self, device: DeviceConfig) -> tuple[int, str | None, str]:
         serial = device.serial.strip()
-        if serial and not (serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
+        if serial and not (serial.isascii() and serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
             raise DeviceConfigError(
                 f"a UHPPOTE serial is a number (e.g. 423187757), not {serial!r}"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.domain.digits import ascii_int
+from hub.domain.digits import ascii_int, card_number
 from hub.redemptions.feed import CursorError, parse_cursor
 
 
@@ -27,3 +27,9 @@ def test_a_cursor_that_is_no_ascii_number_is_a_cursor_error(cursor: str) -> None
 def test_a_cursor_this_hub_hands_out_parses() -> None:
     assert parse_cursor("") == (-1, "")
     assert parse_cursor("17.t-abc") == (17, "t-abc")
+
+
+def test_card_number_is_a_32_bit_decimal() -> None:
+    assert card_number("4294967295") == 0xFFFFFFFF
+    assert card_number("4294967296") is None
+    assert card_number("²") is None and card_number("") is None
