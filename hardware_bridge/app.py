@@ -63,6 +63,7 @@ _STATUS = {
     "DUPLICATE_SERIAL": 409,
     "SERIAL_MISMATCH": 409,
     "AUTH_FAILED": 422,  # the device refused the credentials staff entered
+    "INVALID_DEVICE_CONFIG": 422,  # what staff entered cannot work (a missing option, …)
     "DEVICE_UNREACHABLE": 502,
     "ATTACH_FAILED": 502,
     "NO_SERIAL": 502,

@@ -96,6 +96,7 @@ def backup(
     """Back up the bridge's store (tickets, keys, decision log, devices) to DEST —
     consistent while the bridge runs (SQLite's online backup API), checked before kept."""
     from hardware_bridge.backup import STORE
+    from hub.cli.errors import fail
     from hub.storage.sqlite_backup import BackupError
     from hub.storage.sqlite_backup import backup as copy
 
@@ -103,8 +104,7 @@ def backup(
     try:
         report = copy(source, dest, STORE, force=force)
     except BackupError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(f"refused: {exc}", 1) from exc
     typer.echo(f"backed up {source} → {dest} ({report.bytes} bytes): {report.summary()}")
 
 
@@ -121,6 +121,7 @@ def restore(
     """Restore the bridge's store from BACKUP: checked first (integrity, store version);
     a store in use by a running bridge is never replaced, one with data only with --force."""
     from hardware_bridge.backup import STORE
+    from hub.cli.errors import fail
     from hub.storage.sqlite_backup import BackupError
     from hub.storage.sqlite_backup import restore as put_back
 
@@ -128,8 +129,7 @@ def restore(
     try:
         report = put_back(backup_file, target, STORE, force=force)
     except BackupError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(f"refused: {exc}", 1) from exc
     typer.echo(f"restored {backup_file} → {target}: {report.summary()}")
     typer.echo("start the bridge on it: tickethub bridge run (it syncs on from its cursor)")
 
@@ -144,7 +144,7 @@ async def _call(method: str, url: str, token: str | None = None, **kw: Any) -> t
             http.request(method, url, headers=headers, **kw) as resp,
         ):
             return resp.status, await resp.json(content_type=None)
-    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
         raise ConfigError(
@@ -174,11 +174,7 @@ def _print(status: int, body: Any) -> None:
 @bridge_app.command("status")
 def status(url: BridgeUrl = "") -> None:
     """Online/offline, last sync, unsynced decisions, device health."""
-    try:
-        _print(*asyncio.run(_call("GET", _url(url) + "/status")))
-    except aiohttp.ClientError as exc:
-        typer.echo(f"bridge not reachable: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    _print(*asyncio.run(_call("GET", _url(url) + "/status")))
 
 
 @device_app.command("add")

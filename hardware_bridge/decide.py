@@ -27,9 +27,9 @@ from hardware_bridge.store import BridgeStore, LogEntry
 from hub.domain import Product, Ticket, TicketState
 from hub.domain.catalog import SlotInfo
 from hub.domain.credentials import CredentialError, CredentialVerifier
+from hub.domain.digits import card_number
 from hub.domain.errors import Denial, DenialCode
 from hub.domain.gate import Direction, GateDecision, Medium, Scan
-from hub.domain.numbers import ascii_uint
 from hub.domain.rules import RuleEngine
 from hub.domain.rules.context import EntryContext
 from hub.domain.rules.document import CompiledRules
@@ -192,8 +192,8 @@ class Decider:
                 first = first or (found, denial)
             return first
         row = None
-        card = ascii_uint(value, max_digits=10)
-        if card is not None and card <= 0xFFFFFFFF:
+        card = card_number(value)
+        if card is not None:
             row = self.store.ticket_by_card(card)
         elif medium is Medium.NFC:
             try:

@@ -32,14 +32,15 @@ from hub.clock import Clock
 from hub.contracts import (
     DeviceAuthError,
     DeviceConfig,
+    DeviceConfigError,
     DeviceDriver,
     DeviceError,
     DiscoveringDriver,
 )
 from hub.devices import Background
+from hub.domain.digits import card_number
 from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
 from hub.domain.masking import mask_scan
-from hub.domain.numbers import ascii_uint
 
 log = logging.getLogger(__name__)
 FORGED_EVENT = "FORGED_EVENT"
@@ -94,8 +95,7 @@ class BridgeHost:
     def _keeps_lists(self) -> bool:
         """Some onboarded device may decide from a list of its own."""
         return any(
-            getattr(self.drivers.get(d.vendor), "keeps_lists", True)
-            for d in self._devices.values()
+            getattr(self.drivers.get(d.vendor), "keeps_lists", True) for d in self._devices.values()
         )
 
     async def _push_used_up(self) -> None:
@@ -266,6 +266,8 @@ class BridgeHost:
             info = await driver.probe(config)
         except DeviceAuthError as exc:
             raise OnboardingError("AUTH_FAILED", f"Connection test refused: {exc}") from exc
+        except DeviceConfigError as exc:
+            raise OnboardingError("INVALID_DEVICE_CONFIG", str(exc)) from exc
         except DeviceError as exc:
             raise OnboardingError("DEVICE_UNREACHABLE", f"Connection test failed: {exc}") from exc
         if serial and info.serial and serial != info.serial:
@@ -312,7 +314,13 @@ class BridgeHost:
                 await driver.detach(device_id)
             except Exception as detach_exc:
                 log.warning("detach of %s after a failed attach: %s", device_id, detach_exc)
-            code = "AUTH_FAILED" if isinstance(exc, DeviceAuthError) else "ATTACH_FAILED"
+            code = (
+                "AUTH_FAILED"
+                if isinstance(exc, DeviceAuthError)
+                else "INVALID_DEVICE_CONFIG"
+                if isinstance(exc, DeviceConfigError)
+                else "ATTACH_FAILED"
+            )
             raise OnboardingError(code, f"Could not configure the device: {exc}") from exc
         h = self._health(device_id)
         h.last_seen = self.clock.now()
@@ -444,8 +452,8 @@ class BridgeHost:
     def ticket_of(self, medium: Medium, value: str) -> str:
         value = value.strip()
         row = None
-        card = ascii_uint(value, max_digits=10)
-        if card is not None and card <= 0xFFFFFFFF:
+        card = card_number(value)
+        if card is not None:
             row = self.store.ticket_by_card(card)
         elif medium is Medium.ID_CARD:
             rows = self.store.tickets_of_holder(value.upper())

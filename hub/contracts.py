@@ -194,6 +194,12 @@ class DeviceAuthError(DeviceError):
     staff fix the password instead of checking cables."""
 
 
+class DeviceConfigError(DeviceError):
+    """What staff entered cannot work whatever the device answers (a missing or too
+    short option, an address the driver needs, a serial of the wrong form): onboarding
+    reports ``INVALID_DEVICE_CONFIG``, so staff fix the command instead of the network."""
+
+
 class Services(Protocol):
     """The running hub's shared services (available once the application started)."""
 

@@ -1,13 +1,15 @@
 """What device drivers share beyond their contract (`hub.DeviceDriver`): a device's
-options laid over a driver's defaults, and the background tasks a driver starts per
-message. Part of the public plugin API, so a third-party driver gets the same behaviour
-as the built-in ones.
+options laid over a driver's defaults, the background tasks a driver starts per
+message, and the IP addresses a driver compares to tell a device's own requests from
+anyone else's. Part of the public plugin API, so a third-party driver gets the same
+behaviour as the built-in ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import ipaddress
 import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -26,6 +28,31 @@ def merge_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> di
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def address_ip(address: str) -> str | None:
+    """The IP of an onboarded ``address`` — ``ip``, ``ip:port``, ``[v6]:port``, with or
+    without ``http://`` and a path — in the form `peer_ip` gives; None when it names no
+    IP address (empty, a host name)."""
+    host = address.strip().split("://", 1)[-1].split("/", 1)[0]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return peer_ip(host)
+
+
+def peer_ip(remote: str | None) -> str | None:
+    """The IP a request came from (aiohttp's ``request.remote``), an IPv4 address a
+    dual-stack listener reports as ``::ffff:a.b.c.d`` written as IPv4; None when it is no
+    IP address."""
+    try:
+        ip = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
 
 
 class Background:

@@ -9,7 +9,6 @@ distributions), ``python -m hub`` in a subprocess, which is what the script runs
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,16 +19,10 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from hub.cli import app
+from hub.testing.processes import free_port
 from tests.test_default_secrets import own_hub_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tickethub(
@@ -99,7 +92,7 @@ async def test_a_plain_postgresql_url_means_asyncpg(pg_url: str) -> None:
 
 
 def test_postgresql_unreachable() -> None:
-    port = _free_port()
+    port = free_port()
     url = f"postgresql://postgres:s3cret@127.0.0.1:{port}/tickethub"
     result = cli("serve", "--database-url", url)
     line = one_clear_line(result, "cannot reach the database server", f"127.0.0.1:{port}")
@@ -145,7 +138,7 @@ def test_a_bad_spec_file(tmp_path: Path) -> None:
 def test_the_hub_unreachable_for_backfill(tmp_path: Path) -> None:
     sheet = tmp_path / "sheet.csv"
     sheet.write_text("paper_no,used_at,gate\nP-1,,\n", encoding="utf-8")
-    hub_url = f"http://127.0.0.1:{_free_port()}"
+    hub_url = f"http://127.0.0.1:{free_port()}"
     result = cli(
         "backfill",
         str(sheet),
@@ -164,7 +157,7 @@ def test_the_hub_unreachable_for_backfill(tmp_path: Path) -> None:
 
 
 def test_the_bridge_unreachable_for_device_list() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     one_clear_line(cli("device", "list", "--url", url), f"cannot reach the bridge at {url}")
 
 

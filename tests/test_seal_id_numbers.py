@@ -5,6 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,8 @@ def _holds_clear(rows: list[Any], *numbers: str) -> bool:
         for value in _values(row):
             if isinstance(value, (bytes, memoryview)):
                 value = bytes(value).decode("latin-1")
+            elif isinstance(value, (dict, list)):  # JSON columns (PostgreSQL reads them so)
+                value = json.dumps(value, ensure_ascii=False)
             if isinstance(value, str) and any(n.lower() in value.lower() for n in numbers):
                 return True
     return False
@@ -96,6 +99,30 @@ async def test_the_hub_stores_id_numbers_only_sealed(aiohttp_client: Any, db_url
     assert resp.status == 200, await resp.text()
     sent = {t["holder_id_number"] for t in (await resp.json())["tickets"]}
     assert sent == {PERSON, OTHER}
+
+
+async def test_no_table_holds_an_id_number_in_clear(aiohttp_client: Any, db_url: str) -> None:
+    """Every table, not only the order's rows: the stored first answer of a keyed order
+    (idempotency) carries the visitors, so their ID numbers are sealed there too, and a
+    replay of the order still answers them."""
+    client = await hub_client(aiohttp_client, db_url, id_hash_secret="hash-secret-2")
+    await seed(client)
+    people = [{"name": "张三", "id_number": PERSON}, {"name": "李四", "id_number": OTHER}]
+    first = await order(client, "all", product="realname", quantity=2, visitors=people)
+    assert first[0] == 201, first[1]
+    hub = hub_of(client)
+    async with hub.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        clear = [
+            name
+            for name in names
+            if _holds_clear(
+                (await conn.execute(sa.text(f'SELECT * FROM "{name}"'))).all(), PERSON, OTHER
+            )
+        ]
+    assert "idempotency" in names and clear == []
+    again = await order(client, "all", product="realname", quantity=2, visitors=people)
+    assert again == first
 
 
 async def test_replacing_a_visitor_reseals_the_row(aiohttp_client: Any, sqlite_url: str) -> None:

@@ -13,11 +13,19 @@ if TYPE_CHECKING:
     from hub.api.app import Hub
 
 
-def require_bearer(request: web.Request, *tokens: str) -> None:
-    """Any one of `tokens` lets the request in (a route several staff roles share)."""
+def bearer_matches(request: web.Request, *tokens: str) -> bool:
+    """True when the request's ``Authorization: Bearer`` token is one of `tokens` (an
+    empty token, one not configured, never matches)."""
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not any(hmac.compare_digest(given.strip(), t) for t in tokens):
+    return scheme.lower() == "bearer" and any(
+        t and hmac.compare_digest(given.strip(), t) for t in tokens
+    )
+
+
+def require_bearer(request: web.Request, *tokens: str) -> None:
+    """Any one of `tokens` lets the request in (a route several staff roles share)."""
+    if not bearer_matches(request, *tokens):
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bearer token")
 
 

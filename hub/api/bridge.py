@@ -8,12 +8,11 @@ read another venue's tickets nor record entries there.
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.auth import staff_hub
+from hub.api.auth import bearer_matches, staff_hub
 from hub.api.errors import ApiError, query_day, read_model
 from hub.api.routing import ApiRoutes, JsonSchema
 from hub.redemptions import feed
@@ -76,10 +75,8 @@ async def _seen(request: web.Request, venue_id: str) -> None:
 
 
 def _bridge_auth(request: web.Request, venue_id: str) -> None:
-    token = _hub(request).settings.bridge_tokens.get(venue_id)
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    token = _hub(request).settings.bridge_tokens.get(venue_id, "")
+    if not bearer_matches(request, token):
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bridge token for this venue")
 
 

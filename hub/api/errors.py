@@ -18,8 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hub import jsonutil
+from hub.domain.digits import ascii_int
 from hub.domain.errors import DeniedError
-from hub.domain.numbers import ascii_uint
 from hub.metrics import HTTP_ERRORS
 from hub.orders.outcome import Outcome, status_for
 
@@ -40,7 +40,7 @@ class ApiError(Exception):
 def path_id(request: web.Request, key: str, code: str, what: str) -> int:
     """The numeric row id in the URL, or 404 ``code`` (an id that is not one names no row)."""
     raw = request.match_info[key]
-    value = ascii_uint(raw, max_digits=18)
+    value = ascii_int(raw)
     if value is None:
         raise ApiError(404, code, f"No {what} {raw[:40]}")
     return value

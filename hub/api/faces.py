@@ -16,7 +16,7 @@ from aiohttp import web
 from hub.api.auth import require_bearer
 from hub.api.errors import ApiError
 from hub.api.routing import ApiRoutes, JsonSchema, raw_body
-from hub.domain.numbers import ascii_uint
+from hub.domain.digits import ascii_int
 from hub.faces import FaceError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def face_error(exc: FaceError) -> NoReturn:
 
 
 def visitor_index(request: web.Request) -> int:
-    index = ascii_uint(request.match_info["index"], max_digits=4)
+    index = ascii_int(request.match_info["index"], 4)
     if index is None:
         raise ApiError(400, "INVALID_REQUEST", "visitor index: a number from 0")
     return index

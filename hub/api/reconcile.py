@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, path_id, query_day, read_model
 from hub.api.routing import ApiRoutes, raw_body
-from hub.domain.numbers import ascii_uint
+from hub.domain.digits import ascii_int
 from hub.reconcile import store
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
@@ -82,9 +82,8 @@ def add_routes(routes: ApiRoutes) -> None:
     async def post_statement(request: web.Request) -> web.Response:
         hub = staff_hub(request)
         day = query_day(request)
-        window = request.query.get("midnight_window", "300")
-        seconds = ascii_uint(window, max_digits=4)
-        if seconds is None or seconds > 3600:
+        window = ascii_int(request.query.get("midnight_window", "300"), 4)
+        if window is None or window > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
         try:
@@ -96,7 +95,7 @@ def add_routes(routes: ApiRoutes) -> None:
                 merchant=wechat_merchant(hub.settings.channel_settings),
                 by=request.query.get("by", "api")[:64],
                 now=hub.clock.now(),
-                window=timedelta(seconds=seconds),
+                window=timedelta(seconds=window),
             )
         except (BillError, UnsupportedChannel) as exc:
             line = exc.line if isinstance(exc, BillError) else 0

@@ -20,17 +20,11 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
-from hub.settings import Settings
+from hub.cli.errors import fail
+from hub.cli.options import DatabaseUrl
+from hub.cli.options import database_url as _url
 from hub.storage.sqlite_backup import BackupError, Schema, backup, restore
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL; default: TICKETHUB_DATABASE_URL (hub.settings.Settings).",
-        show_default=False,
-    ),
-]
 Force = Annotated[bool, typer.Option("--force", help="replace an existing file")]
 
 POSTGRES = (
@@ -95,20 +89,17 @@ HUB = Schema(
 
 
 def _sqlite_file(database_url: str | None) -> Path:
-    url = database_url or Settings().database_url
+    url = _url(database_url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        typer.echo(POSTGRES.format(url=parsed.render_as_string(hide_password=True)), err=True)
-        raise typer.Exit(2)
+        raise fail(POSTGRES.format(url=parsed.render_as_string(hide_password=True)))
     if not parsed.database or parsed.database == ":memory:":
-        typer.echo(f"{url}: an in-memory database cannot be backed up or restored", err=True)
-        raise typer.Exit(2)
+        raise fail(f"{url}: an in-memory database cannot be backed up or restored")
     return Path(parsed.database)
 
 
 def _fail(exc: BackupError) -> typer.Exit:
-    typer.echo(f"refused: {exc}", err=True)
-    return typer.Exit(1)
+    return fail(f"refused: {exc}", 1)
 
 
 def backup_command(

@@ -16,7 +16,8 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.settings import Settings
+from hub.cli.options import DatabaseUrl
+from hub.cli.options import database_url as _url
 from hub.storage import migrate
 from hub.storage.db import create_admin_engine, probe
 
@@ -24,19 +25,6 @@ T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, help="Database schema migrations (Alembic).")
 console = Console()
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL; default: TICKETHUB_DATABASE_URL (hub.settings.Settings).",
-        show_default=False,
-    ),
-]
-
-
-def _url(database_url: str | None) -> str:
-    return database_url or Settings().database_url
 
 
 def _shown(url: str) -> str:

@@ -33,10 +33,11 @@ def explain(exc: BaseException) -> str | None:
     return None
 
 
-def fail(line: str) -> typer.Exit:
-    """Print the line; the caller raises what this returns."""
+def fail(line: str, code: int = EXIT_CONFIG) -> typer.Exit:
+    """Print the line; the caller raises what this returns (exit 2 for a configuration
+    mistake; a command that refuses an operation it was given passes 1)."""
     typer.echo(f"tickethub: error: {line}", err=True)
-    return typer.Exit(EXIT_CONFIG)
+    return typer.Exit(code)
 
 
 class ClearErrors(TyperGroup):

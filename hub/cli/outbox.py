@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.options import DatabaseUrl
+from hub.cli.options import database_url as _url
 from hub.clock import SystemClock
 from hub.outbox.policy import DEFAULT_POLICY, RetryPolicy, policies_from
 from hub.outbox.store import OutboxEntry, OutboxStore
@@ -33,16 +35,6 @@ class State(StrEnum):
     inflight = "inflight"
     done = "done"
     dead = "dead"
-
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Default: TICKETHUB_DATABASE_URL / settings."),
-]
-
-
-def _url(database_url: str | None) -> str:
-    return database_url or Settings().database_url
 
 
 def _console() -> Console:

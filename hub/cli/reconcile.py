@@ -4,12 +4,15 @@ it raised, acknowledge or resolve them with a note (who and when are kept)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from hub.cli.errors import fail as _fail
+from hub.cli.options import DatabaseUrl, database_url
+from hub.cli.options import parse_day as _day
 from hub.process import run_async
 from hub.settings import Settings
 from hub.storage.db import create_admin_engine
@@ -18,27 +21,13 @@ app = typer.Typer(
     no_args_is_help=True, help="Day-end reconciliation: statements in, discrepancies out."
 )
 
-DatabaseUrl = Annotated[str | None, typer.Option(help="default: TICKETHUB_DATABASE_URL / settings")]
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
 
 def _echo(doc: Any) -> None:
     typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 async def _with_engine(url: str | None, fn: Any) -> Any:
-    engine = create_admin_engine(url or Settings().database_url)
+    engine = create_admin_engine(database_url(url))
     try:
         return await fn(engine)
     finally:

@@ -13,10 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli.errors import fail
+from hub.cli.options import DatabaseUrl
+from hub.cli.options import database_url as _url
+from hub.cli.options import parse_day as _day
 from hub.process import run_async
 from hub.reconcile.export import COLUMNS, to_csv, to_xlsx
 from hub.reconcile.report import DayReport, UnknownVenue, day_report
-from hub.settings import Settings
 from hub.storage.db import create_admin_engine
 
 app = typer.Typer(no_args_is_help=True, help="Reports from the hub's books.")
@@ -25,13 +28,6 @@ app = typer.Typer(no_args_is_help=True, help="Reports from the hub's books.")
 @app.callback()
 def _group() -> None:
     """Reports from the hub's books (keeps `report` a group of subcommands)."""
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 async def _load(url: str, day: date, venue: str | None) -> DayReport:
@@ -50,9 +46,7 @@ def daily(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout (or --output)")] = False,
     as_xlsx: Annotated[bool, typer.Option("--xlsx", help="XLSX to --output")] = False,
     output: Annotated[Path | None, typer.Option(help="write the file here")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="default: TICKETHUB_DATABASE_URL / settings")
-    ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """What each channel sold, refunded and let in on one day; money in yuan."""
     if as_csv and as_xlsx:
@@ -60,10 +54,9 @@ def daily(
     if as_xlsx and output is None:
         raise typer.BadParameter("--xlsx needs --output FILE (a workbook is not text)")
     try:
-        report = run_async(_load(database_url or Settings().database_url, _day(day), venue))
+        report = run_async(_load(_url(database_url), _day(day), venue))
     except UnknownVenue:
-        typer.echo(f"error: unknown venue {venue!r}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(f"unknown venue {venue!r}") from None
     if as_csv or as_xlsx:
         data = to_xlsx(report) if as_xlsx else to_csv(report)
         if output is None:

@@ -4,10 +4,15 @@ The row is inserted as *pending* at the START of the transaction that does the w
 ``ON CONFLICT DO NOTHING``. A concurrent duplicate (another process, another batch) then
 either waits on the key (PostgreSQL blocks the second insert until the first commits) or
 finds it committed, and reads the stored answer instead of doing the work twice.
+
+The stored answer is the order as it was answered, visitors and ticket holders included:
+their ID numbers (``id_number``, ``holder_id_number`` at any depth) are sealed like the
+order's own rows (`hub.storage.sealed`, bound to the key) and opened for a replay.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,14 +23,53 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import DenialCode
 from hub.orders.outcome import Outcome
+from hub.storage.sealed import IdNumbers
 from hub.storage.tables import IdempotencyRow
 
 IDEM = IdempotencyRow.__table__
 K = IDEM.c
 
 
+ID_FIELDS = frozenset({"id_number", "holder_id_number"})
+SEALED = "sealed"
+
+
 def make_key(channel: str, operation: str, partner_key: str) -> str:
     return f"{channel}\x1f{operation}\x1f{partner_key}"
+
+
+def _label(key: str) -> str:
+    return f"idempotency/{key}"
+
+
+def seal_ids(doc: Any, ids: IdNumbers, key: str) -> Any:
+    """``doc`` with every ID number replaced by ``{"sealed": base64}`` (a copy)."""
+    if isinstance(doc, dict):
+        return {
+            k: {SEALED: base64.b64encode(ids.seal(_label(key), v) or b"").decode()}
+            if k in ID_FIELDS and isinstance(v, str) and v
+            else seal_ids(v, ids, key)
+            for k, v in doc.items()
+        }
+    if isinstance(doc, list):
+        return [seal_ids(v, ids, key) for v in doc]
+    return doc
+
+
+def open_ids(doc: Any, ids: IdNumbers, key: str) -> Any:
+    """The inverse of `seal_ids` (an answer stored in clear before sealing reads as is).
+
+    :raises hub.storage.sealed.SealOpenError: sealed under another key or for another row."""
+    if isinstance(doc, dict):
+        return {
+            k: ids.open(_label(key), base64.b64decode(v[SEALED]))
+            if k in ID_FIELDS and isinstance(v, dict) and set(v) == {SEALED}
+            else open_ids(v, ids, key)
+            for k, v in doc.items()
+        }
+    if isinstance(doc, list):
+        return [open_ids(v, ids, key) for v in doc]
+    return doc
 
 
 def _insert(conn: AsyncConnection) -> Any:
@@ -50,7 +94,9 @@ async def reserve(
     return set(res.scalars().all())
 
 
-async def complete(conn: AsyncConnection, answers: Sequence[tuple[str, Outcome]]) -> None:
+async def complete(
+    conn: AsyncConnection, answers: Sequence[tuple[str, Outcome]], ids: IdNumbers
+) -> None:
     if not answers:
         return
     await conn.execute(
@@ -60,14 +106,19 @@ async def complete(conn: AsyncConnection, answers: Sequence[tuple[str, Outcome]]
             status=bindparam("p_status"), response=bindparam("p_body"), order_id=bindparam("p_oid")
         ),
         [
-            {"p_key": k, "p_status": o.status, "p_body": o.body, "p_oid": o.order_id}
+            {
+                "p_key": k,
+                "p_status": o.status,
+                "p_body": seal_ids(o.body, ids, k),
+                "p_oid": o.order_id,
+            }
             for k, o in answers
         ],
     )
 
 
 async def first_answers(
-    conn: AsyncConnection, wanted: Sequence[tuple[str, str]]
+    conn: AsyncConnection, wanted: Sequence[tuple[str, str]], ids: IdNumbers
 ) -> dict[str, Outcome]:
     """The stored answers for (key, fingerprint): a replay of the same request gets the
     first answer; the same key with another body is refused as a conflict."""
@@ -90,5 +141,6 @@ async def first_answers(
                 },
             )
         else:
-            out[key] = Outcome(row.status, row.response, replay=True, order_id=row.order_id)
+            body = open_ids(row.response, ids, key)
+            out[key] = Outcome(row.status, body, replay=True, order_id=row.order_id)
     return out

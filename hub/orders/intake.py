@@ -139,7 +139,7 @@ class Intake:
         )
         if rows.calls:
             await self.enqueue(conn, rows.calls, now)
-        await idempotency.complete(conn, answers)
+        await idempotency.complete(conn, answers, self.ids)
         return results
 
     async def finish(
@@ -149,7 +149,7 @@ class Intake:
         missing = [(items[i].key, items[i].fingerprint) for i, r in enumerate(results) if r is None]
         if missing:
             async with self.reads.connect() as conn:
-                stored = await idempotency.first_answers(conn, missing)
+                stored = await idempotency.first_answers(conn, missing, self.ids)
             results = [r if r is not None else stored[items[i].key] for i, r in enumerate(results)]
         return results
 

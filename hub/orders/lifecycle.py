@@ -66,14 +66,16 @@ class Lifecycle:
             if key is not None:
                 new = await idempotency.reserve(conn, [(key, fingerprint)], now)
                 if key not in new:
-                    return (await idempotency.first_answers(conn, [(key, fingerprint)]))[key]
+                    return (await idempotency.first_answers(conn, [(key, fingerprint)], self.ids))[
+                        key
+                    ]
             try:
                 async with conn.begin_nested():
                     outcome = await op(conn, now)
             except DeniedError as exc:
                 outcome = Outcome.denied(exc.denial)
             if key is not None:
-                await idempotency.complete(conn, [(key, outcome)])
+                await idempotency.complete(conn, [(key, outcome)], self.ids)
         return outcome
 
     # -- the moves ------------------------------------------------------------------------

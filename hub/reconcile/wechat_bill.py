@@ -33,6 +33,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from hub.domain.digits import ascii_int
 from hub.reconcile.money import fen_of
 
 CHINA = ZoneInfo("Asia/Shanghai")  # WeChat Pay's clock, whatever the venue's zone
@@ -283,7 +284,7 @@ def _summary(
     for extra_n, extra in enumerate(rows[at + 1 :], start=at + 2):
         if any(c.strip() for c in extra):
             raise BillError(extra_n, "text after the summary line")
-    if not got["总交易单数"].isdigit() or int(got["总交易单数"]) != count:
+    if ascii_int(got["总交易单数"]) != count:
         raise BillError(at + 1, f"总交易单数 {got['总交易单数']} but the bill has {count} lines")
     for name, col in SUMMED.items():
         stated = _decimal(got[name], at + 1, name)

@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.catalog import SlotInfo
-from hub.domain.numbers import ascii_uint
+from hub.domain.digits import ascii_int
 from hub.storage.db import reader
 from hub.storage.sealed import IdNumbers, ticket_row_label
 from hub.storage.tables import FaceRow, FlowCountRow, OrderRow, RedemptionRow, TicketRow
@@ -44,11 +44,11 @@ class CursorError(ValueError):
 def parse_cursor(text: str) -> tuple[int, str]:
     if not text:
         return (-1, "")
-    seq, dot, ticket = text.partition(".")
-    number = ascii_uint(seq, max_digits=18)
-    if not dot or number is None or len(ticket) > 32:
+    digits, dot, ticket = text.partition(".")
+    seq = ascii_int(digits)
+    if not dot or seq is None or len(ticket) > 32:
         raise CursorError("cursor must be '<seq>.<ticket id>' as returned by this API")
-    return number, ticket
+    return seq, ticket
 
 
 def slot_change(code: str | None) -> dict[str, str] | None:

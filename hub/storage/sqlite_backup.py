@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +144,21 @@ def _copy(source: sqlite3.Connection, target: Path) -> None:
         os.fsync(f.fileno())
 
 
+@contextlib.contextmanager
+def _copying(source: Path, partial: Path) -> Iterator[sqlite3.Connection]:
+    """``source`` open while ``partial`` is written from it; ``partial`` is removed when
+    anything fails, so only a checked copy is ever renamed into place."""
+    src = _connect(source)
+    try:
+        yield src
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        raise
+    finally:
+        src.close()
+
+
 def backup(source: Path, dest: Path, schema: Schema, *, force: bool = False) -> Report:
     """Copy the live database ``source`` to ``dest`` (consistent while it is in use)."""
     if not source.is_file():
@@ -154,19 +169,12 @@ def backup(source: Path, dest: Path, schema: Schema, *, force: bool = False) -> 
         raise BackupError("the backup must not be the database itself")
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(dest)
-    src = _connect(source)
-    try:
+    with _copying(source, partial) as src:
         try:
             _copy(src, partial)
         except sqlite3.Error as exc:
             raise BackupError(f"{source}: cannot be backed up: {exc}") from exc
         report = verify(partial, schema)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-        raise
-    finally:
-        src.close()
     os.replace(partial, dest)
     report.path = dest
     return report
@@ -189,8 +197,7 @@ def restore(source: Path, target: Path, schema: Schema, *, force: bool = False) 
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(target)
-    src = _connect(source)
-    try:
+    with _copying(source, partial) as src:
         _copy(src, partial)
         if schema.after_restore is not None:
             out = _connect(partial)
@@ -201,12 +208,6 @@ def restore(source: Path, target: Path, schema: Schema, *, force: bool = False) 
             finally:
                 out.close()
         verify(partial, schema)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-        raise
-    finally:
-        src.close()
     for suffix in SIDECARS:  # a stale WAL must never be replayed onto the restored file
         with contextlib.suppress(FileNotFoundError):
             Path(f"{target}{suffix}").unlink()

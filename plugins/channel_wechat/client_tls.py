@@ -109,15 +109,23 @@ def _load_chain(ctx: ssl.SSLContext, key: object, chain: list[x509.Certificate])
         serialization.BestAvailableEncryption(password.encode()),
     )
     pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain) + sealed
-    with tempfile.TemporaryDirectory(prefix="tickethub-wechat-") as folder:  # 0700
-        path = os.path.join(folder, "client.pem")
+    try:
+        load_pem_chain(ctx, pem, password)
+    except ssl.SSLError as exc:
+        raise TLSSettingError(f"the client certificate does not load: {exc}") from None
+
+
+def load_pem_chain(ctx: ssl.SSLContext, pem: bytes, password: str | None = None) -> None:
+    """`ctx.load_cert_chain` from memory: it reads files only, so the PEM (certificates,
+    then the key) goes through a private directory removed at once.
+
+    :raises ssl.SSLError: the chain or key does not load."""
+    with tempfile.TemporaryDirectory(prefix="tickethub-tls-") as folder:  # 0700
+        path = os.path.join(folder, "chain.pem")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
-        try:
-            ctx.load_cert_chain(path, password=password)
-        except ssl.SSLError as exc:
-            raise TLSSettingError(f"the client certificate does not load: {exc}") from None
+        ctx.load_cert_chain(path, password=password)
 
 
 def certificate_cn(chain: list[x509.Certificate]) -> str:

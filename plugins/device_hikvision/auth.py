@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 import time
@@ -27,7 +26,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from hub import DeviceConfig, DeviceError
+from hub import DeviceConfig, DeviceConfigError
+from hub.devices import peer_ip
 
 REALM = "tickethub"
 NONCE_SECONDS = 300
@@ -52,7 +52,7 @@ def event_credentials(device: DeviceConfig) -> tuple[str, str]:
         return user, password
     admin = str(opts.get("password") or "")
     if not admin:
-        raise DeviceError(
+        raise DeviceConfigError(
             "a Hikvision terminal needs its ISAPI password (option 'password'), or an "
             "'event_password' for the events it posts"
         )
@@ -71,15 +71,8 @@ def address_of(device: DeviceConfig) -> str:
 
 
 def same_ip(peer: str | None, allowed: frozenset[str]) -> bool:
-    if not peer:
-        return False
-    try:
-        ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return str(ip) in allowed
+    ip = peer_ip(peer)
+    return ip is not None and ip in allowed
 
 
 @dataclass

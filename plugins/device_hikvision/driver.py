@@ -34,7 +34,15 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import DeviceConfig, DeviceError, DeviceHost, DeviceInfo, GateCredential, Scan
+from hub import (
+    DeviceConfig,
+    DeviceConfigError,
+    DeviceError,
+    DeviceHost,
+    DeviceInfo,
+    GateCredential,
+    Scan,
+)
 from hub.devices import Background
 from plugins.device_hikvision.auth import DigestGuard, address_of, event_credentials, same_ip
 from plugins.device_hikvision.events import (
@@ -79,7 +87,7 @@ class HikvisionDriver:
         assert self.host is not None, "driver not started"
         opts = device.options
         if not device.address:
-            raise DeviceError("a Hikvision terminal needs its address (http://ip:port)")
+            raise DeviceConfigError("a Hikvision terminal needs its address (http://ip:port)")
         base = device.address if "://" in device.address else f"http://{device.address}"
         return Isapi(
             self.host.http, base, str(opts.get("user", "admin")), str(opts.get("password", ""))

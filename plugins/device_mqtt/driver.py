@@ -48,6 +48,7 @@ from pydantic import ValidationError
 
 from hub import (
     DeviceConfig,
+    DeviceConfigError,
     DeviceError,
     DeviceEvent,
     DeviceHost,
@@ -194,13 +195,13 @@ class MqttDriver:
 
     def _profile(self, device: DeviceConfig) -> Profile:
         if not device.serial or "/" in device.serial or "+" in device.serial:
-            raise DeviceError("an MQTT gate needs its serial (as in its topics, without '/')")
+            raise DeviceConfigError("an MQTT gate needs its serial (as in its topics, without '/')")
         try:
             profile = Profile.from_options(device.options)
         except ProfileError as exc:
-            raise DeviceError(str(exc)) from exc
+            raise DeviceConfigError(str(exc)) from exc
         if len(str(device.options.get("secret") or "")) < MIN_SECRET:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"give the gate a secret of its own (option 'secret', at least {MIN_SECRET} "
                 "characters, set in the gate too): the broker lets anyone publish on its "
                 "topic, so its messages are signed with it"

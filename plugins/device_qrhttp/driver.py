@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from hub import (
     DeviceConfig,
+    DeviceConfigError,
     DeviceError,
     DeviceHost,
     DeviceInfo,
@@ -153,19 +154,19 @@ class QRHttpDriver:
         serial the reader will send, and says which URL to configure on it."""
         mapping = self._mapping(device)
         if not device.serial:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"enter the reader's serial number: it sends it as {mapping.serial!r} with every "
                 "scan and unknown serials are refused"
             )
         token = str(device.options.get("token") or "")
         if len(token) < MIN_TOKEN:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"give the reader a secret of its own (at least {MIN_TOKEN} characters), "
                 f"e.g. --option token={secrets.token_urlsafe(18)}, and configure its URL as "
                 f"http://<bridge>{mapping.path}?token=<that secret>: scans without it are refused"
             )
         if device.address and _ip(device.address) is None:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"the reader's address must be its IP address (scans from elsewhere are "
                 f"refused), not {device.address!r}"
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
-from hub import DeviceConfig, DeviceError
+from hub import DeviceConfig, DeviceConfigError, DeviceError
 
 
 def ip_of(address: str) -> str:
@@ -27,8 +27,10 @@ class ControllerCalls:
 
     def target(self, device: DeviceConfig) -> tuple[int, str | None, str]:
         serial = device.serial.strip()
-        if serial and not (serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
-            raise DeviceError(f"a UHPPOTE serial is a number (e.g. 423187757), not {serial!r}")
+        if serial and not (serial.isascii() and serial.isdigit() and 0 < int(serial) <= 0xFFFFFFFF):
+            raise DeviceConfigError(
+                f"a UHPPOTE serial is a number (e.g. 423187757), not {serial!r}"
+            )
         return (int(serial or 0), device.address or None, "udp")
 
     async def call(self, device: DeviceConfig, what: str, fn: Any, *args: Any) -> Any:

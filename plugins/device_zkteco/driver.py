@@ -20,7 +20,6 @@ after the stamp we gave it in the handshake; records are keyed by the device's i
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from aiohttp import web
 
 from hub import (
     DeviceConfig,
+    DeviceConfigError,
     DeviceError,
     DeviceEvent,
     DeviceHost,
@@ -40,6 +40,7 @@ from hub import (
     GateCredential,
     Medium,
 )
+from hub.devices import address_ip, peer_ip
 from plugins.device_zkteco import protocol as zk
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,12 @@ class ZKTecoDriver:
         is the one it sent: without one from staff, the single device that said hello
         and is not onboarded yet is the one (with several waiting, staff name it)."""
         now = self._now()
-        expected = _ip(device.address)
+        expected = address_ip(device.address)
         serial = device.serial
         if not serial:
             waiting = self._waiting(now, expected)
             if len(waiting) > 1:
-                raise DeviceError(
+                raise DeviceConfigError(
                     f"{len(waiting)} ZKTeco devices are waiting to be added "
                     f"({', '.join(waiting)}): give the serial of the one to add"
                 )
@@ -116,13 +117,13 @@ class ZKTecoDriver:
                 "its server address to this bridge (Comm > Cloud Server) and retry"
             )
         if expected is None:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"enter the IP address ZKTeco {serial or '<no serial>'} connects from "
                 f"(--address; it said hello from {hello.remote or '?'}): requests from any "
                 "other address are refused"
             )
         if hello.remote != expected:
-            raise DeviceError(
+            raise DeviceConfigError(
                 f"ZKTeco {serial} said hello from {hello.remote or '?'}, not "
                 f"{expected}: check the address (or who else claims this serial)"
             )
@@ -211,7 +212,7 @@ class ZKTecoDriver:
         if config is None:
             return serial, None
         state = self._state(config)
-        expected, remote = _ip(config.address), _peer(request)
+        expected, remote = address_ip(config.address), _peer(request)
         if expected is None or remote != expected:
             state.forged += 1
             log.warning(
@@ -304,22 +305,5 @@ class ZKTecoDriver:
         return web.Response(text="OK")
 
 
-def _ip(address: str) -> str | None:
-    """The IP of an onboarded ``address`` (``ip`` or ``ip:port``); None when it is none."""
-    host = address.strip()
-    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host.strip("[]")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
 def _peer(request: web.Request) -> str:
-    peer = request.remote or ""
-    try:
-        ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return str(ip)
+    return peer_ip(request.remote) or request.remote or ""

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from hub.testing.processes import free_port
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ids import visitor
 from sandbox.demo.wechat_client import MiniProgramClient, Reply
@@ -47,18 +47,12 @@ async def start_sandbox(hub_port: int) -> DemoWeChat:
     1000×); its settings go into the hub's ``channel_settings["wechat"]``."""
     setup = generate_merchant_setup(time_scale=0.001)
     sim = WeChatSimulator(setup.config, refund_settle_seconds=1.0)
-    cm = sim.running("127.0.0.1", _free_port())
+    cm = sim.running("127.0.0.1", free_port())
     await cm.__aenter__()
     settings = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{hub_port}")
     running = DemoWeChat(sim, settings, cm)
     _RUNNING[hub_port] = running
     return running
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _until(check: Any, timeout: float = 20.0) -> bool:

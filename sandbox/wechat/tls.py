@@ -11,12 +11,12 @@ throw-away CA), so nothing secret lives in the sandbox.
 
 from __future__ import annotations
 
-import os
 import ssl
-import tempfile
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from plugins.channel_wechat.client_tls import load_pem_chain
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,7 @@ def server_context(tls: SimTLS) -> ssl.SSLContext:
     # the first request, indistinguishable from a network fault.)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.verify_mode = ssl.CERT_REQUIRED
-    # load_cert_chain reads files only: a private directory, removed at once.
-    with tempfile.TemporaryDirectory(prefix="wechat-sim-tls-") as folder:
-        path = os.path.join(folder, "server.pem")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(tls.server_cert_pem.rstrip() + "\n" + tls.server_key_pem)
-        ctx.load_cert_chain(path)
+    load_pem_chain(ctx, (tls.server_cert_pem.rstrip() + "\n" + tls.server_key_pem).encode())
     return ctx
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from plugins.channel_agency.signing import signed_headers
 from tests.support import ADMIN, BOX, T0, order_body, seed
 
 EXAMPLES = 6
-WALL_SECONDS = 240  # a guard against a hang, far above a normal run
 BRIDGE = {"Authorization": "Bearer test-bridge"}
 HEADERS = {"admin": ADMIN, "staff": ADMIN, "boxoffice": BOX, "bridge": BRIDGE}
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -156,6 +154,7 @@ def live_hub(tmp_path: Path) -> Iterator[LiveHub]:
         yield LiveHub(hub.base, known, _SignAsAgency(creds))
 
 
+@pytest.mark.timeout(600)  # a hang guard (pytest-timeout), not a speed assertion
 def test_every_operation_keeps_its_documented_promises(live_hub: LiveHub) -> None:
     schema = schemathesis.openapi.from_url(f"{live_hub.base}/api/openapi.json")
     every = [r.ok() for r in schema.get_all_operations()]
@@ -163,11 +162,9 @@ def test_every_operation_keeps_its_documented_promises(live_hub: LiveHub) -> Non
     # settings, as this one is; tests/wechat drives them against the WeChat simulator.
     operations = [op for op in every if "wechat" not in (op.tags or [])]
     assert len(operations) > 40
-    started = time.monotonic()
     failures: list[str] = []
     statuses: Counter[int] = Counter()
     for op in operations:
-        assert time.monotonic() - started < WALL_SECONDS, f"stopped at {op.label}"
         security = (op.definition.raw.get("security") or [{}])[0]
         headers = next((HEADERS[s] for s in security if s in HEADERS), {})
         auth = live_hub.agency if "agency-hmac" in security else None

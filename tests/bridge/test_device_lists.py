@@ -150,3 +150,13 @@ def test_devices_onboarded_before_the_upgrade_keep_their_tickets(tmp_path: Path)
         assert not store.was_pushed("wg-1", "00cc00cc00cc00cc")
     finally:
         store.close()
+
+
+async def test_a_card_number_in_other_digits_is_refused_not_a_crash(
+    hub: TestClient, bridge: Bridge
+) -> None:
+    """'²' passes str.isdigit but not int(): the gate decision refused it by raising."""
+    for value in ("²", "٣", "４２"):
+        scan = Scan(device_id="gate-1", gate="north", medium=Medium.CARD, value=value)
+        assert not (await bridge.host.decide(scan)).allow
+        assert bridge.host.ticket_of(Medium.CARD, value) == ""

@@ -135,3 +135,17 @@ def test_default_ids_fit_the_id_rules() -> None:
     assert default_device_id("qrhttp", "SN 00:1A/7") == "qrhttp-SN-00-1A-7"
     long = default_device_id("hikvision", "X" * 80)
     assert len(long) == 64 and long.startswith("hikvision-XXX")
+
+
+async def test_what_staff_left_out_is_invalid_device_config_not_unreachable(
+    site: TestClient,
+) -> None:
+    """A refusal the driver makes before asking the device (no address, no password) is
+    the command's fault: 422 INVALID_DEVICE_CONFIG, not 502 DEVICE_UNREACHABLE."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"vendor": "hikvision", "gate": "east", "options": {"password": "x"}}
+    no_address = await site.post("/admin/devices", json=body, headers=auth)
+    assert no_address.status == 422
+    answer = await no_address.json()
+    assert answer["code"] == "INVALID_DEVICE_CONFIG" and "address" in answer["message"], answer
+    assert site.app[BRIDGE].host.devices() == []

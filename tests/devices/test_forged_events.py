@@ -126,6 +126,21 @@ async def tickets(hub: TestClient, site: Site, device_id: str) -> Tickets:  # no
     )
 
 
+async def add_hikvision(site: Site, terminal: HikTerminal, device_id: str) -> None:
+    """Onboard the simulated terminal at the south gate, its events posted to the bridge."""
+    await site.bridge.host.add_device(
+        "hikvision",
+        device_id=device_id,
+        address=terminal.base_url,
+        gate="south",
+        options={
+            "user": terminal.user,
+            "password": terminal.password,
+            "event_url": site.base_url,
+        },
+    )
+
+
 async def assert_only_the_pushed_ticket_was_used(
     hub: TestClient,  # noqa: F811
     site: Site,
@@ -156,17 +171,7 @@ async def test_a_hikvision_terminal_s_admission_of_a_hand_enrolled_person_counts
     terminal = HikTerminal()
     await terminal.start()
     try:
-        await site.bridge.host.add_device(
-            "hikvision",
-            device_id="hik-1",
-            address=terminal.base_url,
-            gate="south",
-            options={
-                "user": terminal.user,
-                "password": terminal.password,
-                "event_url": site.base_url,
-            },
-        )
+        await add_hikvision(site, terminal, "hik-1")
         t = await tickets(hub, site, "hik-1")
         local = terminal.local_now()
         enrolled = str(t.unpushed_card)
@@ -292,17 +297,7 @@ async def test_a_granted_event_posted_by_anyone_but_the_terminal_redeems_nothing
     terminal = HikTerminal()
     await terminal.start()
     try:
-        await site.bridge.host.add_device(
-            "hikvision",
-            device_id="hik-2",
-            address=terminal.base_url,
-            gate="south",
-            options={
-                "user": terminal.user,
-                "password": terminal.password,
-                "event_url": site.base_url,
-            },
-        )
+        await add_hikvision(site, terminal, "hik-2")
         t = await tickets(hub, site, "hik-2")
         forged = {
             "eventType": "AccessControllerEvent",

@@ -8,19 +8,13 @@ import subprocess
 import sys
 
 from hub.bench.reconcile import Scenario, bench_reconcile
+from hub.reconcile.matching import KINDS
 
 
 def test_the_scenario_injects_every_kind_and_has_exactly_n_lines() -> None:
     scenario = Scenario(2000)
     assert len(scenario.txns) == 2000
-    assert {kind for kind, _ in scenario.expected} == {
-        "hub_only",
-        "partner_only",
-        "amount_mismatch",
-        "status_mismatch",
-        "duplicate",
-        "crossed_midnight",
-    }
+    assert {kind for kind, _ in scenario.expected} == set(KINDS)
 
 
 async def test_found_equals_injected(db_url: str) -> None:

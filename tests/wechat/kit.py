@@ -9,7 +9,6 @@ travel day is computed from today (China time) rather than fixed.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from hub.api.app import Hub, create_app
 from hub.clock import SystemClock
 from hub.storage.tables import OutboxRow
+from hub.testing.processes import free_port
 from sandbox.demo.wechat_client import MiniProgramClient
 from sandbox.wechat.keys import MerchantSetup, generate_merchant_setup
 from sandbox.wechat.ledger import Refund
@@ -36,12 +36,6 @@ PRICE = 10000
 def travel_day() -> str:
     china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
     return (china_today + timedelta(days=1)).isoformat()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -27,6 +27,7 @@ import pytest
 from hub import DeviceConfig, DeviceDriver, DeviceError, GateCredential, Medium
 from hub.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
+from hub.testing.processes import free_port
 from plugins.device_mqtt.driver import MqttDriver
 from sandbox.devices.mqtt_gate import MqttGate
 
@@ -322,12 +323,6 @@ async def test_a_bridge_without_a_broker_starts_and_says_so() -> None:
             await driver.open_door(device)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def start_broker(port: int, conf: Path) -> asyncio.subprocess.Process:
     """A Mosquitto of this test's own, so it can be stopped without touching anyone's."""
     assert MOSQUITTO is not None
@@ -360,7 +355,7 @@ async def stop_broker(proc: asyncio.subprocess.Process) -> None:
 async def test_the_driver_reconnects_and_resubscribes_after_the_broker_restarts(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     prefix = f"th-test-{uuid.uuid4().hex[:10]}/gates"
     topics = {
         "event_topic": prefix + "/{serial}/event",
