@@ -2,14 +2,22 @@
 
 Modes: ``up`` forwards both ways; ``down`` refuses new connections and drops open ones
 (the link is gone); ``swallow`` forwards requests to the hub but drops every answer and
-then closes (the hub did the work, the bridge never heard: the cut-in-the-middle case).
+then closes (the hub did the work, the bridge never heard: the cut-in-the-middle case) —
+only the answers to requests containing `swallow_match` when it is set (a heartbeat
+passes, the upload is cut); ``blackhole`` accepts connections and never answers (a
+router whose uplink is dead: the caller learns only from its timeout).
 The target can be changed (a hub restarted on another port behind the same address).
+
+It lives in the package (not under ``tests/``) because ``tickethub bench failover`` cuts
+links with it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+
+_METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"PATCH ")
 
 
 class LinkProxy:
@@ -18,6 +26,7 @@ class LinkProxy:
         self.mode = "up"
         self.port = 0
         self.swallowed = 0
+        self.swallow_match = b""
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
 
@@ -36,7 +45,7 @@ class LinkProxy:
             await self._server.wait_closed()
 
     def set_mode(self, mode: str) -> None:
-        assert mode in ("up", "down", "swallow")
+        assert mode in ("up", "down", "swallow", "blackhole")
         self.mode = mode
         if mode != "up":
             self._drop_all()
@@ -50,6 +59,14 @@ class LinkProxy:
         if self.mode == "down":
             writer.close()
             return
+        if self.mode == "blackhole":
+            self._conns.add(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass  # read and never answer
+            self._conns.discard(writer)
+            writer.close()
+            return
         try:
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -57,11 +74,14 @@ class LinkProxy:
             return
         self._conns.update((writer, up_w))
         swallow = self.mode == "swallow"
+        matched = [not self.swallow_match]  # the last request asked for the match
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, drop: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
-                    if drop:
+                    if not drop and self.swallow_match and data.startswith(_METHODS):
+                        matched[0] = self.swallow_match in data.split(b"\r\n", 1)[0]
+                    if drop and matched[0]:
                         self.swallowed += 1
                         # the hub answered: the work is done; the bridge never hears it
                         await asyncio.sleep(0.05)
