@@ -63,7 +63,7 @@ def run(
     from hub.process import run_async, serve_until_signalled, setup_logging
 
     setup_logging(log_level)
-    urls = [u.strip() for item in hub_url or [] for u in item.split(",") if u.strip()]
+    urls = split_urls(hub_url)
     given = {
         "hub_urls": urls or None,
         "venue_id": venue,
@@ -89,6 +89,11 @@ def run(
     # A default secret raises DefaultSecretsError (a ConfigError) before anything is
     # opened; the command group prints it as one line.
     run_async(main())
+
+
+def split_urls(given: list[str] | None) -> list[str]:
+    """``--hub-url`` values: the option repeated, each possibly comma-separated."""
+    return [u.strip() for item in given or [] for u in item.split(",") if u.strip()]
 
 
 def _store_path(db: str | None) -> Path:

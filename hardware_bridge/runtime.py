@@ -54,6 +54,7 @@ class Bridge:
             batch=settings.sync_batch,
             timeout=settings.hub_timeout,
             heartbeat_timeout=settings.heartbeat_timeout,
+            interval=settings.sync_interval,
             heartbeat_interval=settings.heartbeat_interval,
             failback_after=settings.failback_after,
             on_config=self._configure,

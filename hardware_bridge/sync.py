@@ -86,6 +86,7 @@ class HubLink:
         page: int = 2000,
         timeout: float = 10.0,
         heartbeat_timeout: float = 2.0,
+        interval: float = 2.0,
         heartbeat_interval: float = 2.0,
         failback_after: int = 2,
         on_config: Callable[[dict[str, Any]], None] | None = None,
@@ -112,7 +113,10 @@ class HubLink:
         self.faces_per_round = faces_per_round
         self.state = LinkState()
         self.loop = SyncLoop(
-            self, heartbeat_interval=heartbeat_interval, failback_after=failback_after
+            self,
+            interval=interval,
+            heartbeat_interval=heartbeat_interval,
+            failback_after=failback_after,
         )
 
     @property

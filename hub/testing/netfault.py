@@ -47,8 +47,8 @@ class LinkProxy:
     def set_mode(self, mode: str) -> None:
         assert mode in ("up", "down", "swallow", "blackhole")
         self.mode = mode
-        if mode != "up":
-            self._drop_all()
+        if mode in ("down", "blackhole"):
+            self._drop_all()  # swallow applies to open connections too, from their next answer
 
     def _drop_all(self) -> None:
         for w in list(self._conns):
@@ -73,15 +73,14 @@ class LinkProxy:
             writer.close()
             return
         self._conns.update((writer, up_w))
-        swallow = self.mode == "swallow"
         matched = [not self.swallow_match]  # the last request asked for the match
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, drop: bool) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, answers: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
-                    if not drop and self.swallow_match and data.startswith(_METHODS):
+                    if not answers and self.swallow_match and data.startswith(_METHODS):
                         matched[0] = self.swallow_match in data.split(b"\r\n", 1)[0]
-                    if drop and matched[0]:
+                    if answers and self.mode == "swallow" and matched[0]:
                         self.swallowed += 1
                         # the hub answered: the work is done; the bridge never hears it
                         await asyncio.sleep(0.05)
@@ -92,6 +91,6 @@ class LinkProxy:
                     await dst.drain()
             dst.close()
 
-        await asyncio.gather(pipe(reader, up_w, False), pipe(up_r, writer, swallow))
+        await asyncio.gather(pipe(reader, up_w, False), pipe(up_r, writer, True))
         self._conns.discard(writer)
         self._conns.discard(up_w)
