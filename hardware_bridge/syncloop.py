@@ -52,7 +52,7 @@ class SyncLoop:
 
     # -- one round ------------------------------------------------------------------------
     async def step(self) -> float:
-        """Reconnect (offline) or probe the preferred URLs (on a backup), then sync once;
+        """Reconnect (offline), sync once, probe the preferred URLs (on a backup);
         returns the seconds to wait before the next round."""
         from hardware_bridge.sync import HubRefused, HubUnavailable
 
@@ -60,9 +60,11 @@ class SyncLoop:
         try:
             if not link.state.online:
                 await self.reconnect()
-            elif link.links.active != 0:
-                await self.probe_preferred()
             await link.sync_once()  # decisions first: they matter more than config
+            if link.links.active != 0:
+                # after the sync, so a preferred link that swallows packets costs the
+                # decisions no heartbeat timeout; a fail-back applies from the next round
+                await self.probe_preferred()
             now = link.clock.now()
             if self._last_config is None:
                 self._last_config = now  # `Bridge.start` read the config just before
@@ -131,7 +133,9 @@ class SyncLoop:
 
     async def _run(self) -> None:
         while True:
-            delay = await self.step()
+            # cleared before the round: a decision logged during it wakes the next one
+            # at once instead of waiting a whole interval
             self._wake.clear()
+            delay = await self.step()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -126,8 +126,10 @@ async def test_fails_over_to_the_backup_and_back_and_every_decision_arrives_once
     # on the backup: the line is dead (down), heartbeats find it so, traffic stays
     site.line.set_mode("down")
     await site.paper(5, "ON-4G-")
+    site.clock.advance(seconds=interval)
     await site.step()
     assert site.link["active"] == 1 and bridge.store.log_counts()["unsynced"] == 0
+    assert site.link["urls"][0]["last_failure"] == site.clock.now().isoformat()
 
     # the line is back: one heartbeat answered is not enough (failback_after = 2) …
     site.line.set_mode("up")
