@@ -53,6 +53,10 @@ class HubRefused(HubUnavailable):
     configuration problem to report, not an outage — the sync does not hop to another
     URL for it, the same request would be refused there too."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 @dataclass
 class LinkState:
@@ -183,7 +187,9 @@ class HubLink:
                 if resp.status != 200:
                     # a refusal (wrong token, bad request) is not an outage: say it loudly
                     text = data[:300].decode("utf-8", "replace")
-                    raise HubRefused(f"{method} {url}{path}: refused {resp.status} {text}")
+                    raise HubRefused(
+                        f"{method} {url}{path}: refused {resp.status} {text}", resp.status
+                    )
                 return data if raw else json.loads(data)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise HubUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
@@ -202,7 +208,7 @@ class HubLink:
                 json={"bridge": self.bridge_id, "at": now.isoformat()},
             )
         except HubRefused as exc:
-            if " refused 404 " in str(exc) or " refused 405 " in str(exc):
+            if exc.status in (404, 405):
                 # a hub from before heartbeats: it answered, so the link works
                 self.links.ok(index, now)
                 return "up"
