@@ -47,6 +47,7 @@ class SyncLoop:
         self.config_every = config_every
         self._last_probe: datetime | None = None
         self._last_config: datetime | None = None
+        self._last_said = ""
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -61,6 +62,7 @@ class SyncLoop:
             if not link.state.online:
                 await self.reconnect()
             await link.sync_once()  # decisions first: they matter more than config
+            self._last_said = ""
             if link.links.active != 0:
                 # after the sync, so a preferred link that swallows packets costs the
                 # decisions no heartbeat timeout; a fail-back applies from the next round
@@ -73,12 +75,19 @@ class SyncLoop:
                 self._last_config = now
             return self.interval
         except HubRefused as exc:
-            log.error("hub refused the bridge (check its token and venue): %s", exc)
+            self._say(logging.ERROR, "hub refused the bridge (check its token and venue)", exc)
         except HubUnavailable as exc:
-            log.info("hub unreachable: %s", exc)
+            self._say(logging.INFO, "hub unreachable", exc)
         except Exception:
             log.exception("sync round failed")
         return self.heartbeat_interval
+
+    def _say(self, level: int, what: str, exc: Exception) -> None:
+        """Log a failed round once, not every heartbeat: an outage of hours would
+        otherwise write the same line every two seconds (repeats go to DEBUG)."""
+        said = f"{what}: {exc}"
+        log.log(level if said != self._last_said else logging.DEBUG, "%s", said)
+        self._last_said = said
 
     async def reconnect(self) -> None:
         """Offline: a heartbeat to every URL at once; the most preferred that answers
