@@ -42,7 +42,14 @@ def _device_group() -> None:
 
 @bridge_app.command("run")
 def run(
-    hub_url: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_HUB_URL")] = None,
+    hub_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="URL",
+            help="hub URL; repeat it or separate with commas for a backup link, in order "
+            "of preference (overrides TICKETHUB_BRIDGE_HUB_URLS / _HUB_URL)",
+        ),
+    ] = None,
     venue: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_VENUE_ID")] = None,
     token: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_TOKEN")] = None,
     db: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_DB_PATH")] = None,
@@ -56,8 +63,9 @@ def run(
     from hub.process import run_async, serve_until_signalled, setup_logging
 
     setup_logging(log_level)
+    urls = split_urls(hub_url)
     given = {
-        "hub_url": hub_url,
+        "hub_urls": urls or None,
         "venue_id": venue,
         "token": token,
         "db_path": db,
@@ -81,6 +89,11 @@ def run(
     # A default secret raises DefaultSecretsError (a ConfigError) before anything is
     # opened; the command group prints it as one line.
     run_async(main())
+
+
+def split_urls(given: list[str] | None) -> list[str]:
+    """``--hub-url`` values: the option repeated, each possibly comma-separated."""
+    return [u.strip() for item in given or [] for u in item.split(",") if u.strip()]
 
 
 def _store_path(db: str | None) -> Path:
@@ -173,7 +186,8 @@ def _print(status: int, body: Any) -> None:
 
 @bridge_app.command("status")
 def status(url: BridgeUrl = "") -> None:
-    """Online/offline, last sync, unsynced decisions, device health."""
+    """Online/offline, the hub URL in use and each URL's last success and failure, last
+    sync, unsynced decisions, device health."""
     _print(*asyncio.run(_call("GET", _url(url) + "/status")))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub.config import ClearSettings
 
@@ -14,6 +16,11 @@ class BridgeSettings(ClearSettings):
     )
 
     hub_url: str = Field(default="http://127.0.0.1:8700", description="the hub's base URL")
+    hub_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hub URLs in order of preference, comma-separated (the venue line, "
+        "then a 4G router…); when set, HUB_URL is ignored",
+    )
     venue_id: str = Field(default="", description="the venue this bridge serves")
     token: str = Field(default="", description="the venue's bridge token (hub: BRIDGE_TOKENS)")
     bridge_id: str = Field(
@@ -26,6 +33,20 @@ class BridgeSettings(ClearSettings):
     port: int = 8710
     admin_token: str = Field(default="dev-bridge-admin", description="staff token of /admin")
     sync_interval: float = Field(default=2.0, gt=0, description="seconds between sync rounds")
+    heartbeat_interval: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="seconds between heartbeats while offline or on a backup URL: the "
+        "longest an outage's end goes unnoticed",
+    )
+    heartbeat_timeout: float = Field(default=2.0, gt=0, le=30, description="per heartbeat")
+    hub_timeout: float = Field(
+        default=10.0, gt=0, description="per sync call; a silent link fails over after it"
+    )
+    failback_after: int = Field(
+        default=2, ge=1, le=100, description="heartbeats in a row before failing back"
+    )
     sync_batch: int = Field(default=1000, ge=1, le=1000, description="decisions per upload")
     synchronous: str = Field(
         default="FULL",
@@ -33,6 +54,27 @@ class BridgeSettings(ClearSettings):
         description="SQLite synchronous of the log: FULL survives power loss",
     )
     blocked_plugins: list[str] = Field(default_factory=list)
+
+    @field_validator("hub_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @field_validator("hub_url", "hub_urls")
+    @classmethod
+    def _http_urls(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return value
+
+    def urls(self) -> list[str]:
+        """The hub URLs in order of preference (HUB_URLS, else the single HUB_URL),
+        each once."""
+        given = self.hub_urls or [self.hub_url]
+        return list(dict.fromkeys(u.rstrip("/") for u in given))
 
     def default_secrets(self) -> list[str]:
         """Environment variables of the secrets still at their development default (see

@@ -6,9 +6,13 @@ rows is posted; the hub records each id once, so a batch that committed at the h
 whose answer was lost is simply sent again and counted nothing twice; rows are marked
 synced only after the hub's 200.
 
-Online/offline is a fact this loop observes: any failed round trip (refused connection,
-timeout, 5xx) turns the bridge offline and the loop retries with a capped backoff; the
-first successful round trip turns it online again. Decisions never wait for this loop.
+Several hub URLs may be configured (`hardware_bridge.links`): a call that cannot reach
+the active one (refused connection, timeout, 5xx) is tried on the others in order of
+preference and the first that answers becomes the active one (fail-over); a refusal (4xx)
+is a configuration problem, reported and never hopped over. Online/offline is a fact
+this link observes: a round where no URL answered turns the bridge offline, the first
+successful round turns it online again. When to try again, heartbeats and fail-back to a
+preferred URL live in `hardware_bridge.syncloop`. Decisions never wait for any of this.
 
 Face photos are not in the change pages: after the pages, the tickets whose face version
 moved are fetched one by one (``/faces/{ticket_id}``, a bounded number per round), and
@@ -18,7 +22,7 @@ photos nobody wants any more are deleted (`hardware_bridge.faces`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +32,9 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge.faces import Dropped, FaceCache
+from hardware_bridge.links import Links
 from hardware_bridge.store import BridgeStore
+from hardware_bridge.syncloop import SyncLoop
 from hub.clock import Clock
 from hub.faces.jpeg import JpegError, inspect
 
@@ -39,7 +45,17 @@ FacesChanged = Callable[[list[str], list[str], list[Dropped]], Awaitable[None]]
 
 
 class HubUnavailable(Exception):
-    """The hub could not be reached or answered with a server error."""
+    """No hub URL could be reached, or the hub answered with a server error."""
+
+
+class HubRefused(HubUnavailable):
+    """The hub answered and refused (wrong token, unknown venue, bad request): a
+    configuration problem to report, not an outage — the sync does not hop to another
+    URL for it, the same request would be refused there too."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -47,7 +63,7 @@ class LinkState:
     online: bool = False
     last_ok: datetime | None = None
     last_error: str = ""
-    hub_time_skew_s: float | None = None  # hub clock - bridge clock, from the config call
+    hub_time_skew_s: float | None = None  # hub clock - bridge clock (config, heartbeat)
     uploaded: int = 0
     duplicates: int = 0
     conflicts: int = 0
@@ -55,6 +71,7 @@ class LinkState:
     faces_fetched: int = 0
     round_trips: int = 0
     failures: int = 0
+    heartbeats: int = 0
     history: list[tuple[str, bool]] = field(default_factory=list)  # (when, online) switches
 
 
@@ -65,13 +82,17 @@ class HubLink:
         http: aiohttp.ClientSession,
         clock: Clock,
         *,
-        hub_url: str,
+        hub_url: str | Sequence[str],
         venue_id: str,
         token: str,
         bridge_id: str,
         batch: int = 1000,
         page: int = 2000,
         timeout: float = 10.0,
+        heartbeat_timeout: float = 2.0,
+        interval: float = 2.0,
+        heartbeat_interval: float = 2.0,
+        failback_after: int = 2,
         on_config: Callable[[dict[str, Any]], None] | None = None,
         on_tickets: Callable[[list[str]], Awaitable[None]] | None = None,
         on_faces: FacesChanged | None = None,
@@ -80,12 +101,14 @@ class HubLink:
         self.store = store
         self.http = http
         self.clock = clock
-        self.hub_url = hub_url.rstrip("/")
+        urls = [hub_url] if isinstance(hub_url, str) else list(hub_url)
+        self.links = Links(urls, bridge_id)
         self.venue_id = venue_id
         self.bridge_id = bridge_id
         self.batch = batch
         self.page = page
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.heartbeat_timeout = aiohttp.ClientTimeout(total=heartbeat_timeout)
         self.headers = {"Authorization": f"Bearer {token}"}
         self.on_config = on_config
         self.on_tickets = on_tickets
@@ -93,37 +116,123 @@ class HubLink:
         self.faces = FaceCache(store)
         self.faces_per_round = faces_per_round
         self.state = LinkState()
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self.loop = SyncLoop(
+            self,
+            interval=interval,
+            heartbeat_interval=heartbeat_interval,
+            failback_after=failback_after,
+        )
 
     @property
-    def base(self) -> str:
-        return f"{self.hub_url}/api/bridge/venues/{self.venue_id}"
+    def hub_url(self) -> str:
+        """The URL the bridge syncs through now."""
+        return self.links.url
 
-    # -- one round trip ---------------------------------------------------------------------
-    async def _call(self, method: str, path: str, **kw: Any) -> Any:
+    @hub_url.setter
+    def hub_url(self, url: str) -> None:
+        # benches and tests move the active link by hand
+        self.links.set_url(self.links.active, url)
+
+    @property
+    def path(self) -> str:
+        return f"/api/bridge/venues/{self.venue_id}"
+
+    # -- one round trip, through the active URL or the next that answers --------------------
+    async def _call(self, method: str, path: str, *, raw: bool = False, **kw: Any) -> Any:
+        """One call; when the active URL cannot be reached (refused, timeout, 5xx) the
+        others are tried in order of preference and the first that answers becomes the
+        active one. A refusal (4xx) is raised as it is: no hop."""
+        first = self.links.active
+        failure: HubUnavailable | None = None
+        for index in [first, *self.links.others(first)]:
+            try:
+                result = await self._once(
+                    self.links.urls[index].url, method, path, self.timeout, raw=raw, **kw
+                )
+            except HubRefused as exc:
+                self.links.failed(index, self.clock.now(), str(exc))
+                raise
+            except HubUnavailable as exc:
+                self.links.failed(index, self.clock.now(), str(exc))
+                failure = failure or exc
+                continue
+            self.links.ok(index, self.clock.now())
+            if failure is not None:
+                self.links.switch(index, self.clock.now(), str(failure))
+            return result
+        assert failure is not None
+        raise failure
+
+    async def _once(
+        self,
+        url: str,
+        method: str,
+        path: str,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        raw: bool = False,
+        **kw: Any,
+    ) -> Any:
+        """One request to one URL: the JSON answer, or ``(status, bytes, face version)``
+        when `raw` (a 404 is then an answer: no such photo)."""
         try:
             async with self.http.request(
-                method, self.base + path, headers=self.headers, timeout=self.timeout, **kw
+                method, url + self.path + path, headers=self.headers, timeout=timeout, **kw
             ) as resp:
-                body = await resp.json(content_type=None)
-                if resp.status >= 500:
+                data = await resp.read()
+                if resp.status >= 500 or resp.status in (408, 429):
                     raise HubUnavailable(f"{method} {path}: hub answered {resp.status}")
+                if raw and resp.status in (200, 404):
+                    return resp.status, data, resp.headers.get("X-Face-Version", "")
                 if resp.status != 200:
                     # a refusal (wrong token, bad request) is not an outage: say it loudly
-                    raise HubUnavailable(f"{method} {path}: {resp.status} {body}")
-                return body
+                    text = data[:300].decode("utf-8", "replace")
+                    raise HubRefused(
+                        f"{method} {url}{path}: refused {resp.status} {text}", resp.status
+                    )
+                return data if raw else json.loads(data)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise HubUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+
+    async def heartbeat(self, index: int) -> str:
+        """A light call to one URL (no database work at the hub), with the bridge's clock:
+        ``up``, ``down`` or ``refused``. Probes a link without moving real traffic."""
+        url = self.links.urls[index].url
+        now = self.clock.now()
+        try:
+            answer = await self._once(
+                url,
+                "POST",
+                "/heartbeat",
+                self.heartbeat_timeout,
+                json={"bridge": self.bridge_id, "at": now.isoformat()},
+            )
+        except HubRefused as exc:
+            if exc.status in (404, 405):
+                # a hub from before heartbeats: it answered, so the link works
+                self.links.ok(index, now)
+                return "up"
+            self.links.failed(index, now, str(exc))
+            return "refused"
+        except HubUnavailable as exc:
+            self.links.failed(index, now, str(exc))
+            return "down"
+        self.links.ok(index, self.clock.now())
+        self.state.heartbeats += 1
+        self._skew(answer)
+        return "up"
+
+    def _skew(self, answer: dict[str, Any]) -> None:
+        try:
+            hub_now = datetime.fromisoformat(answer["server_time"])
+            self.state.hub_time_skew_s = (hub_now - self.clock.now()).total_seconds()
+        except (KeyError, TypeError, ValueError):
+            pass
 
     async def pull_config(self) -> dict[str, Any]:
         config = await self._call("GET", "/config")
         self.store.set_meta("config", _json(config))
-        try:
-            hub_now = datetime.fromisoformat(config["server_time"])
-            self.state.hub_time_skew_s = (hub_now - self.clock.now()).total_seconds()
-        except (KeyError, ValueError):
-            pass
+        self._skew(config)
         if self.on_config is not None:
             self.on_config(config)
         return config
@@ -168,19 +277,9 @@ class HubLink:
 
     async def _fetch_face(self, ticket_id: str) -> tuple[str, bytes] | None:
         """(version, JPEG) of a ticket's face, or None when the hub has none (any more)."""
-        path = f"/faces/{ticket_id}"
-        try:
-            async with self.http.get(
-                self.base + path, headers=self.headers, timeout=self.timeout
-            ) as resp:
-                body = await resp.read()
-                if resp.status == 404:
-                    return None
-                if resp.status != 200:
-                    raise HubUnavailable(f"GET {path}: hub answered {resp.status}")
-                version = resp.headers.get("X-Face-Version", "")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise HubUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        status, body, version = await self._call("GET", f"/faces/{ticket_id}", raw=True)
+        if status == 404:
+            return None
         try:
             inspect(body, max_bytes=len(body))
         except JpegError as exc:
@@ -250,47 +349,23 @@ class HubLink:
             del self.state.history[:-50]
         self.state.online = online
 
-    # -- the loop ---------------------------------------------------------------------------
+    # -- the loop (`hardware_bridge.syncloop`) -----------------------------------------------
     def start(self, interval: float, config_every: float = 300.0) -> None:
-        self._task = asyncio.create_task(self._run(interval, config_every), name="bridge-sync")
+        self.loop.start(interval, config_every)
 
     def wake(self) -> None:
         """Sync soon (a decision was logged): online, decisions reach the hub quickly;
-        offline, the backoff decides (a busy gate must not hammer a dead link)."""
+        offline, the heartbeat decides when to try (a busy gate must not hammer a dead
+        link)."""
         if self.state.online:
-            self._wake.set()
+            self.loop.wake()
 
     def retry_now(self) -> None:
-        """Skip the backoff once (staff pressed "retry", or the network came back)."""
-        self._wake.set()
+        """Skip the wait once (staff pressed "retry", or the network came back)."""
+        self.loop.wake()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self, interval: float, config_every: float) -> None:
-        delay = interval
-        since_config = 0.0  # `Bridge.start` read the config just before
-        while True:
-            try:
-                await self.sync_once()  # decisions first: they matter more than config
-                if since_config >= config_every:
-                    await self.pull_config()
-                    since_config = 0.0
-                delay = interval
-            except HubUnavailable as exc:
-                log.info("hub unreachable: %s", exc)
-                delay = min(max(delay * 2, interval), 30.0)
-            except Exception:
-                log.exception("sync round failed")
-                delay = min(max(delay * 2, interval), 30.0)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            since_config += delay
+        await self.loop.stop()
 
 
 def upload_item(r: Any) -> dict[str, Any]:
@@ -313,8 +388,6 @@ def upload_item(r: Any) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(",", ":"))
 
 

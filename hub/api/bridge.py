@@ -8,9 +8,11 @@ read another venue's tickets nor record entries there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import bearer_matches, staff_hub
 from hub.api.errors import ApiError, query_day, read_model
@@ -83,6 +85,15 @@ def _bridge_auth(request: web.Request, venue_id: str) -> None:
 bridge_auth = _bridge_auth  # the face photo route (`hub.api.faces`) checks the same token
 
 
+class HeartbeatIn(BaseModel):
+    """A bridge's heartbeat: who, and its clock (so the answer can carry the skew)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bridge: str = Field(default="", max_length=24)
+    at: datetime | None = None
+
+
 def recorder(hub: Hub) -> RedemptionRecorder:
     return RedemptionRecorder(
         hub.engine,
@@ -123,6 +134,27 @@ def add_routes(routes: ApiRoutes) -> None:
                 "server_time": hub.clock.now().isoformat(),
             }
         )
+
+    @routes.post(
+        "/api/bridge/venues/{venue_id}/heartbeat",
+        summary="A bridge's cheap liveness probe (no database work); answers the hub's "
+        "clock and the bridge's skew",
+        tag="bridge",
+        auth="bridge",
+        body=HeartbeatIn,
+        responses={200: "alive", 401: "wrong token"},
+    )
+    async def heartbeat(request: web.Request) -> web.Response:
+        # Bridges send this every few seconds while offline or on a backup link to notice
+        # the hub (or a preferred link) is back; it must stay free of database work.
+        venue_id = request.match_info["venue_id"]
+        _bridge_auth(request, venue_id)
+        body = await read_model(request, HeartbeatIn)
+        now = _hub(request).clock.now()
+        skew = None
+        if body.at is not None and body.at.tzinfo is not None:
+            skew = round((now - body.at).total_seconds(), 3)
+        return web.json_response({"server_time": now.isoformat(), "skew_s": skew})
 
     @routes.get(
         "/api/bridge/venues/{venue_id}/changes",

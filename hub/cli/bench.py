@@ -140,6 +140,26 @@ def scans(
     _report(run_async(bench_scans(scans, db.value, readers=readers)), failed=False)
 
 
+@app.command("failover")
+def failover(
+    cycles: Annotated[int, typer.Option(min=1, max=100, help="outage cycles")] = 5,
+    heartbeat: Annotated[
+        float, typer.Option(min=0.1, max=60, help="the bridge's heartbeat interval (s)")
+    ] = 2.0,
+    hub_timeout: Annotated[
+        float, typer.Option(min=0.5, max=120, help="the bridge's per-call timeout (s)")
+    ] = 10.0,
+    failback_after: Annotated[int, typer.Option(min=1, max=20, help="heartbeats")] = 2,
+    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
+) -> None:
+    """Bridge with two hub links on loopback: hub back → ONLINE, fail-over and fail-back
+    times p50/max over the cycles (JSON). Exits 1 if a decision was lost or doubled."""
+    from hardware_bridge.bench_failover import bench_failover
+
+    result = run_async(bench_failover(cycles, heartbeat, hub_timeout, failback_after, db.value))
+    _report(result, failed=bool(result["lost"] or result["duplicated"] or result["unsynced_left"]))
+
+
 @app.command("reconcile")
 def reconcile(
     lines: Annotated[

@@ -129,6 +129,7 @@ async def test_outage_every_decision_reaches_the_hub_exactly_once(
                 proxy.target_port = int(hubs.urls[0].rsplit(":", 1)[1])
 
                 # -- the first upload is cut after the hub committed it -----------------
+                proxy.swallow_match = b"/redemptions"  # heartbeats pass, the upload does not
                 proxy.set_mode("swallow")
                 bridge.link.retry_now()
                 await wait_until(lambda: proxy.swallowed >= 1, "an answer swallowed")
