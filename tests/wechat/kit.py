@@ -21,7 +21,10 @@ from sqlalchemy import select
 
 from hub.api.app import Hub, create_app
 from hub.clock import SystemClock
+from hub.plugins import build_plugins
 from hub.storage.tables import OutboxRow
+from hub.testing.channel_rig import ChannelOverride
+from plugins.channel_wechat.channel import WeChatChannel
 from sandbox.demo.wechat_client import MiniProgramClient
 from sandbox.wechat.keys import generate_merchant_setup
 from sandbox.wechat.ledger import Refund
@@ -121,21 +124,34 @@ async def start(
     capacity: int = 10,
     hold_ttl: int = 900,
     outbox_workers: int = 1,
+    attempt_seconds: float | None = None,
 ) -> World:
+    """A hub and the simulator for one test. `attempt_seconds` replaces the channel's
+    10 s per-call timeout (only the timeout: the backoff stays WeChat's), for a test that
+    has WeChat not answer and must wait that timeout out."""
     setup = generate_merchant_setup(
         pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
     )
     sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
     port = free_port()
     channel = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{port}")
+    hub_settings = settings(
+        db_url,
+        channel_settings={"wechat": channel},
+        hold_ttl_seconds=hold_ttl,
+        outbox_workers=outbox_workers,
+        outbox_poll_seconds=0.05,
+    )
+    extra: list[object] = []
+    if attempt_seconds is not None:
+        wechat = WeChatChannel()
+        wechat.retry_policy = WeChatChannel.retry_policy.model_copy(
+            update={"timeout_seconds": attempt_seconds}
+        )
+        extra.append(ChannelOverride(WeChatChannel.name, wechat))
     app = create_app(
-        settings(
-            db_url,
-            channel_settings={"wechat": channel},
-            hold_ttl_seconds=hold_ttl,
-            outbox_workers=outbox_workers,
-            outbox_poll_seconds=0.05,
-        ),
+        hub_settings,
+        plugins=build_plugins(blocked=hub_settings.blocked_plugins, extra=extra),
         clock=SystemClock(),
     )
     client = await aiohttp_client(app, server_kwargs={"port": port})
