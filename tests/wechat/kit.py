@@ -40,10 +40,14 @@ def travel_day() -> str:
     return (china_today + timedelta(days=1)).isoformat()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def listening_socket() -> socket.socket:
+    """A socket already bound to a port of the kernel's choosing: the hub's address must
+    be known before the hub is built (WeChat's notify URL), and a port merely found free
+    could be taken by a parallel test before the hub binds it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -133,7 +137,8 @@ async def start(
         pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
     )
     sim = await stack.enter_async_context(WeChatSimulator(setup.config).running())
-    port = free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     channel = sim.hub_settings(setup.settings, notify_base=f"http://127.0.0.1:{port}")
     hub_settings = settings(
         db_url,
@@ -154,7 +159,9 @@ async def start(
         plugins=build_plugins(blocked=hub_settings.blocked_plugins, extra=extra),
         clock=SystemClock(),
     )
-    client = await aiohttp_client(app, server_kwargs={"port": port})
+    client = await aiohttp_client(
+        app, server_kwargs={"port": port, "socket_factory": lambda *_: sock}
+    )
     day = travel_day()
     await put(
         client, "/api/admin/venues/v1", {"name": "Test Mountain", "timezone": "Asia/Shanghai"}
