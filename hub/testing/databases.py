@@ -62,13 +62,11 @@ def pg_url_of(name: str) -> str:
 
 
 @asynccontextmanager
-async def fresh_pg_database(template: str | None = None) -> AsyncIterator[str]:
-    """URL of a new PostgreSQL database, dropped afterwards: empty, or a copy of the
-    database `template` (which nobody may be connected to)."""
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped afterwards."""
     require_pg()
     name = f"tickethub_test_{uuid.uuid4().hex[:12]}"
-    copy = f' TEMPLATE "{template}"' if template else ""
-    await pg_admin(f'CREATE DATABASE "{name}"{copy}')
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield pg_url_of(name)
     finally:
