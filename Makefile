@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 BENCH_ARGS ?= --db sqlite --processes 1 --concurrency 64 --orders 3000
 PYTEST_ARGS ?=
+# The suite runs in parallel (pytest-xdist): most tests wait on sockets, PostgreSQL or
+# subprocesses, so more workers than the 2 cores we plan for keep both busy. Tests marked
+# `xdist_group` (see tests/conftest.py) run on one worker, one after the other.
+PYTEST_WORKERS ?= 4
 
 .PHONY: install demo test bench lint clean
 
@@ -21,7 +25,7 @@ demo: install
 	$(BIN)/tickethub demo $(DEMO_ARGS)
 
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/tickethub bench orders $(BENCH_ARGS)

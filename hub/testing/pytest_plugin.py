@@ -7,15 +7,16 @@ inherit the environment — start with the development secrets instead of refusi
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.devmode import DEV_ENV
 from hub.plugins import HubPlugins, build_plugins
-from hub.testing.databases import fresh_pg_database
+from hub.testing.databases import SchemaTemplates
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,12 +29,23 @@ def hub_plugins() -> HubPlugins:
     return build_plugins()
 
 
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaTemplates]:
+    """This process's migrated templates (one per pytest-xdist worker): databases at the
+    schema head for the price of a copy. Dropped when the session ends."""
+    templates = SchemaTemplates(tmp_path_factory.mktemp("schema-templates"))
+    yield templates
+    asyncio.run(templates.close())
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def conformance_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def conformance_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, schema_templates: SchemaTemplates
+) -> AsyncIterator[str]:
     """Each conformance check on SQLite and on PostgreSQL (skipped without a server,
-    failed instead under ``TICKETHUB_REQUIRE_PG=1``)."""
+    failed instead under ``TICKETHUB_REQUIRE_PG=1``), at the schema head."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'conformance.db'}"
+        yield await schema_templates.sqlite_url(tmp_path / "conformance.db")
         return
-    async with fresh_pg_database() as url:
+    async with schema_templates.postgres() as url:
         yield url

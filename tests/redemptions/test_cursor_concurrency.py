@@ -10,8 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from hub.testing.processes import HubAdmin, HubProcesses
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TOKEN = "cursor-bridge"
 

@@ -9,6 +9,7 @@ travel day is computed from today (China time) rather than fixed.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from sqlalchemy import select
 
 from hub.api.app import Hub, create_app
 from hub.clock import SystemClock
+from hub.plugins import build_plugins
 from hub.storage.tables import OutboxRow
-from hub.testing.processes import free_port
+from hub.testing.channel_rig import ChannelOverride
+from plugins.channel_wechat.channel import WeChatChannel
 from sandbox.demo.wechat_client import MiniProgramClient
 from sandbox.wechat.keys import MerchantSetup, generate_merchant_setup
 from sandbox.wechat.ledger import Refund
@@ -36,6 +39,16 @@ PRICE = 10000
 def travel_day() -> str:
     china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
     return (china_today + timedelta(days=1)).isoformat()
+
+
+def listening_socket() -> socket.socket:
+    """A socket already bound to a port of the kernel's choosing: the hub's address must
+    be known before the hub is built (WeChat's notify URL), and a port merely found free
+    could be taken by a parallel test before the hub binds it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 @dataclass
@@ -121,12 +134,15 @@ async def start(
     merchant: World | None = None,
     extra: dict[str, str] | None = None,
     tls: str = "",
+    attempt_seconds: float | None = None,
 ) -> World:
     """A hub on `db_url` selling through WeChat. `merchant` is another world, for a
     second hub on the same merchant account (its simulator and PKI); `extra` adds
     channel settings. With `tls` (``pem``, ``p12``, ``none``, ``impostor``: the hub's
     client certificate) WeChat Pay is reached over TLS: a test PKI is made for the
-    merchant (`World.pki`), the hub trusts its CA."""
+    merchant (`World.pki`), the hub trusts its CA. `attempt_seconds` replaces the
+    channel's 10 s per-call timeout (only the timeout: the backoff stays WeChat's), for a
+    test that has WeChat not answer and must wait that timeout out."""
     if merchant is None:
         setup = generate_merchant_setup(
             pay_version=pay_version, v2_sign_type=sign_type, time_scale=0.001
@@ -136,7 +152,8 @@ async def start(
         sim = await stack.enter_async_context(WeChatSimulator(setup.config).running(tls=sim_tls))
     else:
         sim, setup, pki = merchant.sim, merchant.setup, merchant.pki
-    port = free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     channel = sim.hub_settings(
         setup.settings, notify_base=f"http://127.0.0.1:{port}", tls=pki is not None
     )
@@ -147,17 +164,28 @@ async def start(
         else:
             channel.update(pki.client_settings(tls))
     channel.update(extra or {})
+    hub_settings = settings(
+        db_url,
+        channel_settings={"wechat": channel},
+        hold_ttl_seconds=hold_ttl,
+        outbox_workers=outbox_workers,
+        outbox_poll_seconds=0.05,
+    )
+    overrides: list[object] = []
+    if attempt_seconds is not None:
+        wechat = WeChatChannel()
+        wechat.retry_policy = WeChatChannel.retry_policy.model_copy(
+            update={"timeout_seconds": attempt_seconds}
+        )
+        overrides.append(ChannelOverride(WeChatChannel.name, wechat))
     app = create_app(
-        settings(
-            db_url,
-            channel_settings={"wechat": channel},
-            hold_ttl_seconds=hold_ttl,
-            outbox_workers=outbox_workers,
-            outbox_poll_seconds=0.05,
-        ),
+        hub_settings,
+        plugins=build_plugins(blocked=hub_settings.blocked_plugins, extra=overrides),
         clock=SystemClock(),
     )
-    client = await aiohttp_client(app, server_kwargs={"port": port})
+    client = await aiohttp_client(
+        app, server_kwargs={"port": port, "socket_factory": lambda *_: sock}
+    )
     day = travel_day()
     await put(
         client, "/api/admin/venues/v1", {"name": "Test Mountain", "timezone": "Asia/Shanghai"}

@@ -6,6 +6,9 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any
 
+from sqlalchemy import select
+
+from hub.storage.tables import OutboxRow
 from tests.wechat.kit import PRICE, SLOT, eventually, start
 
 
@@ -46,18 +49,24 @@ async def test_wechat_pay_down_while_ordering_then_back(
 async def test_refund_fails_first_then_lands_once_and_a_refused_one_is_recorded(
     aiohttp_client: Any, db_url: str, stack: AsyncExitStack
 ) -> None:
-    w = await start(aiohttp_client, db_url, stack)
+    # WeChat will not answer the first refund within the attempt's timeout: a short one
+    # (the channel's own is 10 s), and WeChat twice as late, so it really is a timeout.
+    w = await start(aiohttp_client, db_url, stack, attempt_seconds=1.0)
     mp = await w.visitor("o-rosa")
     created = await mp.order("ck-rosa-00001", "adult", w.day, SLOT, 2)
     out_trade = created.body["order"]["out_trade_no"]
     await (await w.pay(created)).wait()
     tickets = [t["id"] for t in (await mp.get(out_trade)).order["tickets"]]
-    w.sim.faults.add("/v3/refund/domestic/refunds", "timeout", times=1, seconds=11)
+    w.sim.faults.add("/v3/refund/domestic/refunds", "timeout", times=1, seconds=2.0)
     assert (await mp.refund(out_trade, "rq-a", tickets[:1])).ok
 
     # the first answer was lost; the retry is replayed
     (refund,) = await w.settled_refunds(out_trade, 1, timeout=40)
     assert refund.refund == PRICE
+    t = OutboxRow.__table__.c
+    async with w.hub.engine.connect() as conn:
+        errors = (await conn.execute(select(t.last_error).where(t.kind == "refund"))).scalars()
+        assert "timed out" in str(list(errors))
 
     w.sim.faults.add("/v3/refund/domestic/refunds", "refund_refused", times=1)
     assert (await mp.refund(out_trade, "rq-b", tickets[1:])).ok

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,11 +46,33 @@ FAST_CALLBACKS = RetryPolicy(
 long the partner's real schedule takes (the spec's own tests check that)."""
 
 
+class LeapingClock:
+    """Real time, plus the leaps the kit takes over waits nobody needs to sit through.
+
+    The callback worker runs on it: when nothing is due, the kit leaps to the next call's
+    due time instead of sleeping until then (a backoff, a partner's batching delay). Only
+    the per-attempt timeouts stay real, because the receiver's "timeout" fault is a real
+    request that does not answer. The hub itself stays on the real clock: partners sign
+    and check real timestamps.
+    """
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def leap_to(self, at: datetime) -> None:
+        """Move on to `at` at once (never back)."""
+        self._offset += max(at - self.now(), timedelta(0))
+
+
 @dataclass
 class KitHub:
     probe: ChannelProbe
     client: TestClient
     day: date
+    callback_clock: LeapingClock = field(default_factory=LeapingClock)
 
     @property
     def hub(self) -> Hub:
@@ -141,18 +163,28 @@ class KitHub:
             )
             return {state: int(n) for state, n in (await conn.execute(stmt)).all()}
 
+    async def next_due(self) -> datetime | None:
+        """When the channel's next pending call is due (None: nothing pending)."""
+        async with self.hub.engine.connect() as conn:
+            stmt = select(func.min(OutboxRow.next_attempt_at)).where(
+                OutboxRow.partner == self.probe.channel, OutboxRow.state == "pending"
+            )
+            due = (await conn.execute(stmt)).scalar_one_or_none()
+        # SQLite hands timestamps back naive; they are UTC like everything stored.
+        return due.replace(tzinfo=UTC) if due is not None and due.tzinfo is None else due
+
     def callback_worker(self) -> OutboxWorker:
-        """A worker on the compressed schedule with a breaker that never opens (the
-        receiver's faults are few and deliberate)."""
+        """A worker on the compressed schedule and the kit's `LeapingClock`, with a
+        breaker that never opens (the receiver's faults are few and deliberate)."""
         hub = self.hub
         return OutboxWorker(
             hub.engine,
             deliverer=hub.plugins.channels.find,
             policy_for=lambda partner: FAST_CALLBACKS,
-            clock=hub.clock,
+            clock=self.callback_clock,
             worker_id="conformance-kit",
             lease_seconds=30,
-            breakers=Breakers(hub.clock, failure_threshold=1000),
+            breakers=Breakers(self.callback_clock, failure_threshold=1000),
         )
 
 
