@@ -134,6 +134,8 @@ class Scenario:
         await self.refusals(valid, revoked)
 
         # -- the link back: first losing the hub's answers, then whole -------------------
+        # the offline bridge heartbeats first: the lossy link lets those answers through,
+        # so the bridge sends its decisions and loses the hub's answers to them
         before = await self.flow()
         v.link.set("swallow")
         v.bridge.link.retry_now()

@@ -4,17 +4,26 @@ venue bridge and the hub that the scenario can cut.
 Cutting the bridge's hub URL at the socket level is what an outage really is for the
 bridge — connections refused and open ones dropped — so the bridge's own online/offline
 switching is what the demo shows, not a flag set from outside. ``swallow`` forwards the
-bridge's requests but drops the hub's answers: the hub did the work and the bridge never
-heard, so it must send the same decisions again — the case "exactly once" is about.
+bridge's requests but drops the hub's answers to its real traffic (uploads, pulls): the
+hub did the work and the bridge never heard, so it must send the same decisions again —
+the case "exactly once" is about. Heartbeat answers get through: an offline bridge
+heartbeats before it sends any decision, and a link that lost every answer would never
+look up to it, so no upload would ever travel (a lossy line that lets the small
+heartbeat answer through and loses the big ones is the case worth showing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Literal
 
 Mode = Literal["up", "down", "swallow"]
+
+# the start of an HTTP request on the bridge's side of a connection (aiohttp sends one
+# request at a time on a connection and waits for its answer, so a request begins a read)
+_REQUEST = re.compile(rb"^[A-Z]+ (\S+) HTTP/1\.[01]\r\n")
 
 
 class VenueLink:
@@ -63,12 +72,18 @@ class VenueLink:
             writer.close()
             return
         self._open.update((writer, hub_w))
-        swallow = self.mode == "swallow"
+        path = [b""]  # of the request on this connection the hub is answering
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, drop: bool) -> None:
+        def lost() -> bool:
+            # the mode now, not at connect: a pooled connection outlives a switch
+            return self.mode == "swallow" and not path[0].endswith(b"/heartbeat")
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, answers: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
-                    if drop:  # the hub answered; the bridge will never hear it
+                    if not answers and (request := _REQUEST.match(data)):
+                        path[0] = request.group(1).split(b"?", 1)[0]
+                    if answers and lost():  # the hub answered; the bridge will never hear it
                         self.swallowed += 1
                         writer.close()
                         hub_w.close()
@@ -77,6 +92,6 @@ class VenueLink:
                     await dst.drain()
             dst.close()
 
-        await asyncio.gather(pipe(reader, hub_w, False), pipe(hub_r, writer, swallow))
+        await asyncio.gather(pipe(reader, hub_w, False), pipe(hub_r, writer, True))
         self._open.discard(writer)
         self._open.discard(hub_w)
