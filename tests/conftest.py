@@ -59,3 +59,14 @@ async def db_url(
         return
     async with schema_templates.postgres() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Both databases, EMPTY (no schema): for tests about getting to the head, which
+    `db_url` (already there) cannot serve."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+        return
+    async with fresh_pg_database() as url:
+        yield url

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,8 @@ from sqlalchemy.engine import Connection
 from hub.storage import migrate
 from hub.storage.db import create_admin_engine
 from hub.storage.tables import METADATA
-from hub.testing.databases import fresh_pg_database
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Both databases, EMPTY (the suite's own ``db_url`` is already at head): these tests
-    are about getting there."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
-        return
-    async with fresh_pg_database() as url:
-        yield url
 
 
 def _diff(conn: Connection) -> list[Any]:
@@ -57,27 +44,27 @@ async def _run_sync(url: str, fn: Any) -> Any:
         await engine.dispose()
 
 
-async def test_head_matches_metadata(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    assert await migrate.current(db_url) == migrate.head_revision()
-    assert await _run_sync(db_url, _diff) == []
-    assert await _run_sync(db_url, _tables) == set(METADATA.tables) | {"alembic_version"}
+async def test_head_matches_metadata(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    assert await migrate.current(empty_db_url) == migrate.head_revision()
+    assert await _run_sync(empty_db_url, _diff) == []
+    assert await _run_sync(empty_db_url, _tables) == set(METADATA.tables) | {"alembic_version"}
 
 
-async def test_upgrade_twice_is_a_noop(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    await migrate.upgrade(db_url)
-    assert await migrate.current(db_url) == migrate.head_revision()
+async def test_upgrade_twice_is_a_noop(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    await migrate.upgrade(empty_db_url)
+    assert await migrate.current(empty_db_url) == migrate.head_revision()
 
 
-async def test_downgrade_to_base_leaves_no_tables(db_url: str) -> None:
-    await migrate.upgrade(db_url)
-    await migrate.downgrade(db_url, "base")
+async def test_downgrade_to_base_leaves_no_tables(empty_db_url: str) -> None:
+    await migrate.upgrade(empty_db_url)
+    await migrate.downgrade(empty_db_url, "base")
     # Alembic keeps its (now empty) version table; every table of ours is gone.
-    assert await _run_sync(db_url, _tables) <= {"alembic_version"}
-    assert await migrate.current(db_url) is None
-    await migrate.upgrade(db_url)  # and the way back up still works
-    assert await _run_sync(db_url, _diff) == []
+    assert await _run_sync(empty_db_url, _tables) <= {"alembic_version"}
+    assert await migrate.current(empty_db_url) is None
+    await migrate.upgrade(empty_db_url)  # and the way back up still works
+    assert await _run_sync(empty_db_url, _diff) == []
 
 
 async def test_shared_engine_is_left_open(sqlite_url: str) -> None:

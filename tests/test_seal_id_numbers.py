@@ -263,17 +263,19 @@ async def _rows(url: str, table: str) -> list[Any]:
         await engine.dispose()
 
 
-async def test_0002_seals_clear_rows_and_keeps_them_readable_and_searchable(db_url: str) -> None:
-    await _at_0001_with_clear_rows(db_url)
-    await migrate.upgrade(db_url, id_numbers=IDS)
-    assert await migrate.current(db_url) == migrate.head_revision()
+async def test_0002_seals_clear_rows_and_keeps_them_readable_and_searchable(
+    empty_db_url: str,
+) -> None:
+    await _at_0001_with_clear_rows(empty_db_url)
+    await migrate.upgrade(empty_db_url, id_numbers=IDS)
+    assert await migrate.current(empty_db_url) == migrate.head_revision()
 
-    vis, tix = await _rows(db_url, "order_visitor"), await _rows(db_url, "ticket")
+    vis, tix = await _rows(empty_db_url, "order_visitor"), await _rows(empty_db_url, "ticket")
     assert "id_number" not in vis[0]._mapping and "holder_id_number" not in tix[0]._mapping
     assert not _holds_clear(vis + tix, PERSON, OTHER)
-    assert len(await _rows(db_url, "face")) == 1  # the face (and its ticket) survived
+    assert len(await _rows(empty_db_url, "face")) == 1  # the face (and its ticket) survived
 
-    engine = create_admin_engine(db_url)
+    engine = create_admin_engine(empty_db_url)
     try:
         async with engine.connect() as conn:
             o1 = await records.load_order(conn, ids=IDS, order_id="O1")
@@ -296,10 +298,10 @@ async def test_0002_seals_clear_rows_and_keeps_them_readable_and_searchable(db_u
     assert by_key[("O1", 0)].id_hash == claims.id_key("migration-secret", PERSON)
 
     # and back: downgrade opens them into the clear columns again
-    await migrate.downgrade(db_url, "0001", id_numbers=IDS)
-    back = {(r.order_id, r.idx): r.id_number for r in await _rows(db_url, "order_visitor")}
+    await migrate.downgrade(empty_db_url, "0001", id_numbers=IDS)
+    back = {(r.order_id, r.idx): r.id_number for r in await _rows(empty_db_url, "order_visitor")}
     assert back == {("O1", 0): PERSON, ("O1", 1): OTHER, ("O1", 2): None, ("O2", 0): PERSON}
-    held = {r.id: r.holder_id_number for r in await _rows(db_url, "ticket")}
+    held = {r.id: r.holder_id_number for r in await _rows(empty_db_url, "ticket")}
     assert held == {"T1": PERSON, "T2": OTHER, "T3": None}
 
 
