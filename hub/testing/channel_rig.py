@@ -3,8 +3,9 @@ drives round by round: for a channel plugin's own tests (ours and third parties'
 
 Why a driven worker rather than the hub's background workers: a test of partner calls
 wants "every call landed once, whatever the partner did" without waiting out the spec's
-real backoff. `ChannelRig.deliver_all` runs one worker round, jumps the `FixedClock`
-past the backoff and goes again until nothing is pending or in flight; only the
+real backoff. `ChannelRig.deliver_all` runs one worker round, moves the `FixedClock`
+to the moment the next call is due (as a polling worker would pick it up) and goes
+again until nothing is pending or in flight; only the
 per-attempt timeouts stay real, so a test shortens them in the spec (`with_callbacks`)
 and registers that spec over the built-in channel (`ChannelOverride`).
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, Self
 
 from aiohttp.test_utils import TestClient
@@ -104,7 +106,8 @@ class ChannelRig:
 
     partner: ClassVar[str]
     clock_step_seconds: ClassVar[float] = 60.0
-    """How far each idle round jumps the clock: beyond the longest backoff of the spec."""
+    """How far a round moves the clock when no call of the channel has a time it is due
+    (none pending, none leased); otherwise the clock goes to the earliest such time."""
 
     client: TestClient
     clock: FixedClock
@@ -169,14 +172,37 @@ class ChannelRig:
             return int((await conn.execute(stmt)).scalar_one())
 
     async def deliver_all(self, max_rounds: int = 40) -> int:
-        """Run worker rounds, jumping the clock past each backoff, until nothing is
-        pending or in flight; returns the rounds it took."""
+        """Run worker rounds, moving the clock to the next call's due time after each
+        (the end of its backoff, of a breaker's hold, or of a lease), until nothing is
+        pending or in flight; returns the rounds it took.
+
+        The clock goes exactly where a polling worker would next find work, never a
+        fixed stride beyond it: a stride longer than the backoff starts later attempts
+        after the call's deadline, which the worker rightly refuses (dead-letter)."""
         for n in range(1, max_rounds + 1):
             await self.worker.run_once()
             if await self.rows("pending") + await self.rows("inflight") == 0:
                 return n
-            self.clock.advance(seconds=self.clock_step_seconds)
+            due = await self._next_due()
+            if due is None:
+                self.clock.advance(seconds=self.clock_step_seconds)
+            elif due > self.clock.now():
+                self.clock.set(due)
         raise AssertionError("outbox did not drain")
+
+    async def _next_due(self) -> datetime | None:
+        """The earliest time one of this channel's calls can be claimed again: a pending
+        call's next attempt, or an inflight call's lease running out."""
+        pending = select(func.min(OutboxRow.next_attempt_at)).where(
+            OutboxRow.partner == self.partner, OutboxRow.state == "pending"
+        )
+        leased = select(func.min(OutboxRow.lease_until)).where(
+            OutboxRow.partner == self.partner, OutboxRow.state == "inflight"
+        )
+        async with self.hub.engine.connect() as conn:
+            found = [(await conn.execute(q)).scalar_one() for q in (pending, leased)]
+        times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in found if t is not None]
+        return min(times, default=None)
 
     async def redeem(self, partner_order_id: str, ticket_index: int, redemption_id: str) -> Ticket:
         """Admit one ticket as a venue bridge reports it, through the hub's own
