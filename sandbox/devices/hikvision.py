@@ -294,8 +294,13 @@ class HikTerminal:
         )
         return minor == 0x4B
 
-    async def present_qr(self, code: str, wait: float = 3.0) -> bool:
-        """Remote verification: ask the server, wait for its remoteCheck, then log."""
+    async def present_qr(self, code: str, wait: float = 10.0) -> bool:
+        """Remote verification: ask the server, wait for its remoteCheck, then log.
+
+        ``wait`` is the terminal's remote-verification timeout (configurable on a real
+        one). It is generous here: on a loaded machine a 3 s wait turned a slow answer
+        into a refusal the bridge had already counted as an entry (the demo saw in-park
+        79 against 78 admitted, once, with two test suites running side by side)."""
         if not self.online or not self.http_host:
             return False  # a QR code cannot be checked without the server
         ask = self._event(0x9C, card=code, mode="qrCode", remote=True)
