@@ -218,7 +218,7 @@ def test_every_operation_keeps_its_documented_promises(live_hub: LiveHub) -> Non
     for op in operations:
         security = (op.definition.raw.get("security") or [{}])[0]
         headers = next((HEADERS[s] for s in security if s in HEADERS), {})
-        if "wechat" in (op.tags or []) and not headers:
+        if "wechat-session" in security:
             headers = live_hub.visitor  # the mini-program sends its login token
         auth = live_hub.agency if "agency-hmac" in security else None
         names = {p.name for p in op.path_parameters}
