@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PREPAY_REUSE_SECONDS = 3600  # a prepay_id lives two hours; reuse it for one
+AUTH = "wechat-session"
+SCHEME: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The mini-program's session: `Authorization: Bearer <token>` from "
+    "`POST /api/wechat/login`; a missing, unknown or expired token is a 401 LOGIN_REQUIRED.",
+}
+MINE = {404: "not your order"}
 
 
 class Login(BaseModel):
@@ -79,6 +87,8 @@ def view(order: Order, out_trade: str) -> dict[str, Any]:
 
 
 def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
+    routes.scheme(AUTH, SCHEME)
+
     def configured() -> Any:
         if channel.config is None:
             raise ApiError(503, "NOT_CONFIGURED", f"WeChat channel: {channel.problem}")
@@ -109,6 +119,11 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Exchange wx.login()'s code for a session",
         tag="wechat",
         body=Login,
+        responses={
+            200: "OK",
+            401: "WeChat refused the login code",
+            503: "WeChat did not answer; try again",
+        },
     )
     async def login(request: web.Request) -> web.Response:
         cfg = configured()
@@ -151,6 +166,8 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Slots of a day with places and price",
         tag="wechat",
         query={"product_id": "product", "date": "YYYY-MM-DD"},
+        auth=AUTH,
+        responses={200: "OK", 400: "no or bad date", 404: "unknown product"},
     )
     async def availability(request: web.Request) -> web.Response:
         await user(request)
@@ -166,7 +183,12 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Hold places and get wx.requestPayment params",
         tag="wechat",
         body=NewOrder,
-        responses={201: "held; pay with `payment`", 409: "sold out / limit"},
+        responses={
+            201: "held; pay with `payment`",
+            409: "sold out / limit",
+            503: "WeChat Pay did not answer; try again",
+        },
+        auth=AUTH,
     )
     async def create(request: web.Request) -> web.Response:
         session = await user(request)
@@ -224,7 +246,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         )
         return params
 
-    @routes.get("/api/wechat/orders", summary="My orders, newest first", tag="wechat")
+    @routes.get("/api/wechat/orders", summary="My orders, newest first", tag="wechat", auth=AUTH)
     async def mine(request: web.Request) -> web.Response:
         session = await user(request)
         out: list[dict[str, Any]] = []
@@ -236,7 +258,11 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         return web.json_response({"orders": out})
 
     @routes.get(
-        "/api/wechat/orders/{out_trade_no}", summary="One order and its QR tickets", tag="wechat"
+        "/api/wechat/orders/{out_trade_no}",
+        summary="One order and its QR tickets",
+        tag="wechat",
+        auth=AUTH,
+        responses={200: "OK", **MINE},
     )
     async def one(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
@@ -254,6 +280,8 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Cancel a held order (WeChat's order is closed)",
         tag="wechat",
         body=NO_BODY,
+        auth=AUTH,
+        responses={200: "cancelled (also when it already was)", **MINE, 409: "paid"},
     )
     async def cancel(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
@@ -273,6 +301,12 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Refund unused tickets (money back through WeChat Pay)",
         tag="wechat",
         body=RefundAsk,
+        auth=AUTH,
+        responses={
+            200: "refunded",
+            **MINE,
+            409: "not paid / nothing to refund / request_no reused for another refund",
+        },
     )
     async def refund(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
@@ -303,6 +337,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Enroll (or replace) a visitor's face photo: the body is the JPEG itself",
         tag="wechat",
         body=PHOTO,
+        auth=AUTH,
         responses={
             200: "enrolled",
             400: "not a JPEG",
@@ -328,7 +363,12 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         face_path,
         summary="Withdraw a visitor's face photo",
         tag="wechat",
-        responses={200: "deleted (or there was none)", 404: "not your order / no visitor"},
+        auth=AUTH,
+        responses={
+            200: "deleted (or there was none)",
+            400: "the index is not a number from 0",
+            404: "not your order / no visitor",
+        },
     )
     async def withdraw_face(request: web.Request) -> web.Response:
         _, trade, order = await own_trade(request)
@@ -346,6 +386,8 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
         summary="Decrypt the phone number the visitor shared",
         tag="wechat",
         body=PhoneAsk,
+        auth=AUTH,
+        responses={200: "OK", 400: "cannot decrypt (or a malformed body)"},
     )
     async def phone(request: web.Request) -> web.Response:
         session = await user(request)

@@ -121,3 +121,23 @@ async def test_the_docs_page_loads_nothing_from_elsewhere(
     assert script.status == 200 and script.content_type == "text/javascript"
     assert data == REDOC.read_bytes() and b"redoc.standalone.js.LICENSE.txt" in data[:200]
     assert (REDOC.parent / "LICENSE").read_text().startswith("The MIT License")
+
+
+async def test_the_mini_program_routes_name_their_login_session(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    client = await hub_client(aiohttp_client, sqlite_url)
+    doc = await _doc(client)
+    assert doc["components"]["securitySchemes"]["wechat-session"]["scheme"] == "bearer"
+    wechat = {
+        (path, method): op
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if path.startswith("/api/wechat/") and "/notify/" not in path
+    }
+    for (path, method), op in wechat.items():
+        if path == "/api/wechat/login":
+            assert "security" not in op
+        else:
+            assert op["security"] == [{"wechat-session": []}], (method, path)
+            assert "401" in op["responses"], (method, path)
