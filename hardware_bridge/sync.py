@@ -98,6 +98,7 @@ class HubLink:
         on_faces: FacesChanged | None = None,
         faces_per_round: int = 100,
     ) -> None:
+        self._round = asyncio.Lock()
         self.store = store
         self.http = http
         self.clock = clock
@@ -325,7 +326,15 @@ class HubLink:
         self.state.conflicts += len(answer.get("conflicts", []))
 
     async def sync_once(self) -> None:
-        """Push then pull (so the hub's counts include ours before we read them back)."""
+        """Push then pull (so the hub's counts include ours before we read them back).
+
+        One round at a time: a round asked for while the loop's own is running (staff's
+        "sync now", a test) waits for it instead of pulling the same changes beside it —
+        overlapping rounds pushed the same credentials to the devices twice."""
+        async with self._round:
+            await self._sync_round()
+
+    async def _sync_round(self) -> None:
         try:
             if not self.store.meta("config"):
                 await self.pull_config()
