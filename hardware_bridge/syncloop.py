@@ -24,6 +24,8 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from hub.tasks import cancel_and_wait
+
 if TYPE_CHECKING:
     from hardware_bridge.sync import HubLink
 
@@ -134,11 +136,8 @@ class SyncLoop:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

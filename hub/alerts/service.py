@@ -4,7 +4,6 @@ in its ``cleanup_ctx``) and what the admin API calls."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
@@ -14,6 +13,7 @@ from hub.alerts.bridges import BridgeSeen
 from hub.alerts.delivery import Destination
 from hub.alerts.engine import Enqueue, Move, evaluate
 from hub.clock import Clock
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger("hub.alerts")
 
@@ -62,10 +62,7 @@ class AlertService:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _loop(self) -> None:
         while True:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import queue
 import sqlite3
 import threading
@@ -49,6 +48,7 @@ from sqlalchemy.engine import make_url
 from hub.bench import baseline
 from hub.process import run_async, serve_until_signalled
 from hub.storage.db import create_admin_engine, is_sqlite
+from hub.tasks import cancel_and_wait
 
 METADATA = MetaData()
 ORDERS = Table(
@@ -229,11 +229,8 @@ class PostgresWriter:
         self._task = asyncio.create_task(self._run(), name="ceiling-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

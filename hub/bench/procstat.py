@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from hub.tasks import cancel_and_wait
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -75,11 +76,8 @@ class CpuSampler:
             self._task = asyncio.create_task(self._run(), name="cpu-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self._sample()
 
     def _sample(self) -> None:

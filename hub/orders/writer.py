@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
 from hub.metrics import BATCH_SIZE
+from hub.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -102,11 +102,8 @@ class GroupCommitWriter(Generic[Item, R]):
             self._task = asyncio.create_task(self._run(), name="order-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.close)
             self._thread = None
