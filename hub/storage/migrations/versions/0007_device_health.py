@@ -15,7 +15,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0004"
