@@ -4,7 +4,8 @@ last seen, event lag, the list version pushed to it, last error
 (`hub.alerts.health.HeartbeatIn` is the hub's side).
 
 Online comes from the driver where it can ask the device (`hub.contracts.CheckingDriver`,
-e.g. UHPPOTE's get-status, asked at most every ``check_every`` seconds); for the others
+e.g. UHPPOTE's get-status, asked every ``device_check_seconds`` and as soon as it is
+onboarded); for the others
 the bridge says offline when the last push failed, online while the last contact is
 recent, and "cannot tell" (None) after — a QR reader that nobody scanned for an hour is
 not known to be broken."""
@@ -26,9 +27,10 @@ log = logging.getLogger(__name__)
 SILENT_AFTER = timedelta(minutes=5)
 
 
-async def check_devices(host: BridgeHost) -> None:
-    """Ask every device whose driver can tell whether it is there, all at once, each
-    bounded by its driver's own timeout."""
+async def check_devices(host: BridgeHost, *, unchecked_only: bool = False) -> None:
+    """Ask every device whose driver can tell whether it is there (only those never
+    asked yet with `unchecked_only`: a device just onboarded), all at once, each bounded
+    by its driver's own timeout."""
 
     async def one(config: DeviceConfig) -> None:
         h = host.health_of(config.id)
@@ -53,7 +55,10 @@ async def check_devices(host: BridgeHost) -> None:
             h.online, h.last_error = True, ""
             h.last_seen = host.clock.now()
 
-    await asyncio.gather(*(one(c) for c in host.devices()))
+    configs = host.devices()
+    if unchecked_only:
+        configs = [c for c in configs if host.health_of(c.id).online is None]
+    await asyncio.gather(*(one(c) for c in configs))
 
 
 def online(host: BridgeHost, config: DeviceConfig, h: DeviceHealth) -> bool | None:

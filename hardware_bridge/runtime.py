@@ -196,13 +196,16 @@ class Bridge:
     async def health_report(self) -> dict[str, Any]:
         """What every heartbeat and sync round tells the hub of this bridge: the link it
         syncs through, its backlog and its devices. The devices whose driver can be asked
-        are asked at most every ``device_check_seconds`` of the bridge's clock."""
+        are asked every ``device_check_seconds`` of the bridge's clock, and once as soon
+        as they are onboarded."""
         async with self._checking:
             now = self.clock.now()
             every = self.settings.device_check_seconds
             if self._checked_at is None or (now - self._checked_at).total_seconds() >= every:
                 self._checked_at = now
                 await health.check_devices(self.host)
+            else:
+                await health.check_devices(self.host, unchecked_only=True)
         links = self.link.links
         return {
             "link": links.url,

@@ -171,9 +171,9 @@ async def slot_arrival_rate(conn: AsyncConnection, p: Mapping[str, Any], now: da
     stmt = (
         select(func.count())
         .select_from(
-            REDEMPTION.table.join(TICKET.table, TICKET.id == REDEMPTION.ticket_id).join(
-                ORDER.table, ORDER.id == TICKET.order_id
-            )
+            RedemptionRow.__table__.join(
+                TicketRow.__table__, TICKET.id == REDEMPTION.ticket_id
+            ).join(OrderRow.__table__, ORDER.id == TICKET.order_id)
         )
         .where(
             REDEMPTION.venue_id == venue_id,
