@@ -52,7 +52,7 @@ class DeviceHealthIn(BaseModel):
     gate: str = Field(default="", max_length=64)
     online: bool | None = Field(default=None, description="None: the bridge cannot tell")
     last_seen: datetime | None = None
-    event_lag_s: float | None = None
+    event_lag_s: float | None = Field(default=None, ge=-1e9, le=1e9)
     list_version: str = Field(default="", max_length=64)
     last_error: str = Field(default="", max_length=500)
 
@@ -75,8 +75,8 @@ class HeartbeatIn(BaseModel):
     bridge: str = Field(default="", max_length=24)
     at: datetime | None = None
     link: str = Field(default="", max_length=300)
-    link_index: int | None = Field(default=None, ge=0)
-    pending_uploads: int | None = Field(default=None, ge=0)
+    link_index: int | None = Field(default=None, ge=0, le=1000)
+    pending_uploads: int | None = Field(default=None, ge=0, le=2_147_483_647)
     devices: list[dict[str, Any]] | None = Field(
         default=None, description="each as `DeviceHealthIn`; read one by one (`health`)"
     )
