@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hub.alerts.engine import Move
+from hub.alerts.health import HeartbeatIn
 from hub.clock import FixedClock
 from tests.support import ADMIN, T0, hub_client, hub_of, order, seed
 
@@ -196,3 +197,32 @@ async def test_the_new_kinds_refuse_parameters_that_do_not_fit(
         resp = await client.post("/api/admin/alerts/rules", json=body, headers=ADMIN)
         assert resp.status == 422, (kind, params, await resp.text())
         assert kind in (await resp.json())["message"]
+
+
+async def test_heartbeats_cost_a_write_only_when_they_say_something_new(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    clock = FixedClock(T0)
+    client = await _hub(aiohttp_client, db_url, clock)
+    health = hub_of(client).alerts.health
+
+    def beat(online: bool, skew: float = 0.0, pending: int = 0) -> HeartbeatIn:
+        return HeartbeatIn.model_validate(
+            {
+                "bridge": "b1",
+                "at": (clock.now() - timedelta(seconds=skew)).isoformat(),
+                "link": "http://hub",
+                "link_index": 0,
+                "pending_uploads": pending,
+                "devices": [{"id": "t1", "online": online}],
+            }
+        )
+
+    assert await health.report("v1", beat(True), clock.now())
+    clock.advance(seconds=2)
+    assert not await health.report("v1", beat(True, pending=7), clock.now())  # same story
+    assert await health.report("v1", beat(False), clock.now())  # a device went offline
+    assert not await health.report("v1", beat(False, skew=0.4), clock.now())
+    assert await health.report("v1", beat(False, skew=3), clock.now())  # the clock moved
+    clock.advance(seconds=5)
+    assert await health.report("v1", beat(False, skew=3), clock.now())  # every 5 s anyway
