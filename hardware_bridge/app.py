@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_bridge.devices import OnboardingError
@@ -127,6 +128,17 @@ def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
     @routes.get("/status", summary="Online/offline, sync and device health", tag="bridge")
     async def status(request: web.Request) -> web.Response:
         return web.json_response(request.app[BRIDGE].status())
+
+    @routes.get(
+        "/metrics",
+        summary="Prometheus metrics of this bridge (devices, backlog, link, sync rounds)",
+        tag="bridge",
+        media=CONTENT_TYPE_LATEST.split(";")[0],
+    )
+    async def metrics(request: web.Request) -> web.Response:
+        resp = web.Response(body=request.app[BRIDGE].metrics.exposition())
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
 
     @routes.get("/admin/devices", summary="Onboarded devices and their health", tag="bridge")
     async def devices(request: web.Request) -> web.Response:

@@ -22,6 +22,8 @@ class OnboardingError(Exception):
 
 @dataclass
 class DeviceHealth:
+    online: bool | None = None  # the driver's last liveness check (None: not checked)
+    last_error: str = ""  # why the last check or attach failed
     last_seen: datetime | None = None
     last_event_at: datetime | None = None  # the device's clock of its latest event
     event_lag_s: float | None = None  # bridge time - device time of the latest event
@@ -35,6 +37,8 @@ class DeviceHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "online": self.online,
+            "last_error": self.last_error,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "last_event_at": self.last_event_at.isoformat() if self.last_event_at else None,
             "event_lag_s": self.event_lag_s,

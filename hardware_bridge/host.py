@@ -5,8 +5,9 @@ Onboarding follows the Home-Assistant flow staff expect: the driver's ``probe`` 
 connection test that reads the serial number), a duplicate serial refused, the device
 stored, ``attach`` (events pointed at the bridge, clock set, backlog caught up), the
 valid credentials pushed — all while the bridge runs; removing detaches it likewise.
-Health per device (last seen, event lag, list version) is kept in memory and shown by
-``/status`` and ``tickethub device list``.
+Health per device (online, last seen, event lag, list version, last error) is kept in
+memory, shown by ``/status`` and ``tickethub device list``, and reported to the hub with
+every sync round and heartbeat (`hardware_bridge.health`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class BridgeHost:
         ):
             self._used_up_here(decision.ticket_id)
         if known:
-            h = self._health(scan.device_id)
+            h = self.health_of(scan.device_id)
             h.last_seen = decision.decided_at
             h.scans += 1
         self.on_logged()
@@ -167,7 +168,7 @@ class BridgeHost:
             event_key=event.event_key,
         )
         new = self.store.append(entry, count_day=self.decider.day(now) if counted else None)
-        h = self._health(event.device_id)
+        h = self.health_of(event.device_id)
         h.last_seen = now
         if event.at is not None:
             h.last_event_at = event.at
@@ -322,7 +323,7 @@ class BridgeHost:
                 else "ATTACH_FAILED"
             )
             raise OnboardingError(code, f"Could not configure the device: {exc}") from exc
-        h = self._health(device_id)
+        h = self.health_of(device_id)
         h.last_seen = self.clock.now()
         pushed = await self.push_all(config)
         skew = round((info.clock - self.clock.now()).total_seconds(), 3) if info.clock else None
@@ -364,6 +365,8 @@ class BridgeHost:
                 await driver.attach(config)
             except DeviceError as exc:
                 log.warning("device %s not attached: %s", config.id, exc)
+                h = self.health_of(config.id)
+                h.online, h.last_error = False, f"not attached: {exc}"
 
     # -- credentials to devices that keep their own list -----------------------------------
     def credentials(self, rows: Sequence[Any]) -> list[GateCredential]:
@@ -418,7 +421,7 @@ class BridgeHost:
 
     async def _push(self, config: DeviceConfig, creds: list[GateCredential]) -> int:
         driver = self.drivers.get(config.vendor)
-        h = self._health(config.id)
+        h = self.health_of(config.id)
         if driver is None or not creds:
             return 0
         if getattr(driver, "keeps_lists", True):
@@ -442,7 +445,7 @@ class BridgeHost:
         await self.drivers[config.vendor].open_door(config)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _health(self, device_id: str) -> DeviceHealth:
+    def health_of(self, device_id: str) -> DeviceHealth:
         return self.health.setdefault(device_id, DeviceHealth())
 
     def _gate(self, device_id: str) -> str:
@@ -465,4 +468,4 @@ class BridgeHost:
         return str(row["id"]) if row is not None else ""
 
     def status(self) -> list[dict[str, Any]]:
-        return [{**describe(d), "health": self._health(d.id).as_dict()} for d in self.devices()]
+        return [{**describe(d), "health": self.health_of(d.id).as_dict()} for d in self.devices()]

@@ -6,6 +6,7 @@ HTTP server); `hardware_bridge.app.create_app` serves it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -13,8 +14,10 @@ from typing import Any
 
 import aiohttp
 
+from hardware_bridge import health
 from hardware_bridge.decide import Decider, VenueView
 from hardware_bridge.host import BridgeHost
+from hardware_bridge.metrics import BridgeMetrics
 from hardware_bridge.settings import BridgeSettings
 from hardware_bridge.store import BridgeStore, LogEntry
 from hardware_bridge.sync import HubLink, HubUnavailable
@@ -60,7 +63,11 @@ class Bridge:
             on_config=self._configure,
             on_tickets=self._tickets_changed,
             on_faces=lambda *changes: self.host.faces_changed(*changes),
+            health=self.health_report,
+            on_round=lambda seconds: self.metrics.sync_round.observe(seconds),
         )
+        self._checked_at: datetime | None = None
+        self._checking = asyncio.Lock()
         if drivers is None:
             drivers = {entry.name: entry.obj() for entry in self.plugins.devices}
         self.host = BridgeHost(
@@ -72,6 +79,7 @@ class Bridge:
             is_online=lambda: self.link.state.online,
             on_logged=self.link.wake,
         )
+        self.metrics = BridgeMetrics(self)
         cached = self.store.meta_json("config")
         if cached:  # a restart while the hub is down still decides from the cache
             self._configure(cached)
@@ -183,6 +191,27 @@ class Bridge:
             },
             "switches": [{"at": at, "online": on} for at, on in s.history],
             "devices": self.host.status(),
+        }
+
+    async def health_report(self) -> dict[str, Any]:
+        """What every heartbeat and sync round tells the hub of this bridge: the link it
+        syncs through, its backlog and its devices. The devices whose driver can be asked
+        are asked every ``device_check_seconds`` of the bridge's clock, and once as soon
+        as they are onboarded."""
+        async with self._checking:
+            now = self.clock.now()
+            every = self.settings.device_check_seconds
+            if self._checked_at is None or (now - self._checked_at).total_seconds() >= every:
+                self._checked_at = now
+                await health.check_devices(self.host)
+            else:
+                await health.check_devices(self.host, unchecked_only=True)
+        links = self.link.links
+        return {
+            "link": links.url,
+            "link_index": links.active,
+            "pending_uploads": self.store.unsynced_count(),
+            "devices": health.devices(self.host),
         }
 
     async def scan(self, scans: Iterable[Scan]) -> list[Any]:

@@ -47,6 +47,13 @@ class BridgeSettings(ClearSettings):
     failback_after: int = Field(
         default=2, ge=1, le=100, description="heartbeats in a row before failing back"
     )
+    device_check_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="seconds between liveness checks of the devices whose driver can ask "
+        "them (reported to the hub with the next sync round or heartbeat)",
+    )
     sync_batch: int = Field(default=1000, ge=1, le=1000, description="decisions per upload")
     synchronous: str = Field(
         default="FULL",

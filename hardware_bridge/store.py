@@ -317,6 +317,10 @@ class BridgeStore:
             "SELECT * FROM log WHERE synced = 0 AND n > ? ORDER BY n LIMIT ?", (after, limit)
         ).fetchall()
 
+    def unsynced_count(self) -> int:
+        """Decisions not yet at the hub (the health report's backlog; on the index)."""
+        return int(self.db.execute("SELECT count(*) FROM log WHERE synced = 0").fetchone()[0])
+
     def mark_synced(self, rows: Sequence[sqlite3.Row]) -> None:
         """The hub has these rows: mark them, and move their entries from "unsynced" (the
         hub's entries_used may not count them yet) to known by the hub."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,6 +73,7 @@ class LinkState:
     round_trips: int = 0
     failures: int = 0
     heartbeats: int = 0
+    health_reports: int = 0  # health reports the hub took after a sync round
     history: list[tuple[str, bool]] = field(default_factory=list)  # (when, online) switches
 
 
@@ -97,8 +99,12 @@ class HubLink:
         on_tickets: Callable[[list[str]], Awaitable[None]] | None = None,
         on_faces: FacesChanged | None = None,
         faces_per_round: int = 100,
+        health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         self._round = asyncio.Lock()
+        self.health = health  # what heartbeats and rounds report (`hardware_bridge.health`)
+        self.on_round = on_round  # the duration of each successful round (the metrics)
         self.store = store
         self.http = http
         self.clock = clock
@@ -199,15 +205,10 @@ class HubLink:
         """A light call to one URL (no database work at the hub), with the bridge's clock:
         ``up``, ``down`` or ``refused``. Probes a link without moving real traffic."""
         url = self.links.urls[index].url
+        body = await self._heartbeat_body()
         now = self.clock.now()
         try:
-            answer = await self._once(
-                url,
-                "POST",
-                "/heartbeat",
-                self.heartbeat_timeout,
-                json={"bridge": self.bridge_id, "at": now.isoformat()},
-            )
+            answer = await self._once(url, "POST", "/heartbeat", self.heartbeat_timeout, json=body)
         except HubRefused as exc:
             if exc.status in (404, 405):
                 # a hub from before heartbeats: it answered, so the link works
@@ -222,6 +223,35 @@ class HubLink:
         self.state.heartbeats += 1
         self._skew(answer)
         return "up"
+
+    async def _heartbeat_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"bridge": self.bridge_id}
+        if self.health is not None:
+            try:
+                body |= await self.health()
+            except Exception:  # the report is a bonus: never the reason a heartbeat fails
+                log.exception("health report failed; heartbeat without it")
+        body["at"] = self.clock.now().isoformat()
+        return body
+
+    async def report_health(self) -> bool:
+        """The health report after a sync round, through the URL the round used (a
+        heartbeat: the hub stores it and answers its clock). Not a probe: the link's
+        bookkeeping and the heartbeat count stay as the round left them, and a failure
+        only loses this report — the next round sends another."""
+        if self.health is None:
+            return False
+        body = await self._heartbeat_body()
+        try:
+            answer = await self._once(
+                self.links.url, "POST", "/heartbeat", self.heartbeat_timeout, json=body
+            )
+        except HubUnavailable as exc:
+            log.debug("health report not taken: %s", exc)
+            return False
+        self.state.health_reports += 1
+        self._skew(answer)
+        return True
 
     def _skew(self, answer: dict[str, Any]) -> None:
         try:
@@ -335,6 +365,7 @@ class HubLink:
             await self._sync_round()
 
     async def _sync_round(self) -> None:
+        started = time.perf_counter()
         try:
             if not self.store.meta("config"):
                 await self.pull_config()
@@ -350,6 +381,9 @@ class HubLink:
         self.state.last_ok = self.clock.now()
         self.state.last_error = ""
         self._set_online(True)
+        if self.on_round is not None:
+            self.on_round(time.perf_counter() - started)
+        await self.report_health()
 
     def _set_online(self, online: bool) -> None:
         if online != self.state.online:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hub.contracts import (
     ChannelAdapter,
     ChannelContext,
+    CheckingDriver,
     DeliveryError,
     DeviceAuthError,
     DeviceConfig,
@@ -40,6 +41,7 @@ from hub.hookspecs import hookimpl
 __all__ = [
     "ChannelAdapter",
     "ChannelContext",
+    "CheckingDriver",
     "DeliveryError",
     "Denial",
     "DenialCode",

@@ -184,6 +184,19 @@ class DiscoveringDriver(Protocol):
         ...
 
 
+@runtime_checkable
+class CheckingDriver(Protocol):
+    """A driver that can ask a device whether it is there (UHPPOTE's get-status).
+    Optional: the bridge reports a device of a driver without it as online while its
+    pushes land and its last contact is recent, and as "cannot tell" otherwise (a QR
+    reader that only speaks when scanned)."""
+
+    async def check(self, device: DeviceConfig) -> None:
+        """A cheap liveness probe of one attached device, bounded by the driver's
+        timeout; raise `DeviceError` (the message is for staff) when it does not answer."""
+        ...
+
+
 class DeviceError(Exception):
     """A device could not be reached or refused a command; the message is for staff."""
 
@@ -207,6 +220,7 @@ class Services(Protocol):
     outbox: Any  # hub.outbox.Outbox
     http: aiohttp.ClientSession
     faces: Any  # hub.faces.FaceService
+    alerts: Any  # hub.alerts.AlertService (its ``payments`` recorder)
 
     def store_for(self, namespace: str) -> Any:
         """A `hub.plugin_store.PluginStore` for one plugin."""
@@ -249,6 +263,13 @@ class ChannelContext:
     def faces(self) -> Any:
         """Visitors' face photos (`hub.faces.FaceService`): enroll, withdraw."""
         return self._services().faces
+
+    @property
+    def payment_failures(self) -> Any:
+        """Where a channel records a failed payment-provider call
+        (`hub.alerts.payments.PaymentFailures.record`): the ``payment_failures`` alert
+        rule counts them."""
+        return self._services().alerts.payments
 
     @property
     def accounts(self) -> Any:

@@ -12,8 +12,16 @@
   used twice across offline bridges, or after a refund) received in the last
   ``params.window_seconds``.
 
-Device-offline, slot arrival-rate, payment-failure-rate and clock-skew rules need data the
-hub does not keep yet (device health, payment attempts): they come with that data.
+* ``device_offline``: the longest any device of ``params.venue_id`` (or only
+  ``params.device_id``) has been reported offline by its bridge, in seconds, counted on
+  the hub's clock from the first report that said so (`hub.alerts.health`).
+* ``bridge_clock_skew``: how far the clock of the bridge of ``params.venue_id`` is off
+  the hub's, in seconds either way, measured from its last heartbeat's timestamp.
+* ``payment_failures``: failed payment-provider calls (of ``params.provider``, or all)
+  recorded in the last ``params.window_seconds`` (`hub.alerts.payments`).
+* ``slot_arrival_rate``: admitted entries per minute, over the last
+  ``params.window_seconds``, of today's tickets of time slot ``params.slot`` at
+  ``params.venue_id``.
 """
 
 from __future__ import annotations
@@ -27,13 +35,26 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.storage.tables import BridgeSeenRow, FlowCountRow, OutboxRow, RedemptionRow, VenueRow
+from hub.storage.health_tables import DeviceHealthRow, PaymentFailureRow
+from hub.storage.tables import (
+    BridgeSeenRow,
+    FlowCountRow,
+    OrderRow,
+    OutboxRow,
+    RedemptionRow,
+    TicketRow,
+    VenueRow,
+)
 
 FLOW = FlowCountRow.__table__.c
 VENUE = VenueRow.__table__.c
 OUTBOX = OutboxRow.__table__.c
 REDEMPTION = RedemptionRow.__table__.c
 SEEN = BridgeSeenRow.__table__.c
+DEVICE = DeviceHealthRow.__table__.c
+PAYMENT = PaymentFailureRow.__table__.c
+TICKET = TicketRow.__table__.c
+ORDER = OrderRow.__table__.c
 ALERT_PARTNER_PREFIX = "alert:"
 
 
@@ -101,6 +122,76 @@ async def bridge_offline(conn: AsyncConnection, p: Mapping[str, Any], now: datet
     )
 
 
+async def device_offline(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id = str(p["venue_id"])
+    where = [DEVICE.venue_id == venue_id, DEVICE.online.is_(False)]
+    if p.get("device_id"):
+        where.append(DEVICE.device_id == str(p["device_id"]))
+    stmt = select(DEVICE.device_id, DEVICE.gate, DEVICE.offline_since).where(*where)
+    rows = [r for r in (await conn.execute(stmt)).all() if r.offline_since is not None]
+    if not rows:
+        return Reading(0.0, f"设备均在线 · no device of {venue_id} reported offline")
+    quiet = {r.device_id: max(0, int((now - r.offline_since).total_seconds())) for r in rows}
+    longest = max(quiet.values())
+    names = ", ".join(f"{d} ({s} s)" for d, s in sorted(quiet.items(), key=lambda x: -x[1])[:10])
+    return Reading(float(longest), f"设备离线 {len(rows)} 台 · offline at {venue_id}: {names}")
+
+
+async def bridge_clock_skew(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id = str(p["venue_id"])
+    stmt = select(SEEN.clock_skew_s, SEEN.reported_at).where(SEEN.venue_id == venue_id)
+    row = (await conn.execute(stmt)).first()
+    if row is None or row.clock_skew_s is None:
+        return Reading(0.0, f"网关时钟未知 · no heartbeat time from the bridge of {venue_id}")
+    skew = float(row.clock_skew_s)
+    way = "behind" if skew > 0 else "ahead of"
+    return Reading(
+        round(abs(skew), 3),
+        f"网关时钟偏差 {abs(skew):g} 秒 · bridge of {venue_id} is {abs(skew):g} s {way} the hub",
+    )
+
+
+async def payment_failures(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    window = int(p.get("window_seconds", 300))
+    where = [PAYMENT.at >= now - timedelta(seconds=window)]
+    if p.get("provider"):
+        where.append(PAYMENT.provider == str(p["provider"]))
+    n = (await conn.execute(select(func.count()).where(*where))).scalar() or 0
+    scope = f" ({p['provider']})" if p.get("provider") else ""
+    return Reading(float(n), f"支付失败 {n} 次{scope} · payment failures in the last {window} s")
+
+
+async def slot_arrival_rate(conn: AsyncConnection, p: Mapping[str, Any], now: datetime) -> Reading:
+    venue_id, slot = str(p["venue_id"]), str(p["slot"])
+    window = int(p.get("window_seconds", 300))
+    zone = (await conn.execute(select(VENUE.timezone).where(VENUE.id == venue_id))).scalar()
+    if zone is None:
+        return Reading(0.0, f"venue {venue_id} unknown")
+    today = now.astimezone(ZoneInfo(zone)).date()
+    stmt = (
+        select(func.count())
+        .select_from(
+            RedemptionRow.__table__.join(
+                TicketRow.__table__, TICKET.id == REDEMPTION.ticket_id
+            ).join(OrderRow.__table__, ORDER.id == TICKET.order_id)
+        )
+        .where(
+            REDEMPTION.venue_id == venue_id,
+            REDEMPTION.at >= now - timedelta(seconds=window),
+            REDEMPTION.accepted.is_(True),
+            REDEMPTION.direction == "in",
+            ORDER.slot == slot,
+            ORDER.travel_date == today,
+        )
+    )
+    n = (await conn.execute(stmt)).scalar() or 0
+    per_minute = round(n * 60.0 / window, 2)
+    return Reading(
+        per_minute,
+        f"时段 {slot} 入园 {per_minute:g} 人/分钟 · {n} arrivals in {window} s at {venue_id}",
+    )
+
+
 def _check_venue(p: Mapping[str, Any]) -> None:
     if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
         raise BadParams("bridge_offline takes params.venue_id only")
@@ -126,11 +217,45 @@ def _check_double(p: Mapping[str, Any]) -> None:
         raise BadParams("double_use params.window_seconds is 60..604800")
 
 
+def _check_device(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")) or set(p) - {"venue_id", "device_id"}:
+        raise BadParams("device_offline takes params.venue_id and optionally params.device_id")
+
+
+def _check_skew(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
+        raise BadParams("bridge_clock_skew takes params.venue_id only")
+
+
+def _window(kind: str, p: Mapping[str, Any], default: int, most: int) -> None:
+    w = p.get("window_seconds", default)
+    if not isinstance(w, int) or isinstance(w, bool) or not 60 <= w <= most:
+        raise BadParams(f"{kind} params.window_seconds is 60..{most}")
+
+
+def _check_payments(p: Mapping[str, Any]) -> None:
+    if set(p) - {"provider", "window_seconds"}:
+        raise BadParams("payment_failures takes params.provider and params.window_seconds")
+    _window("payment_failures", p, 300, 86_400)
+
+
+def _check_slot(p: Mapping[str, Any]) -> None:
+    if not str(p.get("venue_id", "")) or not str(p.get("slot", "")):
+        raise BadParams("slot_arrival_rate needs params.venue_id and params.slot")
+    if set(p) - {"venue_id", "slot", "window_seconds"}:
+        raise BadParams("slot_arrival_rate takes params.venue_id, slot and window_seconds")
+    _window("slot_arrival_rate", p, 300, 3600)
+
+
 KINDS: dict[str, tuple[Measure, Callable[[Mapping[str, Any]], None]]] = {
     "in_park_percent": (in_park_percent, _check_in_park),
     "dead_letters": (dead_letters, _check_dead),
     "double_use": (double_use, _check_double),
     "bridge_offline": (bridge_offline, _check_venue),
+    "device_offline": (device_offline, _check_device),
+    "bridge_clock_skew": (bridge_clock_skew, _check_skew),
+    "payment_failures": (payment_failures, _check_payments),
+    "slot_arrival_rate": (slot_arrival_rate, _check_slot),
 }
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.alerts.bridges import BridgeSeen
 from hub.alerts.delivery import Destination
 from hub.alerts.engine import Enqueue, Move, evaluate
+from hub.alerts.health import BridgeHealth
+from hub.alerts.payments import PaymentFailures
 from hub.clock import Clock
 from hub.tasks import cancel_and_wait
 
@@ -38,6 +40,8 @@ class AlertService:
         self.destinations = dict(destinations)
         self.every_seconds = every_seconds
         self.bridges = BridgeSeen(engine)
+        self.health = BridgeHealth(engine)  # the bridges' health reports
+        self.payments = PaymentFailures(engine, clock)  # what channel plugins record
         self._enqueue = enqueue
         self._notify = notify
         self._task: asyncio.Task[None] | None = None

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, public, reconcile
+from hub.api import admin, alerts, bridge, faces, health, public, reconcile
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -93,6 +93,7 @@ def create_app(
     faces.add_routes(routes)
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
+    health.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 

@@ -8,12 +8,11 @@ read another venue's tickets nor record entries there.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
+from hub.alerts.health import HeartbeatIn
 from hub.api.auth import bearer_matches, staff_hub
 from hub.api.errors import ApiError, query_day, read_model
 from hub.api.routing import ApiRoutes, JsonSchema
@@ -85,15 +84,6 @@ def _bridge_auth(request: web.Request, venue_id: str) -> None:
 bridge_auth = _bridge_auth  # the face photo route (`hub.api.faces`) checks the same token
 
 
-class HeartbeatIn(BaseModel):
-    """A bridge's heartbeat: who, and its clock (so the answer can carry the skew)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    bridge: str = Field(default="", max_length=24)
-    at: datetime | None = None
-
-
 def recorder(hub: Hub) -> RedemptionRecorder:
     return RedemptionRecorder(
         hub.engine,
@@ -137,24 +127,25 @@ def add_routes(routes: ApiRoutes) -> None:
 
     @routes.post(
         "/api/bridge/venues/{venue_id}/heartbeat",
-        summary="A bridge's cheap liveness probe (no database work); answers the hub's "
-        "clock and the bridge's skew",
+        summary="A bridge's liveness probe and health report (its link, backlog and "
+        "devices); answers the hub's clock and the bridge's skew",
         tag="bridge",
         auth="bridge",
         body=HeartbeatIn,
-        responses={200: "alive", 401: "wrong token"},
+        responses={200: "alive", 401: "wrong token", 422: "not a heartbeat"},
     )
     async def heartbeat(request: web.Request) -> web.Response:
         # Bridges send this every few seconds while offline or on a backup link to notice
-        # the hub (or a preferred link) is back; it must stay free of database work.
+        # the hub (or a preferred link) is back, and after every sync round with their
+        # health: it must stay cheap — the report is written only when it says something
+        # new or every few seconds (`hub.alerts.health`), never per call.
         venue_id = request.match_info["venue_id"]
         _bridge_auth(request, venue_id)
         body = await read_model(request, HeartbeatIn)
-        now = _hub(request).clock.now()
-        skew = None
-        if body.at is not None and body.at.tzinfo is not None:
-            skew = round((now - body.at).total_seconds(), 3)
-        return web.json_response({"server_time": now.isoformat(), "skew_s": skew})
+        hub = _hub(request)
+        now = hub.clock.now()
+        await hub.alerts.health.report(venue_id, body, now)
+        return web.json_response({"server_time": now.isoformat(), "skew_s": body.skew(now)})
 
     @routes.get(
         "/api/bridge/venues/{venue_id}/changes",

@@ -482,3 +482,15 @@ class BridgeSeenRow(SQLModel, table=True):
 
     venue_id: str = Field(primary_key=True, max_length=64)
     last_seen_at: datetime = _ts(nullable=False)
+    # what the bridge's last health report said (`hub.bridges.health`); empty before one
+    bridge_id: str = Field(default="", max_length=24)
+    reported_at: datetime | None = _ts(nullable=True)
+    clock_skew_s: float | None = None  # hub clock - bridge clock, from a heartbeat's time
+    link: str = Field(default="", max_length=300)  # the hub URL it syncs through
+    link_index: int | None = None  # 0 = its preferred URL; more = a backup
+    pending_uploads: int | None = None  # decisions logged, not yet at the hub
+
+
+# the device-health and payment-failure tables live in their own module; importing it
+# here puts them in METADATA wherever the schema is read
+import hub.storage.health_tables  # noqa: E402, F401

@@ -89,6 +89,17 @@ class WeChatChannel:
         assert self.ctx is not None
         return self.ctx.orders
 
+    async def payment_failed(self, operation: str, code: str, reference: str) -> None:
+        """Count a failed WeChat Pay call for the ``payment_failures`` alert rule. Best
+        effort: a failure to count must not change what the visitor or the outbox sees."""
+        assert self.ctx is not None
+        try:
+            await self.ctx.payment_failures.record(
+                CHANNEL, operation, code=code, reference=reference
+            )
+        except Exception:
+            log.exception("wechat %s failure of %s not counted", operation, reference)
+
     # -- delivery ------------------------------------------------------------------------
     async def deliver(self, call: PartnerCall) -> None:
         if self.config is None or self.pay is None:
@@ -101,6 +112,8 @@ class WeChatChannel:
         try:
             await handler(dict(call.payload))
         except PayError as exc:
+            reference = call.payload.get("out_refund_no") or call.payload.get("out_trade_no")
+            await self.payment_failed(call.kind, exc.code, str(reference or ""))
             raise DeliveryError(f"wechat pay: {exc}", retryable=exc.retryable) from None
         except WeChatApiError as exc:
             raise DeliveryError(f"wechat api: {exc}", retryable=exc.retryable) from None

@@ -235,6 +235,7 @@ def mount(channel: WeChatChannel, routes: ApiRoutes) -> None:
             )
         except PayError as exc:
             log.warning("wechat prepay of %s failed: %s", trade["out_trade_no"], exc)
+            await channel.payment_failed("prepay", exc.code, trade["out_trade_no"])
             raise ApiError(
                 503,
                 "PAYMENT_UNAVAILABLE",

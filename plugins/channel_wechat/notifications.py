@@ -318,6 +318,10 @@ class Notifications:
                 result.out_trade_no, result.out_refund_no, {**record, "status": result.status}
             )
         log.info("wechat refund %s is %s", result.out_refund_no, result.status)
+        if result.status in ("ABNORMAL", "CLOSED") and record.get("status") != result.status:
+            # the money did not go back (a closed card, a refund WeChat closed): once per
+            # refund, however often WeChat repeats the notice
+            await self.channel.payment_failed("refund", result.status, result.out_refund_no)
 
     def _log_refusal(self, version: str, kind: str, request: web.Request, why: str) -> None:
         # The reason strings hold no personal data; the peer is WeChat's server address.

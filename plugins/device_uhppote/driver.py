@@ -426,6 +426,21 @@ class UhppoteDriver:
             state.last_seen = self._now()
             return read
 
+    async def check(self, device: DeviceConfig) -> None:
+        """Liveness for the bridge's health report (`hub.CheckingDriver`): one get-status
+        within the driver's timeout. A controller that answers again after silence is
+        re-configured first, as the poll does (it may have rebooted)."""
+        state = self._state(device)
+        try:
+            if not state.online:
+                await self._configure(state)
+            await self.calls.call(device, "get-status", self.client.get_status)
+        except DeviceError:
+            state.online = False
+            raise
+        state.online = True
+        state.last_seen = self._now()
+
     async def _poll(self) -> None:
         """Catch up every controller; one that answers again after silence is
         re-configured first (it may have rebooted and forgotten listener and time)."""
