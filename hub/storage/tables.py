@@ -482,3 +482,8 @@ class BridgeSeenRow(SQLModel, table=True):
 
     venue_id: str = Field(primary_key=True, max_length=64)
     last_seen_at: datetime = _ts(nullable=False)
+
+
+# The staff console's tables live in their own module; importing it here puts them in
+# METADATA wherever the schema is used (Alembic, create_all, the schema templates).
+from hub.storage import staff_tables  # noqa: E402, F401
