@@ -29,7 +29,7 @@ from hub.console.staff import Staff
 if TYPE_CHECKING:
     from hub.console.app import ConsoleServices
 
-STAFF_KEY = "console.staff"
+STAFF_KEY = web.RequestKey("console_staff", Staff | None)  # type: ignore[arg-type]
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
