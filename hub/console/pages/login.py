@@ -119,7 +119,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
                 target=f"staff:{staff.username}",
                 remote=remote_of(request),
             )
+    language = session.get("lang")
     session.invalidate()
+    if language in LANGUAGES:  # the login page stays in the person's language
+        (await new_session(request))["lang"] = language
     raise web.HTTPSeeOther(str(request.app.router["console.login"].url_for()))
 
 
