@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -34,6 +34,9 @@ from hub.console.sse import periodic, stream
 from hub.console.staff import StaffService
 from hub.console.throttle import LoginThrottle
 
+if TYPE_CHECKING:
+    from hub.api.app import Hub
+
 __all__ = [
     "CONSOLE",
     "N_",
@@ -45,6 +48,7 @@ __all__ = [
     "current_staff",
     "error_page",
     "gettext",
+    "hub_of",
     "ngettext",
     "page_context",
     "periodic",
@@ -74,6 +78,14 @@ class ConsoleServices:
 
 
 CONSOLE = web.AppKey("console", ConsoleServices)
+
+
+def hub_of(request: web.Request) -> Hub:
+    """The hub's own services (orders, outbox, catalog, ...). Imported when called:
+    `hub.api.app` mounts the console, so a page cannot import it at module level."""
+    from hub.api.app import HUB
+
+    return request.config_dict[HUB]
 
 
 def static_url(path: str) -> str:

@@ -34,9 +34,7 @@ def test_every_marked_string_has_a_chinese_translation() -> None:
     assert "Sign in" in marked and "Audit log" in marked  # the walk found the strings
     zh = _catalog("zh_CN")
     missing = sorted(m for m in marked if not zh.get(m))
-    assert not missing, "run `python -m hub.console.i18n update`, then translate: " + repr(
-        missing
-    )
+    assert not missing, "run `python -m hub.console.i18n update`, then translate: " + repr(missing)
     for language in LANGUAGES:
         stale = sorted(set(_catalog(language)) - marked)
         assert not stale, f"{language} has strings the code no longer uses: {stale}"
