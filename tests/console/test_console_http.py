@@ -5,16 +5,19 @@ throttling, escaping, the language switch and the SSE stream."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import FixedClock
-from hub.console.app import COOKIE, PAGES, create_console
+from hub.config import ConfigError
+from hub.console.app import COOKIE, PAGES, STATIC, create_console
 from hub.console.audit import recent
 from hub.console.roles import Role
 from hub.console.staff import StaffService
@@ -351,3 +354,30 @@ async def test_a_viewer_attempting_an_operator_action_is_refused(
         assert csrf_of(await (await client.get("/console/")).text()) == token
     finally:
         await engine.dispose()
+
+
+async def test_vendored_files_are_served_from_the_package(
+    aiohttp_client: Any, sqlite_url: str
+) -> None:
+    client = await console_client(aiohttp_client, sqlite_url)
+    for vendored in ("htmx/htmx.min.js", "htmx-ext-sse/sse.min.js", "echarts/echarts.min.js"):
+        path = STATIC / "vendor" / vendored
+        assert (path.parent / "LICENSE").is_file(), vendored
+        resp = await client.get(f"/console/static/vendor/{vendored}")
+        assert resp.status == 200, vendored
+        assert await resp.read() == path.read_bytes()
+        assert COOKIE not in resp.cookies  # static files open no session
+    html = await (await client.get("/console/login")).text()
+    scripts = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert scripts and all(s.startswith("/console/static/") for s in scripts), scripts
+
+
+def test_an_unusable_session_key_is_a_clear_configuration_error(sqlite_url: str) -> None:
+    for key, problem in (
+        ("not base64!", "is not base64"),
+        (base64.b64encode(b"x" * 16).decode(), "decodes to 16 bytes"),
+    ):
+        with pytest.raises(ConfigError, match=f"TICKETHUB_CONSOLE_SESSION_KEY {problem}"):
+            create_console(
+                settings(sqlite_url, console_session_key=key), lambda: None, FixedClock(T0)
+            )
