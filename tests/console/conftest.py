@@ -1,7 +1,8 @@
 """Browser fixtures of the console tests: Debian's chromium driven by Playwright, and a hub
 on port 0 with the seeded staff accounts of `tests.console.kit`.
 
-Nothing is downloaded: Playwright launches ``/usr/bin/chromium`` (``apt-get install -y
+Nothing is downloaded: Playwright launches ``/usr/bin/chromium`` (or
+``$TICKETHUB_CHROMIUM``) (``apt-get install -y
 chromium fonts-wqy-microhei``; ``.ci/run`` does it) by its path. Without it the browser
 tests skip with the reason, unless ``TICKETHUB_REQUIRE_BROWSER=1`` (CI), where they fail.
 Screenshots go to ``$TICKETHUB_ARTIFACTS/console`` (default ``var/artifacts/console`` in
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from hub.api.app import HUB, Hub, create_app
 from hub.clock import FixedClock
 from hub.console.staff import StaffService
+from hub.testing.databases import SchemaTemplates
 from tests.console.kit import seed_staff
 from tests.support import T0, settings
 
@@ -77,11 +79,8 @@ class LiveHub:
 
 
 @pytest.fixture
-async def console_hub(tmp_path: Path, schema_templates: object) -> AsyncIterator[LiveHub]:
+async def console_hub(tmp_path: Path, schema_templates: SchemaTemplates) -> AsyncIterator[LiveHub]:
     """A hub listening on 127.0.0.1, port 0, on SQLite, with the seeded staff accounts."""
-    from hub.testing.databases import SchemaTemplates
-
-    assert isinstance(schema_templates, SchemaTemplates)
     db_url = await schema_templates.sqlite_url(tmp_path / "console.db")
     clock = FixedClock(T0)
     app = create_app(settings(db_url), clock=clock)
