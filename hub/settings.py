@@ -98,6 +98,21 @@ class Settings(ClearSettings):
     )
     face_max_bytes: int = Field(default=200 * 1024, ge=1024, le=1_000_000)
     face_purge_seconds: float = Field(default=300.0, gt=0, description="after-visit sweep")
+    # the staff console (hub.console): session cookie and login throttling
+    console_session_key: str = Field(
+        default="",
+        description="base64 of 32 bytes: the key of the console's encrypted session cookie; "
+        "empty: derived from id_hash_secret (development only)",
+    )
+    console_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="a console sign-in lasts this long"
+    )
+    console_secure_cookie: bool = Field(
+        default=False, description="send the console cookie over HTTPS only (behind TLS)"
+    )
+    console_login_max_failures: int = Field(default=5, ge=1, le=1000)
+    console_login_window_seconds: float = Field(default=900.0, gt=0)
+    console_login_block_seconds: float = Field(default=900.0, gt=0)
     # request limits
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # TEST ONLY: turns the atomic capacity check into a read-then-write, so the oversell
@@ -128,4 +143,11 @@ class Settings(ClearSettings):
 # while any of them holds its default). The two keys are required even though they could
 # be derived from id_hash_secret: changing that secret would then silently make every
 # stored photo and ID number unreadable.
-SECRETS = ("admin_token", "boxoffice_token", "id_hash_secret", "face_key", "id_number_key")
+SECRETS = (
+    "admin_token",
+    "boxoffice_token",
+    "id_hash_secret",
+    "face_key",
+    "id_number_key",
+    "console_session_key",
+)

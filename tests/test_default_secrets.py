@@ -22,6 +22,7 @@ HUB_SECRETS = [
     "TICKETHUB_ID_HASH_SECRET",
     "TICKETHUB_FACE_KEY",
     "TICKETHUB_ID_NUMBER_KEY",
+    "TICKETHUB_CONSOLE_SESSION_KEY",
 ]
 
 
@@ -36,6 +37,7 @@ def own_hub_secrets() -> dict[str, str]:
         "TICKETHUB_ID_HASH_SECRET": secrets.token_hex(32),
         "TICKETHUB_FACE_KEY": _key(),
         "TICKETHUB_ID_NUMBER_KEY": _key(),
+        "TICKETHUB_CONSOLE_SESSION_KEY": _key(),
     }
 
 
@@ -87,10 +89,16 @@ def test_serve_refuses_every_default_secret(tmp_path: Path) -> None:
 def test_serve_names_only_the_settings_still_missing(tmp_path: Path) -> None:
     given = own_hub_secrets()
     del given["TICKETHUB_FACE_KEY"], given["TICKETHUB_ID_NUMBER_KEY"]
+    del given["TICKETHUB_CONSOLE_SESSION_KEY"]
     given["TICKETHUB_BOXOFFICE_TOKEN"] = "dev-boxoffice-token"  # the default, spelt out
     line = _refusal(_run(["serve", "--port", str(free_port())], tmp_path, given))
     named = {n for n in HUB_SECRETS if n in line}
-    assert named == {"TICKETHUB_BOXOFFICE_TOKEN", "TICKETHUB_FACE_KEY", "TICKETHUB_ID_NUMBER_KEY"}
+    assert named == {
+        "TICKETHUB_BOXOFFICE_TOKEN",
+        "TICKETHUB_FACE_KEY",
+        "TICKETHUB_ID_NUMBER_KEY",
+        "TICKETHUB_CONSOLE_SESSION_KEY",
+    }
 
 
 async def test_serve_starts_with_its_own_secrets() -> None:

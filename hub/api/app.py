@@ -24,6 +24,7 @@ from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
+from hub.console.app import create_console
 from hub.contracts import ChannelContext
 from hub.devmode import refuse_default_secrets
 from hub.domain.rules import RuleEngine
@@ -190,4 +191,6 @@ def create_app(
             )
         )
     app.router.add_routes(routes.table)
+    # The staff console: pages for people, with its own session, CSRF and error pages.
+    app.add_subapp("/console", create_console(settings, lambda: app[HUB].engine, clock))
     return app

@@ -493,4 +493,8 @@ class BridgeSeenRow(SQLModel, table=True):
 
 # the device-health and payment-failure tables live in their own module; importing it
 # here puts them in METADATA wherever the schema is read
-import hub.storage.health_tables  # noqa: E402, F401
+from hub.storage import health_tables  # noqa: E402, F401
+
+# The staff console's tables live in their own module; importing it here puts them in
+# METADATA wherever the schema is used (Alembic, create_all, the schema templates).
+from hub.storage import staff_tables  # noqa: E402, F401

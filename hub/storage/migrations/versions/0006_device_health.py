@@ -2,8 +2,8 @@
 bridge's own health beside its last-seen time (bridge_seen: clock skew, link in use,
 pending uploads), and payment-provider failures (payment_failure)
 
-Revision ID: 0007
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 17:30:00.000000
 """
 
@@ -16,8 +16,8 @@ import sqlmodel
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
