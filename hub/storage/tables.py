@@ -491,10 +491,7 @@ class BridgeSeenRow(SQLModel, table=True):
     pending_uploads: int | None = None  # decisions logged, not yet at the hub
 
 
-# the device-health and payment-failure tables live in their own module; importing it
-# here puts them in METADATA wherever the schema is read
-from hub.storage import health_tables  # noqa: E402, F401
-
-# The staff console's tables live in their own module; importing it here puts them in
-# METADATA wherever the schema is used (Alembic, create_all, the schema templates).
-from hub.storage import staff_tables  # noqa: E402, F401
+# Tables kept in their own modules (device health and payment failures; the staff
+# console's accounts, audit and throttle): importing them here puts them in METADATA
+# wherever the schema is used (Alembic, create_all, the schema templates).
+from hub.storage import health_tables, staff_tables  # noqa: E402, F401
