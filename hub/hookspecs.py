@@ -21,11 +21,11 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from hub.alerts.delivery import AlertSinkRegistry
     from hub.contracts import PartnerCall
     from hub.domain import Order, Redemption, Ticket
     from hub.domain.rules.registry import RuleRegistry
-    from hub.registries import (
+    from hub.sdk.registries import (
+        AlertSinkRegistry,
         ChannelRegistry,
         DeviceDriverRegistry,
         PaymentProviderRegistry,

@@ -3,7 +3,7 @@
 Built by `build_plugins()` (no module-level global). Built-in plugins in `plugins/` are
 found through the ``tickethub`` entry-point group exactly like third-party packages, and
 can be blocked by configuration (``TICKETHUB_BLOCKED_PLUGINS``). The essential plugin
-(`hub.builtin_rules`, the built-in rule checks) cannot be blocked.
+(`hub.essential_plugin`, the built-in rule checks) cannot be blocked.
 
 A third-party plugin that fails to import, to validate (a misspelt hook) or to register
 is left out with a warning that names it and its distribution, so one broken package does
@@ -25,15 +25,19 @@ from typing import Any
 import pluggy
 import typer
 
-from hub import builtin_rules, hookspecs
-from hub.alerts.delivery import AlertSinkRegistry
+from hub import essential_plugin, hookspecs
 from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
 from hub.domain.rules.registry import RuleRegistry
-from hub.registries import ChannelRegistry, DeviceDriverRegistry, PaymentProviderRegistry
+from hub.sdk.registries import (
+    AlertSinkRegistry,
+    ChannelRegistry,
+    DeviceDriverRegistry,
+    PaymentProviderRegistry,
+)
 
-ESSENTIAL: tuple[ModuleType, ...] = (builtin_rules,)
+ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin,)
 OWN_DISTRIBUTION = "tickethub"
 
 log = logging.getLogger("hub.plugins")

@@ -17,19 +17,19 @@ import pluggy
 import pytest
 from typer.testing import CliRunner
 
-import hub
-from hub import ChannelAdapter, Order, OrderLine, OrderState, PartnerCall, hookimpl
+import hub.essential_plugin
 from hub.cli import app
 from hub.cli import plugins as cli_plugins
 from hub.plugins import HubPlugins, build_plugins
-from hub.registry import RegistryError
+from hub.sdk import ChannelAdapter, Order, OrderLine, OrderState, PartnerCall, hookimpl
+from hub.sdk.registries import RegistryError
 from tests.plugins_fixture import echo_channel
 
 if TYPE_CHECKING:
-    from hub.registries import ChannelRegistry
+    from hub.sdk.registries import ChannelRegistry
 
 BOXOFFICE = "channel_boxoffice"
-ESSENTIAL = "hub.builtin_rules"
+ESSENTIAL = "hub.essential_plugin"
 
 
 def _boxoffice_written() -> bool:
@@ -121,7 +121,7 @@ def test_blocking_a_builtin_by_name_keeps_it_out() -> None:
 
 def test_the_essential_plugin_cannot_be_blocked() -> None:
     plugins = build_plugins(blocked=[ESSENTIAL], load_entry_points=False)
-    assert plugins.pm.get_plugin(ESSENTIAL) is hub.builtin_rules
+    assert plugins.pm.get_plugin(ESSENTIAL) is hub.essential_plugin
     assert any(rule.source == ESSENTIAL for rule in plugins.rules)
     (info,) = [i for i in plugins.describe() if i.name == ESSENTIAL]
     assert info.essential and not info.blocked

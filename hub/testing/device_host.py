@@ -19,10 +19,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.api.routing import ApiRoutes
 from hub.clock import Clock, SystemClock
 from hub.contracts import DeviceConfig
 from hub.domain.gate import DeviceEvent, GateDecision, Scan
+from hub.sdk.web.routing import ApiRoutes
 
 
 @dataclass

@@ -7,8 +7,7 @@ nothing else.
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, hookimpl
 from plugins.channel_boxoffice.adapter import BoxOfficeChannel
 
 __version__ = "0.1.0"

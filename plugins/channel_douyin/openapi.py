@@ -25,10 +25,9 @@ from typing import Any
 
 import aiohttp
 
-from hub import DeliveryError
-from hub.channels.jsondoc import loads
-from hub.channels.sender import check_status, exchange
-from hub.channels.spec import ChannelSpec
+from hub.sdk import DeliveryError
+from hub.sdk.channels import ChannelSpec, check_status, exchange
+from hub.sdk.channels import load_json_doc as loads
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from typing import Any
 
 from uhppoted import decode, uhppote_async
 
-from hub import (
+from hub.sdk import (
     DeviceConfig,
     DeviceError,
     DeviceHost,
@@ -59,7 +59,7 @@ from hub import (
     DiscoveredDevice,
     GateCredential,
 )
-from hub.devices import Background
+from hub.sdk.drivers import Background
 from plugins.device_uhppote.calls import ControllerCalls, ip_of
 from plugins.device_uhppote.events import (
     KIND_CARD,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub import ChannelContext, Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.sdk import ChannelContext, Order, PartnerCall, Redemption, Ticket, hookimpl
 
 if TYPE_CHECKING:
-    from hub.registries import ChannelRegistry
+    from hub.sdk.registries import ChannelRegistry
 
 CHANNEL = "echo"
 
