@@ -1,4 +1,4 @@
-"""`BridgeHost`: what device drivers see of the bridge (`hub.contracts.DeviceHost`), and
+"""`BridgeHost`: what device drivers see of the bridge (`hub.sdk.DeviceHost`), and
 the device registry with onboarding.
 
 Onboarding follows the Home-Assistant flow staff expect: the driver's ``probe`` (the
@@ -56,7 +56,7 @@ def default_device_id(vendor: str, serial: str) -> str:
 
 @dataclass
 class BridgeHost:
-    """Implements `hub.contracts.DeviceHost` on the bridge's store and decider."""
+    """Implements `hub.sdk.DeviceHost` on the bridge's store and decider."""
 
     store: BridgeStore
     decider: Decider

@@ -27,7 +27,7 @@ from hub.sdk.web.routing import ApiRoutes
 
 @dataclass
 class RecordingHost:
-    """Implements `hub.contracts.DeviceHost`. `valid` maps a scanned value to the entries
+    """Implements `hub.sdk.DeviceHost`. `valid` maps a scanned value to the entries
     it still has; a decision uses one up."""
 
     http: aiohttp.ClientSession

@@ -1,7 +1,7 @@
 """Box office and kiosks: the venue's own counter, as a channel plugin.
 
 Found through the ``tickethub`` entry point like any third-party plugin; it uses only the
-public API (`hub` and `hub.domain`), so removing this folder removes the box office and
+public API (`hub.sdk` and `hub.domain`), so removing this folder removes the box office and
 nothing else.
 """
 

@@ -1,6 +1,6 @@
 """``echo``: the smallest real tickethub channel plugin, written as a third party would.
 
-It imports only the public plugin API (`hub`), registers a channel adapter from its
+It imports only the plugin SDK (`hub.sdk`), registers a channel adapter from its
 ``register_channels`` hook, and answers events by RETURNING partner calls (no I/O in a
 hook). Its adapter records what the outbox asks it to deliver, so tests can see a call go
 all the way through. A pip package would declare it as::
@@ -22,7 +22,7 @@ CHANNEL = "echo"
 
 
 class EchoChannel:
-    """A `hub.ChannelAdapter` that delivers by remembering."""
+    """A `hub.sdk.ChannelAdapter` that delivers by remembering."""
 
     name = CHANNEL
 
