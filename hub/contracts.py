@@ -169,6 +169,11 @@ class DeviceDriver(Protocol):
         ...
 
 
+DriverFactory = Callable[[], DeviceDriver]
+"""What ``register_device_drivers`` adds under a vendor name: called once per bridge to
+build that vendor's driver (usually the driver class itself)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DiscoveredDevice:
     """A device that answered a discovery request (staff pick one to onboard)."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from hub.contracts import ChannelAdapter, PaymentProvider
+from hub.contracts import ChannelAdapter, DriverFactory, PaymentProvider
 from hub.sdk.alerts import AlertSink
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ class PaymentProviderRegistry(Registry[PaymentProvider]):
     kind = "payment provider"
 
 
-class DeviceDriverRegistry(Registry[Any]):
+class DeviceDriverRegistry(Registry[DriverFactory]):
     """Vendor name → driver factory (a callable building a `DeviceDriver`)."""
 
     kind = "device driver"
