@@ -15,6 +15,8 @@ import hub.sdk
 import hub.sdk.alerts
 import hub.sdk.channels
 import hub.sdk.commands
+import hub.sdk.drivers
+import hub.sdk.faces
 import hub.sdk.runtime
 import hub.sdk.web
 
@@ -62,7 +64,16 @@ def test_the_domain_loads_nothing_else_of_the_hub() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    [hub.sdk, hub.sdk.web, hub.sdk.alerts, hub.sdk.channels, hub.sdk.commands, hub.sdk.runtime],
+    [
+        hub.sdk,
+        hub.sdk.web,
+        hub.sdk.alerts,
+        hub.sdk.channels,
+        hub.sdk.commands,
+        hub.sdk.runtime,
+        hub.sdk.drivers,
+        hub.sdk.faces,
+    ],
 )
 def test_every_public_name_is_there(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]

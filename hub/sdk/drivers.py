@@ -87,3 +87,6 @@ class Background:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = ["Background", "address_ip", "merge_options", "peer_ip"]

@@ -66,3 +66,6 @@ async def read_photo(request: web.Request, max_bytes: int) -> bytes:
     if not data:
         raise ApiError(400, "NOT_A_JPEG", "The body is empty; send the JPEG photo")
     return bytes(data)
+
+
+__all__ = ["CHUNK", "PHOTO", "FaceError", "face_error", "read_photo", "visitor_index"]
