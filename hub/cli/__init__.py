@@ -64,14 +64,14 @@ app.command("serve")(serve.serve)
 COMMANDS_GROUP = "tickethub.commands"
 
 
-def _entry_point_commands(groups: dict[str, typer.Typer]) -> None:
+def _entry_point_commands(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add each ``tickethub.commands`` entry point: its name is the command's path
     (``bridge``, ``bench.sync``: a command of the ``bench`` group), its object a typer
     application (added as a group) or a function (added as a command). One that does
     not load is reported and left out, so the rest of the CLI still works."""
     for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         parent_name, _, name = ep.name.rpartition(".")
-        parent = groups.get(parent_name) if parent_name else app
+        parent = groups.get(parent_name) if parent_name else root
         if parent is None:
             typer.echo(f"tickethub: warning: command {ep.name}: no group {parent_name!r}", err=True)
             continue
@@ -86,7 +86,7 @@ def _entry_point_commands(groups: dict[str, typer.Typer]) -> None:
             parent.command(name)(obj)
 
 
-_entry_point_commands({"bench": bench.app})
+_entry_point_commands(app, {"bench": bench.app})
 
 
 def main() -> None:
