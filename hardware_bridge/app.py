@@ -20,14 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from hardware_bridge.devices import OnboardingError
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
-from hub.api.auth import require_bearer
-from hub.api.errors import MAX_BODY, ApiError, error_middleware, read_model
-from hub.api.routing import ApiRoutes
-from hub.clock import Clock
-from hub.contracts import DeviceDriver
-from hub.devmode import refuse_default_secrets
 from hub.domain.gate import Direction, Medium
-from hub.plugins import HubPlugins
+from hub.sdk import Clock, DeviceDriver
+from hub.sdk.runtime import HubPlugins, refuse_default_secrets
+from hub.sdk.web import MAX_BODY, ApiError, ApiRoutes, error_middleware, read_model, require_bearer
 
 BRIDGE = web.AppKey("bridge", Bridge)
 MAX_BODY_BYTES = 1_048_576

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 from hardware_bridge import schema
-from hub.storage.sqlite_backup import BackupError, Schema
+from hub.sdk.sqlite_backup import BackupError, Schema
 
 TABLES = frozenset({"meta", "tickets", "entries", "log", "devices"})
 

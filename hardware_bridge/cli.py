@@ -15,7 +15,7 @@ import aiohttp
 import typer
 
 from hardware_bridge.settings import BridgeSettings
-from hub.config import ConfigError
+from hub.sdk.runtime import ConfigError
 
 bridge_app = typer.Typer(no_args_is_help=True, help="The venue bridge (edge agent).")
 device_app = typer.Typer(no_args_is_help=True, help="Devices of a running venue bridge.")
@@ -60,7 +60,7 @@ def run(
 ) -> None:
     """Run the venue bridge: decide at the gates, log, sync with the hub."""
     from hardware_bridge.app import create_app
-    from hub.process import run_async, serve_until_signalled, setup_logging
+    from hub.sdk.runtime import run_async, serve_until_signalled, setup_logging
 
     setup_logging(log_level)
     urls = split_urls(hub_url)
@@ -109,9 +109,9 @@ def backup(
     """Back up the bridge's store (tickets, keys, decision log, devices) to DEST —
     consistent while the bridge runs (SQLite's online backup API), checked before kept."""
     from hardware_bridge.backup import STORE
-    from hub.cli.errors import fail
-    from hub.storage.sqlite_backup import BackupError
-    from hub.storage.sqlite_backup import backup as copy
+    from hub.sdk.runtime import fail
+    from hub.sdk.sqlite_backup import BackupError
+    from hub.sdk.sqlite_backup import backup as copy
 
     source = _store_path(db)
     try:
@@ -134,9 +134,9 @@ def restore(
     """Restore the bridge's store from BACKUP: checked first (integrity, store version);
     a store in use by a running bridge is never replaced, one with data only with --force."""
     from hardware_bridge.backup import STORE
-    from hub.cli.errors import fail
-    from hub.storage.sqlite_backup import BackupError
-    from hub.storage.sqlite_backup import restore as put_back
+    from hub.sdk.runtime import fail
+    from hub.sdk.sqlite_backup import BackupError
+    from hub.sdk.sqlite_backup import restore as put_back
 
     target = _store_path(db)
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.contracts import DeviceConfig
+from hub.sdk import DeviceConfig
 
 
 class OnboardingError(Exception):

@@ -3,7 +3,7 @@ the hub URL it syncs through, the decisions not yet uploaded, and each device â€
 last seen, event lag, the list version pushed to it, last error
 (`hub.alerts.health.HeartbeatIn` is the hub's side).
 
-Online comes from the driver where it can ask the device (`hub.contracts.CheckingDriver`,
+Online comes from the driver where it can ask the device (`hub.sdk.CheckingDriver`,
 e.g. UHPPOTE's get-status, asked every ``device_check_seconds`` and as soon as it is
 onboarded); for the others
 the bridge says offline when the last push failed, online while the last contact is
@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hardware_bridge.devices import DeviceHealth
-from hub.contracts import CheckingDriver, DeviceConfig, DeviceError
+from hub.sdk import CheckingDriver, DeviceConfig, DeviceError
 
 if TYPE_CHECKING:
     from hardware_bridge.host import BridgeHost

@@ -1,4 +1,4 @@
-"""`BridgeHost`: what device drivers see of the bridge (`hub.contracts.DeviceHost`), and
+"""`BridgeHost`: what device drivers see of the bridge (`hub.sdk.DeviceHost`), and
 the device registry with onboarding.
 
 Onboarding follows the Home-Assistant flow staff expect: the driver's ``probe`` (the
@@ -28,9 +28,11 @@ from hardware_bridge.decide import Decider
 from hardware_bridge.devices import DeviceHealth, OnboardingError, config_of, describe
 from hardware_bridge.faces import Dropped, FaceCache, device_plan
 from hardware_bridge.store import BridgeStore, LogEntry
-from hub.api.routing import ApiRoutes
-from hub.clock import Clock
-from hub.contracts import (
+from hub.domain.digits import card_number
+from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
+from hub.domain.masking import mask_scan
+from hub.sdk import (
+    Clock,
     DeviceAuthError,
     DeviceConfig,
     DeviceConfigError,
@@ -38,10 +40,8 @@ from hub.contracts import (
     DeviceError,
     DiscoveringDriver,
 )
-from hub.devices import Background
-from hub.domain.digits import card_number
-from hub.domain.gate import DeviceEvent, Direction, GateCredential, GateDecision, Medium, Scan
-from hub.domain.masking import mask_scan
+from hub.sdk.drivers import Background
+from hub.sdk.web import ApiRoutes
 
 log = logging.getLogger(__name__)
 FORGED_EVENT = "FORGED_EVENT"
@@ -57,7 +57,7 @@ def default_device_id(vendor: str, serial: str) -> str:
 
 @dataclass
 class BridgeHost:
-    """Implements `hub.contracts.DeviceHost` on the bridge's store and decider."""
+    """Implements `hub.sdk.DeviceHost` on the bridge's store and decider."""
 
     store: BridgeStore
     decider: Decider

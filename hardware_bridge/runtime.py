@@ -21,11 +21,10 @@ from hardware_bridge.metrics import BridgeMetrics
 from hardware_bridge.settings import BridgeSettings
 from hardware_bridge.store import BridgeStore, LogEntry
 from hardware_bridge.sync import HubLink, HubUnavailable
-from hub.clock import Clock, SystemClock
-from hub.contracts import DeviceDriver
 from hub.domain.gate import Direction, Medium, Scan
 from hub.domain.rules import RuleEngine
-from hub.plugins import HubPlugins, build_plugins
+from hub.sdk import Clock, DeviceDriver, SystemClock
+from hub.sdk.runtime import HubPlugins, build_plugins
 
 log = logging.getLogger(__name__)
 

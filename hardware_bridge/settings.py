@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from hub.config import ClearSettings
+from hub.sdk.runtime import ClearSettings
 
 
 class BridgeSettings(ClearSettings):

@@ -36,8 +36,8 @@ from hardware_bridge.faces import Dropped, FaceCache
 from hardware_bridge.links import Links
 from hardware_bridge.store import BridgeStore
 from hardware_bridge.syncloop import SyncLoop
-from hub.clock import Clock
-from hub.faces.jpeg import JpegError, inspect
+from hub.sdk import Clock
+from hub.sdk.jpeg import JpegError, inspect
 
 log = logging.getLogger(__name__)
 

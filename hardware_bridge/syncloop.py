@@ -24,7 +24,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from hub.tasks import cancel_and_wait
+from hub.sdk.runtime import cancel_and_wait
 
 if TYPE_CHECKING:
     from hardware_bridge.sync import HubLink

@@ -14,12 +14,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import aiohttp
+    from datetime import date, timedelta
 
-    from hub.api.routing import ApiRoutes
+    import aiohttp
+    from aiohttp import web
+
+    from hub.accounts.service import Account, AccountEntry
     from hub.clock import Clock
-    from hub.domain import Order
+    from hub.domain import Denial, Order, OrderRequest, Visitor
     from hub.domain.gate import DeviceEvent, GateCredential, GateDecision, Scan
+    from hub.sdk.outcome import Outcome
+    from hub.sdk.web.routing import ApiRoutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +169,11 @@ class DeviceDriver(Protocol):
         ...
 
 
+DriverFactory = Callable[[], DeviceDriver]
+"""What ``register_device_drivers`` adds under a vendor name: called once per bridge to
+build that vendor's driver (usually the driver class itself)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DiscoveredDevice:
     """A device that answered a discovery request (staff pick one to onboard)."""
@@ -213,26 +223,138 @@ class DeviceConfigError(DeviceError):
     reports ``INVALID_DEVICE_CONFIG``, so staff fix the command instead of the network."""
 
 
+class Orders(Protocol):
+    """The order service as a channel uses it (`hub.orders.OrderService`): every move
+    answers an `Outcome` (status + body) that the channel translates for its partner;
+    ``key`` makes a move idempotent."""
+
+    accounts: Accounts
+
+    async def get(
+        self,
+        order_id: str | None = None,
+        *,
+        channel: str | None = None,
+        partner_order_id: str | None = None,
+    ) -> Order | None: ...
+
+    async def check(self, request: OrderRequest) -> Denial | None: ...
+
+    async def place(self, request: OrderRequest, operation: str = "create") -> Outcome: ...
+
+    async def confirm(
+        self, order_id: str, *, key: str | None = None, **payment: Any
+    ) -> Outcome: ...
+
+    async def confirm_paid(
+        self, order_id: str, *, key: str, if_gone: Sequence[PartnerCall] = (), **payment: Any
+    ) -> Outcome: ...
+
+    async def cancel(self, order_id: str, *, key: str | None = None) -> Outcome: ...
+
+    async def refund(
+        self, order_id: str, ticket_ids: Sequence[str] | None = None, *, key: str | None = None
+    ) -> Outcome: ...
+
+    async def replace_visitors(
+        self, order_id: str, changes: Mapping[int, Visitor], *, key: str | None = None
+    ) -> Outcome: ...
+
+    async def availability(self, product_id: str, day: date, channel: str) -> dict[str, Any]: ...
+
+
+class Outbox(Protocol):
+    """The durable outbox (`hub.outbox.Outbox`): calls are queued in the caller's
+    transaction (``conn``), and `notify` wakes the workers after the commit."""
+
+    async def enqueue(self, conn: Any, calls: Sequence[PartnerCall]) -> int: ...
+
+    def notify(self) -> None: ...
+
+
+class Faces(Protocol):
+    """Visitors' face photos (`hub.faces.FaceService`)."""
+
+    max_bytes: int
+
+    async def enroll(
+        self, order: Order, index: int, photo: bytes, *, source: str
+    ) -> dict[str, Any]: ...
+
+
+class PaymentFailures(Protocol):
+    """Where a channel records a failed payment-provider call
+    (`hub.alerts.payments.PaymentFailures`); the ``payment_failures`` alert rule counts
+    them. No personal data in ``reference`` (merchant-side numbers only)."""
+
+    async def record(
+        self, provider: str, operation: str, *, code: str = "", reference: str = ""
+    ) -> None: ...
+
+
+class Accounts(Protocol):
+    """B2B accounts (`hub.accounts.AccountService`): credit and prepaid balances."""
+
+    async def get(self, account_id: str) -> Account | None: ...
+
+    async def open(
+        self, account_id: str, *, owner: str, kind: str, credit_limit: int = 0
+    ) -> Account: ...
+
+    async def set_status(self, account_id: str, status: str) -> Account: ...
+
+    async def top_up(
+        self, account_id: str, amount: int, *, key: str, note: str = ""
+    ) -> Account: ...
+
+    async def entries(
+        self, account_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[AccountEntry]: ...
+
+
+class Store(Protocol):
+    """One plugin's document store (`hub.plugin_store.PluginStore`): JSON documents by
+    (kind, key), optionally expiring."""
+
+    async def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def put(
+        self, kind: str, key: str, doc: dict[str, Any], *, ttl: timedelta | None = None
+    ) -> None: ...
+
+    async def add(
+        self, kind: str, key: str, doc: dict[str, Any], *, ttl: timedelta | None = None
+    ) -> bool: ...
+
+    async def delete(self, kind: str, key: str) -> bool: ...
+
+    async def list(
+        self, kind: str, *, prefix: str = "", limit: int = 1000
+    ) -> list[tuple[str, dict[str, Any]]]: ...
+
+
 class Services(Protocol):
     """The running hub's shared services (available once the application started)."""
 
-    orders: Any  # hub.orders.OrderService — typed loosely to keep this module import-light
-    outbox: Any  # hub.outbox.Outbox
+    orders: Orders
+    outbox: Outbox
     http: aiohttp.ClientSession
-    faces: Any  # hub.faces.FaceService
+    faces: Faces
     alerts: Any  # hub.alerts.AlertService (its ``payments`` recorder)
 
-    def store_for(self, namespace: str) -> Any:
-        """A `hub.plugin_store.PluginStore` for one plugin."""
+    def store_for(self, namespace: str) -> Store:
+        """One plugin's `Store`."""
         ...
 
 
 class ChannelContext:
-    """What the hub hands a channel adapter in ``setup``.
+    """What the hub hands a channel adapter in ``setup``: everything a channel reaches
+    of the running hub, so it never needs the application object itself.
 
     Routes must be mounted during ``setup`` (before the app starts); the services behind
     `orders`, `outbox` and `http` exist only once the app runs, so they are looked up on
-    use rather than captured."""
+    use rather than captured. ``staff_tokens`` are the bearer tokens of the staff roles
+    (``"admin"``, ``"boxoffice"``) that `require_staff` checks."""
 
     def __init__(
         self,
@@ -241,18 +363,20 @@ class ChannelContext:
         clock: Clock,
         services: Callable[[], Services],
         settings: Mapping[str, Any] | None = None,
+        staff_tokens: Mapping[str, str] | None = None,
     ) -> None:
         self.routes = routes
         self.clock = clock
         self.settings = dict(settings or {})
         self._services = services
+        self._staff_tokens = dict(staff_tokens or {})
 
     @property
-    def orders(self) -> Any:
+    def orders(self) -> Orders:
         return self._services().orders
 
     @property
-    def outbox(self) -> Any:
+    def outbox(self) -> Outbox:
         return self._services().outbox
 
     @property
@@ -260,22 +384,28 @@ class ChannelContext:
         return self._services().http
 
     @property
-    def faces(self) -> Any:
-        """Visitors' face photos (`hub.faces.FaceService`): enroll, withdraw."""
+    def faces(self) -> Faces:
+        """Visitors' face photos: enroll."""
         return self._services().faces
 
     @property
-    def payment_failures(self) -> Any:
-        """Where a channel records a failed payment-provider call
-        (`hub.alerts.payments.PaymentFailures.record`): the ``payment_failures`` alert
-        rule counts them."""
+    def payment_failures(self) -> PaymentFailures:
+        """Where a channel records a failed payment-provider call: the
+        ``payment_failures`` alert rule counts them."""
         return self._services().alerts.payments
 
     @property
-    def accounts(self) -> Any:
-        """B2B accounts (`hub.accounts.AccountService`), charged atomically with stock."""
+    def accounts(self) -> Accounts:
+        """B2B accounts, charged atomically with stock."""
         return self._services().orders.accounts
 
-    def store(self, namespace: str) -> Any:
-        """This plugin's document store (`hub.plugin_store.PluginStore`)."""
+    def store(self, namespace: str) -> Store:
+        """This plugin's document store."""
         return self._services().store_for(namespace)
+
+    def require_staff(self, request: web.Request, *roles: str) -> None:
+        """A 401 unless the request bears the token of one of the staff ``roles``
+        (``"admin"``, ``"boxoffice"``); a role without a token never matches."""
+        from hub.sdk.web.auth import require_bearer
+
+        require_bearer(request, *(self._staff_tokens.get(role, "") for role in roles))

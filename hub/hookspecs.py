@@ -21,11 +21,11 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from hub.alerts.delivery import AlertSinkRegistry
     from hub.contracts import PartnerCall
     from hub.domain import Order, Redemption, Ticket
     from hub.domain.rules.registry import RuleRegistry
-    from hub.registries import (
+    from hub.sdk.registries import (
+        AlertSinkRegistry,
         ChannelRegistry,
         DeviceDriverRegistry,
         PaymentProviderRegistry,
@@ -43,7 +43,7 @@ def register_channels(registry: ChannelRegistry) -> None:
     :param registry: the application's channel registry.
 
     Implement this to bring a new sales channel (an OTA, a kiosk, a partner API). The
-    adapter follows `hub.contracts.ChannelAdapter`: the hub calls its ``setup(ctx)`` once
+    adapter follows `hub.sdk.ChannelAdapter`: the hub calls its ``setup(ctx)`` once
     with the shared services, where it mounts its partner-facing routes, and its
     ``deliver(call)`` for each outbox call addressed to it.
     """
@@ -56,7 +56,7 @@ def register_payment_providers(registry: PaymentProviderRegistry) -> None:
     :param registry: the application's payment-provider registry.
 
     Implement this to let held orders be paid and refunded through a new provider; the
-    provider follows `hub.contracts.PaymentProvider`.
+    provider follows `hub.sdk.PaymentProvider`.
     """
 
 
@@ -82,7 +82,7 @@ def register_device_drivers(registry: DeviceDriverRegistry) -> None:
     :param registry: the device-driver registry of the venue bridge.
 
     Implement this to support a new family of turnstiles, access controllers or face
-    terminals. The driver follows `hub.contracts.DeviceDriver`.
+    terminals. The driver follows `hub.sdk.DeviceDriver`.
     """
 
 
@@ -93,10 +93,10 @@ def register_alert_sinks(registry: AlertSinkRegistry) -> None:
     :param registry: the application's alert-sink registry.
 
     Implement this to send threshold alerts somewhere new (a chat robot, a pager, mail).
-    The sink follows `hub.alerts.AlertSink`: ``check(config)`` validates a destination's
+    The sink follows `hub.sdk.alerts.AlertSink`: ``check(config)`` validates a destination's
     settings at start-up and ``send(message, config, ctx)`` delivers one message. The
     hub calls ``send`` only from the outbox, so it is retried on failure and a message
-    is queued once per alert transition; raise `hub.DeliveryError` when it did not land.
+    is queued once per alert transition; raise `hub.sdk.DeliveryError` when it did not land.
     Staff bind sinks to destinations in ``TICKETHUB_ALERT_DESTINATIONS``.
     """
 

@@ -3,7 +3,7 @@
 Built by `build_plugins()` (no module-level global). Built-in plugins in `plugins/` are
 found through the ``tickethub`` entry-point group exactly like third-party packages, and
 can be blocked by configuration (``TICKETHUB_BLOCKED_PLUGINS``). The essential plugin
-(`hub.builtin_rules`, the built-in rule checks) cannot be blocked.
+(`hub.essential_plugin`, the built-in rule checks) cannot be blocked.
 
 A third-party plugin that fails to import, to validate (a misspelt hook) or to register
 is left out with a warning that names it and its distribution, so one broken package does
@@ -15,7 +15,7 @@ is always an error: the installation itself is damaged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
@@ -25,15 +25,19 @@ from typing import Any
 import pluggy
 import typer
 
-from hub import builtin_rules, hookspecs
-from hub.alerts.delivery import AlertSinkRegistry
+from hub import essential_plugin, hookspecs
 from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
 from hub.domain.rules.registry import RuleRegistry
-from hub.registries import ChannelRegistry, DeviceDriverRegistry, PaymentProviderRegistry
+from hub.sdk.registries import (
+    AlertSinkRegistry,
+    ChannelRegistry,
+    DeviceDriverRegistry,
+    PaymentProviderRegistry,
+)
 
-ESSENTIAL: tuple[ModuleType, ...] = (builtin_rules,)
+ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin,)
 OWN_DISTRIBUTION = "tickethub"
 
 log = logging.getLogger("hub.plugins")
@@ -109,11 +113,21 @@ class HubPlugins:
         return origin
 
     # -- registration -------------------------------------------------------------------
-    def _each_impl(self, hook_name: str) -> Iterable[tuple[str, Any]]:
+    def _each_plugin(self, hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+        """(plugin name, caller) for each plugin implementing ``hook_name``, oldest first,
+        so later (third-party) registrations see the built-ins already there.
+
+        Each caller is pluggy's own (`PluginManager.subset_hook_caller`) with every other
+        implementing plugin left out: hook-call monitoring
+        (``pm.add_hookcall_monitoring``) and wrappers (``wrapper=True`` impls, which are
+        never left out) see each plugin's call, and the registries still learn which
+        plugin registered what, and can undo one plugin's half-done registrations."""
         hook = getattr(self.pm.hook, hook_name)
-        # Oldest first, so later (third-party) registrations see built-ins already there.
-        for impl in hook.get_hookimpls():
-            yield (self.pm.get_name(impl.plugin) or "?"), impl
+        impls = [i for i in hook.get_hookimpls() if not (i.wrapper or i.hookwrapper)]
+        for impl in impls:
+            others = [i.plugin for i in impls if i.plugin is not impl.plugin]
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+            yield (self.pm.get_name(impl.plugin) or "?"), caller
 
     def _register_all(self) -> None:
         failed: set[str] = set()
@@ -124,17 +138,17 @@ class HubPlugins:
             ("register_device_drivers", self.devices),
             ("register_alert_sinks", self.alert_sinks),
         ):
-            for name, impl in self._each_impl(hook_name):
+            for name, call in self._each_plugin(hook_name):
                 if name in failed:
                     continue
                 registry._set_source(name)
                 origin = self._third_party(name)
                 if origin is None:
-                    impl.function(registry=registry)
+                    call(registry=registry)
                     continue
                 before = _snapshot(registry)
                 try:
-                    impl.function(registry=registry)
+                    call(registry=registry)
                 except Exception as exc:
                     _restore(registry, before)
                     broken = BrokenPlugin(name, *origin, f"{hook_name} failed: {_reason(exc)}")
@@ -168,12 +182,12 @@ class HubPlugins:
 
     def add_cli_commands(self, app: typer.Typer) -> None:
         """Each plugin's commands; a third-party plugin whose hook fails is left out."""
-        for name, impl in self._each_impl("add_cli_commands"):
+        for name, call in self._each_plugin("add_cli_commands"):
             if self._third_party(name) is None:
-                impl.function(app=app)
+                call(app=app)
                 continue
             try:
-                impl.function(app=app)
+                call(app=app)
             except Exception as exc:
                 origin = self._third_party(name) or ("?", "?")
                 broken = BrokenPlugin(name, *origin, f"add_cli_commands failed: {_reason(exc)}")

@@ -217,7 +217,7 @@ def test_a_third_party_plugin_failing_to_register_is_taken_out_whole(
     site = tmp_path / "site"
     site.mkdir()
     (site / "halfway_plugin.py").write_text(
-        "from hub import hookimpl\n"
+        "from hub.sdk import hookimpl\n"
         "class Channel:\n"
         "    name = 'halfway'\n"
         "@hookimpl\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Generator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -17,19 +18,20 @@ import pluggy
 import pytest
 from typer.testing import CliRunner
 
-import hub
-from hub import ChannelAdapter, Order, OrderLine, OrderState, PartnerCall, hookimpl
+import hub.essential_plugin
+from hub import hookspecs
 from hub.cli import app
 from hub.cli import plugins as cli_plugins
 from hub.plugins import HubPlugins, build_plugins
-from hub.registry import RegistryError
+from hub.sdk import ChannelAdapter, Order, OrderLine, OrderState, PartnerCall, hookimpl
+from hub.sdk.registries import RegistryError
 from tests.plugins_fixture import echo_channel
 
 if TYPE_CHECKING:
-    from hub.registries import ChannelRegistry
+    from hub.sdk.registries import ChannelRegistry
 
 BOXOFFICE = "channel_boxoffice"
-ESSENTIAL = "hub.builtin_rules"
+ESSENTIAL = "hub.essential_plugin"
 
 
 def _boxoffice_written() -> bool:
@@ -121,7 +123,7 @@ def test_blocking_a_builtin_by_name_keeps_it_out() -> None:
 
 def test_the_essential_plugin_cannot_be_blocked() -> None:
     plugins = build_plugins(blocked=[ESSENTIAL], load_entry_points=False)
-    assert plugins.pm.get_plugin(ESSENTIAL) is hub.builtin_rules
+    assert plugins.pm.get_plugin(ESSENTIAL) is hub.essential_plugin
     assert any(rule.source == ESSENTIAL for rule in plugins.rules)
     (info,) = [i for i in plugins.describe() if i.name == ESSENTIAL]
     assert info.essential and not info.blocked
@@ -222,3 +224,56 @@ def test_the_shipped_pytest_fixture_loads_the_installed_plugins(hub_plugins: Hub
     """`hub_plugins` comes from the `pytest11` entry point, as plugin authors get it."""
     assert {"boxoffice", "agency", "ctrip"} <= set(hub_plugins.channels.names())
     assert "real_name" in hub_plugins.rules.names()
+
+
+class RegisterWatcher:
+    """A plugin wrapping ``register_channels`` (pluggy's new-style wrapper): it sees each
+    plugin's registration go through, with the registry before and after."""
+
+    __name__ = "register-watcher"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[list[str], list[str]]] = []
+
+    @hookimpl(wrapper=True)
+    def register_channels(self, registry: ChannelRegistry) -> Generator[None, None, None]:
+        before = registry.names()
+        result = yield
+        self.seen.append((before, registry.names()))
+        return result
+
+
+def test_register_hooks_go_through_pluggy_so_wrappers_see_each_plugin() -> None:
+    watcher = RegisterWatcher()
+    plugins = build_plugins(
+        load_entry_points=False,
+        extra=[ChannelPlugin("first", "one"), ChannelPlugin("second", "two"), watcher],
+    )
+    assert plugins.channels.names() == ["one", "two"]
+    # The wrapper ran around each plugin's registration, oldest first; it was not
+    # called as a registration itself.
+    assert watcher.seen == [([], ["one"]), (["one"], ["one", "two"])]
+    assert [e.source for e in plugins.channels] == ["first", "second"]
+
+
+def test_hookcall_monitoring_sees_every_register_call() -> None:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(hub.essential_plugin, name=ESSENTIAL)
+    pm.register(ChannelPlugin("echo-plugin", echo_channel.CHANNEL))
+    calls: list[tuple[str, list[str]]] = []
+
+    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+        calls.append((hook_name, [i.plugin_name for i in impls]))
+
+    def after(*_: object) -> None:
+        return None
+
+    undo = pm.add_hookcall_monitoring(before, after)
+    try:
+        plugins = HubPlugins(pm, frozenset())
+    finally:
+        undo()
+    assert ("register_channels", ["echo-plugin"]) in calls
+    assert ("register_rules", [ESSENTIAL]) in calls
+    assert echo_channel.CHANNEL in plugins.channels

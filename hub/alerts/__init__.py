@@ -8,10 +8,11 @@ plugin contract), `service` (the periodic evaluation)."""
 
 from __future__ import annotations
 
-from hub.alerts.delivery import ALERT_POLICY, AlertSinkRegistry, Destination
+from hub.alerts.delivery import ALERT_POLICY, Destination
 from hub.alerts.engine import Move
 from hub.alerts.service import AlertService
-from hub.alerts.sink import AlertMessage, AlertSink, SinkContext, mask_config, post_json, required
+from hub.sdk.alerts import AlertMessage, AlertSink, SinkContext, mask_config, post_json, required
+from hub.sdk.registries import AlertSinkRegistry
 
 __all__ = [
     "ALERT_POLICY",

@@ -15,12 +15,12 @@ from typing import Any
 import aiohttp
 
 from hub.alerts.measures import ALERT_PARTNER_PREFIX
-from hub.alerts.sink import AlertMessage, AlertSink, SinkContext, mask_config
 from hub.clock import Clock
 from hub.config import ConfigError
 from hub.contracts import ChannelAdapter, ChannelContext, PartnerCall
 from hub.outbox.policy import RetryPolicy
-from hub.registry import Registry
+from hub.sdk.alerts import AlertMessage, AlertSink, SinkContext, mask_config
+from hub.sdk.registries import AlertSinkRegistry
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")  # "alert:" + name fits outbox.partner(32)
 
@@ -33,10 +33,6 @@ ALERT_POLICY = RetryPolicy(
 )
 """Robots limit to ~20 messages a minute: back off from 5 s up to 2 min; after six
 hours an alert message is history, not news (it is dead-lettered for a person)."""
-
-
-class AlertSinkRegistry(Registry[AlertSink]):
-    kind = "alert sink"
 
 
 class Destination:

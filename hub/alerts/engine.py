@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.alerts import rules as rule_store
 from hub.alerts.measures import ALERT_PARTNER_PREFIX, measure
-from hub.alerts.sink import AlertMessage
 from hub.contracts import PartnerCall
+from hub.sdk.alerts import AlertMessage
 from hub.storage.tables import AlertRow
 
 ALERTS = AlertRow.__table__

@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.api.auth import staff_hub
-from hub.api.errors import ApiError, query_day, read_json, read_model
-from hub.api.routing import ApiRoutes, Body
+from hub.api.staff import staff_hub
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product, Venue
 from hub.inventory import admin as inventory
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.parsing import query_day, read_json, read_model
+from hub.sdk.web.routing import ApiRoutes, Body
 from hub.storage.db import reader
 from hub.storage.tables import VenueRow
 

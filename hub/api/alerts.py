@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from hub.alerts import engine, rules
 from hub.alerts.rules import RuleIn
-from hub.api.auth import staff_hub
-from hub.api.errors import ApiError, path_id, read_model
-from hub.api.routing import NO_BODY, ApiRoutes
+from hub.api.staff import staff_hub
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.parsing import path_id, read_model
+from hub.sdk.web.routing import NO_BODY, ApiRoutes
 from hub.storage.db import reader
 
 

@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
 from hub.api import admin, alerts, bridge, faces, health, public, reconcile
-from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
-from hub.api.routing import ApiRoutes
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
@@ -33,6 +31,9 @@ from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
+from hub.sdk.web.errors import error_middleware
+from hub.sdk.web.parsing import MAX_BODY
+from hub.sdk.web.routing import ApiRoutes
 from hub.settings import Settings
 from hub.storage import migrate
 from hub.storage.db import create_engine
@@ -188,6 +189,10 @@ def create_app(
                 clock=clock,
                 services=lambda: app[HUB],
                 settings=settings.channel_settings.get(entry.name, {}),
+                staff_tokens={
+                    "admin": settings.admin_token,
+                    "boxoffice": settings.boxoffice_token,
+                },
             )
         )
     app.router.add_routes(routes.table)

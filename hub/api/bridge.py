@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.alerts.health import HeartbeatIn
-from hub.api.auth import bearer_matches, staff_hub
-from hub.api.errors import ApiError, query_day, read_model
-from hub.api.routing import ApiRoutes, JsonSchema
+from hub.api.staff import staff_hub
 from hub.redemptions import feed
 from hub.redemptions.uploads import RedemptionRecorder, UploadIn
+from hub.sdk.web.auth import bearer_matches
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.parsing import query_day, read_model
+from hub.sdk.web.routing import ApiRoutes, JsonSchema
 
 if TYPE_CHECKING:
     from hub.api.app import Hub

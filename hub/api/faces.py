@@ -3,35 +3,27 @@ token), a venue's bridge reads the photo of one of its tickets (bridge token).
 
 The photo travels as the request body itself (``Content-Type: image/jpeg``), never inside
 JSON, and leaves the hub only on the bridge route, to the bridge of the ticket's venue.
-The mini-program's own routes (`plugins.channel_wechat`) use `read_photo` and
-`face_error` from here.
+The photo-reading helpers they share with the mini-program live in `hub.sdk.faces`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.auth import require_bearer
-from hub.api.errors import ApiError
-from hub.api.routing import ApiRoutes, JsonSchema, raw_body
-from hub.domain.digits import ascii_int
-from hub.faces import FaceError
+from hub.sdk.faces import PHOTO, FaceError, face_error, read_photo, visitor_index
+from hub.sdk.web.auth import require_bearer
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.routing import ApiRoutes, JsonSchema
 
 if TYPE_CHECKING:
     from hub.api.app import Hub
     from hub.domain import Order
 
 FACE_PATH = "/api/admin/orders/{order_id}/visitors/{index}/face"
-CHUNK = 64 * 1024
 
 
-PHOTO = raw_body(
-    "image/jpeg",
-    description="the JPEG itself (SOI … EOI, 64-4096 px a side), at most "
-    "TICKETHUB_FACE_MAX_BYTES (200 KiB)",
-)
 ENROLLED: JsonSchema = {
     "type": "object",
     "required": ["order_id", "visitor", "ticket_id", "face"],
@@ -67,38 +59,6 @@ def _hub(request: web.Request) -> Hub:
     from hub.api.app import HUB
 
     return request.app[HUB]
-
-
-def face_error(exc: FaceError) -> NoReturn:
-    raise ApiError(exc.status, exc.code, exc.message) from None
-
-
-def visitor_index(request: web.Request) -> int:
-    index = ascii_int(request.match_info["index"], 4)
-    if index is None:
-        raise ApiError(400, "INVALID_REQUEST", "visitor index: a number from 0")
-    return index
-
-
-async def read_photo(request: web.Request, max_bytes: int) -> bytes:
-    """The body, refused as soon as it passes `max_bytes` (before reading it all)."""
-    if request.content_type.startswith("multipart/"):
-        raise ApiError(
-            415, "UNSUPPORTED_MEDIA_TYPE", "Send the JPEG itself as the body (image/jpeg)"
-        )
-    too_large = ApiError(
-        413, "FACE_TOO_LARGE", f"The photo is larger than {max_bytes} bytes; send a smaller one"
-    )
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(CHUNK):
-        data += chunk
-        if len(data) > max_bytes:
-            raise too_large
-    if not data:
-        raise ApiError(400, "NOT_A_JPEG", "The body is empty; send the JPEG photo")
-    return bytes(data)
 
 
 def _staff(request: web.Request) -> Hub:

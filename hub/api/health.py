@@ -8,8 +8,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.alerts import health
-from hub.api.auth import staff_hub
-from hub.api.routing import ApiRoutes, JsonSchema
+from hub.api.staff import staff_hub
+from hub.sdk.web.routing import ApiRoutes, JsonSchema
 from hub.storage.db import reader
 
 _LIST: JsonSchema = {"type": "array", "items": {"type": "object"}}

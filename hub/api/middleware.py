@@ -51,7 +51,7 @@ def route_of(request: web.Request) -> str:
 
 
 def observe(*, log_requests: bool = True) -> Middleware:
-    """The outermost middleware (before `hub.api.errors.error_middleware`, so it sees
+    """The outermost middleware (before `hub.sdk.web.errors.error_middleware`, so it sees
     the status the caller gets)."""
 
     @web.middleware

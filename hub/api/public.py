@@ -11,9 +11,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
-from hub.api.errors import ApiError
-from hub.api.routing import ApiRoutes, JsonSchema
 from hub.gauges import gauges_for
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.routing import ApiRoutes, JsonSchema
 from hub.storage.db import reader
 from hub.storage.tables import TicketRow
 

@@ -9,15 +9,16 @@ from datetime import timedelta
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.auth import staff_hub
-from hub.api.errors import ApiError, path_id, query_day, read_model
-from hub.api.routing import ApiRoutes, raw_body
+from hub.api.staff import staff_hub
 from hub.domain.digits import ascii_int
 from hub.reconcile import store
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
 from hub.reconcile.service import UnsupportedChannel, import_statement, wechat_merchant
 from hub.reconcile.wechat_bill import BillError
+from hub.sdk.web.errors import ApiError
+from hub.sdk.web.parsing import path_id, query_day, read_model
+from hub.sdk.web.routing import ApiRoutes, raw_body
 from hub.storage.db import reader
 
 

@@ -42,7 +42,7 @@ from hub.bench.orders import (
     hub_order,
     seed_catalog,
 )
-from hub.orders.outcome import BUSY
+from hub.sdk.outcome import BUSY
 from hub.testing.processes import HubAdmin, HubProcesses
 
 UNLOADED_CONCURRENCY = 64

@@ -41,8 +41,8 @@ from hub.channels.mapping import to_order_request
 from hub.channels.spec import ChannelSpec, SignatureSide
 from hub.channels.verify import HttpCall, SignatureCheck
 from hub.domain import Denial
-from hub.orders.outcome import Outcome
 from hub.ratelimit import TokenBuckets
+from hub.sdk.outcome import Outcome
 
 __all__ = [
     "Handler",

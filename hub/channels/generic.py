@@ -22,7 +22,6 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.routing import partner_body
 from hub.channels import refunds
 from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import PathError, get_path, load_all
@@ -35,7 +34,8 @@ from hub.domain import Denial, DenialCode, Order, OrderState, Redemption, Ticket
 from hub.domain.order import TicketState
 from hub.hookspecs import hookimpl
 from hub.outbox.policy import RetryPolicy
-from hub.registries import ChannelRegistry
+from hub.sdk.registries import ChannelRegistry
+from hub.sdk.web.routing import partner_body
 
 log = logging.getLogger(__name__)
 

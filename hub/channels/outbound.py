@@ -13,7 +13,7 @@ says; this module writes OUR calls to the partner the same way, so a channel plu
 of ``[signing.outbound]`` — posts it with the hub's shared session under the callback's
 ``timeout_seconds``, waits its turn under the callback's ``rate_per_minute``, and reads
 the partner's result code where ``[envelope.response]`` says it is. It then either
-returns (the partner took the call) or raises `hub.DeliveryError`:
+returns (the partner took the call) or raises `hub.sdk.DeliveryError`:
 
 * retryable (the outbox tries again on the callback's schedule): a timeout, a network
   error, HTTP 5xx or 429, an answer that is not the partner's envelope (a proxy's error

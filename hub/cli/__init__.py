@@ -1,14 +1,21 @@
-"""The `tickethub` command. Each command group lives in its own module."""
+"""The `tickethub` command. Each command group lives in its own module.
+
+Commands shipped beside the hub rather than in it — the venue bridge's (``bridge``,
+``device``), the sandbox's (``demo``, the bridge's benches) — are found through the
+``tickethub.commands`` entry points, the way plugins' commands are found through their
+hook: the hub imports neither the bridge nor the sandbox.
+"""
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Annotated
 
 import typer
 
 from hub.cli import backfill as _backfill
 from hub.cli import backup as _backup
-from hub.cli import bench, channels, db, demo, outbox, plugins, serve, staff
+from hub.cli import bench, channels, db, outbox, plugins, serve, staff
 from hub.cli import reconcile as _reconcile
 from hub.cli import report as _report
 from hub.cli.errors import ClearErrors
@@ -49,17 +56,38 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(_report.app, name="report")
 app.add_typer(_reconcile.app, name="reconcile")
 app.add_typer(staff.app, name="staff")
-# The venue bridge ships in the same distribution; its commands are light to import.
-from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
-
-app.add_typer(bridge_app, name="bridge")
-app.add_typer(device_app, name="device")
 app.command("backfill")(_backfill.backfill)
 app.command("backup")(_backup.backup_command)
 app.command("restore")(_backup.restore_command)
 app.command("plugins")(plugins.plugins)
 app.command("serve")(serve.serve)
-app.command("demo")(demo.demo)
+
+COMMANDS_GROUP = "tickethub.commands"
+
+
+def _entry_point_commands(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    """Add each ``tickethub.commands`` entry point: its name is the command's path
+    (``bridge``, ``bench.sync``: a command of the ``bench`` group), its object a typer
+    application (added as a group) or a function (added as a command). One that does
+    not load is reported and left out, so the rest of the CLI still works."""
+    for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        parent_name, _, name = ep.name.rpartition(".")
+        parent = groups.get(parent_name) if parent_name else root
+        if parent is None:
+            typer.echo(f"tickethub: warning: command {ep.name}: no group {parent_name!r}", err=True)
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            typer.echo(f"tickethub: warning: command {ep.name} not loaded: {exc!r}", err=True)
+            continue
+        if isinstance(obj, typer.Typer):
+            parent.add_typer(obj, name=name)
+        else:
+            parent.command(name)(obj)
+
+
+_entry_point_commands(app, {"bench": bench.app})
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from hub.cli.errors import fail
 from hub.cli.options import DatabaseUrl
 from hub.cli.options import database_url as _url
-from hub.storage.sqlite_backup import BackupError, Schema, backup, restore
+from hub.sdk.sqlite_backup import BackupError, Schema, backup, restore
 
 Force = Annotated[bool, typer.Option("--force", help="replace an existing file")]
 

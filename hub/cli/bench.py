@@ -1,29 +1,19 @@
-"""``tickethub bench``: measurements that are run, not asserted (see the README's Benchmarks)."""
+"""``tickethub bench``: measurements that are run, not asserted (see the README's Benchmarks).
+
+The bridge's benches (``bench sync``, ``scans``, ``failover``) run a hub and a bridge
+together; they live in `sandbox.bench_cli` and join this group through the
+``tickethub.commands`` entry points, so the hub imports neither."""
 
 from __future__ import annotations
 
-import json
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from hub.bench.results import DbKind, report_result
 from hub.process import run_async
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks against a baseline server.")
-
-
-class DbKind(StrEnum):
-    sqlite = "sqlite"
-    postgres = "postgres"
-
-
-def _report(result: dict[str, Any], *, failed: bool) -> None:
-    """One JSON line on stdout (what scripts and the README read); exit 1 when the run
-    broke a promise (oversold, lost or duplicated), whatever the timings."""
-    typer.echo(json.dumps(result, separators=(", ", ": ")))
-    if failed:
-        raise typer.Exit(1)
 
 
 @app.callback()
@@ -108,56 +98,7 @@ def orders(
     else:
         result = run_async(run_bench(cfg, quiet=json_only))
         failed = bool(result["oversold"] or result["errors"])
-    _report(result, failed=failed)
-
-
-@app.command("sync")
-def sync(
-    decisions: Annotated[int, typer.Option(min=1, help="offline decisions to sync (N)")] = 100_000,
-    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
-) -> None:
-    """N offline bridge decisions synced to a hub process: time, lost, duplicated (JSON)."""
-    from hardware_bridge.bench import bench_sync
-
-    result = run_async(bench_sync(decisions, db.value))
-    _report(result, failed=bool(result["lost"] or result["duplicated"]))
-
-
-@app.command("scans")
-def scans(
-    scans: Annotated[int, typer.Option(min=1, help="scans per phase (offline, online)")] = 5000,
-    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
-    readers: Annotated[
-        int,
-        typer.Option(
-            min=1, max=1000, help="QR readers onboarded on the bridge; scans spread over them"
-        ),
-    ] = 1,
-) -> None:
-    """Decision latency p50/p99 and scans/s at the bridge, offline and online (JSON)."""
-    from hardware_bridge.bench import bench_scans
-
-    _report(run_async(bench_scans(scans, db.value, readers=readers)), failed=False)
-
-
-@app.command("failover")
-def failover(
-    cycles: Annotated[int, typer.Option(min=1, max=100, help="outage cycles")] = 5,
-    heartbeat: Annotated[
-        float, typer.Option(min=0.1, max=60, help="the bridge's heartbeat interval (s)")
-    ] = 2.0,
-    hub_timeout: Annotated[
-        float, typer.Option(min=0.5, max=120, help="the bridge's per-call timeout (s)")
-    ] = 10.0,
-    failback_after: Annotated[int, typer.Option(min=1, max=20, help="heartbeats")] = 2,
-    db: Annotated[DbKind, typer.Option(help="the hub's database")] = DbKind.sqlite,
-) -> None:
-    """Bridge with two hub links on loopback: hub back → ONLINE, fail-over and fail-back
-    times p50/max over the cycles (JSON). Exits 1 if a decision was lost or doubled."""
-    from hardware_bridge.bench_failover import bench_failover
-
-    result = run_async(bench_failover(cycles, heartbeat, hub_timeout, failback_after, db.value))
-    _report(result, failed=bool(result["lost"] or result["duplicated"] or result["unsynced_left"]))
+    report_result(result, failed=failed)
 
 
 @app.command("reconcile")
@@ -176,4 +117,4 @@ def reconcile(
     from hub.bench.reconcile import bench_reconcile
 
     result = run_async(bench_reconcile(lines, database_url))
-    _report(result, failed=not result["ok"])
+    report_result(result, failed=not result["ok"])

@@ -16,8 +16,9 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from hub.config import ConfigError
+from hub.sdk.runtime import EXIT_CONFIG, fail
 
-EXIT_CONFIG = 2
+__all__ = ["EXIT_CONFIG", "ClearErrors", "explain", "fail"]
 
 
 def explain(exc: BaseException) -> str | None:
@@ -31,13 +32,6 @@ def explain(exc: BaseException) -> str | None:
     if isinstance(exc, SpecError):
         return f"channel spec {exc}"
     return None
-
-
-def fail(line: str, code: int = EXIT_CONFIG) -> typer.Exit:
-    """Print the line; the caller raises what this returns (exit 2 for a configuration
-    mistake; a command that refuses an operation it was given passes 1)."""
-    typer.echo(f"tickethub: error: {line}", err=True)
-    return typer.Exit(code)
 
 
 class ClearErrors(TyperGroup):

@@ -21,7 +21,7 @@ from hub.settings import Settings
 
 
 class _Registered(Protocol):
-    """What every registry entry exposes (`hub.registry.Entry`, the rule registry's
+    """What every registry entry exposes (`hub.sdk.registries.Entry`, the rule registry's
     `RegisteredRule`)."""
 
     name: str

@@ -5,8 +5,9 @@ See `hub.faces.service` for the rules and README "Face enrollment" for the API."
 from __future__ import annotations
 
 from hub.faces.crypto import FaceCipher, FaceKeyError, key_from_settings
-from hub.faces.jpeg import MAX_BYTES, JpegError, JpegInfo, inspect
-from hub.faces.service import FaceError, FacePhoto, FaceService, forget_revoked
+from hub.faces.service import FacePhoto, FaceService, forget_revoked
+from hub.sdk.faces import FaceError
+from hub.sdk.jpeg import MAX_BYTES, JpegError, JpegInfo, inspect
 
 __all__ = [
     "MAX_BYTES",

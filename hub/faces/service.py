@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock
 from hub.domain import Order, OrderState, Ticket, TicketState
-from hub.faces import jpeg
 from hub.faces import store as face_store
 from hub.faces.crypto import FaceCipher, FaceDecryptError
 from hub.redemptions.changes import stamp_ids
+from hub.sdk import jpeg
+from hub.sdk.faces import FaceError
 from hub.storage.db import reader
 from hub.storage.tables import TicketRow
 
@@ -39,16 +40,6 @@ log = logging.getLogger(__name__)
 TIX = TicketRow.__table__
 ENROLLABLE = (OrderState.CONFIRMED, OrderState.PARTLY_REDEEMED)
 STATUS = {"FACE_TOO_LARGE": 413, "NOT_A_JPEG": 400, "FACE_TOO_SMALL": 422}
-
-
-class FaceError(Exception):
-    """A refusal in the API's words: HTTP status, stable code, a message for people."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

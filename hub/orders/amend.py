@@ -33,9 +33,9 @@ from hub.domain.masking import mask_id
 from hub.domain.rules import SaleContext
 from hub.orders import claims as claim_store
 from hub.orders import records
-from hub.orders.outcome import Outcome
 from hub.orders.prepare import TicketSpec
 from hub.orders.tickets import issue
+from hub.sdk.outcome import Outcome
 from hub.storage.tables import OrderVisitorRow
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import DenialCode
-from hub.orders.outcome import Outcome
+from hub.sdk.outcome import Outcome
 from hub.storage.sealed import IdNumbers
 from hub.storage.tables import IdempotencyRow
 

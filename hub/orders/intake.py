@@ -28,10 +28,10 @@ from hub.domain.masking import mask_id
 from hub.inventory.ledger import BatchLedger
 from hub.orders import claims as claim_store
 from hub.orders import idempotency, records
-from hub.orders.outcome import Outcome
 from hub.orders.prepare import Prepared
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
+from hub.sdk.outcome import Outcome
 from hub.storage.db import reader
 from hub.storage.sealed import IdNumbers
 

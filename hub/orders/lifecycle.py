@@ -26,11 +26,11 @@ from hub.inventory import Stock, Taken
 from hub.metrics import HOLDS_EXPIRED
 from hub.orders import claims as claim_store
 from hub.orders import idempotency, records
-from hub.orders.outcome import Outcome
 from hub.orders.prepare import TicketSpec
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
 from hub.redemptions.changes import stamp_ids
+from hub.sdk.outcome import Outcome
 from hub.storage.sealed import IdNumbers
 from hub.storage.tables import AllocationRow, InventoryRow
 

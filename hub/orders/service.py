@@ -26,10 +26,10 @@ from hub.orders.amend import replace_visitors
 from hub.orders.idempotency import make_key
 from hub.orders.intake import Enqueue, Intake, IntakeItem
 from hub.orders.lifecycle import Lifecycle
-from hub.orders.outcome import BUSY, Outcome
 from hub.orders.prepare import prepare
 from hub.orders.writer import GroupCommitWriter, WriterBusy
 from hub.plugins import HubPlugins
+from hub.sdk.outcome import BUSY, Outcome
 from hub.storage.db import reader
 from hub.storage.sealed import IdNumbers
 from hub.storage.tables import InventoryRow

@@ -38,7 +38,6 @@ from typing import Any, ClassVar, Protocol, Self
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from hub import ChannelAdapter, Order, Ticket, hookimpl
 from hub.api.app import HUB, Hub, create_app
 from hub.api.bridge import recorder
 from hub.channels import ChannelSpec
@@ -48,7 +47,8 @@ from hub.orders import records
 from hub.outbox import OutboxWorker, policies_from
 from hub.plugins import build_plugins
 from hub.redemptions.uploads import RedemptionIn, UploadIn
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelAdapter, Order, Ticket, hookimpl
+from hub.sdk.registries import ChannelRegistry
 from hub.settings import Settings
 from hub.storage.tables import OrderRow, OutboxRow
 

@@ -19,15 +19,15 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.api.routing import ApiRoutes
 from hub.clock import Clock, SystemClock
 from hub.contracts import DeviceConfig
 from hub.domain.gate import DeviceEvent, GateDecision, Scan
+from hub.sdk.web.routing import ApiRoutes
 
 
 @dataclass
 class RecordingHost:
-    """Implements `hub.contracts.DeviceHost`. `valid` maps a scanned value to the entries
+    """Implements `hub.sdk.DeviceHost`. `valid` maps a scanned value to the entries
     it still has; a decision uses one up."""
 
     http: aiohttp.ClientSession

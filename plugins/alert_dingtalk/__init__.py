@@ -16,8 +16,8 @@ from urllib.parse import quote_plus
 
 import orjson
 
-from hub import DeliveryError, hookimpl
-from hub.alerts import AlertMessage, AlertSinkRegistry, SinkContext, post_json, required
+from hub.sdk import AlertSinkRegistry, DeliveryError, hookimpl
+from hub.sdk.alerts import AlertMessage, SinkContext, post_json, required
 
 __version__ = "0.1.0"
 RATE_LIMITED = {130101}  # "send too fast, exceed 20 times per minute"

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from hub import DeliveryError, hookimpl
-from hub.alerts import AlertMessage, AlertSinkRegistry, SinkContext, post_json, required
+from hub.sdk import AlertSinkRegistry, DeliveryError, hookimpl
+from hub.sdk.alerts import AlertMessage, SinkContext, post_json, required
 
 __version__ = "0.1.0"
 RATE_LIMITED = {9499, 11232}  # "too many request", "frequency limited"

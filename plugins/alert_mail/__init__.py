@@ -10,8 +10,8 @@ from typing import Any
 
 import aiosmtplib
 
-from hub import DeliveryError, hookimpl
-from hub.alerts import AlertMessage, AlertSinkRegistry, SinkContext, required
+from hub.sdk import AlertSinkRegistry, DeliveryError, hookimpl
+from hub.sdk.alerts import AlertMessage, SinkContext, required
 
 __version__ = "0.1.0"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from hub import DeliveryError, hookimpl
-from hub.alerts import AlertMessage, AlertSinkRegistry, SinkContext, post_json, required
+from hub.sdk import AlertSinkRegistry, DeliveryError, hookimpl
+from hub.sdk.alerts import AlertMessage, SinkContext, post_json, required
 
 __version__ = "0.1.0"
 TEXT_MAX, MARKDOWN_MAX = 2048, 4096  # bytes, WeCom's limits

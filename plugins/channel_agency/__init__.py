@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, hookimpl
 
 __version__ = "0.1.0"
 
@@ -31,7 +30,7 @@ class AgencyChannel:
         api_staff.mount(ctx, agencies, groups)
 
     async def deliver(self, call: Any) -> None:
-        from hub import DeliveryError
+        from hub.sdk import DeliveryError
 
         raise DeliveryError(f"agencies have no partner calls ({call.kind})", retryable=False)
 

@@ -16,9 +16,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from hub import jsonutil
-from hub.api.errors import ApiError
-from hub.api.routing import raw_body
+from hub.sdk.web import ApiError, json_dumps, json_loads, raw_body
 from plugins.channel_agency import signing
 from plugins.channel_agency.auth import Guard
 from plugins.channel_agency.groups import (
@@ -136,7 +134,7 @@ class RefundOut(GroupView):
 
 def parse(raw: bytes, model: type[M]) -> M:
     try:
-        data = jsonutil.loads(raw)
+        data = json_loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "INVALID_REQUEST", f"Body is not UTF-8 JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -150,7 +148,7 @@ def parse(raw: bytes, model: type[M]) -> M:
 
 
 def json(body: dict[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=jsonutil.dumps)
+    return web.json_response(body, status=status, dumps=json_dumps)
 
 
 def mount(ctx: Any, guard: Guard, agencies: Agencies, groups: Groups) -> None:

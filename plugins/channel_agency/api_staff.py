@@ -8,10 +8,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, query_day, read_model
-from hub.api.routing import NO_BODY
 from hub.domain import PriceRule
+from hub.sdk import ChannelContext
+from hub.sdk.web import NO_BODY, ApiError, query_day, read_model
 from plugins.channel_agency import noshow, statements
 from plugins.channel_agency.api_agency import AccountOut, AccountView, GroupView, RefundOut, json
 from plugins.channel_agency.groups import Groups, RefundIn
@@ -70,13 +69,11 @@ DECIDE: dict[int, str] = {
 }
 
 
-def mount(ctx: Any, agencies: Agencies, groups: Groups) -> None:
+def mount(ctx: ChannelContext, agencies: Agencies, groups: Groups) -> None:
     r = ctx.routes
 
     def auth(request: web.Request) -> None:
-        from hub.api.app import HUB
-
-        require_bearer(request, request.app[HUB].settings.admin_token)
+        ctx.require_staff(request, "admin")
 
     @r.put(
         f"{BASE}/{{agency_id}}",

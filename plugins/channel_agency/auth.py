@@ -14,8 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.api.errors import MAX_BODY, ApiError
-from hub.ratelimit import TokenBuckets
+from hub.sdk.web import MAX_BODY, ApiError, TokenBuckets
 from plugins.channel_agency import signing
 from plugins.channel_agency.profiles import Agencies
 

@@ -7,29 +7,22 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from hub.sdk.commands import CommandServices
 
 T = TypeVar("T")
 app = typer.Typer(help="Travel agencies: statements and no-shows.", no_args_is_help=True)
 
 
-async def _with_services(work: Callable[[Any, Any, Any], Awaitable[T]], url: str | None) -> T:
-    from hub.accounts import AccountService
-    from hub.clock import SystemClock
-    from hub.plugin_store import PluginStore
-    from hub.settings import Settings
-    from hub.storage.db import create_engine
+async def _with_services(work: Callable[[CommandServices], Awaitable[T]], url: str | None) -> T:
+    from hub.sdk.commands import command_services
 
-    engine = create_engine(url or Settings().database_url)
-    clock = SystemClock()
-    try:
-        return await work(
-            engine, AccountService(engine, clock), PluginStore(engine, clock, "agency")
-        )
-    finally:
-        await engine.dispose()
+    async with command_services("agency", url) as services:
+        return await work(services)
 
 
 @app.command("statement")
@@ -48,10 +41,10 @@ def statement(
     except ValueError as exc:
         raise typer.BadParameter("dates are YYYY-MM-DD") from exc
 
-    async def work(_engine: Any, accounts: Any, store: Any) -> dict[str, Any]:
-        if await store.get("profile", agency) is None:
+    async def work(services: CommandServices) -> dict[str, Any]:
+        if await services.store.get("profile", agency) is None:
             raise typer.BadParameter(f"no agency {agency}")
-        return await statements.statement(accounts, store, agency, first, last)
+        return await statements.statement(services.accounts, services.store, agency, first, last)
 
     doc = asyncio.run(_with_services(work, database_url))
     typer.echo(statements.to_csv(doc) if as_csv else json.dumps(doc, indent=2, ensure_ascii=False))
@@ -63,21 +56,9 @@ def noshows(
     database_url: str | None = typer.Option(None, "--database-url"),
 ) -> None:
     """Count no-shows per agency and apply each agency's policy (warn / suspend)."""
-    from hub.orders import records
-    from hub.settings import Settings
-    from hub.storage.db import reader
     from plugins.channel_agency import noshow
 
     day = date.fromisoformat(today) if today else date.today()
-
-    class _Orders:
-        def __init__(self, engine: Any) -> None:
-            self.reads = reader(engine)
-            self.ids = Settings().id_numbers()
-
-        async def get(self, order_id: str) -> Any:
-            async with self.reads.connect() as conn:
-                return await records.load_order(conn, ids=self.ids, order_id=order_id)
 
     class _Agencies:
         def __init__(self, accounts: Any, store: Any) -> None:
@@ -88,8 +69,8 @@ def noshows(
             doc = await self.store.get("profile", agency_id)
             await self.store.put("profile", agency_id, {**doc, "status": status})
 
-    async def work(engine: Any, accounts: Any, store: Any) -> list[dict[str, Any]]:
-        return await noshow.run(_Orders(engine), _Agencies(accounts, store), day)
+    async def work(services: CommandServices) -> list[dict[str, Any]]:
+        return await noshow.run(services.orders, _Agencies(services.accounts, services.store), day)
 
     for line in asyncio.run(_with_services(work, database_url)):
         typer.echo(json.dumps(line))

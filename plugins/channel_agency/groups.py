@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.errors import ApiError
 from hub.domain import Order, OrderLine, OrderRequest, TicketState, Visitor
 from hub.domain.masking import mask_id
-from hub.orders import Outcome
+from hub.sdk import Outcome
+from hub.sdk.web import ApiError
 from plugins.channel_agency.members import all_members, live_members, render
 from plugins.channel_agency.profiles import STORE, account_id
 from plugins.channel_agency.roster import check_visitors, roster_report_csv

@@ -13,11 +13,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import ChannelContext, DeliveryError, OrderRequest, PartnerCall
-from hub.api.auth import require_bearer
-from hub.api.errors import ApiError, outcome_response, query_day, read_model
-from hub.api.routing import NO_BODY
 from hub.domain import Contact, Order, OrderLine, Visitor
+from hub.sdk import ChannelContext, DeliveryError, OrderRequest, PartnerCall
+from hub.sdk.web import NO_BODY, ApiError, outcome_response, query_day, read_model
 
 
 class OrderIn(BaseModel):
@@ -86,9 +84,7 @@ class BoxOfficeChannel:
 
     def _auth(self, request: web.Request) -> ChannelContext:
         assert self.ctx is not None
-        from hub.api.app import HUB
-
-        require_bearer(request, request.app[HUB].settings.boxoffice_token)
+        self.ctx.require_staff(request, "boxoffice")
         return self.ctx
 
     def setup(self, ctx: ChannelContext) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
 from plugins.channel_ctrip import callbacks
 from plugins.channel_ctrip.adapter import CtripChannel
 

@@ -19,12 +19,19 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import ChannelContext, DeliveryError, PartnerCall
-from hub.api.routing import partner_body
-from hub.channels import ChannelSpec, load_all
-from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound
-from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
-from hub.outbox import RetryPolicy
+from hub.sdk import ChannelContext, DeliveryError, PartnerCall
+from hub.sdk.channels import (
+    ChannelSpec,
+    OutboundConfigError,
+    Refusal,
+    RetryPolicy,
+    SecretsMissing,
+    SpecInbound,
+    SpecOutbound,
+    callback_policies,
+    load_all,
+)
+from hub.sdk.web import partner_body
 from plugins.channel_ctrip import callbacks
 from plugins.channel_ctrip.services import CtripServices, async_services
 

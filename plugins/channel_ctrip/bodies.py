@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from hub import Order
 from hub.domain import OrderState, TicketState
+from hub.sdk import Order
 
 CONFIRMED_NOW = 1
 """``supplierConfirmType``: the answer itself is the confirmation."""

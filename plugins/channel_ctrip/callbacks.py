@@ -37,10 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
-from hub.channels.outbound import SpecOutbound
-from hub.channels.spec import ChannelSpec
-from hub.clock import Clock, SystemClock
+from hub.sdk import Clock, DeliveryError, Order, PartnerCall, Redemption, SystemClock, Ticket
+from hub.sdk.channels import ChannelSpec, SpecOutbound
 from plugins.channel_ctrip import bodies
 from plugins.channel_ctrip.requests import RequestLog, event_key, tickets_tag
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hub import Denial, DenialCode, Order
 from hub.domain import TicketState
 from hub.domain.takeback import Selection, take_admissions, take_all
+from hub.sdk import Denial, DenialCode, Order
 
 
 def everything(order: Order) -> Selection:

@@ -21,11 +21,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hub import ChannelContext, Denial, DenialCode, Order, OrderState
-from hub.channels.adapter import Inbound, SpecInbound
-from hub.channels.mapping import to_order_request
-from hub.channels.spec import ChannelSpec
 from hub.domain.order import fingerprint_json
+from hub.sdk import ChannelContext, Denial, DenialCode, Order, OrderState
+from hub.sdk.channels import ChannelSpec, Inbound, SpecInbound, to_order_request
 from plugins.channel_ctrip import bodies, selection
 from plugins.channel_ctrip.requests import RequestLog, event_key
 

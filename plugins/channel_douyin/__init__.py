@@ -9,8 +9,7 @@ queued by the hub in the redemption's own transaction (`certificates`).
 
 from __future__ import annotations
 
-from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
 from plugins.channel_douyin import certificates
 from plugins.channel_douyin.channel import DouyinChannel
 

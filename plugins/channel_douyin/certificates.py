@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import Field
 
-from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
-from hub.outbox import RetryPolicy
+from hub.sdk import DeliveryError, Order, PartnerCall, Redemption, Ticket
+from hub.sdk.channels import RetryPolicy
 from plugins.channel_douyin.openapi import OpenApi
 
 log = logging.getLogger(__name__)

@@ -25,12 +25,18 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import ChannelContext, DeliveryError, PartnerCall
-from hub.api.routing import partner_body
-from hub.channels import ChannelSpec, load_all
-from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound, http_call
-from hub.channels.outbound import callback_policies
-from hub.outbox import RetryPolicy
+from hub.sdk import ChannelContext, DeliveryError, PartnerCall
+from hub.sdk.channels import (
+    ChannelSpec,
+    Refusal,
+    RetryPolicy,
+    SecretsMissing,
+    SpecInbound,
+    callback_policies,
+    http_call,
+    load_all,
+)
+from hub.sdk.web import partner_body
 from plugins.channel_douyin import certificates
 from plugins.channel_douyin.certificates import VERIFY, Verifier, VerifyPolicy
 from plugins.channel_douyin.openapi import OpenApi, OpenApiNotConfigured

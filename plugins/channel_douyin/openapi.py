@@ -1,6 +1,6 @@
 """Our client of Douyin's fulfilment OpenAPI: a ``client_token`` cached and refreshed
 once at a time, the ``access-token`` header on every call, and answers judged the way
-the outbox needs them (`hub.DeliveryError`, retryable or not).
+the outbox needs them (`hub.sdk.DeliveryError`, retryable or not).
 
 Why not `hub.channels.outbound.SpecOutbound`? Douyin's calls are not one signed POST:
 a token is fetched first (and refreshed when Douyin says it expired), the voucher check
@@ -25,10 +25,9 @@ from typing import Any
 
 import aiohttp
 
-from hub import DeliveryError
-from hub.channels.jsondoc import loads
-from hub.channels.sender import check_status, exchange
-from hub.channels.spec import ChannelSpec
+from hub.sdk import DeliveryError
+from hub.sdk.channels import ChannelSpec, check_status, exchange
+from hub.sdk.channels import load_json_doc as loads
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,9 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub import ChannelContext, Denial, DenialCode, Order, OrderState
-from hub.channels.adapter import Inbound, SpecInbound
-from hub.channels.mapping import to_order_request
-from hub.channels.spec import ChannelSpec
 from hub.domain.order import TicketState, fingerprint_json
+from hub.sdk import ChannelContext, Denial, DenialCode, Order, OrderState
+from hub.sdk.channels import ChannelSpec, Inbound, SpecInbound, to_order_request
 
 log = logging.getLogger(__name__)
 

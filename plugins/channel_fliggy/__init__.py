@@ -8,8 +8,7 @@ return the calls an event causes; the hub queues them in the transaction of the 
 
 from __future__ import annotations
 
-from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
 from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.channel import FliggyChannel
 

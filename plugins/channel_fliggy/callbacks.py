@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub import Order, PartnerCall, Redemption, Ticket
-from hub.channels.spec import ChannelSpec
+from hub.sdk import Order, PartnerCall, Redemption, Ticket
+from hub.sdk.channels import ChannelSpec
 
 CHANNEL = "fliggy"
 VERIFY = "verify"

@@ -25,13 +25,19 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import ChannelContext, DeliveryError, Order, PartnerCall
-from hub.api.routing import partner_body
-from hub.channels import ChannelSpec, load_all
-from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
-from hub.channels.generic import SpecChannel
-from hub.channels.outbound import OutboundConfigError, callback_policies
-from hub.channels.top import TopOutbound
+from hub.sdk import ChannelContext, DeliveryError, Order, PartnerCall
+from hub.sdk.channels import (
+    ChannelSpec,
+    Inbound,
+    OutboundConfigError,
+    SecretsMissing,
+    SpecChannel,
+    SpecInbound,
+    TopOutbound,
+    callback_policies,
+    load_all,
+)
+from hub.sdk.web import partner_body
 from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
 

@@ -10,8 +10,7 @@ the transaction of the change.
 
 from __future__ import annotations
 
-from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
 from plugins.channel_meituan import callbacks
 from plugins.channel_meituan.channel import MeituanChannel
 

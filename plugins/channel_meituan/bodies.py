@@ -22,8 +22,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from hub import Order
 from hub.domain import TicketState
+from hub.sdk import Order
 
 BEIJING = timezone(timedelta(hours=8))
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -31,9 +31,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub import DeliveryError, Order, PartnerCall, Redemption, Ticket
-from hub.channels.outbound import SpecOutbound
-from hub.clock import Clock, SystemClock
+from hub.sdk import Clock, DeliveryError, Order, PartnerCall, Redemption, SystemClock, Ticket
+from hub.sdk.channels import SpecOutbound
 from plugins.channel_meituan import bodies
 from plugins.channel_meituan.refunds import RETENTION, RefundLog, tickets_tag
 

@@ -29,17 +29,24 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hub import ChannelContext, DeliveryError, PartnerCall
-from hub.api.routing import partner_body
-from hub.channels import ChannelSpec, load_spec
-from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
-from hub.channels.loader import default_folder
-from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
+from hub.sdk import ChannelContext, DeliveryError, PartnerCall
+from hub.sdk.channels import (
+    ChannelSpec,
+    Inbound,
+    OutboundConfigError,
+    SecretsMissing,
+    SpecInbound,
+    SpecOutbound,
+    callback_policies,
+    default_folder,
+    load_spec,
+)
+from hub.sdk.web import partner_body
 from plugins.channel_meituan import callbacks
 from plugins.channel_meituan.services import MeituanServices
 
 if TYPE_CHECKING:
-    from hub.outbox import RetryPolicy
+    from hub.sdk.channels import RetryPolicy
 
 log = logging.getLogger(__name__)
 

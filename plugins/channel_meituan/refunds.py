@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from hub import Denial, DenialCode, Order
 from hub.domain.takeback import Selection, live_tickets, take_admissions, take_all
+from hub.sdk import Denial, DenialCode, Order
 
 RETENTION = timedelta(days=120)
 """Long enough for every retry and every late notice about an order."""

@@ -22,11 +22,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hub import ChannelContext, Denial, DenialCode, Order, OrderState
-from hub.channels.adapter import Inbound, SpecInbound
-from hub.channels.mapping import to_order_request
-from hub.channels.spec import ChannelSpec
 from hub.domain.order import fingerprint_json
+from hub.sdk import ChannelContext, Denial, DenialCode, Order, OrderState
+from hub.sdk.channels import ChannelSpec, Inbound, SpecInbound, to_order_request
 from plugins.channel_meituan import bodies
 from plugins.channel_meituan.callbacks import ISSUED
 from plugins.channel_meituan.refunds import RefundLog, choose

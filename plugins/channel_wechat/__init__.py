@@ -8,8 +8,7 @@ adapter (`channel.WeChatChannel`) delivers them.
 
 from __future__ import annotations
 
-from hub import Order, PartnerCall, Ticket, hookimpl
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelRegistry, Order, PartnerCall, Ticket, hookimpl
 from plugins.channel_wechat import events
 from plugins.channel_wechat.channel import WeChatChannel
 

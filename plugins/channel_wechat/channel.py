@@ -7,8 +7,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub import ChannelContext, DeliveryError, Order, OrderState, PartnerCall
-from hub.outbox import RetryPolicy
+from hub.sdk import ChannelContext, DeliveryError, Order, OrderState, PartnerCall
+from hub.sdk.channels import RetryPolicy
 from plugins.channel_wechat import config as wx_config
 from plugins.channel_wechat.config import WeChatConfig
 from plugins.channel_wechat.events import CHANNEL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta, timezone
 
-from hub import Order, PartnerCall, Ticket
+from hub.sdk import Order, PartnerCall, Ticket
 from plugins.channel_wechat.trades import out_refund_no
 
 CHANNEL = "wechat"

@@ -17,18 +17,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from wechatpy.crypto import WeChatWxaCrypto
 
-from hub import Order, OrderLine, OrderRequest, OrderState, Visitor
-from hub.api.errors import ApiError, outcome_response, query_day, read_model
-from hub.api.faces import PHOTO, face_error, read_photo, visitor_index
-from hub.api.routing import NO_BODY
-from hub.faces import FaceError
+from hub.sdk import Order, OrderLine, OrderRequest, OrderState, Visitor
+from hub.sdk.faces import PHOTO, FaceError, face_error, read_photo, visitor_index
+from hub.sdk.web import NO_BODY, ApiError, outcome_response, query_day, read_model
 from plugins.channel_wechat.messages import WeChatApiError, get_json
 from plugins.channel_wechat.notifications import Refused
 from plugins.channel_wechat.pay_api import PayError, Prepay
 from plugins.channel_wechat.trades import SESSION_TTL, mask_openid
 
 if TYPE_CHECKING:
-    from hub.api.routing import ApiRoutes
+    from hub.sdk.web import ApiRoutes
     from plugins.channel_wechat.channel import WeChatChannel
 
 log = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hub import Order
-from hub.api.routing import partner_body
+from hub.sdk import Order
+from hub.sdk.web import partner_body
 from plugins.channel_wechat import events, signing_v2, signing_v3
 from plugins.channel_wechat.signing_v3 import Unverified
 
 if TYPE_CHECKING:
-    from hub.api.routing import ApiRoutes
+    from hub.sdk.web import ApiRoutes
     from plugins.channel_wechat.channel import WeChatChannel
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceDriverRegistry, hookimpl
 from plugins.device_hikvision.driver import HikvisionDriver
 
 __version__ = "0.1.0"

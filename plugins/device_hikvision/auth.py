@@ -26,8 +26,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from hub import DeviceConfig, DeviceConfigError
-from hub.devices import peer_ip
+from hub.sdk import DeviceConfig, DeviceConfigError
+from hub.sdk.drivers import peer_ip
 
 REALM = "tickethub"
 NONCE_SECONDS = 300

@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import (
+from hub.sdk import (
     DeviceConfig,
     DeviceConfigError,
     DeviceError,
@@ -43,7 +43,7 @@ from hub import (
     GateCredential,
     Scan,
 )
-from hub.devices import Background
+from hub.sdk.drivers import Background
 from plugins.device_hikvision.auth import DigestGuard, address_of, event_credentials, same_ip
 from plugins.device_hikvision.events import (
     AccessEvent,

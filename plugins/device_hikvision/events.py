@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub import DeviceEvent, Direction, Medium
+from hub.sdk import DeviceEvent, Direction, Medium
 
 MAJOR_ACCESS = 5
 GRANTED = {0x01: Medium.CARD, 0x4B: Medium.FACE, 0x9C: Medium.QR, 0x400: Medium.CARD}

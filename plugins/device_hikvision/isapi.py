@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from hub import DeviceAuthError, DeviceError, DeviceInfo
+from hub.sdk import DeviceAuthError, DeviceError, DeviceInfo
 
 XMLNS = "http://www.isapi.org/ver20/XMLSchema"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"

@@ -13,8 +13,7 @@ p99 2.6 ms with it (1000 sequential scans)."""
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceDriverRegistry, hookimpl
 from plugins.device_mqtt.driver import MqttDriver
 
 __version__ = "0.1.0"

@@ -46,7 +46,8 @@ import aiomqtt
 from cachetools import TTLCache
 from pydantic import ValidationError
 
-from hub import (
+from hub.domain.masking import mask_scan
+from hub.sdk import (
     DeviceConfig,
     DeviceConfigError,
     DeviceError,
@@ -57,8 +58,7 @@ from hub import (
     GateDecision,
     Scan,
 )
-from hub.devices import Background
-from hub.domain.masking import mask_scan
+from hub.sdk.drivers import Background
 from plugins.device_mqtt.profile import (
     MIN_SECRET,
     Incoming,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub import Direction, Medium
-from hub.devices import merge_options
+from hub.sdk import Direction, Medium
+from hub.sdk.drivers import merge_options
 
 MAX_PAYLOAD = 16 * 1024
 

@@ -10,8 +10,7 @@ configured with, or ``Authorization: Bearer``) and may be pinned to its ``addres
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceDriverRegistry, hookimpl
 from plugins.device_qrhttp.driver import QRHttpDriver
 
 __version__ = "0.1.0"

@@ -47,7 +47,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from pydantic import ValidationError
 
-from hub import (
+from hub.domain.masking import mask_scan
+from hub.sdk import (
     DeviceConfig,
     DeviceConfigError,
     DeviceError,
@@ -57,7 +58,6 @@ from hub import (
     GateDecision,
     Scan,
 )
-from hub.domain.masking import mask_scan
 from plugins.device_qrhttp.mapping import MappingError, QRMapping, build, shipped
 
 log = logging.getLogger(__name__)

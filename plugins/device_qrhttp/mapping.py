@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from hub import Medium
-from hub.devices import merge_options
+from hub.sdk import Medium
+from hub.sdk.drivers import merge_options
 
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
 SOURCES = ("query", "json", "form")

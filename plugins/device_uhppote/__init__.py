@@ -9,8 +9,7 @@ ticket opens, default ``[1, 2, 3, 4]``), ``gates`` (door number → gate name),
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceDriverRegistry, hookimpl
 from plugins.device_uhppote.driver import UhppoteDriver
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
-from hub import DeviceConfig, DeviceConfigError, DeviceError
+from hub.sdk import DeviceConfig, DeviceConfigError, DeviceError
 
 
 def ip_of(address: str) -> str:

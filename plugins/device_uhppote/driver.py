@@ -51,7 +51,7 @@ from typing import Any
 
 from uhppoted import decode, uhppote_async
 
-from hub import (
+from hub.sdk import (
     DeviceConfig,
     DeviceError,
     DeviceHost,
@@ -59,7 +59,7 @@ from hub import (
     DiscoveredDevice,
     GateCredential,
 )
-from hub.devices import Background
+from hub.sdk.drivers import Background
 from plugins.device_uhppote.calls import ControllerCalls, ip_of
 from plugins.device_uhppote.events import (
     KIND_CARD,
@@ -427,7 +427,7 @@ class UhppoteDriver:
             return read
 
     async def check(self, device: DeviceConfig) -> None:
-        """Liveness for the bridge's health report (`hub.CheckingDriver`): one get-status
+        """Liveness for the bridge's health report (`hub.sdk.CheckingDriver`): one get-status
         within the driver's timeout. A controller that answers again after silence is
         re-configured first, as the poll does (it may have rebooted)."""
         state = self._state(device)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
-from hub import DeviceConfig, DeviceEvent, Direction, Medium
+from hub.sdk import DeviceConfig, DeviceEvent, Direction, Medium
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from uhppoted import uhppote_async
 
-from hub import DeviceError, GateCredential
+from hub.sdk import DeviceError, GateCredential
 
 if TYPE_CHECKING:
     from plugins.device_uhppote.calls import ControllerCalls

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub import DeviceConfig
+from hub.sdk import DeviceConfig
 from plugins.device_uhppote.profiles import ProfileBook
 
 

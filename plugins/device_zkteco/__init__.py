@@ -7,8 +7,7 @@ local time offset (its logs carry local time)."""
 
 from __future__ import annotations
 
-from hub import hookimpl
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceDriverRegistry, hookimpl
 from plugins.device_zkteco.driver import ZKTecoDriver
 
 __version__ = "0.1.0"

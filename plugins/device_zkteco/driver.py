@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import (
+from hub.sdk import (
     DeviceConfig,
     DeviceConfigError,
     DeviceError,
@@ -40,7 +40,7 @@ from hub import (
     GateCredential,
     Medium,
 )
-from hub.devices import address_ip, peer_ip
+from hub.sdk.drivers import address_ip, peer_ip
 from plugins.device_zkteco import protocol as zk
 
 log = logging.getLogger(__name__)

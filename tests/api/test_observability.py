@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
-from hub import ChannelContext, PartnerCall, hookimpl
 from hub.api.app import create_app
 from hub.cli import app as cli_app
 from hub.clock import FixedClock
@@ -31,6 +30,7 @@ from hub.logmask import MaskPersonalData
 from hub.metrics import IN_PARK
 from hub.outbox import OutboxStore
 from hub.plugins import build_plugins
+from hub.sdk import ChannelContext, PartnerCall, hookimpl
 from tests.support import T0, hub_client, hub_of, order, seed, settings
 
 ID_NUMBER = "110101199003071234"

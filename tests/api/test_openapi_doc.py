@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from hub.api.public import REDOC
-from hub.api.routing import Body
+from hub.sdk.web.routing import Body
 from tests.support import hub_client, hub_of
 
 

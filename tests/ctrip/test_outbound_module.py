@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub import DeliveryError
 from hub.channels import load_all
 from hub.channels.codecs import ctrip_decrypt, ctrip_sign, verify_meituan_mws
 from hub.channels.outbound import OutboundConfigError, SpecOutbound
+from hub.sdk import DeliveryError
 from sandbox.ota.ctrip import CtripReceiver
 from tests.ctrip.kit import SECRETS, fast_spec
 

@@ -1,4 +1,4 @@
-"""What the drivers share through the public API: `hub.devices` (options over defaults,
+"""What the drivers share through the public API: `hub.sdk.drivers` (options over defaults,
 background tasks) and `hub.domain.masking.mask_scan` (what of a scan reaches a log)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from hub import Medium
-from hub.devices import Background, merge_options
 from hub.domain.masking import mask_scan
+from hub.sdk import Medium
+from hub.sdk.drivers import Background, merge_options
 
 
 def test_options_override_one_nested_key_and_leave_the_defaults_untouched() -> None:
@@ -52,7 +52,7 @@ async def test_background_logs_a_failure_and_close_cancels_what_is_left(
     async def waits() -> None:
         await release.wait()
 
-    with caplog.at_level(logging.WARNING, logger="hub.devices"):
+    with caplog.at_level(logging.WARNING, logger="hub.sdk.drivers"):
         failing = tasks.spawn(fails())
         waiting = tasks.spawn(waits())
         await asyncio.wait([failing])

@@ -97,7 +97,7 @@ def test_builtin_rules_plugin_registers_every_builtin_as_default() -> None:
     for name in expected:
         rule = rules.get(name)
         assert rule.default, name
-        assert rule.source == "hub.builtin_rules"
+        assert rule.source == "hub.essential_plugin"
     assert rules.get("entries").phases == frozenset({"entry"})
     assert rules.get("age").phases == frozenset({"sale"})
 

@@ -7,8 +7,9 @@ import struct
 
 import pytest
 
-from hub.faces import FaceCipher, FaceKeyError, JpegError, inspect, key_from_settings
+from hub.faces import FaceCipher, FaceKeyError, key_from_settings
 from hub.logmask import mask_text
+from hub.sdk.jpeg import JpegError, inspect
 from tests.faces.jpegs import face_jpeg
 
 

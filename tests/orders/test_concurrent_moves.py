@@ -24,7 +24,7 @@ from hub.catalog.service import new_venue_keys
 from hub.clock import FixedClock
 from hub.domain import OrderLine, OrderRequest, Visitor
 from hub.domain.rules import RuleEngine, builtin_registry
-from hub.orders.outcome import Outcome
+from hub.sdk.outcome import Outcome
 from hub.storage.db import create_all, create_engine
 from hub.storage.tables import VenueRow
 from tests.orders.test_order_flow import cells

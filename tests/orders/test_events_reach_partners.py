@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from hub import ChannelContext, DeliveryError, Order, PartnerCall, Ticket, hookimpl
 from hub.api.app import create_app
 from hub.clock import ShiftedClock
 from hub.outbox import RetryPolicy
 from hub.plugins import build_plugins
-from hub.registries import ChannelRegistry
+from hub.sdk import ChannelContext, DeliveryError, Order, PartnerCall, Ticket, hookimpl
+from hub.sdk.registries import ChannelRegistry
 from hub.storage.tables import OutboxRow
 from tests.support import BOX, T0, hub_of, order, seed, settings
 

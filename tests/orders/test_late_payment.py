@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub import PartnerCall
 from hub.clock import FixedClock
 from hub.domain import OrderLine, OrderRequest, Visitor
+from hub.sdk import PartnerCall
 from hub.storage.tables import IdDayCountRow, OutboxRow
 from tests.orders.test_order_flow import cells
 from tests.support import T0, TOMORROW, hub_client, hub_of, id_number, order, seed

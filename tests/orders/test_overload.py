@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.channels.loader import load_all
 from hub.orders.intake import IntakeItem
-from hub.orders.outcome import BUSY, Outcome
 from hub.orders.writer import GroupCommitWriter, WriterBusy, default_queue_max
+from hub.sdk.outcome import BUSY, Outcome
 from hub.settings import Settings
 from hub.storage.tables import IdempotencyRow, OrderRow
 from tests.support import ADMIN, BOX, TOMORROW, hub_client, hub_of, order, order_body, seed

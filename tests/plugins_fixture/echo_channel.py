@@ -1,6 +1,6 @@
 """``echo``: the smallest real tickethub channel plugin, written as a third party would.
 
-It imports only the public plugin API (`hub`), registers a channel adapter from its
+It imports only the plugin SDK (`hub.sdk`), registers a channel adapter from its
 ``register_channels`` hook, and answers events by RETURNING partner calls (no I/O in a
 hook). Its adapter records what the outbox asks it to deliver, so tests can see a call go
 all the way through. A pip package would declare it as::
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub import ChannelContext, Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.sdk import ChannelContext, Order, PartnerCall, Redemption, Ticket, hookimpl
 
 if TYPE_CHECKING:
-    from hub.registries import ChannelRegistry
+    from hub.sdk.registries import ChannelRegistry
 
 CHANNEL = "echo"
 
 
 class EchoChannel:
-    """A `hub.ChannelAdapter` that delivers by remembering."""
+    """A `hub.sdk.ChannelAdapter` that delivers by remembering."""
 
     name = CHANNEL
 

@@ -359,7 +359,7 @@ BUILTIN_CHECKS: tuple[BuiltinCheck, ...] = (
 
 
 def register_builtin_checks(registry: RuleRegistry, *, default: bool = True) -> None:
-    """Add every built-in check; `hub.builtin_rules` calls this from its hook."""
+    """Add every built-in check; `hub.essential_plugin` calls this from its hook."""
     for check in BUILTIN_CHECKS:
         registry.add(
             check.name, check.fn, phases=check.phases, params=check.params, default=default
@@ -369,6 +369,6 @@ def register_builtin_checks(registry: RuleRegistry, *, default: bool = True) -> 
 def builtin_registry() -> RuleRegistry:
     """A registry holding only the built-ins: for pure callers and tests without pluggy."""
     registry = RuleRegistry()
-    registry._set_source("hub.builtin_rules")
+    registry._set_source("hub.essential_plugin")
     register_builtin_checks(registry)
     return registry

@@ -1,7 +1,7 @@
 """The named checks a rule document can use (``{"check": name, ...params}``).
 
-Standalone on purpose: the domain may not import `hub.registry`, and the venue bridge fills
-the same registry. Override semantics match `hub.registry.Registry`: a built-in
+Standalone on purpose: the domain may not import `hub.sdk.registries`, and the venue bridge fills
+the same registry. Override semantics match `hub.sdk.registries.Registry`: a built-in
 (``default=True``) gives way to any plugin's rule of the same name whatever the load
 order, while two plugins claiming one name is a configuration error naming both.
 """

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub import DeviceConfig, DeviceError, GateCredential
+from hub.sdk import DeviceConfig, DeviceError, GateCredential
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_hikvision.auth import event_credentials
 from plugins.device_hikvision.driver import HikvisionDriver

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from hub import DeviceConfig, DeviceDriver, DeviceError, GateCredential, Medium
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceConfig, DeviceDriver, DeviceError, GateCredential, Medium
+from hub.sdk.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
 from hub.testing.processes import free_port
 from plugins.device_mqtt.driver import MqttDriver

@@ -11,8 +11,8 @@ from importlib.metadata import entry_points
 import aiohttp
 import pytest
 
-from hub import DeviceConfig, DeviceDriver, DeviceError, GateDecision, Medium, Scan
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceConfig, DeviceDriver, DeviceError, GateDecision, Medium, Scan
+from hub.sdk.registries import DeviceDriverRegistry
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_qrhttp.driver import Flight, QRHttpDriver
 from sandbox.devices.qrhttp import KIND_ID_CARD, CardIdReader, JsonPostReader

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from hub import DeviceConfig
+from hub.sdk import DeviceConfig
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_uhppote.driver import UhppoteDriver
 from sandbox.devices.uhppote import SimulatedController

@@ -10,9 +10,9 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from hub import DeviceConfig, DeviceDriver, DeviceError, Direction, GateCredential, Medium
 from hub.clock import FixedClock
-from hub.registries import DeviceDriverRegistry
+from hub.sdk import DeviceConfig, DeviceDriver, DeviceError, Direction, GateCredential, Medium
+from hub.sdk.registries import DeviceDriverRegistry
 from hub.testing.device_host import running_host
 from plugins.device_uhppote.driver import UhppoteDriver
 from sandbox.devices.uhppote import (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from hub import DeviceConfig, DeviceError, GateCredential
+from hub.sdk import DeviceConfig, DeviceError, GateCredential
 from hub.testing.device_host import RecordingHost, running_host
 from plugins.device_zkteco.driver import ZKTecoDriver
 from sandbox.devices.zkteco import ZKDevice

@@ -36,14 +36,14 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from hardware_bridge.bench import TOKEN, BenchDriver, hub_for_bench
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
-from hub.clock import SystemClock
 from hub.domain.gate import Medium, Scan
+from hub.sdk import SystemClock
 from hub.storage.db import create_admin_engine
 from hub.storage.tables import FlowCountRow, RedemptionRow
 from hub.testing.netfault import LinkProxy
+from sandbox.bench_bridge import TOKEN, BenchDriver, hub_for_bench
 
 BRIDGE_ID = "bench-link"
 

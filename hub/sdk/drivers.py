@@ -1,4 +1,4 @@
-"""What device drivers share beyond their contract (`hub.DeviceDriver`): a device's
+"""What device drivers share beyond their contract (`hub.sdk.DeviceDriver`): a device's
 options laid over a driver's defaults, the background tasks a driver starts per
 message, and the IP addresses a driver compares to tell a device's own requests from
 anyone else's. Part of the public plugin API, so a third-party driver gets the same
@@ -87,3 +87,6 @@ class Background:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = ["Background", "address_ip", "merge_options", "peer_ip"]

@@ -38,12 +38,11 @@ from sqlalchemy import func, select
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
 from hub.bench.orders import fresh_database
-from hub.clock import FixedClock
-from hub.contracts import DeviceConfig, DeviceInfo
 from hub.domain import Order, OrderLine, OrderState, Ticket
 from hub.domain.credentials import CredentialClaims, CredentialSigner
 from hub.domain.gate import Medium, Scan
 from hub.orders import records
+from hub.sdk import DeviceConfig, DeviceInfo, FixedClock
 from hub.settings import Settings
 from hub.storage.db import create_admin_engine
 from hub.storage.tables import FlowCountRow, RedemptionRow, TicketRow, VenueRow
@@ -288,7 +287,7 @@ async def _through_qrhttp(
     None when the driver is not installed."""
     from aiohttp import web
 
-    from hub.plugins import build_plugins
+    from hub.sdk.runtime import build_plugins
 
     plugins = build_plugins()
     if "qrhttp" not in plugins.devices:

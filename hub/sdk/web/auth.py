@@ -1,16 +1,14 @@
-"""Bearer-token checks for staff APIs (admin, box office)."""
+"""Bearer-token checks for staff APIs (admin, box office, a plugin's own staff routes).
+
+Partner signatures are checked by each channel's spec (`hub.sdk.channels`)."""
 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.api.errors import ApiError
-
-if TYPE_CHECKING:
-    from hub.api.app import Hub
+from hub.sdk.web.errors import ApiError
 
 
 def bearer_matches(request: web.Request, *tokens: str) -> bool:
@@ -27,12 +25,3 @@ def require_bearer(request: web.Request, *tokens: str) -> None:
     """Any one of `tokens` lets the request in (a route several staff roles share)."""
     if not bearer_matches(request, *tokens):
         raise ApiError(401, "UNAUTHORIZED", "Missing or wrong bearer token")
-
-
-def staff_hub(request: web.Request) -> Hub:
-    """The hub behind a venue-staff (admin) route, once the admin token is checked."""
-    from hub.api.app import HUB
-
-    hub = request.app[HUB]
-    require_bearer(request, hub.settings.admin_token)
-    return hub

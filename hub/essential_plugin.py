@@ -1,4 +1,6 @@
-"""Built-in rule checks: the essential plugin (cannot be blocked).
+"""The essential plugin (cannot be blocked): it registers the rule engine's built-in
+checks (written in `hub.domain.rules.builtin`) through the ``register_rules`` hook, the
+way any plugin registers its own.
 
 Registered with ``default=True`` so that a plugin may replace any of them by name (a venue
 with its own notion of "age", say) without a conflict, whatever the load order.

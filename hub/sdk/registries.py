@@ -1,4 +1,7 @@
-"""Typed registries that plugins fill from their `register_*` hooks.
+"""Typed registries that plugins fill from their `register_*` hooks: the generic
+`Registry` and the concrete ones an application holds (channels, payment providers,
+device drivers, alert sinks; the rule registry lives with the rule engine in
+`hub.domain.rules`).
 
 A built-in plugin registers with ``default=True``; anything else registered under the same
 name replaces it, whatever the load order. Two non-default registrations of one name are a
@@ -10,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from hub.contracts import ChannelAdapter, DriverFactory, PaymentProvider
+from hub.sdk.alerts import AlertSink
 
 T = TypeVar("T")
 
@@ -66,3 +72,21 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+
+class ChannelRegistry(Registry[ChannelAdapter]):
+    kind = "channel"
+
+
+class PaymentProviderRegistry(Registry[PaymentProvider]):
+    kind = "payment provider"
+
+
+class DeviceDriverRegistry(Registry[DriverFactory]):
+    """Vendor name → driver factory (a callable building a `DeviceDriver`)."""
+
+    kind = "device driver"
+
+
+class AlertSinkRegistry(Registry[AlertSink]):
+    kind = "alert sink"

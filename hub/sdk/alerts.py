@@ -3,7 +3,7 @@
 A sink turns one `AlertMessage` into one call to a destination (a robot webhook, a mail
 server). The hub never calls a sink directly: every message is an outbox call, so the
 sink's ``send`` runs inside an outbox attempt — retried on failure, never queued twice.
-``send`` raises `hub.DeliveryError` when the destination refused the message
+``send`` raises `hub.sdk.DeliveryError` when the destination refused the message
 (``retryable=False`` for a refusal that no retry will fix, e.g. a wrong signature) and
 lets network errors out (the outbox retries those).
 """
@@ -162,3 +162,6 @@ def required(config: Mapping[str, Any], *keys: str) -> None:
     missing = [k for k in keys if not config.get(k)]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
+
+
+__all__ = ["AlertMessage", "AlertSink", "SinkContext", "mask_config", "post_json", "required"]
