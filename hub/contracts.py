@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from hub.api.routing import ApiRoutes
+    from hub.channels.schemes import Protocols
     from hub.clock import Clock
     from hub.domain import Order
     from hub.domain.gate import DeviceEvent, GateCredential, GateDecision, Scan
@@ -227,11 +228,16 @@ class ChannelContext:
         clock: Clock,
         services: Callable[[], Services],
         settings: Mapping[str, Any] | None = None,
+        protocols: Protocols | None = None,
     ) -> None:
+        """``protocols``: the codecs, signature schemes and spec files the application's
+        plugins registered; a spec-driven adapter looks its scheme names up there (None:
+        every installed plugin's, `hub.channels.schemes.installed`)."""
         self.routes = routes
         self.clock = clock
         self.settings = dict(settings or {})
         self._services = services
+        self.protocols = protocols
 
     @property
     def orders(self) -> Any:

@@ -1,4 +1,5 @@
-"""Ctrip (携程) supplier order API as a channel plugin, driven by ``channel_specs/ctrip.toml``.
+"""Ctrip (携程) supplier order API as a channel plugin, driven by its spec ``ctrip.toml``
+(in this folder, with its letters cipher in `protocol`).
 
 Found through the ``tickethub`` entry point. The envelope, crypto, signature and result
 codes come from the spec through `hub.channels.adapter` (inbound) and
@@ -13,8 +14,12 @@ from datetime import date
 
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
-from plugins.channel_ctrip import callbacks
+from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.adapter import CtripChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_codecs = protocol.register_codecs
 
 __version__ = "0.2.0"
 

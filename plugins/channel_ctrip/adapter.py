@@ -1,6 +1,6 @@
 """The Ctrip channel: one POST route for every supplier service, and our callbacks.
 
-Everything protocol-level comes from ``channel_specs/ctrip.toml`` through the hub's
+Everything protocol-level comes from ``ctrip.toml`` (this folder) through the hub's
 generic spec-driven modules — inbound `hub.channels.adapter.SpecInbound`, outbound
 `hub.channels.outbound.SpecOutbound` — and this plugin only holds what the spec cannot
 say: which service maps to which order move (`services`), which tickets a cancel takes
@@ -21,11 +21,11 @@ from aiohttp import web
 
 from hub import ChannelContext, DeliveryError, PartnerCall
 from hub.api.routing import partner_body
-from hub.channels import ChannelSpec, load_all
+from hub.channels import ChannelSpec
 from hub.channels.adapter import Refusal, SecretsMissing, SpecInbound
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
 from hub.outbox import RetryPolicy
-from plugins.channel_ctrip import callbacks
+from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.services import CtripServices, async_services
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class CtripChannel:
     name = "ctrip"
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
-        self.spec = spec or load_all()["ctrip"]
+        self.spec = spec or protocol.spec()
         self.ctx: ChannelContext | None = None
         self.inbound: SpecInbound | None = None
         self.services: CtripServices | None = None
@@ -55,7 +55,9 @@ class CtripChannel:
         self.ctx = ctx
         settings = ctx.settings
         try:
-            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
             self.services = CtripServices(
                 self.spec,
                 self.inbound,
@@ -69,7 +71,9 @@ class CtripChannel:
         outbound_ok = False
         if self.services is not None and settings.get("CTRIP_CALLBACK_URL"):
             try:
-                outbound = SpecOutbound(self.spec, settings, clock=ctx.clock.now)
+                outbound = SpecOutbound(
+                    self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+                )
                 self.deliveries = callbacks.Deliveries(self.spec, outbound, ctx)
                 outbound_ok = True
             except OutboundConfigError as exc:

@@ -1,5 +1,5 @@
 """Douyin (抖音来客) scenic SPI and fulfilment OpenAPI as a channel plugin, driven by
-``channel_specs/douyin.toml``.
+its spec ``douyin.toml`` (in this folder).
 
 Found through the ``tickethub`` entry point. Inbound SPIs are verified and answered by
 the hub's spec-driven adapter (`plugins.channel_douyin.channel`); the only callback is
@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
-from plugins.channel_douyin import certificates
+from plugins.channel_douyin import certificates, protocol
 from plugins.channel_douyin.channel import DouyinChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_signature_schemes = protocol.register_signature_schemes
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """Meituan (美团门票) third-party supplier API as a channel plugin, driven by
-``channel_specs/meituan.toml``.
+its spec ``meituan.toml`` (in this folder).
 
 Found through the ``tickethub`` entry point. MWS auth, global encryption, the envelope
 and result codes come from the spec through `hub.channels.adapter` (inbound) and
@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
-from plugins.channel_meituan import callbacks
+from plugins.channel_meituan import callbacks, protocol
 from plugins.channel_meituan.channel import MeituanChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_codecs = protocol.register_codecs
+register_signature_schemes = protocol.register_signature_schemes
 
 __version__ = "0.1.0"
 
