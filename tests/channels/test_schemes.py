@@ -127,7 +127,7 @@ def test_without_the_plugin_the_scheme_is_unknown_at_load_and_at_start() -> None
     assert "unknown codec 'hex'" in info.value.message
     assert "'aes128cbc_letters'" in info.value.message  # the installed ones are listed
     spec = parse_spec(SPEC, "xorota.toml")  # spelling only: the names are not looked up
-    with pytest.raises(SpecError, match="encryption.scheme: unknown codec 'hex'"):
+    with pytest.raises(SpecError, match=r"encryption\.scheme: unknown codec 'hex'"):
         SpecInbound(spec, {"XOR_KEY": "k", "XOR_SECRET": SECRET}, protocols=protocols)
 
 
