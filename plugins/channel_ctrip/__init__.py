@@ -6,6 +6,11 @@ codes come from the spec through `hub.channels.adapter` (inbound) and
 `hub.channels.outbound` (callbacks); this plugin holds what the spec cannot say. Its event
 hooks only return the callbacks an event causes (see `callbacks`): the hub queues them
 in the transaction of the change.
+
+Dependencies: no vendor library, so no pip extra. The cipher uses ``cryptography``, which
+stays a core dependency because the hub itself needs it (credential signing in
+`hub.domain.credentials`, sealed ID numbers in `hub.storage.sealed`); an extra would
+make nothing lighter.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Found through the ``tickethub`` entry point. Inbound SPIs are verified and answe
 the hub's spec-driven adapter (`plugins.channel_douyin.channel`); the only callback is
 the certificate verify on redemption, returned by the ``ticket_redeemed`` hook and
 queued by the hub in the redemption's own transaction (`certificates`).
+
+Dependencies: none beyond the core (the SPI signatures are ``hashlib``; the OpenAPI
+calls use the hub's shared aiohttp session), so there is nothing to make an extra.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Found through the ``tickethub`` entry point. Inbound comes from the spec through
 hub's generic channel; outbound are the TOP gateway calls ``verify`` (on redemption) and
 ``refund`` (after refunds), see `plugins.channel_fliggy.callbacks`. The event hooks only
 return the calls an event causes; the hub queues them in the transaction of the change.
+
+Dependencies: none beyond the core (TOP signatures are ``hashlib``/``hmac``; calls go
+through the hub's shared aiohttp session), so there is nothing to make an extra.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ and result codes come from the spec through `hub.channels.adapter` (inbound) and
 `hub.channels.outbound` (notices); this plugin holds what the spec cannot say. Its event
 hooks only return the notices an event causes (see `callbacks`): the hub queues them in
 the transaction of the change.
+
+Dependencies: no vendor library, so no pip extra. Global encryption uses
+``cryptography`` (a core dependency: the hub signs credentials with it) and MWS only the
+standard library.
 """
 
 from __future__ import annotations
