@@ -76,6 +76,18 @@ class Scenario:
     play: Play
     decode: Decoder
     code: Callable[[Any], Any]
+    spec: ChannelSpec | None = None
+
+    def spec_operation(self, message: Message) -> str | None:
+        """The spec operation a recorded request calls (None without a spec)."""
+        spec = self.spec
+        if spec is None:
+            return None
+        if spec.envelope.operation_from == "field":
+            doc = self.decode(message.request_body, message.request_headers)
+            return str(get_path(doc, spec.envelope.operation_path or ""))
+        tail = message.target.split("?")[0].removeprefix(f"/api/channels/{self.channel}/")
+        return spec.operation_for_path(tail)
 
     @property
     def folder(self) -> Path:
@@ -244,6 +256,7 @@ async def douyin_play(http: RecordingHttp) -> None:
         ("pay_notify", {"order_id": "D1", "out_order_id": ours}),
         ("query", {"order_ids": ["D1", "NO-SUCH-ORDER"]}),
         ("refund_audit", {"order_id": "D1", "after_sale_id": "as-1", "count": 1}),
+        ("refund_notify", {"order_id": "D1", "after_sale_id": "as-1", "status": 1}),
     ):
         http.operation = operation
         await d.call(operation, body)
@@ -332,7 +345,7 @@ def agency_code(doc: Any) -> Any:
 def _spec_scenario(
     channel: str, spec: ChannelSpec, settings: Mapping[str, str], hub: Hub, play: Play
 ) -> Scenario:
-    return Scenario(channel, hub, play, spec_decoder(spec, settings), spec_code(spec))
+    return Scenario(channel, hub, play, spec_decoder(spec, settings), spec_code(spec), spec)
 
 
 SCENARIOS: dict[str, Scenario] = {

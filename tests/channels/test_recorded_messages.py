@@ -22,10 +22,15 @@ AiohttpClient = Callable[[web.Application], Awaitable[TestClient]]
 
 
 @pytest.mark.parametrize("channel", sorted(SCENARIOS))
-def test_every_operation_of_the_spec_is_recorded(channel: str) -> None:
+def test_every_operation_is_recorded_and_readable(channel: str) -> None:
     scenario = SCENARIOS[channel]
     messages = load(scenario.folder)
     assert messages, f"no recordings in {scenario.folder}: python -m tests.recorded_partners"
+    if scenario.spec is not None:
+        called = {scenario.spec_operation(m) for m in messages}
+        assert called == set(scenario.spec.operations), (
+            "re-record: python -m tests.recorded_partners"
+        )
     for path in sorted(scenario.folder.glob("[0-9][0-9]_*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         got = Message.from_json(doc)
