@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from hub.accounts.service import Account, AccountEntry
+    from hub.channels.schemes import Protocols
     from hub.clock import Clock
     from hub.domain import Denial, Order, OrderRequest, Visitor
     from hub.domain.gate import DeviceEvent, GateCredential, GateDecision, Scan
@@ -364,12 +365,17 @@ class ChannelContext:
         services: Callable[[], Services],
         settings: Mapping[str, Any] | None = None,
         staff_tokens: Mapping[str, str] | None = None,
+        protocols: Protocols | None = None,
     ) -> None:
+        """``protocols``: the codecs, signature schemes and spec files the application's
+        plugins registered; a spec-driven adapter looks its scheme names up there (None:
+        every installed plugin's, `hub.channels.schemes.installed`)."""
         self.routes = routes
         self.clock = clock
         self.settings = dict(settings or {})
         self._services = services
         self._staff_tokens = dict(staff_tokens or {})
+        self.protocols = protocols
 
     @property
     def orders(self) -> Orders:

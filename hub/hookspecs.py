@@ -21,6 +21,11 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
+    from hub.channels.schemes import (
+        ChannelSpecRegistry,
+        CodecRegistry,
+        SignatureSchemeRegistry,
+    )
     from hub.contracts import PartnerCall
     from hub.domain import Order, Redemption, Ticket
     from hub.domain.rules.registry import RuleRegistry
@@ -46,6 +51,47 @@ def register_channels(registry: ChannelRegistry) -> None:
     adapter follows `hub.sdk.ChannelAdapter`: the hub calls its ``setup(ctx)`` once
     with the shared services, where it mounts its partner-facing routes, and its
     ``deliver(call)`` for each outbox call addressed to it.
+    """
+
+
+@hookspec
+def register_codecs(registry: CodecRegistry) -> None:
+    """Add body codecs a channel spec can name (``registry.add(name, codec)``).
+
+    :param registry: the application's codec registry.
+
+    Implement this when a partner encrypts or encodes its business body in a way no
+    installed plugin does (Ctrip's ``aes128cbc_letters``). The codec follows
+    `hub.channels.schemes.BodyCodec`; a spec then says ``body_encoding = "<name>"`` or
+    ``[encryption] scheme = "<name>"``. Keep the codec in the partner's plugin, so
+    removing the plugin removes its protocol.
+    """
+
+
+@hookspec
+def register_signature_schemes(registry: SignatureSchemeRegistry) -> None:
+    """Add signature schemes a channel spec can name (``registry.add(name, scheme)``).
+
+    :param registry: the application's signature-scheme registry.
+
+    Implement this when a partner signs its calls in a way no installed plugin does
+    (Meituan's ``hmac_sha1_mws``, Douyin's ``douyin_spi_sha256``). The scheme follows
+    `hub.channels.schemes.SignatureScheme` (and `HeaderSigner` when the hub's own calls
+    to the partner carry the signature in headers); a spec then says
+    ``[signing.inbound] scheme = "<name>"``.
+    """
+
+
+@hookspec
+def register_channel_specs(registry: ChannelSpecRegistry) -> None:
+    """Add channel spec files (``registry.add(channel_name, path_to_toml)``).
+
+    :param registry: the application's channel-spec registry.
+
+    Implement this in a channel plugin whose partner is described by a spec: ship the
+    TOML file inside the plugin package (``importlib.resources.files(__package__) /
+    "name.toml"``) so the plugin and its protocol travel together. Tools and tests find
+    every partner's spec here (`hub.channels.load_all()`).
     """
 
 

@@ -3,7 +3,8 @@
 Built by `build_plugins()` (no module-level global). Built-in plugins in `plugins/` are
 found through the ``tickethub`` entry-point group exactly like third-party packages, and
 can be blocked by configuration (``TICKETHUB_BLOCKED_PLUGINS``). The essential plugin
-(`hub.essential_plugin`, the built-in rule checks) cannot be blocked.
+(`hub.essential_plugin`, the built-in rule checks) and `hub.channels.builtin_schemes` (the
+shared codecs and signatures every spec may name) cannot be blocked.
 
 A third-party plugin that fails to import, to validate (a misspelt hook) or to register
 is left out with a warning that names it and its distribution, so one broken package does
@@ -26,6 +27,13 @@ import pluggy
 import typer
 
 from hub import essential_plugin, hookspecs
+from hub.channels import builtin_schemes
+from hub.channels.schemes import (
+    ChannelSpecRegistry,
+    CodecRegistry,
+    Protocols,
+    SignatureSchemeRegistry,
+)
 from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
@@ -37,7 +45,7 @@ from hub.sdk.registries import (
     PaymentProviderRegistry,
 )
 
-ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin,)
+ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin, builtin_schemes)
 OWN_DISTRIBUTION = "tickethub"
 
 log = logging.getLogger("hub.plugins")
@@ -96,6 +104,9 @@ class HubPlugins:
         self.rules = RuleRegistry()
         self.devices = DeviceDriverRegistry()
         self.alert_sinks = AlertSinkRegistry()
+        self.codecs = CodecRegistry()
+        self.signature_schemes = SignatureSchemeRegistry()
+        self.channel_specs = ChannelSpecRegistry()
         for b in broken:
             self._left_out(b)
         self._register_all()
@@ -137,6 +148,9 @@ class HubPlugins:
             ("register_rules", self.rules),
             ("register_device_drivers", self.devices),
             ("register_alert_sinks", self.alert_sinks),
+            ("register_codecs", self.codecs),
+            ("register_signature_schemes", self.signature_schemes),
+            ("register_channel_specs", self.channel_specs),
         ):
             for name, call in self._each_plugin(hook_name):
                 if name in failed:
@@ -171,8 +185,17 @@ class HubPlugins:
             self.rules,
             self.devices,
             self.alert_sinks,
+            self.codecs,
+            self.signature_schemes,
+            self.channel_specs,
         ):
             _forget(registry, name)
+
+    @property
+    def protocols(self) -> Protocols:
+        """The codecs, signature schemes and spec files the plugins registered: what the
+        generic channel machinery looks scheme names up in."""
+        return Protocols(self.codecs, self.signature_schemes, self.channel_specs)
 
     def add_event_listener(self, listener: object, name: str) -> None:
         """Register an object with event hookimpls after the build (spec-only channels:

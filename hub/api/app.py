@@ -177,7 +177,9 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     if settings.channel_specs_dirs:
-        generic = spec_channels(plugins.channels, settings.channel_specs_dirs)
+        generic = spec_channels(
+            plugins.channels, settings.channel_specs_dirs, protocols=plugins.protocols
+        )
         if generic:
             plugins.add_event_listener(SpecChannelEvents(generic), "hub.spec_channels")
     # Channels mount their routes now (routes are fixed before the app starts); the
@@ -193,6 +195,7 @@ def create_app(
                     "admin": settings.admin_token,
                     "boxoffice": settings.boxoffice_token,
                 },
+                protocols=plugins.protocols,
             )
         )
     app.router.add_routes(routes.table)

@@ -7,17 +7,16 @@ input: every refusal is a `Refusal` carrying the partner's code, because partner
 or escalate on a transport error (HTTP 500) but act correctly on their own codes.
 
 Covered: ``json`` envelopes with the operation in a field or in the URL; every signing
-scheme in `hub.channels.codecs` wherever the spec locates it (document, header or query;
-`hub.channels.verify`), with an optional request-time window and a legacy fallback
-scheme; ``aes128cbc_letters`` / ``aes128cbc_base64_iv_rotated`` / ``base64`` bodies and
-whole-document encryption switched on by a request header (Meituan); the ``[mapping]``
-table to a canonical `OrderRequest` (`hub.channels.mapping`).
+scheme an installed plugin registered (`hub.channels.schemes`) wherever the spec locates
+it (document, header or query; `hub.channels.verify`), with an optional request-time
+window and a legacy fallback scheme; bodies in any registered codec (Ctrip's
+``aes128cbc_letters``, ``base64``, ...) and whole-document encryption switched on by a
+request header (Meituan); the ``[mapping]`` table to a canonical `OrderRequest`
+(`hub.channels.mapping`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -28,16 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.channels.codecs import (
-    CodecError,
-    ctrip_decrypt,
-    ctrip_encrypt,
-    meituan_decrypt,
-    meituan_encrypt,
-)
+from hub.channels.codecs import CodecError
 from hub.channels.jsondoc import JsonDocError, loads
-from hub.channels.loader import PathError, get_path, parse_path
+from hub.channels.loader import PathError, check_schemes, get_path, parse_path
 from hub.channels.mapping import to_order_request
+from hub.channels.schemes import BodyCodec, Protocols, installed
 from hub.channels.spec import ChannelSpec, SignatureSide
 from hub.channels.verify import HttpCall, SignatureCheck
 from hub.domain import Denial
@@ -130,11 +124,19 @@ class SpecInbound:
         settings: Mapping[str, Any],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        protocols: Protocols | None = None,
     ) -> None:
         """Secrets are read once from the channel settings by the names the spec gives;
-        a missing one fails here (at start-up), not on the partner's first order."""
+        a missing one fails here (at start-up), not on the partner's first order. So
+        does a scheme no installed plugin registered (`hub.channels.SpecError`):
+        ``protocols`` are the application's registries (``ctx.protocols``), by default
+        every installed plugin's."""
         self.spec = spec
         env = spec.envelope
+        protocols = installed() if protocols is None else protocols
+        check_schemes(spec, protocols)
+        self.body_codec: BodyCodec | None = protocols.codec(env.body_encoding)
+        self.whole_codec: BodyCodec | None = protocols.codec(spec.encryption.scheme)
 
         def secret(name: str | None) -> str:
             if name is None:  # the spec checks a value but names no setting for it
@@ -150,6 +152,7 @@ class SpecInbound:
                 secret=secret(side.secret_setting) if side.scheme != "none" else "",
                 client_id=secret(side.client_id_setting) if side.client_id_setting else "",
                 clock=clock,
+                protocols=protocols,
             )
 
         self.account_id = secret(env.account_setting) if env.account_path else ""
@@ -158,7 +161,8 @@ class SpecInbound:
         self.fallback = checker(fallback) if fallback is not None else None
         enc = spec.encryption
         self.aes_key = secret(enc.key_setting) if enc.scheme != "none" else ""
-        self.aes_iv = secret(enc.iv_setting) if enc.scheme == "aes128cbc_letters" else ""
+        needs_iv = any(c is not None and c.needs_iv for c in (self.body_codec, self.whole_codec))
+        self.aes_iv = secret(enc.iv_setting) if needs_iv else ""
         self._buckets = TokenBuckets()  # [limits].rate_per_second, per process
         rate, burst = spec.limits.rate_per_second, spec.limits.burst
         # (rate, burst) once, not per call; the burst defaults to one second's calls
@@ -177,9 +181,11 @@ class SpecInbound:
         if len(call.raw) > self.spec.limits.max_body_bytes:
             return Refusal("PARSE_ERROR", "body too large")
         raw, encrypted = call.raw, self._whole_body_encrypted(call)
-        if encrypted:
+        if encrypted and self.whole_codec is not None:
             try:
-                raw = meituan_decrypt(raw.decode("ascii").strip(), self.aes_key)
+                raw = self.whole_codec.decode(
+                    raw.decode("ascii").strip(), self.aes_key, self.aes_iv
+                )
             except (CodecError, UnicodeDecodeError) as exc:
                 return Refusal("PARSE_ERROR", f"cannot decrypt: {exc}")
         try:
@@ -214,7 +220,7 @@ class SpecInbound:
 
     def _whole_body_encrypted(self, call: HttpCall) -> bool:
         enc = self.spec.encryption
-        if enc.trigger_header is None or enc.scheme != "aes128cbc_base64_iv_rotated":
+        if enc.trigger_header is None or self.whole_codec is None:
             return False
         return (call.header(enc.trigger_header) or "").strip().lower() == "encrypted"
 
@@ -237,20 +243,12 @@ class SpecInbound:
         return Refusal("BAD_SIGN", reason) if reason is not None else None
 
     def _decode(self, cipher: Any) -> Any:
-        enc = self.spec.envelope.body_encoding
-        if enc == "none":
+        codec = self.body_codec
+        if codec is None:
             return cipher
         if not isinstance(cipher, str):
             raise CodecError("encoded body must be a string")
-        if enc == "aes128cbc_letters":
-            plain = ctrip_decrypt(cipher, self.aes_key, self.aes_iv)
-        elif enc == "aes128cbc_base64_iv_rotated":
-            plain = meituan_decrypt(cipher, self.aes_key)
-        else:
-            try:
-                plain = base64.b64decode(cipher.encode("ascii"), validate=True)
-            except (binascii.Error, UnicodeEncodeError) as exc:
-                raise CodecError("body is not base64") from exc
+        plain = codec.decode(cipher, self.aes_key, self.aes_iv)
         try:
             return loads(plain, max_depth=self.spec.limits.max_depth)
         except JsonDocError as exc:
@@ -260,15 +258,11 @@ class SpecInbound:
 
     def encode_body(self, body: Any) -> Any:
         """The response body as the partner expects it (encrypted for Ctrip)."""
-        enc = self.spec.envelope.body_encoding
-        if enc == "none":
+        codec = self.body_codec
+        if codec is None:
             return body
         plain = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        if enc == "aes128cbc_letters":
-            return ctrip_encrypt(plain, self.aes_key, self.aes_iv)
-        if enc == "aes128cbc_base64_iv_rotated":
-            return meituan_encrypt(plain, self.aes_key)
-        return base64.b64encode(plain).decode("ascii")
+        return codec.encode(plain, self.aes_key, self.aes_iv)
 
     def render(
         self, doc: dict[str, Any], inbound: Inbound | None = None
@@ -277,8 +271,9 @@ class SpecInbound:
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8"}
         enc = self.spec.encryption
-        if inbound is not None and inbound.encrypted and enc.trigger_header:
-            raw = meituan_encrypt(raw, self.aes_key).encode("ascii")
+        codec = self.whole_codec
+        if inbound is not None and inbound.encrypted and enc.trigger_header and codec:
+            raw = codec.encode(raw, self.aes_key, self.aes_iv).encode("ascii")
             headers = {"Content-Type": "text/plain; charset=utf-8", enc.trigger_header: "encrypted"}
         return raw, headers
 

@@ -27,6 +27,7 @@ from hub.channels.adapter import Inbound, SecretsMissing, SpecInbound
 from hub.channels.loader import PathError, get_path, load_all
 from hub.channels.mapping import to_order_request
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
+from hub.channels.schemes import Protocols
 from hub.channels.spec import Answer, ChannelSpec
 from hub.config import ConfigError
 from hub.contracts import ChannelContext, DeliveryError, PartnerCall
@@ -92,9 +93,13 @@ class SpecChannel:
     def setup(self, ctx: ChannelContext) -> None:
         self.ctx = ctx
         try:
-            self.inbound = SpecInbound(self.spec, ctx.settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, ctx.settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
             if self.spec.callbacks:
-                self.outbound = SpecOutbound(self.spec, ctx.settings, clock=ctx.clock.now)
+                self.outbound = SpecOutbound(
+                    self.spec, ctx.settings, clock=ctx.clock.now, protocols=ctx.protocols
+                )
         except (SecretsMissing, OutboundConfigError) as exc:
             # A hub without this partner's secrets still starts; the partner gets its own
             # "system error" code until the channel is configured.
@@ -294,14 +299,18 @@ class SpecChannelEvents:
         return self._calls("ticket_redeemed", order, f"redeemed-{redemption.id}")
 
 
-def spec_channels(registry: ChannelRegistry, folders: Iterable[str]) -> list[SpecChannel]:
+def spec_channels(
+    registry: ChannelRegistry, folders: Iterable[str], *, protocols: Protocols | None = None
+) -> list[SpecChannel]:
     """A `SpecChannel` for every spec in `folders` whose name no plugin registered
-    (a plugin always wins: it knows more than the spec can say)."""
+    (a plugin always wins: it knows more than the spec can say). With ``protocols``
+    (the application's plugins' schemes) a scheme no plugin registered fails here, at
+    start-up, naming the file and field."""
     added: list[SpecChannel] = []
     for folder in folders:
         if not Path(folder).is_dir():
             raise ConfigError(f"TICKETHUB_CHANNEL_SPECS_DIRS: {folder!r} is not a folder")
-        for name, spec in load_all(folder).items():
+        for name, spec in load_all(folder, protocols=protocols).items():
             if registry.find(name) is None:
                 channel = SpecChannel(spec)
                 registry._set_source(f"spec {folder}/{name}.toml")

@@ -5,6 +5,11 @@ A spec is read with stdlib `tomllib` and validated by `ChannelSpec`; every failu
 unknown field 'bodyy'``), so an integrator fixing a spec never reads a pydantic traceback.
 `get_path` is the one reader of dotted paths (``items[0].PLU``) so mappings, signing fields
 and idempotency keys all resolve them the same way.
+
+Scheme names (``scheme = "hmac_sha1_mws"``) depend on the installed plugins: given the
+registries (``protocols=``), loading also checks each name and what its scheme needs
+(`hub.channels.schemes.Protocols.problems`). Without them only the spelling is checked,
+and the channel's adapter checks the rest when it starts (`check_schemes`).
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from hub.channels.spec import ChannelSpec, check_path
+
+if TYPE_CHECKING:
+    from hub.channels.schemes import Protocols
 
 log = logging.getLogger(__name__)
 _PREFIXED = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\-\[\]]*): (.*)$", re.S)
@@ -76,17 +83,22 @@ def _spec_error(file: str, exc: ValidationError) -> SpecError:
     return SpecError(file, path, msg.removeprefix("Value error, "))
 
 
-def parse_spec(text: str, file: str = "<spec>") -> ChannelSpec:
+def parse_spec(
+    text: str, file: str = "<spec>", *, protocols: Protocols | None = None
+) -> ChannelSpec:
     """Validate TOML text as a spec (tests and tools that build specs in memory)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(file, "", f"not valid TOML: {exc}") from None
-    return validate_spec(data, file)
+    return validate_spec(data, file, protocols=protocols)
 
 
-def validate_spec(data: dict[str, Any], file: str = "<spec>") -> ChannelSpec:
-    """Validate a parsed TOML document as the spec in ``file`` (its stem is the name)."""
+def validate_spec(
+    data: dict[str, Any], file: str = "<spec>", *, protocols: Protocols | None = None
+) -> ChannelSpec:
+    """Validate a parsed TOML document as the spec in ``file`` (its stem is the name);
+    with ``protocols``, its scheme names too (`check_schemes`)."""
     try:
         spec = ChannelSpec.model_validate(data)
     except ValidationError as exc:
@@ -94,18 +106,36 @@ def validate_spec(data: dict[str, Any], file: str = "<spec>") -> ChannelSpec:
     stem = file.rsplit("/", 1)[-1].removesuffix(".toml")
     if file.endswith(".toml") and spec.channel.name != stem:
         raise SpecError(file, "channel.name", f"{spec.channel.name!r} must equal {stem!r}")
+    if protocols is not None:
+        check_schemes(spec, protocols, file)
     return spec
 
 
-def load_spec(path: str | Path | Traversable) -> ChannelSpec:
+def check_schemes(spec: ChannelSpec, protocols: Protocols, file: str | None = None) -> None:
+    """The first scheme problem of ``spec`` as a `SpecError` (an unknown name lists the
+    installed ones); nothing when every scheme it names is registered and satisfied."""
+    for field_path, message in protocols.problems(spec):
+        raise SpecError(file or f"{spec.channel.name}.toml", field_path, message)
+
+
+def load_spec(path: str | Path | Traversable, *, protocols: Protocols | None = None) -> ChannelSpec:
     """Read and validate one spec file."""
     p = Path(path) if isinstance(path, str) else path
-    return parse_spec(p.read_text(encoding="utf-8"), p.name)
+    return parse_spec(p.read_text(encoding="utf-8"), p.name, protocols=protocols)
 
 
-def default_folder() -> Traversable:
-    """The packaged ``channel_specs`` folder (works from a wheel as from a checkout)."""
-    return resources.files("channel_specs")
+def registered_specs(protocols: Protocols) -> dict[str, ChannelSpec]:
+    """Every spec file the plugins registered (``register_channel_specs``), loaded and
+    checked against the same plugins' schemes, keyed by channel name."""
+    specs: dict[str, ChannelSpec] = {}
+    for entry in protocols.specs:
+        spec = load_spec(entry.obj, protocols=protocols)
+        if spec.channel.name != entry.name:
+            raise SpecError(
+                entry.obj.name, "channel.name", f"registered as {entry.name!r} by {entry.source}"
+            )
+        specs[entry.name] = spec
+    return specs
 
 
 def is_spec(data: Mapping[str, Any]) -> bool:
@@ -123,16 +153,24 @@ def read_toml(path: Path | Traversable) -> dict[str, Any]:
         raise SpecError(path.name, "", f"not valid TOML: {exc}") from None
 
 
-def load_all(folder: str | Path | Traversable | None = None) -> dict[str, ChannelSpec]:
-    """Every channel spec in ``folder`` keyed by channel name, sorted by file name.
+def load_all(
+    folder: str | Path | Traversable | None = None, *, protocols: Protocols | None = None
+) -> dict[str, ChannelSpec]:
+    """Every channel spec in ``folder`` keyed by channel name, sorted by file name;
+    without a folder, every spec the installed plugins register (`registered_specs` of
+    `hub.channels.schemes.installed`, for tests and tools; an application asks its own
+    plugins).
 
     Only ``*.toml`` files with a ``[channel]`` table are specs (`is_spec`); other files,
     hidden ones (``.#ctrip.toml`` editor locks) and TOML without that table are skipped
     with a debug line, so a ``pyproject.toml`` or a README beside the specs changes
     nothing. A ``*.toml`` that is not valid TOML still fails, naming the file: it may be
     a spec with a typo, and a partner that silently vanished would be worse."""
-    base = default_folder() if folder is None else folder
-    base = Path(base) if isinstance(base, str) else base
+    if folder is None:
+        from hub.channels.schemes import installed  # builds the plugin manager: lazily
+
+        return registered_specs(installed() if protocols is None else protocols)
+    base = Path(folder) if isinstance(folder, str) else folder
     files = sorted(
         (
             f
@@ -147,7 +185,7 @@ def load_all(folder: str | Path | Traversable | None = None) -> dict[str, Channe
         if not is_spec(data):
             log.debug("channel specs: %s skipped: no [channel] table, not a channel spec", f)
             continue
-        spec = validate_spec(data, f.name)
+        spec = validate_spec(data, f.name, protocols=protocols)
         specs[spec.channel.name] = spec
     return specs
 

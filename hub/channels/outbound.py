@@ -25,11 +25,12 @@ The outbox worker applies the callback's own `RetryPolicy` (``Callback.retry_pol
 when the adapter exposes ``retry_policy_for(kind)`` — see `callback_policies`.
 
 Signing schemes supported outbound: ``md5_concat`` (fields of the document, signature
-written at a ``body:`` location), ``hmac_sha1_mws`` (``Authorization`` and ``Date``
-headers) and ``none``. Token-based auth (Douyin ``client_token``) is refused at
-construction with a clear error. TOP gateway calls (``top_md5`` / ``top_hmac_md5``,
-Fliggy) have another shape — one URL, form parameters, ``method`` per API — and their
-own sender with the same ``send``/``judge`` contract: `hub.channels.top.TopOutbound`.
+written at a ``body:`` location), any registered scheme that signs in headers
+(`hub.channels.schemes.HeaderSigner`: Meituan's ``hmac_sha1_mws`` writes
+``Authorization`` and ``Date``) and ``none``. Other schemes (Douyin's token-based auth)
+are refused at construction with a clear error. TOP gateway calls (Fliggy) have another
+shape — one URL, form parameters, ``method`` per API — and their own sender with the
+same ``send``/``judge`` contract, in the Fliggy plugin (``plugins/channel_fliggy/top.py``).
 
 Rate limits are per process (`RateLimiter`): several hub processes each keep the limit,
 so deploy the limit divided by the number of processes when that matters.
@@ -38,30 +39,20 @@ so deploy the limit divided by the number of processes when that matters.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from hub.channels.codecs import (
-    CodecError,
-    ctrip_decrypt,
-    ctrip_encrypt,
-    md5_concat,
-    meituan_decrypt,
-    meituan_encrypt,
-    meituan_mws_authorization,
-)
+from hub.channels.codecs import CodecError, md5_concat
 from hub.channels.jsondoc import loads
-from hub.channels.loader import PathError, get_path, parse_path
+from hub.channels.loader import PathError, check_schemes, get_path, parse_path
+from hub.channels.schemes import BodyCodec, HeaderSigner, Protocols, installed
 from hub.channels.sender import (
     CallbackSender,
     OutboundConfigError,
@@ -72,8 +63,8 @@ from hub.channels.spec import ChannelSpec
 from hub.contracts import DeliveryError
 from hub.outbox.policy import RetryPolicy
 
-OUTBOUND_SIGNING = ("md5_concat", "hmac_sha1_mws", "none")
-"""Signing schemes `SpecOutbound` can produce."""
+OUTBOUND_SIGNING = ("md5_concat", "none")
+"""Signing schemes `SpecOutbound` produces itself; a registered `HeaderSigner` adds more."""
 
 __all__ = [
     "OUTBOUND_SIGNING",
@@ -135,15 +126,6 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     cur[last] = value
 
 
-def mws_uri(url: str) -> str:
-    """The URI MWS signs: the request target of ``url`` — its path and, when it has one,
-    ``?`` and its query, as written (a configured URL is already encoded). The inbound
-    check signs the same part of a request (`hub.channels.verify.HttpCall.target`): one
-    rule both ways."""
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -164,13 +146,19 @@ class SpecOutbound(CallbackSender):
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limiters: Mapping[str, RateLimiter] | None = None,
+        protocols: Protocols | None = None,
     ) -> None:
         """Secrets are read once, by the setting names the spec gives; a missing one is
         an `OutboundConfigError` here, at start-up. URLs are looked up per call (a hub
-        may run with inbound configured before the partner gave a callback URL)."""
+        may run with inbound configured before the partner gave a callback URL).
+        ``protocols``: where scheme names are looked up (default: installed plugins)."""
         super().__init__(spec, settings, clock=clock)
         env, side = spec.envelope, spec.signing.outbound
-        if side.scheme not in OUTBOUND_SIGNING:
+        protocols = installed() if protocols is None else protocols
+        check_schemes(spec, protocols)
+        scheme = protocols.signature(side.scheme)
+        self.header_signer = scheme if isinstance(scheme, HeaderSigner) else None
+        if side.scheme not in OUTBOUND_SIGNING and self.header_signer is None:
             raise OutboundConfigError(
                 f"{spec.channel.name}: outbound signing {side.scheme!r} is not supported yet"
             )
@@ -178,14 +166,13 @@ class SpecOutbound(CallbackSender):
             raise OutboundConfigError(f"{spec.channel.name}: md5_concat is signed in the body")
         self.account_id = self._secret(env.account_setting) if env.account_path else ""
         self.sign_secret = self._secret(side.secret_setting) if side.scheme != "none" else ""
-        self.client_id = (
-            self._secret(side.client_id_setting) if side.scheme == "hmac_sha1_mws" else ""
-        )
+        self.client_id = self._secret(side.client_id_setting) if side.client_id_setting else ""
         enc = spec.encryption
-        needs_key = env.body_encoding in ("aes128cbc_letters", "aes128cbc_base64_iv_rotated")
-        self.aes_key = self._secret(enc.key_setting) if needs_key else ""
-        iv_needed = env.body_encoding == "aes128cbc_letters"
-        self.aes_iv = self._secret(enc.iv_setting) if iv_needed else ""
+        self.body_codec: BodyCodec | None = protocols.codec(env.body_encoding)
+        self.whole_codec: BodyCodec | None = protocols.codec(enc.scheme)
+        body_codec = self.body_codec
+        self.aes_key = self._secret(enc.key_setting) if body_codec and body_codec.needs_key else ""
+        self.aes_iv = self._secret(enc.iv_setting) if body_codec and body_codec.needs_iv else ""
         out = spec.outbound
         self.zone = ZoneInfo(out.timezone) if out is not None else UTC
         # Extra headers from settings (Meituan's PartnerId) and whole-body encryption
@@ -197,11 +184,13 @@ class SpecOutbound(CallbackSender):
         flag = self.settings.get(out.encrypt_setting) if out and out.encrypt_setting else None
         self.encrypt_whole = (
             str(flag).strip().lower() in ("1", "true", "yes", "on")
-            and enc.scheme == "aes128cbc_base64_iv_rotated"
+            and self.whole_codec is not None
             and enc.trigger_header is not None
         )
         if self.encrypt_whole and not self.aes_key:
             self.aes_key = self._secret(enc.key_setting)
+        if self.encrypt_whole and self.whole_codec and self.whole_codec.needs_iv:
+            self.aes_iv = self.aes_iv or self._secret(enc.iv_setting)
         self.limiters: dict[str, RateLimiter] = dict(limiters or {})
         for kind, cb in spec.callbacks.items():
             if cb.rate_per_minute and kind not in self.limiters:
@@ -210,15 +199,9 @@ class SpecOutbound(CallbackSender):
     # ------------------------------------------------------------------ building
 
     def encode_body(self, body: Any) -> Any:
-        enc = self.spec.envelope.body_encoding
-        if enc == "none":
+        if self.body_codec is None:
             return body
-        plain = _dumps(body)
-        if enc == "aes128cbc_letters":
-            return ctrip_encrypt(plain, self.aes_key, self.aes_iv)
-        if enc == "aes128cbc_base64_iv_rotated":
-            return meituan_encrypt(plain, self.aes_key)
-        return base64.b64encode(plain).decode("ascii")
+        return self.body_codec.encode(_dumps(body), self.aes_key, self.aes_iv)
 
     def document(self, kind: str, body: Any, *, at: datetime | None = None) -> dict[str, Any]:
         """The request document for one callback, signed when the signature lives in it.
@@ -268,16 +251,20 @@ class SpecOutbound(CallbackSender):
         raw = _dumps(self.document(kind, body, at=at))
         headers = {"Content-Type": "application/json; charset=utf-8", **self.extra_headers}
         trigger = self.spec.encryption.trigger_header
-        if self.encrypt_whole and trigger:
-            raw = meituan_encrypt(raw, self.aes_key).encode("ascii")
+        if self.encrypt_whole and trigger and self.whole_codec is not None:
+            raw = self.whole_codec.encode(raw, self.aes_key, self.aes_iv).encode("ascii")
             headers["Content-Type"] = "text/plain; charset=utf-8"
             headers[trigger] = "encrypted"
-        side = self.spec.signing.outbound
-        if side.scheme == "hmac_sha1_mws":
-            date = format_datetime(at.astimezone(UTC), usegmt=True)
-            headers["Date"] = date
-            headers["Authorization"] = meituan_mws_authorization(
-                self.client_id, self.sign_secret, "POST", mws_uri(url), date
+        if self.header_signer is not None:
+            headers.update(
+                self.header_signer.sign_headers(
+                    client_id=self.client_id,
+                    secret=self.sign_secret,
+                    method="POST",
+                    url=url,
+                    body=raw,
+                    at=at,
+                )
             )
         return url, raw, headers
 
@@ -305,9 +292,11 @@ class SpecOutbound(CallbackSender):
         trigger = self.spec.encryption.trigger_header
         if not trigger or (headers.get(trigger) or "").strip().lower() != "encrypted":
             return data
+        if self.whole_codec is None:
+            return data
         key = self.aes_key or str(self.settings.get(self.spec.encryption.key_setting or "", ""))
         try:
-            return meituan_decrypt(data.decode("ascii").strip(), key)
+            return self.whole_codec.decode(data.decode("ascii").strip(), key, self.aes_iv)
         except (CodecError, UnicodeDecodeError):
             return data
 
@@ -339,12 +328,10 @@ class SpecOutbound(CallbackSender):
             cipher = get_path(doc, path)
         except PathError:
             return None
-        enc = self.spec.envelope.body_encoding
+        codec = self.body_codec
+        if codec is None or not codec.needs_key or not isinstance(cipher, str):
+            return cipher
         try:
-            if enc == "aes128cbc_letters" and isinstance(cipher, str):
-                return loads(ctrip_decrypt(cipher, self.aes_key, self.aes_iv))
-            if enc == "aes128cbc_base64_iv_rotated" and isinstance(cipher, str):
-                return loads(meituan_decrypt(cipher, self.aes_key))
+            return loads(codec.decode(cipher, self.aes_key, self.aes_iv))
         except (CodecError, ValueError):
             return None  # the partner took the call; an unreadable echo changes nothing
-        return cipher

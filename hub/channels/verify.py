@@ -3,8 +3,10 @@
 Partners sign different parts of a request: Ctrip fields inside the JSON document,
 Meituan the method, request target (path and query) and ``Date`` header (MWS), Douyin the
 sorted query plus the raw body, Fliggy/TOP the sorted parameters. `HttpCall` carries all
-of them so one checker, chosen by the spec's ``scheme`` and ``location``, serves every
-partner; a new OTA that uses a known scheme needs only a spec file.
+of them so one checker serves every partner: it finds the signature where the spec's
+``location`` says and hands it to the scheme the spec names, looked up in the
+registry the plugins filled (`hub.channels.schemes`; each partner's scheme lives in its
+plugin). A new OTA that uses an installed scheme needs only a spec file.
 """
 
 from __future__ import annotations
@@ -17,15 +19,8 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from hub.channels.codecs import (
-    TOP_SIGN_METHODS,
-    md5_concat,
-    verify_douyin_spi,
-    verify_hex,
-    verify_meituan_mws,
-    verify_top,
-)
 from hub.channels.loader import PathError, get_path
+from hub.channels.schemes import Protocols, SignatureScheme, installed
 from hub.channels.spec import SignatureSide
 
 
@@ -123,11 +118,17 @@ class SignatureCheck:
         secret: str,
         client_id: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        protocols: Protocols | None = None,
     ) -> None:
+        """``protocols``: where the scheme's name is looked up (the application's
+        registries; default: every installed plugin's). An unknown name is a
+        `hub.registry.RegistryError` here, at start-up."""
         self.side = side
         self.secret = secret
         self.client_id = client_id
         self.clock = clock
+        registries = installed() if protocols is None else protocols
+        self.scheme: SignatureScheme | None = registries.signature(side.scheme)
 
     def present(self, call: HttpCall, doc: Any) -> bool:
         """Whether the call carries this scheme's signature at all (for fallbacks)."""
@@ -137,7 +138,7 @@ class SignatureCheck:
 
     def check(self, call: HttpCall, doc: Any) -> str | None:
         side = self.side
-        if side.scheme == "none":
+        if self.scheme is None:
             return None
         stale = self._check_time(call, doc)
         if stale is not None:
@@ -145,9 +146,8 @@ class SignatureCheck:
         given = locate(side.location, call, doc) if side.location else None
         if not isinstance(given, str) or not given:
             return "signature missing"
-        verifier = _VERIFIERS[side.scheme]
         try:
-            ok = verifier(self, given, call, doc)
+            ok = self.scheme.verify(self, given, call, doc)
         except (PathError, TypeError, ValueError) as exc:
             return str(exc)
         return None if ok else "signature does not match"
@@ -166,51 +166,3 @@ class SignatureCheck:
         if abs((self.clock() - at).total_seconds()) > side.max_skew_seconds:
             return "request time outside the allowed window"
         return None
-
-
-def _md5_concat(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-    parts = [check.secret if f == "$secret" else get_path(doc, f) for f in check.side.fields]
-    if not all(isinstance(p, str) for p in parts):
-        raise TypeError("signed fields must be strings")
-    return verify_hex(md5_concat(parts, check.side.case), given)
-
-
-def _mws(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-    where = check.side.timestamp or "header:Date"
-    date = locate(where, call, doc)
-    if not isinstance(date, str) or not date:
-        raise ValueError("Date header missing")
-    return verify_meituan_mws(given, check.client_id, check.secret, call.method, call.target, date)
-
-
-def _douyin(scheme: str) -> Callable[[SignatureCheck, str, HttpCall, Any], bool]:
-    def verify(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-        algo = "sha256" if scheme == "douyin_spi_sha256" else "md5"
-        return verify_douyin_spi(given, check.secret, call.query, call.raw, algo)
-
-    return verify
-
-
-def _top(check: SignatureCheck, given: str, call: HttpCall, doc: Any) -> bool:
-    """TOP: the caller names its ``sign_method`` (md5, hmac, hmac-sha256) where the spec's
-    ``method_location`` says; a call naming none is signed with the scheme's own. A method
-    TOP does not define is refused (ValueError: a bad signature, with the reason)."""
-    side = check.side
-    named = locate(side.method_location, call, doc) if side.method_location else None
-    method = named or TOP_SIGN_METHODS[side.scheme]
-    if method not in TOP_SIGN_METHODS.values():
-        raise ValueError(f"unsupported sign_method {method!r}")
-    params = {k: v for k, v in call.query if k != "sign"}
-    body = call.raw if side.sign_body else b""
-    return verify_top(given, params, check.secret, method, body)
-
-
-_VERIFIERS: dict[str, Callable[[SignatureCheck, str, HttpCall, Any], bool]] = {
-    "md5_concat": _md5_concat,
-    "hmac_sha1_mws": _mws,
-    "douyin_spi_sha256": _douyin("douyin_spi_sha256"),
-    "douyin_spi_md5": _douyin("douyin_spi_md5"),
-    "top_md5": _top,
-    "top_hmac_md5": _top,
-    "top_hmac_sha256": _top,
-}

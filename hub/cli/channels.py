@@ -3,7 +3,11 @@
 The check is the hub's own loading (`hub.channels.loader`: `read_toml`, `is_spec`,
 `validate_spec`), so "OK" here means the file loads from a spec folder, and an error is
 the one the hub would raise, naming the file and the field
-(``tripnest.toml: signing.inbound.fields[2]: unknown field 'bodyy'``).
+(``tripnest.toml: signing.inbound.fields[2]: unknown field 'bodyy'``). Scheme names are
+checked against the schemes the installed plugins register (`hub.channels.schemes`).
+
+`tickethub channels schema` regenerates the spec language's JSON Schema
+(``channel_specs/channel-spec.schema.json``, `hub.channels.spec_schema`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from typing import Annotated
 
 import typer
 
+from hub.channels import spec_schema
 from hub.channels.loader import SpecError, is_spec, read_toml, validate_spec
+from hub.channels.schemes import installed
 
 app = typer.Typer(no_args_is_help=True, help="Channel specs (the spec language of OTAs).")
 
@@ -34,7 +40,7 @@ def check_one(path: Path) -> str:
         raise SpecError(
             path.name, "", "not a channel spec: no [channel] table (a spec folder skips it)"
         )
-    spec = validate_spec(data, path.name)
+    spec = validate_spec(data, path.name, protocols=installed())
     return (
         f"OK {path}: channel {spec.channel.name!r}, {len(spec.operations)} operations, "
         f"{len(spec.callbacks)} callbacks"
@@ -56,3 +62,20 @@ def check(
             typer.echo(f"ERROR {exc}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema(
+    path: Annotated[
+        Path | None, typer.Argument(help="default: channel_specs/channel-spec.schema.json")
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="exit 1 when the file is stale, write nothing")
+    ] = False,
+) -> None:
+    """Write the spec language's JSON Schema, generated from the spec models (editors
+    use it for completion: ``#:schema ./channel-spec.schema.json`` atop a spec)."""
+    args = [str(path)] if path is not None else []
+    code = spec_schema.main([*args, "--check"] if check_only else args)
+    if code:
+        raise typer.Exit(code)

@@ -163,7 +163,7 @@ def _policy_for(console: Console) -> Callable[[str], RetryPolicy]:
 
         settings = Settings()
         plugins = build_plugins(blocked=settings.blocked_plugins)
-        spec_channels(plugins.channels, settings.channel_specs_dirs)
+        spec_channels(plugins.channels, settings.channel_specs_dirs, protocols=plugins.protocols)
     except Exception as exc:
         console.print(
             f"[yellow]Plugins not loaded ({type(exc).__name__}); "

@@ -1,6 +1,9 @@
 """Travel agencies: group orders with rosters, paid from a credit line or a prepaid
 balance, over an HMAC-signed API; staff manage agencies, approvals, no-shows and
 statements. Found through the ``tickethub`` entry point like any third-party plugin.
+
+Dependencies: ``openpyxl`` (Excel rosters) stays core, not an extra: the hub's own
+reconciliation export (`hub.reconcile.export`) writes Excel with it too.
 """
 
 from __future__ import annotations

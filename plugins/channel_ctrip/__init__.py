@@ -1,10 +1,16 @@
-"""Ctrip (携程) supplier order API as a channel plugin, driven by ``channel_specs/ctrip.toml``.
+"""Ctrip (携程) supplier order API as a channel plugin, driven by its spec ``ctrip.toml``
+(in this folder, with its letters cipher in `protocol`).
 
 Found through the ``tickethub`` entry point. The envelope, crypto, signature and result
 codes come from the spec through `hub.channels.adapter` (inbound) and
 `hub.channels.outbound` (callbacks); this plugin holds what the spec cannot say. Its event
 hooks only return the callbacks an event causes (see `callbacks`): the hub queues them
 in the transaction of the change.
+
+Dependencies: no vendor library, so no pip extra. The cipher uses ``cryptography``, which
+stays a core dependency because the hub itself needs it (credential signing in
+`hub.domain.credentials`, sealed ID numbers in `hub.storage.sealed`); an extra would
+make nothing lighter.
 """
 
 from __future__ import annotations
@@ -12,8 +18,12 @@ from __future__ import annotations
 from datetime import date
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
-from plugins.channel_ctrip import callbacks
+from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.adapter import CtripChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_codecs = protocol.register_codecs
 
 __version__ = "0.2.0"
 

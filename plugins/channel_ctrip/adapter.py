@@ -1,6 +1,6 @@
 """The Ctrip channel: one POST route for every supplier service, and our callbacks.
 
-Everything protocol-level comes from ``channel_specs/ctrip.toml`` through the hub's
+Everything protocol-level comes from ``ctrip.toml`` (this folder) through the hub's
 generic spec-driven modules — inbound `hub.channels.adapter.SpecInbound`, outbound
 `hub.channels.outbound.SpecOutbound` — and this plugin only holds what the spec cannot
 say: which service maps to which order move (`services`), which tickets a cancel takes
@@ -29,10 +29,9 @@ from hub.sdk.channels import (
     SpecInbound,
     SpecOutbound,
     callback_policies,
-    load_all,
 )
 from hub.sdk.web import partner_body
-from plugins.channel_ctrip import callbacks
+from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.services import CtripServices, async_services
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class CtripChannel:
     name = "ctrip"
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
-        self.spec = spec or load_all()["ctrip"]
+        self.spec = spec or protocol.spec()
         self.ctx: ChannelContext | None = None
         self.inbound: SpecInbound | None = None
         self.services: CtripServices | None = None
@@ -62,7 +61,9 @@ class CtripChannel:
         self.ctx = ctx
         settings = ctx.settings
         try:
-            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
             self.services = CtripServices(
                 self.spec,
                 self.inbound,
@@ -76,7 +77,9 @@ class CtripChannel:
         outbound_ok = False
         if self.services is not None and settings.get("CTRIP_CALLBACK_URL"):
             try:
-                outbound = SpecOutbound(self.spec, settings, clock=ctx.clock.now)
+                outbound = SpecOutbound(
+                    self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+                )
                 self.deliveries = callbacks.Deliveries(self.spec, outbound, ctx)
                 outbound_ok = True
             except OutboundConfigError as exc:

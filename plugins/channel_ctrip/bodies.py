@@ -3,7 +3,7 @@
 Every body is a pure function of the order (and of ids Ctrip gave), so a replayed
 request, a retried callback or a late one carries the same — or the latest — figures,
 never a counter kept on the side. Field names follow public integrations of Ctrip's
-ticket supplier API and are marked unconfirmed in ``channel_specs/ctrip.toml``.
+ticket supplier API and are marked unconfirmed in ``plugins/channel_ctrip/ctrip.toml``.
 
 Quantities are admissions (a group ticket for 5 counts 5):
 

@@ -1,6 +1,6 @@
 """The Douyin channel: one POST route per SPI, and the certificate verify callbacks.
 
-Protocol work comes from ``channel_specs/douyin.toml`` through the hub's generic
+Protocol work comes from ``douyin.toml`` (this folder) through the hub's generic
 `hub.channels.adapter.SpecInbound` (``x-life-sign`` sha256 with the legacy md5 ``sign``
 fallback, the millisecond ``timestamp`` window, the ``{"data": {...}}`` answers); this
 module adds what the spec cannot say: the ``x-life-clientkey`` account header, the SPI
@@ -34,10 +34,9 @@ from hub.sdk.channels import (
     SpecInbound,
     callback_policies,
     http_call,
-    load_all,
 )
 from hub.sdk.web import partner_body
-from plugins.channel_douyin import certificates
+from plugins.channel_douyin import certificates, protocol
 from plugins.channel_douyin.certificates import VERIFY, Verifier, VerifyPolicy
 from plugins.channel_douyin.openapi import OpenApi, OpenApiNotConfigured
 from plugins.channel_douyin.spi import DouyinSpi
@@ -51,7 +50,7 @@ class DouyinChannel:
     name = "douyin"
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
-        self.spec = spec or load_all()["douyin"]
+        self.spec = spec or protocol.spec()
         self.inbound: SpecInbound | None = None
         self.spi: DouyinSpi | None = None
         self.api: OpenApi | None = None
@@ -74,7 +73,9 @@ class DouyinChannel:
     def setup(self, ctx: ChannelContext) -> None:
         settings = ctx.settings
         try:
-            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
             self.client_key = str(settings["DOUYIN_CLIENT_KEY"])
             self.spi = DouyinSpi(
                 self.spec,

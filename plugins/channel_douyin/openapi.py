@@ -5,7 +5,7 @@ the outbox needs them (`hub.sdk.DeliveryError`, retryable or not).
 Why not `hub.channels.outbound.SpecOutbound`? Douyin's calls are not one signed POST:
 a token is fetched first (and refreshed when Douyin says it expired), the voucher check
 is a GET with a query, and one logical callback is two requests (prepare, then verify).
-What IS spec data stays in ``channel_specs/douyin.toml``: the URL setting, each call's
+What IS spec data stays in ``plugins/channel_douyin/douyin.toml``: the URL setting, each call's
 path and timeout (``[callbacks.*]``), the "retry later" codes (``[outbound]``).
 
 Single flight: concurrent deliveries that find no valid token wait on one lock and the

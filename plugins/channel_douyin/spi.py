@@ -1,7 +1,7 @@
 """Douyin's scenic SPIs, each translated to one move of the hub's order service.
 
 Signature, request time, body size and the ``{"data": {"error_code", "description"}}``
-answers come from ``channel_specs/douyin.toml`` through `hub.channels.adapter`; a handler
+answers come from ``plugins/channel_douyin/douyin.toml`` through `hub.channels.adapter`; a handler
 here maps one SPI onto ``check`` / ``place`` / ``confirm_paid`` / ``cancel`` / ``refund``.
 Every move carries an idempotency key built from Douyin's ids, so Douyin's retries
 (create order: 12 times a minute apart, each with a new ``timestamp`` and signature but

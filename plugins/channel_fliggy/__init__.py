@@ -1,16 +1,23 @@
-"""Fliggy (飞猪) as a channel plugin, driven by ``channel_specs/fliggy.toml``.
+"""Fliggy (飞猪) as a channel plugin, driven by its spec ``fliggy.toml`` (in this folder).
 
 Found through the ``tickethub`` entry point. Inbound comes from the spec through the
 hub's generic channel; outbound are the TOP gateway calls ``verify`` (on redemption) and
 ``refund`` (after refunds), see `plugins.channel_fliggy.callbacks`. The event hooks only
 return the calls an event causes; the hub queues them in the transaction of the change.
+
+Dependencies: none beyond the core (TOP signatures are ``hashlib``/``hmac``; calls go
+through the hub's shared aiohttp session), so there is nothing to make an extra.
 """
 
 from __future__ import annotations
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
-from plugins.channel_fliggy import callbacks
+from plugins.channel_fliggy import callbacks, protocol
 from plugins.channel_fliggy.channel import FliggyChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_signature_schemes = protocol.register_signature_schemes
 
 __version__ = "0.1.0"
 

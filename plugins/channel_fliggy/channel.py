@@ -1,12 +1,12 @@
 """The Fliggy channel: Fliggy's calls to us from the spec, our TOP calls to Fliggy.
 
 Inbound is the generic spec-only channel (`hub.channels.generic.SpecChannel`): every
-operation of ``channel_specs/fliggy.toml`` (``create`` = a paid order, ``cancel``,
+operation of ``fliggy.toml`` (this folder) (``create`` = a paid order, ``cancel``,
 ``query``, ``refund``) is a move of the order service, idempotent on Fliggy's order id,
 checked and answered as the spec says. How Fliggy signs its calls to suppliers is not
 public, so all of that is data in the spec (TOP-style query signature by default).
 
-What the spec cannot say lives here: the TOP gateway calls (`hub.channels.top`), their
+What the spec cannot say lives here: the TOP gateway calls (`plugins.channel_fliggy.top`), their
 parameters (`callbacks`), and the ``refund_status = 2`` call when Fliggy's refund
 request is refused — a refusal writes no order change, so no hub event would queue it.
 
@@ -33,13 +33,12 @@ from hub.sdk.channels import (
     SecretsMissing,
     SpecChannel,
     SpecInbound,
-    TopOutbound,
     callback_policies,
-    load_all,
 )
 from hub.sdk.web import partner_body
-from plugins.channel_fliggy import callbacks
+from plugins.channel_fliggy import callbacks, protocol
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
+from plugins.channel_fliggy.top import TopOutbound
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class FliggyChannel(SpecChannel):
     name = "fliggy"
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
-        super().__init__(spec or load_all()["fliggy"])
+        super().__init__(spec or protocol.spec())
         self.top: TopOutbound | None = None
 
     def setup(self, ctx: ChannelContext) -> None:
@@ -93,7 +92,9 @@ class FliggyChannel(SpecChannel):
             self.spec = scaled_spec(self.spec, scale)
             self._policies = callback_policies(self.spec)
         try:
-            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
         except SecretsMissing as exc:
             log.warning("fliggy channel not configured: %s", exc)
         if settings.get("FLIGGY_TOP_URL"):

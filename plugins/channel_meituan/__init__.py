@@ -1,18 +1,27 @@
 """Meituan (美团门票) third-party supplier API as a channel plugin, driven by
-``channel_specs/meituan.toml``.
+its spec ``meituan.toml`` (in this folder).
 
 Found through the ``tickethub`` entry point. MWS auth, global encryption, the envelope
 and result codes come from the spec through `hub.channels.adapter` (inbound) and
 `hub.channels.outbound` (notices); this plugin holds what the spec cannot say. Its event
 hooks only return the notices an event causes (see `callbacks`): the hub queues them in
 the transaction of the change.
+
+Dependencies: no vendor library, so no pip extra. Global encryption uses
+``cryptography`` (a core dependency: the hub signs credentials with it) and MWS only the
+standard library.
 """
 
 from __future__ import annotations
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
-from plugins.channel_meituan import callbacks
+from plugins.channel_meituan import callbacks, protocol
 from plugins.channel_meituan.channel import MeituanChannel
+
+# Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
+register_channel_specs = protocol.register_channel_specs
+register_codecs = protocol.register_codecs
+register_signature_schemes = protocol.register_signature_schemes
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """The Meituan channel: one POST route per operation, and our notices.
 
-Everything protocol-level comes from ``channel_specs/meituan.toml`` through the hub's
+Everything protocol-level comes from ``meituan.toml`` (this folder) through the hub's
 generic spec-driven modules — inbound `hub.channels.adapter.SpecInbound` (MWS HMAC-SHA1
 with the ``Date`` window, global encryption switched by ``X-Encryption-Status`` and
 encrypted back, the envelope, result codes), outbound `hub.channels.outbound.SpecOutbound`
@@ -38,11 +38,9 @@ from hub.sdk.channels import (
     SpecInbound,
     SpecOutbound,
     callback_policies,
-    default_folder,
-    load_spec,
 )
 from hub.sdk.web import partner_body
-from plugins.channel_meituan import callbacks
+from plugins.channel_meituan import callbacks, protocol
 from plugins.channel_meituan.services import MeituanServices
 
 if TYPE_CHECKING:
@@ -71,7 +69,7 @@ class MeituanChannel:
 
     def __init__(self, spec: ChannelSpec | None = None) -> None:
         # Only our own file: another partner's broken spec must not take Meituan down.
-        self.spec = spec or load_spec(default_folder() / "meituan.toml")
+        self.spec = spec or protocol.spec()
         self.ctx: ChannelContext | None = None
         self.inbound: SpecInbound | None = None
         self.services: MeituanServices | None = None
@@ -104,7 +102,9 @@ class MeituanChannel:
         if scale > 0:
             self._policies = {k: scaled(p, scale) for k, p in callback_policies(self.spec).items()}
         try:
-            self.inbound = SpecInbound(self.spec, settings, clock=ctx.clock.now)
+            self.inbound = SpecInbound(
+                self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+            )
             self.services = MeituanServices(
                 self.spec, self.inbound, ctx, async_issue=callbacks.HOOKS.async_issue
             )
@@ -115,7 +115,9 @@ class MeituanChannel:
             log.warning("meituan channel not configured: %s", exc)
         if self.services is not None and settings.get("MEITUAN_CALLBACK_URL"):
             try:
-                outbound = SpecOutbound(self.spec, settings, clock=ctx.clock.now)
+                outbound = SpecOutbound(
+                    self.spec, settings, clock=ctx.clock.now, protocols=ctx.protocols
+                )
                 self.deliveries = callbacks.Deliveries(outbound, ctx)
             except OutboundConfigError as exc:
                 log.warning("meituan notices not configured: %s", exc)

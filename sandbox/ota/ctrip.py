@@ -1,7 +1,7 @@
 """A sandbox Ctrip: builds supplier requests exactly as Ctrip does and reads the answers.
 
 Written from the public facts (``shared/reference/channels.md#ctrip``) with the codecs in
-`hub.channels.codecs`, never with the hub's adapter, so a test through this client checks
+`plugins.channel_ctrip.protocol`, never with the hub's adapter, so a test through this client checks
 the hub against Ctrip's protocol rather than against itself. Ctrip retries a call three
 times with the identical request and expects the identical answer: `retry` does that.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.channels.codecs import ctrip_decrypt, ctrip_encrypt, ctrip_sign
+from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_encrypt, ctrip_sign
 from sandbox.ota.ctrip_receiver import CtripReceiver, Received
 from sandbox.ota.resend import pushed_at_once, resend_identical
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.channels.codecs import CodecError, ctrip_decrypt, ctrip_sign, verify_hex
+from hub.channels.codecs import CodecError, verify_hex
+from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_sign
 from sandbox.ota.receiver_base import FaultyReceiver
 
 

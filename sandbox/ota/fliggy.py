@@ -1,7 +1,7 @@
 """A sandbox Fliggy: its calls to the supplier, and its TOP gateway receiving ours.
 
 Fliggy's supplier-facing protocol is not public; this client speaks what
-``channel_specs/fliggy.toml`` declares, written out here by hand (not through the hub's
+``plugins/channel_fliggy/fliggy.toml`` declares, written out here by hand (not through the hub's
 adapter) in TOP's conventions: ``POST /api/channels/fliggy/<operation>`` with a JSON
 body and the TOP system parameters in the query — ``app_key``, ``timestamp`` (GMT+8),
 ``v``, ``sign_method`` — signed over the query sorted by name followed by the raw body:

@@ -2,7 +2,7 @@
 
 Written from the public facts (``shared/reference/channels.md#meituan``) — the MWS
 ``Authorization`` header is computed inline here with ``hmac``/``hashlib``, the global
-encryption with the AES primitive of `hub.channels.codecs` — never with the hub's
+encryption with the AES primitive of `plugins.channel_meituan.protocol` — never with the hub's
 adapter, so a test through this client checks the hub against Meituan's protocol rather
 than against itself:
 
@@ -34,7 +34,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from hub.channels.codecs import meituan_decrypt, meituan_encrypt
+from plugins.channel_meituan.protocol import meituan_decrypt, meituan_encrypt
 from sandbox.ota.meituan_receiver import MeituanReceiver, Notice
 from sandbox.ota.resend import pushed_at_once, resend_identical
 

@@ -32,7 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.channels.codecs import CodecError, meituan_decrypt
+from hub.channels.codecs import CodecError
+from plugins.channel_meituan.protocol import meituan_decrypt
 from sandbox.ota.receiver_base import FaultyReceiver
 
 MAX_SKEW_SECONDS = 600

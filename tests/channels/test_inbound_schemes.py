@@ -16,7 +16,7 @@ from email.utils import format_datetime
 
 from hub.channels import load_all
 from hub.channels.adapter import HttpCall, Inbound, Refusal, SpecInbound
-from hub.channels.codecs import meituan_decrypt, meituan_encrypt
+from plugins.channel_meituan.protocol import meituan_decrypt, meituan_encrypt
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 SPECS = load_all()

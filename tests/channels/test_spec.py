@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 from hub.channels import ChannelSpec, SpecError, load_all, load_spec, parse_spec
+from hub.channels.schemes import installed
 from hub.domain.errors import DenialCode
 from hub.domain.order import IdType
 from hub.outbox import RetryPolicy
 
-SPECS = Path(__file__).resolve().parents[2] / "channel_specs"
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = {
+    name: ROOT / "plugins" / f"channel_{name}" / f"{name}.toml"
+    for name in ("ctrip", "meituan", "douyin", "fliggy")
+}
 
 MINIMAL = """
 [channel]
@@ -63,16 +68,21 @@ def test_minimal_spec_loads() -> None:
     assert spec.result("NOT_IN_TABLE") == ("1100", "refused")
 
 
-def test_every_shipped_spec_loads_from_the_package() -> None:
+def test_every_shipped_spec_loads_from_its_plugin_package() -> None:
     specs = load_all()
     assert set(specs) == {"ctrip", "meituan", "douyin", "fliggy"}
     assert all(isinstance(s, ChannelSpec) for s in specs.values())
-    packaged = {f.name for f in resources.files("channel_specs").iterdir()}
-    assert {"ctrip.toml", "meituan.toml", "douyin.toml", "fliggy.toml"} <= packaged
+    for name in specs:
+        # found through the plugin's hook, shipped in the plugin's own package
+        source = installed().specs.get(name)
+        packaged = resources.files(f"plugins.channel_{name}") / f"{name}.toml"
+        assert source == packaged and packaged.is_file()
+    spec_language = {f.name for f in resources.files("channel_specs").iterdir()}
+    assert not spec_language & {"ctrip.toml", "meituan.toml", "douyin.toml", "fliggy.toml"}
 
 
 def test_ctrip_facts_from_the_reference() -> None:
-    ctrip = load_spec(SPECS / "ctrip.toml")
+    ctrip = load_spec(SPECS["ctrip"])
     assert ctrip.envelope.operation_path == "header.serviceName"
     assert ctrip.encryption.scheme == "aes128cbc_letters"
     assert ctrip.signing.inbound.fields == [
@@ -97,14 +107,14 @@ def test_ctrip_facts_from_the_reference() -> None:
 
 
 def test_douyin_and_meituan_facts() -> None:
-    douyin = load_spec(SPECS / "douyin.toml")
+    douyin = load_spec(SPECS["douyin"])
     assert douyin.operations["can_buy"].deadline_seconds == 2
     assert douyin.idempotency_path("create_order") == "order_id"
     assert douyin.signing.inbound.scheme == "douyin_spi_sha256"
     assert douyin.signing.inbound_fallback is not None
     assert douyin.signing.inbound_fallback.scheme == "douyin_spi_md5"
     assert douyin.result("VISITOR_COUNT_MISMATCH")[0] == "15"
-    meituan = load_spec(SPECS / "meituan.toml")
+    meituan = load_spec(SPECS["meituan"])
     assert meituan.idempotency_path("create") == "orderId"
     assert meituan.encryption.unconfirmed is True
     assert meituan.result("OK")[0] == "200"
@@ -126,7 +136,7 @@ def test_every_result_key_is_a_denial_code_or_special() -> None:
 
 
 def test_ctrip_retry_policy_grows_and_keeps_the_deadline() -> None:
-    ctrip = load_spec(SPECS / "ctrip.toml")
+    ctrip = load_spec(SPECS["ctrip"])
     cb = ctrip.callbacks["OrderConsumedNotice"]
     policy = cb.retry_policy()
     assert isinstance(policy, RetryPolicy)
@@ -160,6 +170,34 @@ BROKEN = [
         "signing.inbound.scheme",
         "md5_concat",
         id="unknown-signing-scheme",
+    ),
+    pytest.param(
+        _broken(
+            "[signing.inbound]\n",
+            '[encryption]\nscheme = "aes128cbc_letters"\nkey_setting = "K"\n[signing.inbound]\n',
+        ),
+        "encryption",
+        "needs iv_setting",
+        id="codec-needs-iv",
+    ),
+    pytest.param(
+        _broken(
+            'scheme = "md5_concat"\nfields = ["header.accountId", "header.serviceName", '
+            '"body", "$secret"]',
+            'scheme = "hmac_sha1_mws"',
+        ),
+        "signing.inbound",
+        "needs client_id_setting",
+        id="scheme-needs-client-id",
+    ),
+    pytest.param(
+        _broken(
+            'secret_setting = "DEMO_SIGN_KEY"',
+            'secret_setting = "DEMO_SIGN_KEY"\nmethod_location = "query:sign_method"',
+        ),
+        "signing.inbound",
+        "'method_location' does not apply",
+        id="method-location-for-a-scheme-without-methods",
     ),
     pytest.param(
         _broken('body_path = "body"', 'body_path = "body"\nbody_encoding = "rot13"'),
@@ -254,7 +292,7 @@ BROKEN = [
 @pytest.mark.parametrize(("text", "field_path", "message"), BROKEN)
 def test_broken_specs_name_the_field(text: str, field_path: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
-        parse_spec(text, "demo.toml")
+        parse_spec(text, "demo.toml", protocols=installed())
     err = info.value
     assert err.file == "demo.toml"
     assert err.field_path == field_path, str(err)

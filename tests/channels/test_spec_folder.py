@@ -88,3 +88,19 @@ def test_channels_check_prints_the_precise_error(tmp_path: Path) -> None:
     result = run(str(tmp_path / "missing.toml"), str(EXAMPLE))
     assert result.exit_code == 1  # one bad file fails the check; the good one is still OK
     assert "missing.toml: no such file" in result.output and "OK " in result.output
+
+
+def test_channels_check_names_a_scheme_no_installed_plugin_registers(tmp_path: Path) -> None:
+    unknown = tmp_path / "tripnest.toml"
+    unknown.write_text(EXAMPLE.read_text().replace('"base64"', '"rot13"', 1))
+    result = run(str(unknown))
+    assert result.exit_code == 1
+    assert "ERROR tripnest.toml: envelope.body_encoding: unknown codec 'rot13'" in result.output
+
+
+def test_channels_schema_writes_and_checks_the_json_schema(tmp_path: Path) -> None:
+    target = tmp_path / "schema.json"
+    cli_run = CliRunner().invoke
+    assert cli_run(cli, ["channels", "schema", str(target), "--check"]).exit_code == 1
+    assert cli_run(cli, ["channels", "schema", str(target)]).exit_code == 0
+    assert cli_run(cli, ["channels", "schema", str(target), "--check"]).exit_code == 0

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from hub.channels.codecs import ctrip_sign
+from plugins.channel_ctrip.protocol import ctrip_sign
 from tests.channel_kit import stock
 from tests.ctrip.kit import SECRETS, ctrip, ctrip_hub, order
 from tests.support import hub_client, id_number

@@ -148,7 +148,7 @@ async def test_bad_input_gets_ctrips_codes_and_writes_nothing(
     client = await ctrip_hub(aiohttp_client, db_url)
     c = ctrip(client)
     # wrong encoding: the body decrypts, but to GBK bytes, not UTF-8 JSON
-    from hub.channels.codecs import ctrip_encrypt, ctrip_sign
+    from plugins.channel_ctrip.protocol import ctrip_encrypt, ctrip_sign
 
     doc = json.loads(c.build("CreatePreOrder", order("e1")))
     gbk = json.dumps(order("e1", contacts=[{"name": "李雷"}]), ensure_ascii=False).encode("gbk")

@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 
 from hub.channels import load_all
-from hub.channels.codecs import ctrip_decrypt, ctrip_sign, verify_meituan_mws
 from hub.channels.outbound import OutboundConfigError, SpecOutbound
 from hub.sdk import DeliveryError
+from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_sign
+from plugins.channel_meituan.protocol import verify_meituan_mws
 from sandbox.ota.ctrip import CtripReceiver
 from tests.ctrip.kit import SECRETS, fast_spec
 

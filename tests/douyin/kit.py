@@ -37,7 +37,7 @@ def tourists(n: int, first: int = 100) -> list[dict[str, Any]]:
 
 
 def order(oid: str, sku: str = "adult", count: int = 1, **over: Any) -> dict[str, Any]:
-    """A Douyin create_order body (field names: ``channel_specs/douyin.toml`` [mapping])."""
+    """A Douyin create_order body (field names: the plugin's ``douyin.toml`` [mapping])."""
     body: dict[str, Any] = {
         "order_id": oid,
         "sku_id": sku,

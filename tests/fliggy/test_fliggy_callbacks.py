@@ -1,4 +1,4 @@
-"""Our TOP calls end to end: hub event → outbox (same transaction) → `hub.channels.top`
+"""Our TOP calls end to end: hub event → outbox (same transaction) → `plugins.channel_fliggy.top`
 → the sandbox TOP gateway, which verifies app key, timestamp and signature as TOP does.
 Timeouts, 5xx and TOP's retryable errors are retried on the spec's schedule; its final
 errors dead-letter the call; the gateway's ledger shows what Fliggy believes was used."""

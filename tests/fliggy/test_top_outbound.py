@@ -1,4 +1,4 @@
-"""`hub.channels.top` on its own: the parameters and signature of a TOP call checked
+"""`plugins.channel_fliggy.top` on its own: the parameters and signature of a TOP call checked
 against an independent reading of the formulas, and how TOP's answers are judged.
 Also the generic TOP inbound additions (body signing, GMT+8 request time)."""
 
@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.channels import load_all
-from hub.channels.codecs import top_sign, verify_top
 from hub.channels.outbound import OutboundConfigError
-from hub.channels.top import TopOutbound, response_key
 from hub.channels.verify import parse_timestamp
 from hub.contracts import DeliveryError
+from plugins.channel_fliggy.protocol import top_sign, verify_top
+from plugins.channel_fliggy.top import TopOutbound, response_key
 from tests.fliggy.kit import fast_spec
 
 SETTINGS = {"FLIGGY_APP_KEY": "k-1", "FLIGGY_APP_SECRET": "s3cret", "FLIGGY_TOP_URL": "http://x"}

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from hub.channels.codecs import ctrip_decrypt, ctrip_sign
 from hub.testing.conformance import (
     Answer,
     ChannelProbe,
@@ -22,6 +21,7 @@ from hub.testing.conformance import (
     ReceivedCall,
     broken,
 )
+from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_sign
 from sandbox.ota.ctrip import CtripClient
 from sandbox.ota.ctrip_receiver import CtripReceiver
 

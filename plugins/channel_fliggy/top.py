@@ -1,5 +1,8 @@
 """Outbound calls to an Alibaba TOP gateway (Taobao Open Platform; Fliggy's supplier API).
 
+Part of the Fliggy plugin (moved from ``hub/channels/top.py``): TOP is Fliggy's
+gateway, so removing the plugin removes it too.
+
 TOP does not fit the JSON-document shape `hub.channels.outbound.SpecOutbound` builds: a
 TOP call is ONE gateway URL, the API named by the ``method`` parameter, every parameter
 (system and business) posted as ``application/x-www-form-urlencoded`` and signed over
@@ -37,11 +40,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from hub.channels.codecs import TOP_SIGN_METHODS, top_sign
-from hub.channels.jsondoc import loads
-from hub.channels.sender import CallbackSender, OutboundConfigError, OutboundReply, check_status
-from hub.channels.spec import ChannelSpec
-from hub.contracts import DeliveryError
+from hub.sdk import DeliveryError
+from hub.sdk.channels import (
+    CallbackSender,
+    ChannelSpec,
+    OutboundConfigError,
+    OutboundReply,
+    check_status,
+)
+from hub.sdk.channels import load_json_doc as loads
+from plugins.channel_fliggy.protocol import TOP_SIGN_METHODS, top_sign
 
 FORM = "application/x-www-form-urlencoded;charset=utf-8"
 
