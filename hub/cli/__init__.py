@@ -8,7 +8,7 @@ import typer
 
 from hub.cli import backfill as _backfill
 from hub.cli import backup as _backup
-from hub.cli import bench, channels, db, demo, outbox, plugins, serve
+from hub.cli import bench, channels, db, demo, outbox, plugin_new, plugins, serve
 from hub.cli import reconcile as _reconcile
 from hub.cli import report as _report
 from hub.cli.errors import ClearErrors
@@ -48,6 +48,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(channels.app, name="channels")
 app.add_typer(_report.app, name="report")
 app.add_typer(_reconcile.app, name="reconcile")
+app.add_typer(plugin_new.app, name="plugin")
 # The venue bridge ships in the same distribution; its commands are light to import.
 from hardware_bridge.cli import bridge_app, device_app  # noqa: E402
 
