@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -222,3 +223,40 @@ def test_generated_plugins_install_offline_pass_their_tests_and_are_listed(
     done = run_tests(python, roots[Kind.channel], "-x", "-k", "valid_order and sqlite")
     assert done.returncode == 1, done.stdout
     assert "test_a_valid_order_takes_stock" in done.stdout
+
+
+# -- the guide ------------------------------------------------------------------------------
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def _fenced(lang: str) -> list[str]:
+    text = GUIDE.read_text(encoding="utf-8")
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_guide_s_pytest_settings_are_the_generated_ones(tmp_path: Path) -> None:
+    (block,) = [b for b in _fenced("toml") if "[tool.pytest.ini_options]" in b]
+    guide = tomllib.loads(block)["tool"]["pytest"]["ini_options"]
+    root = render(Kind.device, "acme", tmp_path)
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert guide == project["tool"]["pytest"]["ini_options"]
+
+
+def test_every_tickethub_command_in_the_guide_exists() -> None:
+    """Each ``tickethub …`` of the guide, in a shell block or inline: its command path
+    answers ``--help`` and knows every ``--option`` the guide gives it."""
+    text = GUIDE.read_text(encoding="utf-8")
+    lines = [line.strip() for b in _fenced("sh") for line in b.splitlines()]
+    lines += [" ".join(m.split()) for m in re.findall(r"`(tickethub [^`]+)`", text)]
+    commands = [line.split("#")[0].split() for line in lines if line.startswith("tickethub ")]
+    assert len(commands) >= 8, commands
+    runner = CliRunner()
+    for words in commands:
+        path = [w for w in words[1:] if not w.startswith("-")][:2]
+        result = runner.invoke(app, [*path, "--help"])
+        if result.exit_code != 0:  # a one-word command followed by an argument
+            result = runner.invoke(app, [path[0], "--help"])
+        assert result.exit_code == 0, (words, result.output)
+        for option in (w.split("=")[0] for w in words if w.startswith("--")):
+            assert option in result.output, (words, option)
