@@ -15,7 +15,7 @@ import typer
 
 from hub.cli import backfill as _backfill
 from hub.cli import backup as _backup
-from hub.cli import bench, channels, db, outbox, plugins, serve, staff
+from hub.cli import bench, channels, db, outbox, plugin_new, plugins, serve, staff
 from hub.cli import reconcile as _reconcile
 from hub.cli import report as _report
 from hub.cli.errors import ClearErrors
@@ -56,6 +56,7 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(_report.app, name="report")
 app.add_typer(_reconcile.app, name="reconcile")
 app.add_typer(staff.app, name="staff")
+app.add_typer(plugin_new.app, name="plugin")
 app.command("backfill")(_backfill.backfill)
 app.command("backup")(_backup.backup_command)
 app.command("restore")(_backup.restore_command)

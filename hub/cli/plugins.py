@@ -49,6 +49,7 @@ def registrations(hub_plugins: HubPlugins) -> list[Registration]:
         *_entries("payment provider", hub_plugins.payments),
         *_entries("rule", hub_plugins.rules),
         *_entries("device driver", hub_plugins.devices),
+        *_entries("alert sink", hub_plugins.alert_sinks),
     ]
 
 

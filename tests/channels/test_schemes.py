@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import pytest
-from hub.sdk.registries import RegistryError
 
 from hub.channels import SpecError, load_spec, parse_spec
 from hub.channels.adapter import HttpCall, Inbound, Refusal, SpecInbound
@@ -19,6 +18,7 @@ from hub.channels.schemes import CodecRegistry, SignatureSchemeRegistry, install
 from hub.channels.verify import SignatureCheck
 from hub.hookspecs import hookimpl
 from hub.plugins import build_plugins
+from hub.sdk.registries import RegistryError
 from plugins.channel_ctrip import protocol as ctrip
 
 SECRET = "s3cret-key"

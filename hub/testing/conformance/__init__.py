@@ -1,7 +1,11 @@
 """The channel conformance kit: the partner's promises, checked the same way for every
 channel, built-in or third-party. Subclass `ChannelProbe` for your partner (its module
 docstring lists the hooks) and `ConformanceSuite`; the ``tickethub`` pytest plugin
-provides the database fixture."""
+provides the database fixture.
+
+The kits for device drivers (`hub.testing.conformance.devices`) and alert sinks
+(`hub.testing.conformance.alerts`) are imported from their modules; ``docs/plugins.md``
+describes all three."""
 
 from __future__ import annotations
 
