@@ -21,6 +21,9 @@ from hub.contracts import (
     DiscoveringDriver,
     PartnerCall,
     PaymentProvider,
+    Statement,
+    StatementSource,
+    StatementUnavailable,
 )
 from hub.domain import (
     Denial,
@@ -66,6 +69,9 @@ __all__ = [
     "PaymentProvider",
     "Redemption",
     "Scan",
+    "Statement",
+    "StatementSource",
+    "StatementUnavailable",
     "Ticket",
     "Visitor",
     "hookimpl",
