@@ -11,6 +11,11 @@
 * ``double_use``: admitted entries of ``params.venue_id`` that could not count (a ticket
   used twice across offline bridges, or after a refund) received in the last
   ``params.window_seconds``.
+* ``reconcile_discrepancies``: open discrepancies (neither acknowledged nor resolved)
+  that reconciliation found on the statements of the last ``params.days`` days (default
+  2: yesterday's bill and the day before), optionally of one ``params.channel``. The daily
+  job has the rules evaluated right after each import; acknowledging the discrepancies
+  clears the alert.
 
 Device-offline, slot arrival-rate, payment-failure-rate and clock-skew rules need data the
 hub does not keep yet (device health, payment attempts): they come with that data.
@@ -27,13 +32,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.storage.tables import BridgeSeenRow, FlowCountRow, OutboxRow, RedemptionRow, VenueRow
+from hub.storage.tables import (
+    BridgeSeenRow,
+    DiscrepancyRow,
+    FlowCountRow,
+    OutboxRow,
+    RedemptionRow,
+    VenueRow,
+)
 
 FLOW = FlowCountRow.__table__.c
 VENUE = VenueRow.__table__.c
 OUTBOX = OutboxRow.__table__.c
 REDEMPTION = RedemptionRow.__table__.c
 SEEN = BridgeSeenRow.__table__.c
+DISC = DiscrepancyRow.__table__.c
 ALERT_PARTNER_PREFIX = "alert:"
 
 
@@ -101,6 +114,27 @@ async def bridge_offline(conn: AsyncConnection, p: Mapping[str, Any], now: datet
     )
 
 
+async def reconcile_discrepancies(
+    conn: AsyncConnection, p: Mapping[str, Any], now: datetime
+) -> Reading:
+    days = int(p.get("days", 2))
+    since = now.date() - timedelta(days=days)
+    where = [DISC.state == "open", DISC.day >= since]
+    if p.get("channel"):
+        where.append(DISC.channel == str(p["channel"]))
+    n = (await conn.execute(select(func.count()).where(and_(*where)))).scalar() or 0
+    scope = f"{p['channel']} " if p.get("channel") else ""
+    return Reading(float(n), f"对账差异 {n} 条待处理 · {scope}open discrepancies, last {days} days")
+
+
+def _check_reconcile(p: Mapping[str, Any]) -> None:
+    if set(p) - {"channel", "days"}:
+        raise BadParams("reconcile_discrepancies takes params.channel and params.days only")
+    d = p.get("days", 2)
+    if not isinstance(d, int) or not 1 <= d <= 92:
+        raise BadParams("reconcile_discrepancies params.days is 1..92")
+
+
 def _check_venue(p: Mapping[str, Any]) -> None:
     if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
         raise BadParams("bridge_offline takes params.venue_id only")
@@ -131,6 +165,7 @@ KINDS: dict[str, tuple[Measure, Callable[[Mapping[str, Any]], None]]] = {
     "dead_letters": (dead_letters, _check_dead),
     "double_use": (double_use, _check_double),
     "bridge_offline": (bridge_offline, _check_venue),
+    "reconcile_discrepancies": (reconcile_discrepancies, _check_reconcile),
 }
 
 

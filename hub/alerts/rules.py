@@ -25,7 +25,10 @@ class RuleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    kind: str = Field(description="in_park_percent | dead_letters | double_use | bridge_offline")
+    kind: str = Field(
+        description="in_park_percent | dead_letters | double_use | bridge_offline | "
+        "reconcile_discrepancies"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     open_at: float = Field(ge=0)
     clear_below: float = Field(ge=0)
