@@ -4,6 +4,7 @@ route). The work is in `hub.reconcile`; these handlers only translate HTTP."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from aiohttp import web
@@ -11,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import staff_hub
 from hub.api.errors import ApiError, path_id, query_day, read_model
-from hub.api.routing import ApiRoutes, raw_body
+from hub.api.routing import NO_BODY, ApiRoutes, raw_body
+from hub.contracts import StatementSource
 from hub.domain.digits import ascii_int
 from hub.reconcile import store
+from hub.reconcile.daily import fetch_and_import
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
 from hub.reconcile.service import UnsupportedChannel, import_statement, wechat_merchant
@@ -102,6 +105,37 @@ def add_routes(routes: ApiRoutes) -> None:
             why = f"{exc}; nothing imported"
             raise ApiError(422, "STATEMENT_REFUSED", why, line=line) from None
         return web.json_response(result.as_dict())
+
+    @routes.post(
+        "/api/admin/reconcile/fetch",
+        summary="Fetch a partner's statement of a day now (WeChat's bill) and match it",
+        tag="admin",
+        auth="admin",
+        query={"channel": "wechat", "date": "YYYY-MM-DD, the statement's day"},
+        body=NO_BODY,
+        responses={
+            200: "fetched and imported (or already imported)",
+            404: "the channel cannot fetch its statements",
+            409: "no statement for that day (yet)",
+            422: "the statement is refused",
+        },
+    )
+    async def post_fetch(request: web.Request) -> web.Response:
+        """What the daily job does at 10:00, on demand (a day it missed, a re-check)."""
+        hub = staff_hub(request)
+        day = query_day(request)
+        name = request.query.get("channel", "")
+        source = hub.plugins.channels.find(name)
+        if not isinstance(source, StatementSource):
+            raise ApiError(404, "UNKNOWN_CHANNEL", f"channel {name!r} cannot fetch statements")
+        by = request.query.get("by", "api")[:64]
+        done = await fetch_and_import(hub.engine, source, day, hub.clock.now(), by=by)
+        if done.outcome == "done":
+            await hub.alerts.evaluate_now()
+            return web.json_response(json.loads(done.detail))
+        if done.outcome == "failed" and done.detail.startswith("statement refused"):
+            raise ApiError(422, "STATEMENT_REFUSED", f"{done.detail}; nothing imported")
+        raise ApiError(409, "NO_STATEMENT", done.detail)
 
     @routes.get(
         "/api/admin/reconcile/discrepancies",

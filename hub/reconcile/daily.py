@@ -91,7 +91,7 @@ class DailyReconcile:
             claim_id = await claims.claim(self.engine, job, day, by=self.by, now=now)
             if claim_id is None:
                 continue
-            outcome = await self._run(source, job, day, now)
+            outcome = await fetch_and_import(self.engine, source, day, now, by="scheduler")
             if outcome.outcome == "retry":
                 await claims.release(self.engine, claim_id)
             else:
@@ -102,46 +102,6 @@ class DailyReconcile:
         if any(o.outcome == "done" for o in done) and self.after_import is not None:
             await self.after_import()
         return done
-
-    async def _run(self, source: StatementSource, job: str, day: date, now: datetime) -> Outcome:
-        iso = str(day)
-        try:
-            statement = await source.fetch_statement(day)
-        except StatementUnavailable as exc:
-            if exc.retryable:
-                log.info("%s %s: not yet (%s); next round", job, iso, exc)
-                return Outcome(job, iso, "retry", str(exc))
-            if exc.empty:
-                log.info("%s %s: no statement (no transactions that day)", job, iso)
-                return Outcome(job, iso, "none", str(exc))
-            log.error("%s %s: cannot fetch the statement: %s", job, iso, exc)
-            return Outcome(job, iso, "failed", str(exc))
-        try:
-            imported = await import_statement(
-                self.engine,
-                channel=source.name,
-                day=statement.day,
-                raw=statement.raw,
-                merchant=statement.merchant,
-                by="scheduler",
-                now=now,
-            )
-        except (BillError, UnsupportedChannel) as exc:
-            log.error("%s %s: statement refused, nothing imported: %s", job, iso, exc)
-            return Outcome(job, iso, "failed", f"statement refused: {exc}")
-        summary = imported.as_dict()
-        if imported.found:
-            log.warning(
-                "%s %s: %d discrepancies (%d new) in %d lines",
-                job,
-                iso,
-                imported.found,
-                imported.new,
-                imported.lines,
-            )
-        else:
-            log.info("%s %s: %d lines, no discrepancy", job, iso, imported.lines)
-        return Outcome(job, iso, "done", json.dumps(summary), imported.new)
 
     async def start(self) -> None:
         if self.every_seconds > 0 and self._task is None:
@@ -158,3 +118,48 @@ class DailyReconcile:
             except Exception:
                 log.exception("daily reconciliation failed; next round in %g s", self.every_seconds)
             await asyncio.sleep(self.every_seconds)
+
+
+async def fetch_and_import(
+    engine: AsyncEngine, source: StatementSource, day: date, now: datetime, *, by: str
+) -> Outcome:
+    """Fetch `source`'s statement of `day`, import and match it (one transaction: a
+    refused statement leaves nothing). Never raises for the partner's or the file's
+    faults: the outcome says what happened (``retry`` when it may work later)."""
+    job, iso = f"reconcile.{source.name}", day.isoformat()
+    try:
+        statement = await source.fetch_statement(day)
+    except StatementUnavailable as exc:
+        if exc.retryable:
+            log.info("%s %s: not yet (%s)", job, iso, exc)
+            return Outcome(job, iso, "retry", str(exc))
+        if exc.empty:
+            log.info("%s %s: no statement (no transactions that day)", job, iso)
+            return Outcome(job, iso, "none", str(exc))
+        log.error("%s %s: cannot fetch the statement: %s", job, iso, exc)
+        return Outcome(job, iso, "failed", str(exc))
+    try:
+        imported = await import_statement(
+            engine,
+            channel=source.name,
+            day=statement.day,
+            raw=statement.raw,
+            merchant=statement.merchant,
+            by=by,
+            now=now,
+        )
+    except (BillError, UnsupportedChannel) as exc:
+        log.error("%s %s: statement refused, nothing imported: %s", job, iso, exc)
+        return Outcome(job, iso, "failed", f"statement refused: {exc}")
+    if imported.found:
+        log.warning(
+            "%s %s: %d discrepancies (%d new) in %d lines",
+            job,
+            iso,
+            imported.found,
+            imported.new,
+            imported.lines,
+        )
+    else:
+        log.info("%s %s: %d lines, no discrepancy", job, iso, imported.lines)
+    return Outcome(job, iso, "done", json.dumps(imported.as_dict()), imported.new)
