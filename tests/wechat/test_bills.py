@@ -154,3 +154,23 @@ async def test_daily_job_claimed_once_by_two_hubs_finds_injected_errors_and_aler
     assert [a["kind"] for a in body["alerts"] if a["state"] == "open"] == [
         "reconcile_discrepancies"
     ], body
+
+
+async def test_fetch_route_imports_once_and_says_why_not(
+    aiohttp_client: Any, db_url: str, stack: AsyncExitStack
+) -> None:
+    w = await start(aiohttp_client, db_url, stack)
+    await sell(w, 2)
+    day = today_china()
+    url = f"/api/admin/reconcile/fetch?channel=wechat&date={day}"
+    not_yet = await w.client.post(url, headers=ADMIN)
+    assert not_yet.status == 409 and (await not_yet.json())["code"] == "NO_STATEMENT"
+    nobody = await w.client.post(url.replace("wechat", "ctrip"), headers=ADMIN)
+    assert nobody.status == 404 and (await nobody.json())["code"] == "UNKNOWN_CHANNEL"
+    to_tomorrow_ten(w)
+    first = await w.client.post(url, headers=ADMIN)
+    assert first.status == 200, await first.text()
+    body = await first.json()
+    assert (body["lines"], body["discrepancies_found"], body["already_imported"]) == (2, 0, False)
+    again = await (await w.client.post(url, headers=ADMIN)).json()
+    assert again["already_imported"] and again["statement_id"] == body["statement_id"]
