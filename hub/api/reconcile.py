@@ -19,7 +19,13 @@ from hub.reconcile import store
 from hub.reconcile.daily import fetch_and_import
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
-from hub.reconcile.service import UnsupportedChannel, import_statement, wechat_merchant
+from hub.reconcile.service import (
+    UnsupportedChannel,
+    channel_spec,
+    import_statement,
+    settlement_merchant,
+    wechat_merchant,
+)
 from hub.reconcile.wechat_bill import BillError
 from hub.storage.db import reader
 
@@ -69,7 +75,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={
-            "channel": "wechat",
+            "channel": "wechat, or an OTA whose spec declares [settlement]",
             "date": "YYYY-MM-DD, the statement's day",
             "by": "who imports it",
             "midnight_window": "seconds around midnight counted as crossed_midnight (300)",
@@ -79,7 +85,8 @@ def add_routes(routes: ApiRoutes) -> None:
             "text/csv",
             "application/gzip",
             "application/octet-stream",
-            description="the statement file as the partner serves it (CSV, or gzip of it)",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            description="the statement file as the partner serves it (CSV, gzip, XLSX)",
         ),
     )
     async def post_statement(request: web.Request) -> web.Response:
@@ -89,13 +96,22 @@ def add_routes(routes: ApiRoutes) -> None:
         if window is None or window > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
+        channel = request.query.get("channel", "")
+        spec = channel_spec(
+            channel, (e.obj for e in hub.plugins.channels), hub.settings.channel_specs_dirs
+        )
+        if spec is not None:
+            merchant = settlement_merchant(spec, hub.settings.channel_settings)
+        else:
+            merchant = wechat_merchant(hub.settings.channel_settings)
         try:
             result = await import_statement(
                 hub.engine,
-                channel=request.query.get("channel", ""),
+                channel=channel,
                 day=day,
                 raw=raw,
-                merchant=wechat_merchant(hub.settings.channel_settings),
+                merchant=merchant,
+                spec=spec,
                 by=request.query.get("by", "api")[:64],
                 now=hub.clock.now(),
                 window=timedelta(seconds=window),
