@@ -13,6 +13,7 @@ amount, settle an order the hub never saw.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,8 +29,10 @@ SOLD = ("create_hold", "create_paid")
 GONE = ("cancel", "refund")
 
 
+@functools.cache
 def spec_of(channel: str) -> ChannelSpec:
-    """The channel's spec as the hub has it: its plugin's (wherever the file lives)."""
+    """The channel's spec as the hub has it: its plugin's (wherever the file lives);
+    read once per process."""
     from hub.plugins import build_plugins
     from hub.reconcile.service import channel_spec
 
