@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from sandbox.demo.context import DemoContext, Section
+from sandbox.demo.seed import VENUE
 from sandbox.demo.wechat import running_wechat
 from sandbox.wechat.ledger import CHINA
 
 SHORT_BY = 100  # fen: the injected error
+PAPER_SLOT = "08:00-10:00"
 
 
 class ReconcileStep:
@@ -26,6 +28,7 @@ class ReconcileStep:
         section = Section(self.title)
         admin = {"Authorization": f"Bearer {ctx.admin_token}"}
         today = ctx.today.isoformat()
+        await self._paper(ctx, section, admin)
         async with ctx.http.get(
             f"{ctx.base_url}/api/admin/reports/daily?date={today}", headers=admin
         ) as resp:
@@ -38,8 +41,8 @@ class ReconcileStep:
                 f"net ¥{t['net']}",
             )
         section.expect(
-            f"day report {today} has every selling channel (wechat, ctrip, boxoffice …)",
-            resp.status == 200 and {"wechat", "ctrip", "boxoffice"} <= per.keys(),
+            f"day report {today} has every selling channel (wechat, ctrip, boxoffice, paper …)",
+            resp.status == 200 and {"wechat", "ctrip", "boxoffice", "paper"} <= per.keys(),
             f"HTTP {resp.status}, channels {sorted(per)}",
         )
 
@@ -47,6 +50,7 @@ class ReconcileStep:
         if wx is None:
             section.expect("WeChat simulator running next to the hub", False, "not started")
             return section
+
         sim = wx.sim
         day = datetime.fromtimestamp(sim.clock.now(), CHINA).date()
         paid = sorted(
@@ -93,3 +97,25 @@ class ReconcileStep:
             f"found {got}",
         )
         return section
+
+    async def _paper(self, ctx: DemoContext, section: Section, admin: dict[str, str]) -> None:
+        """Two paper tickets from this morning's power cut, one at its written price: sales
+        of the ``paper`` channel that take stock of their slot."""
+        sheet = {
+            "venue_id": VENUE,
+            "product_id": "adult",
+            "travel_date": ctx.busy_day.isoformat(),
+            "slot": PAPER_SLOT,
+            "staff": "demo.staff",
+            "note": "power cut at the south gate",
+            "tickets": [{"paper_no": "PAPER-0001"}, {"paper_no": "PAPER-0002", "price": 15000}],
+        }
+        async with ctx.http.post(
+            f"{ctx.base_url}/api/admin/backfill", json=sheet, headers=admin
+        ) as resp:
+            body = await resp.json()
+        ok = resp.status == 200 and body.get("created") == ["PAPER-0001", "PAPER-0002"]
+        if ok:
+            ctx.sold["adult"] += 2
+        why = "" if ok else f"HTTP {resp.status} {body}"
+        section.expect("paper tickets entered as sales of their slot", ok, why)
