@@ -31,11 +31,15 @@ GONE = ("cancel", "refund")
 
 @functools.cache
 def spec_of(channel: str) -> ChannelSpec:
-    """The channel's spec as the hub has it: its plugin's (wherever the file lives);
-    read once per process."""
+    """The channel's spec as the hub has it: the packaged spec folder's, else its plugin's
+    (wherever the file lives); read once per process."""
+    from hub.channels.loader import load_all
     from hub.plugins import build_plugins
     from hub.reconcile.service import channel_spec
 
+    shipped = load_all().get(channel)
+    if shipped is not None:
+        return shipped
     found = channel_spec(channel, (e.obj for e in build_plugins().channels), [])
     if found is None:
         raise LookupError(f"no spec of channel {channel!r}")
@@ -54,7 +58,8 @@ class Settled:
 @dataclass
 class SettlementBook:
     channel: str
-    orders: dict[str, Settled] = field(default_factory=dict)
+    calls: list[tuple[str, Any, datetime]] = field(default_factory=list)
+    _orders: dict[str, Settled] = field(default_factory=dict)
     leave_out: set[str] = field(default_factory=set)
     misstate: dict[str, int] = field(default_factory=dict)  # order id -> fen shown
     unknown: list[Settled] = field(default_factory=list)  # settled, never sent to the hub
@@ -67,32 +72,47 @@ class SettlementBook:
         return self._spec
 
     def observe(self, operation: str, body: Any, ok: bool, at: datetime) -> None:
-        """A call the client made; only calls the hub accepted change the book."""
+        """A call the client made; only calls the hub accepted change the book. Kept as
+        sent and read by the spec when the book is read: a client's call stays as cheap
+        as it was (no spec loading inside a timed exchange)."""
+        if ok:
+            self.calls.append((operation, body, at))
+
+    @property
+    def orders(self) -> dict[str, Settled]:
+        pending, self.calls = self.calls, []
+        for operation, body, at in pending:
+            self._apply(operation, body, at)
+        return self._orders
+
+    def _apply(self, operation: str, body: Any, at: datetime) -> None:
         ops = self.spec.operations
         op = ops.get(operation) or ops.get(self.spec.operation_for_path(operation) or "")
         m = self.spec.mapping
-        if not ok or op is None or m is None or not isinstance(body, dict):
+        if op is None or m is None or not isinstance(body, dict):
             return
         try:
             order_id = str(get_path(body, m.partner_order_id))
         except (LookupError, TypeError, ValueError):
             return
+        orders = self._orders
         if op.canonical in SOLD:
             quantity = int(get_path(body, m.quantity))
             price = Decimal(str(get_path(body, m.amount))) if m.amount else Decimal(0)
             unit = int(price * 100) if m.amount_unit == "yuan" else int(price)
             state = "paid" if op.canonical == "create_paid" else "held"
-            self.orders.setdefault(
-                order_id, Settled(order_id, at, unit * quantity, quantity, state)
-            )
-        elif op.canonical == "pay" and order_id in self.orders:
-            self.orders[order_id].state = "paid"
-            self.orders[order_id].at = at
-        elif op.canonical in GONE and order_id in self.orders:
-            self.orders[order_id].state = "refunded"
+            orders.setdefault(order_id, Settled(order_id, at, unit * quantity, quantity, state))
+        elif op.canonical == "pay" and order_id in orders:
+            orders[order_id].state = "paid"
+            orders[order_id].at = at
+        elif op.canonical in GONE and order_id in orders:
+            orders[order_id].state = "refunded"
 
     def used(self, order_id: str) -> None:
         self.orders[order_id].state = "used"
+
+    def add(self, order: Settled) -> None:
+        self.orders[order.partner_order_id] = order
 
     def settle_unknown(self, order_id: str, amount: int, at: datetime) -> None:
         self.unknown.append(Settled(order_id, at, amount, 1, "paid"))

@@ -35,7 +35,7 @@ AT = T0
 def book(*orders: tuple[str, int, str]) -> SettlementBook:
     b = SettlementBook("ctrip")
     for oid, fen, state in orders:
-        b.orders[oid] = Settled(oid, AT, fen, 1, state)
+        b.add(Settled(oid, AT, fen, 1, state))
     return b
 
 
