@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -64,6 +64,40 @@ class ChannelAdapter(Protocol):
 
     async def deliver(self, call: PartnerCall) -> None:
         """Send one queued partner call; raise `DeliveryError` when it did not land."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A partner's statement of one day as fetched: the file's bytes as the partner sent
+    them, and the merchant/account id the hub checks every line against."""
+
+    day: date
+    raw: bytes
+    merchant: str
+
+
+class StatementUnavailable(Exception):
+    """No statement for that day. `empty` says the partner has none because nothing
+    happened (WeChat keeps no bill of a day without transactions); `retryable` that it
+    may exist later (not generated yet, partner unreachable)."""
+
+    def __init__(self, message: str, *, empty: bool = False, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.empty = empty
+        self.retryable = retryable
+
+
+@runtime_checkable
+class StatementSource(Protocol):
+    """A channel adapter that can fetch its partner's statement by itself (WeChat Pay's
+    trade bill). The daily reconciliation job fetches, imports and matches it."""
+
+    name: str
+
+    async def fetch_statement(self, day: date) -> Statement:
+        """The statement of `day` (the partner's own calendar day); raise
+        `StatementUnavailable` when there is none."""
         ...
 
 

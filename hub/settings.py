@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from hub.config import ClearSettings
@@ -86,6 +88,26 @@ class Settings(ClearSettings):
     alert_eval_seconds: float = Field(
         default=15.0, ge=0, le=3600, description="rule evaluation period; 0 turns it off"
     )
+    # the daily reconciliation: yesterday's WeChat bill fetched, imported and matched
+    reconcile_every_seconds: float = Field(
+        default=300.0, ge=0, le=86_400, description="how often it looks; 0 turns it off"
+    )
+    reconcile_run_after: time = Field(
+        default=time(10), description="local time from which yesterday's bill is fetched"
+    )
+    reconcile_timezone: str = Field(
+        default="Asia/Shanghai", description="the zone of run_after and of the bill's day"
+    )
+
+    @field_validator("reconcile_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
     # venue bridges: venue id -> the bearer token its hardware_bridge presents
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"

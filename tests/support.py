@@ -26,6 +26,7 @@ def settings(db_url: str, **over: Any) -> Settings:
         "boxoffice_token": "test-box",
         "outbox_workers": 0,
         "expiry_sweep_seconds": 3600,
+        "reconcile_every_seconds": 0,  # tests run the daily reconciliation by hand
     }
     return Settings(**{**base, **over})
 

@@ -11,6 +11,11 @@
 * ``double_use``: admitted entries of ``params.venue_id`` that could not count (a ticket
   used twice across offline bridges, or after a refund) received in the last
   ``params.window_seconds``.
+* ``reconcile_discrepancies``: open discrepancies (neither acknowledged nor resolved)
+  that reconciliation found on the statements of the last ``params.days`` days (default
+  2: yesterday's bill and the day before), optionally of one ``params.channel``. The daily
+  job has the rules evaluated right after each import; acknowledging the discrepancies
+  clears the alert.
 
 * ``device_offline``: the longest any device of ``params.venue_id`` (or only
   ``params.device_id``) has been reported offline by its bridge, in seconds, counted on
@@ -38,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.storage.health_tables import DeviceHealthRow, PaymentFailureRow
 from hub.storage.tables import (
     BridgeSeenRow,
+    DiscrepancyRow,
     FlowCountRow,
     OrderRow,
     OutboxRow,
@@ -55,6 +61,7 @@ DEVICE = DeviceHealthRow.__table__.c
 PAYMENT = PaymentFailureRow.__table__.c
 TICKET = TicketRow.__table__.c
 ORDER = OrderRow.__table__.c
+DISC = DiscrepancyRow.__table__.c
 ALERT_PARTNER_PREFIX = "alert:"
 
 
@@ -192,6 +199,27 @@ async def slot_arrival_rate(conn: AsyncConnection, p: Mapping[str, Any], now: da
     )
 
 
+async def reconcile_discrepancies(
+    conn: AsyncConnection, p: Mapping[str, Any], now: datetime
+) -> Reading:
+    days = int(p.get("days", 2))
+    since = now.date() - timedelta(days=days)
+    where = [DISC.state == "open", DISC.day >= since]
+    if p.get("channel"):
+        where.append(DISC.channel == str(p["channel"]))
+    n = (await conn.execute(select(func.count()).where(and_(*where)))).scalar() or 0
+    scope = f"{p['channel']} " if p.get("channel") else ""
+    return Reading(float(n), f"对账差异 {n} 条待处理 · {scope}open discrepancies, last {days} days")
+
+
+def _check_reconcile(p: Mapping[str, Any]) -> None:
+    if set(p) - {"channel", "days"}:
+        raise BadParams("reconcile_discrepancies takes params.channel and params.days only")
+    d = p.get("days", 2)
+    if not isinstance(d, int) or not 1 <= d <= 92:
+        raise BadParams("reconcile_discrepancies params.days is 1..92")
+
+
 def _check_venue(p: Mapping[str, Any]) -> None:
     if not str(p.get("venue_id", "")) or set(p) - {"venue_id"}:
         raise BadParams("bridge_offline takes params.venue_id only")
@@ -256,6 +284,7 @@ KINDS: dict[str, tuple[Measure, Callable[[Mapping[str, Any]], None]]] = {
     "bridge_clock_skew": (bridge_clock_skew, _check_skew),
     "payment_failures": (payment_failures, _check_payments),
     "slot_arrival_rate": (slot_arrival_rate, _check_slot),
+    "reconcile_discrepancies": (reconcile_discrepancies, _check_reconcile),
 }
 
 

@@ -28,6 +28,7 @@ class RuleIn(BaseModel):
     kind: str = Field(
         description="in_park_percent | dead_letters | double_use | bridge_offline | "
         "device_offline | bridge_clock_skew | payment_failures | slot_arrival_rate"
+        " | reconcile_discrepancies"
     )
     params: dict[str, Any] = Field(default_factory=dict)
     open_at: float = Field(ge=0)

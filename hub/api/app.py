@@ -23,7 +23,7 @@ from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
 from hub.console.app import create_console
-from hub.contracts import ChannelContext
+from hub.contracts import ChannelContext, StatementSource
 from hub.devmode import refuse_default_secrets
 from hub.domain.rules import RuleEngine
 from hub.faces import FaceCipher, FaceService, key_from_settings
@@ -31,6 +31,7 @@ from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
+from hub.reconcile.daily import DailyReconcile
 from hub.sdk.web.errors import error_middleware
 from hub.sdk.web.parsing import MAX_BODY
 from hub.sdk.web.routing import ApiRoutes
@@ -56,6 +57,7 @@ class Hub:
     routes: ApiRoutes
     faces: FaceService
     alerts: AlertService
+    daily: DailyReconcile | None = None
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -146,6 +148,17 @@ def create_app(
                     destinations=destinations,
                     every_seconds=settings.alert_eval_seconds,
                 )
+                daily = DailyReconcile(
+                    engine,
+                    clock=clock,
+                    sources=lambda: [
+                        e.obj for e in plugins.channels if isinstance(e.obj, StatementSource)
+                    ],
+                    timezone=settings.reconcile_timezone,
+                    run_after=settings.reconcile_run_after,
+                    every_seconds=settings.reconcile_every_seconds,
+                    after_import=alert_service.evaluate_now,
+                )
                 app[HUB] = Hub(
                     settings,
                     plugins,
@@ -158,14 +171,17 @@ def create_app(
                     routes,
                     face_service,
                     alert_service,
+                    daily,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
                 await face_service.start(settings.face_purge_seconds)
                 await alert_service.start()
+                await daily.start()
                 try:
                     yield
                 finally:
+                    await daily.stop()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()

@@ -4,21 +4,30 @@ route). The work is in `hub.reconcile`; these handlers only translate HTTP."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.staff import staff_hub
+from hub.contracts import StatementSource
 from hub.domain.digits import ascii_int
 from hub.reconcile import store
+from hub.reconcile.daily import fetch_and_import
 from hub.reconcile.export import to_csv
 from hub.reconcile.report import UnknownVenue, day_report
-from hub.reconcile.service import UnsupportedChannel, import_statement, wechat_merchant
+from hub.reconcile.service import (
+    UnsupportedChannel,
+    channel_spec,
+    import_statement,
+    settlement_merchant,
+    wechat_merchant,
+)
 from hub.reconcile.wechat_bill import BillError
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import path_id, query_day, read_model
-from hub.sdk.web.routing import ApiRoutes, raw_body
+from hub.sdk.web.routing import NO_BODY, ApiRoutes, raw_body
 from hub.storage.db import reader
 
 
@@ -67,7 +76,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query={
-            "channel": "wechat",
+            "channel": "wechat, or an OTA whose spec declares [settlement]",
             "date": "YYYY-MM-DD, the statement's day",
             "by": "who imports it",
             "midnight_window": "seconds around midnight counted as crossed_midnight (300)",
@@ -77,7 +86,8 @@ def add_routes(routes: ApiRoutes) -> None:
             "text/csv",
             "application/gzip",
             "application/octet-stream",
-            description="the statement file as the partner serves it (CSV, or gzip of it)",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            description="the statement file as the partner serves it (CSV, gzip, XLSX)",
         ),
     )
     async def post_statement(request: web.Request) -> web.Response:
@@ -87,13 +97,22 @@ def add_routes(routes: ApiRoutes) -> None:
         if window is None or window > 3600:
             raise ApiError(400, "INVALID_REQUEST", "midnight_window is 0..3600 seconds")
         raw = await request.read()
+        channel = request.query.get("channel", "")
+        spec = channel_spec(
+            channel, (e.obj for e in hub.plugins.channels), hub.settings.channel_specs_dirs
+        )
+        if spec is not None:
+            merchant = settlement_merchant(spec, hub.settings.channel_settings)
+        else:
+            merchant = wechat_merchant(hub.settings.channel_settings)
         try:
             result = await import_statement(
                 hub.engine,
-                channel=request.query.get("channel", ""),
+                channel=channel,
                 day=day,
                 raw=raw,
-                merchant=wechat_merchant(hub.settings.channel_settings),
+                merchant=merchant,
+                spec=spec,
                 by=request.query.get("by", "api")[:64],
                 now=hub.clock.now(),
                 window=timedelta(seconds=window),
@@ -103,6 +122,37 @@ def add_routes(routes: ApiRoutes) -> None:
             why = f"{exc}; nothing imported"
             raise ApiError(422, "STATEMENT_REFUSED", why, line=line) from None
         return web.json_response(result.as_dict())
+
+    @routes.post(
+        "/api/admin/reconcile/fetch",
+        summary="Fetch a partner's statement of a day now (WeChat's bill) and match it",
+        tag="admin",
+        auth="admin",
+        query={"channel": "wechat", "date": "YYYY-MM-DD, the statement's day"},
+        body=NO_BODY,
+        responses={
+            200: "fetched and imported (or already imported)",
+            404: "the channel cannot fetch its statements",
+            409: "no statement for that day (yet)",
+            422: "the statement is refused",
+        },
+    )
+    async def post_fetch(request: web.Request) -> web.Response:
+        """What the daily job does at 10:00, on demand (a day it missed, a re-check)."""
+        hub = staff_hub(request)
+        day = query_day(request)
+        name = request.query.get("channel", "")
+        source = hub.plugins.channels.find(name)
+        if not isinstance(source, StatementSource):
+            raise ApiError(404, "UNKNOWN_CHANNEL", f"channel {name!r} cannot fetch statements")
+        by = request.query.get("by", "api")[:64]
+        done = await fetch_and_import(hub.engine, source, day, hub.clock.now(), by=by)
+        if done.outcome == "done":
+            await hub.alerts.evaluate_now()
+            return web.json_response(json.loads(done.detail))
+        if done.outcome == "failed" and done.detail.startswith("statement refused"):
+            raise ApiError(422, "STATEMENT_REFUSED", f"{done.detail}; nothing imported")
+        raise ApiError(409, "NO_STATEMENT", done.detail)
 
     @routes.get(
         "/api/admin/reconcile/discrepancies",

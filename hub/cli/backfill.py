@@ -1,8 +1,11 @@
 """``tickethub backfill``: enter a sheet of paper tickets sold during a total outage.
 
-Reads a CSV (``paper_no,used_at,gate``; ``used_at`` ISO with offset, empty = not used)
+Reads a CSV (``paper_no,used_at,gate[,product,slot,price]``; ``used_at`` ISO with offset,
+empty = not used; ``product``/``slot`` empty = the sheet's ``--product``/``--slot``;
+``price`` in yuan as written on the ticket, empty = ``--price`` or the product's price)
 and posts it to the hub's admin API, which is idempotent per paper number: a sheet
-entered twice creates nothing twice."""
+entered twice creates nothing twice. Paper tickets are sales: they take stock (accepted
+over capacity, flagged) and appear in the day report as channel ``paper``."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import aiohttp
 import typer
 
 from hub.config import ConfigError
+from hub.reconcile.money import fen_of
 
 
 def backfill(
@@ -26,6 +30,10 @@ def backfill(
     travel_date: Annotated[str, typer.Option("--date", help="YYYY-MM-DD")],
     staff: Annotated[str, typer.Option(help="who enters the sheet")],
     note: Annotated[str, typer.Option(help="why / which outage")] = "",
+    slot: Annotated[str, typer.Option(help="the tickets' slot, e.g. 09:00-11:00")] = "",
+    price: Annotated[
+        str | None, typer.Option(help="yuan, e.g. 80.00 (default: the product's price)")
+    ] = None,
     hub_url: Annotated[str, typer.Option(help="the hub")] = "http://127.0.0.1:8700",
     token: Annotated[str | None, typer.Option(help="admin token (TICKETHUB_ADMIN_TOKEN)")] = None,
 ) -> None:
@@ -38,23 +46,18 @@ def backfill(
         raise typer.BadParameter(
             f"{travel_date!r} is not YYYY-MM-DD", param_hint="--date"
         ) from None
-    tickets: list[dict[str, Any]] = []
-    with sheet.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            item: dict[str, Any] = {"paper_no": row["paper_no"].strip()}
-            if (row.get("used_at") or "").strip():
-                item["used_at"] = row["used_at"].strip()
-            if (row.get("gate") or "").strip():
-                item["gate"] = row["gate"].strip()
-            tickets.append(item)
-    body = {
+    tickets = _read_sheet(sheet)
+    body: dict[str, Any] = {
         "venue_id": venue,
         "product_id": product,
         "travel_date": travel_date,
+        "slot": slot,
         "staff": staff,
         "note": note,
         "tickets": tickets,
     }
+    if price is not None:
+        body["price"] = _fen(price, "--price")
 
     async def post() -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token or Settings().admin_token}"}
@@ -77,6 +80,38 @@ def backfill(
     typer.echo(json.dumps(answer, indent=2, ensure_ascii=False))
     if status != 200:
         raise typer.Exit(1)
+
+
+def _fen(text: str, where: str) -> int:
+    try:
+        return fen_of(text.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{where}: price {text!r} is not yuan like 80.00 ({exc})") from None
+
+
+def _read_sheet(sheet: Path) -> list[dict[str, Any]]:
+    """The sheet's rows as API tickets; a bad row stops it, naming its line."""
+    tickets: list[dict[str, Any]] = []
+    try:
+        with sheet.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if "paper_no" not in (reader.fieldnames or []):
+                raise ConfigError(f"{sheet.name} line 1: no paper_no column")
+            for row in reader:
+                line = f"{sheet.name} line {reader.line_num}"
+                item: dict[str, Any] = {"paper_no": (row["paper_no"] or "").strip()}
+                named = (("used_at", "used_at"), ("gate", "gate"), ("product", "product_id"))
+                for col, key in named:
+                    if (row.get(col) or "").strip():
+                        item[key] = row[col].strip()
+                if row.get("slot") is not None and row["slot"].strip():
+                    item["slot"] = row["slot"].strip()
+                if (row.get("price") or "").strip():
+                    item["price"] = _fen(row["price"], line)
+                tickets.append(item)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{sheet.name}: not UTF-8 text (save the sheet as UTF-8 CSV)") from None
+    return tickets
 
 
 def _why(exc: BaseException) -> str:

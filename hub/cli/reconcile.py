@@ -36,8 +36,11 @@ async def _with_engine(url: str | None, fn: Any) -> Any:
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="the statement file (WeChat: the ALL bill CSV)")],
-    channel: Annotated[str, typer.Option(help="whose statement: wechat")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="the statement: WeChat's ALL bill, an OTA's settlement CSV/XLSX"),
+    ],
+    channel: Annotated[str, typer.Option(help="whose statement: wechat, ctrip, meituan, …")],
     day: Annotated[str, typer.Option("--date", help="the statement's day, YYYY-MM-DD")],
     mch_id: Annotated[
         str | None, typer.Option(help="merchant id (default: the wechat channel's WECHAT_MCHID)")
@@ -49,14 +52,30 @@ def import_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import a statement and match it; the same file twice changes nothing."""
-    from hub.reconcile.service import UnsupportedChannel, import_statement, wechat_merchant
+    from hub.plugins import build_plugins
+    from hub.reconcile.service import (
+        CHANNELS,
+        UnsupportedChannel,
+        channel_spec,
+        import_statement,
+        settlement_merchant,
+        wechat_merchant,
+    )
     from hub.reconcile.wechat_bill import BillError
 
     the_day = _day(day)
     if not file.is_file():
         raise _fail(f"no such file: {file}")
     settings = Settings()
-    merchant = mch_id or wechat_merchant(settings.channel_settings)
+    spec = None
+    if channel in CHANNELS:
+        merchant = mch_id or wechat_merchant(settings.channel_settings)
+    else:
+        plugins = build_plugins(blocked=settings.blocked_plugins)
+        spec = channel_spec(channel, (e.obj for e in plugins.channels), settings.channel_specs_dirs)
+        if spec is None:
+            raise _fail(f"no channel {channel!r}: no plugin and no spec of that name")
+        merchant = mch_id or settlement_merchant(spec, settings.channel_settings)
 
     async def run(engine: Any) -> Any:
         return await import_statement(
@@ -68,6 +87,7 @@ def import_(
             by=by,
             now=datetime.now(UTC),
             window=timedelta(seconds=midnight_window),
+            spec=spec,
         )
 
     try:

@@ -82,6 +82,13 @@ def match(
     """`payments` by out_trade_no: the hub's WeChat orders paid on the day (window
     included) and every order the bill names; `refunds` by out_refund_no likewise."""
     found: list[Found] = []
+    # What the hub gave back per payment (refunds WeChat did not refuse): a payment that
+    # came after its order was gone and that the hub refunded in full is settled, not a
+    # state mismatch (the refund line is matched on its own).
+    given_back: dict[str, int] = {}
+    for r in refunds.values():
+        if r.status not in ("CLOSED", "ABNORMAL"):
+            given_back[r.out_trade_no] = given_back.get(r.out_trade_no, 0) + r.amount
     seen_pay: dict[str, int] = {}
     seen_refund: dict[str, int] = {}
     for line in lines:
@@ -96,7 +103,7 @@ def match(
             if n > 1:
                 found.append(_duplicate(line, f"pay:{line.out_trade_no}#{n}", n))
                 continue
-            found.extend(_pay_line(line, payments.get(line.out_trade_no), day))
+            found.extend(_pay_line(line, payments.get(line.out_trade_no), day, given_back))
     for p in payments.values():
         if p.out_trade_no in seen_pay or p.confirmed_at is None or p.amount <= 0:
             continue
@@ -155,7 +162,9 @@ def _duplicate(line: BillLine, ref: str, n: int) -> Found:
     )
 
 
-def _pay_line(line: BillLine, hub: HubPayment | None, day: Day) -> list[Found]:
+def _pay_line(
+    line: BillLine, hub: HubPayment | None, day: Day, given_back: dict[str, int]
+) -> list[Found]:
     ref = f"pay:{line.out_trade_no}"
     if hub is None:
         return [
@@ -168,6 +177,8 @@ def _pay_line(line: BillLine, hub: HubPayment | None, day: Day) -> list[Found]:
             )
         ]
     if hub.confirmed_at is None:
+        if given_back.get(line.out_trade_no, 0) >= line.amount:
+            return []  # a late payment the hub refunded in full: settled
         return [
             Found(
                 "status_mismatch",

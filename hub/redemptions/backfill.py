@@ -9,12 +9,15 @@ sync and look it up when that number is scanned or typed. When the paper says it
 used, its entry is recorded like any gate decision (kind ``backfill``, with the staff
 member), so the ticket is used up and a second use is refused at every gate.
 
-Paper sales take no stock: they happened outside the system, when stock could not be
-asked; the audit counts allocations, so they neither distort nor hide an oversell.
+Paper tickets are sales: each carries its product, slot and price (the sheet's unless
+the ticket says otherwise; the product's price for the paper channel when none is
+written), appears in the day report as channel ``paper``, and takes stock like any sale
+— accepted over capacity and flagged for staff (`hub.redemptions.paper_stock` says why).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,12 +27,15 @@ from sqlalchemy import select
 
 from hub.catalog import CatalogService
 from hub.domain import Order, OrderLine, OrderState, Ticket
+from hub.domain.catalog import Product, ProductKind
 from hub.orders import records
 from hub.orders.intake import new_order_id
 from hub.orders.tickets import new_ticket_id
+from hub.redemptions import paper_stock
 from hub.redemptions.uploads import RedemptionIn, RedemptionRecorder, UploadIn
 
 CHANNEL = "paper"
+log = logging.getLogger(__name__)
 
 
 class PaperTicketIn(BaseModel):
@@ -38,6 +44,9 @@ class PaperTicketIn(BaseModel):
     paper_no: str = Field(pattern=r"^[A-Za-z0-9\-]{4,64}$")
     used_at: AwareDatetime | None = None
     gate: str = Field(default="", max_length=64)
+    product_id: str | None = Field(default=None, min_length=1, max_length=64)
+    slot: str | None = Field(default=None, max_length=32, description="the sheet's if absent")
+    price: int | None = Field(default=None, ge=0, le=10_000_000, description="fen")
 
 
 class BackfillIn(BaseModel):
@@ -46,6 +55,10 @@ class BackfillIn(BaseModel):
     venue_id: str = Field(min_length=1, max_length=64)
     product_id: str = Field(min_length=1, max_length=64)
     travel_date: date
+    slot: str = Field(default="", max_length=32, description="'' = all day")
+    price: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="fen; default: the product's price"
+    )
     staff: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=200)
     tickets: list[PaperTicketIn] = Field(min_length=1, max_length=1000)
@@ -55,21 +68,53 @@ class BackfillError(ValueError):
     """The sheet cannot be entered as given (unknown venue or product)."""
 
 
+async def _product(catalog: CatalogService, venue_id: str, product_id: str) -> Product:
+    product = await catalog.product(product_id)
+    if product is None or product.venue_id != venue_id:
+        raise BackfillError(f"unknown product {product_id} at {venue_id}")
+    return product
+
+
+async def _needs(catalog: CatalogService, product: Product) -> dict[str, int]:
+    if product.kind is ProductKind.COMBO:
+        needs: dict[str, int] = {}
+        for comp in product.components:
+            part = await catalog.product(comp.product_id)
+            if part is None or part.pool is None:
+                raise BackfillError(f"combo {product.id}: part {comp.product_id} missing")
+            needs[part.pool] = needs.get(part.pool, 0) + comp.quantity
+        return needs
+    assert product.pool is not None  # enforced by Product
+    return {product.pool: 1}
+
+
 async def backfill(
     catalog: CatalogService, recorder: RedemptionRecorder, body: BackfillIn, now: datetime
 ) -> dict[str, Any]:
     found = await catalog.venue(body.venue_id)
-    product = await catalog.product(body.product_id)
     if found is None:
         raise BackfillError(f"unknown venue {body.venue_id}")
-    if product is None or product.venue_id != body.venue_id:
-        raise BackfillError(f"unknown product {body.product_id} at {body.venue_id}")
     tz = ZoneInfo(found[0].timezone)
     start = datetime.combine(body.travel_date, time(0), tz).astimezone(UTC)
-    until = start + timedelta(days=product.valid_days)
+    # Every ticket's product, price and stock need, checked before anything is written.
+    plan: dict[str, tuple[Product, str, int, dict[str, int]]] = {}
+    for n, paper in enumerate(body.tickets, start=1):
+        where = f"ticket {n} ({paper.paper_no})"
+        product = await _product(catalog, body.venue_id, paper.product_id or body.product_id)
+        price = paper.price if paper.price is not None else body.price
+        if price is None:
+            price = product.price_for(CHANNEL, body.travel_date, None)
+        if price is None:
+            raise BackfillError(
+                f"{where}: {product.id} has no price on {body.travel_date}; "
+                "write the price on the sheet"
+            )
+        slot = paper.slot if paper.slot is not None else body.slot
+        plan[paper.paper_no] = (product, slot, price, await _needs(catalog, product))
     engine = recorder.engine
     tickets: dict[str, str] = {}
     created: list[str] = []
+    over_capacity: list[str] = []
     async with engine.begin() as conn:
         ord_ = records.ORD
         tix = records.TIX
@@ -82,10 +127,15 @@ async def backfill(
             )
         )
         tickets.update({str(p): str(t) for p, t in known.all()})
-        orders, rows = [], []
-        for paper in body.tickets:
+        orders, rows, allocations = [], [], []
+        for n, paper in enumerate(body.tickets, start=1):
             if paper.paper_no in tickets:
                 continue
+            product, slot, price, needs = plan[paper.paper_no]
+            try:
+                took = await paper_stock.take(conn, needs, body.travel_date, slot)
+            except paper_stock.NoSuchSlot as exc:
+                raise BackfillError(f"ticket {n} ({paper.paper_no}): {exc}") from None
             order_id = new_order_id(now)
             ticket = Ticket(
                 id=new_ticket_id(),
@@ -93,7 +143,7 @@ async def backfill(
                 product_id=product.id,
                 venue_id=body.venue_id,
                 valid_from=start,
-                valid_until=until,
+                valid_until=start + timedelta(days=product.valid_days),
                 credential=paper.paper_no,
             )
             order = Order(
@@ -103,16 +153,30 @@ async def backfill(
                 venue_id=body.venue_id,
                 state=OrderState.CONFIRMED,
                 travel_date=body.travel_date,
-                lines=(OrderLine(product_id=product.id, quantity=1),),
+                slot=slot,
+                lines=(OrderLine(product_id=product.id, quantity=1, unit_price=price),),
+                amount=price,
                 created_at=now,
                 confirmed_at=now,
             )
-            extra = {"backfill": {"staff": body.staff, "note": body.note}}
-            orders.append(records.order_row(order, extra))
+            note: dict[str, Any] = {"staff": body.staff, "note": body.note}
+            if took.over_capacity:
+                note["over_capacity"] = True
+                over_capacity.append(paper.paper_no)
+            orders.append(records.order_row(order, {"backfill": note}))
             rows.append(records.ticket_row(ticket, recorder.ids))
+            allocations += [{"order_id": order_id, **a} for a in took.allocations]
             tickets[paper.paper_no] = ticket.id
             created.append(paper.paper_no)
-        await records.insert_many(conn, orders=orders, tickets=rows)
+        await records.insert_many(conn, orders=orders, tickets=rows, allocations=allocations)
+    if over_capacity:
+        log.warning(
+            "paper tickets entered over capacity at %s on %s (staff %s): %s",
+            body.venue_id,
+            body.travel_date,
+            body.staff,
+            ", ".join(over_capacity),
+        )
     used = [
         RedemptionIn(
             id=f"backfill-{p.paper_no}",
@@ -135,5 +199,6 @@ async def backfill(
         "tickets": tickets,
         "created": created,
         "existing": sorted(set(tickets) - set(created)),
+        "over_capacity": over_capacity,
         "entries": result.as_dict(),
     }

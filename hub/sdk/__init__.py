@@ -47,6 +47,9 @@ from hub.contracts import (
     PartnerCall,
     PaymentProvider,
     Services,
+    Statement,
+    StatementSource,
+    StatementUnavailable,
     Store,
 )
 from hub.domain import (
@@ -120,6 +123,9 @@ __all__ = [
     "RuleRegistry",
     "Scan",
     "Services",
+    "Statement",
+    "StatementSource",
+    "StatementUnavailable",
     "Store",
     "SystemClock",
     "Ticket",

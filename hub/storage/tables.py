@@ -491,6 +491,24 @@ class BridgeSeenRow(SQLModel, table=True):
     pending_uploads: int | None = None  # decisions logged, not yet at the hub
 
 
+class JobClaimRow(SQLModel, table=True):
+    """A scheduled job's run for one day, claimed once across every hub process: the
+    unique (job, day) key lets exactly one INSERT win (`hub.reconcile.claims`). The row
+    then keeps how the run ended."""
+
+    __tablename__ = "job_claim"
+    __table_args__ = (UniqueConstraint("job", "day", name="uq_job_claim"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    day: date
+    claimed_by: str = Field(max_length=100)
+    claimed_at: datetime = _ts(nullable=False)
+    finished_at: datetime | None = _ts(nullable=True)
+    outcome: str = Field(default="running", max_length=16)  # running | done | none | failed
+    detail: str = Field(default="", max_length=500)
+
+
 # Tables kept in their own modules (device health and payment failures; the staff
 # console's accounts, audit and throttle): importing them here puts them in METADATA
 # wherever the schema is used (Alembic, create_all, the schema templates).

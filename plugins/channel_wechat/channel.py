@@ -4,16 +4,24 @@ the calls its events queue (close, refund, subscribe message)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from hub.sdk import ChannelContext, DeliveryError, Order, OrderState, PartnerCall
+from hub.sdk import (
+    ChannelContext,
+    DeliveryError,
+    Order,
+    OrderState,
+    PartnerCall,
+    Statement,
+    StatementUnavailable,
+)
 from hub.sdk.channels import RetryPolicy
 from plugins.channel_wechat import config as wx_config
 from plugins.channel_wechat.config import WeChatConfig
 from plugins.channel_wechat.events import CHANNEL
 from plugins.channel_wechat.messages import AccessTokens, Messenger, WeChatApiError
-from plugins.channel_wechat.pay_api import PayError, PayGateway, RefundRequest
+from plugins.channel_wechat.pay_api import NO_BILL, PayError, PayGateway, RefundRequest
 from plugins.channel_wechat.pay_v2 import PayV2
 from plugins.channel_wechat.pay_v3 import PayV3
 from plugins.channel_wechat.trades import NS, Trades, mask_openid
@@ -117,6 +125,22 @@ class WeChatChannel:
             raise DeliveryError(f"wechat pay: {exc}", retryable=exc.retryable) from None
         except WeChatApiError as exc:
             raise DeliveryError(f"wechat api: {exc}", retryable=exc.retryable) from None
+
+    # -- statements ----------------------------------------------------------------------
+    async def fetch_statement(self, day: date) -> Statement:
+        """The ALL trade bill of `day` (v3 tradebill or v2 downloadbill, whichever API the
+        merchant is on): the daily reconciliation job imports it (`StatementSource`)."""
+        if self.config is None or self.pay is None:
+            raise StatementUnavailable(f"wechat not configured: {self.problem}")
+        try:
+            raw = await self.pay.trade_bill(day)
+        except PayError as exc:
+            raise StatementUnavailable(
+                f"wechat bill of {day}: {exc}",
+                empty=exc.code in NO_BILL,
+                retryable=exc.retryable or exc.code == "STATEMENT_CREATING",
+            ) from None
+        return Statement(day, raw, self.config.mchid)
 
     async def _close(self, payload: dict[str, Any]) -> None:
         assert self.pay is not None

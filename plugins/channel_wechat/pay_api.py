@@ -5,8 +5,10 @@ only sees this Protocol, so a v2 merchant and a v3 merchant share every flow."""
 
 from __future__ import annotations
 
+import gzip
 import ssl
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 import aiohttp
@@ -78,3 +80,22 @@ class PayGateway(Protocol):
     async def refund(self, request: RefundRequest) -> str:
         """Ask for a refund, idempotent on ``out_refund_no``; returns WeChat's status."""
         ...
+
+    async def trade_bill(self, day: date) -> bytes:
+        """The ALL trade bill of `day` (China time) as WeChat wrote it, unpacked and (v3)
+        checked against the hash WeChat signed."""
+        ...
+
+
+#: WeChat's answers that mean "no bill of that day": nothing was paid or refunded.
+NO_BILL = {"NO_STATEMENT_EXIST", "20002"}
+
+
+def unpack_bill(raw: bytes) -> bytes:
+    """A bill asked for with ``tar_type=GZIP``; a plain one is returned as it is."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise PayError("BAD_BILL", f"broken gzip: {exc}", retryable=True) from None

@@ -4,12 +4,19 @@ requests, answers believed only when their own signature checks."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import aiohttp
 
 from plugins.channel_wechat import signing_v2, signing_v3
 from plugins.channel_wechat.config import WeChatConfig
-from plugins.channel_wechat.pay_api import PayError, Prepay, RefundRequest, network_error
+from plugins.channel_wechat.pay_api import (
+    PayError,
+    Prepay,
+    RefundRequest,
+    network_error,
+    unpack_bill,
+)
 
 _RETRYABLE = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED", "NOTENOUGH"}
 _CLOSE_OK = {"ORDERCLOSED", "ORDERNOTEXIST", "ORDERPAID"}
@@ -69,6 +76,44 @@ class PayV2:
             code = doc.get("err_code", "FAIL")
             raise PayError(code, doc.get("err_code_des", "")[:200], retryable=code in _RETRYABLE)
         return doc
+
+    async def download_bill(self, params: dict[str, str]) -> bytes:
+        """``/pay/downloadbill``: the bill itself (CSV, or gzip with ``tar_type``) — not
+        signed — or an XML error document, raised as PayError with WeChat's message."""
+        cfg = self.config
+        body = {"appid": cfg.appid, "mch_id": cfg.mchid, "nonce_str": signing_v3.nonce(), **params}
+        xml = signing_v2.to_xml(body, cfg.v2_key, cfg.v2_sign_type)
+        extra = {"ssl": cfg.pay_ssl} if cfg.pay_ssl is not None else {}
+        try:
+            async with self._http().post(
+                cfg.pay_base + "/pay/downloadbill",
+                data=xml.encode("utf-8"),
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                **extra,  # type: ignore[arg-type]
+            ) as resp:
+                raw, status = await resp.read(), resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PayError(*network_error(exc), retryable=True) from None
+        if status >= 500:
+            raise PayError(f"HTTP_{status}", "", retryable=True)
+        if raw.lstrip()[:4] == b"<xml":
+            try:
+                doc = signing_v2.parse_xml(raw)
+            except ValueError as exc:
+                raise PayError("BAD_ANSWER", str(exc), retryable=True) from None
+            msg = doc.get("return_msg", "") or doc.get("err_code_des", "")
+            code = doc.get("error_code", "") or doc.get("err_code", "") or "FAIL"
+            raise PayError(code, msg[:200], retryable=code in _RETRYABLE)
+        if status != 200:
+            raise PayError(f"HTTP_{status}", raw[:200].decode("utf-8", "replace"))
+        return raw
+
+    async def trade_bill(self, day: date) -> bytes:
+        return unpack_bill(
+            await self.download_bill(
+                {"bill_date": day.strftime("%Y%m%d"), "bill_type": "ALL", "tar_type": "GZIP"}
+            )
+        )
 
     async def prepay(self, order: Prepay) -> dict[str, str]:
         cfg = self.config

@@ -15,6 +15,7 @@ from sandbox.demo.douyin import DouyinStep
 from sandbox.demo.fliggy import FliggyStep
 from sandbox.demo.gates import GatesStep
 from sandbox.demo.meituan import MeituanStep
+from sandbox.demo.reconcile import ReconcileStep
 from sandbox.demo.wechat import WeChatStep
 
 STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
@@ -22,3 +23,4 @@ STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
 STEPS += (GatesStep(),)
+STEPS += (ReconcileStep(),)  # last: the day's close

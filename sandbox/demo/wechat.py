@@ -55,6 +55,11 @@ async def start_sandbox(hub_port: int) -> DemoWeChat:
     return running
 
 
+def running_wechat(ctx: DemoContext) -> DemoWeChat | None:
+    """The simulator the runner started for this hub (None when it did not)."""
+    return _RUNNING.get(int(ctx.base_url.rsplit(":", 1)[1]))
+
+
 async def _until(check: Any, timeout: float = 20.0) -> bool:
     try:
         async with asyncio.timeout(timeout):

@@ -17,6 +17,7 @@ from typing import Any
 from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_encrypt, ctrip_sign
 from sandbox.ota.ctrip_receiver import CtripReceiver, Received
 from sandbox.ota.resend import pushed_at_once, resend_identical
+from sandbox.ota.settlement import SettlementBook
 
 __all__ = ["CtripClient", "CtripReceiver", "CtripReply", "Received"]
 
@@ -47,6 +48,7 @@ class CtripClient:
     http: Any
     path: str = "/api/channels/ctrip"
     now: Callable[[], datetime] = field(default=datetime.now)
+    settlement: SettlementBook = field(default_factory=lambda: SettlementBook("ctrip"))
 
     def build(
         self,
@@ -93,7 +95,9 @@ class CtripClient:
         return CtripReply(str(header["resultCode"]), str(header["resultMessage"]), body, raw)
 
     async def call(self, service: str, body: Any) -> CtripReply:
-        return await self.send_raw(self.build(service, body))
+        reply = await self.send_raw(self.build(service, body))
+        self.settlement.observe(service, body, reply.ok, self.now())
+        return reply
 
     async def retry(self, service: str, body: Any, times: int = 3) -> list[CtripReply]:
         """Ctrip's retries: the identical request (same requestTime and sign) re-sent."""

@@ -31,10 +31,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from sandbox.ota.settlement import SettlementBook
 
 __all__ = ["DouyinClient", "DouyinOpenApi", "DouyinReply", "SpiRequest", "spi_sign"]
 
@@ -94,6 +97,7 @@ class DouyinClient:
     scheme: str = "sha256"  # "sha256" (x-life-sign), "md5" (legacy sign), "both"
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     retry_interval: float = 0.0  # Douyin waits a minute; tests do not
+    settlement: SettlementBook = field(default_factory=lambda: SettlementBook("douyin"))
 
     def build(self, operation: str, body: Any, *, timestamp: int | None = None) -> SpiRequest:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -122,7 +126,10 @@ class DouyinClient:
         return DouyinReply(resp.status, code, str(data.get("description", "")), data, raw)
 
     async def call(self, operation: str, body: Any) -> DouyinReply:
-        return await self.send(self.build(operation, body))
+        reply = await self.send(self.build(operation, body))
+        at = datetime.fromtimestamp(self.now_ms() / 1000, UTC)
+        self.settlement.observe(operation, body, reply.ok, at)
+        return reply
 
     async def call_retrying(self, operation: str, body: Any, attempts: int = 12) -> DouyinReply:
         """Douyin's retry loop: the same body, re-signed with a new timestamp, while an

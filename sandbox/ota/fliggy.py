@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sandbox.ota.fliggy_gateway import TopCall, TopGateway, top_signature
 from sandbox.ota.resend import pushed_at_once
+from sandbox.ota.settlement import SettlementBook
 
 __all__ = ["FliggyClient", "FliggyReply", "TopCall", "TopGateway", "booking", "travellers"]
 
@@ -92,6 +93,7 @@ class FliggyClient:
     base_url: str = ""
     sign_method: str = "md5"
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    settlement: SettlementBook = field(default_factory=lambda: SettlementBook("fliggy"))
 
     def build(
         self, operation: str, body: Any, *, secret: str | None = None, raw: bytes | None = None
@@ -117,7 +119,9 @@ class FliggyClient:
         return FliggyReply(resp.status, str(doc["code"]), str(doc["message"]), doc.get("data"), raw)
 
     async def call(self, operation: str, body: Any) -> FliggyReply:
-        return await self.send(self.build(operation, body))
+        reply = await self.send(self.build(operation, body))
+        self.settlement.observe(operation, body, reply.ok, self.now())
+        return reply
 
     async def call_retrying(self, operation: str, body: Any, retries: int = 3) -> FliggyReply:
         """Fliggy's retries: same body, fresh timestamp and sign, while an attempt gets

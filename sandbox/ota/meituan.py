@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 from plugins.channel_meituan.protocol import meituan_decrypt, meituan_encrypt
 from sandbox.ota.meituan_receiver import MeituanReceiver, Notice
 from sandbox.ota.resend import pushed_at_once, resend_identical
+from sandbox.ota.settlement import SettlementBook
 
 __all__ = [
     "CLOSE",
@@ -111,6 +112,7 @@ class MeituanClient:
     prefix: str = "/api/channels/meituan"
     encrypt: bool = False
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    settlement: SettlementBook = field(default_factory=lambda: SettlementBook("meituan"))
 
     def build(
         self,
@@ -170,7 +172,9 @@ class MeituanClient:
         return self.read(resp.status, resp.headers, raw)
 
     async def call(self, tail: str, body: Any, **kw: Any) -> MeituanReply:
-        return await self.send(self.build(tail, body, **kw))
+        reply = await self.send(self.build(tail, body, **kw))
+        self.settlement.observe(tail, body, reply.ok, self.now())
+        return reply
 
     async def call_retrying(self, tail: str, body: Any, retries: int = 3) -> MeituanReply:
         """One request, re-sent identically while an attempt fails (no answer, not HTTP

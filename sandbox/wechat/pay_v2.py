@@ -108,18 +108,10 @@ class PayV2:
                 if cn != params.get("mch_id"):
                     self.refused_certificates += 1
                     return self._fail("证书与商户号不匹配")
+            refusal = self.refusal(params)
+            if refusal:
+                return self._fail(refusal)
             sign_type = params.get("sign_type") or "MD5"
-            if sign_type not in V2_SIGN_TYPES:
-                return self._fail("签名类型错误")
-            if params.get("mch_id") != self.config.mchid:
-                return self._fail("mch_id参数格式错误")
-            if params.get("appid") != self.config.appid:
-                return self._fail("appid不存在")
-            if not params.get("nonce_str"):
-                return self._fail("nonce_str参数缺失")
-            if params.get("sign") != v2_sign(params, self.config.v2_api_key, sign_type):
-                self.refused_requests += 1
-                return self._fail("签名错误")
             base: dict[str, Any] = {
                 "return_code": "SUCCESS",
                 "return_msg": "OK",
@@ -138,6 +130,23 @@ class PayV2:
             return xml_response(signed_xml(base, self.config.v2_api_key, sign_type))
 
         return wrapped
+
+    def refusal(self, params: dict[str, str]) -> str:
+        """Why a signed request is refused (``return_msg``), or '' when it is acceptable:
+        sign type, merchant, app, nonce and signature."""
+        sign_type = params.get("sign_type") or "MD5"
+        if sign_type not in V2_SIGN_TYPES:
+            return "签名类型错误"
+        if params.get("mch_id") != self.config.mchid:
+            return "mch_id参数格式错误"
+        if params.get("appid") != self.config.appid:
+            return "appid不存在"
+        if not params.get("nonce_str"):
+            return "nonce_str参数缺失"
+        if params.get("sign") != v2_sign(params, self.config.v2_api_key, sign_type):
+            self.refused_requests += 1
+            return "签名错误"
+        return ""
 
     @staticmethod
     def _fail(message: str) -> web.Response:

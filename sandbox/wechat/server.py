@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.wechat.bills import Bills
 from sandbox.wechat.config import Clock, WeChatSimConfig
 from sandbox.wechat.faults import MIDDLEWARE_MODES, Fault, Faults
 from sandbox.wechat.keys import load_public, verify_lines
@@ -52,6 +53,7 @@ class WeChatSimulator:
         self.login = MiniProgram(config, self.clock)
         self.v3 = PayV3(config, self.clock, self.ledger, self.notifier, self.faults, self._settle)
         self.v2 = PayV2(config, self.clock, self.ledger, self.faults, self._settle)
+        self.bills = Bills(config, self.clock, self.ledger, self.v3, self.v2)
         self.refund_settle_seconds = refund_settle_seconds  # WeChat seconds, scaled
         self.refund_notice = NoticeOptions()  # how refund notices are delivered
         self.base_url = ""
@@ -67,7 +69,9 @@ class WeChatSimulator:
         """The aiohttp application (also usable with pytest-aiohttp's ``aiohttp_server``)."""
         if self._app is None:
             app = web.Application(middlewares=[self._fault_middleware], client_max_size=1 << 20)
-            app.add_routes(self.login.routes() + self.v3.routes() + self.v2.routes())
+            app.add_routes(
+                self.login.routes() + self.v3.routes() + self.v2.routes() + self.bills.routes()
+            )
             app.cleanup_ctx.append(self._lifecycle)
             app.on_shutdown.append(self._wake_sleepers)
             self._app = app

@@ -40,6 +40,8 @@ async def test_paper_tickets_entered_after_an_outage(
         "adult",
         "--date",
         TOMORROW.isoformat(),
+        "--slot",
+        "09:00-11:00",
         "--staff",
         "wang.fang",
         "--note",
@@ -58,6 +60,7 @@ async def test_paper_tickets_entered_after_an_outage(
         "venue_id": "v1",
         "product_id": "adult",
         "travel_date": TOMORROW.isoformat(),
+        "slot": "09:00-11:00",
         "staff": "wang.fang",
         "tickets": [{"paper_no": "P-0001", "used_at": used_at}, {"paper_no": "P-0002"}],
     }

@@ -102,3 +102,23 @@ def test_a_refund_of_another_trade_is_not_a_match() -> None:
     refunds = {"R1": HubRefund("A", "R1", 8000, "SUCCESS", NOON)}
     found = match([refund("B", "R1")], {}, refunds, DAY)
     assert kinds(found) == [("partner_only", "wechat.refund.not_in_hub", "refund:R1")]
+
+
+def test_a_late_payment_the_hub_refunded_in_full_is_settled() -> None:
+    """Paid at WeChat after the order expired or was cancelled: the hub refunds it on its
+    own (refund line on the bill); only a late payment NOT given back is a mismatch."""
+    lines = [pay("LATE"), refund("LATE", "R-LATE"), pay("KEPT"), pay("PART")]
+    payments = {
+        "LATE": hub("LATE", at=None, state="cancelled"),
+        "KEPT": hub("KEPT", at=None, state="expired"),
+        "PART": hub("PART", at=None, state="expired"),
+    }
+    refunds = {
+        "R-LATE": HubRefund("LATE", "R-LATE", 8000, "SUCCESS", NOON),
+        "R-PART": HubRefund("PART", "R-PART", 3000, "REQUESTED", NOON),
+    }
+    assert kinds(match(lines, payments, refunds, DAY)) == [
+        ("hub_only", "wechat.refund.not_at_wechat", "refund:R-PART"),
+        ("status_mismatch", "wechat.pay.hub_unpaid", "pay:KEPT"),
+        ("status_mismatch", "wechat.pay.hub_unpaid", "pay:PART"),
+    ]

@@ -61,10 +61,11 @@ async def _scenario(client: TestClient, clock: FixedClock) -> None:
         "venue_id": "v1",
         "product_id": "adult",
         "travel_date": TOMORROW.isoformat(),
+        "slot": "09:00-11:00",
         "staff": "zhang",
-        "tickets": [
+        "tickets": [  # one at the product's price, one at the price written on it
             {"paper_no": "P-0001", "used_at": "2026-11-23T09:30:00+08:00", "gate": "g1"},
-            {"paper_no": "P-0002"},
+            {"paper_no": "P-0002", "price": 8000},
         ],
     }
     resp = await client.post("/api/admin/backfill", json=paper, headers=ADMIN)
@@ -158,9 +159,10 @@ async def test_the_report_recounts_from_the_orders(aiohttp_client: Any, db_url: 
         "refunded": 3,
         "refunds": 15000,
     }
-    assert d[("v1", "paper", "adult", "")] == {
+    assert d[("v1", "paper", "adult", "09:00-11:00")] == {
         "orders": 2,
         "tickets_sold": 2,
+        "gross": 18000,
         "used": 1,
         "not_shown": 1,
     }
@@ -173,7 +175,7 @@ async def test_the_report_recounts_from_the_orders(aiohttp_client: Any, db_url: 
     )
     text = (await csv_resp.read()).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("date,venue,channel,product,slot,orders")
-    assert "2026-11-23,v1,paper,adult,,2,2,0,1,1,0.00,0.00,0.00" in text
+    assert "2026-11-23,v1,paper,adult,09:00-11:00,2,2,0,1,1,180.00,0.00,180.00" in text
 
 
 async def test_report_refusals(aiohttp_client: Any, sqlite_url: str) -> None:
