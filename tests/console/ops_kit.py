@@ -32,3 +32,49 @@ async def sold_order(
 
 async def seeded(client: TestClient) -> None:
     await seed(client)
+
+
+async def dead_letter(hub: Any, partner: str = "ctrip", error: str = "HTTP 500 <b>boom</b>") -> int:
+    """A partner call queued as the order pipeline queues it, then dead-lettered the way a
+    worker does it (claimed, then marked dead)."""
+    from hub.contracts import PartnerCall
+    from hub.outbox.store import OutboxStore
+
+    async with hub.engine.begin() as conn:
+        await hub.outbox.enqueue(
+            conn,
+            [
+                PartnerCall(
+                    partner=partner, kind="notify", dedupe_key=f"{partner}:{error}", payload={}
+                )
+            ],
+        )
+    [claimed] = await OutboxStore.claim(
+        hub.engine, worker_id="w1", limit=1, now=hub.clock.now(), lease_seconds=60
+    )
+    assert await OutboxStore.mark_dead(hub.engine, claimed.id, worker_id="w1", error=error)
+    return claimed.id
+
+
+async def conflict(hub: Any, rid: str = "r-1", ticket: str = "T1", gate: str = "east") -> None:
+    """A redemption the hub could not count (`hub.redemptions.uploads` keeps these)."""
+    from hub.storage.tables import RedemptionRow
+
+    now = hub.clock.now()
+    async with hub.engine.begin() as conn:
+        await conn.execute(
+            RedemptionRow.__table__.insert().values(
+                id=rid,
+                ticket_id=ticket,
+                venue_id="v1",
+                gate=gate,
+                device="d1",
+                at=now,
+                received_at=now,
+                accepted=True,
+                counted=False,
+                conflict="ENTRIES_EXHAUSTED",
+                bridge="b1",
+                offline=True,
+            )
+        )
