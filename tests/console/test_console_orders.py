@@ -8,11 +8,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub import Order, PartnerCall, Ticket, hookimpl
+from hub.api.app import create_app
+from hub.clock import FixedClock
 from hub.console.audit import AUDIT
+from hub.console.staff import StaffService
 from hub.outbox.store import T as OUTBOX
-from tests.console.kit import console_client, signed_in
+from hub.plugins import build_plugins
+from tests.console.kit import console_client, seed_staff, signed_in
 from tests.console.ops_kit import ID_NUMBER, NASTY, PHONE, seeded, sold_order
-from tests.support import hub_of, id_number
+from tests.support import T0, hub_of, id_number, settings
 
 
 async def _audit(client: Any, action: str) -> list[Any]:
@@ -134,3 +139,49 @@ async def test_viewer_refund_and_tokenless_refund_change_nothing(
     assert (await hub_of(client).orders.get(o["id"])).state.value == "confirmed"  # type: ignore[union-attr]
     assert await _audit(client, "order.refund") == []
     assert await _calls(client) == calls_before
+
+
+class TellsPartner:
+    """A channel's event hook: a refund queues the partner's callback (as ctrip's does)."""
+
+    @hookimpl
+    def order_refunded(self, order: Order, tickets: list[Ticket]) -> list[PartnerCall]:
+        return [
+            PartnerCall(
+                "partner-x",
+                "refunded",
+                f"refunded:{order.id}",
+                {"tickets": [t.id for t in tickets]},
+                order.id,
+            )
+        ]
+
+
+async def test_a_console_refund_tells_the_partner_like_any_refund(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    plugins = build_plugins()
+    plugins.add_event_listener(TellsPartner(), "test.tells_partner")
+    app = create_app(settings(db_url), plugins=plugins, clock=FixedClock(T0))
+    client = await aiohttp_client(app)
+    await seed_staff(StaffService(hub_of(client).engine, hub_of(client).clock))
+    await seeded(client)
+    o = await sold_order(client)
+    token = await signed_in(client, "oper")
+    resp = await client.post(
+        f"/console/orders/{o['id']}/refund", data={"csrf_token": token, "reason": "ill"}
+    )
+    assert resp.status == 200
+    async with hub_of(client).engine.connect() as conn:
+        calls = (
+            await conn.execute(
+                select(OUTBOX.c.partner, OUTBOX.c.kind, OUTBOX.c.payload).where(
+                    OUTBOX.c.order_id == o["id"]
+                )
+            )
+        ).all()
+    assert [(c.partner, c.kind, c.payload) for c in calls] == [
+        ("partner-x", "refunded", {"tickets": [o["tickets"][0]["id"]]})
+    ]
+    page = await resp.text()  # the order page after the redirect lists the call
+    assert 'class="event-call"' in page and "partner-x" in page
