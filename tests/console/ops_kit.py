@@ -56,8 +56,15 @@ async def dead_letter(hub: Any, partner: str = "ctrip", error: str = "HTTP 500 <
     return claimed.id
 
 
-async def conflict(hub: Any, rid: str = "r-1", ticket: str = "T1", gate: str = "east") -> None:
-    """A redemption the hub could not count (`hub.redemptions.uploads` keeps these)."""
+async def conflict(
+    hub: Any,
+    rid: str = "r-1",
+    ticket: str = "T1",
+    gate: str = "east",
+    code: str = "ENTRIES_EXHAUSTED",
+) -> None:
+    """A redemption the hub could not count (`hub.redemptions.uploads` keeps these); with
+    ``code=""`` one that counted."""
     from hub.storage.tables import RedemptionRow
 
     now = hub.clock.now()
@@ -72,8 +79,8 @@ async def conflict(hub: Any, rid: str = "r-1", ticket: str = "T1", gate: str = "
                 at=now,
                 received_at=now,
                 accepted=True,
-                counted=False,
-                conflict="ENTRIES_EXHAUSTED",
+                counted=not code,
+                conflict=code,
                 bridge="b1",
                 offline=True,
             )

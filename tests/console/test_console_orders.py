@@ -16,7 +16,7 @@ from hub.console.staff import StaffService
 from hub.outbox.store import T as OUTBOX
 from hub.plugins import build_plugins
 from tests.console.kit import console_client, seed_staff, signed_in
-from tests.console.ops_kit import ID_NUMBER, NASTY, PHONE, seeded, sold_order
+from tests.console.ops_kit import ID_NUMBER, NASTY, PHONE, conflict, seeded, sold_order
 from tests.support import T0, hub_of, id_number, settings
 
 
@@ -63,6 +63,9 @@ async def test_order_page_shows_its_timeline_escaped(aiohttp_client: Any, db_url
     client = await console_client(aiohttp_client, db_url)
     await seeded(client)
     o = await sold_order(client, NASTY, name=NASTY)
+    ticket = o["tickets"][0]["id"]
+    await conflict(hub_of(client), "in-1", ticket, gate="north-3", code="")
+    await conflict(hub_of(client), "in-2", ticket, gate="south-1")
     await signed_in(client, "watch")
     resp = await client.get(f"/console/orders/{o['id']}")
     assert resp.status == 200
@@ -71,7 +74,11 @@ async def test_order_page_shows_its_timeline_escaped(aiohttp_client: Any, db_url
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert ID_NUMBER not in html and PHONE not in html
     assert 'class="event-created"' in html and 'class="event-message"' in html
-    assert o["tickets"][0]["id"] in html
+    assert ticket in html
+    redemptions = html.split('class="event-redemption"')[1:]
+    assert len(redemptions) == 2
+    assert "north-3" in redemptions[0] and "放行" in redemptions[0]
+    assert "south-1" in redemptions[1] and "两个离线网关" in redemptions[1]
     assert 'id="refund-form"' not in html  # a viewer gets no refund form
     assert (await client.get("/console/orders/no-such-order")).status == 404
 
