@@ -55,6 +55,18 @@ async def test_search_finds_an_order_by_each_key_and_masks_people(
         assert ID_NUMBER not in html and PHONE not in html  # masked: 1101**********...
         assert ID_NUMBER[:4] + "*" * 10 + ID_NUMBER[-4:] in html
         assert "139****5678" in html
+    # the contact's phone (kept in the order's JSON) is found too, and masked
+    c = await sold_order(
+        client,
+        "with-contact",
+        phone="",
+        id_no=id_number(seq=321),
+        contact={"name": "李四", "phone": "13700001111"},
+    )
+    resp = await client.post("/console/orders", data={"q": "13700001111", "csrf_token": token})
+    html = (await resp.text()).partition('id="orders"')[2]
+    assert html.count('class="order-link"') == 1 and c["id"] in html
+    assert "13700001111" not in html and "137****1111" in html
     resp = await client.post("/console/orders", data={"q": "nothing-like", "csrf_token": token})
     assert 'id="no-orders"' in await resp.text()
 
