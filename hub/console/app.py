@@ -33,6 +33,10 @@ from hub.console import i18n
 from hub.console.auth import SAFE_METHODS, STAFF_KEY, SessionRules, csrf_ok, load_staff, to_login
 from hub.console.nav import NavItem
 from hub.console.pages import audit, home, login
+from hub.console.pages import conflicts as conflict_pages
+from hub.console.pages import devices as device_pages
+from hub.console.pages import orders as order_pages
+from hub.console.pages import outbox as outbox_pages
 from hub.console.roles import DEFAULT_LANGUAGE, LANGUAGES
 from hub.console.staff import StaffService
 from hub.console.throttle import LoginThrottle
@@ -57,6 +61,7 @@ SESSION_INFO = b"tickethub console session cookie"
 #: The console's pages, in nav order. Each module has ``routes`` (a `web.RouteTableDef`)
 #: and ``NAV`` (its entries in the layout's navigation, possibly none).
 PAGES: tuple[ModuleType, ...] = (login, home, audit)
+PAGES += (order_pages, outbox_pages, conflict_pages, device_pages)  # operations pages
 
 
 def session_key(settings: Settings) -> bytes:

@@ -287,32 +287,48 @@ class OutboxStore:
         per replay. Ids that are not dead are ignored. Returns how many were revived."""
         if ids is not None and not ids:
             return 0
+        async with engine.begin() as conn:
+            revived = await OutboxStore.retry_dead_in(conn, ids, now=now, policy_for=policy_for)
+        return len(revived)
+
+    @staticmethod
+    async def retry_dead_in(
+        conn: AsyncConnection,
+        ids: Sequence[int] | None,
+        *,
+        now: datetime,
+        policy_for: Callable[[str], RetryPolicy],
+    ) -> list[int]:
+        """`retry_dead` in the caller's transaction (the console writes its audit line in
+        the same one); the ids revived."""
+        if ids is not None and not ids:
+            return []
         pick = select(C.id, C.partner, C.kind).where(C.state == DEAD)
         if ids is not None:
             pick = pick.where(C.id.in_(list(ids)))
-        revived = 0
-        async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                pick = pick.with_for_update()
-            by_partner: dict[tuple[str, str], list[int]] = {}
-            for row in (await conn.execute(pick)).all():
-                by_partner.setdefault((row.partner, row.kind), []).append(row.id)
-            for (partner, kind), partner_ids in by_partner.items():
-                policy = policy_of(policy_for, partner, kind)
-                deadline = now + timedelta(seconds=policy.deadline_seconds)
-                result = await conn.execute(
-                    update(T)
-                    .where(C.id.in_(partner_ids), C.state == DEAD)
-                    .values(
-                        state=PENDING,
-                        next_attempt_at=now,
-                        deadline_at=deadline,
-                        lease_until=None,
-                        claimed_by=None,
-                    )
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update()
+        by_partner: dict[tuple[str, str], list[int]] = {}
+        for row in (await conn.execute(pick)).all():
+            by_partner.setdefault((row.partner, row.kind), []).append(row.id)
+        revived: list[int] = []
+        for (partner, kind), partner_ids in by_partner.items():
+            policy = policy_of(policy_for, partner, kind)
+            deadline = now + timedelta(seconds=policy.deadline_seconds)
+            result = await conn.execute(
+                update(T)
+                .where(C.id.in_(partner_ids), C.state == DEAD)
+                .values(
+                    state=PENDING,
+                    next_attempt_at=now,
+                    deadline_at=deadline,
+                    lease_until=None,
+                    claimed_by=None,
                 )
-                revived += result.rowcount
-        return revived
+                .returning(C.id)
+            )
+            revived.extend(result.scalars().all())
+        return sorted(revived)
 
     @staticmethod
     async def purge_done(engine: AsyncEngine, *, delivered_before: datetime) -> int:

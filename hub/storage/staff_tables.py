@@ -48,7 +48,10 @@ class StaffAuditRow(SQLModel, table=True):
     transaction as the change it describes."""
 
     __tablename__ = "staff_audit"
-    __table_args__ = (Index("ix_staff_audit_at", "at"),)
+    __table_args__ = (
+        Index("ix_staff_audit_at", "at"),
+        Index("ix_staff_audit_target", "target"),  # an order page lists its own lines
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(nullable=False)

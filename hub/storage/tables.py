@@ -143,7 +143,7 @@ class OrderVisitorRow(SQLModel, table=True):
     # hash, which is what lookups and per-ID counters use; never stored in clear.
     id_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     id_hash: str | None = Field(default=None, max_length=64, index=True)
-    phone: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, max_length=32, index=True)  # the console's search
 
 
 class AllocationRow(SQLModel, table=True):
@@ -291,7 +291,8 @@ class IdempotencyRow(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     status: int = 0  # HTTP-like status of the first answer; 0 while pending
     response: dict[str, Any] = _json()
-    order_id: str | None = Field(default=None, max_length=40)
+    # indexed: the console's order page lists the partner's messages about an order
+    order_id: str | None = Field(default=None, max_length=40, index=True)
     created_at: datetime = _ts(nullable=False)
 
 
@@ -512,4 +513,4 @@ class JobClaimRow(SQLModel, table=True):
 # Tables kept in their own modules (device health and payment failures; the staff
 # console's accounts, audit and throttle): importing them here puts them in METADATA
 # wherever the schema is used (Alembic, create_all, the schema templates).
-from hub.storage import health_tables, staff_tables  # noqa: E402, F401
+from hub.storage import health_tables, ops_tables, staff_tables  # noqa: E402, F401
