@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub import Order, PartnerCall, Ticket, hookimpl
+from hub.sdk import Order, PartnerCall, Ticket, hookimpl
 from hub.api.app import create_app
 from hub.clock import FixedClock
 from hub.console.audit import AUDIT

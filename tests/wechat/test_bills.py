@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from hub.sdk import StatementUnavailable
 from hub.reconcile import claims, store
 from hub.reconcile.wechat_bill import CHINA, parse
+from hub.sdk import StatementUnavailable
 from plugins.channel_wechat.channel import WeChatChannel
 from tests.support import ADMIN
 from tests.wechat.kit import PRICE, SLOT, World, start
