@@ -32,6 +32,7 @@ from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
 from hub.domain.rules.registry import RuleRegistry
 from hub.registries import ChannelRegistry, DeviceDriverRegistry, PaymentProviderRegistry
+from hub.stockpush.contract import StockPusherRegistry
 
 ESSENTIAL: tuple[ModuleType, ...] = (builtin_rules,)
 OWN_DISTRIBUTION = "tickethub"
@@ -92,6 +93,7 @@ class HubPlugins:
         self.rules = RuleRegistry()
         self.devices = DeviceDriverRegistry()
         self.alert_sinks = AlertSinkRegistry()
+        self.stock_pushers = StockPusherRegistry()
         for b in broken:
             self._left_out(b)
         self._register_all()
@@ -123,6 +125,7 @@ class HubPlugins:
             ("register_rules", self.rules),
             ("register_device_drivers", self.devices),
             ("register_alert_sinks", self.alert_sinks),
+            ("register_stock_pushers", self.stock_pushers),
         ):
             for name, impl in self._each_impl(hook_name):
                 if name in failed:
@@ -157,6 +160,7 @@ class HubPlugins:
             self.rules,
             self.devices,
             self.alert_sinks,
+            self.stock_pushers,
         ):
             _forget(registry, name)
 

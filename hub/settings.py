@@ -86,6 +86,10 @@ class Settings(ClearSettings):
     alert_eval_seconds: float = Field(
         default=15.0, ge=0, le=3600, description="rule evaluation period; 0 turns it off"
     )
+    # stock push (hub.stockpush): how often committed stock changes are drained
+    stock_push_seconds: float = Field(
+        default=0.1, gt=0, le=60, description="stock-push drain period (also woken by pushes)"
+    )
     # venue bridges: venue id -> the bearer token its hardware_bridge presents
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"

@@ -33,6 +33,8 @@ from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
 from hub.settings import Settings
+from hub.stockpush.service import StockPushService
+from hub.stockpush.service import deliverer as stock_deliverer
 from hub.storage import migrate
 from hub.storage.db import create_engine
 
@@ -54,6 +56,7 @@ class Hub:
     routes: ApiRoutes
     faces: FaceService
     alerts: AlertService
+    stock: StockPushService
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -107,9 +110,18 @@ def create_app(
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock
                 )
+                stock = StockPushService(
+                    engine,
+                    pushers=plugins.stock_pushers,
+                    catalog=catalog,
+                    clock=clock,
+                    every_seconds=settings.stock_push_seconds,
+                )
                 outbox = Outbox.with_workers(
                     engine,
-                    deliverer=deliverer(destinations, plugins.channels.find),
+                    deliverer=stock_deliverer(
+                        lambda: stock, deliverer(destinations, plugins.channels.find)
+                    ),
                     clock=clock,
                     count=settings.outbox_workers,
                     poll_seconds=settings.outbox_poll_seconds,
@@ -129,6 +141,7 @@ def create_app(
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                 )
+                stock.bind(outbox, orders)
                 face_service = FaceService(
                     engine,
                     clock,
@@ -155,14 +168,17 @@ def create_app(
                     routes,
                     face_service,
                     alert_service,
+                    stock,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
                 await face_service.start(settings.face_purge_seconds)
                 await alert_service.start()
+                await stock.start()
                 try:
                     yield
                 finally:
+                    await stock.stop()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
