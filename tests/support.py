@@ -26,6 +26,7 @@ def settings(db_url: str, **over: Any) -> Settings:
         "boxoffice_token": "test-box",
         "outbox_workers": 0,
         "expiry_sweep_seconds": 3600,
+        "stock_push_seconds": 60,  # tests drive the stock pusher (`hub.stock.run_once`)
     }
     return Settings(**{**base, **over})
 

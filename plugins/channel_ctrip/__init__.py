@@ -9,12 +9,12 @@ in the transaction of the change.
 
 from __future__ import annotations
 
-from datetime import date
-
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
+from hub.stockpush import StockPusherRegistry
 from plugins.channel_ctrip import callbacks
 from plugins.channel_ctrip.adapter import CtripChannel
+from plugins.channel_ctrip.stock import CtripStockPusher
 
 __version__ = "0.2.0"
 
@@ -52,5 +52,6 @@ def ticket_redeemed(
 
 
 @hookimpl
-def capacity_changed(venue_id: str, pool: str, days: list[date]) -> list[PartnerCall] | None:
-    return callbacks.inventory_calls(venue_id, pool, days) or None
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # Every change of stock (sales in any channel, holds, capacity) → DateInventoryModify
+    registry.add(CtripStockPusher.channel, CtripStockPusher(), default=True)

@@ -27,6 +27,7 @@ from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_po
 from hub.outbox import RetryPolicy
 from plugins.channel_ctrip import callbacks
 from plugins.channel_ctrip.services import CtripServices, async_services
+from plugins.channel_ctrip.stock import CtripStockPusher
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class CtripChannel:
                 outbound_ok = True
             except OutboundConfigError as exc:
                 log.warning("ctrip callbacks not configured: %s", exc)
+        CtripStockPusher.bind(self)
         callbacks.configure(
             self.spec,
             ctx.clock,
