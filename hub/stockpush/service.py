@@ -145,9 +145,7 @@ class StockPushService:
     # ------------------------------------------------------------------ 1. drain
     async def drain(self, pushers: Sequence[StockPusher]) -> int:
         async with self.engine.connect() as conn:
-            marks = (
-                await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))
-            ).all()
+            marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
         if not marks:
             return 0
         listings = await self._listings({m.pool for m in marks}, [p.channel for p in pushers])
@@ -276,15 +274,19 @@ class StockPushService:
         or done by a worker that crashed before its bookkeeping)."""
         async with self.engine.connect() as conn:
             stuck = (
-                await conn.execute(
-                    select(L.pending_key)
-                    .select_from(LANE.outerjoin(OUTBOX, OUTBOX.c.dedupe_key == L.pending_key))
-                    .where(
-                        L.pending_key.is_not(None),
-                        or_(OUTBOX.c.id.is_(None), OUTBOX.c.state.in_(("done", "dead"))),
+                (
+                    await conn.execute(
+                        select(L.pending_key)
+                        .select_from(LANE.outerjoin(OUTBOX, OUTBOX.c.dedupe_key == L.pending_key))
+                        .where(
+                            L.pending_key.is_not(None),
+                            or_(OUTBOX.c.id.is_(None), OUTBOX.c.state.in_(("done", "dead"))),
+                        )
                     )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         if stuck:
             async with self.engine.begin() as conn:
                 await conn.execute(
@@ -374,9 +376,7 @@ class StockPushService:
             await conn.execute(
                 update(LANE)
                 .where(and_(L.channel == channel, L.product_id == product, L.pending_key == key))
-                .values(
-                    pending_key=None, last_sent_at=now if lines else LANE.c.last_sent_at
-                )
+                .values(pending_key=None, last_sent_at=now if lines else LANE.c.last_sent_at)
             )
         self.notify()  # more may have changed meanwhile: queue the next push now
 
