@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
+from hub.stockpush import StockPusherRegistry
 from plugins.channel_meituan import callbacks
 from plugins.channel_meituan.channel import MeituanChannel
+from plugins.channel_meituan.stock import MeituanStockPusher
 
 __version__ = "0.1.0"
 
@@ -22,6 +24,12 @@ __version__ = "0.1.0"
 def register_channels(registry: ChannelRegistry) -> None:
     # default=True: a deployment (or a test) may register its own "meituan" over it
     registry.add(MeituanChannel.name, MeituanChannel(), default=True)
+
+
+@hookimpl
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # every stock change → the price-calendar change notice; Meituan then pulls
+    registry.add(MeituanStockPusher.channel, MeituanStockPusher(), default=True)
 
 
 def _one(call: PartnerCall | None) -> list[PartnerCall] | None:

@@ -27,7 +27,7 @@ from hub.channels.adapter import Inbound, SpecInbound
 from hub.channels.mapping import to_order_request
 from hub.channels.spec import ChannelSpec
 from hub.domain.order import fingerprint_json
-from plugins.channel_meituan import bodies
+from plugins.channel_meituan import bodies, stock
 from plugins.channel_meituan.callbacks import ISSUED
 from plugins.channel_meituan.refunds import RefundLog, choose
 
@@ -58,6 +58,7 @@ class MeituanServices:
             "query": self.query,
             "refund": self.refund,
             "close": self.close,
+            "price_calendar": self.price_calendar,
         }
 
     # ------------------------------------------------------------------ calls
@@ -85,6 +86,10 @@ class MeituanServices:
                 body = bodies.pending_body(order)
                 return self.inbound.answer("PENDING", call.operation, body=body)
         return self._answer(outcome, call)
+
+    async def price_calendar(self, call: Inbound) -> Answer:
+        """Meituan pulls the price/stock calendar (after our notice): live stock."""
+        return await stock.answer_calendar(self, call)
 
     async def query(self, call: Inbound) -> Answer:
         order = await self._find(call)

@@ -4,6 +4,8 @@ round by round on the rig's FixedClock — no waits on real time."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -73,3 +75,13 @@ async def box_sale(client: Any, key: str, quantity: int = 1, product: str = "adu
         headers={**BOX, "Idempotency-Key": key},
     )
     assert resp.status in (200, 201), await resp.text()
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for a condition another task makes true (a partner's pull), bounded."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not check():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
