@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from hub import Order, PartnerCall, Redemption, Ticket, hookimpl
 from hub.registries import ChannelRegistry
+from hub.stockpush import StockPusherRegistry
 from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.channel import FliggyChannel
+from plugins.channel_fliggy.stock import FliggyStockPusher
 
 __version__ = "0.1.0"
 
@@ -20,6 +22,12 @@ __version__ = "0.1.0"
 def register_channels(registry: ChannelRegistry) -> None:
     # default=True: a deployment (or a test) may register its own "fliggy" over it
     registry.add(FliggyChannel.name, FliggyChannel(), default=True)
+
+
+@hookimpl
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # every stock change → alitrip.ticket.skus.upload through TOP
+    registry.add(FliggyStockPusher.channel, FliggyStockPusher(), default=True)
 
 
 @hookimpl

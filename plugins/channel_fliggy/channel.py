@@ -34,6 +34,7 @@ from hub.channels.outbound import OutboundConfigError, callback_policies
 from hub.channels.top import TopOutbound
 from plugins.channel_fliggy import callbacks
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
+from plugins.channel_fliggy.stock import FliggyStockPusher
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class FliggyChannel(SpecChannel):
             except OutboundConfigError as exc:
                 log.warning("fliggy callbacks not configured: %s", exc)
         callbacks.HOOKS.enabled = self.top is not None
+        FliggyStockPusher.bind(self)
 
         @ctx.routes.post(
             f"/api/channels/{self.name}/{{operation:.+}}",
