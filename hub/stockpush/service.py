@@ -103,6 +103,9 @@ class StockPushService:
         self.orders: OrderService | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.observed: list[datetime] | None = None
+        """Set to a list to collect the drained marks' times (``bench stocksync``: when
+        each stock change was committed, stamped inside its transaction)."""
 
     def bind(self, outbox: Outbox, orders: OrderService) -> None:
         """The outbox and the order service are built after this service (the outbox's
@@ -148,6 +151,8 @@ class StockPushService:
             marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
         if not marks:
             return 0
+        if self.observed is not None:
+            self.observed.extend(m.changed_at for m in marks)
         listings = await self._listings({m.pool for m in marks}, [p.channel for p in pushers])
         rows: dict[tuple[str, str, date, str], datetime] = {}
         for m in marks:
