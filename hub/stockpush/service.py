@@ -210,7 +210,9 @@ class StockPushService:
             return 0
         now = self.clock.now()
         calls: list[PartnerCall] = []
-        async with self.engine.begin() as conn:
+        # Read first: most ticks find nothing to queue, and a write transaction would
+        # take SQLite's write lock from the order writer for nothing.
+        async with self.engine.connect() as conn:
             dirty = (
                 await conn.execute(
                     select(T.channel, T.product_id)
@@ -218,17 +220,23 @@ class StockPushService:
                     .distinct()
                 )
             ).all()
-            if not dirty:
-                return 0
             keys = [(r.channel, r.product_id) for r in dirty]
-            lanes = {
-                (r.channel, r.product_id): r
-                for r in (
-                    await conn.execute(
-                        select(LANE).where(tuple_(L.channel, L.product_id).in_(keys))
-                    )
-                ).all()
-            }
+            lanes = (
+                {
+                    (r.channel, r.product_id): r
+                    for r in (
+                        await conn.execute(
+                            select(LANE).where(tuple_(L.channel, L.product_id).in_(keys))
+                        )
+                    ).all()
+                }
+                if keys
+                else {}
+            )
+        keys = [k for k in keys if k not in lanes or lanes[k].pending_key is None]
+        if not keys:
+            return 0
+        async with self.engine.begin() as conn:
             for channel, product in sorted(keys):
                 lane = lanes.get((channel, product))
                 if lane is not None and lane.pending_key is not None:
