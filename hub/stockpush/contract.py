@@ -39,6 +39,10 @@ class StockPusher(Protocol):
         this long (changes in between are merged into it). 0 = none.
     ``batch_max``
         at most this many (day, slot) lines in one push.
+    ``calls_per_minute``
+        the partner's overall call budget for stock pushes (None: none documented).
+        The hub queues no push beyond it (the product stays dirty, its changes merge),
+        so a busy partner never makes a push wait out its attempt and back off.
     ``ready()``
         False while the partner's push is not configured (no URL or secrets): nothing is
         queued for it then.
@@ -51,6 +55,7 @@ class StockPusher(Protocol):
     channel: str
     window_seconds: float
     batch_max: int
+    calls_per_minute: int | None
 
     def ready(self) -> bool: ...
 

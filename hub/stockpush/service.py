@@ -28,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, case, delete, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -103,6 +104,9 @@ class StockPushService:
         self.orders: OrderService | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sent: dict[str, deque[float]] = {}
+        """Per channel, when this process queued its pushes of the last minute (the
+        budget is per process, like every limit of the hub's outbound calls)."""
         self.observed: list[datetime] | None = None
         """Set to a list to collect the drained marks' times (``bench stocksync``: when
         each stock change was committed, stamped inside its transaction)."""
@@ -206,21 +210,23 @@ class StockPushService:
     # ------------------------------------------------------------------ 2. queue
     async def _queue(self, pushers: Sequence[StockPusher]) -> int:
         windows = {p.channel: p.window_seconds for p in pushers}
+        budgets = {p.channel: p.calls_per_minute for p in pushers}
         if not windows:
             return 0
         now = self.clock.now()
         calls: list[PartnerCall] = []
         # Read first: most ticks find nothing to queue, and a write transaction would
-        # take SQLite's write lock from the order writer for nothing.
+        # take SQLite's write lock from the order writer for nothing. Oldest change first,
+        # so under a partner's call budget no product waits behind busier ones.
         async with self.engine.connect() as conn:
             dirty = (
                 await conn.execute(
-                    select(T.channel, T.product_id)
+                    select(T.channel, T.product_id, func.min(T.changed_at).label("since"))
                     .where(T.version > T.sent_version, T.channel.in_(list(windows)))
-                    .distinct()
+                    .group_by(T.channel, T.product_id)
                 )
             ).all()
-            keys = [(r.channel, r.product_id) for r in dirty]
+            keys = [(r.channel, r.product_id) for r in sorted(dirty, key=lambda r: r.since)]
             lanes = (
                 {
                     (r.channel, r.product_id): r
@@ -233,11 +239,17 @@ class StockPushService:
                 if keys
                 else {}
             )
-        keys = [k for k in keys if k not in lanes or lanes[k].pending_key is None]
+        free = [k for k in keys if k not in lanes or lanes[k].pending_key is None]
+        keys = []
+        for channel, product in free:
+            budget = budgets.get(channel)
+            if budget and not self._allow(channel, budget):
+                continue  # over the partner's budget: stays dirty, merged into a later push
+            keys.append((channel, product))
         if not keys:
             return 0
         async with self.engine.begin() as conn:
-            for channel, product in sorted(keys):
+            for channel, product in keys:
                 lane = lanes.get((channel, product))
                 if lane is not None and lane.pending_key is not None:
                     continue  # one push in flight per product: the next one follows it
@@ -281,6 +293,18 @@ class StockPushService:
         if calls and self.outbox is not None:
             self.outbox.notify()
         return len(calls)
+
+    def _allow(self, channel: str, per_minute: int) -> bool:
+        """At most ``per_minute`` pushes of ``channel`` in any sliding minute (a token
+        bucket would let twice that through a minute that starts with a full bucket)."""
+        now = self.clock.now().timestamp()
+        sent = self._sent.setdefault(channel, deque())
+        while sent and now - sent[0] >= 60.0:
+            sent.popleft()
+        if len(sent) >= per_minute:
+            return False
+        sent.append(now)
+        return True
 
     async def _unstick(self) -> None:
         """Free lanes whose call ended without `deliver` freeing them (dead-lettered,

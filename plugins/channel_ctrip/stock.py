@@ -48,6 +48,7 @@ class CtripStockPusher:
 
     channel = "ctrip"
     batch_max = MAX_ROWS
+    calls_per_minute = 99  # "under 100 calls a minute" (the spec's rate_per_minute too)
     adapter: CtripChannel | None = None
 
     @classmethod

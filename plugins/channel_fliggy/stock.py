@@ -10,7 +10,8 @@ absolute stock and the price in fen (the row's field names beyond ``date`` are n
 stored copies — *unconfirmed*).
 
 No per-resource limit is documented for this API; the spec's ``rate_per_minute`` (50, the
-limit Fliggy documents for its package-modify API — *unconfirmed here*) caps the calls.
+limit Fliggy documents for its package-modify API — *unconfirmed here*) is the budget the
+hub's stock pusher keeps to (``calls_per_minute``).
 ``FLIGGY_STOCK_WINDOW_SECONDS`` sets a per-product window if Fliggy asks for one.
 """
 
@@ -30,6 +31,7 @@ CHANNEL = "fliggy"
 UPLOAD = "skus_upload"
 MAX_RULES = 50
 INCREMENTAL = 2
+DEFAULT_PER_MINUTE = 50
 
 
 def upload_params(
@@ -66,13 +68,17 @@ class FliggyStockPusher:
     channel = CHANNEL
     batch_max = 500
     adapter: FliggyChannel | None = None
+    calls_per_minute: int | None = DEFAULT_PER_MINUTE
     limiter: RateLimiter | None = None
 
     @classmethod
     def bind(cls, adapter: FliggyChannel) -> None:
+        """The budget the hub queues to, and the same limit again at sending: a retried
+        push is a second call, and calls queued a minute apart can land closer."""
         cls.adapter = adapter
         cb = adapter.spec.callbacks.get(UPLOAD)
-        cls.limiter = RateLimiter(cb.rate_per_minute) if cb and cb.rate_per_minute else None
+        cls.calls_per_minute = cb.rate_per_minute if cb else DEFAULT_PER_MINUTE
+        cls.limiter = RateLimiter(cls.calls_per_minute) if cls.calls_per_minute else None
 
     def _setting(self, name: str) -> Any:
         ctx = self.adapter.ctx if self.adapter is not None else None

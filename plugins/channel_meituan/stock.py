@@ -47,6 +47,7 @@ class MeituanStockPusher:
 
     channel = CHANNEL
     batch_max = 500
+    calls_per_minute = None  # none documented
     adapter: MeituanChannel | None = None
 
     @classmethod

@@ -87,3 +87,19 @@ async def test_a_retried_failure_never_leaves_ctrip_older(aiohttp_client: Any, d
         assert told[-1] == 7, told  # Ctrip ends with the hub's number
         assert told == sorted(told, reverse=True), told  # and never went back up
         assert rig.receiver.attempts["DateInventoryModify"] > len(rig.receiver.accepted)
+
+
+async def test_the_partners_call_budget_is_kept(aiohttp_client: Any, db_url: str) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="", extra=WINDOW) as rig:
+        worker = stock_worker(rig)
+        pusher = rig.hub.plugins.stock_pushers.get("ctrip")
+        pusher.calls_per_minute = 2  # this instance only: 2 calls a minute
+        book = rig.receiver.stock
+        book.per_minute = 2
+        book.timer = lambda: rig.clock.now().timestamp()
+        await rig.hub.stock.run_once()  # four Ctrip products dirty after the seed
+        await worker.run_once()
+        assert book.calls == 2  # the budget: the others wait, nothing is refused
+        await push_all(rig, worker)  # moves the clock: they go a minute later
+        assert {s.resource for s in book.seen} == {"adult", "cable", "combo", "realname"}
+        assert book.refused == []
