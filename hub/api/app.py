@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
 from hub.api import admin, alerts, bridge, faces, public, reconcile
+from hub.api import stock as stock_api
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -96,6 +97,7 @@ def create_app(
     faces.add_routes(routes)
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
+    stock_api.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
