@@ -15,10 +15,12 @@ from sandbox.demo.douyin import DouyinStep
 from sandbox.demo.fliggy import FliggyStep
 from sandbox.demo.gates import GatesStep
 from sandbox.demo.meituan import MeituanStep
+from sandbox.demo.stock import StockStep
 from sandbox.demo.wechat import WeChatStep
 
 STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
 STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
+STEPS += (StockStep(),)
 STEPS += (GatesStep(),)
