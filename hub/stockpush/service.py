@@ -61,6 +61,10 @@ POLICY = RetryPolicy(
 """Retries of one push: quick at first (the numbers go stale), dead after an hour — then
 the lane is freed and a fresh push is queued (see the module doc)."""
 
+HEADROOM = 0.9
+"""Share of a partner's documented calls a minute the pusher uses: the partner counts
+arrivals, and calls queued a minute apart can arrive closer (retries, a busy loop)."""
+
 DIRTY = StockDirtyRow.__table__
 TARGET = StockPushTargetRow.__table__
 LANE = StockPushLaneRow.__table__
@@ -243,7 +247,7 @@ class StockPushService:
         keys = []
         for channel, product in free:
             budget = budgets.get(channel)
-            if budget and not self._allow(channel, budget):
+            if budget and not self._allow(channel, max(1, int(budget * HEADROOM))):
                 continue  # over the partner's budget: stays dirty, merged into a later push
             keys.append((channel, product))
         if not keys:

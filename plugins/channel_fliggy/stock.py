@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hub import DeliveryError
 from hub.channels.outbound import RateLimiter
 from hub.stockpush import StockLine
+from hub.stockpush.service import HEADROOM
 
 if TYPE_CHECKING:
     from plugins.channel_fliggy.channel import FliggyChannel
@@ -78,7 +79,8 @@ class FliggyStockPusher:
         cls.adapter = adapter
         cb = adapter.spec.callbacks.get(UPLOAD)
         cls.calls_per_minute = cb.rate_per_minute if cb else DEFAULT_PER_MINUTE
-        cls.limiter = RateLimiter(cls.calls_per_minute) if cls.calls_per_minute else None
+        limit = int(cls.calls_per_minute * HEADROOM) if cls.calls_per_minute else 0
+        cls.limiter = RateLimiter(limit) if limit > 0 else None
 
     def _setting(self, name: str) -> Any:
         ctx = self.adapter.ctx if self.adapter is not None else None
