@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -41,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.clock import Clock
 from hub.contracts import ChannelAdapter, ChannelContext, DeliveryError, PartnerCall
 from hub.outbox.policy import RetryPolicy
+from hub.ratelimit import TokenBuckets
 from hub.stockpush.contract import StockLine, StockPusher, StockPusherRegistry
 from hub.storage.tables import OutboxRow, StockDirtyRow, StockPushLaneRow, StockPushTargetRow
 from hub.tasks import cancel_and_wait
@@ -64,6 +64,8 @@ the lane is freed and a fresh push is queued (see the module doc)."""
 HEADROOM = 0.9
 """Share of a partner's documented calls a minute the pusher uses: the partner counts
 arrivals, and calls queued a minute apart can arrive closer (retries, a busy loop)."""
+BURST = 0.1
+"""Share of the calls a minute that may go at once (see `StockPushService._allow`)."""
 
 DIRTY = StockDirtyRow.__table__
 TARGET = StockPushTargetRow.__table__
@@ -108,9 +110,9 @@ class StockPushService:
         self.orders: OrderService | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._sent: dict[str, deque[float]] = {}
-        """Per channel, when this process queued its pushes of the last minute (the
-        budget is per process, like every limit of the hub's outbound calls)."""
+        self.budget = TokenBuckets(timer=lambda: self.clock.now().timestamp())
+        """Per channel, the partner's calls a minute (per process, like every limit of
+        the hub's outbound calls)."""
         self.observed: list[datetime] | None = None
         """Set to a list to collect the drained marks' times (``bench stocksync``: when
         each stock change was committed, stamped inside its transaction)."""
@@ -247,7 +249,7 @@ class StockPushService:
         keys = []
         for channel, product in free:
             budget = budgets.get(channel)
-            if budget and not self._allow(channel, max(1, int(budget * HEADROOM))):
+            if budget and not self._allow(channel, budget):
                 continue  # over the partner's budget: stays dirty, merged into a later push
             keys.append((channel, product))
         if not keys:
@@ -299,16 +301,12 @@ class StockPushService:
         return len(calls)
 
     def _allow(self, channel: str, per_minute: int) -> bool:
-        """At most ``per_minute`` pushes of ``channel`` in any sliding minute (a token
-        bucket would let twice that through a minute that starts with a full bucket)."""
-        now = self.clock.now().timestamp()
-        sent = self._sent.setdefault(channel, deque())
-        while sent and now - sent[0] >= 60.0:
-            sent.popleft()
-        if len(sent) >= per_minute:
-            return False
-        sent.append(now)
-        return True
+        """A token bucket per channel whose worst minute (a full bucket, then the
+        refill) stays within ``HEADROOM`` of the partner's calls a minute: a burst of
+        10 % of it at once, the rest spread evenly — no burst followed by a long stall."""
+        burst = max(1, int(per_minute * BURST))
+        rate = max(per_minute * HEADROOM - burst, 1.0) / 60.0
+        return self.budget.allow(channel, rate, burst)
 
     async def _unstick(self) -> None:
         """Free lanes whose call ended without `deliver` freeing them (dead-lettered,

@@ -93,9 +93,9 @@ async def test_the_partners_call_budget_is_kept(aiohttp_client: Any, db_url: str
     async with callback_rig(aiohttp_client, db_url, async_services="", extra=WINDOW) as rig:
         worker = stock_worker(rig)
         pusher = rig.hub.plugins.stock_pushers.get("ctrip")
-        pusher.calls_per_minute = 3  # this instance only: 3 a minute, 90 % of it used
+        pusher.calls_per_minute = 20  # this instance only: a burst of 2, then 1 per 3.75 s
         book = rig.receiver.stock
-        book.per_minute = 2
+        book.per_minute = 20
         book.timer = lambda: rig.clock.now().timestamp()
         await rig.hub.stock.run_once()  # four Ctrip products dirty after the seed
         await worker.run_once()
