@@ -34,8 +34,8 @@ from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
 from hub.settings import Settings
+from hub.stockpush.lane import deliverer as stock_deliverer
 from hub.stockpush.service import StockPushService
-from hub.stockpush.service import deliverer as stock_deliverer
 from hub.storage import migrate
 from hub.storage.db import create_engine
 

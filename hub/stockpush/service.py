@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,10 +38,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock
-from hub.contracts import ChannelAdapter, ChannelContext, DeliveryError, PartnerCall
-from hub.outbox.policy import RetryPolicy
+from hub.contracts import DeliveryError, PartnerCall
 from hub.ratelimit import TokenBuckets
 from hub.stockpush.contract import StockLine, StockPusher, StockPusherRegistry
+from hub.stockpush.lane import KIND, PARTNER_PREFIX
 from hub.storage.tables import OutboxRow, StockDirtyRow, StockPushLaneRow, StockPushTargetRow
 from hub.tasks import cancel_and_wait
 
@@ -51,15 +51,6 @@ if TYPE_CHECKING:
     from hub.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-PARTNER_PREFIX = "stock:"
-KIND = "StockPush"
-POLICY = RetryPolicy(
-    timeout_seconds=10, initial_seconds=1, max_seconds=60, jitter_seconds=0.5,
-    deadline_seconds=3600,
-)  # fmt: skip
-"""Retries of one push: quick at first (the numbers go stale), dead after an hour — then
-the lane is freed and a fresh push is queued (see the module doc)."""
 
 HEADROOM = 0.9
 """Share of a partner's documented calls a minute the pusher uses: the partner counts
@@ -430,38 +421,3 @@ class StockPushService:
                 )
             ).all()
         return {(r.day, r.slot): r.sent_quantity for r in rows}
-
-
-class StockLaneAdapter:
-    """The outbox's adapter for ``stock:<channel>`` calls: separate from the channel's
-    own adapter so its breaker and retry schedule do not mix with order callbacks."""
-
-    name = "stock"
-    retry_policy = POLICY
-
-    def __init__(self, service: Callable[[], StockPushService | None]) -> None:
-        self._service = service
-
-    def setup(self, ctx: ChannelContext) -> None:  # pragma: no cover - never mounted
-        return None
-
-    async def deliver(self, call: PartnerCall) -> None:
-        service = self._service()
-        if service is None:
-            raise DeliveryError("stock push is not running in this process")
-        await service.deliver(call)
-
-
-def deliverer(
-    service: Callable[[], StockPushService | None],
-    others: Callable[[str], ChannelAdapter | None],
-) -> Callable[[str], ChannelAdapter | None]:
-    """The outbox's partner lookup with ``stock:<channel>`` routed to the pusher."""
-    lane = StockLaneAdapter(service)
-
-    def find(partner: str) -> ChannelAdapter | None:
-        if partner.startswith(PARTNER_PREFIX):
-            return lane  # type: ignore[return-value]
-        return others(partner)
-
-    return find

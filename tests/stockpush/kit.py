@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.outbox import OutboxWorker, policies_from
-from hub.stockpush.service import PARTNER_PREFIX, deliverer
+from hub.stockpush.lane import PARTNER_PREFIX, deliverer
 from hub.storage.tables import OutboxRow, StockDirtyRow, StockPushTargetRow
 from tests.support import BOX, TOMORROW
 
