@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         DeviceDriverRegistry,
         PaymentProviderRegistry,
     )
+    from hub.sdk.stock import StockPusherRegistry
 
 PROJECT = "tickethub"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -144,6 +145,22 @@ def register_alert_sinks(registry: AlertSinkRegistry) -> None:
     hub calls ``send`` only from the outbox, so it is retried on failure and a message
     is queued once per alert transition; raise `hub.sdk.DeliveryError` when it did not land.
     Staff bind sinks to destinations in ``TICKETHUB_ALERT_DESTINATIONS``.
+    """
+
+
+@hookspec
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    """Add stock pushers (``registry.add(channel, pusher)``): how an OTA is told what is
+    left of a product it lists.
+
+    :param registry: the application's stock-pusher registry.
+
+    Implement this in an OTA plugin whose partner accepts stock pushes. The pusher
+    follows `hub.stockpush.StockPusher`: it states the partner's per-resource window and
+    batch size and sends one product's lines; the hub decides when (every committed
+    stock change, coalesced per product × day × slot, one push of a product in flight at
+    a time, retried through the outbox). A partner that only pulls needs no pusher: its
+    pull endpoint reads live stock (``ctx.services().orders.availability``).
     """
 
 

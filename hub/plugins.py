@@ -44,6 +44,7 @@ from hub.sdk.registries import (
     DeviceDriverRegistry,
     PaymentProviderRegistry,
 )
+from hub.sdk.stock import StockPusherRegistry
 
 ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin, builtin_schemes)
 OWN_DISTRIBUTION = "tickethub"
@@ -107,6 +108,7 @@ class HubPlugins:
         self.codecs = CodecRegistry()
         self.signature_schemes = SignatureSchemeRegistry()
         self.channel_specs = ChannelSpecRegistry()
+        self.stock_pushers = StockPusherRegistry()
         for b in broken:
             self._left_out(b)
         self._register_all()
@@ -151,6 +153,7 @@ class HubPlugins:
             ("register_codecs", self.codecs),
             ("register_signature_schemes", self.signature_schemes),
             ("register_channel_specs", self.channel_specs),
+            ("register_stock_pushers", self.stock_pushers),
         ):
             for name, call in self._each_plugin(hook_name):
                 if name in failed:
@@ -188,6 +191,7 @@ class HubPlugins:
             self.codecs,
             self.signature_schemes,
             self.channel_specs,
+            self.stock_pushers,
         ):
             _forget(registry, name)
 

@@ -108,6 +108,10 @@ class Settings(ClearSettings):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
         return value
 
+    # stock push (hub.stockpush): how often committed stock changes are drained
+    stock_push_seconds: float = Field(
+        default=0.1, gt=0, le=60, description="stock-push drain period (also woken by pushes)"
+    )
     # venue bridges: venue id -> the bearer token its hardware_bridge presents
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"

@@ -1,5 +1,6 @@
 """``tickethub bench sync|scans|failover``: the bridge's benches, which run a hub and a
-bridge together (so they live here, beside the demo, not in either). The ``tickethub``
+bridge together, and ``bench stocksync``, which runs a hub with the sandbox OTAs (so they
+live here, beside the demo, not in either). The ``tickethub``
 command finds them through the ``tickethub.commands`` entry points (see pyproject.toml):
 the hub never imports the sandbox."""
 
@@ -59,3 +60,34 @@ def failover(
     report_result(
         result, failed=bool(result["lost"] or result["duplicated"] or result["unsynced_left"])
     )
+
+
+def stocksync(
+    changes: Annotated[int, typer.Option(min=1, max=100_000, help="WeChat sales")] = 500,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="sales in flight")] = 32,
+    ctrip_window: Annotated[
+        float,
+        typer.Option(help="Ctrip's per-resource window in seconds (Ctrip documents ~60)"),
+    ] = 5.0,
+    douyin_every: Annotated[
+        float, typer.Option(min=0.01, help="seconds between Douyin's stock pulls")
+    ] = 0.2,
+    database_url: Annotated[
+        str | None, typer.Option(help="an EMPTY database to use (default: a temporary SQLite)")
+    ] = None,
+) -> None:
+    """WeChat sales at full speed while the sandbox OTAs record the stock they are told
+    (JSON: changes, pushes, lag_p50_ms, lag_p99_ms, final_consistent, per partner).
+
+    Exits 1 unless every OTA ends with the hub's final number."""
+    from sandbox.bench_stocksync import BenchStockConfig, bench_stocksync
+
+    cfg = BenchStockConfig(
+        changes=changes,
+        concurrency=concurrency,
+        database_url=database_url,
+        ctrip_window=ctrip_window,
+        douyin_every=douyin_every,
+    )
+    result = run_async(bench_stocksync(cfg))
+    report_result(result, failed=not result["final_consistent"])

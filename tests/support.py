@@ -27,6 +27,7 @@ def settings(db_url: str, **over: Any) -> Settings:
         "outbox_workers": 0,
         "expiry_sweep_seconds": 3600,
         "reconcile_every_seconds": 0,  # tests run the daily reconciliation by hand
+        "stock_push_seconds": 60,  # tests drive the stock pusher (`hub.stock.run_once`)
     }
     return Settings(**{**base, **over})
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
 from hub.api import admin, alerts, bridge, faces, health, public, reconcile
+from hub.api import stock as stock_api
 from hub.api.middleware import answer_request_id, observe
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
@@ -36,6 +37,8 @@ from hub.sdk.web.errors import error_middleware
 from hub.sdk.web.parsing import MAX_BODY
 from hub.sdk.web.routing import ApiRoutes
 from hub.settings import Settings
+from hub.stockpush.lane import deliverer as stock_deliverer
+from hub.stockpush.service import StockPushService
 from hub.storage import migrate
 from hub.storage.db import create_engine
 
@@ -57,6 +60,7 @@ class Hub:
     routes: ApiRoutes
     faces: FaceService
     alerts: AlertService
+    stock: StockPushService
     daily: DailyReconcile | None = None
 
     def store_for(self, namespace: str) -> PluginStore:
@@ -98,6 +102,7 @@ def create_app(
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
     health.add_routes(routes)
+    stock_api.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
@@ -112,9 +117,18 @@ def create_app(
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock
                 )
+                stock = StockPushService(
+                    engine,
+                    pushers=plugins.stock_pushers,
+                    catalog=catalog,
+                    clock=clock,
+                    every_seconds=settings.stock_push_seconds,
+                )
                 outbox = Outbox.with_workers(
                     engine,
-                    deliverer=deliverer(destinations, plugins.channels.find),
+                    deliverer=stock_deliverer(
+                        lambda: stock, deliverer(destinations, plugins.channels.find)
+                    ),
                     clock=clock,
                     count=settings.outbox_workers,
                     poll_seconds=settings.outbox_poll_seconds,
@@ -134,6 +148,7 @@ def create_app(
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                 )
+                stock.bind(outbox, orders)
                 face_service = FaceService(
                     engine,
                     clock,
@@ -171,17 +186,20 @@ def create_app(
                     routes,
                     face_service,
                     alert_service,
+                    stock,
                     daily,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
                 await face_service.start(settings.face_purge_seconds)
                 await alert_service.start()
+                await stock.start()
                 await daily.start()
                 try:
                     yield
                 finally:
                     await daily.stop()
+                    await stock.stop()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()

@@ -1,7 +1,7 @@
 """What every sender of a partner's callbacks shares, whatever shape its calls have.
 
 `hub.channels.outbound.SpecOutbound` (one JSON document per call) and
-`hub.channels.top.TopOutbound` (TOP gateway form posts) differ in how they build and judge
+`plugins.channel_fliggy.top.TopOutbound` (TOP gateway form posts) differ in how they build and judge
 a call, not in where its settings come from or in what a failed exchange means to the
 outbox — that part lives here once, and a plugin with its own API client (Douyin's
 OpenAPI) uses `exchange` and `check_status` for the same verdicts.

@@ -122,7 +122,7 @@ class SignatureCheck:
     ) -> None:
         """``protocols``: where the scheme's name is looked up (the application's
         registries; default: every installed plugin's). An unknown name is a
-        `hub.registry.RegistryError` here, at start-up."""
+        `hub.sdk.registries.RegistryError` here, at start-up."""
         self.side = side
         self.secret = secret
         self.client_id = client_id

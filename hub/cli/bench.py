@@ -118,3 +118,4 @@ def reconcile(
 
     result = run_async(bench_reconcile(lines, database_url))
     report_result(result, failed=not result["ok"])
+

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import SlotInfo
 from hub.domain.errors import DeniedError
+from hub.inventory.marks import mark_cells
 from hub.storage.tables import AllocationRow, InventoryRow, OrderRow, ProductRow
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ async def set_capacity(
                         f"{day} {s.code or 'all day'}: more than {s.capacity} already taken",
                     )
             changed += 1
+    await mark_cells(conn, [(pool, d, s.code) for d in touched for s in slots])
     if on_changed is not None and changed:
         await on_changed(conn, pool, touched)
     return changed
@@ -158,6 +160,7 @@ async def set_allotment(
     days = list(days)
     changed = 0
     touched: list[date] = []
+    marks: list[tuple[str, date, str]] = []
     for day in days:
         touched.append(day)
         codes = (
@@ -215,9 +218,11 @@ async def set_allotment(
                         "CAPACITY_BELOW_SOLD", f"{channel} already took more than {quantity}"
                     )
             changed += 1
+            marks.append((pool, day, code))
     if not changed:
         span = f"{days[0]}..{days[-1]}" if days else "no day"
         raise DeniedError.of("SLOT_NOT_USABLE", f"{pool} {span}: no capacity set in that range")
+    await mark_cells(conn, marks)
     if on_changed is not None and changed:
         await on_changed(conn, pool, touched)
     return changed

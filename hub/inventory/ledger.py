@@ -22,6 +22,7 @@ from datetime import date
 from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.inventory.marks import mark_cells
 from hub.inventory.stock import Need, Taken
 from hub.storage.tables import InventoryRow
 
@@ -125,6 +126,9 @@ class BatchLedger:
         changed = [c for c in self._by_id.values() if c.d_held or c.d_sold]
         if not changed:
             return
+        await mark_cells(
+            conn, [(k[0], k[1], k[2]) for k, c in self._cells.items() if c.d_held or c.d_sold]
+        )
         if self.unsafe:
             await conn.execute(
                 update(INV)

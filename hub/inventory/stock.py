@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.inventory.marks import mark_ids
 from hub.storage.tables import InventoryRow
 
 INV = InventoryRow.__table__
@@ -48,9 +49,11 @@ class Stock:
                 .values({col.key: col - bindparam("p_q")}),
                 rows,
             )
+            await mark_ids(conn, (t.inventory_id for t in taken))
 
     async def settle(self, conn: AsyncConnection, taken: Iterable[Taken]) -> None:
-        """A held reservation was paid: move it from held to sold."""
+        """A held reservation was paid: move it from held to sold (what is left to sell
+        does not change, so no stock-dirty mark)."""
         rows = [{"p_id": t.inventory_id, "p_q": t.quantity} for t in taken]
         if rows:
             await conn.execute(

@@ -30,7 +30,12 @@ from hub.channels.generic import SpecChannel
 from hub.channels.jsondoc import JsonDocError
 from hub.channels.jsondoc import loads as load_json_doc
 from hub.channels.mapping import to_order_request
-from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
+from hub.channels.outbound import (
+    OutboundConfigError,
+    RateLimiter,
+    SpecOutbound,
+    callback_policies,
+)
 from hub.channels.schemes import (
     BodyCodec,
     ChannelSpecRegistry,
@@ -58,6 +63,7 @@ __all__ = [
     "OutboundConfigError",
     "OutboundReply",
     "Protocols",
+    "RateLimiter",
     "Refusal",
     "RetryPolicy",
     "SecretsMissing",

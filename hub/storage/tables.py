@@ -511,6 +511,12 @@ class JobClaimRow(SQLModel, table=True):
 
 
 # Tables kept in their own modules (device health and payment failures; the staff
-# console's accounts, audit and throttle): importing them here puts them in METADATA
-# wherever the schema is used (Alembic, create_all, the schema templates).
-from hub.storage import health_tables, ops_tables, staff_tables  # noqa: E402, F401
+# console's accounts, audit and throttle; the stock push's marks, targets and lanes):
+# importing them here puts them in METADATA wherever the schema is used (Alembic,
+# create_all, the schema templates).
+from hub.storage import (  # noqa: E402, F401
+    health_tables,
+    ops_tables,
+    staff_tables,
+    stock_tables,
+)

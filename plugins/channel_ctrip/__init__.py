@@ -15,11 +15,11 @@ make nothing lighter.
 
 from __future__ import annotations
 
-from datetime import date
-
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.sdk.stock import StockPusherRegistry
 from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.adapter import CtripChannel
+from plugins.channel_ctrip.stock import CtripStockPusher
 
 # Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
 register_channel_specs = protocol.register_channel_specs
@@ -61,5 +61,6 @@ def ticket_redeemed(
 
 
 @hookimpl
-def capacity_changed(venue_id: str, pool: str, days: list[date]) -> list[PartnerCall] | None:
-    return callbacks.inventory_calls(venue_id, pool, days) or None
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # Every change of stock (sales in any channel, holds, capacity) → DateInventoryModify
+    registry.add(CtripStockPusher.channel, CtripStockPusher(), default=True)

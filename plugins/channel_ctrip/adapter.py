@@ -33,6 +33,7 @@ from hub.sdk.channels import (
 from hub.sdk.web import partner_body
 from plugins.channel_ctrip import callbacks, protocol
 from plugins.channel_ctrip.services import CtripServices, async_services
+from plugins.channel_ctrip.stock import CtripStockPusher
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class CtripChannel:
                 outbound_ok = True
             except OutboundConfigError as exc:
                 log.warning("ctrip callbacks not configured: %s", exc)
+        CtripStockPusher.bind(self)
         callbacks.configure(
             self.spec,
             ctx.clock,

@@ -17,11 +17,10 @@ latest numbers (Ctrip's ``useQuantity`` is cumulative):
     one per admitted ticket (dedupe on the redemption id: the bridge's retries queue it
     once), carrying the order's CUMULATIVE used admissions at delivery.
 ``DateInventoryModify``
-    one per (pool, burst window, ≤ ``batch_max`` days): every capacity change inside the
-    spec's ``coalesce_seconds`` window that touches the same days has the same dedupe key,
-    so a burst becomes ONE call, sent after the window (``not_before``) with the stock of
-    that moment; each Ctrip product drawing on the pool gets its rows; the spec's
-    ``rate_per_minute`` caps the calls (`hub.channels.outbound.RateLimiter`).
+    pushed by the hub's stock pusher for every stock change (`plugins.channel_ctrip.stock`,
+    `hub.stockpush`); calls of this kind queued by the former capacity hook are still
+    delivered here; the spec's ``rate_per_minute`` caps the calls
+    (`hub.channels.outbound.RateLimiter`).
 
 Hooks are given no clock and no settings, so the channel's ``setup`` hands them the hub
 clock and whether Ctrip callbacks are configured (`HOOKS`): one hub per process in
@@ -111,29 +110,6 @@ def consumed_call(order: Order, ticket: Ticket, redemption: Redemption) -> Partn
         payload={"order_id": order.id, "day": redemption.at.date().isoformat()},
         order_id=order.id,
     )
-
-
-def inventory_calls(venue_id: str, pool: str, days: list[date]) -> list[PartnerCall]:
-    if not HOOKS.callbacks or not days:
-        return []
-    now = HOOKS.clock.now()
-    window = int(now.timestamp() // HOOKS.coalesce_seconds)
-    not_before = datetime.fromtimestamp((window + 1) * HOOKS.coalesce_seconds, UTC)
-    ordered = sorted(set(days))
-    calls = []
-    for start in range(0, len(ordered), HOOKS.batch_max):
-        chunk = [d.isoformat() for d in ordered[start : start + HOOKS.batch_max]]
-        tag = hashlib.sha256(",".join(chunk).encode()).hexdigest()[:16]
-        calls.append(
-            PartnerCall(
-                partner=CHANNEL,
-                kind=INVENTORY,
-                dedupe_key=f"ctrip:inventory:{venue_id}:{pool}:{window}:{tag}"[:200],
-                payload={"venue_id": venue_id, "pool": pool, "days": chunk},
-                not_before=not_before,
-            )
-        )
-    return calls
 
 
 # ---------------------------------------------------------------------- delivery side

@@ -96,7 +96,7 @@ class DouyinChannel:
         @ctx.routes.post(
             f"/api/channels/{self.name}/{{operation}}",
             summary="Douyin scenic SPI (can_buy, create_order, pay_notify, cancel_notify, "
-            "refund_audit, refund_notify, query)",
+            "refund_audit, refund_notify, query, stock_calendar)",
             tag="douyin",
             body=partner_body("Douyin's SPI request, signed in the headers"),
             responses={200: 'always: Douyin reads data.error_code ({"data": {...}})'},

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from hub.domain.order import TicketState, fingerprint_json
 from hub.sdk import ChannelContext, Denial, DenialCode, Order, OrderState
 from hub.sdk.channels import ChannelSpec, Inbound, SpecInbound, to_order_request
+from plugins.channel_douyin import stock
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,12 @@ class DouyinSpi:
             "refund_audit": self.refund_audit,
             "refund_notify": self.refund_notify,
             "query": self.query,
+            "stock_calendar": self.stock_calendar,
         }
+
+    async def stock_calendar(self, call: Inbound) -> Answer:
+        """Douyin pulls price and stock (it is a pull-only partner): live stock."""
+        return await stock.answer(self, call)
 
     def _deny(self, call: Inbound, code: DenialCode, reason: str) -> Answer:
         return self.inbound.deny(Denial(code, reason), call.operation)

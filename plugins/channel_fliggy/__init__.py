@@ -12,8 +12,10 @@ through the hub's shared aiohttp session), so there is nothing to make an extra.
 from __future__ import annotations
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.sdk.stock import StockPusherRegistry
 from plugins.channel_fliggy import callbacks, protocol
 from plugins.channel_fliggy.channel import FliggyChannel
+from plugins.channel_fliggy.stock import FliggyStockPusher
 
 # Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
 register_channel_specs = protocol.register_channel_specs
@@ -26,6 +28,12 @@ __version__ = "0.1.0"
 def register_channels(registry: ChannelRegistry) -> None:
     # default=True: a deployment (or a test) may register its own "fliggy" over it
     registry.add(FliggyChannel.name, FliggyChannel(), default=True)
+
+
+@hookimpl
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # every stock change → alitrip.ticket.skus.upload through TOP
+    registry.add(FliggyStockPusher.channel, FliggyStockPusher(), default=True)
 
 
 @hookimpl

@@ -38,6 +38,7 @@ from hub.sdk.channels import (
 from hub.sdk.web import partner_body
 from plugins.channel_fliggy import callbacks, protocol
 from plugins.channel_fliggy.callbacks import REFUND, REFUND_FAILED, VERIFY
+from plugins.channel_fliggy.stock import FliggyStockPusher
 from plugins.channel_fliggy.top import TopOutbound
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class FliggyChannel(SpecChannel):
             except OutboundConfigError as exc:
                 log.warning("fliggy callbacks not configured: %s", exc)
         callbacks.HOOKS.enabled = self.top is not None
+        FliggyStockPusher.bind(self)
 
         @ctx.routes.post(
             f"/api/channels/{self.name}/{{operation:.+}}",

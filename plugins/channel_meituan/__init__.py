@@ -15,8 +15,10 @@ standard library.
 from __future__ import annotations
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
+from hub.sdk.stock import StockPusherRegistry
 from plugins.channel_meituan import callbacks, protocol
 from plugins.channel_meituan.channel import MeituanChannel
+from plugins.channel_meituan.stock import MeituanStockPusher
 
 # Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
 register_channel_specs = protocol.register_channel_specs
@@ -30,6 +32,12 @@ __version__ = "0.1.0"
 def register_channels(registry: ChannelRegistry) -> None:
     # default=True: a deployment (or a test) may register its own "meituan" over it
     registry.add(MeituanChannel.name, MeituanChannel(), default=True)
+
+
+@hookimpl
+def register_stock_pushers(registry: StockPusherRegistry) -> None:
+    # every stock change → the price-calendar change notice; Meituan then pulls
+    registry.add(MeituanStockPusher.channel, MeituanStockPusher(), default=True)
 
 
 def _one(call: PartnerCall | None) -> list[PartnerCall] | None:

@@ -42,6 +42,7 @@ from hub.sdk.channels import (
 from hub.sdk.web import partner_body
 from plugins.channel_meituan import callbacks, protocol
 from plugins.channel_meituan.services import MeituanServices
+from plugins.channel_meituan.stock import MeituanStockPusher
 
 if TYPE_CHECKING:
     from hub.sdk.channels import RetryPolicy
@@ -121,13 +122,14 @@ class MeituanChannel:
                 self.deliveries = callbacks.Deliveries(outbound, ctx)
             except OutboundConfigError as exc:
                 log.warning("meituan notices not configured: %s", exc)
+        MeituanStockPusher.bind(self)
         if callbacks.HOOKS.async_issue and self.deliveries is None:
             log.warning("MEITUAN_ASYNC_ISSUE without notices: vouchers only reach Meituan by query")
 
         @ctx.routes.post(
             f"/api/channels/{self.name}/{{operation:.+}}",
             summary="Meituan supplier API (operation in the URL: order/create, order/pay, "
-            "order/query, order/refund, order/close)",
+            "order/query, order/refund, order/close, price/calendar)",
             tag="meituan",
             body=partner_body("Meituan's envelope: partnerId and body, signed in the headers"),
             responses={200: "always: Meituan's result code is in 'code' (200 = success)"},

@@ -25,7 +25,7 @@ from typing import Any
 from hub.domain.order import fingerprint_json
 from hub.sdk import ChannelContext, Denial, DenialCode, Order, OrderState
 from hub.sdk.channels import ChannelSpec, Inbound, SpecInbound, to_order_request
-from plugins.channel_meituan import bodies
+from plugins.channel_meituan import bodies, stock
 from plugins.channel_meituan.callbacks import ISSUED
 from plugins.channel_meituan.refunds import RefundLog, choose
 
@@ -56,6 +56,7 @@ class MeituanServices:
             "query": self.query,
             "refund": self.refund,
             "close": self.close,
+            "price_calendar": self.price_calendar,
         }
 
     # ------------------------------------------------------------------ calls
@@ -83,6 +84,10 @@ class MeituanServices:
                 body = bodies.pending_body(order)
                 return self.inbound.answer("PENDING", call.operation, body=body)
         return self._answer(outcome, call)
+
+    async def price_calendar(self, call: Inbound) -> Answer:
+        """Meituan pulls the price/stock calendar (after our notice): live stock."""
+        return await stock.answer_calendar(self, call)
 
     async def query(self, call: Inbound) -> Answer:
         order = await self._find(call)

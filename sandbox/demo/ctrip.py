@@ -82,7 +82,9 @@ async def start_sandbox(hub_port: int) -> PartnerSandbox[CtripReceiver]:
         **SECRETS,
         "CTRIP_CALLBACK_URL": url,
         "CTRIP_ASYNC_SERVICES": "PayPreOrder,CreateOrder,CancelOrder",
+        "CTRIP_STOCK_WINDOW_SECONDS": "2",  # Ctrip's minute, shortened for the demo
     }
+    receiver.stock.window_seconds = 2.0
     return _SANDBOXES.add(hub_port, receiver, settings)
 
 

@@ -16,11 +16,13 @@ from sandbox.demo.fliggy import FliggyStep
 from sandbox.demo.gates import GatesStep
 from sandbox.demo.meituan import MeituanStep
 from sandbox.demo.reconcile import ReconcileStep
+from sandbox.demo.stock import StockStep
 from sandbox.demo.wechat import WeChatStep
 
 STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripStep())
 STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
+STEPS += (StockStep(),)
 STEPS += (GatesStep(),)
 STEPS += (ReconcileStep(),)  # last: the day's close

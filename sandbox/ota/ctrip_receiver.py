@@ -31,6 +31,7 @@ from aiohttp import web
 from hub.channels.codecs import CodecError, verify_hex
 from plugins.channel_ctrip.protocol import ctrip_decrypt, ctrip_sign
 from sandbox.ota.receiver_base import FaultyReceiver
+from sandbox.ota.stock_book import StockBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,8 @@ class CtripReceiver(FaultyReceiver):
         self.accepted: list[Received] = []
         self.duplicates: list[Received] = []
         self.attempts: Counter[str] = Counter()  # per serviceName, faults included
+        # DateInventoryModify: under 100 calls a minute; per-resource window set by tests
+        self.stock = StockBook(per_minute=99)
 
     # ------------------------------------------------------------------ control
 
@@ -117,7 +120,13 @@ class CtripReceiver(FaultyReceiver):
         except (ValueError, KeyError, TypeError):
             return self._envelope("0001", "parse error")
         self.attempts[service] += 1
-        fault = self.next_fault(service)
+        # Stock pushes meet only the faults planned for their service: an outage planned
+        # for the order callbacks must not be used up by stock traffic.
+        if service == "DateInventoryModify":
+            keyed = self.keyed_faults.get(service)
+            fault = keyed.popleft() if keyed else None
+        else:
+            fault = self.next_fault(service)
         failed = await self.transport_fault(fault)
         if failed is not None:
             return failed
@@ -135,6 +144,13 @@ class CtripReceiver(FaultyReceiver):
         self.received.append(seen)
         if code != "0000":
             return self._envelope(code, "refused by the sandbox")
+        if service == "DateInventoryModify" and isinstance(body, dict):
+            resource = str(body.get("supplierOptionId", ""))
+            why = self.stock.admit(resource)
+            if why is not None:  # Ctrip's code for it is not public: a sandbox code
+                return self._envelope("0429", f"too frequent: {why}")
+            rows = body.get("inventorys") or []
+            self.stock.record(resource, [(str(r["date"]), "", int(r["quantity"])) for r in rows])
         ids = {(r.service, r.sequence_id) for r in self.accepted}
         contents = {r.content for r in self.accepted}
         if (seen.service, seen.sequence_id) in ids or seen.content in contents:

@@ -44,11 +44,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from sandbox.ota.stock_book import StockBook
+
 BEIJING = ZoneInfo("Asia/Shanghai")
 PATH = "/router/rest"
 VERIFY = "taobao.travel.ticket.order.verify"
 REFUND = "taobao.travel.ticket.order.refund"
-APIS = (VERIFY, REFUND)
+SKUS_UPLOAD = "alitrip.ticket.skus.upload"
+APIS = (VERIFY, REFUND, SKUS_UPLOAD)
 
 
 def top_signature(params: dict[str, str], secret: str, method: str) -> str:
@@ -123,6 +126,7 @@ class TopGateway:
         self._serials: set[tuple[str, str]] = set()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self.stock = StockBook(per_minute=50)  # skus.upload: what Fliggy shows
 
     # ------------------------------------------------------------------ control
 
@@ -187,6 +191,8 @@ class TopGateway:
     def _next_fault(self, method: str) -> str:
         if self._method_faults[method]:
             return self._method_faults[method].popleft()
+        if method == SKUS_UPLOAD:  # stock traffic must not use up an order outage
+            return "ok"
         return self._faults.popleft() if self._faults else "ok"
 
     def _check(self, params: dict[str, str]) -> None:
@@ -216,6 +222,8 @@ class TopGateway:
             raise TopError(22, "Invalid Method")
 
     def _apply(self, method: str, params: dict[str, str]) -> dict[str, Any]:
+        if method == SKUS_UPLOAD:
+            return self._skus_upload(params)
         order = params.get("order_id", "")
         if not order:
             raise TopError(40, "Missing Required Arguments", "isv.missing-parameter:order_id")
@@ -249,6 +257,25 @@ class TopGateway:
         used = self.used[order]
         for code, quantity in rows:
             used[code] = used.get(code, 0) + quantity if mode == 0 else quantity
+
+    def _skus_upload(self, params: dict[str, str]) -> dict[str, Any]:
+        """Ticket v2.0 price/stock: one product, per rule (slot) its dated stock rows."""
+        product = params.get("out_product_id", "")
+        try:
+            rules = json.loads(params.get("price_rules", ""))
+            rows = [
+                (str(r["date"]), str(rule.get("ticket_season", "")), int(r["stock"]))
+                for rule in rules
+                for r in rule["date_inventorys"]
+            ]
+        except (ValueError, TypeError, KeyError):
+            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter:price_rules") from None
+        if not product or not params.get("ticket_type") or len(rules) > 50:
+            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter:out_product_id")
+        if self.stock.admit(product) is not None:
+            raise TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count")
+        self.stock.record(product, [(d, "" if s == "ALL_DAY" else s, q) for d, s, q in rows])
+        return {"result": {"success": True}}
 
     def used_total(self, order: str) -> int:
         return sum(self.used.get(order, {}).values())

@@ -20,6 +20,7 @@ Faults, consumed one per incoming call in the order planned (`fail`): the transp
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -35,6 +36,10 @@ from aiohttp import web
 from hub.channels.codecs import CodecError
 from plugins.channel_meituan.protocol import meituan_decrypt
 from sandbox.ota.receiver_base import FaultyReceiver
+from sandbox.ota.stock_book import StockBook
+
+PRICE_NOTICE = "/rhone/mtp/api/level/price/notice/v2"
+CALENDAR = "price/calendar"
 
 MAX_SKEW_SECONDS = 600
 
@@ -88,6 +93,12 @@ class MeituanReceiver(FaultyReceiver):
         self.accepted: list[Notice] = []
         self.duplicates: list[Notice] = []
         self.refused: list[tuple[int, str]] = []  # (code, why) of calls Meituan refused
+        # Stock: after a price notice Meituan pulls the calendar with `puller` (a
+        # `sandbox.ota.meituan.MeituanClient` on the hub) and keeps what it read.
+        self.stock = StockBook()
+        self.puller: Any = None
+        self._pulls: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ control
 
@@ -136,7 +147,10 @@ class MeituanReceiver(FaultyReceiver):
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.hits += 1
         raw = await request.read()
-        fault = self.next_fault()
+        # Stock notices meet only the faults planned for them (``fail_for("price", …)``):
+        # an outage planned for the order notices must not be used up by stock traffic.
+        price = request.path == PRICE_NOTICE
+        fault = self._price_fault() if price else self.next_fault()
         failed = await self.transport_fault(fault)
         if failed is not None:
             return failed
@@ -149,7 +163,42 @@ class MeituanReceiver(FaultyReceiver):
         self.received.append(notice)
         if code != 200:
             return self._answer(code, "refused by the sandbox")
-        if notice.content in {n.content for n in self.accepted}:
+        # a price notice names a window, so the same window again is a new change
+        if notice.path != PRICE_NOTICE and notice.content in {n.content for n in self.accepted}:
             self.duplicates.append(notice)
         self.accepted.append(notice)
+        if notice.path == PRICE_NOTICE and self.puller is not None and isinstance(body, dict):
+            task = asyncio.create_task(self.pull(body))  # Meituan pulls after answering
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return self._answer(200, "success")
+
+    def _price_fault(self) -> str | None:
+        own = self.keyed_faults.get("price")
+        return own.popleft() if own else None
+
+    async def pull(self, notice: dict[str, Any]) -> None:
+        """Pull the calendar of the notice's window and keep the stock it shows; one
+        pull per product at a time, so a later answer is never overwritten by an older."""
+        deal = str(notice.get("partnerDealId", ""))
+        lock = self._pulls.setdefault(deal, asyncio.Lock())
+        async with lock:
+            query = {k: notice.get(k) for k in ("partnerDealId", "startTime", "endTime")}
+            try:
+                reply = await self.puller.call(CALENDAR, query)
+            except Exception as exc:  # the hub was unreachable: Meituan pulls again later
+                self.refused.append((0, f"calendar pull failed: {exc!r}"))
+                return
+            if not reply.ok or not isinstance(reply.body, dict):
+                self.refused.append((int(reply.code), f"calendar pull: {reply.describe}"))
+                return
+            rows = []
+            for row in reply.body.get("levelPriceCalendars") or []:
+                slot = str(row.get("partnerPrimaryKey", "")).split(":", 2)[-1]
+                rows.append((str(row["priceDate"]), slot, int(row["stock"])))
+            self.stock.record(deal, rows)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await super().close()

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.sdk import Order, PartnerCall, Ticket, hookimpl
 from hub.api.app import create_app
 from hub.clock import FixedClock
 from hub.console.audit import AUDIT
 from hub.console.staff import StaffService
 from hub.outbox.store import T as OUTBOX
 from hub.plugins import build_plugins
+from hub.sdk import Order, PartnerCall, Ticket, hookimpl
 from tests.console.kit import console_client, seed_staff, signed_in
 from tests.console.ops_kit import ID_NUMBER, NASTY, PHONE, conflict, seeded, sold_order
 from tests.support import T0, hub_of, id_number, settings

@@ -1,15 +1,16 @@
-"""DateInventoryModify: staff capacity changes → the ``capacity_changed`` hook in the
-capacity transaction → one call per burst and ≤ batch_max days, carrying the stock at
-delivery, rate limited as the spec says, landing once at the sandbox Ctrip."""
+"""DateInventoryModify: staff capacity and allotment changes → stock-dirty marks in the
+capacity transaction → the hub's stock pusher (`hub.stockpush`) → one call per Ctrip
+product and ≤ 90 days, carrying the stock at delivery, rate limited as the spec says,
+landing once at the sandbox Ctrip."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 from hub.channels.outbound import RateLimiter
 from tests.ctrip.kit import callback_rig, order
+from tests.stockpush.kit import push_all, stock_worker
 from tests.support import ADMIN, TOMORROW
 
 CTRIP_PRODUCTS_ON_MAIN = ("adult", "combo", "realname")  # what the seed sells from `main`
@@ -30,26 +31,20 @@ async def set_capacity(rig: Any, days: int, capacity: int, pool: str = "main") -
     return resp.status
 
 
-async def test_a_burst_of_changes_is_one_batched_call_per_product_with_the_latest_stock(
+async def test_a_burst_of_changes_is_batched_per_product_with_the_latest_stock(
     aiohttp_client: Any, db_url: str
 ) -> None:
     async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
-        await rig.deliver_all()  # the seed's own capacity pushes
+        worker = stock_worker(rig)
+        await push_all(rig, worker)  # the seed's own capacity pushes
         before = len(rig.receiver.of("DateInventoryModify"))
         days = 120
         for capacity in (20, 25, 30, 35, 40):  # five changes in one burst
             assert await set_capacity(rig, days, capacity) == 200
-        chunks = math.ceil(days / 90)
-        assert await rig.rows("pending", kind="DateInventoryModify") == chunks
         assert (await rig.ctrip.call("CreatePreOrder", order("i1", quantity=3))).ok
         rig.receiver.fail_service("DateInventoryModify", "500", "ok", "code:1100")
-        rig.clock.advance(seconds=6)  # the burst window is over
-        await rig.deliver_all()
+        await push_all(rig, worker)
         pushes = rig.receiver.of("DateInventoryModify")[before:]
-        assert len(pushes) == chunks * len(CTRIP_PRODUCTS_ON_MAIN), [
-            (p.body["supplierOptionId"], p.body["inventorys"][0], len(p.body["inventorys"]))
-            for p in pushes
-        ]
         assert rig.receiver.duplicates == []
         assert all(len(p.body["inventorys"]) <= 90 for p in pushes)
         by_product: dict[str, dict[str, int]] = {}
@@ -57,25 +52,35 @@ async def test_a_burst_of_changes_is_one_batched_call_per_product_with_the_lates
             rows = {r["date"]: r["quantity"] for r in p.body["inventorys"]}
             by_product.setdefault(p.body["supplierOptionId"], {}).update(rows)
         assert sorted(by_product) == list(CTRIP_PRODUCTS_ON_MAIN)
+        # 120 days: two calls per product (90 + 30), not one per change
+        assert len(pushes) == 2 * len(CTRIP_PRODUCTS_ON_MAIN), [
+            (p.body["supplierOptionId"], len(p.body["inventorys"])) for p in pushes
+        ]
         adult = by_product["adult"]
         assert len(adult) == days
         assert adult[TOMORROW.isoformat()] == 40 - 3  # latest capacity, minus the hold
         assert adult[(TOMORROW + timedelta(days=100)).isoformat()] == 40
 
 
-async def test_a_refused_capacity_change_queues_nothing(aiohttp_client: Any, db_url: str) -> None:
+async def test_a_refused_capacity_change_pushes_nothing(aiohttp_client: Any, db_url: str) -> None:
     async with callback_rig(aiohttp_client, db_url, async_services="", capacity=5) as rig:
-        await rig.deliver_all()
+        worker = stock_worker(rig)
+        await push_all(rig, worker)
         assert (await rig.ctrip.call("CreatePreOrder", order("i2", quantity=4))).ok
+        await push_all(rig, worker)
+        before = len(rig.receiver.of("DateInventoryModify"))
         assert await set_capacity(rig, 3, 2) != 200  # below what is already held
-        assert await rig.rows("pending", kind="DateInventoryModify") == 0
+        assert await rig.hub.stock.run_once() == 0
+        await push_all(rig, worker)
+        assert len(rig.receiver.of("DateInventoryModify")) == before
 
 
 async def test_pushes_are_rate_limited_and_resume_without_duplicates(
     aiohttp_client: Any, db_url: str
 ) -> None:
     async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
-        await rig.deliver_all()
+        worker = stock_worker(rig)
+        await push_all(rig, worker)
         channel = rig.hub.plugins.channels.get("ctrip")
         assert channel.deliveries is not None
 
@@ -88,10 +93,11 @@ async def test_pushes_are_rate_limited_and_resume_without_duplicates(
         channel.deliveries.outbound.limiters["DateInventoryModify"] = limiter
         before = len(rig.receiver.of("DateInventoryModify"))
         assert await set_capacity(rig, 10, 50) == 200
-        rig.clock.advance(seconds=6)
-        await rig.worker.run_once()
+        rig.clock.advance(seconds=61)  # past the per-resource window of the seed's push
+        await rig.hub.stock.run_once()
+        await worker.run_once()
         assert len(rig.receiver.of("DateInventoryModify")) - before == 2  # the limit
-        await rig.deliver_all()  # each round moves the clock past the minute
+        await push_all(rig, worker)
         pushes = rig.receiver.of("DateInventoryModify")[before:]
         assert sorted(p.body["supplierOptionId"] for p in pushes) == list(CTRIP_PRODUCTS_ON_MAIN)
         assert rig.receiver.duplicates == []
@@ -116,7 +122,8 @@ async def test_rate_limiter_waits_for_the_oldest_call_to_leave_the_minute() -> N
 
 async def test_an_allotment_change_is_pushed_too(aiohttp_client: Any, db_url: str) -> None:
     async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
-        await rig.deliver_all()
+        worker = stock_worker(rig)
+        await push_all(rig, worker)
         last = TOMORROW + timedelta(days=1)
         resp = await rig.client.put(
             "/api/admin/allotments",
@@ -132,11 +139,33 @@ async def test_an_allotment_change_is_pushed_too(aiohttp_client: Any, db_url: st
             headers=ADMIN,
         )
         assert resp.status == 200, await resp.text()
-        assert await rig.rows("pending", kind="DateInventoryModify") == 1
         before = len(rig.receiver.of("DateInventoryModify"))
-        rig.clock.advance(seconds=6)
-        await rig.deliver_all()
+        await push_all(rig, worker)
         pushes = rig.receiver.of("DateInventoryModify")[before:]
         adult = next(p for p in pushes if p.body["supplierOptionId"] == "adult")
         # Ctrip can no longer sell the 4 places reserved for another channel
         assert [r["quantity"] for r in adult.body["inventorys"]] == [6, 6]
+
+
+async def test_a_channel_with_an_allotment_is_told_its_allotment(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    async with callback_rig(aiohttp_client, db_url, async_services="") as rig:
+        worker = stock_worker(rig)
+        await push_all(rig, worker)
+        resp = await rig.client.put(
+            "/api/admin/allotments",
+            json={
+                "pool": "main",
+                "date_from": TOMORROW.isoformat(),
+                "date_to": TOMORROW.isoformat(),
+                "slot": "",
+                "channel": "ctrip",
+                "quantity": 3,
+                "fallback": False,
+            },
+            headers=ADMIN,
+        )
+        assert resp.status == 200, await resp.text()
+        await push_all(rig, worker)
+        assert rig.receiver.stock.shows("adult", TOMORROW.isoformat()) == 3

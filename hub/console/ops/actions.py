@@ -18,8 +18,8 @@ from hub.console.audit import record
 from hub.domain import DenialCode
 from hub.domain.errors import DeniedError
 from hub.orders import records
-from hub.orders.outcome import Outcome
 from hub.orders.service import OrderService, fingerprint
+from hub.sdk.outcome import Outcome
 
 Move = Literal["refund", "cancel"]
 REASON_MAX = 300

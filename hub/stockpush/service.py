@@ -1,0 +1,421 @@
+"""The stock pusher: from committed stock-dirty marks to one push per OTA and product.
+
+Three steps, each its own short transaction, so any number of hub processes can run it:
+
+1. **drain** — read the ``stock_push`` marks (`hub.inventory.marks`), expand each
+   (pool, day, slot) to every (channel, product) that lists it (the registered
+   `StockPusher` s that are ready × the active products drawing on the pool, directly or
+   as a combo part), bump those ``stock_push_target`` rows' ``version`` and delete the
+   marks. A burst of 1,000 sales between two ticks bumps each target once or a few times.
+2. **queue** — for each (channel, product) with a dirty target and NO push in flight,
+   queue ONE outbox call (partner ``stock:<channel>``), not before the partner's
+   per-resource window after the last push. Later changes wait for that call and are
+   merged into the next one: coalescing, and ordering — a product's pushes to a partner
+   are strictly one after the other.
+3. **deliver** (the outbox calls `deliver`) — read the dirty targets' versions, THEN the
+   live stock (`OrderService.availability` for that channel: its allotment when it has
+   one), hand the lines to the pusher, and on success record ``sent_version`` and free
+   the lane. A change committed after the read has a higher version and is pushed next;
+   a failed push is retried by the outbox and reads the stock again, so a partner never
+   ends with an older number than the hub's.
+
+A lane whose call was dead-lettered (or lost) is freed by the next tick and its targets
+are queued again: a partner that was down for a day still ends with today's numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.clock import Clock
+from hub.contracts import DeliveryError, PartnerCall
+from hub.ratelimit import TokenBuckets
+from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
+from hub.stockpush.lane import KIND, PARTNER_PREFIX
+from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
+from hub.storage.tables import OutboxRow
+from hub.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from hub.catalog import CatalogService
+    from hub.orders import OrderService
+    from hub.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+BURST = 0.1
+"""Share of the calls a minute that may go at once (see `StockPushService._allow`)."""
+
+DIRTY = StockDirtyRow.__table__
+TARGET = StockPushTargetRow.__table__
+LANE = StockPushLaneRow.__table__
+OUTBOX = OutboxRow.__table__
+T, L = TARGET.c, LANE.c
+_TARGET_KEY = [T.channel, T.product_id, T.day, T.slot]
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+@dataclass(frozen=True, slots=True)
+class Dirty:
+    day: date
+    slot: str
+    version: int
+
+
+class StockPushService:
+    """Drains marks and queues pushes every ``every_seconds`` (or at `notify`), and
+    delivers the queued pushes for the outbox (see the module doc)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        pushers: StockPusherRegistry,
+        catalog: CatalogService,
+        clock: Clock,
+        every_seconds: float = 0.1,
+        batch: int = 5000,
+    ) -> None:
+        self.engine = engine
+        self.pushers = pushers
+        self.catalog = catalog
+        self.clock = clock
+        self.every_seconds = every_seconds
+        self.batch = batch
+        self.outbox: Outbox | None = None
+        self.orders: OrderService | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.budget = TokenBuckets(timer=lambda: self.clock.now().timestamp())
+        """Per channel, the partner's calls a minute (per process, like every limit of
+        the hub's outbound calls)."""
+        self.observed: list[datetime] | None = None
+        """Set to a list to collect the drained marks' times (``bench stocksync``: when
+        each stock change was committed, stamped inside its transaction)."""
+
+    def bind(self, outbox: Outbox, orders: OrderService) -> None:
+        """The outbox and the order service are built after this service (the outbox's
+        partner lookup needs it), so they are handed in once they exist."""
+        self.outbox = outbox
+        self.orders = orders
+
+    # ------------------------------------------------------------------ the loop
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None and len(self.pushers.names()):
+            self._task = asyncio.create_task(self._loop(), name="stock-push")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.every_seconds)
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:  # a bad tick must not end the pusher; the next one retries
+                log.exception("stock push tick failed")
+
+    def _ready(self) -> list[StockPusher]:
+        return [e.obj for e in self.pushers if e.obj.ready()]
+
+    async def run_once(self) -> int:
+        """One tick: drain, free stuck lanes, queue; returns how many pushes it queued."""
+        pushers = self._ready()
+        await self.drain(pushers)
+        await self._unstick()
+        return await self._queue(pushers)
+
+    # ------------------------------------------------------------------ 1. drain
+    async def drain(self, pushers: Sequence[StockPusher]) -> int:
+        async with self.engine.connect() as conn:
+            marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
+        if not marks:
+            return 0
+        if self.observed is not None:
+            self.observed.extend(m.changed_at for m in marks)
+        listings = await self._listings({m.pool for m in marks}, [p.channel for p in pushers])
+        rows: dict[tuple[str, str, date, str], datetime] = {}
+        for m in marks:
+            for channel, product in listings.get(m.pool, ()):
+                key = (channel, product, m.day, m.slot)
+                rows[key] = min(rows.get(key, m.changed_at), m.changed_at)
+        async with self.engine.begin() as conn:
+            if rows:
+                values = [
+                    {"channel": c, "product_id": p, "day": d, "slot": s, "version": 1,
+                     "sent_version": 0, "changed_at": at}
+                    for (c, p, d, s), at in sorted(rows.items())
+                ]  # fmt: skip
+                ins = _insert(conn, TARGET).values(values)
+                await conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=_TARGET_KEY,
+                        set_={
+                            "version": T.version + 1,
+                            "changed_at": case(
+                                (T.version == T.sent_version, ins.excluded.changed_at),
+                                else_=T.changed_at,
+                            ),
+                        },
+                    )
+                )
+            await conn.execute(delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])))
+        return len(rows)
+
+    async def _listings(
+        self, pools: set[str], channels: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """pool → the (channel, product) pairs whose stock it feeds."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        if not channels:
+            return out
+        for product in await self.catalog.products():
+            if not product.active:
+                continue
+            feeds = {product.pool} if product.pool else set()
+            for comp in product.components:
+                part = await self.catalog.product(comp.product_id)
+                if part is not None and part.pool:
+                    feeds.add(part.pool)
+            for pool in feeds & pools:
+                for channel in channels:
+                    if product.channels is None or channel in product.channels:
+                        out.setdefault(pool, []).append((channel, product.id))
+        return out
+
+    # ------------------------------------------------------------------ 2. queue
+    async def _queue(self, pushers: Sequence[StockPusher]) -> int:
+        windows = {p.channel: p.window_seconds for p in pushers}
+        budgets = {p.channel: p.calls_per_minute for p in pushers}
+        if not windows:
+            return 0
+        now = self.clock.now()
+        calls: list[PartnerCall] = []
+        # Read first: most ticks find nothing to queue, and a write transaction would
+        # take SQLite's write lock from the order writer for nothing. Oldest change first,
+        # so under a partner's call budget no product waits behind busier ones.
+        async with self.engine.connect() as conn:
+            dirty = (
+                await conn.execute(
+                    select(T.channel, T.product_id, func.min(T.changed_at).label("since"))
+                    .where(T.version > T.sent_version, T.channel.in_(list(windows)))
+                    .group_by(T.channel, T.product_id)
+                )
+            ).all()
+            keys = [(r.channel, r.product_id) for r in sorted(dirty, key=lambda r: r.since)]
+            lanes = (
+                {
+                    (r.channel, r.product_id): r
+                    for r in (
+                        await conn.execute(
+                            select(LANE).where(tuple_(L.channel, L.product_id).in_(keys))
+                        )
+                    ).all()
+                }
+                if keys
+                else {}
+            )
+        free = [k for k in keys if k not in lanes or lanes[k].pending_key is None]
+        keys = []
+        for channel, product in free:
+            budget = budgets.get(channel)
+            if budget and not self._allow(channel, budget):
+                continue  # over the partner's budget: stays dirty, merged into a later push
+            keys.append((channel, product))
+        if not keys:
+            return 0
+        async with self.engine.begin() as conn:
+            for channel, product in keys:
+                lane = lanes.get((channel, product))
+                if lane is not None and lane.pending_key is not None:
+                    continue  # one push in flight per product: the next one follows it
+                seq = (lane.seq if lane is not None else 0) + 1
+                key = f"{PARTNER_PREFIX}{channel}:{product}:{seq}"[:200]
+                if lane is None:
+                    res = await conn.execute(
+                        _insert(conn, LANE)
+                        .values(channel=channel, product_id=product, seq=seq, pending_key=key)
+                        .on_conflict_do_nothing()
+                    )
+                else:
+                    res = await conn.execute(
+                        update(LANE)
+                        .where(
+                            L.channel == channel,
+                            L.product_id == product,
+                            L.pending_key.is_(None),
+                            L.seq == lane.seq,
+                        )
+                        .values(seq=seq, pending_key=key)
+                    )
+                if res.rowcount != 1:
+                    continue  # another process queued it
+                not_before = None
+                window = windows[channel]
+                if lane is not None and lane.last_sent_at is not None and window > 0:
+                    due = lane.last_sent_at + timedelta(seconds=window)
+                    not_before = due if due > now else None
+                calls.append(
+                    PartnerCall(
+                        partner=f"{PARTNER_PREFIX}{channel}",
+                        kind=KIND,
+                        dedupe_key=key,
+                        payload={"channel": channel, "product_id": product},
+                        not_before=not_before,
+                    )
+                )
+            if calls and self.outbox is not None:
+                await self.outbox.enqueue(conn, calls)
+        if calls and self.outbox is not None:
+            self.outbox.notify()
+        return len(calls)
+
+    def _allow(self, channel: str, per_minute: int) -> bool:
+        """A token bucket per channel whose worst minute (a full bucket, then the
+        refill) stays within ``HEADROOM`` of the partner's calls a minute: a burst of
+        10 % of it at once, the rest spread evenly — no burst followed by a long stall."""
+        burst = max(1, int(per_minute * BURST))
+        rate = max(per_minute * HEADROOM - burst, 1.0) / 60.0
+        return self.budget.allow(channel, rate, burst)
+
+    async def _unstick(self) -> None:
+        """Free lanes whose call ended without `deliver` freeing them (dead-lettered,
+        or done by a worker that crashed before its bookkeeping)."""
+        async with self.engine.connect() as conn:
+            stuck = (
+                (
+                    await conn.execute(
+                        select(L.pending_key)
+                        .select_from(LANE.outerjoin(OUTBOX, OUTBOX.c.dedupe_key == L.pending_key))
+                        .where(
+                            L.pending_key.is_not(None),
+                            or_(OUTBOX.c.id.is_(None), OUTBOX.c.state.in_(("done", "dead"))),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if stuck:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    update(LANE).where(L.pending_key.in_(list(stuck))).values(pending_key=None)
+                )
+
+    # ------------------------------------------------------------------ 3. deliver
+    async def deliver(self, call: PartnerCall) -> None:
+        channel = str(call.payload.get("channel", ""))
+        product = str(call.payload.get("product_id", ""))
+        pusher = self.pushers.find(channel)
+        if pusher is None or self.orders is None:
+            raise DeliveryError(f"no stock pusher for channel {channel!r}", retryable=False)
+        async with self.engine.connect() as conn:
+            dirty = [
+                Dirty(r.day, r.slot, int(r.version))
+                for r in (
+                    await conn.execute(
+                        select(T.day, T.slot, T.version)
+                        .where(
+                            T.channel == channel,
+                            T.product_id == product,
+                            T.version > T.sent_version,
+                        )
+                        .order_by(T.day, T.slot)
+                        .limit(max(1, pusher.batch_max))
+                    )
+                ).all()
+            ]
+        lines = await self.lines(product, channel, dirty) if dirty else []
+        if lines:
+            await pusher.push(product, lines)
+        await self._landed(call.dedupe_key, channel, product, dirty, lines)
+
+    async def lines(self, product: str, channel: str, dirty: Iterable[Dirty]) -> list[StockLine]:
+        """Every slot of each changed day, from live stock (read AFTER the versions)."""
+        assert self.orders is not None
+        wanted = list(dirty)
+        out: list[StockLine] = []
+        for day in sorted({d.day for d in wanted}):
+            avail = await self.orders.availability(product, day, channel)
+            seen = set()
+            for s in avail.get("slots", ()):
+                code = str(s.get("code", ""))
+                seen.add(code)
+                out.append(
+                    StockLine(day, code, str(s.get("start", "")), str(s.get("end", "")),
+                              max(0, int(s.get("available", 0))))
+                )  # fmt: skip
+            for d in wanted:  # a slot that is gone sells nothing
+                if d.day == day and d.slot not in seen:
+                    out.append(StockLine(day, d.slot, "00:00", "23:59", 0))
+        return out
+
+    async def _landed(
+        self,
+        key: str,
+        channel: str,
+        product: str,
+        dirty: Sequence[Dirty],
+        lines: Sequence[StockLine],
+    ) -> None:
+        now = self.clock.now()
+        told = {(ln.day, ln.slot): ln.quantity for ln in lines}
+        async with self.engine.begin() as conn:
+            if dirty:
+                await conn.execute(
+                    update(TARGET)
+                    .where(
+                        T.channel == channel,
+                        T.product_id == product,
+                        T.day == bindparam("p_day"),
+                        T.slot == bindparam("p_slot"),
+                        T.sent_version < bindparam("p_version"),
+                    )
+                    .values(
+                        sent_version=bindparam("p_version"),
+                        sent_quantity=bindparam("p_quantity"),
+                        sent_at=now,
+                    ),
+                    [
+                        {"p_day": d.day, "p_slot": d.slot, "p_version": d.version,
+                         "p_quantity": told.get((d.day, d.slot), 0)}
+                        for d in dirty
+                    ],
+                )  # fmt: skip
+            await conn.execute(
+                update(LANE)
+                .where(and_(L.channel == channel, L.product_id == product, L.pending_key == key))
+                .values(pending_key=None, last_sent_at=now if lines else LANE.c.last_sent_at)
+            )
+        self.notify()  # more may have changed meanwhile: queue the next push now
+
+    async def told(self, channel: str, product: str) -> dict[tuple[date, str], int | None]:
+        """What the hub last told ``channel`` of ``product`` per (day, slot)."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(T.day, T.slot, T.sent_quantity).where(
+                        T.channel == channel, T.product_id == product
+                    )
+                )
+            ).all()
+        return {(r.day, r.slot): r.sent_quantity for r in rows}

@@ -1,0 +1,315 @@
+"""``tickethub bench stocksync``: how fast the OTAs learn what a WeChat sale left.
+
+One run, in one process (the hub, the WeChat simulator and the four sandbox OTAs on
+loopback ports; no waits but the partners' own):
+
+1. a fresh database (a SQLite file in a temporary directory unless a URL of an EMPTY
+   database is given), a hub serving on a free port with its channels pointed at the
+   sandboxes: Ctrip (``DateInventoryModify``, its per-resource window set to
+   ``ctrip_window`` seconds — Ctrip documents about a minute, which a benchmark need not
+   wait), Meituan (change notice, then it pulls the calendar), Fliggy (TOP
+   ``alitrip.ticket.skus.upload``), Douyin (pull-only: it polls the stock SPI every
+   ``douyin_every`` seconds); every sandbox enforces its documented limits and records
+   what it was told with its receive time (`sandbox.ota.stock_book`);
+2. one product on one day with capacity ``changes + 50``; its first stock reaches every
+   OTA before the clock starts;
+3. ``changes`` WeChat orders of one ticket each, ``concurrency`` at a time, as fast as
+   the hub takes them (visitors logged in beforehand). The stock moves when WeChat's
+   order is placed (held for payment), so that commit is the change measured; its time
+   is the stock-dirty mark stamped inside the group-commit transaction (see
+   `_committed`; the HTTP answer comes only after WeChat's prepay call, too late);
+4. waits (bounded) until every OTA holds the hub's final number.
+
+Lag of a change to one partner: from the change's commit to the first receipt whose
+quantity already reflects it (≤ the stock right after that change). ``lag_p50_ms`` /
+``lag_p99_ms`` are over the partners whose limits allow a push per change (Meituan,
+Fliggy, Douyin's pulls); Ctrip's per-resource window forbids it, so for Ctrip the figure
+that counts is ``final_ms`` — last commit to receipt of the final number — against its
+``window_ms``. ``final_consistent``: every OTA's last number equals the hub's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import contextlib
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from hub.testing.processes import HubAdmin, free_port
+
+PRODUCT = "stocksync-ticket"
+POOL = "stocksync"
+VENUE = "stocksync-venue"
+HEADROOM = 50
+
+
+@dataclass(frozen=True, slots=True)
+class BenchStockConfig:
+    changes: int = 500
+    concurrency: int = 32
+    database_url: str | None = None
+    ctrip_window: float = 5.0
+    douyin_every: float = 0.2
+    settle_seconds: float = 60.0
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+def lags(commits: list[float], initial: int, receipts: list[tuple[float, int]]) -> list[float]:
+    """Per change (commits in time order, stock ``initial - k`` after the k-th), the time
+    until the partner first received a quantity reflecting it; changes never reflected
+    are left out (``final_consistent`` tells)."""
+    out = []
+    ordered = sorted(receipts)
+    for k, at in enumerate(sorted(commits), start=1):
+        after = initial - k
+        seen = next((t for t, q in ordered if q <= after), None)
+        if seen is not None:
+            out.append(max(0.0, seen - at))
+    return out
+
+
+async def _committed(engine: Any, marks: list[datetime]) -> list[float]:
+    """When each order's hold was committed, as epoch seconds: the first stock-dirty
+    mark stamped (inside the group-commit transaction, just before its COMMIT) at or
+    after the order's ``created_at`` (stamped when the order was queued for that
+    writer). An order of a later batch queued while an earlier one was being written is
+    given the earlier commit: lags are if anything over-stated."""
+    from sqlalchemy import select
+
+    from hub.storage.tables import OrderRow
+
+    async with engine.connect() as conn:
+        stamps = (await conn.execute(select(OrderRow.created_at))).scalars().all()
+    flushes = sorted(m.timestamp() for m in marks)
+    out = []
+    for placed in sorted(s.timestamp() for s in stamps):
+        i = bisect.bisect_left(flushes, placed)
+        out.append(flushes[i] if i < len(flushes) else placed)
+    return out
+
+
+def _hub_settings(database_url: str, port: int, channels: dict[str, dict[str, str]]) -> Any:
+    from hub.settings import Settings
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    return Settings(
+        database_url=database_url,
+        host="127.0.0.1",
+        port=port,
+        admin_token=secrets.token_hex(16),
+        boxoffice_token=secrets.token_hex(16),
+        id_hash_secret=secrets.token_hex(16),
+        face_key=key,
+        id_number_key=base64.b64encode(os.urandom(32)).decode(),
+        channel_settings=channels,
+        outbox_workers=2,
+        stock_push_seconds=0.05,
+        hold_ttl_seconds=3600,
+        alert_eval_seconds=0,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _database(url: str | None) -> AsyncIterator[str]:
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="stocksync-") as tmp:
+        yield f"sqlite+aiosqlite:///{Path(tmp) / 'hub.db'}"
+
+
+async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
+    from hub.api.app import HUB, create_app
+    from sandbox.demo import ctrip as demo_ctrip
+    from sandbox.demo import douyin as demo_douyin
+    from sandbox.demo import fliggy as demo_fliggy
+    from sandbox.demo import meituan as demo_meituan
+    from sandbox.demo import wechat as demo_wechat
+    from sandbox.demo.wechat_client import MiniProgramClient
+    from sandbox.ota.douyin import DouyinClient
+    from sandbox.ota.douyin_stock import DouyinStockPuller
+    from sandbox.ota.meituan import MeituanClient
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    wechat = await demo_wechat.start_sandbox(port)
+    ctrip = await demo_ctrip.start_sandbox(port)
+    meituan = await demo_meituan.start_sandbox(port)
+    douyin = await demo_douyin.start_sandbox(port)
+    fliggy = await demo_fliggy.start_sandbox(port)
+    sandboxes = (ctrip, meituan, douyin, fliggy)
+    ctrip.server.stock.window_seconds = cfg.ctrip_window
+    channels = {
+        "wechat": wechat.settings,
+        "ctrip": {**ctrip.settings, "CTRIP_STOCK_WINDOW_SECONDS": str(cfg.ctrip_window)},
+        "meituan": meituan.settings,
+        "douyin": douyin.settings,
+        "fliggy": fliggy.settings,
+    }
+    day = date.today() + timedelta(days=2)
+    initial = cfg.changes + HEADROOM
+    try:
+        async with _database(cfg.database_url) as url, aiohttp.ClientSession() as http:
+            settings = _hub_settings(url, port, channels)
+            app = create_app(settings)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, "127.0.0.1", port).start()
+                hub = app[HUB]
+                meituan.server.puller = MeituanClient(
+                    partner_id=meituan.settings["MEITUAN_PARTNER_ID"],
+                    client_id=meituan.settings["MEITUAN_CLIENT_ID"],
+                    client_secret=meituan.settings["MEITUAN_CLIENT_SECRET"],
+                    aes_key=meituan.settings["MEITUAN_AES_KEY"],
+                    http=http,
+                    base_url=base,
+                )
+                puller = DouyinStockPuller(
+                    DouyinClient(
+                        douyin.settings["DOUYIN_CLIENT_KEY"],
+                        douyin.settings["DOUYIN_CLIENT_SECRET"],
+                        http,
+                        base_url=base,
+                    ),
+                    [PRODUCT],
+                    day,
+                    every_seconds=cfg.douyin_every,
+                )
+                admin = HubAdmin(http, base, settings.admin_token)
+                await admin.put_venue(VENUE, "Stock sync")
+                await admin.put_product(
+                    PRODUCT,
+                    {"venue_id": VENUE, "name": "Ticket", "pool": POOL,
+                     "prices": [{"amount": 10000}]},
+                )  # fmt: skip
+                await admin.put_inventory(
+                    POOL, day.isoformat(), day.isoformat(), [("", initial)]
+                )
+                books = {
+                    "ctrip": ctrip.server.stock,
+                    "meituan": meituan.server.stock,
+                    "fliggy": fliggy.server.stock,
+                    "douyin": puller.book,
+                }
+                puller.start()
+                d = day.isoformat()
+
+                async def everyone_shows(n: int, timeout: float) -> bool:
+                    end = time.monotonic() + timeout
+                    while time.monotonic() < end:
+                        if all(b.shows(PRODUCT, d) == n for b in books.values()):
+                            return True
+                        await asyncio.sleep(0.02)
+                    return False
+
+                ready = await everyone_shows(initial, cfg.settle_seconds)
+                hub.stock.observed = []
+                marks = {name: len(b.seen) for name, b in books.items()}
+                visitors = []
+                for i in range(min(cfg.concurrency, cfg.changes)):
+                    mp = MiniProgramClient(http, base)
+                    await mp.login(wechat.sim.issue_js_code(f"o-stocksync-{i}"))
+                    visitors.append(mp)
+                refused: list[str] = []
+                queue: asyncio.Queue[int] = asyncio.Queue()
+                for i in range(cfg.changes):
+                    queue.put_nowait(i)
+
+                async def sell(mp: MiniProgramClient) -> None:
+                    while not queue.empty():
+                        i = queue.get_nowait()
+                        reply = await mp.order(f"ss-{i:06d}", PRODUCT, d, "", 1)
+                        if not reply.ok:
+                            refused.append(reply.code)
+
+                started = time.monotonic()
+                await asyncio.gather(*(sell(mp) for mp in visitors))
+                selling = time.monotonic() - started
+                await asyncio.sleep(0.2)  # the last marks are drained
+                commits = await _committed(hub.engine, hub.stock.observed or [])
+                last_commit = max(commits, default=time.time())
+                avail = await hub.orders.availability(PRODUCT, day, "ctrip")
+                final = sum(int(s["available"]) for s in avail.get("slots", ()))
+                await everyone_shows(final, cfg.settle_seconds + cfg.ctrip_window)
+                await puller.stop()
+                report = _report(cfg, books, marks, commits, initial, final, last_commit)
+                report.update(
+                    database="postgresql" if url.startswith("postgresql") else "sqlite",
+                    sales_per_s=round(len(commits) / selling, 1) if selling else None,
+                    refused_sales=len(refused),
+                    initial_reached=ready,
+                )
+                return report
+            finally:
+                await runner.cleanup()
+    finally:
+        for sandbox in sandboxes:
+            await sandbox.stop()
+        await wechat.stop()
+
+
+def _report(
+    cfg: BenchStockConfig,
+    books: dict[str, Any],
+    marks: dict[str, int],
+    commits: list[float],
+    initial: int,
+    final: int,
+    last_commit: float,
+) -> dict[str, Any]:
+    partners: dict[str, Any] = {}
+    unlimited: list[float] = []
+    pushes = 0
+    for name, book in books.items():
+        seen = [s for s in book.seen[marks[name] :] if s.resource == PRODUCT]
+        receipts = [(s.at, s.quantity) for s in seen]
+        partner_lags = lags(commits, initial, receipts)
+        final_at = next((t for t, q in receipts if q == final), None)
+        limited = name == "ctrip" and cfg.ctrip_window > 0
+        if not limited:
+            unlimited.extend(partner_lags)
+        if name != "douyin":
+            pushes += len(receipts)
+        last = book.shows(PRODUCT, seen[0].day) if seen else None
+        partners[name] = {
+            ("pulls" if name == "douyin" else "pushes"): len(receipts),
+            "lag_p50_ms": _ms(_percentile(partner_lags, 0.5)),
+            "lag_p99_ms": _ms(_percentile(partner_lags, 0.99)),
+            "final_ms": _ms(final_at - last_commit) if final_at is not None else None,
+            "final_consistent": last == final,
+            "refused_by_partner": len(book.refused),
+            **({"window_ms": _ms(cfg.ctrip_window), "per_resource_limited": True}
+               if limited else {}),
+        }  # fmt: skip
+    return {
+        "changes": len(commits),
+        "pushes": pushes,
+        "lag_p50_ms": _ms(_percentile(unlimited, 0.5)),
+        "lag_p99_ms": _ms(_percentile(unlimited, 0.99)),
+        "final_consistent": all(p["final_consistent"] for p in partners.values()),
+        "final_stock": final,
+        "partners": partners,
+    }
