@@ -63,6 +63,8 @@ class VenueRow(SQLModel, table=True):
     # deployment with a secret store sets TICKETHUB_SIGNING_KEYS instead.
     signing_private_key: str = Field(default="", max_length=128)
     signing_public_key: str = Field(default="", max_length=128)
+    # The most visitors the venue may hold at once (the flow wall's gauge); None: not set.
+    max_in_park: int | None = Field(default=None)
 
 
 class ProductRow(SQLModel, table=True):
@@ -482,3 +484,8 @@ class BridgeSeenRow(SQLModel, table=True):
 
     venue_id: str = Field(primary_key=True, max_length=64)
     last_seen_at: datetime = _ts(nullable=False)
+
+
+# The flow wall's counters live in their own module; importing it here puts them in
+# METADATA (create_all, Alembic) with every other table.
+from hub.storage import flow_tables as flow_tables  # noqa: E402
