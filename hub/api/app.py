@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, public, reconcile
+from hub.api import admin, alerts, bridge, faces, public, reconcile, wall
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -35,6 +35,7 @@ from hub.plugins import HubPlugins, build_plugins
 from hub.settings import Settings
 from hub.storage import migrate
 from hub.storage.db import create_engine
+from hub.wall.stream import WallFeed
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Hub:
     routes: ApiRoutes
     faces: FaceService
     alerts: AlertService
+    wall: WallFeed
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -93,6 +95,7 @@ def create_app(
     faces.add_routes(routes)
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
+    wall.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
@@ -104,6 +107,12 @@ def create_app(
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
+                wall_feed = WallFeed(
+                    engine,
+                    clock.now,
+                    poll_seconds=settings.wall_poll_seconds,
+                    min_interval=settings.wall_min_interval_seconds,
+                )
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock
                 )
@@ -128,6 +137,7 @@ def create_app(
                     writer_thread=settings.writer_thread,
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
+                    on_change=wall_feed.touch,
                 )
                 face_service = FaceService(
                     engine,
@@ -155,6 +165,7 @@ def create_app(
                     routes,
                     face_service,
                     alert_service,
+                    wall_feed,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
@@ -163,6 +174,7 @@ def create_app(
                 try:
                     yield
                 finally:
+                    await wall_feed.close()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
