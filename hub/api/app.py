@@ -185,6 +185,13 @@ def create_app(
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def end_streams(app: web.Application) -> None:
+        if HUB in app:  # started
+            await app[HUB].wall.close()
+
+    # before the server waits for its handlers: open wall streams end now
+    app.on_shutdown.append(end_streams)
     if settings.channel_specs_dirs:
         generic = spec_channels(plugins.channels, settings.channel_specs_dirs)
         if generic:

@@ -19,7 +19,7 @@ from hub.api.auth import staff_hub
 from hub.api.errors import ApiError
 from hub.api.routing import ApiRoutes, JsonSchema
 from hub.tasks import cancel_and_wait
-from hub.wall.stream import UnknownVenue
+from hub.wall.stream import FeedClosed, UnknownVenue
 
 if TYPE_CHECKING:
     from hub.api.app import Hub
@@ -86,13 +86,15 @@ async def stream_wall(request: web.Request, hub: Hub, venue_id: str) -> web.Stre
                             await cancel_and_wait(following)
                             break
                         data = following.result()
-                except ConnectionResetError:
-                    pass  # the client went while we wrote
+                except (ConnectionResetError, FeedClosed):
+                    pass  # the client went while we wrote, or the hub is stopping
                 finally:
                     await cancel_and_wait(closed)
             return resp
     except UnknownVenue:
         raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}") from None
+    except FeedClosed:
+        raise ApiError(503, "SHUTTING_DOWN", "The hub is stopping; reconnect") from None
 
 
 def add_routes(routes: ApiRoutes) -> None:
@@ -120,7 +122,12 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         query=QUERY,
-        responses={200: "an event stream", 400: "no venue given", 404: "unknown venue"},
+        responses={
+            200: "an event stream",
+            400: "no venue given",
+            404: "unknown venue",
+            503: "the hub is stopping",
+        },
         response={"type": "string", "description": "text/event-stream of 'snapshot' events"},
         media="text/event-stream",
     )

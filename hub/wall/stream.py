@@ -37,6 +37,10 @@ class UnknownVenue(LookupError):
     """No venue of that id."""
 
 
+class FeedClosed(RuntimeError):
+    """The hub is shutting down: streams end (clients reconnect to another process)."""
+
+
 class _Watch:
     def __init__(self, feed: WallFeed, venue_id: str) -> None:
         self.feed = feed
@@ -46,6 +50,7 @@ class _Watch:
         self.published = asyncio.Condition()
         self.seq = 0
         self.latest: dict[str, Any] | None = None
+        self.closed = False
         self._figures: Any = None
         self._version: Any = None
         self.task: asyncio.Task[None] | None = None
@@ -101,7 +106,11 @@ class Subscription:
         """The next snapshot this stream has not had (waits for one)."""
         w = self._watch
         async with w.published:
-            await w.published.wait_for(lambda: w.seq > self.seen and w.latest is not None)
+            await w.published.wait_for(
+                lambda: w.closed or (w.seq > self.seen and w.latest is not None)
+            )
+            if w.closed:
+                raise FeedClosed(w.venue_id)
             self.seen = w.seq
             assert w.latest is not None
             return w.latest
@@ -166,6 +175,11 @@ class WallFeed:
                 await cancel_and_wait(watch.task)
 
     async def close(self) -> None:
+        """Stop the builders and end every stream (the app's shutdown: open streams
+        would otherwise hold the server's graceful shutdown until its timeout)."""
         for watch in list(self._watches.values()):
             await cancel_and_wait(watch.task)
-        self._watches.clear()
+            watch.task = None
+            async with watch.published:
+                watch.closed = True
+                watch.published.notify_all()

@@ -115,3 +115,14 @@ async def test_a_closed_stream_stops_its_builder(aiohttp_client: Any, db_url: st
     assert feed.watched == {}
     resp = await client.get("/api/admin/wall/stream", params={"venue": "v1"})
     assert resp.status == 401
+
+
+async def test_stopping_the_hub_ends_open_streams(aiohttp_client: Any, db_url: str) -> None:
+    """An open stream would hold the server's graceful shutdown until its timeout (60 s)."""
+    client = await instance(aiohttp_client, db_url, FixedClock(T0))
+    await seed(client)
+    events = await stream(client)
+    async with asyncio.timeout(WAIT):
+        await anext(events)
+        await client.server.close()
+    assert hub_of(client).wall.watched == {}
