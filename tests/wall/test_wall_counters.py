@@ -18,6 +18,7 @@ from hub.domain import OrderLine, OrderRequest
 from hub.hookspecs import hookimpl
 from hub.outbox.store import OutboxStore
 from hub.plugins import build_plugins
+from hub.storage import migrate
 from hub.storage.db import reader
 from hub.wall import recount
 from tests.support import ADMIN, BOX, T0, TOMORROW, hub_of, order, put, seed, settings
@@ -255,3 +256,21 @@ async def test_the_wall_shows_the_counters(aiohttp_client: Any, db_url: str) -> 
         assert resp.status == status
     resp = await client.get("/api/admin/wall", params={"venue": "v1"})
     assert resp.status == 401
+
+
+async def test_the_migration_fills_the_counters_of_existing_rows(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """A database that had orders, scans and partner calls before 0006: upgrading fills
+    the counters from them (downgraded below 0006 and upgraded again here)."""
+    clock = FixedClock(T0)
+    client = await wall_client(aiohttp_client, db_url, clock)
+    await mixed_day(client, clock)
+    engine = hub_of(client).engine
+    async with reader(engine).connect() as conn:
+        kept = await recount.counters(conn)
+    await migrate.downgrade(engine, "0004")
+    await migrate.upgrade(engine)
+    async with reader(engine).connect() as conn:
+        assert await recount.counters(conn) == kept
+    assert kept["flow_gate"] and kept["flow_slot"] and kept["flow_sales"] and kept["outbox_count"]

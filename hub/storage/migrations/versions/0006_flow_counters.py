@@ -81,8 +81,9 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("venue", schema=None) as batch_op:
-        batch_op.drop_column("max_in_park")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of `venue` would drop the
+    # table the products' foreign keys point at, which SQLite refuses once there are any.
+    op.drop_column("venue", "max_in_park")
     op.drop_table("outbox_count")
     op.drop_table("flow_sales")
     op.drop_table("flow_slot")
