@@ -95,7 +95,7 @@ class Settings(ClearSettings):
         "written by other hub processes",
     )
     wall_min_interval_seconds: float = Field(
-        default=0.25,
+        default=0.5,
         ge=0,
         le=60,
         description="least time between two snapshots of a venue's wall (bursts coalesce)",

@@ -71,21 +71,22 @@ async def stream_wall(request: web.Request, hub: Hub, venue_id: str) -> web.Stre
     may watch."""
     try:
         async with hub.wall.subscribe(venue_id) as subscription:
-            data = await subscription.next()
+            await subscription.next()
             async with sse_response(request) as resp:
                 # the ping task ends when the client goes: stop waiting for snapshots then
                 closed = asyncio.create_task(resp.wait())
                 try:
                     while True:
+                        # the text the builder encoded once for all its streams
                         await resp.send(
-                            jsonutil.dumps(data), event="snapshot", id=str(subscription.seen)
+                            subscription.json, event="snapshot", id=str(subscription.seen)
                         )
                         following = asyncio.create_task(subscription.next())
                         await asyncio.wait({following, closed}, return_when=FIRST_COMPLETED)
                         if not following.done():
                             await cancel_and_wait(following)
                             break
-                        data = following.result()
+                        following.result()
                 except (ConnectionResetError, FeedClosed):
                     pass  # the client went while we wrote, or the hub is stopping
                 finally:

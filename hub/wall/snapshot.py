@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.outbox.counts import COUNT
@@ -87,32 +87,40 @@ async def venue_day(conn: AsyncConnection, venue_id: str, now: datetime) -> tupl
     return row, now.astimezone(zone(row.timezone)).date()
 
 
-async def version(conn: AsyncConnection, venue_id: str, now: datetime) -> tuple[Any, ...] | None:
-    """Changes whenever a figure of the venue's wall changes (None: no such venue)."""
-    found = await venue_day(conn, venue_id, now)
-    if found is None:
-        return None
-    venue, day = found
-    flow = select(FLOW.entries, FLOW.exits, FLOW.denied, FLOW.conflicts).where(
-        FLOW.venue_id == venue_id, FLOW.day == day
-    )
-    sums = [
-        select(*(func.coalesce(func.sum(SALES.c[f]), 0) for f in SALES_FIELDS)).where(
-            SALES.c.venue_id == venue_id, SALES.c.day == day
+def _scalar(column: Any, table: Any, *where: Any) -> Any:
+    return select(column).select_from(table).where(*where).scalar_subquery()
+
+
+def _version_statement(venue_id: str, day: date) -> Select[Any]:
+    flow = (FlowCountRow.__table__, FLOW.venue_id == venue_id, FLOW.day == day)
+    sales = (SALES, SALES.c.venue_id == venue_id, SALES.c.day == day)
+    slots = (SLOT, SLOT.c.venue_id == venue_id, SLOT.c.day == day)
+    alerts = (AlertRow.__table__, ALERT.state.in_(UNRESOLVED))
+    return select(
+        VENUE.name,
+        VENUE.timezone,
+        VENUE.max_in_park,
+        *(_scalar(FLOW[f], *flow) for f in ("entries", "exits", "denied", "conflicts")),
+        *(_scalar(func.sum(SALES.c[f]), *sales) for f in SALES_FIELDS),
+        _scalar(func.sum(SLOT.c.sold), *slots),
+        _scalar(func.sum(SLOT.c.arrived), *slots),
+        _scalar(func.count(), *alerts),
+        _scalar(func.count(ALERT.acked_at), *alerts),
+        _scalar(func.max(ALERT.id), *alerts),
+        _scalar(func.max(RULE.updated_at), AlertRuleRow.__table__),
+        *(
+            _scalar(func.sum(COUNT.c.n), COUNT, COUNT.c.state == state)
+            for state in ("pending", "inflight", "dead")
         ),
-        select(
-            func.coalesce(func.sum(SLOT.c.sold), 0), func.coalesce(func.sum(SLOT.c.arrived), 0)
-        ).where(SLOT.c.venue_id == venue_id, SLOT.c.day == day),
-        select(ALERT.state, func.count(), func.max(ALERT.id))
-        .where(ALERT.state.in_(UNRESOLVED))
-        .group_by(ALERT.state),
-        select(COUNT.c.state, func.sum(COUNT.c.n)).group_by(COUNT.c.state),
-        select(SEEN.last_seen_at).where(SEEN.venue_id == venue_id),
-    ]
-    parts: list[Any] = [tuple(venue), (await conn.execute(flow)).first()]
-    for q in sums:
-        parts.append(tuple(tuple(r) for r in (await conn.execute(q)).all()))
-    return tuple(tuple(p) if p is not None else None for p in parts)
+        _scalar(SEEN.last_seen_at, BridgeSeenRow.__table__, SEEN.venue_id == venue_id),
+    ).where(VENUE.id == venue_id)
+
+
+async def version(conn: AsyncConnection, venue_id: str, day: date) -> tuple[Any, ...] | None:
+    """Changes whenever a figure of the venue's wall for ``day`` changes (None: no such
+    venue): one statement of primary-key reads and small sums, no per-gate buckets."""
+    row = (await conn.execute(_version_statement(venue_id, day))).first()
+    return tuple(row) if row is not None else None
 
 
 async def _maximum(conn: AsyncConnection, venue: Any) -> int | None:

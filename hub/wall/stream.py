@@ -21,11 +21,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import jsonutil
 from hub.storage.db import reader
 from hub.tasks import cancel_and_wait
 from hub.wall import snapshot
@@ -50,32 +51,40 @@ class _Watch:
         self.published = asyncio.Condition()
         self.seq = 0
         self.latest: dict[str, Any] | None = None
+        self.latest_json = ""  # encoded once, sent by every stream
         self.closed = False
         self._figures: Any = None
         self._version: Any = None
+        self._zone = snapshot.zone("Asia/Shanghai")  # the venue's, from its last snapshot
         self.task: asyncio.Task[None] | None = None
 
-    async def refresh(self, *, check_version: bool) -> None:
+    async def refresh(self, *, check_version: bool) -> bool:
         """Build and publish a snapshot — with ``check_version`` only if the counters
-        moved since the last one."""
+        moved since the last one. True when a new snapshot went out."""
         now = self.feed.now()
+        day = now.astimezone(self._zone).date()
         async with reader(self.feed.engine).connect() as conn:
-            current = await snapshot.version(conn, self.venue_id, now)
+            current = await snapshot.version(conn, self.venue_id, day)
             if current is None:
                 raise UnknownVenue(self.venue_id)
-            if check_version and current == self._version:
-                return
+            if check_version and (day, current) == self._version:
+                return False
             built = await snapshot.build(conn, self.venue_id, now, devices=self.feed.devices)
-        assert built is not None
-        self._version = current
+        if built is None:
+            raise UnknownVenue(self.venue_id)
+        # the version of the day the snapshot shows: a new zone or a new day rebuilds
+        self._zone = snapshot.zone(built["venue"]["timezone"])
+        self._version = (date.fromisoformat(built["day"]), current)
         figures = {k: v for k, v in built.items() if k != "at"}
         if figures == self._figures and self.latest is not None:
-            return
+            return False
         self._figures = figures
+        encoded = jsonutil.dumps(built)
         async with self.published:
             self.seq += 1
-            self.latest = built
+            self.latest, self.latest_json = built, encoded
             self.published.notify_all()
+        return True
 
     async def run(self) -> None:
         poll, rest = self.feed.poll_seconds, self.feed.min_interval
@@ -85,14 +94,15 @@ class _Watch:
                 await asyncio.wait_for(self.kick.wait(), poll)
                 kicked = True
             self.kick.clear()
+            published = False
             try:
-                await self.refresh(check_version=not kicked)
+                published = await self.refresh(check_version=not kicked)
             except UnknownVenue:
                 pass  # the streams already got their answer; the venue may come later
             except Exception:
                 log.exception("flow wall of %s: snapshot failed; retrying", self.venue_id)
-            if rest:
-                await asyncio.sleep(rest)
+            if published and rest:
+                await asyncio.sleep(rest)  # what happens meanwhile goes in the next one
 
 
 class Subscription:
@@ -101,6 +111,7 @@ class Subscription:
     def __init__(self, watch: _Watch) -> None:
         self._watch = watch
         self.seen = 0
+        self.json = ""  # the last snapshot `next` returned, as JSON text
 
     async def next(self) -> dict[str, Any]:
         """The next snapshot this stream has not had (waits for one)."""
@@ -113,6 +124,7 @@ class Subscription:
                 raise FeedClosed(w.venue_id)
             self.seen = w.seq
             assert w.latest is not None
+            self.json = w.latest_json
             return w.latest
 
 
@@ -125,7 +137,7 @@ class WallFeed:
         now: Callable[[], datetime],
         *,
         poll_seconds: float = 0.5,
-        min_interval: float = 0.25,
+        min_interval: float = 0.5,
         devices: snapshot.DeviceSource = snapshot.device_rows,
     ) -> None:
         self.engine = engine
