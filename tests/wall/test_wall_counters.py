@@ -20,7 +20,7 @@ from hub.outbox.store import OutboxStore
 from hub.plugins import build_plugins
 from hub.storage import migrate
 from hub.storage.db import reader
-from hub.wall import recount
+from hub.wall import recount, snapshot
 from tests.support import ADMIN, BOX, T0, TOMORROW, hub_of, order, put, seed, settings
 
 BRIDGE = {"Authorization": "Bearer bridge-v1"}
@@ -274,3 +274,19 @@ async def test_the_migration_fills_the_counters_of_existing_rows(
     async with reader(engine).connect() as conn:
         assert await recount.counters(conn) == kept
     assert kept["flow_gate"] and kept["flow_slot"] and kept["flow_sales"] and kept["outbox_count"]
+
+
+async def test_devices_come_from_the_device_source(aiohttp_client: Any, db_url: str) -> None:
+    """The seam for per-device health: the wall lists what its device source gives (by
+    default the venue's ``device_health`` rows, when the schema has that table)."""
+    client = await wall_client(aiohttp_client, db_url, FixedClock(T0))
+
+    async def reported(conn: Any, venue_id: str) -> list[dict[str, Any]]:
+        return [{"device_id": f"{venue_id}-qr-1", "online": True}]
+
+    async with reader(hub_of(client).engine).connect() as conn:
+        built = await snapshot.build(conn, "v1", T0, devices=reported)
+        assert built is not None and built["devices"] == [{"device_id": "v1-qr-1", "online": True}]
+        default = await snapshot.build(conn, "v1", T0)
+        assert default is not None and default["devices"] == []  # none reported
+        assert await snapshot.build(conn, "nowhere", T0) is None
