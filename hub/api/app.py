@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, health, public, reconcile
+from hub.api import admin, alerts, bridge, faces, health, public, reconcile, wall
 from hub.api import stock as stock_api
 from hub.api.middleware import answer_request_id, observe
 from hub.catalog import CatalogService
@@ -41,6 +41,7 @@ from hub.stockpush.lane import deliverer as stock_deliverer
 from hub.stockpush.service import StockPushService
 from hub.storage import migrate
 from hub.storage.db import create_engine
+from hub.wall.stream import WallFeed
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Hub:
     faces: FaceService
     alerts: AlertService
     stock: StockPushService
+    wall: WallFeed
     daily: DailyReconcile | None = None
 
     def store_for(self, namespace: str) -> PluginStore:
@@ -103,6 +105,7 @@ def create_app(
     alerts.add_routes(routes)
     health.add_routes(routes)
     stock_api.add_routes(routes)
+    wall.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
@@ -114,6 +117,12 @@ def create_app(
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
+                wall_feed = WallFeed(
+                    engine,
+                    clock.now,
+                    poll_seconds=settings.wall_poll_seconds,
+                    min_interval=settings.wall_min_interval_seconds,
+                )
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock
                 )
@@ -147,6 +156,7 @@ def create_app(
                     writer_thread=settings.writer_thread,
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
+                    on_change=wall_feed.touch,
                 )
                 stock.bind(outbox, orders)
                 face_service = FaceService(
@@ -187,6 +197,7 @@ def create_app(
                     face_service,
                     alert_service,
                     stock,
+                    wall_feed,
                     daily,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
@@ -200,6 +211,7 @@ def create_app(
                 finally:
                     await daily.stop()
                     await stock.stop()
+                    await wall_feed.close()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
@@ -210,6 +222,13 @@ def create_app(
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def end_streams(app: web.Application) -> None:
+        if HUB in app:  # started
+            await app[HUB].wall.close()
+
+    # before the server waits for its handlers: open wall streams end now
+    app.on_shutdown.append(end_streams)
     if settings.channel_specs_dirs:
         generic = spec_channels(
             plugins.channels, settings.channel_specs_dirs, protocols=plugins.protocols

@@ -33,6 +33,7 @@ from hub.orders.intake import new_order_id
 from hub.orders.tickets import new_ticket_id
 from hub.redemptions import paper_stock
 from hub.redemptions.uploads import RedemptionIn, RedemptionRecorder, UploadIn
+from hub.wall.counters import FlowDelta
 
 CHANNEL = "paper"
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ async def backfill(
         )
         tickets.update({str(p): str(t) for p, t in known.all()})
         orders, rows, allocations = [], [], []
+        delta = FlowDelta()
         for n, paper in enumerate(body.tickets, start=1):
             if paper.paper_no in tickets:
                 continue
@@ -168,7 +170,18 @@ async def backfill(
             allocations += [{"order_id": order_id, **a} for a in took.allocations]
             tickets[paper.paper_no] = ticket.id
             created.append(paper.paper_no)
+            delta.confirmed(
+                venue_id=body.venue_id,
+                channel=CHANNEL,
+                travel_date=body.travel_date,
+                slot=slot,
+                amount=price,
+                units=ticket.units,
+                at=now,
+                tz=tz,
+            )
         await records.insert_many(conn, orders=orders, tickets=rows, allocations=allocations)
+        await delta.flush(conn)
     if over_capacity:
         log.warning(
             "paper tickets entered over capacity at %s on %s (staff %s): %s",

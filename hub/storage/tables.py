@@ -63,6 +63,8 @@ class VenueRow(SQLModel, table=True):
     # deployment with a secret store sets TICKETHUB_SIGNING_KEYS instead.
     signing_private_key: str = Field(default="", max_length=128)
     signing_public_key: str = Field(default="", max_length=128)
+    # The most visitors the venue may hold at once (the flow wall's gauge); None: not set.
+    max_in_park: int | None = Field(default=None)
 
 
 class ProductRow(SQLModel, table=True):
@@ -510,11 +512,12 @@ class JobClaimRow(SQLModel, table=True):
     detail: str = Field(default="", max_length=500)
 
 
-# Tables kept in their own modules (device health and payment failures; the staff
-# console's accounts, audit and throttle; the stock push's marks, targets and lanes):
-# importing them here puts them in METADATA wherever the schema is used (Alembic,
-# create_all, the schema templates).
+# Tables kept in their own modules (the flow wall's counters; device health and payment
+# failures; the staff console's accounts, audit and throttle; the stock push's marks,
+# targets and lanes): importing them here puts them in METADATA wherever the schema is
+# used (Alembic, create_all, the schema templates).
 from hub.storage import (  # noqa: E402, F401
+    flow_tables,
     health_tables,
     ops_tables,
     staff_tables,
