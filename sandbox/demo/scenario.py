@@ -8,6 +8,7 @@ the OTAs, travel agencies, the gates through the venue bridge …) and appends a
 from __future__ import annotations
 
 from sandbox.demo.agency import AgencyStep
+from sandbox.demo.alerts import CrowdAlertStep, CrowdRuleStep
 from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
@@ -21,4 +22,4 @@ STEPS: tuple[Step, ...] = (BoxOfficeStep(), AgencyStep(), WeChatStep(), CtripSte
 STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
-STEPS += (GatesStep(),)
+STEPS += (CrowdRuleStep(), GatesStep(), CrowdAlertStep())  # the rush raises the crowd alert
