@@ -153,6 +153,9 @@ async def test_rules_created_edited_turned_off(aiohttp_client: Any, db_url: str)
         ("alert.resolved", "alert:ops-wecom"),
     ]
     assert await hub.alerts.evaluate_now() == []  # off: not evaluated, nothing reopens
+    form = await (await client.get(f"/console/alerts/rules/{rule['id']}")).text()
+    assert 'name="name" value="crowd"' in form and 'name="param_maximum" value="1000"' in form
+    assert f'href="/console/alerts/{opened.alert_id}"' in form  # the rule's alerts
     on = await client.post(
         f"/console/alerts/rules/{rule['id']}/enabled",
         data={"csrf_token": token, "enabled": "1"},
