@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,4 +56,8 @@ def test_demo_runs_and_checks_itself(tmp_path: Path) -> None:
         assert code in out, f"{code} missing from the summary"
     assert "Idempotent-Replay" in out
     assert "in park (hub flow counters)" in out  # the gates step ran through the venue bridge
+    # the rush raised and cleared the crowd alert, and the console's demo login is printed
+    assert "the WeCom robot received exactly one opening and one clearing message" in out
+    assert re.search(r"console +http://127\.0\.0\.1:\d+/console/", out), out[-600:]
+    assert re.search(r"console sign-in: demo / \S{8,} \(supervisor\)", out), out[-600:]
     assert db.exists()

@@ -4,7 +4,8 @@ alert sink plugins (``register_alert_sinks``).
 
 Modules: `measures` (the rule kinds), `rules` (stored rules), `engine` (the moves, each
 one conditional statement), `delivery` (destinations as outbox partners), `sink` (the
-plugin contract), `service` (the periodic evaluation)."""
+plugin contract), `service` (the periodic evaluation), `manual` (what people do in the
+console: turn a rule off or on, resolve by hand)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -20,6 +21,7 @@ from aiohttp import web
 from rich.console import Console
 
 from hub.settings import Settings
+from sandbox.demo.alerts import start_sandbox as start_alerts_sandbox
 from sandbox.demo.context import DemoContext, Section
 from sandbox.demo.ctrip import DemoCtripPlugin
 from sandbox.demo.ctrip import start_sandbox as start_ctrip_sandbox
@@ -52,7 +54,10 @@ def fresh_database(path: Path) -> str:
 
 
 def demo_settings(
-    database_url: str, port: int, channel_settings: dict[str, dict[str, str]] | None = None
+    database_url: str,
+    port: int,
+    channel_settings: dict[str, dict[str, str]] | None = None,
+    alert_destinations: dict[str, dict[str, Any]] | None = None,
 ) -> Settings:
     """The environment's settings (tokens, …) on this database and port — but never the
     test-only unsafe inventory, whatever the shell says. `channel_settings` point the
@@ -64,6 +69,10 @@ def demo_settings(
         unsafe_inventory=False,
         bridge_tokens={VENUE: BRIDGE_TOKEN},  # the gates step's venue bridge
         **({"channel_settings": channel_settings} if channel_settings else {}),
+        # the crowd alert's robot; its rules are evaluated on the venue's day by the
+        # demo (sandbox.demo.alerts), not by the hub's clock
+        alert_destinations=alert_destinations or {},
+        alert_eval_seconds=0,
     )
 
 
@@ -73,7 +82,7 @@ async def run_demo(
     """Start the hub, play the scenario, print the summary; then serve until cancelled
     (Ctrl-C) unless `exit_after`. `run.ok` is True only if every expectation held and the
     audit found nothing oversold."""
-    from hub.api.app import create_app  # the API is heavy to import; only when running
+    from hub.api.app import HUB, create_app  # the API is heavy to import; only when running
     from hub.plugins import build_plugins
 
     wechat = await start_wechat_sandbox(port)  # the hub's WeChat settings point at it
@@ -84,11 +93,14 @@ async def run_demo(
     channels["douyin"] = douyin.settings
     fliggy = await start_fliggy_sandbox(port)  # the hub's TOP calls go to its gateway
     channels["fliggy"] = fliggy.settings
-    settings = demo_settings(fresh_database(db_path), port, channels)
+    alerts = await start_alerts_sandbox(port)  # the hub's alert destination is its robot
+    settings = demo_settings(fresh_database(db_path), port, channels, alerts.destinations)
     plugins = build_plugins(blocked=settings.blocked_plugins, extra=[DemoCtripPlugin()])
-    runner = web.AppRunner(create_app(settings, plugins=plugins), access_log=None)
+    app = create_app(settings, plugins=plugins)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
+        login = await alerts.attach(app[HUB])  # and the console's demo account
         try:
             await web.TCPSite(runner, settings.host, port).start()
         except OSError as exc:
@@ -103,8 +115,10 @@ async def run_demo(
             "openapi": f"{base}/api/openapi.json",
             "admin": f"{base}/api/admin/inventory?pool={MAIN}&date={busy}",
             "audit": f"{base}/api/admin/audit?pool={MAIN}&date={busy}",
+            "console": f"{base}/console/",
         }
         _print_urls(console, run.urls, settings)
+        console.print(f"  [dim]console sign-in:[/] {login} / {alerts.password} (supervisor)")
         if exit_after:
             return
         console.print("[dim]Serving until Ctrl-C …[/]")
@@ -113,6 +127,7 @@ async def run_demo(
         await stop.wait()
     finally:
         await runner.cleanup()
+        await alerts.stop()
         await wechat.stop()
         await ctrip.stop()
         await meituan.stop()

@@ -8,6 +8,7 @@ the OTAs, travel agencies, the gates through the venue bridge …) and appends a
 from __future__ import annotations
 
 from sandbox.demo.agency import AgencyStep
+from sandbox.demo.alerts import CrowdAlertStep, CrowdRuleStep
 from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
@@ -24,5 +25,5 @@ STEPS += (MeituanStep(),)
 STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
 STEPS += (StockStep(),)
-STEPS += (GatesStep(),)
+STEPS += (CrowdRuleStep(), GatesStep(), CrowdAlertStep())  # the rush raises the crowd alert
 STEPS += (ReconcileStep(),)  # last: the day's close
