@@ -21,19 +21,12 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import typer
 
 from hub import essential_plugin, hookspecs
-from hub.channels import builtin_schemes
-from hub.channels.schemes import (
-    ChannelSpecRegistry,
-    CodecRegistry,
-    Protocols,
-    SignatureSchemeRegistry,
-)
 from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
@@ -46,7 +39,24 @@ from hub.sdk.registries import (
 )
 from hub.sdk.stock import StockPusherRegistry
 
-ESSENTIAL: tuple[ModuleType, ...] = (essential_plugin, builtin_schemes)
+if TYPE_CHECKING:
+    from hub.channels.schemes import (
+        ChannelSpecRegistry,
+        CodecRegistry,
+        Protocols,
+        SignatureSchemeRegistry,
+    )
+
+
+
+def essential_plugins() -> tuple[ModuleType, ...]:
+    """The plugins that cannot be blocked. The shared schemes come with the channel
+    machinery (`hub.channels`), imported here, when a manager is built, rather than with
+    this module: the venue bridge imports the plugin runtime and must stay light."""
+    from hub.channels import builtin_schemes
+
+    return (essential_plugin, builtin_schemes)
+
 OWN_DISTRIBUTION = "tickethub"
 
 log = logging.getLogger("hub.plugins")
@@ -105,9 +115,16 @@ class HubPlugins:
         self.rules = RuleRegistry()
         self.devices = DeviceDriverRegistry()
         self.alert_sinks = AlertSinkRegistry()
-        self.codecs = CodecRegistry()
-        self.signature_schemes = SignatureSchemeRegistry()
-        self.channel_specs = ChannelSpecRegistry()
+        # the channel machinery comes in here, not at import (see `essential_plugins`)
+        from hub.channels.schemes import (
+            ChannelSpecRegistry,
+            CodecRegistry,
+            SignatureSchemeRegistry,
+        )
+
+        self.codecs: CodecRegistry = CodecRegistry()
+        self.signature_schemes: SignatureSchemeRegistry = SignatureSchemeRegistry()
+        self.channel_specs: ChannelSpecRegistry = ChannelSpecRegistry()
         self.stock_pushers = StockPusherRegistry()
         for b in broken:
             self._left_out(b)
@@ -199,6 +216,8 @@ class HubPlugins:
     def protocols(self) -> Protocols:
         """The codecs, signature schemes and spec files the plugins registered: what the
         generic channel machinery looks scheme names up in."""
+        from hub.channels.schemes import Protocols
+
         return Protocols(self.codecs, self.signature_schemes, self.channel_specs)
 
     def add_event_listener(self, listener: object, name: str) -> None:
@@ -261,7 +280,7 @@ class HubPlugins:
                     name=name,
                     distribution=dist,
                     version=version,
-                    essential=plugin in ESSENTIAL,
+                    essential=plugin in essential_plugins(),
                     blocked=False,
                 )
             )
@@ -298,8 +317,9 @@ def build_plugins(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     # Essential plugins cannot be blocked (pluggy's set_blocked would unregister them).
-    blocked_set = frozenset(blocked) - {m.__name__ for m in ESSENTIAL}
-    for module in ESSENTIAL:
+    essential = essential_plugins()
+    blocked_set = frozenset(blocked) - {m.__name__ for m in essential}
+    for module in essential:
         pm.register(module, name=module.__name__)
     for name in blocked_set:
         pm.set_blocked(name)

@@ -53,6 +53,7 @@ from sandbox.ota.ctrip import CtripClient
 from sandbox.ota.douyin import DouyinClient
 from sandbox.ota.fliggy import FliggyClient, booking, travellers
 from sandbox.ota.meituan import CLOSE, CREATE, PAY, QUERY, REFUND, MeituanClient
+from sandbox.ota.meituan_receiver import CALENDAR
 from tests.agency import kit as agency_kit
 from tests.ctrip import kit as ctrip_kit
 from tests.douyin import kit as douyin_kit
@@ -224,6 +225,15 @@ async def meituan_play(http: RecordingHttp) -> None:
         (REFUND, {"orderId": "M1", "refundId": "r-1", "refundQuantity": 1}),
         (CREATE, order("M2")),
         (CLOSE, {"orderId": "M2"}),
+        # Meituan's pull of the price calendar after our stock notice, from live stock
+        (
+            CALENDAR,
+            {
+                "partnerDealId": "adult",
+                "startTime": TOMORROW.isoformat(),
+                "endTime": TOMORROW.isoformat(),
+            },
+        ),
     ):
         http.operation = operation.replace("/", "_")
         await mt.call(operation, body)
@@ -264,6 +274,19 @@ async def douyin_play(http: RecordingHttp) -> None:
     await d.call("create_order", order("D2"))
     http.operation = "cancel_notify"
     await d.call("cancel_notify", {"order_id": "D2", "cancel_type": 1})
+    # Douyin's pull of prices and stock (the stock SPI), answered from live stock
+    http.operation = "stock_calendar"
+    await d.call(
+        "stock_calendar",
+        {
+            "account_id": "sandbox",
+            "product_id": "dy-adult",
+            "product_out_id": "adult",
+            "start_date": TOMORROW.isoformat(),
+            "end_date": TOMORROW.isoformat(),
+            "ticket_specifications": [{"sku_id": "dy-adult", "sku_out_id": ""}],
+        },
+    )
 
 
 # ------------------------------------------------------------------ Fliggy
