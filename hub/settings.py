@@ -86,6 +86,20 @@ class Settings(ClearSettings):
     alert_eval_seconds: float = Field(
         default=15.0, ge=0, le=3600, description="rule evaluation period; 0 turns it off"
     )
+    # the flow wall's live stream (`hub.wall.stream`)
+    wall_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="how often each process checks a watched venue's counters for changes "
+        "written by other hub processes",
+    )
+    wall_min_interval_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="least time between two snapshots of a venue's wall (bursts coalesce)",
+    )
     # venue bridges: venue id -> the bearer token its hardware_bridge presents
     bridge_tokens: dict[str, str] = Field(
         default_factory=dict, description="per-venue bridge tokens (JSON), by venue id"

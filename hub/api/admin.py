@@ -29,6 +29,9 @@ class VenueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     timezone: str = "Asia/Shanghai"
+    max_in_park: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="most visitors inside at once (the wall)"
+    )
 
 
 class SlotIn(BaseModel):
@@ -77,6 +80,7 @@ class VenueOut(BaseModel):
     timezone: str
     key_id: int
     public_key: str = Field(description="Ed25519, base64: verifies the venue's QR credentials")
+    max_in_park: int | None = None
 
 
 class ProductsOut(BaseModel):
@@ -162,7 +166,9 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = staff_hub(request)
         body = await read_model(request, VenueIn)
         venue_id = request.match_info["venue_id"]
-        Venue(id=venue_id, **body.model_dump())  # id and timezone checks: a 400 naming the field
+        Venue(
+            id=venue_id, name=body.name, timezone=body.timezone
+        )  # id and timezone checks: a 400 naming the field
         async with hub.engine.begin() as conn:
             t = VenueRow.__table__
             exists = (await conn.execute(select(t.c.id).where(t.c.id == venue_id))).first()
@@ -170,12 +176,16 @@ def add_routes(routes: ApiRoutes) -> None:
                 await conn.execute(
                     update(t)
                     .where(t.c.id == venue_id)
-                    .values(name=body.name, timezone=body.timezone)
+                    .values(name=body.name, timezone=body.timezone, max_in_park=body.max_in_park)
                 )
             else:
                 await conn.execute(
                     t.insert().values(
-                        id=venue_id, name=body.name, timezone=body.timezone, **new_venue_keys()
+                        id=venue_id,
+                        name=body.name,
+                        timezone=body.timezone,
+                        max_in_park=body.max_in_park,
+                        **new_venue_keys(),
                     )
                 )
         hub.catalog.forget_venue(venue_id)
@@ -188,6 +198,7 @@ def add_routes(routes: ApiRoutes) -> None:
                 "timezone": body.timezone,
                 "key_id": found[1].key_id,
                 "public_key": found[1].public_key,
+                "max_in_park": body.max_in_park,
             },
             status=200 if exists else 201,
         )

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, health, public, reconcile
+from hub.api import admin, alerts, bridge, faces, health, public, reconcile, wall
 from hub.api.errors import MAX_BODY, error_middleware
 from hub.api.middleware import answer_request_id, observe
 from hub.api.routing import ApiRoutes
@@ -36,6 +36,7 @@ from hub.plugins import HubPlugins, build_plugins
 from hub.settings import Settings
 from hub.storage import migrate
 from hub.storage.db import create_engine
+from hub.wall.stream import WallFeed
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Hub:
     routes: ApiRoutes
     faces: FaceService
     alerts: AlertService
+    wall: WallFeed
 
     def store_for(self, namespace: str) -> PluginStore:
         return PluginStore(self.engine, self.clock, namespace)
@@ -95,6 +97,7 @@ def create_app(
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
     health.add_routes(routes)
+    wall.add_routes(routes)
     # a destination naming an unknown sink is a configuration error before anything opens
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
@@ -106,6 +109,12 @@ def create_app(
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             try:
                 catalog = CatalogService(engine, RuleEngine(plugins.rules), clock)
+                wall_feed = WallFeed(
+                    engine,
+                    clock.now,
+                    poll_seconds=settings.wall_poll_seconds,
+                    min_interval=settings.wall_min_interval_seconds,
+                )
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock
                 )
@@ -130,6 +139,7 @@ def create_app(
                     writer_thread=settings.writer_thread,
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
+                    on_change=wall_feed.touch,
                 )
                 face_service = FaceService(
                     engine,
@@ -157,6 +167,7 @@ def create_app(
                     routes,
                     face_service,
                     alert_service,
+                    wall_feed,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
                 await outbox.start()
@@ -165,6 +176,7 @@ def create_app(
                 try:
                     yield
                 finally:
+                    await wall_feed.close()
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
@@ -175,6 +187,13 @@ def create_app(
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def end_streams(app: web.Application) -> None:
+        if HUB in app:  # started
+            await app[HUB].wall.close()
+
+    # before the server waits for its handlers: open wall streams end now
+    app.on_shutdown.append(end_streams)
     if settings.channel_specs_dirs:
         generic = spec_channels(plugins.channels, settings.channel_specs_dirs)
         if generic:

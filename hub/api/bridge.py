@@ -92,6 +92,7 @@ def recorder(hub: Hub) -> RedemptionRecorder:
         ids=hub.orders.ids,
         tz_of=hub.catalog.tz,
         now=hub.clock.now,
+        on_change=hub.wall.touch,
     )
 
 

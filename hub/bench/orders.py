@@ -70,6 +70,7 @@ class BenchConfig:
     run_timeout: float = 300.0
     slots: int = 1
     request_timeout: float = 30.0
+    sse_clients: int = 0  # flow-wall streams kept open during the hub phase
 
 
 def hot_slots(n: int) -> list[str]:
@@ -214,7 +215,7 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
     with show.progress:
         async with fresh_database(cfg.db, cfg.pg_url) as url:
             show.log(f"[bold]database[/] {make_url(url).render_as_string(hide_password=True)}")
-            hub, oversold = await _hub_phase(cfg, url, hot_day, warm_day, run, show)
+            hub, oversold, sse_events = await _hub_phase(cfg, url, hot_day, warm_day, run, show)
             ceil = await _server_phase(cfg, url, show, "ceiling")
             per_request = await _server_phase(cfg, url, show, "baseline")
     return {
@@ -238,6 +239,8 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
         "ratio": _ratio(hub, ceil),
         **per_request.figures("baseline_per_request_"),
         "ratio_per_request": _ratio(hub, per_request),
+        "sse_clients": cfg.sse_clients,
+        "sse_events": sse_events,
         "errors": hub.load.errors,
         "baseline_errors": ceil.load.errors,
         "baseline_per_request_errors": per_request.load.errors,
@@ -251,7 +254,11 @@ def _ratio(hub: Phase, other: Phase) -> float:
 
 async def _hub_phase(
     cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: Display
-) -> tuple[Phase, int]:
+) -> tuple[Phase, int, int]:
+    """The hub's warm-up and measured load (with ``cfg.sse_clients`` flow-wall streams
+    open on the processes, round-robin); the phase, units oversold, wall events seen."""
+    from hub.bench.wall import WallWatchers
+
     show.log(f"[bold]hub[/] starting {cfg.processes} process(es)")
     # the order path itself is measured, as in the README's tables: no access log line
     quiet = {"TICKETHUB_ACCESS_LOG": "0"}
@@ -262,20 +269,25 @@ async def _hub_phase(
         admin = HubAdmin(http, hubs.urls[0], hubs.admin_token)
         await seed_hub(admin, hot_day, warm_day, cfg.capacity, cfg.warmup, cfg.slots)
         token = hubs.boxoffice_token
-        await show.load(
-            "hub warm-up",
-            hubs.urls,
-            hub_order(token, warm_day, WARMUP_SLOT, f"w{run}"),
-            cfg.warmup,
-            cfg,
-        )
-        result = await show.measured(
-            "hub orders",
-            hubs.urls,
-            hub_order(token, hot_day, hot_slots(cfg.slots), f"m{run}"),
-            cfg,
-            hubs.pids,
-        )
+        if cfg.sse_clients:
+            show.log(f"[bold]hub[/] {cfg.sse_clients} flow-wall streams open")
+        async with WallWatchers(hubs.urls, hubs.admin_token, cfg.sse_clients) as walls:
+            await show.load(
+                "hub warm-up",
+                hubs.urls,
+                hub_order(token, warm_day, WARMUP_SLOT, f"w{run}"),
+                cfg.warmup,
+                cfg,
+            )
+            before = walls.events
+            result = await show.measured(
+                "hub orders",
+                hubs.urls,
+                hub_order(token, hot_day, hot_slots(cfg.slots), f"m{run}"),
+                cfg,
+                hubs.pids,
+            )
+            events = walls.events - before
         audit = await admin.audit(POOL, hot_day)
     oversold = sum(int(s["oversold"]) for s in audit)
     allocated = sum(int(s["allocated"]) for s in audit)
@@ -283,7 +295,7 @@ async def _hub_phase(
         f"[bold]hub[/] {result.load.accepted} accepted, audit: {allocated}/{cfg.capacity} "
         f"allocated, oversold {oversold}"
     )
-    return result, oversold
+    return result, oversold, events
 
 
 async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) -> Phase:

@@ -136,8 +136,8 @@ class CatalogService:
         self._venues[venue_id] = value
         return value
 
-    async def tz(self, venue_id: str) -> ZoneInfo:
-        found = await self.venue(venue_id)
+    async def tz(self, venue_id: str, *, conn: AsyncConnection | None = None) -> ZoneInfo:
+        found = await self.venue(venue_id, conn=conn)
         return ZoneInfo(found[0].timezone if found else "Asia/Shanghai")
 
     async def product(

@@ -75,6 +75,12 @@ def orders(
             min=0.1, help="seconds a client waits per request (default 30; 2 with --overload)"
         ),
     ] = None,
+    sse_clients: Annotated[
+        int,
+        typer.Option(
+            min=0, max=1000, help="flow-wall SSE streams kept open on the hub during the run"
+        ),
+    ] = 0,
 ) -> None:
     """Order intake of N hub processes against the honest ceiling; one JSON line.
 
@@ -99,6 +105,7 @@ def orders(
         run_timeout=timeout,
         slots=slots,
         request_timeout=client_timeout or (DEFAULT_CLIENT_TIMEOUT if overload else 30.0),
+        sse_clients=sse_clients,
     )
     if cfg.capacity < slots:
         raise typer.BadParameter("give every slot at least one unit", param_hint="--capacity")
@@ -109,6 +116,44 @@ def orders(
         result = run_async(run_bench(cfg, quiet=json_only))
         failed = bool(result["oversold"] or result["errors"])
     _report(result, failed=failed)
+
+
+@app.command("wall")
+def wall(
+    db: Annotated[DbKind, typer.Option(help="database to create fresh for the run")] = (
+        DbKind.sqlite
+    ),
+    scans: Annotated[
+        int, typer.Option(min=1, max=10_000, help="scans synced, one at a time")
+    ] = 200,
+    clients: Annotated[int, typer.Option(min=1, max=1000, help="walls watching")] = 1,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1, max=16, help="hub processes; 2+: walls on the last, uploads to the first"
+        ),
+    ] = 1,
+    gap: Annotated[float, typer.Option(min=0, help="seconds between two scans")] = 0.3,
+    pg_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL server for the bench database")
+    ] = None,
+) -> None:
+    """Time from a synced scan (the bridge's upload sent) to the flow wall's SSE event
+    with the new in-park figure at the clients: p50/p99 ms (JSON)."""
+    from hub.bench.orders import bench_env_pg_url
+    from hub.bench.wall import bench_wall
+
+    result = run_async(
+        bench_wall(
+            db.value,
+            scans=scans,
+            clients=clients,
+            processes=processes,
+            pg_url=pg_url or bench_env_pg_url(),
+            gap=gap,
+        )
+    )
+    _report(result, failed=False)
 
 
 @app.command("sync")

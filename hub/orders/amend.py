@@ -37,6 +37,7 @@ from hub.orders.outcome import Outcome
 from hub.orders.prepare import TicketSpec
 from hub.orders.tickets import issue
 from hub.storage.tables import OrderVisitorRow
+from hub.wall.counters import FlowDelta
 
 if TYPE_CHECKING:
     from hub.orders.lifecycle import Lifecycle
@@ -143,6 +144,11 @@ async def replace_visitors(
         else []
     )
     await records.insert_many(conn, tickets=[records.ticket_row(t, life.ids) for t in fresh])
+    moved = sum(t.units for t in fresh) - sum(t.units for t in old)
+    if moved:  # a replaced visitor keeps the slot's units as they were
+        delta = FlowDelta()
+        delta.slot(order.venue_id, order.travel_date, order.slot, sold=moved)
+        await delta.flush(conn)
     for i, v in changes.items():
         await conn.execute(
             update(VIS)

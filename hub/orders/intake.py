@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,6 +35,7 @@ from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
 from hub.storage.db import reader
 from hub.storage.sealed import IdNumbers
+from hub.wall.counters import FlowDelta
 
 Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall], datetime], Awaitable[int]]
 
@@ -54,6 +56,7 @@ class _Rows:
     allocations: list[dict[str, Any]] = field(default_factory=list)
     tickets: list[dict[str, Any]] = field(default_factory=list)
     calls: list[PartnerCall] = field(default_factory=list)
+    flow: FlowDelta = field(default_factory=FlowDelta)
 
 
 def new_order_id(now: datetime) -> str:
@@ -140,6 +143,7 @@ class Intake:
         if rows.calls:
             await self.enqueue(conn, rows.calls, now)
         await idempotency.complete(conn, answers, self.ids)
+        await rows.flow.flush(conn)  # last: see `hub.wall.counters`
         return results
 
     async def finish(
@@ -224,6 +228,17 @@ class Intake:
             for t in taken
         )
         rows.tickets.extend(records.ticket_row(t, self.ids) for t in tickets)
+        if req.confirm:
+            rows.flow.confirmed(
+                venue_id=p.venue_id,
+                channel=req.channel,
+                travel_date=req.travel_date,
+                slot=req.slot,
+                amount=p.amount,
+                units=sum(t.units for t in tickets),
+                at=now,
+                tz=ZoneInfo(p.timezone),
+            )
         calls = self.plugins.order_confirmed(order) if req.confirm else []
         rows.calls.extend(calls)
         return Outcome(

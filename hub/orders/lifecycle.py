@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -33,6 +34,7 @@ from hub.plugins import HubPlugins
 from hub.redemptions.changes import stamp_ids
 from hub.storage.sealed import IdNumbers
 from hub.storage.tables import AllocationRow, InventoryRow
+from hub.wall.counters import FlowDelta
 
 ORD = records.ORD
 TIX = records.TIX
@@ -152,6 +154,18 @@ class Lifecycle:
             order, state=OrderState.CONFIRMED, confirmed_at=now, tickets=tuple(tickets)
         )
         await self._emit(conn, self.plugins.order_confirmed(done), now)
+        delta = FlowDelta()
+        delta.confirmed(
+            venue_id=order.venue_id,
+            channel=order.channel,
+            travel_date=order.travel_date,
+            slot=order.slot,
+            amount=order.amount,
+            units=sum(t.units for t in tickets),
+            at=now,
+            tz=ZoneInfo(found[0].timezone),
+        )
+        await delta.flush(conn)  # last: see `hub.wall.counters`
         return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
 
     async def confirm_late(
@@ -216,6 +230,8 @@ class Lifecycle:
             order, state=OrderState.CANCELLED, tickets=_mark(order.tickets, revoked)
         )
         await self._emit(conn, self.plugins.order_cancelled(done), now)
+        back = [t for t in order.tickets if t.id in revoked]
+        await self._given_back(conn, order, back, _price(order, back), now)
         return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
 
     async def refund(
@@ -264,6 +280,8 @@ class Lifecycle:
         done = replace_order(order, state=dst, tickets=_mark(order.tickets, revoked))
         newly = [t for t in done.tickets if t.id in revoked]
         await self._emit(conn, self.plugins.order_refunded(done, newly), now)
+        back = [t for t in refunded if t.id in revoked]
+        await self._given_back(conn, order, back, _price(order, back), now)
         body = {
             "order": records.order_json(done),
             "refunded_tickets": sorted(revoked),
@@ -299,6 +317,32 @@ class Lifecycle:
         return len(ids)
 
     # -- helpers ----------------------------------------------------------------------------
+    async def _given_back(
+        self,
+        conn: AsyncConnection,
+        order: Order,
+        tickets: Sequence[Ticket],
+        amount: int,
+        now: datetime,
+    ) -> None:
+        """The flow wall's counters: units and money back today, units out of the slot
+        (the transaction's last writes, `hub.wall.counters`)."""
+        if not tickets:
+            return
+        tz = await self.catalog.tz(order.venue_id, conn=conn)
+        delta = FlowDelta()
+        delta.given_back(
+            venue_id=order.venue_id,
+            channel=order.channel,
+            travel_date=order.travel_date,
+            slot=order.slot,
+            units=sum(t.units for t in tickets),
+            amount=amount,
+            at=now,
+            tz=tz,
+        )
+        await delta.flush(conn)
+
     async def _emit(self, conn: AsyncConnection, calls: list[PartnerCall], now: datetime) -> None:
         if calls:
             await self.enqueue(conn, calls, now)
@@ -404,6 +448,13 @@ def _line_visitors(order: Order, product_id: str) -> tuple[Visitor, ...]:
             return order.visitors[start:end]
         start = end
     return ()
+
+
+def _price(order: Order, tickets: Sequence[Ticket]) -> int:
+    """What tickets cost (fen): their line's unit price times their units, as a refund
+    reckons it."""
+    prices = {line.product_id: line.unit_price or 0 for line in order.lines}
+    return sum(prices.get(t.product_id, 0) * t.units for t in tickets)
 
 
 def _holder(order: Order, idx: int | None) -> str | None:

@@ -39,6 +39,7 @@ class Prepared:
     tickets: tuple[TicketSpec, ...]
     valid_from: datetime
     valid_until: datetime
+    timezone: str = "Asia/Shanghai"  # the venue's: a sale's day is the venue's day
 
 
 def entries_allowed(product: Product) -> int:
@@ -165,4 +166,5 @@ async def prepare(
         tickets=tuple(specs),
         valid_from=start,
         valid_until=start + timedelta(days=valid_days),
+        timezone=venue.timezone,
     )

@@ -59,6 +59,7 @@ class OrderService:
         writer_thread: bool = False,
         unsafe_inventory: bool = False,
         on_calls: Any = None,
+        on_change: Any = None,
     ) -> None:
         self.engine = engine
         self.reads = reader(engine)
@@ -68,6 +69,7 @@ class OrderService:
         self.stock = Stock()
         self.accounts = AccountService(engine, clock)
         self._on_calls = on_calls
+        self._on_change = on_change  # the flow wall (`hub.wall.stream.WallFeed.touch`)
         self.intake = Intake(
             engine,
             plugins=plugins,
@@ -145,6 +147,8 @@ class OrderService:
         ORDERS.labels(request.channel, "replay" if outcome.replay else (outcome.code or "ok")).inc()
         if outcome.calls and self._on_calls:
             self._on_calls()
+        if self._on_change and outcome.ok and not outcome.replay and request.confirm:
+            self._on_change(None)
         return outcome
 
     @staticmethod
@@ -186,6 +190,8 @@ class OrderService:
         )
         if self._on_calls and (outcome.ok or (if_gone and not outcome.replay)):
             self._on_calls()
+        if self._on_change and outcome.ok:
+            self._on_change(None)
         return outcome
 
     async def cancel(self, order_id: str, *, key: str | None = None) -> Outcome:
@@ -217,6 +223,8 @@ class OrderService:
         outcome = await self.lifecycle.run(op, self.clock.now(), key, fp)
         if self._on_calls and outcome.ok:
             self._on_calls()
+        if self._on_change and outcome.ok:
+            self._on_change(None)
         return outcome
 
     # -- reads -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.contracts import PartnerCall
+from hub.outbox import counts
 from hub.outbox.policy import RetryPolicy, policy_of
 from hub.storage.tables import OutboxRow
 
@@ -141,9 +142,11 @@ class OutboxStore:
             for call in calls
         ]
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(T).on_conflict_do_nothing(index_elements=[C.dedupe_key]).returning(C.id)
-        result = await conn.execute(stmt, rows)
-        return len(result.all())
+        stmt = insert(T).on_conflict_do_nothing(index_elements=[C.dedupe_key])
+        result = await conn.execute(stmt.returning(C.id, C.partner), rows)
+        created = result.all()
+        await counts.apply(conn, counts.moves_of(((r.partner, None) for r in created), PENDING))
+        return len(created)
 
     # -- workers --------------------------------------------------------------------------
     @staticmethod
@@ -165,16 +168,25 @@ class OutboxStore:
         """
         lease_until = now + timedelta(seconds=lease_seconds)
         claim_values = {"state": INFLIGHT, "claimed_by": worker_id, "lease_until": lease_until}
-        due = select(C.id).where(_due(now)).order_by(C.next_attempt_at, C.id).limit(limit)
+        due = (
+            select(C.id, C.partner, C.state)
+            .where(_due(now))
+            .order_by(C.next_attempt_at, C.id)
+            .limit(limit)
+        )
         async with engine.begin() as conn:
+            # PostgreSQL skips rows other workers hold; SQLite's BEGIN IMMEDIATE already
+            # made this transaction the only writer, so what it reads stays due.
             if conn.dialect.name == "postgresql":
-                ids = (await conn.execute(due.with_for_update(skip_locked=True))).scalars().all()
-                if not ids:
-                    return []
-                stmt = update(T).where(C.id.in_(ids))
-            else:
-                stmt = update(T).where(C.id.in_(due.scalar_subquery()))
+                due = due.with_for_update(skip_locked=True)
+            picked = (await conn.execute(due)).all()
+            if not picked:
+                return []
+            stmt = update(T).where(C.id.in_([r.id for r in picked]))
             result = await conn.execute(stmt.values(**claim_values).returning(*_CLAIMED))
+            await counts.apply(
+                conn, counts.moves_of(((r.partner, r.state) for r in picked), INFLIGHT)
+            )
         rows = sorted(result.all(), key=lambda r: (r.next_attempt_at, r.id))
         return [
             ClaimedCall(
@@ -291,6 +303,7 @@ class OutboxStore:
         if ids is not None:
             pick = pick.where(C.id.in_(list(ids)))
         revived = 0
+        moves = counts.Moves()
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update()
@@ -312,6 +325,8 @@ class OutboxStore:
                     )
                 )
                 revived += result.rowcount
+                moves.move(partner, DEAD, PENDING, result.rowcount)
+            await counts.apply(conn, moves)
         return revived
 
     @staticmethod
@@ -342,5 +357,10 @@ async def _settle(
     engine: AsyncEngine, call_id: int, worker_id: str, values: Mapping[str, Any]
 ) -> bool:
     async with engine.begin() as conn:
-        result = await conn.execute(update(T).where(_guard(call_id, worker_id)).values(**values))
-    return result.rowcount == 1
+        result = await conn.execute(
+            update(T).where(_guard(call_id, worker_id)).values(**values).returning(C.partner)
+        )
+        settled = result.all()
+        moves = counts.moves_of(((r.partner, INFLIGHT) for r in settled), str(values["state"]))
+        await counts.apply(conn, moves)
+    return len(settled) == 1

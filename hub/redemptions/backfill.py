@@ -28,6 +28,7 @@ from hub.orders import records
 from hub.orders.intake import new_order_id
 from hub.orders.tickets import new_ticket_id
 from hub.redemptions.uploads import RedemptionIn, RedemptionRecorder, UploadIn
+from hub.wall.counters import FlowDelta
 
 CHANNEL = "paper"
 
@@ -83,6 +84,7 @@ async def backfill(
         )
         tickets.update({str(p): str(t) for p, t in known.all()})
         orders, rows = [], []
+        delta = FlowDelta()
         for paper in body.tickets:
             if paper.paper_no in tickets:
                 continue
@@ -112,7 +114,18 @@ async def backfill(
             rows.append(records.ticket_row(ticket, recorder.ids))
             tickets[paper.paper_no] = ticket.id
             created.append(paper.paper_no)
+            delta.confirmed(
+                venue_id=body.venue_id,
+                channel=CHANNEL,
+                travel_date=body.travel_date,
+                slot="",
+                amount=0,
+                units=ticket.units,
+                at=now,
+                tz=tz,
+            )
         await records.insert_many(conn, orders=orders, tickets=rows)
+        await delta.flush(conn)
     used = [
         RedemptionIn(
             id=f"backfill-{p.paper_no}",

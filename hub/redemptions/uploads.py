@@ -42,6 +42,7 @@ from hub.plugins import HubPlugins
 from hub.redemptions.changes import next_seq
 from hub.storage.sealed import IdNumbers, ticket_row_label
 from hub.storage.tables import FlowCountRow, RedemptionRow
+from hub.wall.counters import FlowDelta
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,10 @@ class RedemptionRecorder:
         ids: IdNumbers,
         tz_of: Callable[[str], Awaitable[ZoneInfo]],
         now: Callable[[], datetime],
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.on_change = on_change  # the flow wall hears of new counts (`hub.wall`)
         self.ids = ids
         self.plugins = plugins
         self.enqueue = enqueue
@@ -131,6 +134,8 @@ class RedemptionRecorder:
             result, calls = await self._record(conn, venue_id, upload, tz)
         if calls and on_calls is not None:
             on_calls()
+        if result.recorded and self.on_change is not None:
+            self.on_change(venue_id)
         self._metrics(venue_id, upload, result)
         return result
 
@@ -157,6 +162,7 @@ class RedemptionRecorder:
         conflicts: dict[str, str] = {}
         counted: list[RedemptionIn] = []
         changed: dict[str, str] = {}
+        delta = FlowDelta()
         for r in counting:
             t = tickets.get(r.ticket_id)
             if t is None:
@@ -171,6 +177,9 @@ class RedemptionRecorder:
             if t["entries_used"] >= t["entries_allowed"]:
                 conflicts[r.id] = "ENTRIES_EXHAUSTED"
                 continue
+            if t["entries_used"] == 0:  # the ticket's holders arrived
+                o = orders[t["order_id"]]
+                delta.slot(venue_id, o.travel_date, o.slot, arrived=int(t["units"] or 1))
             t["entries_used"] += 1
             if t["entries_used"] >= t["entries_allowed"]:
                 t["state"] = TicketState.USED.value
@@ -213,6 +222,9 @@ class RedemptionRecorder:
             )
         calls = await self._orders_and_hooks(conn, venue_id, counted, tickets, orders, received)
         await self._flow(conn, venue_id, new, counted, conflicts, tz)
+        for r in counted:
+            delta.passage(venue_id, r.at, tz, r.gate, entry=r.direction == "in")
+        await delta.flush(conn)  # last: see `hub.wall.counters`
         result = UploadResult(
             recorded=len(new_ids),
             duplicates=len(items) - len(new_ids),

@@ -63,6 +63,8 @@ class VenueRow(SQLModel, table=True):
     # deployment with a secret store sets TICKETHUB_SIGNING_KEYS instead.
     signing_private_key: str = Field(default="", max_length=128)
     signing_public_key: str = Field(default="", max_length=128)
+    # The most visitors the venue may hold at once (the flow wall's gauge); None: not set.
+    max_in_park: int | None = Field(default=None)
 
 
 class ProductRow(SQLModel, table=True):
@@ -491,7 +493,7 @@ class BridgeSeenRow(SQLModel, table=True):
     pending_uploads: int | None = None  # decisions logged, not yet at the hub
 
 
-# Tables kept in their own modules (device health and payment failures; the staff
-# console's accounts, audit and throttle): importing them here puts them in METADATA
-# wherever the schema is used (Alembic, create_all, the schema templates).
-from hub.storage import health_tables, staff_tables  # noqa: E402, F401
+# Tables kept in their own modules (device health and payment failures; the flow wall's
+# counters; the staff console's accounts, audit and throttle): importing them here puts
+# them in METADATA wherever the schema is used (Alembic, create_all, the schema templates).
+from hub.storage import flow_tables, health_tables, staff_tables  # noqa: E402, F401
