@@ -3,8 +3,8 @@
 day (flow_sales), the outbox backlog per partner and state (outbox_count); venue.max_in_park.
 The counters of an existing database are filled from its rows (`hub.wall.recount`).
 
-Revision ID: 0006
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -17,8 +17,8 @@ import sqlmodel
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
