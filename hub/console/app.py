@@ -32,7 +32,7 @@ from hub.config import ConfigError
 from hub.console import i18n
 from hub.console.auth import SAFE_METHODS, STAFF_KEY, SessionRules, csrf_ok, load_staff, to_login
 from hub.console.nav import NavItem
-from hub.console.pages import audit, home, login
+from hub.console.pages import audit, home, login, wall
 from hub.console.roles import DEFAULT_LANGUAGE, LANGUAGES
 from hub.console.staff import StaffService
 from hub.console.throttle import LoginThrottle
@@ -56,7 +56,7 @@ SESSION_INFO = b"tickethub console session cookie"
 
 #: The console's pages, in nav order. Each module has ``routes`` (a `web.RouteTableDef`)
 #: and ``NAV`` (its entries in the layout's navigation, possibly none).
-PAGES: tuple[ModuleType, ...] = (login, home, audit)
+PAGES: tuple[ModuleType, ...] = (login, home, wall, audit)
 
 
 def session_key(settings: Settings) -> bytes:
