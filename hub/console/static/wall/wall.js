@@ -52,32 +52,28 @@
   function gauge(s) {
     const now = s.in_park.now, max = s.in_park.maximum;
     const top = max || Math.max(100, Math.ceil((now * 1.25) / 100) * 100);
+    const level = !max ? C.accent : s.in_park.percent >= 90 ? C.bad : s.in_park.percent >= 70 ? C.warn : C.ok;
+    // a thick arc, no needle or small labels: the number above it is what is read
     chart("chart-gauge").setOption({
       ...base,
       series: [{
-        type: "gauge", min: 0, max: top, startAngle: 205, endAngle: -25, radius: "96%", center: ["50%", "58%"],
-        splitNumber: 4,
-        axisLine: { lineStyle: { width: 26, color: max ? [[0.7, C.ok], [0.9, C.warn], [1, C.bad]] : [[1, C.accent]] } },
-        progress: { show: false },
-        pointer: { width: 8, length: "62%", itemStyle: { color: "#fff" } },
-        axisTick: { show: false }, splitLine: { length: 10, lineStyle: { color: C.bg, width: 2 } },
-        axisLabel: { color: C.muted, fontSize: 16, distance: 32 },
-        anchor: { show: true, size: 18, itemStyle: { color: "#fff" } },
-        title: { show: true, offsetCenter: [0, "38%"], color: C.muted, fontSize: 22 },
-        detail: {
-          offsetCenter: [0, "70%"], fontSize: 30, color: C.fg,
-          formatter: () => (max ? `${s.in_park.percent}%` : L.no_maximum),
-        },
-        data: [{ value: now, name: max ? `${L.maximum} ${num(max)}` : "" }],
+        type: "gauge", min: 0, max: top, startAngle: 200, endAngle: -20, radius: "118%", center: ["50%", "62%"],
+        axisLine: { roundCap: true, lineStyle: { width: 34, color: [[1, "#22324f"]] } },
+        progress: { show: true, roundCap: true, width: 34, itemStyle: { color: level } },
+        pointer: { show: false }, axisTick: { show: false }, splitLine: { show: false }, axisLabel: { show: false },
+        anchor: { show: false }, title: { show: false },
+        detail: { show: false },
+        data: [{ value: Math.min(now, top) }],
       }],
     });
     text("in-park-now", num(now));
     text("in-park-max", max ? num(max) : "—");
+    text("in-park-percent", max ? `${s.in_park.percent}%` : L.no_maximum);
+    document.getElementById("in-park-percent").style.color = level;
     text("entries-today", num(s.in_park.entries));
     text("exits-today", num(s.in_park.exits));
     text("denied-today", num(s.in_park.denied));
-    const big = document.getElementById("in-park-now");
-    big.style.color = s.in_park.percent >= 90 ? C.bad : s.in_park.percent >= 70 ? C.warn : "#fff";
+    document.getElementById("in-park-now").style.color = level === C.accent || level === C.ok ? "#fff" : level;
   }
 
   function curve(s) {
@@ -116,7 +112,8 @@
       ...base,
       legend: { ...legend, data: series.filter((x) => x.stack === "in").map((x) => x.name) },
       xAxis: { type: "category", data: minutes.map(hhmm), axisLabel: axisText, axisLine: { lineStyle: { color: C.line } } },
-      yAxis: { type: "value", axisLabel: { ...axisText, formatter: (v) => String(Math.abs(v)) }, splitLine: { lineStyle: { color: C.line } } },
+      yAxis: { type: "value", name: `▲${L.entries} ▼${L.exits}`, nameTextStyle: { ...axisText, align: "left" },
+        minInterval: 1, axisLabel: { ...axisText, formatter: (v) => String(Math.abs(v)) }, splitLine: { lineStyle: { color: C.line } } },
       series,
     }, { replaceMerge: ["series"] });
 
