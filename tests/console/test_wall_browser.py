@@ -15,41 +15,67 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from hardware_bridge.runtime import Bridge
 from hub.api.app import HUB, create_app
 from hub.clock import FixedClock
 from hub.console.staff import StaffService
+from hub.contracts import DeviceConfig, DeviceError
 from hub.domain import OrderLine, OrderRequest
+from hub.domain.gate import Direction, Medium, Scan
 from hub.testing.databases import SchemaTemplates
+from tests.bridge.conftest import AT, TOKEN, LoopDriver, bridge_settings
 from tests.console.kit import PASSWORD, seed_staff
 from tests.support import ADMIN, TOMORROW, order, put, seed, settings
-from tests.wall.test_wall_counters import AT, scan, upload
 
 UPDATE_MS = 10_000  # bound of each wait for the page (a scan shows within ~1 s)
 START = AT - timedelta(hours=2)  # 08:00 at the venue on the travel day: sales open
 
 
+class CheckingLoop(LoopDriver):
+    """The tests' loop driver that can also be asked whether a device is there
+    (`hub.contracts.CheckingDriver`), so a silent one shows offline."""
+
+    async def check(self, device: DeviceConfig) -> None:
+        if device.address not in self.units:
+            raise DeviceError(f"no answer from {device.address}")
+
+
 @dataclass
 class WallScene:
     url: str  # http://127.0.0.1:PORT/console/wall
-    client: TestClient  # the same hub, for the admin and bridge APIs
+    client: TestClient  # the same hub, for the admin API
     clock: FixedClock
-    tickets: list[str]  # sold, not yet scanned
+    bridge: Bridge  # a real bridge synced to the hub over HTTP (tests sync by hand)
+    bridge_clock: FixedClock
+    credentials: list[str]  # QR codes of sold tickets not yet scanned (09:00-11:00)
+
+    async def scan(self, qr: str, gate: str = "north", direction: Direction = Direction.IN) -> None:
+        """A scan at the bridge's device of ``gate`` (decided and logged there)."""
+        decision = await self.bridge.host.decide(
+            Scan(device_id=f"{gate}-1", gate=gate, medium=Medium.QR, value=qr, direction=direction)
+        )
+        assert decision.allow, decision
+
+    async def sync(self) -> None:
+        """The bridge's sync round: its logged scans go up to the hub."""
+        await self.bridge.link.sync_once()
 
 
 @pytest.fixture
 async def wall_scene(tmp_path: Path, schema_templates: SchemaTemplates) -> AsyncIterator[WallScene]:
     """A hub on port 0 (SQLite) with the seeded staff, a venue with a maximum, a morning's
-    sales on three channels, scans at three gates since 08:40, a bridge's devices and an
-    open in-park alert."""
+    sales on three channels, a real bridge with three gates' devices (east's not
+    answering) whose scans since 09:00 are synced, and an open in-park alert."""
     db_url = await schema_templates.sqlite_url(tmp_path / "wall.db")
     clock = FixedClock(START)
     app = create_app(
         settings(
             db_url,
-            bridge_tokens={"v1": "bridge-v1"},
+            bridge_tokens={"v1": TOKEN},
             wall_poll_seconds=0.2,
             wall_min_interval_seconds=0.1,
             alert_eval_seconds=0,
@@ -58,16 +84,19 @@ async def wall_scene(tmp_path: Path, schema_templates: SchemaTemplates) -> Async
     )
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
+    http = aiohttp.ClientSession()
+    bridge: Bridge | None = None
     try:
         hub = app[HUB]
         await seed_staff(StaffService(hub.engine, clock))
         await seed(client, capacity=400)
         await put(client, "/api/admin/venues/v1", {"name": "黄山风景区", "max_in_park": 120})
-        tickets: list[str] = []
+        morning: list[str] = []  # QR codes of the 09:00-11:00 slot
         for key, quantity, slot in (("a", 40, "09:00-11:00"), ("b", 30, "13:00-15:00")):
             status, body = await order(client, key, quantity=quantity, slot=slot, confirm=True)
             assert status == 201, body
-            tickets += [t["id"] for t in body["order"]["tickets"]]
+            if slot == "09:00-11:00":
+                morning += [t["credential"] for t in body["order"]["tickets"]]
         for channel, key, quantity in (("kiosk", "k1", 12), ("meituan", "m1", 25)):
             placed = await hub.orders.place(
                 OrderRequest(
@@ -80,53 +109,39 @@ async def wall_scene(tmp_path: Path, schema_templates: SchemaTemplates) -> Async
                 )
             )
             assert placed.ok, placed.body
-            tickets += [t["id"] for t in placed.body["order"]["tickets"]]
-        gates = ("north", "south", "east")
-        scans = [
-            scan(f"m{i}", t, START + timedelta(minutes=40 + 2 * i), gate=gates[i % 3])
-            for i, t in enumerate(tickets[:36])
-        ]
-        scans += [
-            scan(f"x{i}", t, START + timedelta(minutes=100 + 3 * i), gate="south", direction="out")
-            for i, t in enumerate(tickets[:5])
-        ]
-        await upload(client, scans)
-        clock.set(AT)
-        resp = await client.post(
-            "/api/bridge/venues/v1/heartbeat",
-            json={
-                "bridge": "b1",
-                "at": AT.isoformat(),
-                "devices": [
-                    {
-                        "id": "north-1",
-                        "gate": "north",
-                        "online": True,
-                        "last_seen": (AT - timedelta(seconds=2)).isoformat(),
-                        "event_lag_s": 0.4,
-                        "list_version": "2026112301",
-                    },
-                    {
-                        "id": "south-1",
-                        "gate": "south",
-                        "online": True,
-                        "last_seen": (AT - timedelta(seconds=5)).isoformat(),
-                        "event_lag_s": 1.2,
-                        "list_version": "2026112301",
-                    },
-                    {
-                        "id": "east-1",
-                        "gate": "east",
-                        "online": False,
-                        "last_seen": (AT - timedelta(minutes=4)).isoformat(),
-                        "list_version": "2026112300",
-                        "last_error": "no answer",
-                    },
-                ],
-            },
-            headers={"Authorization": "Bearer bridge-v1"},
+            morning += [t["credential"] for t in placed.body["order"]["tickets"]]
+
+        bridge_clock = FixedClock(AT - timedelta(hours=1))  # 09:00 at the venue
+        loop = CheckingLoop({"10.0.0.5": "N-1", "10.0.0.6": "S-1", "10.0.0.7": "E-1"})
+        bridge = Bridge(
+            bridge_settings(str(client.make_url("")), tmp_path / "bridge.db"),
+            http,
+            clock=bridge_clock,
+            drivers={"loop": loop},
         )
-        assert resp.status == 200, await resp.text()
+        await bridge.start_drivers()
+        await bridge.start(sync=False)  # synced by hand below
+        await bridge.link.pull_config()
+        await bridge.link.sync_once()
+        for gate, address in (("north", "10.0.0.5"), ("south", "10.0.0.6"), ("east", "10.0.0.7")):
+            await bridge.host.add_device("loop", device_id=f"{gate}-1", address=address, gate=gate)
+        clock.set(AT)
+        scene = WallScene(
+            str(client.make_url("/console/wall")), client, clock, bridge, bridge_clock, []
+        )
+        gates = ("north", "south", "east")
+        for i, qr in enumerate(morning[:36]):
+            bridge_clock.set(AT - timedelta(minutes=59 - int(i * 1.5)))
+            await scene.scan(qr, gate=gates[i % 3])
+        for i, qr in enumerate(morning[:5]):
+            bridge_clock.set(AT - timedelta(minutes=18 - 3 * i))
+            await scene.scan(qr, gate="south", direction=Direction.OUT)
+        bridge_clock.set(AT)
+        del loop.units["10.0.0.7"]  # east's controller stops answering
+        bridge_clock.advance(seconds=bridge.settings.device_check_seconds)
+        await scene.sync()
+        scene.credentials = morning[36:]
+
         rule = {
             "name": "在园超过四分之一",
             "kind": "in_park_percent",
@@ -137,8 +152,12 @@ async def wall_scene(tmp_path: Path, schema_templates: SchemaTemplates) -> Async
         resp = await client.post("/api/admin/alerts/rules", json=rule, headers=ADMIN)
         assert resp.status == 201, await resp.text()
         assert [m.transition for m in await hub.alerts.evaluate_now()] == ["opened"]
-        yield WallScene(str(client.make_url("/console/wall")), client, clock, tickets[36:])
+        yield scene
     finally:
+        if bridge is not None:
+            await bridge.stop()
+            bridge.close()
+        await http.close()
         await client.close()
 
 
@@ -181,11 +200,13 @@ async def test_synced_scans_change_the_open_wall(
     assert await page.text_content(north) == "0"  # nothing at 10:00 yet
     await page.evaluate("window.notReloaded = true")
 
-    tickets = wall_scene.tickets
-    await upload(wall_scene.client, [scan("live-1", tickets[0], AT)])
+    codes = wall_scene.credentials
+    await wall_scene.scan(codes[0])
+    await wall_scene.sync()
     await until_text(page, "#in-park-now", "32")
     await until_text(page, north, "1")
-    await upload(wall_scene.client, [scan("live-2", tickets[1], AT + timedelta(seconds=30))])
+    await wall_scene.scan(codes[1])
+    await wall_scene.sync()
     await until_text(page, north, "2")
     assert await page.text_content("#in-park-now") == "33"
     assert await page.evaluate("window.notReloaded === true")  # updated in place
@@ -203,14 +224,15 @@ async def test_synced_scans_change_the_open_wall(
 
 
 async def test_bench_scan_to_wall(browser: Any, wall_scene: WallScene) -> None:
-    """Time from a synced scan (the bridge's upload sent) to the open page showing it,
+    """Time from a scan's sync (the bridge's sync round starts) to the open page showing it,
     per scan; printed as JSON (run with -s), not asserted: shared CI machines vary."""
     page = await open_wall(browser, wall_scene)
     samples: list[float] = []
     start = int(await page.text_content("#in-park-now") or "0")
-    for i, ticket in enumerate(wall_scene.tickets[:10]):
+    for i, qr in enumerate(wall_scene.credentials[:10]):
+        await wall_scene.scan(qr, gate="south")
         sent = time.time() * 1000
-        await upload(wall_scene.client, [scan(f"b{i}", ticket, AT + timedelta(seconds=i))])
+        await wall_scene.sync()
         await until_text(page, "#in-park-now", str(start + i + 1))
         shown = await page.evaluate("window.tickethubWall.appliedAt")
         samples.append(shown - sent)

@@ -11,7 +11,6 @@ refresh: fifty open walls cost one snapshot per change.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -102,15 +101,11 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
     venue_id = chosen(request, await venues(request))
     if venue_id is None:
         raise web.HTTPNotFound()
-    streams = console_of(request).streams
-    task = asyncio.current_task()
-    assert task is not None
-    streams.add(task)  # cancelled with the console's other streams when the hub stops
+    # not in the console's `streams` (cancelled at shutdown): the wall's feed ends its
+    # streams itself when the hub stops (`WallFeed.close`), and cleanly
     try:
         return await stream_wall(request, hub_of(request), venue_id)
     except ApiError as e:  # the venue went, or the hub is stopping: no API JSON here
         if e.status == 404:
             raise web.HTTPNotFound() from None
         raise web.HTTPServiceUnavailable(reason=e.code) from None
-    finally:
-        streams.discard(task)
