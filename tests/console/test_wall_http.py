@@ -89,3 +89,20 @@ async def test_a_synced_scan_reaches_the_consoles_stream(aiohttp_client: Any, db
                 break
     assert wall["gates"][0]["gate"] == "north" and wall["gates"][0]["buckets"][0]["entries"] == 1
     resp.close()
+
+
+async def test_the_wall_in_english(aiohttp_client: Any, db_url: str) -> None:
+    """Chinese first; a person who chose English gets the wall's words in English, the
+    script's labels included."""
+    client = await wall_hub(aiohttp_client, db_url, FixedClock(T0))
+    token = await signed_in(client, "watch")
+    resp = await client.post(
+        "/console/language",
+        data={"language": "en", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert resp.status in (302, 303)
+    html = await (await client.get("/console/wall")).text()
+    assert "In park now" in html and "当前在园人数" not in html
+    m = re.search(r'<script type="application/json" id="wall-labels">(.*?)</script>', html, re.S)
+    assert m and json.loads(m.group(1))["not_arrived"] == "Not yet arrived"
