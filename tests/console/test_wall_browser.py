@@ -217,6 +217,7 @@ async def test_synced_scans_change_the_open_wall(
     assert gates == 2  # the chart's last 5-minute bucket, too
     assert await page.text_content("#devices tr[data-device=east-1] td:nth-child(3)") == "离线"
     assert await page.text_content("#sales tr[data-channel=meituan] td:nth-child(2)") == "25"
+    assert await page.text_content("#devices-summary") == "3 台中 1 台离线"
     assert page.errors == []
     assert not requested  # the updates came over the open stream, nothing was reloaded
     await page.screenshot(path=str(artifacts / "wall.png"))

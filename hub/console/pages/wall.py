@@ -55,6 +55,8 @@ LABELS = {
     "reconnecting": N_("Reconnecting…"),
     "yuan": N_("yuan"),
     "total": N_("Total"),
+    "devices_offline": N_("%(off)s of %(all)s offline"),
+    "devices_online": N_("all %(all)s online"),
 }
 
 

@@ -229,6 +229,10 @@
       rows.push(tr);
     }
     fill("#devices", rows);
+    const off = devs.filter((d) => d.online === false).length;
+    const summary = document.getElementById("devices-summary");
+    summary.textContent = devs.length ? fmt(off ? L.devices_offline : L.devices_online, { off, all: devs.length }) : "";
+    summary.dataset.level = off ? "bad" : "ok";
   }
 
   function clock() {
