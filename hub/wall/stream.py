@@ -88,10 +88,12 @@ class _Watch:
 
     async def run(self) -> None:
         poll, rest = self.feed.poll_seconds, self.feed.min_interval
+        clock = asyncio.get_running_loop().time
+        due = clock() + poll  # the next version check, counted from the last one
         while True:
             kicked = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.kick.wait(), poll)
+                await asyncio.wait_for(self.kick.wait(), max(0.0, due - clock()))
                 kicked = True
             self.kick.clear()
             published = False
@@ -101,6 +103,7 @@ class _Watch:
                 pass  # the streams already got their answer; the venue may come later
             except Exception:
                 log.exception("flow wall of %s: snapshot failed; retrying", self.venue_id)
+            due = clock() + poll
             if published and rest:
                 await asyncio.sleep(rest)  # what happens meanwhile goes in the next one
 
