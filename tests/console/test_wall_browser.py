@@ -91,6 +91,7 @@ async def wall_scene(tmp_path: Path, schema_templates: SchemaTemplates) -> Async
         await seed_staff(StaffService(hub.engine, clock))
         await seed(client, capacity=400)
         await put(client, "/api/admin/venues/v1", {"name": "黄山风景区", "max_in_park": 120})
+        await put(client, "/api/admin/venues/v2", {"name": "西湖景区"})
         morning: list[str] = []  # QR codes of the 09:00-11:00 slot
         for key, quantity, slot in (("a", 40, "09:00-11:00"), ("b", 30, "13:00-15:00")):
             status, body = await order(client, key, quantity=quantity, slot=slot, confirm=True)
@@ -221,6 +222,13 @@ async def test_synced_scans_change_the_open_wall(
     assert page.errors == []
     assert not requested  # the updates came over the open stream, nothing was reloaded
     await page.screenshot(path=str(artifacts / "wall.png"))
+
+    await page.select_option("#venue-picker", "v2")  # the picker opens the other venue's wall
+    await page.wait_for_url("**/console/wall?venue=v2")
+    await page.wait_for_selector("#wall-live[data-state=live]", timeout=UPDATE_MS)
+    assert await page.text_content("#wall-title") == "客流大屏 · 西湖景区"
+    assert await page.text_content("#in-park-now") == "0"
+    assert await page.text_content("#in-park-percent") == "未设最大承载量"
     await page.close()
 
 
