@@ -41,6 +41,7 @@ from hub.stockpush.lane import deliverer as stock_deliverer
 from hub.stockpush.service import StockPushService
 from hub.storage import migrate
 from hub.storage.db import create_engine
+from hub.wall import devices as wall_devices
 from hub.wall.stream import WallFeed
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def create_app(
                     clock.now,
                     poll_seconds=settings.wall_poll_seconds,
                     min_interval=settings.wall_min_interval_seconds,
+                    devices=wall_devices.reported(clock.now),
                 )
                 destinations = build_destinations(
                     settings.alert_destinations, plugins.alert_sinks, http, clock

@@ -32,7 +32,7 @@ from hub.config import ConfigError
 from hub.console import i18n
 from hub.console.auth import SAFE_METHODS, STAFF_KEY, SessionRules, csrf_ok, load_staff, to_login
 from hub.console.nav import NavItem
-from hub.console.pages import alert_rules, alerts, audit, home, login
+from hub.console.pages import alert_rules, alerts, audit, home, login, wall
 from hub.console.pages import conflicts as conflict_pages
 from hub.console.pages import devices as device_pages
 from hub.console.pages import orders as order_pages
@@ -60,7 +60,7 @@ SESSION_INFO = b"tickethub console session cookie"
 
 #: The console's pages, in nav order. Each module has ``routes`` (a `web.RouteTableDef`)
 #: and ``NAV`` (its entries in the layout's navigation, possibly none).
-PAGES: tuple[ModuleType, ...] = (login, home, alerts, alert_rules, audit)
+PAGES: tuple[ModuleType, ...] = (login, home, wall, alerts, alert_rules, audit)
 PAGES += (order_pages, outbox_pages, conflict_pages, device_pages)  # operations pages
 
 

@@ -1,6 +1,6 @@
 """The flow wall's counters recounted from the rows they count.
 
-Used twice: migration 0006 fills the counters of an existing database from its orders,
+Used twice: migration 0010 fills the counters of an existing database from its orders,
 tickets, redemptions and partner calls; the tests compare the counters the writes kept
 with this recount after a mixed sequence. It reads whole tables, so it is for those two
 and never for a page.

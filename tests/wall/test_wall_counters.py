@@ -260,15 +260,15 @@ async def test_the_wall_shows_the_counters(aiohttp_client: Any, db_url: str) -> 
 async def test_the_migration_fills_the_counters_of_existing_rows(
     aiohttp_client: Any, db_url: str
 ) -> None:
-    """A database that had orders, scans and partner calls before 0006: upgrading fills
-    the counters from them (downgraded below 0006 and upgraded again here)."""
+    """A database that had orders, scans and partner calls before 0010: upgrading fills
+    the counters from them (downgraded below 0010 and upgraded again here)."""
     clock = FixedClock(T0)
     client = await wall_client(aiohttp_client, db_url, clock)
     await mixed_day(client, clock)
     engine = hub_of(client).engine
     async with reader(engine).connect() as conn:
         kept = await recount.counters(conn)
-    await migrate.downgrade(engine, "0004")
+    await migrate.downgrade(engine, "0009")
     await migrate.upgrade(engine)
     async with reader(engine).connect() as conn:
         assert await recount.counters(conn) == kept
