@@ -9,8 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.admin import DateRange
+from hub.api.bridge import _hub as bridge_hub
+from hub.api.bridge import bridge_auth
 from hub.api.staff import staff_hub
 from hub.inventory import daycap
+from hub.redemptions import ceiling
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import query_day, read_model
 from hub.sdk.web.routing import ApiRoutes
@@ -44,6 +47,8 @@ class DayCapsOut(BaseModel):
 
 
 def add_routes(routes: ApiRoutes) -> None:
+    add_ceiling_routes(routes)
+
     @routes.put(
         "/api/admin/venues/{venue_id}/day-cap",
         summary="Set the whole-day cap of a venue (or one of its products) over a date range",
@@ -97,3 +102,80 @@ def add_routes(routes: ApiRoutes) -> None:
                 "caps": sorted(caps.values(), key=lambda c: c["pool"]),
             }
         )
+
+
+class InParkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0, le=10_000_000, description="visitors inside now, as staff counted")
+
+
+class InParkOut(BaseModel):
+    venue_id: str
+    date: date
+    in_park: int
+    max_in_park: int | None = None
+
+
+class CeilingAsk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bridge: str = Field(min_length=1, max_length=64)
+
+
+class CeilingOut(BaseModel):
+    max_in_park: int | None
+    in_park: int
+    share: int | None = Field(description="entries this bridge may admit net of its exits")
+    date: date
+
+
+def add_ceiling_routes(routes: ApiRoutes) -> None:
+    @routes.put(
+        "/api/admin/venues/{venue_id}/in-park",
+        summary="Correct the in-park count (the bridges take it at their next sync)",
+        tag="admin",
+        body=InParkIn,
+        auth="admin",
+        responses={200: "set", 404: "unknown venue"},
+        response=InParkOut,
+    )
+    async def put_in_park(request: web.Request) -> web.Response:
+        hub = staff_hub(request)
+        venue_id = request.match_info["venue_id"]
+        body = await read_model(request, InParkIn)
+        if await hub.catalog.venue(venue_id) is None:
+            raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
+        now = hub.clock.now()
+        day = now.astimezone(await hub.catalog.tz(venue_id)).date()
+        async with hub.engine.begin() as conn:
+            await ceiling.set_count(conn, venue_id, day, body.count, now)
+            got = await ceiling.shares(conn, venue_id, day, "", now)
+        return web.json_response(
+            {
+                "venue_id": venue_id,
+                "date": day.isoformat(),
+                "in_park": got["in_park"],
+                "max_in_park": got["max_in_park"],
+            }
+        )
+
+    @routes.post(
+        "/api/bridge/venues/{venue_id}/ceiling",
+        summary="The in-park ceiling for one bridge: the count and its granted share of the room",
+        tag="bridge",
+        auth="bridge",
+        body=CeilingAsk,
+        responses={200: "the ceiling", 401: "wrong token", 404: "unknown venue"},
+        response=CeilingOut,
+    )
+    async def post_ceiling(request: web.Request) -> web.Response:
+        venue_id = request.match_info["venue_id"]
+        bridge_auth(request, venue_id)
+        hub = bridge_hub(request)
+        body = await read_model(request, CeilingAsk)
+        if await hub.catalog.venue(venue_id) is None:
+            raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
+        now = hub.clock.now()
+        day = now.astimezone(await hub.catalog.tz(venue_id)).date()
+        async with hub.engine.begin() as conn:
+            got = await ceiling.shares(conn, venue_id, day, body.bridge, now)
+        return web.json_response({**got, "date": day.isoformat()})
