@@ -8,7 +8,7 @@ from datetime import date
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.admin import DateRange
+from hub.api.admin import DateRange, DayCapOut
 from hub.api.bridge import _hub as bridge_hub
 from hub.api.bridge import bridge_auth
 from hub.api.staff import staff_hub
@@ -30,14 +30,6 @@ class DayCapIn(DateRange):
 
 class DayCapSet(BaseModel):
     days: int = Field(description="days written")
-
-
-class DayCapOut(BaseModel):
-    pool: str = Field(description="~venue:<id> or ~product:<id>")
-    capacity: int
-    held: int
-    sold: int
-    available: int
 
 
 class DayCapsOut(BaseModel):

@@ -69,6 +69,9 @@ async def test_concurrent_orders_across_slots_and_channels_never_pass_the_cap(
     cap = (await caps(client))[daycap.venue_cap_pool("v1")]
     assert cap["held"] + cap["sold"] == accepted == 15
     assert cap["available"] == 0
+    # the day's inventory view shows the cap beside the slots
+    view = await client.get(f"/api/admin/inventory?pool=main&date={TOMORROW}", headers=ADMIN)
+    assert [c["available"] for c in (await view.json())["day_caps"]] == [0]
 
 
 async def test_the_control_without_the_lock_oversells_the_cap(db_url: str) -> None:
