@@ -297,3 +297,27 @@ def remove(
             _call("DELETE", _url(url) + f"/admin/devices/{device_id}", _admin_token(token))
         )
     )
+
+
+@bridge_app.command("count")
+def count(
+    set_: Annotated[
+        int | None,
+        typer.Option("--set", min=0, help="visitors inside now, as staff counted them"),
+    ] = None,
+    db: Annotated[str | None, typer.Option(help="overrides TICKETHUB_BRIDGE_DB_PATH")] = None,
+) -> None:
+    """The in-park ceiling at this bridge (`hardware_bridge.ceiling`): show it, or correct
+    the count with ``--set N`` (until the hub's next answer; the venue-wide correction is
+    ``PUT /api/admin/venues/{id}/in-park``). Works on the store, so also while the hub and
+    the bridge's own web room are down."""
+    from hardware_bridge.ceiling import Ceiling
+    from hardware_bridge.store import BridgeStore
+
+    store = BridgeStore(_store_path(db))
+    try:
+        ceiling = Ceiling(store)
+        state = ceiling.set_count(set_) if set_ is not None else ceiling.status()
+    finally:
+        store.close()
+    typer.echo(json.dumps(state, indent=2, ensure_ascii=False))

@@ -23,6 +23,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hardware_bridge.ceiling import Ceiling
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.domain import Product, Ticket, TicketState
 from hub.domain.catalog import SlotInfo
@@ -78,6 +79,7 @@ class Decider:
         self.bridge_id = bridge_id
         self.view: VenueView | None = None
         self._empty_rules = engine.compile({})
+        self.ceiling = Ceiling(store)  # the in-park safety limit (`hardware_bridge.ceiling`)
 
     def new_id(self) -> str:
         return f"{self.bridge_id}-{uuid.uuid4().hex}"
@@ -103,6 +105,8 @@ class Decider:
                 ticket_id = found.ticket.id
                 if denial is None:
                     denial = self._check(found, scan, now)
+        if denial is None and found is not None and scan.direction is Direction.IN:
+            denial = self.ceiling.check()  # after the ticket: a bad ticket says so first
         allow = denial is None
         day = self.day(now)
         counted = allow and bool(ticket_id) and scan.direction is Direction.IN

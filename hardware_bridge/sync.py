@@ -32,6 +32,7 @@ from typing import Any
 
 import aiohttp
 
+from hardware_bridge.ceiling import Ceiling
 from hardware_bridge.faces import Dropped, FaceCache
 from hardware_bridge.links import Links
 from hardware_bridge.store import BridgeStore
@@ -106,6 +107,7 @@ class HubLink:
         self.health = health  # what heartbeats and rounds report (`hardware_bridge.health`)
         self.on_round = on_round  # the duration of each successful round (the metrics)
         self.store = store
+        self.ceiling = Ceiling(store)
         self.http = http
         self.clock = clock
         urls = [hub_url] if isinstance(hub_url, str) else list(hub_url)
@@ -268,6 +270,19 @@ class HubLink:
             self.on_config(config)
         return config
 
+    async def pull_ceiling(self) -> None:
+        """The in-park count and this bridge's share (`hardware_bridge.ceiling`), asked
+        right after the upload so the hub's count holds every row up to ``n``. A hub
+        without the route (404) leaves the last share in place."""
+        n = self.ceiling.synced_upto()
+        try:
+            answer = await self._call("POST", "/ceiling", json={"bridge": self.bridge_id})
+        except HubRefused as exc:
+            if exc.status == 404:
+                return
+            raise
+        self.ceiling.from_hub(answer, n)
+
     async def pull_changes(self) -> int:
         """Every change after the stored cursor, page by page; returns tickets received."""
         total = 0
@@ -370,6 +385,7 @@ class HubLink:
             if not self.store.meta("config"):
                 await self.pull_config()
             await self.push_log()
+            await self.pull_ceiling()
             await self.pull_changes()
             await self.pull_faces()
         except HubUnavailable as exc:

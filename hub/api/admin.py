@@ -17,6 +17,7 @@ from hub.api.staff import staff_hub
 from hub.catalog.service import new_venue_keys
 from hub.domain import Product, Venue
 from hub.inventory import admin as inventory
+from hub.inventory import daycap
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import query_day, read_json, read_model
 from hub.sdk.web.routing import ApiRoutes, Body
@@ -104,10 +105,21 @@ class CellOut(BaseModel):
     fallback: bool
 
 
+class DayCapOut(BaseModel):
+    pool: str = Field(description="~venue:<id> or ~product:<id> (`hub.inventory.daycap`)")
+    capacity: int
+    held: int
+    sold: int
+    available: int
+
+
 class InventoryOut(BaseModel):
     pool: str
     date: date
     cells: list[CellOut]
+    day_caps: list[DayCapOut] = Field(
+        default=[], description="the whole-day caps bounding this pool's slots that day"
+    )
 
 
 class AuditSlotOut(BaseModel):
@@ -327,7 +339,29 @@ def add_routes(routes: ApiRoutes) -> None:
         response=InventoryOut,
     )
     async def get_inventory(request: web.Request) -> web.Response:
-        return await _pool_day_report(request, "cells", inventory.list_cells)
+        hub = staff_hub(request)
+        day = query_day(request)
+        pool = request.query.get("pool", "")
+        async with reader(hub.engine).connect() as conn:
+            cells = await inventory.list_cells(conn, pool, day)
+            caps = await daycap.caps_of_day(
+                conn,
+                [daycap.venue_cap_pool(v) for v in await inventory.venues_of_pool(conn, pool)]
+                + [
+                    daycap.product_cap_pool(p.id)
+                    for p in await hub.catalog.products()
+                    if p.pool == pool
+                ],
+                day,
+            )
+        return web.json_response(
+            {
+                "pool": pool,
+                "date": day.isoformat(),
+                "cells": cells,
+                "day_caps": sorted(caps.values(), key=lambda c: c["pool"]),
+            }
+        )
 
     @routes.get(
         "/api/admin/audit",

@@ -55,6 +55,7 @@ class DenialCode(StrEnum):
     OUTSIDE_ENTRY_WINDOW = "OUTSIDE_ENTRY_WINDOW"
     ENTRIES_PER_DAY_EXCEEDED = "ENTRIES_PER_DAY_EXCEEDED"
     ENTRIES_EXHAUSTED = "ENTRIES_EXHAUSTED"
+    PARK_FULL = "PARK_FULL"  # the in-park ceiling (safety limit) is reached
 
 
 @dataclass(frozen=True, slots=True)

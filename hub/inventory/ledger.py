@@ -7,6 +7,10 @@ in memory, first come first served, and writes one guarded delta per cell. That 
 same guarantee as one conditional update per order (nobody can change the counts between
 read and write), at a cost per batch instead of per order.
 
+The whole-day cap (`hub.inventory.daycap`) is one more cell of the batch: loaded and
+locked in the same sorted statement as the slots (slot ``""``), taken after the slot's
+needs in `take` (all or none), written by the same guarded delta.
+
 ``unsafe=True`` reads without the lock and writes absolute values: the naive read-then-
 write that loses updates when two processes interleave. It exists only for the control
 test that proves the concurrency tests would catch an oversell.
@@ -68,6 +72,8 @@ class BatchLedger:
         self.unsafe = unsafe
         self._cells: dict[Cell, _Count] = {}
         self._by_id: dict[int, _Count] = {}
+        self.capped = False
+        """The last `take` was refused by a whole-day cap (not by its slot)."""
 
     async def load(self, conn: AsyncConnection, slots: Iterable[tuple[str, date, str]]) -> None:
         keys = sorted(set(slots))
@@ -90,10 +96,24 @@ class BatchLedger:
             await asyncio.sleep(UNSAFE_WINDOW_SECONDS)
 
     def take(
-        self, needs: Sequence[Need], *, day: date, slot: str, buckets: Sequence[str], sell: bool
+        self,
+        needs: Sequence[Need],
+        *,
+        day: date,
+        slot: str,
+        buckets: Sequence[str],
+        sell: bool,
+        caps: Sequence[Need] = (),
     ) -> list[Taken] | None:
-        """Every need or none, each from the first bucket that has room."""
+        """Every need or none, each from the first bucket that has room; then every cap
+        cell of the day that exists (`capped` tells the two refusals apart)."""
         taken: list[Taken] = []
+        self.capped = False
+        for cap in caps:
+            count = self._cells.get((cap.pool, day, "", ""))
+            if count is not None and count.free < cap.quantity:
+                self.capped = True
+                return None
         for need in needs:
             for bucket in buckets:
                 count = self._cells.get((need.pool, day, slot, bucket))
@@ -107,7 +127,20 @@ class BatchLedger:
             else:
                 self.give_back(taken, sold=sell)
                 return None
+        for cap in caps:
+            count = self._cells.get((cap.pool, day, "", ""))
+            if count is not None:  # room checked above: the caps are not the slots' cells
+                if sell:
+                    count.d_sold += cap.quantity
+                else:
+                    count.d_held += cap.quantity
+                taken.append(Taken(count.id, cap.quantity))
         return taken
+
+    def cap_left(self, caps: Sequence[Need], day: date) -> int | None:
+        """The least free of the day's caps among ``caps`` (None: none is set)."""
+        free = [c.free for n in caps if (c := self._cells.get((n.pool, day, "", ""))) is not None]
+        return max(0, min(free)) if free else None
 
     def give_back(self, taken: Iterable[Taken], *, sold: bool) -> None:
         for t in taken:

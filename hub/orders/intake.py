@@ -108,7 +108,8 @@ class Intake:
         ledger = BatchLedger(unsafe=self.unsafe)
         await ledger.load(
             conn,
-            [(n.pool, p.request.travel_date, p.request.slot) for p in live if p for n in p.needs],
+            [(n.pool, p.request.travel_date, p.request.slot) for p in live if p for n in p.needs]
+            + [(c.pool, p.request.travel_date, "") for p in live if p for c in p.caps],
         )
         await claim_store.lock_counters(
             conn,
@@ -162,7 +163,12 @@ class Intake:
     ) -> Outcome:
         req = p.request
         taken = ledger.take(
-            p.needs, day=req.travel_date, slot=req.slot, buckets=p.buckets, sell=req.confirm
+            p.needs,
+            day=req.travel_date,
+            slot=req.slot,
+            buckets=p.buckets,
+            sell=req.confirm,
+            caps=p.caps,
         )
         if taken is None:
             return self._sold_out(ledger, p)
@@ -247,6 +253,15 @@ class Intake:
 
     def _sold_out(self, ledger: BatchLedger, p: Prepared) -> Outcome:
         req = p.request
+        if ledger.capped:
+            left = ledger.cap_left(p.caps, req.travel_date) or 0
+            return Outcome.denied(
+                Denial(
+                    DenialCode.SOLD_OUT,
+                    f"The day's limit of visitors is reached: only {left} left",
+                    {"available": left, "day_cap": True},
+                )
+            )
         remaining: list[int] = []
         for need in p.needs:
             avail = ledger.available(need.pool, req.travel_date, req.slot, p.buckets)

@@ -24,6 +24,7 @@ from hub.domain.errors import DeniedError
 from hub.domain.order import can_move
 from hub.faces import forget_revoked
 from hub.inventory import Stock, Taken
+from hub.inventory.daycap import cap_needs
 from hub.metrics import HOLDS_EXPIRED
 from hub.orders import claims as claim_store
 from hub.orders import idempotency, records
@@ -403,6 +404,10 @@ class Lifecycle:
                         units[part.pool] += comp.quantity * t.units
             elif product.pool:
                 units[product.pool] += t.units
+            # The whole-day caps count visitors (`hub.inventory.daycap`); an order sold
+            # before any cap was set has no cap allocation, and nothing is given back.
+            for cap in cap_needs(order.venue_id, [(t.product_id, t.units)]):
+                units[cap.pool] += cap.quantity
         back: list[Taken] = []
         for inv_id, pool, qty in await self._allocations(conn, order.id):
             n = min(qty, units.pop(pool, 0))

@@ -13,6 +13,7 @@ from hub.catalog import CatalogService, VenueKeys
 from hub.domain import Denial, DenialCode, OrderRequest, Product, ProductKind, SlotInfo
 from hub.domain.rules import Claim, SaleContext
 from hub.inventory import Need
+from hub.inventory.daycap import cap_needs
 
 MAX_CREDENTIAL_ENTRIES = 255  # one byte in the signed QR credential
 
@@ -40,6 +41,7 @@ class Prepared:
     valid_from: datetime
     valid_until: datetime
     timezone: str = "Asia/Shanghai"  # the venue's: a sale's day is the venue's day
+    caps: tuple[Need, ...] = ()  # the whole-day cap cells it takes (`hub.inventory.daycap`)
 
 
 def entries_allowed(product: Product) -> int:
@@ -167,4 +169,5 @@ async def prepare(
         valid_from=start,
         valid_until=start + timedelta(days=valid_days),
         timezone=venue.timezone,
+        caps=cap_needs(venue_id, [(ln.product_id, ln.quantity) for ln in request.lines]),
     )

@@ -19,7 +19,7 @@ from hub.clock import Clock
 from hub.contracts import PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderRequest, Visitor
 from hub.domain.order import fingerprint_json
-from hub.inventory import Stock
+from hub.inventory import Stock, daycap
 from hub.metrics import ORDER_LATENCY, ORDERS
 from hub.orders import records
 from hub.orders.amend import replace_visitors
@@ -285,10 +285,20 @@ class OrderService:
         for key in common.keys() | own.keys():
             mine, fallback = own.get(key, (0, True))
             usable[key] = max(mine, common.get(key, 0) if fallback else 0)
+        # The whole-day caps bound every slot (`hub.inventory.daycap`): what the OTAs are
+        # told is the lower of the slot and the day.
+        async with self.reads.connect() as conn:
+            day_left = await daycap.cap_free(
+                conn,
+                [daycap.venue_cap_pool(product.venue_id), daycap.product_cap_pool(product.id)],
+                day,
+            )
         slots = []
         for code, info in sorted(per_slot.items()):
             avail = min(
                 (usable.get((code, pool), 0) // per for pool, per in pools.items()), default=0
             )
+            if day_left is not None:
+                avail = min(avail, day_left)
             slots.append({**info, "available": avail, "price": product.price_for(channel, day)})
         return {"product_id": product_id, "date": day.isoformat(), "slots": slots}

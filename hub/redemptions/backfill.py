@@ -28,6 +28,7 @@ from sqlalchemy import select
 from hub.catalog import CatalogService
 from hub.domain import Order, OrderLine, OrderState, Ticket
 from hub.domain.catalog import Product, ProductKind
+from hub.inventory.daycap import cap_needs
 from hub.orders import records
 from hub.orders.intake import new_order_id
 from hub.orders.tickets import new_ticket_id
@@ -135,7 +136,13 @@ async def backfill(
                 continue
             product, slot, price, needs = plan[paper.paper_no]
             try:
-                took = await paper_stock.take(conn, needs, body.travel_date, slot)
+                took = await paper_stock.take(
+                    conn,
+                    needs,
+                    body.travel_date,
+                    slot,
+                    cap_needs(body.venue_id, [(product.id, 1)]),
+                )
             except paper_stock.NoSuchSlot as exc:
                 raise BackfillError(f"ticket {n} ({paper.paper_no}): {exc}") from None
             order_id = new_order_id(now)

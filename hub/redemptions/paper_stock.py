@@ -12,17 +12,23 @@ Units come from the common bucket (the paper channel has no allotment) with one 
 update per cell (``sold = sold + n``: safe beside the order writer, whose guarded delta
 sees the change and retries), and are recorded as the order's allocations, so a refund of
 a paper ticket gives them back like any other.
+
+The whole-day caps of the venue and the product (`hub.inventory.daycap`) count paper
+tickets the same way: taken when the day has one, over it accepted and flagged. Every
+cell moved is marked for the stock pusher, so the OTAs hear what the paper took.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.inventory.marks import mark_ids
+from hub.inventory.stock import Need
 from hub.storage.tables import InventoryRow
 
 INV = InventoryRow.__table__
@@ -39,15 +45,26 @@ class PaperTake:
     over_capacity: bool
 
 
-async def take(conn: AsyncConnection, needs: Mapping[str, int], day: date, slot: str) -> PaperTake:
-    """Take `needs` (pool -> units) on `day` in `slot` from the common buckets."""
+async def take(
+    conn: AsyncConnection,
+    needs: Mapping[str, int],
+    day: date,
+    slot: str,
+    caps: Sequence[Need] = (),
+) -> PaperTake:
+    """Take `needs` (pool -> units) on `day` in `slot` from the common buckets, and
+    `caps` from the day's cap cells that exist."""
     allocations: list[dict[str, int]] = []
     over = False
-    for pool, quantity in sorted(needs.items()):
-        stmt = select(C.id).where(C.pool == pool, C.day == day, C.slot == slot, C.bucket == "")
+    wanted = [(pool, slot, q, True) for pool, q in sorted(needs.items())]
+    wanted += [(c.pool, "", c.quantity, False) for c in caps]
+    for pool, at, quantity, required in wanted:
+        stmt = select(C.id).where(C.pool == pool, C.day == day, C.slot == at, C.bucket == "")
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         cell = (await conn.execute(stmt)).scalar()
+        if cell is None and not required:
+            continue  # no cap that day
         if cell is None:
             raise NoSuchSlot(f"pool {pool} has no slot {slot or '(all day)'} on {day}")
         counts = (
@@ -60,4 +77,5 @@ async def take(conn: AsyncConnection, needs: Mapping[str, int], day: date, slot:
         ).one()
         over = over or counts.held + counts.sold > counts.capacity
         allocations.append({"inventory_id": int(cell), "quantity": quantity})
+    await mark_ids(conn, [a["inventory_id"] for a in allocations])
     return PaperTake(allocations, over)

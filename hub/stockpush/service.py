@@ -39,11 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock
 from hub.contracts import DeliveryError, PartnerCall
+from hub.inventory import daycap
 from hub.ratelimit import TokenBuckets
 from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
 from hub.stockpush.lane import KIND, PARTNER_PREFIX
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
-from hub.storage.tables import OutboxRow
+from hub.storage.tables import InventoryRow, OutboxRow
 from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -66,6 +67,16 @@ _TARGET_KEY = [T.channel, T.product_id, T.day, T.slot]
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+@dataclass(frozen=True, slots=True)
+class _CapMark:
+    """A slot's mark derived from its day cap's (like a ``stock_push`` row)."""
+
+    pool: str
+    day: date
+    slot: str
+    changed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +163,10 @@ class StockPushService:
             return 0
         if self.observed is not None:
             self.observed.extend(m.changed_at for m in marks)
-        listings = await self._listings({m.pool for m in marks}, [p.channel for p in pushers])
+        seen = [*marks, *await self._cap_slots(marks)]
+        listings = await self._listings({m.pool for m in seen}, [p.channel for p in pushers])
         rows: dict[tuple[str, str, date, str], datetime] = {}
-        for m in marks:
+        for m in seen:
             for channel, product in listings.get(m.pool, ()):
                 key = (channel, product, m.day, m.slot)
                 rows[key] = min(rows.get(key, m.changed_at), m.changed_at)
@@ -180,6 +192,37 @@ class StockPushService:
                 )
             await conn.execute(delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])))
         return len(rows)
+
+    async def _cap_slots(self, marks: Sequence[Any]) -> list[Any]:
+        """A whole-day cap's cell (`hub.inventory.daycap`) moved: every slot of that day of
+        the pools it bounds may now sell less (or more), so each becomes a mark too —
+        the OTAs see the lower number when the cap binds, the slot's when it frees."""
+        caps = {(m.pool, m.day): m for m in marks if daycap.is_cap_pool(m.pool)}
+        if not caps:
+            return []
+        pools_of: dict[str, set[str]] = {}
+        for product in await self.catalog.products():
+            feeds = {product.pool} if product.pool else set()
+            for comp in product.components:
+                part = await self.catalog.product(comp.product_id)
+                if part is not None and part.pool:
+                    feeds.add(part.pool)
+            pools_of.setdefault(daycap.venue_cap_pool(product.venue_id), set()).update(feeds)
+            pools_of.setdefault(daycap.product_cap_pool(product.id), set()).update(feeds)
+        out: list[Any] = []
+        inv = InventoryRow.__table__.c
+        async with self.engine.connect() as conn:
+            for (pool, day), mark in sorted(caps.items()):
+                pools = sorted(pools_of.get(pool, ()))
+                if not pools:
+                    continue
+                cells = await conn.execute(
+                    select(inv.pool, inv.slot)
+                    .where(inv.pool.in_(pools), inv.day == day, inv.bucket == "")
+                    .distinct()
+                )
+                out += [_CapMark(p, day, s, mark.changed_at) for p, s in cells.all()]
+        return out
 
     async def _listings(
         self, pools: set[str], channels: Sequence[str]
