@@ -55,6 +55,8 @@ class DenialCode(StrEnum):
     OUTSIDE_ENTRY_WINDOW = "OUTSIDE_ENTRY_WINDOW"
     ENTRIES_PER_DAY_EXCEEDED = "ENTRIES_PER_DAY_EXCEEDED"
     ENTRIES_EXHAUSTED = "ENTRIES_EXHAUSTED"
+    NOT_AT_THIS_GATE = "NOT_AT_THIS_GATE"  # a combo without a part for this gate's attraction
+    PART_REFUNDED = "PART_REFUNDED"  # the combo part of this gate was refunded
 
 
 @dataclass(frozen=True, slots=True)
