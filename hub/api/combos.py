@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.staff import staff_hub
 from hub.catalog.gates import gate_map, set_gate_map
+from hub.sdk.web import outcome_response
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import read_model
 from hub.sdk.web.routing import ApiRoutes
@@ -36,6 +37,14 @@ class GateMap(BaseModel):
             if not re.match(_GATE, gate) or not re.match(_ID, attraction):
                 raise ValueError(f"gate {gate!r} → {attraction!r}: not a gate and attraction id")
         return v
+
+
+class PartsRefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parts: list[str] | None = Field(
+        default=None, max_length=50, description="attractions to refund; absent: every unused"
+    )
 
 
 async def _venue(request: web.Request) -> str:
@@ -77,3 +86,31 @@ def add_routes(routes: ApiRoutes) -> None:
         async with reader(hub.engine).connect() as conn:
             gates = await gate_map(conn, venue_id)
         return web.json_response({"gates": gates})
+
+    @routes.post(
+        "/api/admin/orders/{order_id}/tickets/{ticket_id}/refund-parts",
+        summary="Refund unused parts of a combo ticket (where its product allows it); the "
+        "channel is told (payment refund, partner notice)",
+        tag="admin",
+        body=PartsRefundIn,
+        auth="admin",
+        responses={
+            200: "refunded",
+            400: "not a combo ticket, or no such part",
+            404: "unknown order or ticket",
+            409: "part used or already refunded, parts not refundable, order not refundable",
+        },
+    )
+    async def refund_parts(request: web.Request) -> web.Response:
+        hub = staff_hub(request)
+        body = await read_model(request, PartsRefundIn)
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and len(key) > 128:
+            raise ApiError(400, "INVALID_REQUEST", "Idempotency-Key longer than 128")
+        outcome = await hub.orders.refund_parts(
+            request.match_info["order_id"],
+            request.match_info["ticket_id"],
+            body.parts,
+            key=f"admin-parts:{key}" if key else None,
+        )
+        return outcome_response(outcome)

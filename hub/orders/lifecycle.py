@@ -403,6 +403,14 @@ class Lifecycle:
                         units[part.pool] += comp.quantity * t.units
             elif product.pool:
                 units[product.pool] += t.units
+        await self.return_pool_units(conn, order, units)
+
+    async def return_pool_units(
+        self, conn: AsyncConnection, order: Order, units: dict[str, int]
+    ) -> None:
+        """Put units back per pool, from the order's own allocations (a refund of tickets,
+        or of a combo's unused parts, `hub.orders.parts`)."""
+        units = dict(units)
         back: list[Taken] = []
         for inv_id, pool, qty in await self._allocations(conn, order.id):
             n = min(qty, units.pop(pool, 0))
