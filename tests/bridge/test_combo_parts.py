@@ -208,3 +208,32 @@ async def test_a_plain_ticket_is_unaffected_by_the_gate_map(site: Site) -> None:
     row = await site.ticket_row(sold["id"])
     assert (row.entries_used, row.state, row.parts) == (1, "used", None)
     assert [r.part for r in await site.redemptions(sold["id"]) if r.counted] == [""]
+
+
+async def test_a_refunded_part_is_refused_at_its_gate_after_the_sync(site: Site) -> None:
+    await put(
+        site.hub,
+        "/api/admin/products/combo",
+        {
+            "venue_id": "v1",
+            "name": "Entry + cable car",
+            "kind": "combo",
+            "components": [{"product_id": "adult"}, {"product_id": "cable"}],
+            "prices": [{"amount": 14000}],
+            "parts_refundable": True,
+        },
+    )
+    sold = await site.sell("c1")
+    await site.bridge.link.sync_once()
+    assert (await site.decide(sold["credential"], "north")).allow
+    await site.bridge.link.sync_once()  # the main gate's entry reaches the hub
+    row = await site.ticket_row(sold["id"])
+    resp = await site.hub.post(
+        f"/api/admin/orders/{row.order_id}/tickets/{sold['id']}/refund-parts",
+        json={"parts": ["cable"]},
+        headers=ADMIN,
+    )
+    assert resp.status == 200, await resp.text()
+    await site.bridge.link.sync_once()
+    d = await site.decide(sold["credential"], "cable-1")
+    assert (d.allow, d.code, d.reason) == (False, "PART_REFUNDED", "cable: refunded")
