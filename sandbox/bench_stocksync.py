@@ -1,10 +1,12 @@
 """``tickethub bench stocksync``: how fast the OTAs learn what a WeChat sale left.
 
 One run: the hub in a process of its own (``python -m hub serve``, as it is deployed,
-started like `tickethub bench orders` starts hubs: `hub.testing.processes`), the WeChat
-simulator, the four sandbox OTAs and the clients in this one (on loopback ports; no waits
-but the partners' own). A hub sharing the clients' event loop measured the loop, not the
-push: a sale's commit waited behind the benchmark's own HTTP clients and sandboxes.
+started like `tickethub bench orders` starts hubs: `hub.testing.processes`); the four
+sandbox OTAs (and Meituan's and Douyin's pulls) on an event loop of their own in a thread
+(`PartnerLoop`); the WeChat simulator and the selling clients on this process's loop (on
+loopback ports; no waits but the partners' own). With everything on one loop the bench
+measured the loop, not the push: a sale's commit, and an OTA's receipt of its push,
+waited behind the benchmark's own clients (WeChat Pay's RSA signing of every order).
 
 1. a fresh database (a SQLite file in a temporary directory unless a URL of an EMPTY
    database is given), a hub serving on a free port with its channels pointed at the
@@ -39,12 +41,13 @@ import asyncio
 import contextlib
 import json
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -54,6 +57,7 @@ PRODUCT = "stocksync-ticket"
 POOL = "stocksync"
 VENUE = "stocksync-venue"
 HEADROOM = 50
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,40 @@ def _hub_env(channels: dict[str, dict[str, str]]) -> dict[str, str]:
     }
 
 
+class PartnerLoop:
+    """An event loop in a thread of its own for the sandbox partners, so the time an OTA
+    records a push is when it arrived, not when the selling clients let the loop go."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="bench-partners", daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the partners' loop and await its result from this one."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+async def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
+async def _start_puller(puller: Any) -> None:
+    puller.start()
+
+
 @contextlib.asynccontextmanager
 async def _database(url: str | None) -> AsyncIterator[str]:
     if url is not None:
@@ -145,12 +183,15 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    partners = PartnerLoop()
+    partners.start()
     wechat = await demo_wechat.start_sandbox(port)
-    ctrip = await demo_ctrip.start_sandbox(port)
-    meituan = await demo_meituan.start_sandbox(port)
-    douyin = await demo_douyin.start_sandbox(port)
-    fliggy = await demo_fliggy.start_sandbox(port)
+    ctrip = await partners.run(demo_ctrip.start_sandbox(port))
+    meituan = await partners.run(demo_meituan.start_sandbox(port))
+    douyin = await partners.run(demo_douyin.start_sandbox(port))
+    fliggy = await partners.run(demo_fliggy.start_sandbox(port))
     sandboxes = (ctrip, meituan, douyin, fliggy)
+    partner_http = await partners.run(_session())  # the partners' own pulls
     ctrip.server.stock.window_seconds = cfg.ctrip_window
     channels = {
         "wechat": wechat.settings,
@@ -171,14 +212,14 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                     client_id=meituan.settings["MEITUAN_CLIENT_ID"],
                     client_secret=meituan.settings["MEITUAN_CLIENT_SECRET"],
                     aes_key=meituan.settings["MEITUAN_AES_KEY"],
-                    http=http,
+                    http=partner_http,
                     base_url=base,
                 )
                 puller = DouyinStockPuller(
                     DouyinClient(
                         douyin.settings["DOUYIN_CLIENT_KEY"],
                         douyin.settings["DOUYIN_CLIENT_SECRET"],
-                        http,
+                        partner_http,
                         base_url=base,
                     ),
                     [PRODUCT],
@@ -201,7 +242,7 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                     "fliggy": fliggy.server.stock,
                     "douyin": puller.book,
                 }
-                puller.start()
+                await partners.run(_start_puller(puller))
                 d = day.isoformat()
 
                 async def everyone_shows(n: int, timeout: float) -> bool:
@@ -239,7 +280,7 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                 cells = await admin.inventory(POOL, d)
                 final = sum(int(c["capacity"]) - int(c["held"]) - int(c["sold"]) for c in cells)
                 await everyone_shows(final, cfg.settle_seconds + cfg.ctrip_window)
-                await puller.stop()
+                await partners.run(puller.stop())
                 report = _report(cfg, books, marks, commits, initial, final, last_commit)
                 report.update(
                     database="postgresql" if url.startswith("postgresql") else "sqlite",
@@ -252,7 +293,9 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                 await hubs.stop()
     finally:
         for sandbox in sandboxes:
-            await sandbox.stop()
+            await partners.run(sandbox.stop())
+        await partners.run(partner_http.close())
+        partners.close()
         await wechat.stop()
 
 
