@@ -15,18 +15,21 @@ never used to refuse: a turnstile whose clock is hours off must not lock visitor
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hardware_bridge.ceiling import Ceiling
+from hardware_bridge.combo import part_key, part_view
 from hardware_bridge.store import BridgeStore, LogEntry
 from hub.domain import Product, Ticket, TicketState
 from hub.domain.catalog import SlotInfo
+from hub.domain.combo import Parts, dump_parts, load_parts, parts_for
 from hub.domain.credentials import CredentialError, CredentialVerifier
 from hub.domain.digits import card_number
 from hub.domain.errors import Denial, DenialCode
@@ -50,6 +53,7 @@ class VenueView:
     verifier: CredentialVerifier
     products: Mapping[str, Product]
     rules: Mapping[str, CompiledRules]
+    gates: Mapping[str, str] = field(default_factory=dict)  # gate → attraction (combos)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], engine: RuleEngine) -> VenueView:
@@ -62,6 +66,7 @@ class VenueView:
             ),
             products=products,
             rules={pid: engine.compile(p.rules) for pid, p in products.items()},
+            gates={str(g): str(a) for g, a in (config.get("gates") or {}).items()},
         )
 
 
@@ -70,6 +75,7 @@ class Found:
     ticket: Ticket
     credential_text: str = ""
     slot: SlotInfo = WHOLE_DAY  # the order's slot, from the sync
+    parts: Parts | None = None  # a combo's entries per attraction (`hardware_bridge.combo`)
 
 
 class Decider:
@@ -118,6 +124,7 @@ class Decider:
             gate=scan.gate,
             medium=scan.medium.value,
             direction=scan.direction.value,
+            part=self._part(found, scan) if counted else "",
             allow=allow,
             code="" if denial is None else str(denial.code),
             reason=WELCOME if denial is None else denial.reason,
@@ -158,6 +165,13 @@ class Decider:
         today, total = self._used(ticket.id, self.day(now))
         product = self.view.products.get(ticket.product_id)
         rules = self.view.rules.get(ticket.product_id, self._empty_rules)
+        if found.parts is not None:  # a combo: the rules see this gate's part only
+            view = part_view(
+                self.store, ticket, found.parts, product, self.view.gates, scan.gate, self.day(now)
+            )
+            if isinstance(view, Denial):
+                return view
+            ticket, today, total = view.ticket, view.today, view.total
         ctx = EntryContext(
             ticket=ticket,
             product=product,
@@ -172,6 +186,12 @@ class Decider:
             return self.engine.evaluate_entry(rules, ctx).denial
         except RuleEvaluationError as exc:  # a broken rule must not open (or crash) the gate
             return Denial(DenialCode.RULE_DENIED, "Rule error; ask staff", {"error": str(exc)})
+
+    def _part(self, found: Found | None, scan: Scan) -> str:
+        if found is None or found.parts is None or self.view is None:
+            return ""
+        product = self.view.products.get(found.ticket.product_id)
+        return part_key(product, found.parts, self.view.gates, scan.gate)
 
     # -- which ticket ----------------------------------------------------------------------
     def _find(self, scan: Scan, now: datetime) -> tuple[Found | None, Denial | None]:
@@ -232,8 +252,10 @@ class Decider:
             return None, Denial(DenialCode.BAD_CREDENTIAL, "Invalid code", {"why": str(exc)})
         row = self.store.ticket(claims.ticket_id)
         if row is not None:
-            return Found(self._ticket(row), text, _slot(row)), None
-        # sold after the last sync: the signed claims are the ticket
+            return Found(self._ticket(row), text, _slot(row), load_parts(row["parts"])), None
+        # sold after the last sync: the signed claims are the ticket (a combo's parts
+        # from its product, as the hub issues them)
+        parts = parts_for(self.view.products.get(claims.product_id))
         self.store.ensure_ticket(
             {
                 "id": claims.ticket_id,
@@ -242,6 +264,7 @@ class Decider:
                 "valid_until": claims.valid_until.isoformat(),
                 "entries_allowed": claims.entries_allowed,
                 "credential": text,
+                "parts": json.dumps(dump_parts(parts), sort_keys=True) if parts else "",
             }
         )
         ticket = Ticket(
@@ -253,10 +276,10 @@ class Decider:
             valid_until=claims.valid_until,
             entries_allowed=claims.entries_allowed,
         )
-        return Found(ticket, text), None
+        return Found(ticket, text, parts=parts), None
 
     def _found(self, row: sqlite3.Row) -> Found:
-        return Found(self._ticket(row), slot=_slot(row))
+        return Found(self._ticket(row), slot=_slot(row), parts=load_parts(row["parts"]))
 
     def _ticket(self, row: sqlite3.Row) -> Ticket:
         assert self.view is not None

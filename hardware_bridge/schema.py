@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     slot_code TEXT NOT NULL DEFAULT '',
     slot_start TEXT NOT NULL DEFAULT '',
     slot_end TEXT NOT NULL DEFAULT '',
-    face TEXT NOT NULL DEFAULT ''
+    face TEXT NOT NULL DEFAULT '',
+    parts TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS ix_tickets_holder ON tickets(holder_id);
 CREATE INDEX IF NOT EXISTS ix_tickets_credential ON tickets(credential);
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS log (
     staff TEXT NOT NULL DEFAULT '',
     note TEXT NOT NULL DEFAULT '',
     day TEXT,
-    synced INTEGER NOT NULL DEFAULT 0
+    synced INTEGER NOT NULL DEFAULT 0,
+    part TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ux_log_event ON log(device, event_key)
     WHERE event_key IS NOT NULL;
@@ -95,7 +97,10 @@ CREATE TABLE IF NOT EXISTS pushed (
 # On columns an upgrade may add, so created after the upgrades. The sync asks which faces
 # to fetch every round (`FaceCache.wanted`): without this it scans every ticket each time
 # (~40 ms of the event loop at 100k tickets), with it only the few that have a face.
-AFTER_UPGRADES = "CREATE INDEX IF NOT EXISTS ix_tickets_face ON tickets(id) WHERE face != ''"
+AFTER_UPGRADES = """
+CREATE INDEX IF NOT EXISTS ix_tickets_face ON tickets(id) WHERE face != '';
+CREATE INDEX IF NOT EXISTS ix_log_part ON log(ticket_id, part) WHERE part != '';
+"""
 
 SLOT_COLUMNS = ("slot_code", "slot_start", "slot_end")
 
@@ -106,7 +111,7 @@ def create(db: sqlite3.Connection) -> None:
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version < SCHEMA_VERSION:
         _upgrade(db, version)
-    db.execute(AFTER_UPGRADES)
+    db.executescript(AFTER_UPGRADES)
 
 
 def _upgrade(db: sqlite3.Connection, version: int) -> None:
@@ -118,6 +123,8 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
             _add_faces(db)
         if version < 3:
             _seed_pushed(db)
+        if version < 4:
+            _add_parts(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         db.execute("ROLLBACK")
@@ -158,3 +165,16 @@ def _seed_pushed(db: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO pushed(device, ticket_id)"
         " SELECT d.id, t.id FROM devices d, tickets t"
     )
+
+
+def _add_parts(db: sqlite3.Connection) -> None:
+    """v4: combo tickets carry their entries per attraction (``tickets.parts``, JSON from
+    the change feed) and each logged entry the part it took (``log.part``). The cursor is
+    reset like for v1, so combos cached before the upgrade learn their parts at the next
+    sync; their earlier entries name no part and the hub's count covers them."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(tickets)")}
+    if "parts" not in have:
+        db.execute("ALTER TABLE tickets ADD COLUMN parts TEXT NOT NULL DEFAULT ''")
+        db.execute("UPDATE meta SET v = '' WHERE k = 'cursor'")
+    if "part" not in {row[1] for row in db.execute("PRAGMA table_info(log)")}:
+        db.execute("ALTER TABLE log ADD COLUMN part TEXT NOT NULL DEFAULT ''")

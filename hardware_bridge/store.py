@@ -43,6 +43,7 @@ TICKET_COLUMNS = (
     "slot_start",
     "slot_end",
     "face",
+    "parts",
 )
 
 
@@ -66,6 +67,7 @@ class LogEntry:
     event_key: str | None = None
     staff: str = ""
     note: str = ""
+    part: str = ""  # the combo part this entry takes (`hub.domain.combo`), "" if none
 
 
 def _slot(slot: Mapping[str, Any] | None) -> tuple[str, str, str]:
@@ -149,12 +151,13 @@ class BridgeStore:
                     int(t.get("seq", 0)),
                     *_slot(t.get("slot")),
                     str(t.get("face") or "")[:64],  # the face photo's version, not the photo
+                    json.dumps(t["parts"], sort_keys=True) if t.get("parts") else "",
                 )
                 updated = conn.execute(
                     "UPDATE tickets SET order_id=?, product_id=?, valid_from=?, valid_until=?,"
                     " entries_allowed=?, entries_used=?, units=?, state=?, credential=?,"
-                    " holder_id=?, seq=?, slot_code=?, slot_start=?, slot_end=?, face=?"
-                    " WHERE id=?",
+                    " holder_id=?, seq=?, slot_code=?, slot_start=?, slot_end=?, face=?,"
+                    " parts=? WHERE id=?",
                     (*values[1:], values[0]),
                 ).rowcount
                 if not updated:
@@ -172,8 +175,8 @@ class BridgeStore:
                 conn.execute(
                     "INSERT INTO tickets(id, order_id, product_id, valid_from, valid_until,"
                     " entries_allowed, entries_used, units, state, credential, holder_id, seq,"
-                    " slot_code, slot_start, slot_end, face, card_no)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " slot_code, slot_start, slot_end, face, parts, card_no)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (*values, card),
                 )
                 return
@@ -207,6 +210,7 @@ class BridgeStore:
                     "",
                     "",
                     "",  # no face known until the next sync
+                    values.get("parts", ""),  # a combo's parts, from its product
                 ),
             )
 
@@ -252,6 +256,16 @@ class BridgeStore:
         today = sum(r["count"] for r in rows if r["day"] == day)
         return today, sum(r["count"] for r in rows), sum(r["unsynced"] for r in rows)
 
+    def part_entries(self, ticket_id: str, part: str, day: str) -> tuple[int, int, int]:
+        """Like `entries`, for one part of a combo: (today, at this bridge ever, of which
+        not yet synced), from the log (a partial index on (ticket_id, part))."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(day = ?), 0), coalesce(sum(synced = 0), 0)"
+            " FROM log WHERE ticket_id = ? AND part = ? AND day IS NOT NULL",
+            (day, ticket_id, part),
+        ).fetchone()
+        return int(row[1]), int(row[0]), int(row[2])
+
     def exhausted(self, ticket_ids: Iterable[str]) -> set[str]:
         """Of these valid tickets, those whose entries are used up as far as this bridge
         knows: the hub's count plus the entries it has not heard of yet, or all entries
@@ -279,8 +293,8 @@ class BridgeStore:
         with self.tx() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO log(id, kind, ticket_id, device, gate, medium, direction,"
-                " allow, code, reason, at, device_at, offline, event_key, staff, note, day)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " allow, code, reason, at, device_at, offline, event_key, staff, note, day,"
+                " part) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     entry.id,
                     entry.kind,
@@ -299,6 +313,7 @@ class BridgeStore:
                     entry.staff,
                     entry.note,
                     count_day if entry.ticket_id else None,
+                    entry.part,
                 ),
             )
             if cur.rowcount != 1:

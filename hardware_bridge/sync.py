@@ -443,6 +443,7 @@ def upload_item(r: Any) -> dict[str, Any]:
         "offline": bool(r["offline"]),
         "staff": r["staff"],
         "note": r["note"],
+        "part": r["part"],
     }
 
 

@@ -216,6 +216,21 @@ def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | N
 
 
 @hookspec
+def ticket_parts_refunded(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> list[PartnerCall] | None:
+    """Unused parts of a combo ticket were refunded (`hub.domain.combo`); the ticket
+    itself stays valid for its other parts, so this is not `order_refunded`.
+
+    :param order: the order after the refund.
+    :param ticket: the combo ticket, its ``parts`` marked refunded.
+    :param parts: the attractions refunded now.
+    :param amount: the money back, fen (the parts' ``refund_amount`` times the units).
+    :return: partner calls to queue (a refund notice, a payment refund), or None.
+    """
+
+
+@hookspec
 def ticket_redeemed(
     order: Order, ticket: Ticket, redemption: Redemption
 ) -> list[PartnerCall] | None:

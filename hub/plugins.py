@@ -258,6 +258,15 @@ class HubPlugins:
     def order_refunded(self, order: Order, tickets: list[Ticket]) -> list[PartnerCall]:
         return self._calls(self.pm.hook.order_refunded(order=order, tickets=tickets))
 
+    def ticket_parts_refunded(
+        self, order: Order, ticket: Ticket, parts: list[str], amount: int
+    ) -> list[PartnerCall]:
+        return self._calls(
+            self.pm.hook.ticket_parts_refunded(
+                order=order, ticket=ticket, parts=parts, amount=amount
+            )
+        )
+
     def ticket_redeemed(
         self, order: Order, ticket: Ticket, redemption: Redemption
     ) -> list[PartnerCall]:

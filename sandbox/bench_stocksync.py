@@ -1,7 +1,12 @@
 """``tickethub bench stocksync``: how fast the OTAs learn what a WeChat sale left.
 
-One run, in one process (the hub, the WeChat simulator and the four sandbox OTAs on
-loopback ports; no waits but the partners' own):
+One run: the hub in a process of its own (``python -m hub serve``, as it is deployed,
+started like `tickethub bench orders` starts hubs: `hub.testing.processes`); the four
+sandbox OTAs (and Meituan's and Douyin's pulls) on an event loop of their own in a thread
+(`PartnerLoop`); the WeChat simulator and the selling clients on this process's loop (on
+loopback ports; no waits but the partners' own). With everything on one loop the bench
+measured the loop, not the push: a sale's commit, and an OTA's receipt of its push,
+waited behind the benchmark's own clients (WeChat Pay's RSA signing of every order).
 
 1. a fresh database (a SQLite file in a temporary directory unless a URL of an EMPTY
    database is given), a hub serving on a free port with its channels pointed at the
@@ -16,8 +21,10 @@ loopback ports; no waits but the partners' own):
 3. ``changes`` WeChat orders of one ticket each, ``concurrency`` at a time, as fast as
    the hub takes them (visitors logged in beforehand). The stock moves when WeChat's
    order is placed (held for payment), so that commit is the change measured; its time
-   is the stock-dirty mark stamped inside the group-commit transaction (see
-   `_committed`; the HTTP answer comes only after WeChat's prepay call, too late);
+   is bounded from below by the order's ``created_at``, stamped in the hub when the order
+   was queued for its group-commit writer, BEFORE the commit (see `_committed`): lags are
+   if anything over-stated by the writer's wait, never under-stated (the HTTP answer
+   comes only after WeChat's prepay call, too late to start the clock);
 4. waits (bounded) until every OTA holds the hub's final number.
 
 Lag of a change to one partner: from the change's commit to the first receipt whose
@@ -31,28 +38,26 @@ that counts is ``final_ms`` — last commit to receipt of the final number — a
 from __future__ import annotations
 
 import asyncio
-import base64
-import bisect
 import contextlib
-import os
-import secrets
+import json
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
-from aiohttp import web
 
-from hub.testing.processes import HubAdmin, free_port
+from hub.testing.processes import HubAdmin, HubProcesses, free_port
 
 PRODUCT = "stocksync-ticket"
 POOL = "stocksync"
 VENUE = "stocksync-venue"
 HEADROOM = 50
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,45 +95,70 @@ def lags(commits: list[float], initial: int, receipts: list[tuple[float, int]]) 
     return out
 
 
-async def _committed(engine: Any, marks: list[datetime]) -> list[float]:
-    """When each order's hold was committed, as epoch seconds: the first stock-dirty
-    mark stamped (inside the group-commit transaction, just before its COMMIT) at or
-    after the order's ``created_at`` (stamped when the order was queued for that
-    writer). An order of a later batch queued while an earlier one was being written is
-    given the earlier commit: lags are if anything over-stated."""
+async def _committed(database_url: str) -> list[float]:
+    """When each order's hold was committed, as epoch seconds, bounded from below: the
+    order's ``created_at``, stamped in the hub process when the order was queued for its
+    group-commit writer, before that writer's COMMIT. Read from the database, since the
+    hub runs in another process; a change's lag counted from here includes the writer's
+    wait, so it is never under-stated (the k-th commit is no earlier than the k-th
+    ``created_at``)."""
     from sqlalchemy import select
 
+    from hub.storage.db import create_engine
     from hub.storage.tables import OrderRow
 
-    async with engine.connect() as conn:
-        stamps = (await conn.execute(select(OrderRow.created_at))).scalars().all()
-    flushes = sorted(m.timestamp() for m in marks)
-    out = []
-    for placed in sorted(s.timestamp() for s in stamps):
-        i = bisect.bisect_left(flushes, placed)
-        out.append(flushes[i] if i < len(flushes) else placed)
-    return out
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            stamps = (await conn.execute(select(OrderRow.created_at))).scalars().all()
+    finally:
+        await engine.dispose()
+    return sorted(s.timestamp() for s in stamps)
 
 
-def _hub_settings(database_url: str, port: int, channels: dict[str, dict[str, str]]) -> Any:
-    from hub.settings import Settings
+def _hub_env(channels: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The hub process's settings (``TICKETHUB_*``; the rest are `HubProcesses`' own)."""
+    return {
+        "TICKETHUB_CHANNEL_SETTINGS": json.dumps(channels),
+        "TICKETHUB_OUTBOX_WORKERS": "2",
+        "TICKETHUB_STOCK_PUSH_SECONDS": "0.05",
+        "TICKETHUB_HOLD_TTL_SECONDS": "3600",
+        "TICKETHUB_ALERT_EVAL_SECONDS": "0",
+    }
 
-    key = base64.b64encode(os.urandom(32)).decode()
-    return Settings(
-        database_url=database_url,
-        host="127.0.0.1",
-        port=port,
-        admin_token=secrets.token_hex(16),
-        boxoffice_token=secrets.token_hex(16),
-        id_hash_secret=secrets.token_hex(16),
-        face_key=key,
-        id_number_key=base64.b64encode(os.urandom(32)).decode(),
-        channel_settings=channels,
-        outbox_workers=2,
-        stock_push_seconds=0.05,
-        hold_ttl_seconds=3600,
-        alert_eval_seconds=0,
-    )
+
+class PartnerLoop:
+    """An event loop in a thread of its own for the sandbox partners, so the time an OTA
+    records a push is when it arrived, not when the selling clients let the loop go."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="bench-partners", daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the partners' loop and await its result from this one."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+async def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession()
+
+
+async def _start_puller(puller: Any) -> None:
+    puller.start()
 
 
 @contextlib.asynccontextmanager
@@ -141,7 +171,6 @@ async def _database(url: str | None) -> AsyncIterator[str]:
 
 
 async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
-    from hub.api.app import HUB, create_app
     from sandbox.demo import ctrip as demo_ctrip
     from sandbox.demo import douyin as demo_douyin
     from sandbox.demo import fliggy as demo_fliggy
@@ -154,12 +183,15 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    partners = PartnerLoop()
+    partners.start()
     wechat = await demo_wechat.start_sandbox(port)
-    ctrip = await demo_ctrip.start_sandbox(port)
-    meituan = await demo_meituan.start_sandbox(port)
-    douyin = await demo_douyin.start_sandbox(port)
-    fliggy = await demo_fliggy.start_sandbox(port)
+    ctrip = await partners.run(demo_ctrip.start_sandbox(port))
+    meituan = await partners.run(demo_meituan.start_sandbox(port))
+    douyin = await partners.run(demo_douyin.start_sandbox(port))
+    fliggy = await partners.run(demo_fliggy.start_sandbox(port))
     sandboxes = (ctrip, meituan, douyin, fliggy)
+    partner_http = await partners.run(_session())  # the partners' own pulls
     ctrip.server.stock.window_seconds = cfg.ctrip_window
     channels = {
         "wechat": wechat.settings,
@@ -172,33 +204,29 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
     initial = cfg.changes + HEADROOM
     try:
         async with _database(cfg.database_url) as url, aiohttp.ClientSession() as http:
-            settings = _hub_settings(url, port, channels)
-            app = create_app(settings)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
+            hubs = HubProcesses(url, env=_hub_env(channels), ports=[port])
+            await hubs.start()
             try:
-                await web.TCPSite(runner, "127.0.0.1", port).start()
-                hub = app[HUB]
                 meituan.server.puller = MeituanClient(
                     partner_id=meituan.settings["MEITUAN_PARTNER_ID"],
                     client_id=meituan.settings["MEITUAN_CLIENT_ID"],
                     client_secret=meituan.settings["MEITUAN_CLIENT_SECRET"],
                     aes_key=meituan.settings["MEITUAN_AES_KEY"],
-                    http=http,
+                    http=partner_http,
                     base_url=base,
                 )
                 puller = DouyinStockPuller(
                     DouyinClient(
                         douyin.settings["DOUYIN_CLIENT_KEY"],
                         douyin.settings["DOUYIN_CLIENT_SECRET"],
-                        http,
+                        partner_http,
                         base_url=base,
                     ),
                     [PRODUCT],
                     day,
                     every_seconds=cfg.douyin_every,
                 )
-                admin = HubAdmin(http, base, settings.admin_token)
+                admin = HubAdmin(http, base, hubs.admin_token)
                 await admin.put_venue(VENUE, "Stock sync")
                 await admin.put_product(
                     PRODUCT,
@@ -214,7 +242,7 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                     "fliggy": fliggy.server.stock,
                     "douyin": puller.book,
                 }
-                puller.start()
+                await partners.run(_start_puller(puller))
                 d = day.isoformat()
 
                 async def everyone_shows(n: int, timeout: float) -> bool:
@@ -226,7 +254,6 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                     return False
 
                 ready = await everyone_shows(initial, cfg.settle_seconds)
-                hub.stock.observed = []
                 marks = {name: len(b.seen) for name, b in books.items()}
                 visitors = []
                 for i in range(min(cfg.concurrency, cfg.changes)):
@@ -248,13 +275,12 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                 started = time.monotonic()
                 await asyncio.gather(*(sell(mp) for mp in visitors))
                 selling = time.monotonic() - started
-                await asyncio.sleep(0.2)  # the last marks are drained
-                commits = await _committed(hub.engine, hub.stock.observed or [])
+                commits = await _committed(url)
                 last_commit = max(commits, default=time.time())
-                avail = await hub.orders.availability(PRODUCT, day, "ctrip")
-                final = sum(int(s["available"]) for s in avail.get("slots", ()))
+                cells = await admin.inventory(POOL, d)
+                final = sum(int(c["capacity"]) - int(c["held"]) - int(c["sold"]) for c in cells)
                 await everyone_shows(final, cfg.settle_seconds + cfg.ctrip_window)
-                await puller.stop()
+                await partners.run(puller.stop())
                 report = _report(cfg, books, marks, commits, initial, final, last_commit)
                 report.update(
                     database="postgresql" if url.startswith("postgresql") else "sqlite",
@@ -264,10 +290,12 @@ async def bench_stocksync(cfg: BenchStockConfig) -> dict[str, Any]:
                 )
                 return report
             finally:
-                await runner.cleanup()
+                await hubs.stop()
     finally:
         for sandbox in sandboxes:
-            await sandbox.stop()
+            await partners.run(sandbox.stop())
+        await partners.run(partner_http.close())
+        partners.close()
         await wechat.stop()
 
 

@@ -17,7 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, health, limits, public, reconcile, wall
+from hub.api import (
+    admin,
+    alerts,
+    bridge,
+    combos,
+    faces,
+    health,
+    limits,
+    public,
+    reconcile,
+    wall,
+)
 from hub.api import stock as stock_api
 from hub.api.middleware import answer_request_id, observe
 from hub.catalog import CatalogService
@@ -101,6 +112,7 @@ def create_app(
     public.add_routes(routes)
     admin.add_routes(routes)
     limits.add_routes(routes)
+    combos.add_routes(routes)
     bridge.add_routes(routes)
     faces.add_routes(routes)
     reconcile.add_routes(routes)

@@ -14,12 +14,14 @@ from aiohttp import web
 
 from hub.alerts.health import HeartbeatIn
 from hub.api.staff import staff_hub
+from hub.catalog.gates import gate_map
 from hub.redemptions import feed
 from hub.redemptions.uploads import RedemptionRecorder, UploadIn
 from hub.sdk.web.auth import bearer_matches
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import query_day, read_model
 from hub.sdk.web.routing import ApiRoutes, JsonSchema
+from hub.storage.db import reader
 
 if TYPE_CHECKING:
     from hub.api.app import Hub
@@ -37,6 +39,7 @@ CONFIG = _obj(
         "venue": _obj({"id": _S, "name": _S, "timezone": _S}),
         "keys": {"type": "array", "items": _obj({"key_id": _I, "public_key": _S})},
         "products": _LIST,
+        "gates": {"type": "object", "additionalProperties": _S},
         "server_time": {"type": "string", "format": "date-time"},
     }
 )
@@ -119,11 +122,14 @@ def add_routes(routes: ApiRoutes) -> None:
             raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
         venue, keys = found
         products = await hub.catalog.products(venue_id)
+        async with reader(hub.engine).connect() as conn:
+            gates = await gate_map(conn, venue_id)
         return web.json_response(
             {
                 "venue": {"id": venue.id, "name": venue.name, "timezone": venue.timezone},
                 "keys": [{"key_id": keys.key_id, "public_key": keys.public_key}],
                 "products": [p.model_dump(mode="json") for p in products],
+                "gates": gates,  # gate → attraction: a combo's part at each gate
                 "server_time": hub.clock.now().isoformat(),
             }
         )

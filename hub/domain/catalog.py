@@ -44,6 +44,19 @@ class ComboComponent(BaseModel):
 
     product_id: str = Field(pattern=_ID)
     quantity: int = Field(default=1, ge=1, le=100)
+    attraction: str | None = Field(
+        default=None,
+        pattern=_ID,
+        description="the attraction whose gates take this part's entries (default: product_id)",
+    )
+    refund_amount: int = Field(
+        default=0, ge=0, description="fen back per unit when this part is refunded unused"
+    )
+
+    @property
+    def part(self) -> str:
+        """The key of this part on a combo ticket: the attraction its gates belong to."""
+        return self.attraction or self.product_id
 
 
 class PriceRule(BaseModel):
@@ -97,6 +110,9 @@ class Product(BaseModel):
         default=1, ge=1, le=366, description="days a ticket is valid from the travel date"
     )
     active: bool = True
+    parts_refundable: bool = Field(
+        default=False, description="a combo whose unused parts may be refunded one by one"
+    )
 
     @field_validator("components")
     @classmethod
@@ -104,6 +120,8 @@ class Product(BaseModel):
         ids = [c.product_id for c in v]
         if len(ids) != len(set(ids)):
             raise ValueError("a combo lists each component once")
+        if len({c.part for c in v}) != len(v):
+            raise ValueError("a combo lists each attraction once")
         return v
 
     def model_post_init(self, _ctx: Any) -> None:

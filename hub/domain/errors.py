@@ -56,6 +56,8 @@ class DenialCode(StrEnum):
     ENTRIES_PER_DAY_EXCEEDED = "ENTRIES_PER_DAY_EXCEEDED"
     ENTRIES_EXHAUSTED = "ENTRIES_EXHAUSTED"
     PARK_FULL = "PARK_FULL"  # the in-park ceiling (safety limit) is reached
+    NOT_AT_THIS_GATE = "NOT_AT_THIS_GATE"  # a combo without a part for this gate's attraction
+    PART_REFUNDED = "PART_REFUNDED"  # the combo part of this gate was refunded
 
 
 @dataclass(frozen=True, slots=True)

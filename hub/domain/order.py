@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.domain.combo import TicketPart
 from hub.domain.masking import mask_id, mask_name, mask_phone
 
 
@@ -174,6 +175,7 @@ class Ticket(BaseModel):
     units: int = Field(default=1, ge=1, description="people it admits (a group ticket: N)")
     state: TicketState = TicketState.VALID
     credential: str = ""
+    parts: dict[str, TicketPart] | None = None  # a combo's entries per attraction (combo.py)
 
 
 class Order(BaseModel):

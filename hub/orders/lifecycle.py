@@ -408,6 +408,14 @@ class Lifecycle:
             # before any cap was set has no cap allocation, and nothing is given back.
             for cap in cap_needs(order.venue_id, [(t.product_id, t.units)]):
                 units[cap.pool] += cap.quantity
+        await self.return_pool_units(conn, order, units)
+
+    async def return_pool_units(
+        self, conn: AsyncConnection, order: Order, units: dict[str, int]
+    ) -> None:
+        """Put units back per pool, from the order's own allocations (a refund of tickets,
+        or of a combo's unused parts, `hub.orders.parts`)."""
+        units = dict(units)
         back: list[Taken] = []
         for inv_id, pool, qty in await self._allocations(conn, order.id):
             n = min(qty, units.pop(pool, 0))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from hub.catalog import CatalogService, VenueKeys
 from hub.domain import Denial, DenialCode, OrderRequest, Product, ProductKind, SlotInfo
+from hub.domain.combo import Parts, parts_for
 from hub.domain.rules import Claim, SaleContext
 from hub.inventory import Need
 from hub.inventory.daycap import cap_needs
@@ -25,6 +26,7 @@ class TicketSpec:
     holder_id_number: str | None
     entries_allowed: int
     units: int = 1
+    parts: Parts | None = None  # a combo's entries per attraction (`hub.domain.combo`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,11 @@ class Prepared:
     valid_until: datetime
     timezone: str = "Asia/Shanghai"  # the venue's: a sale's day is the venue's day
     caps: tuple[Need, ...] = ()  # the whole-day cap cells it takes (`hub.inventory.daycap`)
+
+
+def _entries(parts: Parts | None, entries: int) -> int:
+    """A combo ticket's entries are the sum of its parts' (each part keeps its own)."""
+    return sum(p.allowed for p in parts.values()) if parts else entries
 
 
 def entries_allowed(product: Product) -> int:
@@ -139,7 +146,17 @@ async def prepare(
                     DenialCode.QUANTITY_TOO_LARGE,
                     f"A group ticket admits at most {MAX_CREDENTIAL_ENTRIES // entries}",
                 )
-            specs.append(TicketSpec(product.id, None, None, entries * line.quantity, line.quantity))
+            parts = parts_for(product, line.quantity)
+            specs.append(
+                TicketSpec(
+                    product.id,
+                    None,
+                    None,
+                    _entries(parts, entries * line.quantity),
+                    line.quantity,
+                    parts,
+                )
+            )
             unit += line.quantity
             continue
         for _ in range(line.quantity):
@@ -149,7 +166,8 @@ async def prepare(
                     product_id=product.id,
                     visitor_index=unit if visitor else None,
                     holder_id_number=visitor.id_number if visitor else None,
-                    entries_allowed=entries,
+                    entries_allowed=_entries(parts_for(product), entries),
+                    parts=parts_for(product),
                 )
             )
             unit += 1

@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain import Contact, Order, OrderLine, OrderState, Ticket, TicketState, Visitor
+from hub.domain.combo import dump_parts, load_parts
 from hub.storage.sealed import IdNumbers, ticket_row_label, visitor_row_label
 from hub.storage.tables import AllocationRow, OrderRow, OrderVisitorRow, TicketRow
 
@@ -93,6 +94,7 @@ def ticket_row(t: Ticket, ids: IdNumbers) -> dict[str, Any]:
         "units": t.units,
         "state": t.state.value,
         "credential": t.credential,
+        "parts": dump_parts(t.parts),
         "change_seq": 0,
     }
 
@@ -129,6 +131,7 @@ def ticket_from_row(r: Any, ids: IdNumbers) -> Ticket:
         units=r.units,
         state=TicketState(r.state),
         credential=r.credential,
+        parts=load_parts(r.parts),
     )
 
 

@@ -26,6 +26,7 @@ from hub.orders.amend import replace_visitors
 from hub.orders.idempotency import make_key
 from hub.orders.intake import Enqueue, Intake, IntakeItem
 from hub.orders.lifecycle import Lifecycle
+from hub.orders.parts import refund_parts
 from hub.orders.prepare import prepare
 from hub.orders.writer import GroupCommitWriter, WriterBusy
 from hub.plugins import HubPlugins
@@ -204,6 +205,20 @@ class OrderService:
         fp = fingerprint("refund", order_id, sorted(ticket_ids or []))
         return await self._run(
             lambda c, n: self.lifecycle.refund(c, order_id, ticket_ids, n), key, fp
+        )
+
+    async def refund_parts(
+        self,
+        order_id: str,
+        ticket_id: str,
+        parts: Sequence[str] | None = None,
+        *,
+        key: str | None = None,
+    ) -> Outcome:
+        """Refund unused parts of a combo ticket (`hub.orders.parts`)."""
+        fp = fingerprint("refund-parts", order_id, [ticket_id, *sorted(parts or [])])
+        return await self._run(
+            lambda c, n: refund_parts(self.lifecycle, c, order_id, ticket_id, parts, n), key, fp
         )
 
     async def replace_visitors(

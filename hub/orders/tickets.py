@@ -57,6 +57,7 @@ def issue(
                 entries_used=0,
                 units=spec.units,
                 state=TicketState.VALID,
+                parts=spec.parts,
             )
         )
     return tickets

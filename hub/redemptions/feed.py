@@ -82,6 +82,7 @@ def ticket_change(r: Any, ids: IdNumbers) -> dict[str, Any]:
         "holder_id_number": ids.open(ticket_row_label(r.id), r.holder_id_sealed),
         "slot": slot_change(r.slot),
         "face": r.face_version,  # a version, never the photo
+        "parts": r.parts,  # a combo's entries per attraction (`hub.domain.combo`), or null
         "seq": r.change_seq,
     }
 

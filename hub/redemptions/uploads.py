@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.contracts import PartnerCall
 from hub.domain import Order, OrderState, Redemption, TicketState
+from hub.domain.combo import Parts, all_used, check_part, dump_parts, load_parts
 from hub.domain.order import can_move
 from hub.metrics import REDEMPTION_CONFLICTS, REDEMPTIONS
 from hub.orders import records
@@ -51,7 +52,7 @@ FLOW = FlowCountRow.__table__
 ORD = records.ORD
 TIX = records.TIX
 VIS = records.VIS
-MAX_BATCH = 1000  # x 19 columns stays under SQLite's 32766 bound parameters
+MAX_BATCH = 1000  # x 20 columns stays under SQLite's 32766 bound parameters
 Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall]], Awaitable[int]]
 
 
@@ -74,6 +75,7 @@ class RedemptionIn(BaseModel):
     offline: bool = False
     staff: str = Field(default="", max_length=64)
     note: str = Field(default="", max_length=200)
+    part: str = Field(default="", max_length=64)  # the combo part the bridge took, if any
 
 
 class UploadIn(BaseModel):
@@ -177,11 +179,19 @@ class RedemptionRecorder:
             if t["entries_used"] >= t["entries_allowed"]:
                 conflicts[r.id] = "ENTRIES_EXHAUSTED"
                 continue
+            parts = load_parts(t["parts"])
+            if parts is not None:
+                taken = _take_part(parts, r.part)
+                if isinstance(taken, str):
+                    conflicts[r.id] = taken
+                    continue
+                parts = taken
+                t["parts"] = dump_parts(parts)
             if t["entries_used"] == 0:  # the ticket's holders arrived
                 o = orders[t["order_id"]]
                 delta.slot(venue_id, o.travel_date, o.slot, arrived=int(t["units"] or 1))
             t["entries_used"] += 1
-            if t["entries_used"] >= t["entries_allowed"]:
+            if t["entries_used"] >= t["entries_allowed"] or (parts and all_used(parts)):
                 t["state"] = TicketState.USED.value
             changed[t["id"]] = venue_id
             counted.append(r)
@@ -209,13 +219,17 @@ class RedemptionRecorder:
                 update(TIX)
                 .where(TIX.c.id == bindparam("t_id"))
                 .values(
-                    entries_used=bindparam("t_used"), state=bindparam("t_state"), change_seq=seq
+                    entries_used=bindparam("t_used"),
+                    state=bindparam("t_state"),
+                    parts=bindparam("t_parts"),
+                    change_seq=seq,
                 ),
                 [
                     {
                         "t_id": i,
                         "t_used": tickets[i]["entries_used"],
                         "t_state": tickets[i]["state"],
+                        "t_parts": tickets[i]["parts"],
                     }
                     for i in sorted(changed)
                 ],
@@ -348,6 +362,19 @@ class RedemptionRecorder:
             REDEMPTION_CONFLICTS.labels(venue_id).inc(len(result.conflicts))
 
 
+def _take_part(parts: Parts, part: str) -> Parts | str:
+    """One entry taken from a combo's ``part`` (the bridge names it; a device that decided
+    from its own list names none: its first part with an entry left), or the conflict
+    code when that part cannot give one (used up at another bridge, refunded)."""
+    if not part:
+        part = next((k for k, p in parts.items() if p.left), "")
+    denial = check_part(parts, part or None, parts[part].used if part in parts else 0)
+    if denial is not None:
+        return str(denial.code)
+    p = parts[part]
+    return {**parts, part: p.model_copy(update={"used": p.used + 1})}
+
+
 def _counts(r: RedemptionIn) -> bool:
     """An admission (or exit) that moves a ticket and the flow: accepted, for a ticket.
     Staff manual admissions without a ticket are recorded but count no ticket."""
@@ -375,6 +402,7 @@ def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dic
         "conflict": "",
         "staff": r.staff,
         "note": r.note,
+        "part": r.part,
     }
 
 
@@ -444,6 +472,7 @@ def _order(
                 units=t["units"],
                 state=TicketState(t["state"]),
                 credential=t["credential"],
+                parts=load_parts(t["parts"]),
             )
             for t in sorted(tickets, key=lambda t: t["id"])
         ),

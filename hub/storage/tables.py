@@ -196,6 +196,8 @@ class TicketRow(SQLModel, table=True):
     state: str = Field(default="valid", max_length=16)
     credential: str = Field(default="", max_length=512)
     revoked_at: datetime | None = _ts(nullable=True)
+    # a combo's entries per attraction (`hub.domain.combo`); NULL for a plain ticket
+    parts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # Monotonic per change, for the venue bridge's "changes since cursor" sync.
     change_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
@@ -266,6 +268,7 @@ class RedemptionRow(SQLModel, table=True):
     conflict: str = Field(default="", max_length=40)
     staff: str = Field(default="", max_length=64)
     note: str = Field(default="", max_length=200)
+    part: str = Field(default="", max_length=64)  # the combo part this entry took, "" if none
 
 
 class FlowCountRow(SQLModel, table=True):
@@ -518,6 +521,7 @@ class JobClaimRow(SQLModel, table=True):
 # used (Alembic, create_all, the schema templates).
 from hub.storage import (  # noqa: E402, F401
     ceiling_tables,
+    combo_tables,
     flow_tables,
     health_tables,
     ops_tables,

@@ -97,9 +97,15 @@ class ServerProcesses:
         startup_timeout: float = 60.0,
         stop_grace: float = 10.0,
         name: str = "server",
+        ports: Sequence[int] | None = None,
     ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
+        if ports is not None and len(ports) != count:
+            raise ValueError("ports must name one port per process")
+        # chosen by the caller when something must know a server's address before it
+        # starts (the stock-sync bench's sandboxes call the hub back); else free ports
+        self.ports: list[int] | None = list(ports) if ports is not None else None
         self._argv = argv
         self.count = count
         self.host = host
@@ -137,7 +143,7 @@ class ServerProcesses:
             await self.prepare()
             env = self._child_env()
             for i in range(self.count):
-                port = free_port(self.host)
+                port = self.ports[i] if self.ports is not None else free_port(self.host)
                 log = self.workdir / f"{self.name}-{i}.log"
                 with log.open("wb") as out:
                     # The child holds its own copy of the descriptor; ours closes here.
@@ -263,6 +269,7 @@ class HubProcesses(ServerProcesses):
         migrate: bool = True,
         startup_timeout: float = 60.0,
         stop_grace: float = 10.0,
+        ports: Sequence[int] | None = None,
     ) -> None:
         self.database_url = database_url
         self.migrate = migrate
@@ -285,6 +292,7 @@ class HubProcesses(ServerProcesses):
             startup_timeout=startup_timeout,
             stop_grace=stop_grace,
             name="hub",
+            ports=ports,
         )
 
     def _serve_argv(self, port: int) -> list[str]:

@@ -43,6 +43,17 @@ def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | N
 
 
 @hookimpl
+def ticket_parts_refunded(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> list[PartnerCall] | None:
+    # a combo's unused parts refunded by staff: the refund result notice, tagged by the
+    # ticket and its parts so each part refund is told once
+    tag = callbacks.tickets_tag([ticket]) + "-" + "+".join(sorted(parts))
+    call = callbacks.refund_call(order, callbacks.REFUND_OK, tag)
+    return [call] if call is not None else None
+
+
+@hookimpl
 def ticket_redeemed(
     order: Order, ticket: Ticket, redemption: Redemption
 ) -> list[PartnerCall] | None:

@@ -43,3 +43,14 @@ def order_expired(order: Order) -> list[PartnerCall] | None:
 @hookimpl
 def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | None:
     return events.on_refunded(order, tickets) if _ours(order) else None
+
+
+@hookimpl
+def ticket_parts_refunded(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> list[PartnerCall] | None:
+    # a combo's unused parts: their refund amount back through WeChat Pay
+    if not _ours(order) or amount <= 0:
+        return None
+    reason = "part-" + "+".join(sorted(parts))
+    return [events.refund(order, reason, amount=amount, tickets=[ticket])]

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hardware_bridge.runtime import Bridge
+from hardware_bridge.schema import SCHEMA_VERSION
 from hardware_bridge.store import BridgeStore
 from hub.domain.gate import DeviceEvent, GateCredential, Medium, Scan
 from tests.bridge.conftest import AT
@@ -143,7 +144,7 @@ def test_devices_onboarded_before_the_upgrade_keep_their_tickets(tmp_path: Path)
     old.close()
     store = BridgeStore(path)
     try:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.was_pushed("wg-1", "00cc00cc00cc00cc")
         assert not store.was_pushed("wg-2", "00cc00cc00cc00cc")
         store.remove_device("wg-1")

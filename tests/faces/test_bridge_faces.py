@@ -108,7 +108,7 @@ def test_a_bridge_file_from_before_faces_is_upgraded_and_reread(tmp_path: Path) 
     old.close()
     store = BridgeStore(path)
     try:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         row = store.ticket("00bb00bb00bb00bb")
         assert row is not None and (row["card_no"], row["face"]) == (5151, "")
         assert store.meta("cursor") == ""  # read every ticket again, faces included
