@@ -28,6 +28,7 @@ DAY = date(2026, 12, 6)
 NOON = datetime(2026, 12, 6, 12, 0, tzinfo=CHINA)
 SETTINGS = {"wechat": {"WECHAT_MCHID": MCH}, "ctrip": {"CTRIP_ACCOUNT_ID": "acct-1"}}
 DISC = DiscrepancyRow.__table__
+MONEY = ["90.00", "0.00", "90.00"]  # gross, refunds, net of the two seeded orders
 
 
 def _order(otn: str, amount: int, channel: str = "wechat") -> dict[str, Any]:
@@ -70,7 +71,9 @@ def _bill() -> bytes:
 
 async def _audit(client: Any, action: str) -> list[Any]:
     async with hub_of(client).engine.connect() as conn:
-        rows = await conn.execute(select(AUDIT).where(AUDIT.c.action == action).order_by(AUDIT.c.id))
+        rows = await conn.execute(
+            select(AUDIT).where(AUDIT.c.action == action).order_by(AUDIT.c.id)
+        )
         return list(rows.all())
 
 
@@ -103,11 +106,7 @@ async def test_day_report_page_and_its_exports(aiohttp_client: Any, db_url: str)
     assert 'filename="daily-2026-12-06-v1.csv"' in resp.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
     assert rows[0][:4] == ["date", "venue", "channel", "product"]
-    assert rows[1] == ["2026-12-06", "v1", "wechat", "adult", "", "2", "2", "0", "0", "0"] + [
-        "90.00",
-        "0.00",
-        "90.00",
-    ]
+    assert rows[1] == ["2026-12-06", "v1", "wechat", "adult", "", "2", "2", "0", "0", "0", *MONEY]
     assert rows[-1][1] == "TOTAL"
 
     resp = await client.get(f"/console/reconcile/report.xlsx?date={DAY}")
@@ -121,7 +120,9 @@ async def test_day_report_page_and_its_exports(aiohttp_client: Any, db_url: str)
     assert (await client.get("/console/reconcile/report?date=soon")).status == 400
 
 
-async def test_discrepancies_upload_ack_resolve_with_audit(aiohttp_client: Any, db_url: str) -> None:
+async def test_discrepancies_upload_ack_resolve_with_audit(
+    aiohttp_client: Any, db_url: str
+) -> None:
     client = await _client(aiohttp_client, db_url)
     oper = await signed_in(client, "oper")
     resp = await client.post(
@@ -181,7 +182,8 @@ async def test_discrepancies_upload_ack_resolve_with_audit(aiohttp_client: Any, 
     assert resp.status == 200 and f'data-id="{disc_id}" data-state="resolved"' in (
         await resp.text()
     )
-    ack, resolve = await _audit(client, "discrepancy.ack"), await _audit(client, "discrepancy.resolve")
+    ack = await _audit(client, "discrepancy.ack")
+    resolve = await _audit(client, "discrepancy.resolve")
     assert [(a.actor, a.target) for a in ack] == [("oper", f"discrepancy:{disc_id}")]
     assert ack[0].before["state"] == "open" and ack[0].after == {
         "state": "acknowledged",
@@ -203,7 +205,9 @@ async def test_discrepancies_upload_ack_resolve_with_audit(aiohttp_client: Any, 
     assert (await client.post(f"{base}x/ack", data={"csrf_token": oper, "note": "n"})).status == 404
 
 
-async def test_malformed_settlement_file_is_refused_by_line(aiohttp_client: Any, db_url: str) -> None:
+async def test_malformed_settlement_file_is_refused_by_line(
+    aiohttp_client: Any, db_url: str
+) -> None:
     client = await _client(aiohttp_client, db_url)
     async with hub_of(client).engine.begin() as conn:
         await conn.execute(insert(ORD), [_order("C-1", 20000, "ctrip")])

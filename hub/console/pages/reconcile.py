@@ -384,5 +384,3 @@ def done_message(done: str) -> str:
             "%(channel)s statement of %(day)s imported: %(lines)s lines, %(new)s new discrepancies."
         ) % {"channel": channel, "day": day, "lines": lines, "new": new}
     return ""
-
-
