@@ -260,6 +260,9 @@ class Sums:
         }
 
 
+_SUMMED_FAST = tuple((col, i, _FEE if col == FEE else _CENTS) for col, i in SUMMED_AT)
+
+
 def _line(row: list[str], n: int, iso: str, merchant: str, sums: Sums) -> BillLine:
     """One transaction line. The hot path of a 100,000-line bill: checks are plain string
     operations first, the precise (slower) error message only once one fails; only the
@@ -287,10 +290,14 @@ def _line(row: list[str], n: int, iso: str, merchant: str, sums: Sums) -> BillLi
     state = row[I_STATE][1:]
     if state not in STATES:
         raise BillError(n, f"交易状态 {state!r} is none of {', '.join(STATES)}")
-    for col, i in SUMMED_AT:
+    units = sums.units
+    for col, i, usual in _SUMMED_FAST:
         value = row[i][1:]
         if value not in _ZEROS:
-            sums.add(col, value, n)
+            if usual.match(value):  # `Sums.add`, inline: 300,000 times a bill
+                units[col] += int(value.replace(".", "", 1))
+            else:
+                sums.add(col, value, n)
     refund = state == "REFUND"
     out_trade = row[I_OUT_TRADE][1:]
     if not out_trade:
