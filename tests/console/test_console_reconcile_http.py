@@ -140,7 +140,7 @@ async def test_discrepancies_upload_ack_resolve_with_audit(
     assert resp.status == 303, await resp.text()
     assert resp.headers["Location"].startswith("/console/reconcile/discrepancies?channel=wechat")
     page = await (await client.get(resp.headers["Location"])).text()
-    assert "2 lines, 1 new discrepancies" in page
+    assert "2 行，新增差异 1 条" in page  # zh_CN, the default language
     [imported] = await _audit(client, "statement.upload")
     assert imported.actor == "super" and imported.after["discrepancies_new"] == 1
     assert imported.target == f"statement:wechat:{DAY}"
@@ -152,7 +152,7 @@ async def test_discrepancies_upload_ack_resolve_with_audit(
     again = await client.post(
         "/console/reconcile/upload", data=_upload(sup, "wechat", _bill(), "bill.csv")
     )
-    assert "was imported before" in await again.text()
+    assert "的这份对账单已导入过" in await again.text()
 
     watch = await signed_in(client, "watch")
     page = await (await client.get("/console/reconcile/discrepancies")).text()
@@ -222,7 +222,7 @@ async def test_malformed_settlement_file_is_refused_by_line(
     )
     text = await resp.text()
     assert resp.status == 422, text
-    assert "ctrip-1206.csv refused, nothing imported: line 3: " in text
+    assert "ctrip-1206.csv 被拒绝，未导入任何内容：line 3: " in text
     assert await _count(client, StatementRow.__table__) == 0
     assert await _count(client, DISC) == 0
 
