@@ -10,6 +10,9 @@ number of scrapers.
 - ``tickethub_in_park{venue}``: today's entries minus exits (the venue's own today, in
   its time zone, on the hub's clock), from ``flow_count``; 0 for a venue nobody entered.
 - ``tickethub_outbox_backlog{partner,state}``: pending, inflight and dead calls.
+- ``tickethub_reconcile_open_discrepancies{channel}``: discrepancies still ``open``, a
+  count over ``ix_discrepancy_state`` (state, day) — open ones are few (people close them),
+  however many were found over the years.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock
-from hub.metrics import IN_PARK, OUTBOX_BACKLOG
+from hub.metrics import IN_PARK, OUTBOX_BACKLOG, RECONCILE_OPEN
 from hub.storage.db import reader
-from hub.storage.tables import FlowCountRow, OutboxRow, VenueRow
+from hub.storage.tables import DiscrepancyRow, FlowCountRow, OutboxRow, VenueRow
 
 FLOW = FlowCountRow.__table__
 VENUE = VenueRow.__table__
 OUTBOX = OutboxRow.__table__
+DISC = DiscrepancyRow.__table__
 BACKLOG_STATES = ("pending", "inflight", "dead")
 
 
@@ -53,6 +57,7 @@ class DatabaseGauges:
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
         self._backlog_labels: set[tuple[str, str]] = set()
+        self._open_channels: set[str] = set()
 
     async def refresh(self) -> None:
         async with self._lock:  # concurrent scrapes: one reads, the others wait for it
@@ -82,9 +87,15 @@ class DatabaseGauges:
             .where(OUTBOX.c.state.in_(BACKLOG_STATES))
             .group_by(OUTBOX.c.partner, OUTBOX.c.state)
         )
+        open_discrepancies = (
+            select(DISC.c.channel, func.count())
+            .where(DISC.c.state == "open")
+            .group_by(DISC.c.channel)
+        )
         async with reader(self.engine).connect() as conn:
             flow_rows = (await conn.execute(flows)).all()
             backlog_rows = (await conn.execute(backlog)).all()
+            open_rows = (await conn.execute(open_discrepancies)).all()
 
         in_park: dict[str, int] = {}
         for venue_id, zone, day, entries, exits in flow_rows:
@@ -100,6 +111,13 @@ class DatabaseGauges:
         for labels, n in counts.items():
             OUTBOX_BACKLOG.labels(*labels).set(n)
         self._backlog_labels |= counts.keys()
+
+        per_channel = {str(channel): int(n) for channel, n in open_rows}
+        for channel in self._open_channels - per_channel.keys():
+            RECONCILE_OPEN.labels(channel).set(0)  # all acknowledged or resolved since
+        for channel, n in per_channel.items():
+            RECONCILE_OPEN.labels(channel).set(n)
+        self._open_channels |= per_channel.keys()
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -53,3 +53,10 @@ OUTBOX_BACKLOG = Gauge(
     "Partner calls not delivered yet (pending, inflight) or waiting for a person (dead)",
     ["partner", "state"],
 )
+# day-end reconciliation: discrepancies nobody has looked at yet (state "open", what the
+# alert kind ``reconcile_discrepancies`` counts), read from the database like the backlog
+RECONCILE_OPEN = Gauge(
+    "tickethub_reconcile_open_discrepancies",
+    "Reconciliation discrepancies neither acknowledged nor resolved",
+    ["channel"],
+)

@@ -54,6 +54,7 @@ from sandbox.ota.douyin import DouyinClient
 from sandbox.ota.fliggy import FliggyClient, booking, travellers
 from sandbox.ota.meituan import CLOSE, CREATE, PAY, QUERY, REFUND, MeituanClient
 from sandbox.ota.meituan_receiver import CALENDAR
+from tests import recorded_wechat
 from tests.agency import kit as agency_kit
 from tests.ctrip import kit as ctrip_kit
 from tests.douyin import kit as douyin_kit
@@ -78,6 +79,8 @@ class Scenario:
     decode: Decoder
     code: Callable[[Any], Any]
     spec: ChannelSpec | None = None
+    name: str = ""  # the scenario's name when a channel has several (default: channel)
+    fixtures: str = "fixtures"  # the folder in the plugin's, e.g. "fixtures/v2"
 
     def spec_operation(self, message: Message) -> str | None:
         """The spec operation a recorded request calls (None without a spec)."""
@@ -91,8 +94,12 @@ class Scenario:
         return spec.operation_for_path(tail)
 
     @property
+    def key(self) -> str:
+        return self.name or self.channel
+
+    @property
     def folder(self) -> Path:
-        return ROOT / "plugins" / f"channel_{self.channel}" / "fixtures"
+        return ROOT / "plugins" / f"channel_{self.channel}" / self.fixtures
 
 
 @contextmanager
@@ -372,7 +379,7 @@ def _spec_scenario(
 
 
 SCENARIOS: dict[str, Scenario] = {
-    s.channel: s
+    s.key: s
     for s in (
         _spec_scenario("ctrip", ctrip_protocol.spec(), ctrip_kit.SECRETS, ctrip_hub, ctrip_play),
         _spec_scenario(
@@ -385,6 +392,23 @@ SCENARIOS: dict[str, Scenario] = {
             "fliggy", fliggy_protocol.spec(), fliggy_kit.SECRETS, fliggy_hub, fliggy_play
         ),
         Scenario("agency", agency_hub, agency_play, json_decoder, agency_code),
+        # WeChat Pay's payment notifications, v3 and v2 (tests/recorded_wechat.py)
+        Scenario(
+            "wechat",
+            recorded_wechat.hub_of_version("v3"),
+            recorded_wechat.v3_play,
+            recorded_wechat.v3_decode,
+            recorded_wechat.v3_code,
+        ),
+        Scenario(
+            "wechat",
+            recorded_wechat.hub_of_version("v2"),
+            recorded_wechat.v2_play,
+            recorded_wechat.v2_decode,
+            recorded_wechat.v2_code,
+            name="wechat_v2",
+            fixtures="fixtures/v2",
+        ),
     )
 }
 

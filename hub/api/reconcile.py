@@ -21,8 +21,7 @@ from hub.reconcile.service import (
     UnsupportedChannel,
     channel_spec,
     import_statement,
-    settlement_merchant,
-    wechat_merchant,
+    statement_merchant,
 )
 from hub.reconcile.wechat_bill import BillError
 from hub.sdk.web.errors import ApiError
@@ -101,10 +100,7 @@ def add_routes(routes: ApiRoutes) -> None:
         spec = channel_spec(
             channel, (e.obj for e in hub.plugins.channels), hub.settings.channel_specs_dirs
         )
-        if spec is not None:
-            merchant = settlement_merchant(spec, hub.settings.channel_settings)
-        else:
-            merchant = wechat_merchant(hub.settings.channel_settings)
+        merchant = statement_merchant(channel, spec, hub.settings.channel_settings)
         try:
             result = await import_statement(
                 hub.engine,

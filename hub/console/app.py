@@ -37,6 +37,7 @@ from hub.console.pages import conflicts as conflict_pages
 from hub.console.pages import devices as device_pages
 from hub.console.pages import orders as order_pages
 from hub.console.pages import outbox as outbox_pages
+from hub.console.pages import reconcile as reconcile_pages
 from hub.console.roles import DEFAULT_LANGUAGE, LANGUAGES
 from hub.console.staff import StaffService
 from hub.console.throttle import LoginThrottle
@@ -62,6 +63,7 @@ SESSION_INFO = b"tickethub console session cookie"
 #: and ``NAV`` (its entries in the layout's navigation, possibly none).
 PAGES: tuple[ModuleType, ...] = (login, home, wall, alerts, alert_rules, audit)
 PAGES += (order_pages, outbox_pages, conflict_pages, device_pages)  # operations pages
+PAGES += (reconcile_pages,)  # day report, discrepancies, statements in
 
 
 def session_key(settings: Settings) -> bytes:

@@ -34,7 +34,7 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
 
 
 def _payment(r: Any) -> HubPayment:
-    return HubPayment(r.id, r.partner_order_id, int(r.amount), r.state, r.confirmed_at)
+    return HubPayment(r[0], r[1], int(r[2]), r[3], r[4])  # the columns of `payments`
 
 
 async def payments(
@@ -48,13 +48,14 @@ async def payments(
             ORD.c.confirmed_at < day.end + day.window,
         )
     )
-    out = {r.partner_order_id: _payment(r) for r in result}
+    # all rows at once (not a fetch per row), read by position: 100,000 a day
+    out = {r[1]: _payment(r) for r in result.all()}
     missing = sorted({ln.out_trade_no for ln in lines if not ln.is_refund} - out.keys())
     for chunk in _chunks(missing):
         result = await conn.execute(
             select(*cols).where(ORD.c.channel == CHANNEL, ORD.c.partner_order_id.in_(chunk))
         )
-        out.update({r.partner_order_id: _payment(r) for r in result})
+        out.update({r[1]: _payment(r) for r in result.all()})
     return out
 
 

@@ -119,6 +119,16 @@ def settlement_merchant(
     return str(channel_settings.get(spec.channel.name, {}).get(name, "") or "")
 
 
+def statement_merchant(
+    channel: str, spec: ChannelSpec | None, channel_settings: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """Our id on `channel`'s statements: the spec's merchant setting for an OTA, WeChat's
+    mch_id otherwise (what every import door checks the file against)."""
+    if spec is not None:
+        return settlement_merchant(spec, channel_settings)
+    return wechat_merchant(channel_settings)
+
+
 def channel_spec(channel: str, adapters: Iterable[Any], dirs: Iterable[str]) -> ChannelSpec | None:
     """The spec of `channel`: its adapter's (a plugin built on a spec keeps it as
     ``.spec``, wherever the file lives), else a spec-only channel's from the folders."""

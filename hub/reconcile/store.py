@@ -27,6 +27,7 @@ from hub.storage.tables import DiscrepancyRow, StatementRow
 STMT = StatementRow.__table__
 DISC = DiscrepancyRow.__table__
 STATES = ("open", "acknowledged", "resolved")
+NOTE_MAX = 500
 
 
 class NotFound(LookupError):
@@ -193,11 +194,20 @@ async def move(
 ) -> dict[str, Any]:
     """Acknowledge (``to="acknowledged"``) or resolve (``to="resolved"``) one discrepancy;
     the state guard in the UPDATE makes two people's concurrent moves one winner."""
+    async with engine.begin() as conn:
+        return await move_in(conn, disc_id, to, by=by, note=note, now=now)
+
+
+async def move_in(
+    conn: AsyncConnection, disc_id: int, to: str, *, by: str, note: str, now: datetime
+) -> dict[str, Any]:
+    """`move` inside the caller's transaction (the console writes its audit line in the
+    same one); the row as it is after the move."""
     by, note = by.strip(), note.strip()
     if not by or not note:
         raise BadMove("who (--by) and a note (--note) are both required")
-    if len(by) > 64 or len(note) > 500:
-        raise BadMove("by is at most 64 characters, note at most 500")
+    if len(by) > 64 or len(note) > NOTE_MAX:
+        raise BadMove(f"by is at most 64 characters, note at most {NOTE_MAX}")
     if to == "acknowledged":
         allowed, values = ("open",), {"acked_by": by, "acked_at": now, "ack_note": note}
     elif to == "resolved":
@@ -205,15 +215,14 @@ async def move(
         values = {"resolved_by": by, "resolved_at": now, "resolve_note": note}
     else:
         raise BadMove(f"unknown move {to!r}")
-    async with engine.begin() as conn:
-        res = await conn.execute(
-            update(DISC)
-            .where(DISC.c.id == disc_id, DISC.c.state.in_(allowed))
-            .values(state=to, **values)
-        )
-        row = (await conn.execute(select(DISC).where(DISC.c.id == disc_id))).first()
-        if row is None:
-            raise NotFound(f"no discrepancy {disc_id}")
-        if res.rowcount != 1:
-            raise BadMove(f"discrepancy {disc_id} is {row.state}; it cannot become {to}")
-        return as_json(row)
+    res = await conn.execute(
+        update(DISC)
+        .where(DISC.c.id == disc_id, DISC.c.state.in_(allowed))
+        .values(state=to, **values)
+    )
+    row = (await conn.execute(select(DISC).where(DISC.c.id == disc_id))).first()
+    if row is None:
+        raise NotFound(f"no discrepancy {disc_id}")
+    if res.rowcount != 1:
+        raise BadMove(f"discrepancy {disc_id} is {row.state}; it cannot become {to}")
+    return as_json(row)

@@ -39,8 +39,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 KEPT_HEADERS = frozenset(
     {"content-type", "authorization", "date", "partnerid", "x-encryption-status"}
 )
-"""Request and answer headers a recording keeps (besides every ``x-*`` header): what a
-partner signs or the hub reads. Host, length, user agent and the like are left out."""
+"""Request and answer headers a recording keeps (besides every header of `KEPT_PREFIXES`):
+what a partner signs or the hub reads. Host, length, user agent and the like are left
+out."""
+KEPT_PREFIXES = ("x-", "wechatpay-")
+"""``x-*``, and WeChat Pay's signature headers (``Wechatpay-Signature``, ``-Timestamp``,
+``-Nonce``, ``-Serial``, ``-Signature-Type``)."""
 
 Decoder = Callable[[bytes, Mapping[str, str]], Any]
 """Bytes and headers of a request or an answer → its business content (for ``decoded``
@@ -102,7 +106,9 @@ class Message:
 
 def _kept(headers: Mapping[str, str]) -> dict[str, str]:
     return {
-        k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS or k.lower().startswith("x-")
+        k: v
+        for k, v in headers.items()
+        if k.lower() in KEPT_HEADERS or k.lower().startswith(KEPT_PREFIXES)
     }
 
 

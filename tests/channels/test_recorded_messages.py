@@ -75,3 +75,51 @@ async def test_a_tampered_recording_is_refused_in_the_partners_words(
 
 def vars_of(message: Message) -> dict[str, Any]:
     return {f: getattr(message, f) for f in message.__dataclass_fields__}
+
+
+async def _order_of_notice(client: TestClient) -> tuple[str, int]:
+    """(state, tickets) of the order the recorded WeChat notices pay."""
+    from sqlalchemy import func, select
+
+    from hub.orders.records import ORD, TIX
+    from tests.recorded_wechat import OUT_TRADE_NO
+    from tests.support import hub_of
+
+    async with hub_of(client).engine.connect() as conn:
+        order_id, state = (
+            await conn.execute(
+                select(ORD.c.id, ORD.c.state).where(ORD.c.partner_order_id == OUT_TRADE_NO)
+            )
+        ).one()
+        count = await conn.execute(select(func.count()).where(TIX.c.order_id == order_id))
+        return str(state), int(count.scalar() or 0)
+
+
+@pytest.mark.parametrize("name", ["wechat", "wechat_v2"])
+async def test_recorded_wechat_payment_notice_confirms_the_order_once(
+    name: str, aiohttp_client: AiohttpClient, db_url: str
+) -> None:
+    """WeChat Pay's recorded payment notice (v3: sealed resource and signature headers;
+    v2: signed XML) confirms the waiting order, its repeat changes nothing, the forged one
+    is refused — and on a hub whose clock is not the recording's, the v3 notice is out of
+    its time window (the signature's timestamp is checked against the injected clock)."""
+    from datetime import timedelta
+
+    from tests.support import T0, hub_of
+
+    scenario = SCENARIOS[name]
+    first, again, forged = load(scenario.folder)
+    if name == "wechat":  # first, on the fresh database: the clock 10 minutes on
+        async with scenario.hub(aiohttp_client, db_url) as client:
+            hub_of(client).clock.set(T0 + timedelta(minutes=10))  # type: ignore[attr-defined]
+            status, _, body = await replay(client, first)
+            assert status == 401 and b"FAIL" in body
+            assert (await _order_of_notice(client))[0] == "held"
+    async with scenario.hub(aiohttp_client, db_url) as client:
+        assert (await _order_of_notice(client))[0] == "held"
+        assert (await replay(client, first))[0] in (200, 204)
+        paid = await _order_of_notice(client)
+        assert paid[0] == "confirmed" and paid[1] == 1
+        assert (await replay(client, again))[0] in (200, 204)
+        assert (await replay(client, forged))[0] == 401
+        assert await _order_of_notice(client) == paid

@@ -136,3 +136,34 @@ def test_an_error_answer_is_not_a_bill() -> None:
     )
     with pytest.raises(BillError, match="WeChat answered an error, not a bill: No Bill Exist"):
         parse(xml, day=DAY, merchant=MCH)
+
+
+def test_quoted_fields_and_unusual_amount_forms_read_as_before() -> None:
+    """The parser's fast paths (comma split without quotes, integer sums of ``12.34`` and
+    ``0.48000``) give what the csv reader and `Decimal` give: a quoted product name with a
+    comma, an amount written ``80.0``, a fee with six decimals."""
+    lines = _lines(_bill())
+    first = lines[1].split(",")
+    first[20] = '"`门票,成人"'  # 商品名称 with a comma, quoted
+    first[12] = first[24] = "`80.0"  # 应结订单金额 / 订单金额 with one decimal
+    first[22] = "`0.480000"  # 手续费 with six decimals
+    lines[1] = ",".join(first)
+    bill = parse(_join(lines), day=DAY, merchant=MCH)
+    assert [(b.out_trade_no, b.amount) for b in bill.lines] == [
+        ("TH0001", 8000),
+        ("TH0002", 12345),
+        ("TH0001", 3000),
+    ]
+    assert bill.totals["订单总金额"] == "203.45"
+    lines = _lines(_bill())
+    fee = lines[1].split(",")
+    fee[22] = "`0.4800001"  # 手续费: the fees no longer add up to the summary's
+    lines[1] = ",".join(fee)
+    with pytest.raises(BillError, match=r"手续费总金额 .* add up to 1\.0407001"):
+        parse(_join(lines), day=DAY, merchant=MCH)
+    lines = _lines(_bill())
+    bad = lines[1].split(",")
+    bad[24] = "`80.001"
+    lines[1] = ",".join(bad)
+    with pytest.raises(BillError, match="line 2: 订单金额: not an amount with two decimals"):
+        parse(_join(lines), day=DAY, merchant=MCH)

@@ -38,6 +38,21 @@ MATCHED = {
     "id_number": N_("ID number"),
 }
 
+# reconciliation (hub.reconcile.matching.KINDS, hub.reconcile.store.STATES)
+DISCREPANCY_KINDS = {
+    "hub_only": N_("in the hub, not on the statement"),
+    "partner_only": N_("on the statement, not in the hub"),
+    "amount_mismatch": N_("amounts differ"),
+    "status_mismatch": N_("status differs"),
+    "duplicate": N_("duplicate"),
+    "crossed_midnight": N_("crossed midnight (clears the next day)"),
+}
+DISCREPANCY_STATES = {
+    "open": N_("open"),
+    "acknowledged": N_("acknowledged"),
+    "resolved": N_("resolved"),
+}
+
 
 def label(table: dict[str, str], code: str) -> str:
     """The msgid for ``code`` (the code itself when it has none)."""
