@@ -6,6 +6,13 @@
   const TOKEN = "tickethub.handheld.token";
   const $ = (id) => document.getElementById(id);
   const ID_NUMBER = /^\d{17}[\dXx]$/;
+  const ERRORS = {
+    WRONG_PIN: "口令错误",
+    TOO_MANY_TRIES: "尝试次数过多，请稍候",
+    HANDHELD_OFF: "检票页未开启",
+    UNAUTHORIZED: "请重新登录",
+    INVALID_REQUEST: "输入有误",
+  };
   let busy = false;
   let stream = null;
   let hideTimer = null;
@@ -21,8 +28,8 @@
     try { data = await resp.json(); } catch (e) { data = {}; }
     if (resp.status === 401 && path !== "/handheld/api/session") { signOut(); }
     if (!resp.ok) {
-      const err = (data && data.error) || {};
-      throw new Error(err.message || ("HTTP " + resp.status));
+      const zh = ERRORS[data.code];
+      throw new Error((zh ? zh + " · " : "") + (data.message || ("HTTP " + resp.status)));
     }
     return data;
   }
