@@ -158,7 +158,7 @@ class RedemptionRecorder:
             (items[i] for i in new_ids), key=lambda r: (r.at, r.id)
         )  # earliest admission counts first
         counting = [r for r in new if _counts(r)]
-        staff_let_in = [r for r in new if _ticketless_admission(r)]
+        staff_let_in = [r for r in new if _ticketless_passage(r)]
         tickets, orders = await self._lock(conn, venue_id, counting)
         conflicts: dict[str, str] = {}
         counted: list[RedemptionIn] = []
@@ -352,16 +352,16 @@ class RedemptionRecorder:
 
 def _counts(r: RedemptionIn) -> bool:
     """An admission (or exit) that moves a ticket and the flow: accepted, for a ticket.
-    Staff manual admissions without a ticket count no ticket (`_ticketless_admission`
+    Staff manual admissions without a ticket count no ticket (`_ticketless_passage`
     counts them in the flow only)."""
     return r.accepted and bool(r.ticket_id)
 
 
-def _ticketless_admission(r: RedemptionIn) -> bool:
-    """Staff let someone in without a ticket (the handheld page, ``tickethub bridge
-    admit``): no ticket moves, but the person is inside — the flow (in-park) and the
-    gate's passages count them."""
-    return r.accepted and r.kind == "manual" and not r.ticket_id and r.direction == "in"
+def _ticketless_passage(r: RedemptionIn) -> bool:
+    """Staff let someone in (or out) without a ticket (the handheld page, ``tickethub
+    bridge admit``): no ticket moves, but the person is inside (or gone) — the flow
+    (in-park) and the gate's passages count them."""
+    return r.accepted and r.kind == "manual" and not r.ticket_id
 
 
 def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dict[str, Any]:
@@ -381,7 +381,7 @@ def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dic
         "offline": r.offline,
         "device_at": r.device_at,
         "received_at": received,
-        "counted": _counts(r) or _ticketless_admission(r),  # corrected below for conflicts
+        "counted": _counts(r) or _ticketless_passage(r),  # corrected below for conflicts
         "conflict": "",
         "staff": r.staff,
         "note": r.note,
