@@ -102,6 +102,10 @@ def add_handheld(routes: ApiRoutes, bridge: Bridge, settings: BridgeSettings) ->
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
 
+    @routes.get("/handheld", summary="To the handheld page (/handheld/)", tag="handheld")
+    async def to_page(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/handheld/")
+
     @routes.get(
         "/handheld/static/{name}",
         summary="The page's script, style and jsQR",

@@ -33,8 +33,8 @@ async def _post(http: aiohttp.ClientSession, url: str, body: Any, token: str = "
 async def test_the_page_needs_the_bridges_pin(hub: TestClient, tmp_path: Path) -> None:
     async with handheld_site(hub, tmp_path) as site, aiohttp.ClientSession() as http:
         api = site.url + "/handheld/api"
-        async with http.get(site.url + "/handheld/") as resp:
-            assert resp.status == 200
+        async with http.get(site.url + "/handheld") as resp:  # redirected to /handheld/
+            assert resp.status == 200 and resp.url.path == "/handheld/"
             assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
             assert "login-form" in await resp.text()
         for path, body in (("/check", {"value": "X"}), ("/admit", {"reason": "r"})):
@@ -115,6 +115,16 @@ async def test_bridge_admit_counts_and_reaches_the_hub_once(
             ["bridge", "admit", "--reason", "r", "--staff", "s", "--url", site.url, "--token", "x"],
         )
         assert wrong.exit_code == 1 and "UNAUTHORIZED" in wrong.output
+
+        async with aiohttp.ClientSession() as http:
+            status, err = await _post(
+                http,
+                site.url + "/admin/manual",
+                {"staff": "zhao", "reason": "r", "ticket": "PAPER-1", "count": 2},
+                token=ADMIN_TOKEN,
+            )
+        assert (status, err["code"]) == (400, "INVALID_REQUEST")  # a ticket is one entry
+        assert site.bridge.admitted_today() == 3
 
         site.link.set_mode("up")
         await site.bridge.link.sync_once()
