@@ -1,5 +1,6 @@
-"""The bridge's HTTP app: drivers' device-facing routes, ``/status``, and the staff admin
-API (devices, manual admissions) that ``tickethub device …`` talks to.
+"""The bridge's HTTP app: drivers' device-facing routes, ``/status``, the staff admin
+API (devices, manual admissions) that ``tickethub device …`` talks to, and the handheld
+checking page (`hardware_bridge.handheld`).
 
 Drivers mount their routes while the app is built (routes are fixed once an aiohttp app
 starts), so `create_app` is an async factory that starts the drivers first; attaching
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_bridge.devices import OnboardingError
+from hardware_bridge.handheld import add_handheld
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
 from hub.domain.gate import Direction, Medium
@@ -51,6 +53,7 @@ class ManualIn(BaseModel):
     direction: Direction = Direction.IN
     device_id: str = Field(default="", max_length=64)
     open_door: bool = False
+    count: int = Field(default=1, ge=1, le=500)  # people let in together without a ticket
 
 
 _STATUS = {
@@ -95,6 +98,7 @@ async def create_app(
     try:
         await bridge.start_drivers()
         add_routes(bridge.host.routes, settings)
+        add_handheld(bridge.host.routes, bridge, settings)
         app.router.add_routes(bridge.host.routes.table)
     except BaseException:
         await http.close()
@@ -184,10 +188,14 @@ def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
             raise ApiError(404, "UNKNOWN_DEVICE", "No such device")
         return web.json_response({"removed": request.match_info["device_id"]})
 
-    @routes.post("/admin/manual", summary="Record a staff manual admission", tag="bridge")
+    @routes.post(
+        "/admin/manual", summary="Record a staff manual admission", tag="bridge", body=ManualIn
+    )
     async def manual(request: web.Request) -> web.Response:
         bridge = admin(request)
         body = await read_model(request, ManualIn)
+        if body.ticket and body.count != 1:
+            raise ApiError(400, "INVALID_REQUEST", "count: exactly 1 with a ticket")
         result = bridge.manual_admission(
             staff=body.staff,
             reason=body.reason,
@@ -196,6 +204,7 @@ def add_routes(routes: ApiRoutes, settings: BridgeSettings) -> None:
             medium=body.medium,
             direction=body.direction,
             device_id=body.device_id,
+            count=body.count,
         )
         if body.open_door and body.device_id:
             try:

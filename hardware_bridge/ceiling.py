@@ -73,7 +73,7 @@ class Ceiling:
     def _net_after(self, n: int) -> int:
         row = self.store.db.execute(
             "SELECT coalesce(sum(CASE direction WHEN 'in' THEN 1 ELSE -1 END), 0) FROM log"
-            " WHERE n > ? AND allow = 1 AND ticket_id != ''",
+            " WHERE n > ? AND allow = 1 AND (ticket_id != '' OR kind = 'manual')",
             (n,),
         ).fetchone()
         return int(row[0])

@@ -191,6 +191,32 @@ def status(url: BridgeUrl = "") -> None:
     _print(*asyncio.run(_call("GET", _url(url) + "/status")))
 
 
+@bridge_app.command("admit")
+def admit(
+    reason: Annotated[str, typer.Option(help="why they were let in without a ticket")],
+    staff: Annotated[str, typer.Option(help="who let them in")],
+    count: Annotated[int, typer.Option(min=1, max=500, help="people let in together")] = 1,
+    gate: Annotated[str, typer.Option(help="the gate they went through")] = "",
+    url: BridgeUrl = "",
+    token: Annotated[str | None, typer.Option(help="bridge admin token")] = None,
+) -> None:
+    """Record a manual admission without a ticket (who, why, how many) on a RUNNING
+    bridge: counted in the in-park figure and uploaded to the hub like any gate's
+    decision (kind ``manual``), now or when the link returns."""
+    if not reason.strip() or not staff.strip():
+        raise typer.BadParameter("--reason and --staff must not be empty")
+    body = {"staff": staff.strip(), "reason": reason.strip(), "gate": gate, "count": count}
+    code, answer = asyncio.run(
+        _call("POST", _url(url) + "/admin/manual", _admin_token(token), json=body)
+    )
+    if code != 201:
+        _print(code, answer)
+    where = "offline: uploaded when the hub is reachable" if answer.get("offline") else "online"
+    typer.echo(f"admitted {answer['count']} by {staff.strip()} ({reason.strip()}); {where}")
+    for i in answer["ids"]:
+        typer.echo(f"  {i}")
+
+
 @device_app.command("add")
 def add(
     vendor: Annotated[str, typer.Argument(help="driver: qrhttp, uhppote, hikvision, zkteco…")],

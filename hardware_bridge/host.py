@@ -105,10 +105,13 @@ class BridgeHost:
         await self.push_changed(ids)
 
     # -- DeviceHost ------------------------------------------------------------------------
-    async def decide(self, scan: Scan) -> GateDecision:
+    async def decide(self, scan: Scan, *, virtual: bool = False) -> GateDecision:
+        """Decide a scan at an onboarded device — or, ``virtual``, at a gate the bridge
+        serves itself (the handheld page's ``handheld-<staff>``), which has no device
+        record: the same decision, log, counting and upload, no device health."""
         known = scan.device_id in self._devices
         decision = self.decider.decide(
-            scan, self.clock.now(), offline=not self.is_online(), known_device=known
+            scan, self.clock.now(), offline=not self.is_online(), known_device=known or virtual
         )
         if (
             decision.allow

@@ -129,9 +129,20 @@ class Bridge:
         medium: Medium = Medium.QR,
         direction: Direction = Direction.IN,
         device_id: str = "",
+        count: int = 1,
     ) -> dict[str, Any]:
         """Staff let someone through by hand: logged with who and why (and the ticket,
-        when one was shown, so its entry counts), synced like any decision."""
+        when one was shown, so its entry counts), synced like any decision.
+
+        Every admission IN counts through the same entry counting as a gate's
+        (`BridgeStore.append` with its day), with or without a ticket, so the in-park
+        figure includes people let in without one. ``count`` people let in together
+        without a ticket are ``count`` rows: each is one person at the hub too.
+
+        :raises ValueError: ``count`` other than 1 with a ticket (a ticket is one entry).
+        """
+        if count < 1 or (ticket and count != 1):
+            raise ValueError("count: at least 1, and exactly 1 with a ticket")
         now = self.clock.now()
         ticket_id = ""
         if ticket:
@@ -141,27 +152,41 @@ class Bridge:
                     ticket_id = self.decider.view.verifier.verify(ticket).ticket_id
                 except Exception:
                     ticket_id = ""
-        entry = LogEntry(
-            id=self.decider.new_id(),
-            kind="manual",
-            ticket_id=ticket_id,
-            device=device_id,
-            gate=gate,
-            medium=medium.value,
-            direction=direction.value,
-            allow=True,
-            code="MANUAL",
-            reason="Admitted by staff",
-            at=now,
-            device_at=None,
-            offline=not self.link.state.online,
-            staff=staff,
-            note=reason[:200],
-        )
-        counted = bool(ticket_id) and direction is Direction.IN
-        self.store.append(entry, count_day=self.decider.day(now) if counted else None)
+        counted = direction is Direction.IN
+        ids: list[str] = []
+        for _ in range(count):
+            entry = LogEntry(
+                id=self.decider.new_id(),
+                kind="manual",
+                ticket_id=ticket_id,
+                device=device_id,
+                gate=gate,
+                medium=medium.value,
+                direction=direction.value,
+                allow=True,
+                code="MANUAL",
+                reason="Admitted by staff",
+                at=now,
+                device_at=None,
+                offline=not self.link.state.online,
+                staff=staff,
+                note=reason[:200],
+            )
+            self.store.append(entry, count_day=self.decider.day(now) if counted else None)
+            ids.append(entry.id)
         self.link.wake()
-        return {"id": entry.id, "ticket_id": ticket_id or None, "at": now.isoformat()}
+        return {
+            "id": ids[0],
+            "ids": ids,
+            "count": len(ids),
+            "ticket_id": ticket_id or None,
+            "at": now.isoformat(),
+            "offline": not self.link.state.online,
+        }
+
+    def admitted_today(self) -> int:
+        """Admissions counted today (venue-local) at this bridge, staff ones included."""
+        return self.store.admitted_on(self.decider.day(self.clock.now()))
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -32,6 +32,12 @@ class BridgeSettings(ClearSettings):
     host: str = "127.0.0.1"
     port: int = 8710
     admin_token: str = Field(default="dev-bridge-admin", description="staff token of /admin")
+    handheld_pin: str = Field(
+        default="",
+        description="staff PIN of the handheld checking page /handheld/ (at least 6 "
+        "characters; empty: the page is turned off). The bridge has no staff accounts: "
+        "everyone who checks tickets on this bridge's LAN shares this PIN and gives a name",
+    )
     sync_interval: float = Field(default=2.0, gt=0, description="seconds between sync rounds")
     heartbeat_interval: float = Field(
         default=2.0,
@@ -61,6 +67,13 @@ class BridgeSettings(ClearSettings):
         description="SQLite synchronous of the log: FULL survives power loss",
     )
     blocked_plugins: list[str] = Field(default_factory=list)
+
+    @field_validator("handheld_pin")
+    @classmethod
+    def _pin(cls, value: str) -> str:
+        if value and len(value) < 6:
+            raise ValueError("at least 6 characters (or empty: no handheld page)")
+        return value
 
     @field_validator("hub_urls", mode="before")
     @classmethod

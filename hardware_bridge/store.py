@@ -288,8 +288,10 @@ class BridgeStore:
 
     # -- the log ---------------------------------------------------------------------------
     def append(self, entry: LogEntry, *, count_day: str | None) -> bool:
-        """Append one decision durably (and count the entry when ``count_day`` is given);
-        False when a device event with the same (device, event_key) is already logged."""
+        """Append one decision durably (and count the entry when ``count_day`` is given:
+        the row carries its day, and a ticket's entries grow — a staff admission without
+        a ticket counts that way too, see `admitted_on`); False when a device event with
+        the same (device, event_key) is already logged."""
         with self.tx() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO log(id, kind, ticket_id, device, gate, medium, direction,"
@@ -312,7 +314,7 @@ class BridgeStore:
                     entry.event_key,
                     entry.staff,
                     entry.note,
-                    count_day if entry.ticket_id else None,
+                    count_day,  # the day of an admission that counts, ticket or not
                     entry.part,
                 ),
             )
@@ -346,6 +348,15 @@ class BridgeStore:
                 " WHERE ticket_id = ? AND day = ?",
                 [(r["ticket_id"], r["day"]) for r in rows if r["day"] is not None],
             )
+
+    def admitted_on(self, day: str) -> int:
+        """Admissions counted on a venue-local day: ticket entries (scans, device events,
+        manual ones with a ticket) and staff admissions without a ticket alike — every
+        row that `append` was given a ``count_day`` for."""
+        row = self.db.execute(
+            "SELECT count(*) FROM log WHERE day = ? AND allow = 1 AND direction = 'in'", (day,)
+        ).fetchone()
+        return int(row[0])
 
     def log_counts(self) -> dict[str, int]:
         row = self.db.execute(

@@ -160,6 +160,7 @@ class RedemptionRecorder:
             (items[i] for i in new_ids), key=lambda r: (r.at, r.id)
         )  # earliest admission counts first
         counting = [r for r in new if _counts(r)]
+        staff_let_in = [r for r in new if _ticketless_passage(r)]
         tickets, orders = await self._lock(conn, venue_id, counting)
         conflicts: dict[str, str] = {}
         counted: list[RedemptionIn] = []
@@ -235,14 +236,15 @@ class RedemptionRecorder:
                 ],
             )
         calls = await self._orders_and_hooks(conn, venue_id, counted, tickets, orders, received)
-        await self._flow(conn, venue_id, new, counted, conflicts, tz)
-        for r in counted:
+        passages = [*counted, *staff_let_in]  # people through a gate, ticket or not
+        await self._flow(conn, venue_id, new, passages, conflicts, tz)
+        for r in passages:
             delta.passage(venue_id, r.at, tz, r.gate, entry=r.direction == "in")
         await delta.flush(conn)  # last: see `hub.wall.counters`
         result = UploadResult(
             recorded=len(new_ids),
             duplicates=len(items) - len(new_ids),
-            counted=len(counted),
+            counted=len(passages),
             conflicts=sorted(conflicts),
         )
         return result, calls
@@ -377,8 +379,16 @@ def _take_part(parts: Parts, part: str) -> Parts | str:
 
 def _counts(r: RedemptionIn) -> bool:
     """An admission (or exit) that moves a ticket and the flow: accepted, for a ticket.
-    Staff manual admissions without a ticket are recorded but count no ticket."""
+    Staff manual admissions without a ticket count no ticket (`_ticketless_passage`
+    counts them in the flow only)."""
     return r.accepted and bool(r.ticket_id)
+
+
+def _ticketless_passage(r: RedemptionIn) -> bool:
+    """Staff let someone in (or out) without a ticket (the handheld page, ``tickethub
+    bridge admit``): no ticket moves, but the person is inside (or gone) — the flow
+    (in-park) and the gate's passages count them."""
+    return r.accepted and r.kind == "manual" and not r.ticket_id
 
 
 def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dict[str, Any]:
@@ -398,7 +408,7 @@ def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dic
         "offline": r.offline,
         "device_at": r.device_at,
         "received_at": received,
-        "counted": _counts(r),  # corrected below for conflicts
+        "counted": _counts(r) or _ticketless_passage(r),  # corrected below for conflicts
         "conflict": "",
         "staff": r.staff,
         "note": r.note,

@@ -1,17 +1,14 @@
 """Browser fixtures of the console tests: Debian's chromium driven by Playwright, and a hub
 on port 0 with the seeded staff accounts of `tests.console.kit`.
 
-Nothing is downloaded: Playwright launches ``/usr/bin/chromium`` (or
-``$TICKETHUB_CHROMIUM``) (``apt-get install -y
-chromium fonts-wqy-microhei``; ``.ci/run`` does it) by its path. Without it the browser
-tests skip with the reason, unless ``TICKETHUB_REQUIRE_BROWSER=1`` (CI), where they fail.
+The launcher (Debian's chromium by its path, nothing downloaded, skipped or failed with
+the reason) is `tests.browser`, shared with the bridge's handheld-page tests.
 Screenshots go to ``$TICKETHUB_ARTIFACTS/console`` (default ``var/artifacts/console`` in
 the repository, ignored by git).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +20,9 @@ from hub.api.app import HUB, Hub, create_app
 from hub.clock import FixedClock
 from hub.console.staff import StaffService
 from hub.testing.databases import SchemaTemplates
+from tests.browser import artifacts_dir, chromium
 from tests.console.kit import seed_staff
 from tests.support import T0, settings
-
-CHROMIUM = Path(os.environ.get("TICKETHUB_CHROMIUM", "/usr/bin/chromium"))
-REQUIRE_BROWSER = os.environ.get("TICKETHUB_REQUIRE_BROWSER", "") == "1"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -47,28 +41,14 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def artifacts() -> Path:
     """Where tests write screenshots (kept after the run, for people to look at)."""
-    base = Path(os.environ.get("TICKETHUB_ARTIFACTS", ROOT / "var" / "artifacts"))
-    folder = base / "console"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return artifacts_dir("console")
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
     """A headless chromium (Playwright's `Browser`), or a skip saying why there is none."""
-    if not CHROMIUM.exists():
-        reason = f"no browser at {CHROMIUM} (apt-get install -y chromium fonts-wqy-microhei)"
-        if REQUIRE_BROWSER:
-            pytest.fail(f"TICKETHUB_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @dataclass
