@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
-from hub.api import admin, alerts, bridge, faces, health, public, reconcile, wall
+from hub.api import admin, alerts, bridge, emergency, faces, health, public, reconcile, wall
 from hub.api import stock as stock_api
 from hub.api.middleware import answer_request_id, observe
 from hub.catalog import CatalogService
@@ -100,6 +100,7 @@ def create_app(
     public.add_routes(routes)
     admin.add_routes(routes)
     bridge.add_routes(routes)
+    emergency.add_routes(routes)
     faces.add_routes(routes)
     reconcile.add_routes(routes)
     alerts.add_routes(routes)

@@ -517,6 +517,7 @@ class JobClaimRow(SQLModel, table=True):
 # targets and lanes): importing them here puts them in METADATA wherever the schema is
 # used (Alembic, create_all, the schema templates).
 from hub.storage import (  # noqa: E402, F401
+    emergency_tables,
     flow_tables,
     health_tables,
     ops_tables,
