@@ -252,13 +252,12 @@ async def give_back_now(hub: Hub) -> int:
     """Give back what ended slots' emergency allotments did not sell (staff, or a
     periodic task)."""
     tz_cache: dict[str, object] = {}
-
-    async def tz_of(pool: str) -> object:
-        if pool not in tz_cache:
-            async with hub.engine.connect() as c:
-                venues = await inventory.venues_of_pool(c, pool)
-            tz_cache[pool] = await hub.catalog.tz(venues[0]) if venues else None
-        return tz_cache[pool]
-
     async with hub.engine.begin() as conn:
+
+        async def tz_of(pool: str) -> object:  # read through the same connection
+            if pool not in tz_cache:
+                venues = await inventory.venues_of_pool(conn, pool)
+                tz_cache[pool] = await hub.catalog.tz(venues[0], conn=conn) if venues else None
+            return tz_cache[pool]
+
         return await allotments.give_back_ended(conn, hub.clock.now(), tz_of)

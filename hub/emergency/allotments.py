@@ -108,7 +108,8 @@ async def give_back_ended(conn: AsyncConnection, now: datetime, tz_of: Any) -> i
     given = 0
     marks: list[tuple[str, date, str]] = []
     for r in rows:
-        if slot_end(r.day, r.slot, await tz_of(r.pool)) > now:
+        tz = await tz_of(r.pool)
+        if tz is None or slot_end(r.day, r.slot, tz) > now:
             continue
         spare = int(r.capacity) - int(r.held) - int(r.sold)
         res = await conn.execute(

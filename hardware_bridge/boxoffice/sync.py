@@ -1,0 +1,65 @@
+"""The box office's part of each sync round.
+
+Up, FIRST in the round (before the gate decisions, which may name its tickets): every
+pending emergency order, in batches. The hub records each bridge order id once, so a
+batch whose answer was lost — or the whole queue again after a crash — creates nothing
+twice; an order is marked synced only from the hub's answer.
+
+Down, after the ticket changes: this bridge's allotments and the bridge keys the venue
+certified or revoked. A revocation thus reaches every bridge with its next round, and
+its gates refuse the revoked key's credentials from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hardware_bridge.boxoffice.sales import BoxOffice, hub_body
+
+if TYPE_CHECKING:
+    from hardware_bridge.sync import HubLink
+
+log = logging.getLogger(__name__)
+BATCH = 100
+
+
+class EmergencySync:
+    def __init__(self, office: BoxOffice, link: HubLink, on_state: Callable[[], None]) -> None:
+        self.office = office
+        self.link = link
+        self.on_state = on_state
+        self.sent = 0
+
+    async def push(self) -> int:
+        """Send every pending order; returns orders the hub answered."""
+        done = 0
+        while rows := self.office.pending(BATCH):
+            answer = await self.link.call(
+                "POST",
+                "/emergency/orders",
+                json={"bridge": self.office.bridge_id, "orders": [hub_body(r) for r in rows]},
+            )
+            results = answer.get("results", [])
+            for r in results:
+                if r.get("status") == "refused":
+                    log.error("hub refused emergency order %s: %s", r.get("id"), r.get("reason"))
+            self.office.settle(results)
+            done += len(results)
+            if len(results) < len(rows):  # the hub answered for fewer: try the rest later
+                break
+        self.sent += done
+        return done
+
+    async def pull(self) -> bool:
+        """Fetch the allotments and trusted keys; True when they changed."""
+        state: dict[str, Any] = await self.link.call(
+            "GET", "/emergency", params={"bridge": self.office.bridge_id}
+        )
+        state.pop("server_time", None)
+        if state == self.office.state():
+            return False
+        self.office.set_state(state)
+        self.on_state()
+        return True
