@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 
+from hardware_bridge.boxoffice import web as boxoffice_web
 from hardware_bridge.devices import OnboardingError
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
@@ -95,6 +96,7 @@ async def create_app(
     try:
         await bridge.start_drivers()
         add_routes(bridge.host.routes, settings)
+        boxoffice_web.add_routes(bridge.host.routes, settings, lambda r: r.app[BRIDGE])
         app.router.add_routes(bridge.host.routes.table)
     except BaseException:
         await http.close()
