@@ -4,6 +4,7 @@ which bridge keys the gates trust, and brings back what it sold while offline.""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -14,17 +15,19 @@ from sqlalchemy import select
 from hub.api.bridge import bridge_auth
 from hub.api.staff import staff_hub
 from hub.emergency import allotments, keys
+from hub.emergency.giveback import give_back_now
 from hub.emergency.intake import EmergencyUploadIn, record_orders
 from hub.inventory import admin as inventory
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import read_model
-from hub.sdk.web.routing import NO_BODY, ApiRoutes
+from hub.sdk.web.routing import ApiRoutes
 from hub.storage.db import reader
 from hub.storage.tables import ProductRow
 
 if TYPE_CHECKING:
     from hub.api.app import Hub
 
+log = logging.getLogger(__name__)
 _BRIDGE_ID = r"^[A-Za-z0-9_.\-]{1,24}$"
 
 
@@ -47,6 +50,12 @@ class BridgeKeyIn(BaseModel):
     public_key: str = Field(min_length=40, max_length=64, description="base64 raw Ed25519")
     valid_days: int = Field(default=7, ge=1, le=keys.MAX_VALID_DAYS)
     staff: str = Field(min_length=1, max_length=64)
+
+
+class GiveBackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff: str = Field(min_length=1, max_length=64, description="who asked (logged)")
 
 
 class RevokeIn(BaseModel):
@@ -112,11 +121,14 @@ def add_routes(routes: ApiRoutes) -> None:
         summary="Give the unsold units of ended slots' emergency allotments back",
         tag="admin",
         auth="admin",
-        body=NO_BODY,
+        body=GiveBackIn,
     )
     async def give_back(request: web.Request) -> web.Response:
         hub = staff_hub(request)
-        return web.json_response({"units": await give_back_now(hub)})
+        body = await read_model(request, GiveBackIn)
+        units = await give_back_now(hub.engine, hub.catalog, hub.clock)
+        log.info("%s gave %d unsold emergency units back", body.staff, units)
+        return web.json_response({"units": units})
 
     @routes.post(
         "/api/admin/emergency/keys",
@@ -124,7 +136,7 @@ def add_routes(routes: ApiRoutes) -> None:
         tag="admin",
         auth="admin",
         body=BridgeKeyIn,
-        responses={200: "the certificate", 422: "UNKNOWN_VENUE, INVALID_REQUEST"},
+        responses={200: "the certificate", 422: "UNKNOWN_VENUE, INVALID_PUBLIC_KEY, NO_VENUE_KEY"},
     )
     async def certify(request: web.Request) -> web.Response:
         hub = staff_hub(request)
@@ -246,18 +258,3 @@ _CERT_FIELDS = frozenset(
         "signature",
     ]
 )
-
-
-async def give_back_now(hub: Hub) -> int:
-    """Give back what ended slots' emergency allotments did not sell (staff, or a
-    periodic task)."""
-    tz_cache: dict[str, object] = {}
-    async with hub.engine.begin() as conn:
-
-        async def tz_of(pool: str) -> object:  # read through the same connection
-            if pool not in tz_cache:
-                venues = await inventory.venues_of_pool(conn, pool)
-                tz_cache[pool] = await hub.catalog.tz(venues[0], conn=conn) if venues else None
-            return tz_cache[pool]
-
-        return await allotments.give_back_ended(conn, hub.clock.now(), tz_of)

@@ -61,7 +61,7 @@ async def certify_key(
     unused bridge key id of the venue. Certifying the key a bridge already holds (same
     public key, not revoked) answers the existing certificate: a retried call is safe."""
     if not 1 <= valid_days <= MAX_VALID_DAYS:
-        raise DeniedError.of("INVALID_REQUEST", f"valid_days: 1..{MAX_VALID_DAYS}")
+        raise DeniedError.of("INVALID_VALIDITY", f"valid_days: 1..{MAX_VALID_DAYS}")
     async with engine.begin() as conn:
         venue = (await conn.execute(select(VenueRow).where(VenueRow.id == venue_id))).first()
         if venue is None:
@@ -104,7 +104,7 @@ async def certify_key(
                 valid_until=start + timedelta(days=valid_days),
             )
         except ValueError as exc:
-            raise DeniedError.of("INVALID_REQUEST", f"public_key: {exc}") from None
+            raise DeniedError.of("INVALID_PUBLIC_KEY", f"public_key: {exc}") from None
         await conn.execute(
             insert(KEYS).values(
                 venue_id=venue_id,

@@ -261,7 +261,7 @@ async def test_allotment_refused_for_an_ended_slot_and_given_back(hub: TestClien
     resp = await allot(hub, "b1", 5, slot="09:00-11:00")
     body = await resp.json()
     assert resp.status == 422 and body["code"] == "SLOT_ENDED", body
-    resp = await hub.post("/api/admin/emergency/give-back", headers=ADMIN)
+    resp = await hub.post("/api/admin/emergency/give-back", json={"staff": "zhang"}, headers=ADMIN)
     assert (await resp.json())["units"] == 4
     after = await cells(hub, slot="09:00-11:00")
     assert after[""]["capacity"] == 10 and after["emergency:b1"]["capacity"] == 0
