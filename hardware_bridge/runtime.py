@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge import health
-from hardware_bridge.boxoffice.sales import BoxOffice
+from hardware_bridge.boxoffice.sales import BoxOffice, Sale, revoke_cached
 from hardware_bridge.boxoffice.sync import EmergencySync
 from hardware_bridge.decide import Decider, VenueView
 from hardware_bridge.host import BridgeHost
@@ -98,11 +98,36 @@ class Bridge:
     def _configure(self, config: dict[str, Any]) -> None:
         self.decider.view = VenueView.from_config(config, self.engine, self.boxoffice.state())
 
-    def _reconfigure(self) -> None:
-        """The trusted bridge keys changed (certified, revoked): rebuild the verifier."""
+    async def _reconfigure(self) -> None:
+        """The trusted bridge keys changed (certified, revoked): rebuild the verifier, and
+        revoke at the devices that keep their own lists the cached tickets signed with a
+        revoked key (they never ask the verifier)."""
         cached = self.store.meta_json("config")
         if cached:
             self._configure(cached)
+        revoked = revoke_cached(self.store, self.boxoffice.state().get("revoked", []))
+        if revoked:
+            await self.host.push_changed(revoked)
+
+    async def emergency_sold(self, sale: Sale) -> None:
+        """Cache a sale's tickets and push them to the devices that keep their own lists
+        (a gate that never asks the bridge admits them too); sync soon."""
+        view = self.decider.view
+        if view is not None:
+            for t in sale.tickets:
+                claims = view.verifier.verify(t["credential"], self.clock.now())
+                self.store.ensure_ticket(
+                    {
+                        "id": claims.ticket_id,
+                        "product_id": claims.product_id,
+                        "valid_from": claims.valid_from.isoformat(),
+                        "valid_until": claims.valid_until.isoformat(),
+                        "entries_allowed": claims.entries_allowed,
+                        "credential": t["credential"],
+                    }
+                )
+            await self.host.push_changed([t["id"] for t in sale.tickets])
+        self.link.wake()
 
     async def _tickets_changed(self, ticket_ids: list[str]) -> None:
         await self.host.push_changed(ticket_ids)

@@ -13,7 +13,7 @@ its gates refuse the revoked key's credentials from then on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hardware_bridge.boxoffice.sales import BoxOffice, hub_body
@@ -26,7 +26,9 @@ BATCH = 100
 
 
 class EmergencySync:
-    def __init__(self, office: BoxOffice, link: HubLink, on_state: Callable[[], None]) -> None:
+    def __init__(
+        self, office: BoxOffice, link: HubLink, on_state: Callable[[], Awaitable[None]]
+    ) -> None:
         self.office = office
         self.link = link
         self.on_state = on_state
@@ -61,5 +63,5 @@ class EmergencySync:
         if state == self.office.state():
             return False
         self.office.set_state(state)
-        self.on_state()
+        await self.on_state()
         return True

@@ -184,7 +184,7 @@ def add_routes(
                 request, status=422, refused={"code": "INVALID_REQUEST", "reason": str(exc)}
             )
         try:
-            sale = _sell(bridge, body)
+            sale = await _sell(bridge, body)
         except SaleRefused as exc:
             return page(request, status=409, refused={"code": exc.code, "reason": exc.reason})
         raise web.HTTPSeeOther(f"/boxoffice?sold={sale.order_id}")
@@ -224,7 +224,7 @@ def add_routes(
         bridge = staff(request)
         body = await read_model(request, SaleIn)
         try:
-            sale = _sell(bridge, body)
+            sale = await _sell(bridge, body)
         except SaleRefused as exc:
             raise ApiError(409, exc.code, exc.reason) from None
         return web.json_response(sale.as_dict(), status=201)
@@ -249,7 +249,7 @@ def add_routes(
         return web.json_response(staff(request).emergency_status())
 
 
-def _sell(bridge: Bridge, body: SaleIn) -> Sale:
+async def _sell(bridge: Bridge, body: SaleIn) -> Sale:
     sale = bridge.boxoffice.sell(
         product_id=body.product_id,
         day=body.date,
@@ -261,5 +261,5 @@ def _sell(bridge: Bridge, body: SaleIn) -> Sale:
         now=bridge.clock.now(),
         sale_key=body.sale_key,
     )
-    bridge.link.wake()
+    await bridge.emergency_sold(sale)
     return sale

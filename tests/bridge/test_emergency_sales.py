@@ -178,7 +178,11 @@ async def test_revoked_key_refused_at_every_gate_and_for_sale(
             await b.link.sync_once()
         await cut(proxy, b1)
         sale = sell(b1, 1)
+        await b1.emergency_sold(sale)
         credential = sale.tickets[0]["credential"]
+        loop = b1.host.drivers["loop"]
+        held = loop.pushed["b1-gate"][sale.tickets[0]["id"]]  # type: ignore[attr-defined]
+        assert held.qr == credential and not held.revoked  # a device with its own list
         resp = await hub.post(
             "/api/admin/emergency/keys/revoke",
             json={"venue_id": "v1", "key_id": cert["key_id"], "staff": "zhang", "reason": "lost"},
@@ -191,6 +195,8 @@ async def test_revoked_key_refused_at_every_gate_and_for_sale(
         proxy.set_mode("up")
         await b1.link.sync_once()
         assert not (await scan(b1, credential)).allow
+        held = loop.pushed["b1-gate"][sale.tickets[0]["id"]]  # type: ignore[attr-defined]
+        assert held.revoked  # and the device's own list drops it
         with pytest.raises(SaleRefused) as exc:
             proxy.set_mode("down")
             await cut(proxy, b1)
