@@ -55,10 +55,19 @@ class EmergencySync:
         return done
 
     async def pull(self) -> bool:
-        """Fetch the allotments and trusted keys; True when they changed."""
-        state: dict[str, Any] = await self.link.call(
-            "GET", "/emergency", params={"bridge": self.office.bridge_id}
-        )
+        """Fetch the allotments and trusted keys; True when they changed. A hub from
+        before emergency sales (404) leaves the round alone: its gates go on deciding."""
+        from hardware_bridge.sync import HubRefused
+
+        try:
+            state: dict[str, Any] = await self.link.call(
+                "GET", "/emergency", params={"bridge": self.office.bridge_id}
+            )
+        except HubRefused as exc:
+            if exc.status != 404:
+                raise
+            log.debug("hub has no emergency sales: %s", exc)
+            return False
         state.pop("server_time", None)
         if state == self.office.state():
             return False

@@ -237,6 +237,8 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = _hub(request)
         body = await read_model(request, EmergencyUploadIn)
         try:
+            # SEAM: the whole-day cap (another engineer's) plugs in as ``day_cap=`` here
+            # (`hub.emergency.intake.DayCap`): emergency units count against it
             result = await record_orders(
                 hub.catalog, hub.engine, hub.orders.ids, venue_id, body, hub.clock.now()
             )

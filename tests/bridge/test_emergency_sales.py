@@ -271,3 +271,29 @@ async def test_allotment_refused_for_an_ended_slot_and_given_back(hub: TestClien
     assert (await resp.json())["units"] == 4
     after = await cells(hub, slot="09:00-11:00")
     assert after[""]["capacity"] == 10 and after["emergency:b1"]["capacity"] == 0
+
+
+async def test_a_hub_without_emergency_sales_does_not_stop_the_round(tmp_path: Path) -> None:
+    from hardware_bridge.boxoffice.sales import BoxOffice
+    from hardware_bridge.boxoffice.sync import EmergencySync
+    from hardware_bridge.store import BridgeStore
+    from hardware_bridge.sync import HubRefused
+
+    class OldHub:
+        status = 404
+
+        async def call(self, method: str, path: str, **kw: Any) -> Any:
+            raise HubRefused(f"{method} {path}: refused {self.status}", self.status)
+
+    async def unchanged() -> None:
+        raise AssertionError("nothing changed")
+
+    store = BridgeStore(tmp_path / "b.db")
+    office = BoxOffice(store, "b1", "v1", view=lambda: None, is_online=lambda: False)
+    hub = OldHub()
+    sync = EmergencySync(office, hub, unchanged)  # type: ignore[arg-type]
+    assert await sync.pull() is False
+    hub.status = 401  # a refusal that is not "no such route" still fails the round
+    with pytest.raises(HubRefused):
+        await sync.pull()
+    store.close()
