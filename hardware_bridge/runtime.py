@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge import health
-from hardware_bridge.boxoffice.sales import BoxOffice, Sale, revoke_cached
-from hardware_bridge.boxoffice.sync import EmergencySync
+from hardware_bridge.boxoffice.sales import BoxOffice, Sale
+from hardware_bridge.boxoffice.sync import EmergencySync, revoke_cached
 from hardware_bridge.decide import Decider, VenueView
 from hardware_bridge.host import BridgeHost
 from hardware_bridge.metrics import BridgeMetrics

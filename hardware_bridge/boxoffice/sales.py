@@ -21,7 +21,7 @@ import json
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,13 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hardware_bridge.decide import VenueView
 from hardware_bridge.store import BridgeStore
 from hub.domain.catalog import ProductKind, SlotInfo
-from hub.domain.credentials import (
-    CredentialClaims,
-    CredentialError,
-    CredentialSigner,
-    generate_keypair,
-    key_id_of,
-)
+from hub.domain.credentials import CredentialClaims, CredentialSigner, generate_keypair
 from hub.domain.delegation import BridgeKeyCertificate, CertificateError
 
 SCHEMA = """
@@ -371,30 +365,6 @@ def _sale(row: sqlite3.Row) -> Sale:
         sold_at=row["sold_at"],
         state=row["state"],
     )
-
-
-def revoke_cached(store: BridgeStore, key_ids: Iterable[int]) -> list[str]:
-    """Mark revoked the cached valid tickets whose credential a revoked bridge key signed;
-    their ids (for the devices). Runs only when the trusted keys change: it reads every
-    signed credential of the cache."""
-    revoked = set(key_ids)
-    if not revoked:
-        return []
-    ids = []
-    for row in store.db.execute(
-        "SELECT id, credential FROM tickets WHERE state = 'valid' AND credential LIKE 'TH1.%'"
-    ):
-        try:
-            if key_id_of(row["credential"]) in revoked:
-                ids.append(str(row["id"]))
-        except CredentialError:
-            continue
-    if ids:
-        with store.tx() as conn:
-            conn.executemany(
-                "UPDATE tickets SET state = 'revoked' WHERE id = ?", [(i,) for i in ids]
-            )
-    return ids
 
 
 def hub_body(row: sqlite3.Row) -> dict[str, Any]:

@@ -13,10 +13,12 @@ its gates refuse the revoked key's credentials from then on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from hardware_bridge.boxoffice.sales import BoxOffice, hub_body
+from hardware_bridge.store import BridgeStore
+from hub.domain.credentials import CredentialError, key_id_of
 
 if TYPE_CHECKING:
     from hardware_bridge.sync import HubLink
@@ -74,3 +76,27 @@ class EmergencySync:
         self.office.set_state(state)
         await self.on_state()
         return True
+
+
+def revoke_cached(store: BridgeStore, key_ids: Iterable[int]) -> list[str]:
+    """Mark revoked the cached valid tickets whose credential a revoked bridge key signed;
+    their ids (for the devices). Runs only when the trusted keys change: it reads every
+    signed credential of the cache."""
+    revoked = set(key_ids)
+    if not revoked:
+        return []
+    ids = []
+    for row in store.db.execute(
+        "SELECT id, credential FROM tickets WHERE state = 'valid' AND credential LIKE 'TH1.%'"
+    ):
+        try:
+            if key_id_of(row["credential"]) in revoked:
+                ids.append(str(row["id"]))
+        except CredentialError:
+            continue
+    if ids:
+        with store.tx() as conn:
+            conn.executemany(
+                "UPDATE tickets SET state = 'revoked' WHERE id = ?", [(i,) for i in ids]
+            )
+    return ids
