@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field
 
+from hardware_bridge.boxoffice import web as boxoffice_web
 from hardware_bridge.devices import OnboardingError
 from hardware_bridge.handheld import add_handheld
 from hardware_bridge.runtime import Bridge
@@ -99,6 +100,7 @@ async def create_app(
         await bridge.start_drivers()
         add_routes(bridge.host.routes, settings)
         add_handheld(bridge.host.routes, bridge, settings)
+        boxoffice_web.add_routes(bridge.host.routes, settings, lambda r: r.app[BRIDGE])
         app.router.add_routes(bridge.host.routes.table)
     except BaseException:
         await http.close()

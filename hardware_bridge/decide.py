@@ -16,6 +16,7 @@ never used to refuse: a turnstile whose clock is hours off must not lock visitor
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from hub.domain import Product, Ticket, TicketState
 from hub.domain.catalog import SlotInfo
 from hub.domain.combo import Parts, dump_parts, load_parts, parts_for
 from hub.domain.credentials import CredentialError, CredentialVerifier
+from hub.domain.delegation import gate_verifier
 from hub.domain.digits import card_number
 from hub.domain.errors import Denial, DenialCode
 from hub.domain.gate import Direction, GateDecision, Medium, Scan
@@ -39,6 +41,7 @@ from hub.domain.rules.context import EntryContext
 from hub.domain.rules.document import CompiledRules
 from hub.domain.rules.engine import RuleEvaluationError
 
+log = logging.getLogger(__name__)
 WELCOME = "Welcome"
 WHOLE_DAY = SlotInfo()  # no slot to keep to
 UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
@@ -56,14 +59,29 @@ class VenueView:
     gates: Mapping[str, str] = field(default_factory=dict)  # gate → attraction (combos)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], engine: RuleEngine) -> VenueView:
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        engine: RuleEngine,
+        emergency: Mapping[str, Any] | None = None,
+    ) -> VenueView:
+        """`emergency` is the hub's emergency state (`hardware_bridge.boxoffice`): the
+        bridge keys the venue certified and those it revoked, so credentials an
+        emergency box office signed open this bridge's gates too."""
         products = {p["id"]: Product.model_validate(p) for p in config.get("products", [])}
+        emergency = emergency or {}
+        verifier, dropped = gate_verifier(
+            {int(k["key_id"]): k["public_key"] for k in config.get("keys", [])},
+            emergency.get("keys", []),
+            emergency.get("revoked", []),
+            venue_id=config["venue"]["id"],
+        )
+        for why in dropped:
+            log.warning("bridge key not trusted: %s", why)
         return cls(
             venue_id=config["venue"]["id"],
             tz=ZoneInfo(config["venue"].get("timezone", "Asia/Shanghai")),
-            verifier=CredentialVerifier(
-                {int(k["key_id"]): k["public_key"] for k in config.get("keys", [])}
-            ),
+            verifier=verifier,
             products=products,
             rules={pid: engine.compile(p.rules) for pid, p in products.items()},
             gates={str(g): str(a) for g, a in (config.get("gates") or {}).items()},
@@ -199,7 +217,7 @@ class Decider:
         medium = scan.medium
         if medium is Medium.QR:
             if value.startswith("TH1."):
-                return self._from_qr(value)
+                return self._from_qr(value, now)
             row = self.store.ticket_by_credential(value)  # a legacy or paper code
             return self._row(row)
         if medium is Medium.ID_CARD:
@@ -233,7 +251,7 @@ class Decider:
             return None, Denial(DenialCode.UNKNOWN_TICKET, "Unknown ticket")
         return self._found(row), None
 
-    def _from_qr(self, text: str) -> tuple[Found | None, Denial | None]:
+    def _from_qr(self, text: str, now: datetime) -> tuple[Found | None, Denial | None]:
         """The ticket of a signed QR: the cached one (with its slot) when synced, else the
         claims alone.
 
@@ -247,7 +265,7 @@ class Decider:
         """
         assert self.view is not None
         try:
-            claims = self.view.verifier.verify(text)
+            claims = self.view.verifier.verify(text, now)  # now: bridge keys expire
         except CredentialError as exc:
             return None, Denial(DenialCode.BAD_CREDENTIAL, "Invalid code", {"why": str(exc)})
         row = self.store.ticket(claims.ticket_id)

@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 
 from hardware_bridge import health
+from hardware_bridge.boxoffice.sales import BoxOffice, Sale
+from hardware_bridge.boxoffice.sync import EmergencySync, revoke_cached
 from hardware_bridge.decide import Decider, VenueView
 from hardware_bridge.host import BridgeHost
 from hardware_bridge.metrics import BridgeMetrics
@@ -64,7 +66,17 @@ class Bridge:
             on_faces=lambda *changes: self.host.faces_changed(*changes),
             health=self.health_report,
             on_round=lambda seconds: self.metrics.sync_round.observe(seconds),
+            before_push=lambda: self.emergency.push(),
+            after_pull=lambda: self.emergency.pull(),
         )
+        self.boxoffice = BoxOffice(
+            self.store,
+            settings.bridge_id,
+            settings.venue_id,
+            view=lambda: self.decider.view,
+            is_online=lambda: self.link.state.online,
+        )
+        self.emergency = EmergencySync(self.boxoffice, self.link, self._reconfigure)
         self._checked_at: datetime | None = None
         self._checking = asyncio.Lock()
         if drivers is None:
@@ -84,7 +96,38 @@ class Bridge:
             self._configure(cached)
 
     def _configure(self, config: dict[str, Any]) -> None:
-        self.decider.view = VenueView.from_config(config, self.engine)
+        self.decider.view = VenueView.from_config(config, self.engine, self.boxoffice.state())
+
+    async def _reconfigure(self) -> None:
+        """The trusted bridge keys changed (certified, revoked): rebuild the verifier, and
+        revoke at the devices that keep their own lists the cached tickets signed with a
+        revoked key (they never ask the verifier)."""
+        cached = self.store.meta_json("config")
+        if cached:
+            self._configure(cached)
+        revoked = revoke_cached(self.store, self.boxoffice.state().get("revoked", []))
+        if revoked:
+            await self.host.push_changed(revoked)
+
+    async def emergency_sold(self, sale: Sale) -> None:
+        """Cache a sale's tickets and push them to the devices that keep their own lists
+        (a gate that never asks the bridge admits them too); sync soon."""
+        view = self.decider.view
+        if view is not None:
+            for t in sale.tickets:
+                claims = view.verifier.verify(t["credential"], self.clock.now())
+                self.store.ensure_ticket(
+                    {
+                        "id": claims.ticket_id,
+                        "product_id": claims.product_id,
+                        "valid_from": claims.valid_from.isoformat(),
+                        "valid_until": claims.valid_until.isoformat(),
+                        "entries_allowed": claims.entries_allowed,
+                        "credential": t["credential"],
+                    }
+                )
+            await self.host.push_changed([t["id"] for t in sale.tickets])
+        self.link.wake()
 
     async def _tickets_changed(self, ticket_ids: list[str]) -> None:
         await self.host.push_changed(ticket_ids)
@@ -149,7 +192,7 @@ class Bridge:
             ticket_id = self.host.ticket_of(medium, ticket)
             if not ticket_id and ticket.startswith("TH1.") and self.decider.view is not None:
                 try:
-                    ticket_id = self.decider.view.verifier.verify(ticket).ticket_id
+                    ticket_id = self.decider.view.verifier.verify(ticket, now).ticket_id
                 except Exception:
                     ticket_id = ""
         counted = direction is Direction.IN
@@ -215,6 +258,19 @@ class Bridge:
             },
             "switches": [{"at": at, "online": on} for at, on in s.history],
             "devices": self.host.status(),
+            "emergency": self.emergency_status(),
+        }
+
+    def emergency_status(self) -> dict[str, Any]:
+        """The box office: the key staff certify at the hub, its certificate, the
+        allotments and the orders by state (pending = not yet at the hub)."""
+        cert = self.boxoffice.certificate(self.clock.now())
+        return {
+            "public_key": self.boxoffice.public_key,
+            "key_id": cert.key_id if cert else None,
+            "key_valid_until": cert.valid_until.isoformat() if cert else None,
+            "allotments": self.boxoffice.allotments(),
+            "orders": self.boxoffice.counts(),
         }
 
     async def health_report(self) -> dict[str, Any]:

@@ -67,6 +67,20 @@ class BridgeSettings(ClearSettings):
         description="SQLite synchronous of the log: FULL survives power loss",
     )
     blocked_plugins: list[str] = Field(default_factory=list)
+    boxoffice_pin: str = Field(
+        default="",
+        description="PIN of the emergency ticket-window page (/boxoffice); '' = the staff "
+        "token (ADMIN_TOKEN). The bridge has no staff accounts: whoever knows it sells",
+    )
+    ticket_printer: str = Field(
+        default="",
+        pattern=r"^$|^[A-Za-z0-9_.\-]+(:\d{1,5})?$",
+        description="host[:port] of a network ESC/POS printer for emergency tickets "
+        "('' = none; port 9100 when not given)",
+    )
+    ticket_font: str = Field(
+        default="", description="a CJK TrueType font for the printed ticket ('' = look for one)"
+    )
 
     @field_validator("handheld_pin")
     @classmethod

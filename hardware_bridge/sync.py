@@ -102,7 +102,13 @@ class HubLink:
         faces_per_round: int = 100,
         health: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         on_round: Callable[[float], None] | None = None,
+        before_push: Callable[[], Awaitable[Any]] | None = None,
+        after_pull: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        # extra steps of every round (the emergency box office: its orders go up before
+        # the decisions that may name their tickets; its allotments and keys come down)
+        self.before_push = before_push
+        self.after_pull = after_pull
         self._round = asyncio.Lock()
         self.health = health  # what heartbeats and rounds report (`hardware_bridge.health`)
         self.on_round = on_round  # the duration of each successful round (the metrics)
@@ -171,6 +177,10 @@ class HubLink:
             return result
         assert failure is not None
         raise failure
+
+    async def call(self, method: str, path: str, **kw: Any) -> Any:
+        """One JSON call under the venue's bridge path, with fail-over (`_call`)."""
+        return await self._call(method, path, **kw)
 
     async def _once(
         self,
@@ -384,9 +394,13 @@ class HubLink:
         try:
             if not self.store.meta("config"):
                 await self.pull_config()
+            if self.before_push is not None:
+                await self.before_push()
             await self.push_log()
             await self.pull_ceiling()
             await self.pull_changes()
+            if self.after_pull is not None:
+                await self.after_pull()
             await self.pull_faces()
         except HubUnavailable as exc:
             self.state.failures += 1

@@ -50,6 +50,12 @@ class Settings(ClearSettings):
     )
     hold_ttl_seconds: int = Field(default=900, ge=5, description="how long a hold keeps stock")
     expiry_sweep_seconds: float = Field(default=1.0, gt=0)
+    emergency_giveback_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds between give-backs of the unsold units of ended slots' "
+        "emergency allotments (0 = only on staff's request)",
+    )
     id_hash_secret: str = Field(
         default="tickethub-id-key",
         description="HMAC key of ID numbers: per-ID counters and lookups by ID number",

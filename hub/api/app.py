@@ -22,6 +22,7 @@ from hub.api import (
     alerts,
     bridge,
     combos,
+    emergency,
     faces,
     health,
     limits,
@@ -38,6 +39,7 @@ from hub.console.app import create_console
 from hub.contracts import ChannelContext, StatementSource
 from hub.devmode import refuse_default_secrets
 from hub.domain.rules import RuleEngine
+from hub.emergency.giveback import GiveBack
 from hub.faces import FaceCipher, FaceService, key_from_settings
 from hub.orders import OrderService
 from hub.outbox import Outbox
@@ -114,6 +116,7 @@ def create_app(
     limits.add_routes(routes)
     combos.add_routes(routes)
     bridge.add_routes(routes)
+    emergency.add_routes(routes)
     faces.add_routes(routes)
     reconcile.add_routes(routes)
     alerts.add_routes(routes)
@@ -216,6 +219,8 @@ def create_app(
                     daily,
                 )
                 await orders.start(settings.expiry_sweep_seconds)
+                giveback = GiveBack(engine, catalog, clock)
+                giveback.start(settings.emergency_giveback_seconds)
                 await outbox.start()
                 await face_service.start(settings.face_purge_seconds)
                 await alert_service.start()
@@ -230,6 +235,7 @@ def create_app(
                     await alert_service.stop()
                     await face_service.stop()
                     await outbox.stop()
+                    await giveback.stop()
                     await orders.stop()
             finally:
                 await http.close()

@@ -145,6 +145,15 @@ class Product(BaseModel):
     def sold_on(self, channel: str) -> bool:
         return self.channels is None or channel in self.channels
 
+    def entries_allowed(self) -> int:
+        """Entries one credential carries: the rule document's ``entries.total`` (default
+        1). Here, not in the order service, because a bridge issuing emergency tickets
+        must give them exactly what the hub would."""
+        for rule in self.rules.get("entry", ()):
+            if isinstance(rule, dict) and rule.get("check") == "entries" and rule.get("total"):
+                return int(rule["total"])
+        return 1
+
 
 class SlotInfo(BaseModel):
     """A time slot of one day. `code` is what partners send (e.g. ``"09:00-11:00"``);

@@ -171,29 +171,59 @@ def _decode_text(text: Any) -> bytes:
     return blob
 
 
+def key_id_of(text: str) -> int:
+    """Which key claims to have signed `text` (NOT verified: only to pick the key to
+    verify it with); raises `CredentialError`."""
+    blob = _decode_text(text)
+    if len(blob) < _HEAD.size:
+        raise CredentialError("credential is truncated")
+    return int(_HEAD.unpack_from(blob)[1])
+
+
 class CredentialVerifier:
     """Verifies credentials offline against the venue's public keys, by key id.
 
     It checks authenticity only; whether the ticket may enter now (validity, entries,
     revocation) is for the rule engine and the `RevocationList`.
+
+    `windows` limits keys to a period: a bridge's delegated key (`hub.domain.delegation`)
+    signs only while its certificate is valid, so a credential it signed is refused
+    when `verify` is not told the time or the time is outside that period.
     """
 
-    def __init__(self, public_keys: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        public_keys: Mapping[int, str],
+        windows: Mapping[int, tuple[datetime, datetime]] | None = None,
+    ) -> None:
         self._keys: dict[int, Ed25519PublicKey] = {
             _check_key_id(key_id): Ed25519PublicKey.from_public_bytes(
                 _raw_key(text, f"public key {key_id}")
             )
             for key_id, text in public_keys.items()
         }
+        self._windows = dict(windows or {})
 
-    def verify(self, text: str) -> CredentialClaims:
-        """The signed claims of `text`; raises `CredentialError` and nothing else."""
+    @property
+    def key_ids(self) -> frozenset[int]:
+        return frozenset(self._keys)
+
+    def verify(self, text: str, at: datetime | None = None) -> CredentialClaims:
+        """The signed claims of `text`; raises `CredentialError` and nothing else.
+        `at` (the verifier's clock) is needed for keys valid only for a period."""
         try:
-            return self._verify(text)
+            claims = self._verify(text)
         except CredentialError:
             raise
         except Exception as exc:  # defence in depth: a scanner must never crash the gate
             raise CredentialError(f"unreadable credential ({type(exc).__name__})") from None
+        window = self._windows.get(claims.key_id)
+        if window is not None:
+            if at is None:
+                raise CredentialError(f"key {claims.key_id} is delegated: time unknown")
+            if not window[0] <= at < window[1]:
+                raise CredentialError(f"credential signed with expired key {claims.key_id}")
+        return claims
 
     def _verify(self, text: str) -> CredentialClaims:
         blob = _decode_text(text)

@@ -53,10 +53,7 @@ def _entries(parts: Parts | None, entries: int) -> int:
 
 def entries_allowed(product: Product) -> int:
     """Entries a credential carries: the document's ``entries.total`` (default 1)."""
-    for rule in product.rules.get("entry", ()):
-        if isinstance(rule, dict) and rule.get("check") == "entries" and rule.get("total"):
-            return int(rule["total"])
-    return 1
+    return product.entries_allowed()
 
 
 async def prepare(

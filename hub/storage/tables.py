@@ -522,6 +522,7 @@ class JobClaimRow(SQLModel, table=True):
 from hub.storage import (  # noqa: E402, F401
     ceiling_tables,
     combo_tables,
+    emergency_tables,
     flow_tables,
     health_tables,
     ops_tables,

@@ -1,0 +1,148 @@
+"""A real hub (in-process, the `db_url` database) behind a link the test cuts, and real
+bridges synced to it: what the emergency box office tests share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from hardware_bridge.runtime import Bridge
+from hardware_bridge.sync import HubUnavailable
+from hub.clock import FixedClock
+from hub.domain.gate import GateDecision, Medium, Scan
+from hub.storage.tables import OrderRow, TicketRow
+from hub.testing.netfault import LinkProxy
+from tests.bridge.conftest import AT, LoopDriver, bridge_settings
+from tests.support import ADMIN, TOMORROW, hub_of
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAY = TOMORROW  # the bridges' AT is 10:00 on this day
+SLOT = "13:00-15:00"
+
+
+@asynccontextmanager
+async def running_bridge(
+    url: str, db: Path, bridge_id: str, clock: FixedClock
+) -> AsyncIterator[Bridge]:
+    async with aiohttp.ClientSession() as http:
+        b = Bridge(
+            bridge_settings(url, db, bridge_id=bridge_id, hub_timeout=2.0),
+            http,
+            clock=clock,
+            drivers={"loop": LoopDriver({"10.0.0.5": f"LOOP-{bridge_id}"})},
+        )
+        await b.start_drivers()
+        await b.start(sync=False)  # rounds by hand
+        await b.link.pull_config()
+        await b.link.sync_once()
+        if not b.store.db.execute("SELECT 1 FROM devices").fetchone():  # a restart keeps it
+            await b.host.add_device("loop", device_id=f"{bridge_id}-gate", address="10.0.0.5")
+        try:
+            yield b
+        finally:
+            await b.stop()
+            b.close()
+
+
+async def cut(proxy: LinkProxy, *bridges: Bridge) -> None:
+    """The link is gone: each bridge's next round fails and it turns offline."""
+    proxy.set_mode("down")
+    for b in bridges:
+        with suppress(HubUnavailable):
+            await b.link.sync_once()
+        assert not b.link.state.online
+
+
+async def certify(hub: TestClient, bridge: Bridge, days: int = 7) -> dict[str, Any]:
+    resp = await hub.post(
+        "/api/admin/emergency/keys",
+        json={
+            "venue_id": "v1",
+            "bridge_id": bridge.settings.bridge_id,
+            "public_key": bridge.boxoffice.public_key,
+            "valid_days": days,
+            "staff": "zhang",
+        },
+        headers=ADMIN,
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    return body
+
+
+async def allot(hub: TestClient, bridge_id: str, quantity: int, slot: str = SLOT) -> Any:
+    return await hub.put(
+        "/api/admin/emergency/allotments",
+        json={
+            "venue_id": "v1",
+            "bridge_id": bridge_id,
+            "pool": "main",
+            "date": DAY.isoformat(),
+            "slot": slot,
+            "quantity": quantity,
+        },
+        headers=ADMIN,
+    )
+
+
+async def scan(bridge: Bridge, credential: str) -> GateDecision:
+    device = f"{bridge.settings.bridge_id}-gate"
+    return await bridge.host.decide(Scan(device_id=device, medium=Medium.QR, value=credential))
+
+
+def sell(bridge: Bridge, quantity: int = 1, **over: Any) -> Any:
+    args: dict[str, Any] = {
+        "product_id": "adult",
+        "day": DAY,
+        "slot": SLOT,
+        "quantity": quantity,
+        "payment": "cash",
+        "payment_ref": "",
+        "staff": "li",
+        "now": bridge.clock.now(),
+    }
+    args.update(over)
+    return bridge.boxoffice.sell(**args)
+
+
+async def emergency_counts(hub: TestClient) -> tuple[int, int]:
+    """(orders, tickets) of channel emergency at the hub."""
+    async with hub_of(hub).engine.connect() as conn:
+        orders = (
+            await conn.execute(
+                select(func.count()).select_from(OrderRow).where(OrderRow.channel == "emergency")
+            )
+        ).scalar_one()
+        tickets = (
+            await conn.execute(
+                select(func.count())
+                .select_from(TicketRow)
+                .join(OrderRow, OrderRow.id == TicketRow.order_id)
+                .where(OrderRow.channel == "emergency")
+            )
+        ).scalar_one()
+    return int(orders), int(tickets)
+
+
+async def cells(hub: TestClient, day: date = DAY, slot: str = SLOT) -> dict[str, dict[str, int]]:
+    resp = await hub.get(
+        "/api/admin/inventory", params={"pool": "main", "date": day.isoformat()}, headers=ADMIN
+    )
+    body = await resp.json()
+    return {c["bucket"]: c for c in body["cells"] if c["slot"] == slot}
+
+
+def bridge_clock(hours_after: float = 0.0) -> FixedClock:
+    return FixedClock(AT + timedelta(hours=hours_after))
+
+
+def local(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=TZ)
