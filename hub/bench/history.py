@@ -34,9 +34,7 @@ def _sql(dialect: str) -> dict[str, str]:
     """One INSERT … SELECT per table over the counter ``i`` (0 .. :n - 1), dialect
     spelled; :venue and :product are bound."""
     if dialect == "sqlite":
-        series = (
-            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < :n) "
-        )
+        series = "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < :n) "
         day = f"date('now', '-' || (1 + i % {DAYS}) || ' days')"
 
         def at(hours: int) -> str:
@@ -64,9 +62,7 @@ def _sql(dialect: str) -> dict[str, str]:
     oid, tid, rid = fmt.format("H", 10), fmt.format("T", 11), fmt.format("R", 11)
     refunded = f"i % {REFUND_EVERY} = 0"
     entered = f"i % {REFUND_EVERY} <> 0 AND i % {ENTERED_EVERY} = 0"
-    lines = (
-        "'[{\"product_id\": \"' || :product || '\", \"quantity\": 1, \"unit_price\": 8000}]'"
-    )
+    lines = '\'[{"product_id": "\' || :product || \'", "quantity": 1, "unit_price": 8000}]\''
     if dialect != "sqlite":
         lines = f"({lines})::json"
     js = "'{}'" if dialect == "sqlite" else "'{}'::json"

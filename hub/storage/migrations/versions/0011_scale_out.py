@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
-    op.create_index(
-        "ix_ticket_change_id", "ticket", ["venue_id", "change_seq", "id"], unique=False
-    )
+    op.create_index("ix_ticket_change_id", "ticket", ["venue_id", "change_seq", "id"], unique=False)
     op.drop_index("ix_ticket_change", table_name="ticket")
 
 
