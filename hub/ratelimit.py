@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aiohttp import web
 from sqlalchemy import case, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,3 +89,7 @@ class SharedBuckets:
             return burst >= 1
         except IntegrityError:  # another process created it first: take from theirs
             return await self.allow(key, rate, burst)
+
+
+SHARED_LIMITS = web.AppKey("shared_limits", SharedBuckets)
+"""The running hub's `SharedBuckets` (set by `hub.api.app` once its engine is open)."""

@@ -22,6 +22,13 @@ class Settings(ClearSettings):
         default="sqlite+aiosqlite:///var/tickethub.db",
         description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="database connections per hub process (PostgreSQL may open as many again "
+        "under load); N processes x 2 x this must fit the server's max_connections",
+    )
     host: str = "127.0.0.1"
     port: int = 8700
     # logs: "text" (one line per record) or "json" (one object per line, for collectors);

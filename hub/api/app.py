@@ -32,6 +32,7 @@ from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
+from hub.ratelimit import SHARED_LIMITS, SharedBuckets
 from hub.reconcile.daily import DailyReconcile
 from hub.sdk.web.errors import error_middleware
 from hub.sdk.web.parsing import MAX_BODY
@@ -110,7 +111,7 @@ def create_app(
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         try:
             if migrate_on_start:
                 await migrate.upgrade(engine, id_numbers=ids)
@@ -184,6 +185,7 @@ def create_app(
                     every_seconds=settings.reconcile_every_seconds,
                     after_import=alert_service.evaluate_now,
                 )
+                app[SHARED_LIMITS] = SharedBuckets(engine, timer=lambda: clock.now().timestamp())
                 app[HUB] = Hub(
                     settings,
                     plugins,
