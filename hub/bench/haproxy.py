@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -103,6 +103,7 @@ class HAProxy:
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._log: IO[bytes] | None = None
 
     async def __aenter__(self) -> Self:
         self._dir = tempfile.TemporaryDirectory(prefix="tickethub-haproxy-")
@@ -110,7 +111,7 @@ class HAProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = Path(self._dir.name) / "haproxy.cfg"
         cfg.write_text(config(self.backends, self.port, self.health_path))
-        log = (Path(self._dir.name) / "haproxy.log").open("wb")
+        self._log = log = (Path(self._dir.name) / "haproxy.log").open("wb")
         check = subprocess.run(
             [self.binary, "-c", "-q", "-f", str(cfg)], capture_output=True, check=False
         )
@@ -150,5 +151,7 @@ class HAProxy:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        if self._log is not None:
+            self._log.close()
         if self._dir is not None:
             self._dir.cleanup()
