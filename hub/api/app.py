@@ -19,7 +19,7 @@ from hub.alerts import AlertService
 from hub.alerts.delivery import build_destinations, check_destinations, deliverer
 from hub.api import admin, alerts, bridge, faces, health, public, reconcile, wall
 from hub.api import stock as stock_api
-from hub.api.middleware import answer_request_id, observe
+from hub.api.middleware import answer_request_id, forwarded_for, observe
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
@@ -92,7 +92,11 @@ def create_app(
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
     app = web.Application(
-        middlewares=[observe(log_requests=settings.access_log), error_middleware],
+        middlewares=[
+            forwarded_for(settings.trusted_proxies),
+            observe(log_requests=settings.access_log),
+            error_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app.on_response_prepare.append(answer_request_id)

@@ -4,11 +4,12 @@ kill-one-hub test: the deployment's load balancer, run for real.
 The bench installs nothing: without the ``haproxy`` binary it stops with the command
 that installs it (Debian: ``apt-get install -y haproxy``). The generated configuration
 listens on a free loopback port (chosen by binding port 0), balances round-robin over
-the hub processes, checks each on the hub's health route (``GET /healthz``) every 500 ms
-and takes a hub out after two failed checks — or at once when a connection to it
-fails (``observe layer4``), with ``retry-on`` sending the refused request to another
-hub: a killed hub costs the clients in flight on it one failed request each, which they
-retry with the same Idempotency-Key.
+the hub processes, checks each on the hub's health route (``GET /healthz``, 5 s to
+answer: a hub at its peak answers late, not never) every second and takes a hub out
+after two failed checks; refused connections count as failed checks and speed the
+checks up (``observe layer4``, ``fastinter``), and ``retry-on`` sends a request refused
+by a dead hub to another: a killed hub costs the clients in flight on it one failed
+request each, which they retry with the same Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def config(backends: Sequence[str], port: int, health_path: str = "/healthz") ->
     for i, url in enumerate(backends):
         u = urlsplit(url)
         servers.append(
-            f"    server hub{i} {u.hostname}:{u.port} check inter 500ms fall 2 rise 1 "
-            "observe layer4 error-limit 1 on-error mark-down"
+            f"    server hub{i} {u.hostname}:{u.port} check inter 1s fastinter 200ms "
+            "fall 2 rise 1 observe layer4 error-limit 3 on-error fail-check"
         )
     return "\n".join(
         [
@@ -66,6 +67,8 @@ def config(backends: Sequence[str], port: int, health_path: str = "/healthz") ->
             "    timeout connect 2s",
             "    timeout client 60s",
             "    timeout server 60s",
+            # a hub busy at its peak answers its health route late, not never
+            "    timeout check 5s",
             "    option http-keep-alive",
             "    option redispatch",
             "    retries 3",
