@@ -1,4 +1,5 @@
-"""scale_out: token buckets shared by N hub processes (rate_bucket); the bridge change
+"""scale_out: token buckets shared by N hub processes (rate_bucket) and partners'
+circuit breakers open for all of them (partner_breaker); the bridge change
 feed's index covers its whole cursor (venue_id, change_seq, id), replacing
 ix_ticket_change (venue_id, change_seq), so a feed page is a range read and needs no
 sort whatever the venue's history.
@@ -31,6 +32,12 @@ def upgrade() -> None:
         sa.Column("at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+    op.create_table(
+        "partner_breaker",
+        sa.Column("partner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("open_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("partner"),
+    )
     op.create_index("ix_ticket_change_id", "ticket", ["venue_id", "change_seq", "id"], unique=False)
     op.drop_index("ix_ticket_change", table_name="ticket")
 
@@ -38,4 +45,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_index("ix_ticket_change", "ticket", ["venue_id", "change_seq"], unique=False)
     op.drop_index("ix_ticket_change_id", table_name="ticket")
+    op.drop_table("partner_breaker")
     op.drop_table("rate_bucket")
