@@ -22,6 +22,18 @@ class Settings(ClearSettings):
         default="sqlite+aiosqlite:///var/tickethub.db",
         description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="database connections per hub process (PostgreSQL may open as many again "
+        "under load); N processes x 2 x this must fit the server's max_connections",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="load balancers whose X-Forwarded-For is believed (addresses or CIDR "
+        'networks, JSON list: ["127.0.0.1", "10.0.0.0/8"]); empty: the peer is the client',
+    )
     host: str = "127.0.0.1"
     port: int = 8700
     # logs: "text" (one line per record) or "json" (one object per line, for collectors);
@@ -104,6 +116,18 @@ class Settings(ClearSettings):
     reconcile_timezone: str = Field(
         default="Asia/Shanghai", description="the zone of run_after and of the bill's day"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("reconcile_timezone")
     @classmethod

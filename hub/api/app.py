@@ -31,7 +31,7 @@ from hub.api import (
     wall,
 )
 from hub.api import stock as stock_api
-from hub.api.middleware import answer_request_id, observe
+from hub.api.middleware import answer_request_id, forwarded_for, observe
 from hub.catalog import CatalogService
 from hub.channels.generic import SpecChannelEvents, spec_channels
 from hub.clock import Clock, SystemClock
@@ -45,6 +45,7 @@ from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
+from hub.ratelimit import SHARED_LIMITS, SharedBuckets
 from hub.reconcile.daily import DailyReconcile
 from hub.sdk.web.errors import error_middleware
 from hub.sdk.web.parsing import MAX_BODY
@@ -105,7 +106,11 @@ def create_app(
     plugins = plugins or build_plugins(blocked=settings.blocked_plugins)
     clock = clock or SystemClock()
     app = web.Application(
-        middlewares=[observe(log_requests=settings.access_log), error_middleware],
+        middlewares=[
+            forwarded_for(settings.trusted_proxies),
+            observe(log_requests=settings.access_log),
+            error_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app.on_response_prepare.append(answer_request_id)
@@ -127,7 +132,7 @@ def create_app(
     check_destinations(settings.alert_destinations, plugins.alert_sinks)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         try:
             if migrate_on_start:
                 await migrate.upgrade(engine, id_numbers=ids)
@@ -202,6 +207,7 @@ def create_app(
                     every_seconds=settings.reconcile_every_seconds,
                     after_import=alert_service.evaluate_now,
                 )
+                app[SHARED_LIMITS] = SharedBuckets(engine, timer=lambda: clock.now().timestamp())
                 app[HUB] = Hub(
                     settings,
                     plugins,

@@ -17,10 +17,12 @@ log line, and per-route metrics.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -118,3 +120,32 @@ async def answer_request_id(request: web.Request, response: web.StreamResponse) 
     request_id = REQUEST_ID.get()
     if request_id and HEADER not in response.headers:
         response.headers[HEADER] = request_id
+
+
+def forwarded_for(trusted: Sequence[str]) -> Middleware:
+    """The client's address behind a load balancer: when the peer is one of the
+    ``trusted`` proxies (``TICKETHUB_TRUSTED_PROXIES``, addresses or CIDR networks), the
+    request's ``remote`` becomes the right-most ``X-Forwarded-For`` entry that is not a
+    trusted proxy — what the console's login throttle, its audit and the access log read
+    through ``request.remote``. From any other peer the header is ignored: a client
+    cannot pick the address its throttle is counted under."""
+    networks = [ipaddress.ip_network(t.strip(), strict=False) for t in trusted if t.strip()]
+
+    def is_trusted(addr: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr or "")
+        except ValueError:
+            return False
+        return any(ip in n for n in networks)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        header = request.headers.get("X-Forwarded-For")
+        if networks and header and is_trusted(request.remote):
+            hops = [h.strip() for h in header.split(",") if h.strip()]
+            client = next((h for h in reversed(hops) if not is_trusted(h)), None)
+            if client is not None:
+                request = request.clone(remote=client)
+        return await handler(request)
+
+    return middleware

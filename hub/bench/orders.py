@@ -71,6 +71,8 @@ class BenchConfig:
     slots: int = 1
     request_timeout: float = 30.0
     sse_clients: int = 0  # flow-wall streams kept open during the hub phase
+    lb: str = ""  # "haproxy": the load goes through HAProxy in front of the processes
+    history: int = 0  # past orders preloaded before the measured load (`hub.bench.history`)
 
 
 def hot_slots(n: int) -> list[str]:
@@ -215,7 +217,9 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
     with show.progress:
         async with fresh_database(cfg.db, cfg.pg_url) as url:
             show.log(f"[bold]database[/] {make_url(url).render_as_string(hide_password=True)}")
-            hub, oversold, sse_events = await _hub_phase(cfg, url, hot_day, warm_day, run, show)
+            hub, oversold, sse_events, loaded = await _hub_phase(
+                cfg, url, hot_day, warm_day, run, show
+            )
             ceil = await _server_phase(cfg, url, show, "ceiling")
             per_request = await _server_phase(cfg, url, show, "baseline")
     return {
@@ -241,6 +245,9 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
         "ratio_per_request": _ratio(hub, per_request),
         "sse_clients": cfg.sse_clients,
         "sse_events": sse_events,
+        "lb": cfg.lb or "none",
+        "history": cfg.history,
+        "history_load_s": round(loaded, 1) if cfg.history else None,
         "errors": hub.load.errors,
         "baseline_errors": ceil.load.errors,
         "baseline_per_request_errors": per_request.load.errors,
@@ -252,11 +259,27 @@ def _ratio(hub: Phase, other: Phase) -> float:
     return round(hub.load.accepted_per_s / theirs, 3) if theirs else 0.0
 
 
+@contextlib.asynccontextmanager
+async def balanced(cfg: BenchConfig, urls: list[str], show: Display) -> AsyncIterator[list[str]]:
+    """The URLs the load goes to: the processes themselves (the client round-robins),
+    or with ``--lb haproxy`` the one HAProxy frontend in front of them."""
+    if cfg.lb != "haproxy":
+        yield urls
+        return
+    from hub.bench.haproxy import HAProxy
+
+    async with HAProxy(urls) as lb:
+        show.log(f"[bold]haproxy[/] {lb.url} -> {len(urls)} process(es)")
+        yield [lb.url]
+
+
 async def _hub_phase(
     cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: Display
-) -> tuple[Phase, int, int]:
+) -> tuple[Phase, int, int, float]:
     """The hub's warm-up and measured load (with ``cfg.sse_clients`` flow-wall streams
-    open on the processes, round-robin); the phase, units oversold, wall events seen."""
+    open on the processes, round-robin); the phase, units oversold, wall events seen and
+    the seconds the history took to load."""
+    from hub.bench.history import load_history
     from hub.bench.wall import WallWatchers
 
     show.log(f"[bold]hub[/] starting {cfg.processes} process(es)")
@@ -268,13 +291,25 @@ async def _hub_phase(
     ):
         admin = HubAdmin(http, hubs.urls[0], hubs.admin_token)
         await seed_hub(admin, hot_day, warm_day, cfg.capacity, cfg.warmup, cfg.slots)
+        loaded = 0.0
+        if cfg.history:
+            show.log(f"[bold]history[/] loading {cfg.history} past orders")
+            got = await load_history(url, cfg.history, VENUE, PRODUCT)
+            loaded = got.seconds
+            show.log(
+                f"[bold]history[/] {got.orders} orders, {got.tickets} tickets, "
+                f"{got.redemptions} redemptions in {got.seconds:.1f} s"
+            )
         token = hubs.boxoffice_token
         if cfg.sse_clients:
             show.log(f"[bold]hub[/] {cfg.sse_clients} flow-wall streams open")
-        async with WallWatchers(hubs.urls, hubs.admin_token, cfg.sse_clients) as walls:
+        async with (
+            WallWatchers(hubs.urls, hubs.admin_token, cfg.sse_clients) as walls,
+            balanced(cfg, hubs.urls, show) as urls,
+        ):
             await show.load(
                 "hub warm-up",
-                hubs.urls,
+                urls,
                 hub_order(token, warm_day, WARMUP_SLOT, f"w{run}"),
                 cfg.warmup,
                 cfg,
@@ -282,7 +317,7 @@ async def _hub_phase(
             before = walls.events
             result = await show.measured(
                 "hub orders",
-                hubs.urls,
+                urls,
                 hub_order(token, hot_day, hot_slots(cfg.slots), f"m{run}"),
                 cfg,
                 hubs.pids,
@@ -295,7 +330,7 @@ async def _hub_phase(
         f"[bold]hub[/] {result.load.accepted} accepted, audit: {allocated}/{cfg.capacity} "
         f"allocated, oversold {oversold}"
     )
-    return result, oversold, events
+    return result, oversold, events, loaded
 
 
 async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) -> Phase:
@@ -312,13 +347,14 @@ async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) ->
     def argv(port: int) -> list[str]:
         return python_module_argv(module, "--port", str(port), "--database-url", url)
 
-    async with ServerProcesses(argv, cfg.processes, name=kind) as servers:
-        await show.load(
-            f"{kind} warm-up", servers.urls, baseline_order(WARMUP_ROW), cfg.warmup, cfg
-        )
+    async with (
+        ServerProcesses(argv, cfg.processes, name=kind) as servers,
+        balanced(cfg, servers.urls, show) as urls,
+    ):
+        await show.load(f"{kind} warm-up", urls, baseline_order(WARMUP_ROW), cfg.warmup, cfg)
         result = await show.measured(
             f"{kind} orders",
-            servers.urls,
+            urls,
             baseline_order(HOT_ROW, cfg.slots),
             cfg,
             servers.pids,

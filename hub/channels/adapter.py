@@ -35,7 +35,7 @@ from hub.channels.schemes import BodyCodec, Protocols, installed
 from hub.channels.spec import ChannelSpec, SignatureSide
 from hub.channels.verify import HttpCall, SignatureCheck
 from hub.domain import Denial
-from hub.ratelimit import TokenBuckets
+from hub.ratelimit import SHARED_LIMITS, SharedBuckets, TokenBuckets
 from hub.sdk.outcome import Outcome
 
 __all__ = [
@@ -170,7 +170,7 @@ class SpecInbound:
 
     # ------------------------------------------------------------------ inbound
 
-    def read(self, call: bytes | HttpCall) -> Inbound | Refusal:
+    def read(self, call: bytes | HttpCall, *, rate: bool = True) -> Inbound | Refusal:
         """Every check the spec expresses, in the order a partner expects its codes:
         parse, account, signature, the partner's rate, then the body (a body is only
         decrypted once the sender is known to hold the key). A bare ``bytes`` is a POST
@@ -209,7 +209,9 @@ class SpecInbound:
             return refusal
         # Only signed calls spend the partner's rate: a flood of forgeries is refused
         # at the signature and cannot use up the budget the real partner needs.
-        if self._rate is not None and not self._buckets.allow("", *self._rate):
+        # ``rate=False``: the caller takes the token from the buckets the processes share
+        # (`read_shared`), after these checks.
+        if rate and self._rate is not None and not self._buckets.allow("", *self._rate):
             return Refusal("RATE_LIMITED", "too many requests; retry later")
         try:
             cipher = get_path(doc, env.body_path) if env.body_path else doc
@@ -293,6 +295,22 @@ class SpecInbound:
             _set_path(doc, resp.body_path, self.encode_body(body))
         return doc
 
+    async def read_shared(
+        self, call: HttpCall, limiter: SharedBuckets | None
+    ) -> Inbound | Refusal:
+        """`read`, with the partner's rate taken from ``limiter`` — buckets held in the
+        database, so N hub processes allow the spec's rate, not N times it. Only calls
+        that passed every other check (signature included) spend a token; without a
+        limiter (a hub without a database, tests) the per-process bucket of `read`."""
+        if limiter is None or self._rate is None:
+            return self.read(call)
+        got = self.read(call, rate=False)
+        if isinstance(got, Refusal):
+            return got
+        if not await limiter.allow(f"inbound:{self.spec.channel.name}", *self._rate):
+            return Refusal("RATE_LIMITED", "too many requests; retry later")
+        return got
+
     async def respond(
         self, request: web.Request, operation: str | None, handle: Handler
     ) -> web.Response:
@@ -304,7 +322,7 @@ class SpecInbound:
         if call is None:
             doc = self.answer("PARSE_ERROR", detail="body too large")
         else:
-            read = self.read(call)
+            read = await self.read_shared(call, request.config_dict.get(SHARED_LIMITS))
             if isinstance(read, Refusal):
                 doc = self.refuse(read)
             else:

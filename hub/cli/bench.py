@@ -6,12 +6,23 @@ together; they live in `sandbox.bench_cli` and join this group through the
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.bench.results import DbKind, report_result
 from hub.process import run_async
+
+if TYPE_CHECKING:
+    from hub.bench.orders import BenchConfig
+
+
+class LoadBalancer(StrEnum):
+    none = "none"
+    haproxy = "haproxy"
+
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks against a baseline server.")
 
@@ -26,7 +37,13 @@ def orders(
     db: Annotated[
         DbKind, typer.Option(help="database to create fresh for the run")
     ] = DbKind.sqlite,
-    processes: Annotated[int, typer.Option(min=1, max=64, help="hub (and baseline) processes")] = 1,
+    processes: Annotated[
+        str,
+        typer.Option(
+            help="hub (and baseline) processes; a list (1,2,4) runs once per count, "
+            "one JSON line each"
+        ),
+    ] = "1",
     concurrency: Annotated[
         int | None,
         typer.Option(min=1, max=4096, help="requests in flight (default 64; 1024 with --overload)"),
@@ -71,41 +88,92 @@ def orders(
             min=0, max=1000, help="flow-wall SSE streams kept open on the hub during the run"
         ),
     ] = 0,
+    lb: Annotated[
+        LoadBalancer,
+        typer.Option(help="haproxy: the load goes through HAProxy in front of the processes"),
+    ] = LoadBalancer.none,
+    history: Annotated[
+        int,
+        typer.Option(
+            min=0, max=10_000_000, help="past orders (tickets, redemptions) preloaded first"
+        ),
+    ] = 0,
 ) -> None:
     """Order intake of N hub processes against the honest ceiling; one JSON line.
 
     Exits 1 if the hub oversold or answered anything but 201 or 409 SOLD_OUT (with
     ``--overload``: anything but 201 or 503 BUSY, or a client timed out)."""
-    from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup, run_bench
-    from hub.bench.overload import DEFAULT_CLIENT_TIMEOUT, DEFAULT_CONCURRENCY, run_overload
+    from hub.bench.orders import BenchConfig, bench_env_pg_url, default_warmup
+    from hub.bench.overload import DEFAULT_CLIENT_TIMEOUT, DEFAULT_CONCURRENCY
 
     if overload and (slots != 1 or capacity is not None):
         raise typer.BadParameter(
             "--overload sells one slot with room for every order", param_hint="--slots/--capacity"
         )
-    c = concurrency or (DEFAULT_CONCURRENCY if overload else 64)
-    cfg = BenchConfig(
-        db=db.value,
-        processes=processes,
-        concurrency=c,
-        orders=orders,
-        capacity=capacity if capacity is not None else max(1, orders // 2),
-        warmup=warmup if warmup is not None else default_warmup(orders, min(c, 64)),
-        pg_url=pg_url or bench_env_pg_url(),
-        run_timeout=timeout,
-        slots=slots,
-        request_timeout=client_timeout or (DEFAULT_CLIENT_TIMEOUT if overload else 30.0),
-        sse_clients=sse_clients,
-    )
-    if cfg.capacity < slots:
+    if capacity is not None and capacity < slots:
         raise typer.BadParameter("give every slot at least one unit", param_hint="--capacity")
+    counts = process_counts(processes)
+    if lb is LoadBalancer.haproxy:
+        from hub.bench.haproxy import INSTALL_HINT, haproxy_binary
+
+        if haproxy_binary() is None:
+            typer.echo(INSTALL_HINT, err=True)
+            raise typer.Exit(2)
+    c = concurrency or (DEFAULT_CONCURRENCY if overload else 64)
+    for n in counts:
+        _orders_once(
+            BenchConfig(
+                db=db.value,
+                processes=n,
+                concurrency=c,
+                orders=orders,
+                capacity=capacity if capacity is not None else max(1, orders // 2),
+                warmup=warmup if warmup is not None else default_warmup(orders, min(c, 64)),
+                pg_url=pg_url or bench_env_pg_url(),
+                run_timeout=timeout,
+                slots=slots,
+                request_timeout=client_timeout or (DEFAULT_CLIENT_TIMEOUT if overload else 30.0),
+                sse_clients=sse_clients,
+                lb="" if lb is LoadBalancer.none else lb.value,
+                history=history,
+            ),
+            overload=overload,
+            quiet=json_only,
+            last=n == counts[-1],
+        )
+
+
+def process_counts(text: str) -> list[int]:
+    """``"1,2,4"`` → [1, 2, 4]; each between 1 and 64."""
+    try:
+        counts = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a list of numbers like 1,2,4", param_hint="--processes"
+        ) from None
+    if not counts or any(not 1 <= n <= 64 for n in counts):
+        raise typer.BadParameter("process counts go from 1 to 64", param_hint="--processes")
+    return counts
+
+
+def _orders_once(cfg: BenchConfig, *, overload: bool, quiet: bool, last: bool) -> None:
+    """One run, one JSON line; a broken promise exits 1 after the line (at once, so a
+    failed count is not hidden behind later ones)."""
+    from hub.bench.orders import run_bench
+    from hub.bench.overload import run_overload
+
     if overload:
-        result = run_async(run_overload(cfg, quiet=json_only))
+        result = run_async(run_overload(cfg, quiet=quiet))
         failed = bool(result["oversold"] or result["errors"] or result["timeouts"])
     else:
-        result = run_async(run_bench(cfg, quiet=json_only))
+        result = run_async(run_bench(cfg, quiet=quiet))
         failed = bool(result["oversold"] or result["errors"])
-    report_result(result, failed=failed)
+    if failed or last:
+        report_result(result, failed=failed)
+    else:
+        typer.echo(json.dumps(result, separators=(", ", ": ")))
+
+
 
 
 @app.command("wall")

@@ -7,7 +7,12 @@ partner go back to the queue untouched until the cooldown ends, then ONE trial c
 probes the partner; success closes the breaker, failure opens it for another cooldown.
 
 Breakers live in memory, one set per worker process: they are an optimisation, the
-outbox table stays the only source of truth.
+outbox table stays the only source of truth. Given the hub's engine, `Breakers` also
+shares when a partner is open with the other hub processes (table ``partner_breaker``):
+a process that finds a partner down opens its breaker for every process, which hold the
+partner's calls until the cooldown ends; a trial that succeeds closes it for all.
+Failures are still counted per process (an optimisation need not be exact), and after
+the cooldown each process may send its own one trial.
 """
 
 from __future__ import annotations
@@ -16,8 +21,16 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from hub.clock import Clock
 from hub.metrics import OUTBOX_BREAKER
+from hub.storage.limit_tables import PartnerBreakerRow
+
+SHARED = PartnerBreakerRow.__table__
 
 
 class BreakerState(StrEnum):
@@ -104,9 +117,15 @@ class CircuitBreaker:
                 return
         self._open()
 
-    def _open(self) -> None:
+    def adopt_open(self, until: datetime) -> None:
+        """Another process opened this partner's breaker until ``until``: hold calls as
+        if this one had (unless it is already open or carrying a trial)."""
+        if self._state is BreakerState.CLOSED and self._clock.now() < until:
+            self._open(at=until - self.cooldown)
+
+    def _open(self, at: datetime | None = None) -> None:
         self._state = BreakerState.OPEN
-        self._opened_at = self._clock.now()
+        self._opened_at = at or self._clock.now()
         self._trial_at = None
         self._failures = 0
         OUTBOX_BREAKER.labels(self.partner).set(1)
@@ -121,8 +140,10 @@ class Breakers:
         *,
         failure_threshold: int = 5,
         cooldown_seconds: float = 30.0,
+        engine: AsyncEngine | None = None,
     ) -> None:
         self._clock = clock
+        self.engine = engine
         self.failure_threshold = failure_threshold
         self.cooldown_seconds = cooldown_seconds
         self._by_partner: dict[str, CircuitBreaker] = {}
@@ -140,6 +161,40 @@ class Breakers:
         return breaker
 
     __getitem__ = get
+
+    async def pull(self, partner: str) -> CircuitBreaker:
+        """The partner's breaker, opened if another process opened it (no engine: as is)."""
+        breaker = self.get(partner)
+        if self.engine is not None and breaker.state is BreakerState.CLOSED:
+            async with self.engine.connect() as conn:
+                until = (
+                    await conn.execute(
+                        select(SHARED.c.open_until).where(SHARED.c.partner == partner)
+                    )
+                ).scalar()
+            if until is not None:
+                breaker.adopt_open(until)
+        return breaker
+
+    async def push(self, breaker: CircuitBreaker, was: BreakerState) -> None:
+        """Tell the other processes what changed: opened (until the cooldown's end) or
+        closed again by a successful trial. Nothing is written while nothing changed."""
+        if self.engine is None or breaker.state is was:
+            return
+        if breaker.state is BreakerState.OPEN:
+            until = breaker.reopens_at
+        elif breaker.state is BreakerState.CLOSED:
+            until = None
+        else:
+            return
+        dialect = self.engine.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(SHARED).values(partner=breaker.partner, open_until=until)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[SHARED.c.partner], set_={"open_until": until}
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
 
     def __iter__(self) -> Iterator[CircuitBreaker]:
         return iter(self._by_partner.values())

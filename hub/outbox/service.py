@@ -69,10 +69,11 @@ class Outbox:
         concurrency: int = 16,
     ) -> Outbox:
         """An outbox with ``count`` workers sharing one set of breakers (a partner that
-        is down is down for the whole process). ``policy_for`` defaults to each adapter's
+        is down is down for the whole process — and, through the database, for every
+        hub process). ``policy_for`` defaults to each adapter's
         ``retry_policy``."""
         policy_for = policy_for or policies_from(deliverer)
-        breakers = breakers or Breakers(clock)
+        breakers = breakers or Breakers(clock, engine=engine)
         workers = [
             OutboxWorker(
                 engine,

@@ -193,8 +193,11 @@ class OutboxWorker:
             # Our lease would run out mid-attempt and another worker could send it too.
             await self._hand_back(claimed, now)
             return
-        breaker = self.breakers.get(partner)
-        if not breaker.allow():
+        breaker = await self.breakers.pull(partner)
+        before = breaker.state
+        allowed = breaker.allow()
+        await self.breakers.push(breaker, before)
+        if not allowed:
             held = self._hold_until(breaker.state, breaker.reopens_at)
             if claimed.deadline_at is not None:
                 # back at its deadline at the latest, to be dead-lettered then, rather
@@ -205,8 +208,10 @@ class OutboxWorker:
 
         failure = await self._attempt(adapter, claimed, policy)
         now = self._clock.now()
+        before = breaker.state
         if failure is None:
             breaker.record_success()
+            await self.breakers.push(breaker, before)
             if await OutboxStore.mark_done(
                 self.engine, claimed.id, worker_id=self.worker_id, now=now
             ):
@@ -218,6 +223,7 @@ class OutboxWorker:
             breaker.record_failure()
         else:
             breaker.record_success()  # the partner answered; it just said no
+        await self.breakers.push(breaker, before)
         await self._settle_failure(claimed, policy, failure, now)
 
     async def _attempt(

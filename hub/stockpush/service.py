@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.clock import Clock
 from hub.contracts import DeliveryError, PartnerCall
 from hub.inventory import daycap
-from hub.ratelimit import TokenBuckets
+from hub.ratelimit import SharedBuckets
 from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
 from hub.stockpush.lane import KIND, PARTNER_PREFIX
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
@@ -110,9 +110,9 @@ class StockPushService:
         self.orders: OrderService | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.budget = TokenBuckets(timer=lambda: self.clock.now().timestamp())
-        """Per channel, the partner's calls a minute (per process, like every limit of
-        the hub's outbound calls)."""
+        self.budget = SharedBuckets(engine, timer=lambda: self.clock.now().timestamp())
+        """Per channel, the partner's calls a minute — held in the database, so N hub
+        processes together stay within the partner's budget, not N times it."""
         self.observed: list[datetime] | None = None
         """Set to a list to collect the drained marks' times (``bench stocksync``: when
         each stock change was committed, stamped inside its transaction)."""
@@ -281,7 +281,7 @@ class StockPushService:
         keys = []
         for channel, product in free:
             budget = budgets.get(channel)
-            if budget and not self._allow(channel, budget):
+            if budget and not await self._allow(channel, budget):
                 continue  # over the partner's budget: stays dirty, merged into a later push
             keys.append((channel, product))
         if not keys:
@@ -332,13 +332,13 @@ class StockPushService:
             self.outbox.notify()
         return len(calls)
 
-    def _allow(self, channel: str, per_minute: int) -> bool:
+    async def _allow(self, channel: str, per_minute: int) -> bool:
         """A token bucket per channel whose worst minute (a full bucket, then the
         refill) stays within ``HEADROOM`` of the partner's calls a minute: a burst of
         10 % of it at once, the rest spread evenly — no burst followed by a long stall."""
         burst = max(1, int(per_minute * BURST))
         rate = max(per_minute * HEADROOM - burst, 1.0) / 60.0
-        return self.budget.allow(channel, rate, burst)
+        return await self.budget.allow(f"stockpush:{channel}", rate, burst)
 
     async def _unstick(self) -> None:
         """Free lanes whose call ended without `deliver` freeing them (dead-lettered,

@@ -173,7 +173,8 @@ class IdDayCountRow(SQLModel, table=True):
 class TicketRow(SQLModel, table=True):
     __tablename__ = "ticket"
     __table_args__ = (
-        Index("ix_ticket_change", "venue_id", "change_seq"),
+        # The bridge change feed's cursor (seq, id): a range, in order, on this index.
+        Index("ix_ticket_change_id", "venue_id", "change_seq", "id"),
         # The day report reads a day's refunds by when the tickets were revoked.
         Index("ix_ticket_venue_revoked", "venue_id", "revoked_at"),
     )
@@ -525,6 +526,7 @@ from hub.storage import (  # noqa: E402, F401
     emergency_tables,
     flow_tables,
     health_tables,
+    limit_tables,
     ops_tables,
     staff_tables,
     stock_tables,

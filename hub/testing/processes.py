@@ -165,6 +165,16 @@ class ServerProcesses:
             await self.stop()
             raise
 
+    def kill(self, index: int) -> None:
+        """SIGKILL process ``index`` (its whole group) at once, as a crash would: no
+        graceful shutdown, requests in flight on it are cut."""
+        proc = self._procs[index]
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+
     async def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after the grace period, reap.
 
