@@ -45,7 +45,6 @@ from hub.orders import OrderService
 from hub.outbox import Outbox
 from hub.plugin_store import PluginStore
 from hub.plugins import HubPlugins, build_plugins
-from hub.ratelimit import SHARED_LIMITS, SharedBuckets
 from hub.reconcile.daily import DailyReconcile
 from hub.sdk.web.errors import error_middleware
 from hub.sdk.web.parsing import MAX_BODY
@@ -55,6 +54,7 @@ from hub.stockpush.lane import deliverer as stock_deliverer
 from hub.stockpush.service import StockPushService
 from hub.storage import migrate
 from hub.storage.db import create_engine
+from hub.storage.shared_limits import SHARED_LIMITS, SharedBuckets
 from hub.wall import devices as wall_devices
 from hub.wall.stream import WallFeed
 

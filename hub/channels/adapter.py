@@ -35,8 +35,9 @@ from hub.channels.schemes import BodyCodec, Protocols, installed
 from hub.channels.spec import ChannelSpec, SignatureSide
 from hub.channels.verify import HttpCall, SignatureCheck
 from hub.domain import Denial
-from hub.ratelimit import SHARED_LIMITS, SharedBuckets, TokenBuckets
+from hub.ratelimit import TokenBuckets
 from hub.sdk.outcome import Outcome
+from hub.storage.shared_limits import SHARED_LIMITS, SharedBuckets
 
 __all__ = [
     "Handler",

@@ -40,9 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.clock import Clock
 from hub.contracts import DeliveryError, PartnerCall
 from hub.inventory import daycap
-from hub.ratelimit import SharedBuckets
 from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
 from hub.stockpush.lane import KIND, PARTNER_PREFIX
+from hub.storage.shared_limits import SharedBuckets
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
 from hub.storage.tables import InventoryRow, OutboxRow
 from hub.tasks import cancel_and_wait

@@ -1,5 +1,5 @@
 """Tables of the limits N hub processes share: one token bucket per key
-(`hub.ratelimit.SharedBuckets`), so a partner's rate is the hub's rate, not the rate
+(`hub.storage.shared_limits.SharedBuckets`), so a partner's rate is the hub's rate, not the rate
 times the number of processes behind the load balancer; and when each partner's circuit
 breaker is open until (`hub.outbox.breaker.Breakers` with an engine), so a partner one
 process found down is left alone by all of them.

@@ -12,8 +12,8 @@ from aiohttp import web
 from hub.api.app import HUB
 from hub.api.middleware import forwarded_for
 from hub.config import ConfigError
-from hub.ratelimit import SHARED_LIMITS
 from hub.settings import Settings
+from hub.storage.shared_limits import SHARED_LIMITS
 from tests.support import hub_client
 
 

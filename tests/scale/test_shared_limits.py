@@ -1,4 +1,4 @@
-"""Limits held in the database (`hub.ratelimit.SharedBuckets`): N hub processes on one
+"""Limits held in the database (`hub.storage.shared_limits.SharedBuckets`): N hub processes on one
 database allow the configured rate together, not N times it (issue 17, item 7).
 
 Each "process" here is its own engine (its own connection pool) on the same database,
@@ -12,8 +12,8 @@ import json
 from hub.channels import load_all
 from hub.channels.adapter import Inbound, Refusal, SpecInbound
 from hub.channels.spec import Limits
-from hub.ratelimit import SharedBuckets
 from hub.storage.db import create_engine
+from hub.storage.shared_limits import SharedBuckets
 from tests.channels.test_inbound_rate_limit import NOW, call
 from tests.channels.test_inbound_schemes import MEITUAN
 

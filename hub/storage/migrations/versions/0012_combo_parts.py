@@ -38,8 +38,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("redemption") as batch:
-        batch.drop_column("part")
-    with op.batch_alter_table("ticket") as batch:
-        batch.drop_column("parts")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy would drop and recreate
+    # `ticket`, which the foreign keys of redemptions and allocations refuse.
+    op.drop_column("redemption", "part")
+    op.drop_column("ticket", "parts")
     op.drop_table("gate_attraction")
