@@ -154,7 +154,11 @@ class WeChatStep:
                 for m in sim.subscribe_messages
             )
 
-        section.expect("the visitor is told (subscribe message)", await _until(xu_told))
+        # the notice goes through the outbox after the refund lands: on a loaded machine its
+        # first attempt can take longer than the other steps' waits
+        section.expect(
+            "the visitor is told (subscribe message)", await _until(xu_told, timeout=60.0)
+        )
 
         # Lin gives one ticket back.
         first_ticket = views[0].order["tickets"][0]["id"]
