@@ -3,7 +3,6 @@ in its ``cleanup_ctx``) and what the admin API calls."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
@@ -15,7 +14,7 @@ from hub.alerts.engine import Enqueue, Move, evaluate
 from hub.alerts.health import BridgeHealth
 from hub.alerts.payments import PaymentFailures
 from hub.clock import Clock
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 
 log = logging.getLogger("hub.alerts")
 
@@ -44,7 +43,7 @@ class AlertService:
         self.payments = PaymentFailures(engine, clock)  # what channel plugins record
         self._enqueue = enqueue
         self._notify = notify
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("alert-evaluation", every_seconds, self.evaluate_now, log)
 
     async def evaluate_now(self) -> list[Move]:
         moves = await evaluate(self.engine, self.clock.now(), self._enqueue)
@@ -61,17 +60,7 @@ class AlertService:
         return moves
 
     async def start(self) -> None:
-        if self.every_seconds > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="alert-evaluation")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.evaluate_now()
-            except Exception:
-                log.exception("alert evaluation failed; next round in %g s", self.every_seconds)
-            await asyncio.sleep(self.every_seconds)
+        await self._loop.stop()

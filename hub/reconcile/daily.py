@@ -12,7 +12,6 @@ cannot be read end the day's claim with that outcome, in the claim row and the l
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from hub.contracts import StatementSource, StatementUnavailable
 from hub.reconcile import claims
 from hub.reconcile.service import UnsupportedChannel, import_statement
 from hub.reconcile.wechat_bill import BillError
-from hub.tasks import cancel_and_wait
+from hub.tasks import Periodic
 
 log = logging.getLogger("hub.reconcile")
 
@@ -70,7 +69,7 @@ class DailyReconcile:
         self.every_seconds = every_seconds
         self.after_import = after_import
         self.by = worker_id()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("daily-reconcile", every_seconds, self.run_due, log)
 
     def due_day(self, now: datetime) -> date | None:
         """Yesterday in the configured zone, once `run_after` has passed today."""
@@ -104,20 +103,10 @@ class DailyReconcile:
         return done
 
     async def start(self) -> None:
-        if self.every_seconds > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="daily-reconcile")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-            except Exception:
-                log.exception("daily reconciliation failed; next round in %g s", self.every_seconds)
-            await asyncio.sleep(self.every_seconds)
+        await self._loop.stop()
 
 
 async def fetch_and_import(
