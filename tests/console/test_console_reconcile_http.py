@@ -21,32 +21,13 @@ from hub.reconcile.wechat_bill import CHINA
 from hub.storage.tables import DiscrepancyRow, StatementRow, VenueRow
 from sandbox.ota.settlement import Settled, SettlementBook
 from tests.console.kit import console_client, signed_in
+from tests.reconcile.kit import DAY, MCH, NOON, paid_order
 from tests.support import hub_of
 
-MCH = "1900000109"
-DAY = date(2026, 12, 6)
-NOON = datetime(2026, 12, 6, 12, 0, tzinfo=CHINA)
 SETTINGS = {"wechat": {"WECHAT_MCHID": MCH}, "ctrip": {"CTRIP_ACCOUNT_ID": "acct-1"}}
 DISC = DiscrepancyRow.__table__
 MONEY = ["90.00", "0.00", "90.00"]  # gross, refunds, net of the two seeded orders
 
-
-def _order(otn: str, amount: int, channel: str = "wechat") -> dict[str, Any]:
-    return {
-        "id": "o-" + otn,
-        "channel": channel,
-        "partner_order_id": otn,
-        "venue_id": "v1",
-        "state": "confirmed",
-        "travel_date": DAY,
-        "amount": amount,
-        "lines": [{"product_id": "adult", "quantity": 1, "unit_price": amount}],
-        "contact": {},
-        "extra": {},
-        "created_at": NOON,
-        "updated_at": NOON,
-        "confirmed_at": NOON,
-    }
 
 
 async def _client(aiohttp_client: Any, db_url: str) -> Any:
@@ -60,7 +41,7 @@ async def _client(aiohttp_client: Any, db_url: str) -> Any:
         await conn.execute(
             insert(VenueRow.__table__), [{"id": "v1", "name": "V", "timezone": "Asia/Shanghai"}]
         )
-        await conn.execute(insert(ORD), [_order("TH-1", 8000), _order("TH-2", 1000)])
+        await conn.execute(insert(ORD), [paid_order("TH-1", 8000), paid_order("TH-2", 1000)])
     return client
 
 
@@ -210,7 +191,7 @@ async def test_malformed_settlement_file_is_refused_by_line(
 ) -> None:
     client = await _client(aiohttp_client, db_url)
     async with hub_of(client).engine.begin() as conn:
-        await conn.execute(insert(ORD), [_order("C-1", 20000, "ctrip")])
+        await conn.execute(insert(ORD), [paid_order("C-1", 20000, "ctrip")])
     sup = await signed_in(client, "super")
     book = SettlementBook("ctrip")
     book.add(Settled("C-1", NOON, 20000, 1, "paid"))

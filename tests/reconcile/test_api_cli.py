@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +15,14 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.orders.records import ORD
 from hub.reconcile.bill_writer import Txn, render
-from hub.reconcile.wechat_bill import CHINA
 from hub.storage import migrate
 from hub.storage.db import create_engine
 from hub.storage.tables import VenueRow
+from tests.reconcile.kit import DAY, MCH, NOON, paid_order
 from tests.support import ADMIN, hub_client, hub_of
 
-MCH = "1900000109"
-DAY = date(2026, 12, 6)
-NOON = datetime(2026, 12, 6, 12, 0, tzinfo=CHINA)
 WECHAT = {"wechat": {"WECHAT_MCHID": MCH}}
 
-
-def _order(otn: str, amount: int) -> dict[str, Any]:
-    return {
-        "id": "o-" + otn,
-        "channel": "wechat",
-        "partner_order_id": otn,
-        "venue_id": "v1",
-        "state": "confirmed",
-        "travel_date": DAY,
-        "amount": amount,
-        "lines": [{"product_id": "adult", "quantity": 1, "unit_price": amount}],
-        "contact": {},
-        "extra": {},
-        "created_at": NOON,
-        "updated_at": NOON,
-        "confirmed_at": NOON,
-    }
 
 
 def _bill() -> bytes:
@@ -53,7 +32,7 @@ def _bill() -> bytes:
 async def test_import_list_ack_resolve_over_http(aiohttp_client: Any, sqlite_url: str) -> None:
     client = await hub_client(aiohttp_client, sqlite_url, channel_settings=WECHAT)
     async with hub_of(client).engine.begin() as conn:
-        await conn.execute(insert(ORD), [_order("TH-1", 8000), _order("TH-2", 1000)])
+        await conn.execute(insert(ORD), [paid_order("TH-1", 8000), paid_order("TH-2", 1000)])
     url = f"/api/admin/reconcile/statements?channel=wechat&date={DAY}&by=li"
     resp = await client.post(url, data=_bill(), headers=ADMIN)
     assert resp.status == 200, await resp.text()
@@ -112,7 +91,7 @@ async def _prepare(url: str) -> None:
         await conn.execute(
             insert(VenueRow.__table__), [{"id": "v1", "name": "V", "timezone": "Asia/Shanghai"}]
         )
-        await conn.execute(insert(ORD), [_order("TH-1", 8000), _order("TH-2", 1000)])
+        await conn.execute(insert(ORD), [paid_order("TH-1", 8000), paid_order("TH-2", 1000)])
     await engine.dispose()
 
 

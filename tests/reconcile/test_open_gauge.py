@@ -3,7 +3,6 @@ at scrape time (every hub agrees), back to 0 once people acknowledged or resolve
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -13,30 +12,8 @@ from hub.orders.records import ORD
 from hub.reconcile import store
 from hub.reconcile.bill_writer import Txn, render
 from hub.reconcile.service import import_statement
-from hub.reconcile.wechat_bill import CHINA
+from tests.reconcile.kit import DAY, MCH, NOON, paid_order
 from tests.support import T0, hub_client, hub_of
-
-MCH = "1900000109"
-DAY = date(2026, 12, 6)
-NOON = datetime(2026, 12, 6, 12, 0, tzinfo=CHINA)
-
-
-def _order(otn: str, amount: int) -> dict[str, Any]:
-    return {
-        "id": "o-" + otn,
-        "channel": "wechat",
-        "partner_order_id": otn,
-        "venue_id": "v1",
-        "state": "confirmed",
-        "travel_date": DAY,
-        "amount": amount,
-        "lines": [{"product_id": "adult", "quantity": 1, "unit_price": amount}],
-        "contact": {},
-        "extra": {},
-        "created_at": NOON,
-        "updated_at": NOON,
-        "confirmed_at": NOON,
-    }
 
 
 def _open(metrics: str, channel: str) -> float | None:
@@ -49,7 +26,7 @@ async def test_open_discrepancies_per_channel(aiohttp_client: Any, db_url: str) 
     client = await hub_client(aiohttp_client, db_url, clock=FixedClock(T0), metrics_db_seconds=0)
     hub = hub_of(client)
     async with hub.engine.begin() as conn:
-        await conn.execute(insert(ORD), [_order("TH-1", 8000), _order("TH-2", 1000)])
+        await conn.execute(insert(ORD), [paid_order("TH-1", 8000), paid_order("TH-2", 1000)])
     # TH-2 billed short, TH-3 unknown to the hub, TH-1 missing from the bill
     bill = render([Txn(NOON, "TH-2", 999, "4202"), Txn(NOON, "TH-3", 500, "4203")], MCH)
     done = await import_statement(
