@@ -50,6 +50,7 @@ __all__ = [
     "gettext",
     "hub_of",
     "ngettext",
+    "note_problem",
     "page_context",
     "periodic",
     "record_audit",
@@ -133,3 +134,14 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
         {**page_context(request), "status": status, "message": message},
         status=status,
     )
+
+
+def note_problem(note: str, max_chars: int) -> str | None:
+    """What is wrong with a staff member's note on a resolving move (a discrepancy, a
+    double-use conflict), in their language; ``None`` when it will do. Every such move
+    needs a note: it is the audit line's "why"."""
+    if not note:
+        return gettext("Write a note: what was found and done.")
+    if len(note) > max_chars:
+        return gettext("The note is too long (at most %(n)d characters).") % {"n": max_chars}
+    return None

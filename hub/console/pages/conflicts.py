@@ -12,6 +12,7 @@ from hub.console.web import (
     Role,
     console_of,
     gettext,
+    note_problem,
     remote_of,
     render,
     require_role,
@@ -59,17 +60,9 @@ async def resolve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     form = await request.post()
     note = str(form.get("note", "")).strip()
-    if not note:
-        return await _page(
-            request, error=gettext("Write a note: what was found and done."), status=422
-        )
-    if len(note) > conflicts.NOTE_MAX:
-        return await _page(
-            request,
-            error=gettext("The note is too long (at most %(n)d characters).")
-            % {"n": conflicts.NOTE_MAX},
-            status=422,
-        )
+    problem = note_problem(note, conflicts.NOTE_MAX)
+    if problem is not None:
+        return await _page(request, error=problem, status=422)
     services = console_of(request)
     async with services.engine.begin() as conn:
         outcome = await conflicts.resolve(

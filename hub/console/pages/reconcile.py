@@ -29,6 +29,7 @@ from hub.console.web import (
     console_of,
     gettext,
     hub_of,
+    note_problem,
     remote_of,
     render,
     require_role,
@@ -202,17 +203,9 @@ def _move_route(verb: str) -> Any:
             raise web.HTTPNotFound()
         form = await request.post()
         note = str(form.get("note", "")).strip()
-        if not note:
-            return await _discrepancies(
-                request, error=gettext("Write a note: what was found and done."), status=422
-            )
-        if len(note) > store.NOTE_MAX:
-            return await _discrepancies(
-                request,
-                error=gettext("The note is too long (at most %(n)d characters).")
-                % {"n": store.NOTE_MAX},
-                status=422,
-            )
+        problem = note_problem(note, store.NOTE_MAX)
+        if problem is not None:
+            return await _discrepancies(request, error=problem, status=422)
         services, staff = console_of(request), signed_in(request)
         try:
             async with services.engine.begin() as conn:
