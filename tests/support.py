@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -150,3 +153,20 @@ async def put_group_tour(client: TestClient, sale: list[dict[str, Any]], **rules
             "rules": {"sale": sale, **rules},
         },
     )
+
+
+def bench_json(*args: str) -> dict[str, Any]:
+    """Run ``tickethub bench ARGS`` in a child process; it must exit 0 and print exactly
+    one line, its JSON result (figures are for people: tests check shape and invariants)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stdout
+    result: dict[str, Any] = json.loads(lines[0])
+    return result

@@ -20,6 +20,7 @@ from hub.bench.load import ACCEPTED, SOLD_OUT, Outcome, Request, percentile, run
 from hub.bench.orders import hot_slots, split_capacity
 from hub.bench.procstat import CpuSampler, cpu_seconds, per_order_ms, rss_mb
 from hub.testing.processes import ServerProcesses, ServerStartError, python_module_argv
+from tests.support import bench_json
 
 pytestmark = pytest.mark.slow
 
@@ -52,18 +53,7 @@ FIELDS = {
 
 
 def _bench(*args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "hub", "bench", "orders", *args, "--json-only"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stdout
-    result: dict[str, Any] = json.loads(lines[0])
-    return result
+    return bench_json("orders", *args, "--json-only")
 
 
 def test_bench_orders_sqlite_small() -> None:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from typing import Any
-
 import pytest
+
+from tests.support import bench_json
 
 pytestmark = pytest.mark.slow  # they start hub processes
 
 
-def _run(*args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "hub", "bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stdout
-    result: dict[str, Any] = json.loads(lines[0])
-    return result
-
-
 def test_bench_orders_keeps_wall_streams_open() -> None:
-    result = _run(
+    result = bench_json(
         "orders", "--orders", "100", "--concurrency", "8", "--sse-clients", "3", "--json-only"
     )
     # the run fails unless every stream delivered its first snapshot before the load;
@@ -38,7 +20,7 @@ def test_bench_orders_keeps_wall_streams_open() -> None:
 
 
 def test_bench_wall_times_every_scan_to_every_client() -> None:
-    result = _run("wall", "--scans", "3", "--clients", "2", "--gap", "0")
+    result = bench_json("wall", "--scans", "3", "--clients", "2", "--gap", "0")
     assert result["scans"] == 3 and result["clients"] == 2
     assert result["events"] >= 2 * 4  # the first snapshot, then one per scan at least
     assert result["p50_ms"] > 0 and result["max_ms"] >= result["p99_ms"] >= result["p50_ms"]
