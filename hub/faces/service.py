@@ -14,8 +14,6 @@ past its validity), by the sweep (`purge`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -35,6 +33,7 @@ from hub.sdk import jpeg
 from hub.sdk.faces import FaceError
 from hub.storage.db import reader
 from hub.storage.tables import TicketRow
+from hub.tasks import Periodic
 
 log = logging.getLogger(__name__)
 TIX = TicketRow.__table__
@@ -73,7 +72,7 @@ class FaceService:
         self.clock = clock
         self.cipher = cipher
         self.max_bytes = max_bytes
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper: Periodic | None = None
 
     # -- enrollment ------------------------------------------------------------------------
     async def enroll(
@@ -194,21 +193,10 @@ class FaceService:
         return len(gone)
 
     async def start(self, every: float) -> None:
-        self._sweeper = asyncio.create_task(self._sweep(every), name="face-purge")
+        self._sweeper = Periodic("face-purge", every, self.purge, log)
+        self._sweeper.start()
 
     async def stop(self) -> None:
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await self._sweeper.stop()
             self._sweeper = None
-
-    async def _sweep(self, every: float) -> None:
-        while True:
-            try:
-                await self.purge()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("face purge failed; will retry")
-            await asyncio.sleep(every)
