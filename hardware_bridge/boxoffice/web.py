@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hardware_bridge.boxoffice.printing import find_font, print_escpos, ticket_pdf
 from hardware_bridge.boxoffice.sales import Sale, SaleRefused
+from hardware_bridge.pin import PinCheck
 from hardware_bridge.settings import BridgeSettings
 from hub.sdk.web import ApiError, ApiRoutes, read_model
 from hub.sdk.web.auth import bearer_matches
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
     from hardware_bridge.runtime import Bridge
 
 COOKIE = "th_boxoffice"
+_PIN_ERRORS = {
+    "WRONG_PIN": "口令错误 / wrong PIN",
+    "TOO_MANY_TRIES": "尝试次数过多，请一分钟后再试 / too many tries, wait a minute",
+}
 FORM = raw_body("application/x-www-form-urlencoded", description="the page's form")
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -122,6 +127,8 @@ def pdf_response(bridge: Bridge, sale: Sale) -> web.Response:
 def add_routes(
     routes: ApiRoutes, settings: BridgeSettings, bridge_of: Callable[[web.Request], Bridge]
 ) -> None:
+    pin = PinCheck(_pin(settings), off_code="BOXOFFICE_OFF", off_reason="no box-office PIN set")
+
     def page(request: web.Request, status: int = 200, **extra: Any) -> web.Response:
         bridge = bridge_of(request)
         ctx: dict[str, Any] = {"signed_in": _signed_in(request, settings), **extra}
@@ -166,8 +173,10 @@ def add_routes(
     async def login(request: web.Request) -> web.Response:
         _same_origin(request)
         form = await request.post()
-        if not hmac.compare_digest(str(form.get("pin", "")).encode(), _pin(settings).encode()):
-            return page(request, status=401, error="口令错误 / wrong PIN")
+        try:
+            pin.check(request.remote or "", str(form.get("pin", "")))
+        except ApiError as exc:
+            return page(request, status=exc.status, error=_PIN_ERRORS.get(exc.code, exc.message))
         resp = web.HTTPSeeOther("/boxoffice")
         resp.set_cookie(COOKIE, _session_value(settings), httponly=True, samesite="Strict")
         raise resp

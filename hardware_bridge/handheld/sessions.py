@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.sdk.web import ApiError, TokenBuckets
+from hardware_bridge.pin import PinCheck
+from hub.sdk.web import ApiError
 
 SESSION_SECONDS = 12 * 3600  # one working day
-PIN_TRIES_PER_MINUTE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +39,20 @@ class Staff:
 
 class Sessions:
     def __init__(self, pin: str, *, timer: Callable[[], float] = time.time) -> None:
-        self.pin = pin
         self.timer = timer
         self._key = secrets.token_bytes(32)
-        self._tries = TokenBuckets()
+        self._pin = PinCheck(
+            pin,
+            off_code="HANDHELD_OFF",
+            off_reason="No handheld PIN set (TICKETHUB_BRIDGE_HANDHELD_PIN)",
+        )
 
     def login(self, client: str, pin: str, staff: str, gate: str) -> str:
         """A token for ``staff`` when ``pin`` is right.
 
         :raises ApiError: 503 no PIN set (page off), 429 too many tries, 401 wrong PIN.
         """
-        if not self.pin:
-            raise ApiError(
-                503, "HANDHELD_OFF", "No handheld PIN set (TICKETHUB_BRIDGE_HANDHELD_PIN)"
-            )
-        if not self._tries.allow(client, PIN_TRIES_PER_MINUTE / 60, 5):
-            raise ApiError(429, "TOO_MANY_TRIES", "Too many PIN attempts; wait a minute")
-        if not hmac.compare_digest(pin.encode(), self.pin.encode()):
-            raise ApiError(401, "WRONG_PIN", "Wrong PIN")
+        self._pin.check(client, pin)
         claims = {"s": staff, "g": gate, "x": int(self.timer()) + SESSION_SECONDS}
         body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
         return f"{body}.{self._sign(body)}"

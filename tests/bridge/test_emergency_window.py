@@ -114,6 +114,18 @@ async def _sign_in(client: TestClient) -> None:
     assert resp.status == 303
 
 
+async def test_guessing_the_pin_is_throttled(window: tuple[TestClient, Bridge]) -> None:
+    """The PIN is short: after five wrong tries the page refuses even the right one for a
+    while, as the handheld page does (one `hardware_bridge.pin.PinCheck` for both)."""
+    client, _ = window
+    for _ in range(5):
+        resp = await client.post("/boxoffice/login", data={"pin": "0000"})
+        assert resp.status == 401
+    resp = await client.post("/boxoffice/login", data={"pin": "2468"}, allow_redirects=False)
+    assert resp.status == 429 and "尝试次数过多" in await resp.text()
+    assert "th_boxoffice" not in resp.cookies
+
+
 async def test_page_sells_prints_and_refuses_past_the_allotment(
     window: tuple[TestClient, Bridge],
 ) -> None:
