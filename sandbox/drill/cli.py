@@ -38,7 +38,7 @@ def outage(
     from hub.devmode import DEV_ENV
     from hub.process import run_async
     from sandbox.demo.runner import fresh_database
-    from sandbox.drill.outage import render
+    from sandbox.drill.result import render
     from sandbox.drill.standalone import run_standalone
 
     # A sandbox run on the development secrets, like the demo (its database is thrown away).

@@ -23,10 +23,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
@@ -34,40 +32,12 @@ import aiohttp
 
 from hub.testing.processes import HubAdmin
 from sandbox.drill import venue as site
+from sandbox.drill.result import DrillResult
 from sandbox.drill.venue import Venue
 
 MAX_BACK_ONLINE_S = 5.0  # issue 16: back online ≤ 5 s after the hub comes back
 WAIT = 30.0  # seconds any one wait may take before the drill gives up
 SALE_SIZE = 2  # tickets per emergency sale
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    what: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class DrillResult:
-    """The figures measured and the checks made; ``ok`` only if every check held."""
-
-    figures: dict[str, Any] = field(default_factory=dict)
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
-
-    def check(self, what: str, ok: bool, detail: str) -> None:
-        self.checks.append(Check(what, bool(ok), detail))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "figures": self.figures,
-            "checks": [{"what": c.what, "ok": c.ok, "detail": c.detail} for c in self.checks],
-        }
 
 
 async def run_drill(
@@ -381,29 +351,3 @@ class _Drill:
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"drill: {what} took more than {WAIT:g} s")
             await asyncio.sleep(0.02)
-
-
-def render(result: DrillResult) -> list[str]:
-    """The drill's outcome as printed lines (the CLI and the demo print these)."""
-    f = result.figures
-    lines = [
-        f"pre-sold {f.get('presold')} at the hub, {f.get('emergency_sold_at_bridge')} sold"
-        " offline at the bridge's emergency box office",
-        f"offline after the cut: {f.get('offline_after_cut_s')} s; back online after the hub"
-        f" returned: {f.get('back_online_s')} s; all synced: {f.get('synced_s')} s",
-        f"lost {f.get('lost')}, twice {f.get('twice')}",
-        f"stock: capacity {f.get('capacity')}, sold {f.get('sold_at_hub')}"
-        f" (emergency bucket {f.get('emergency_bucket')}), available {f.get('available_at_hub')}"
-        f"; day cap {f.get('day_cap')}",
-        "day report by channel: "
-        + ", ".join(
-            f"{ch} {v['tickets_sold']} sold / {v['used']} used"
-            for ch, v in f.get("report_by_channel", {}).items()
-        ),
-        f"gates: hub entries {f.get('entries_at_hub')}, bridge admissions"
-        f" {f.get('admitted_at_bridge')} (decisions hub {f.get('decisions_at_hub')}"
-        f" / bridge {f.get('decisions_at_bridge')})",
-    ]
-    lines += [f"[{'OK' if c.ok else 'FAIL'}] {c.what} — {c.detail}" for c in result.checks]
-    lines.append("DRILL: OK" if result.ok else "DRILL: FAILED")
-    return lines

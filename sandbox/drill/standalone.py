@@ -11,7 +11,8 @@ from aiohttp import web
 
 from hub.settings import Settings
 from sandbox.drill import venue as site
-from sandbox.drill.outage import DrillResult, run_drill
+from sandbox.drill.outage import run_drill
+from sandbox.drill.result import DrillResult
 
 
 def drill_settings(database_url: str) -> Settings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox.drill import venue as site
-from sandbox.drill.outage import render
+from sandbox.drill.result import render
 from sandbox.drill.standalone import run_standalone
 
 BACK_ONLINE = "back online within"  # a measured time: reported, not asserted here
