@@ -38,6 +38,10 @@ PARK_FULL_REASON = "园区人数已满，请稍候入园 / Park full, please wai
 class Ceiling:
     def __init__(self, store: BridgeStore) -> None:
         self.store = store
+        # The running net (`_net_after`): counted from log row `_anchor`, up to `_seen`.
+        self._anchor: int | None = None
+        self._seen = 0
+        self._net = 0
 
     # -- what the hub said, what staff counted -------------------------------------------
     def synced_upto(self) -> int:
@@ -71,12 +75,25 @@ class Ceiling:
 
     # -- the decision --------------------------------------------------------------------
     def _net_after(self, n: int) -> int:
+        """Admissions minus exits logged after row ``n``, as a running counter: each call
+        adds only the rows logged since the previous one (a range on the log's key,
+        usually a row or two), so the gate's check costs the same in the tenth hour of an
+        outage as in the first — summing every row since ``n`` grew with the outage. A
+        new ``n`` (the hub answered, staff counted) starts the count afresh, once. Safe
+        because the log is append-only and its rows never change what is counted here
+        (only ``synced``); another `Ceiling` on the same store keeps its own count."""
+        if self._anchor != n:
+            self._anchor, self._seen, self._net = n, n, 0
         row = self.store.db.execute(
-            "SELECT coalesce(sum(CASE direction WHEN 'in' THEN 1 ELSE -1 END), 0) FROM log"
-            " WHERE n > ? AND allow = 1 AND (ticket_id != '' OR kind = 'manual')",
-            (n,),
+            "SELECT coalesce(sum(CASE WHEN allow = 1 AND (ticket_id != '' OR kind = 'manual')"
+            " THEN (CASE direction WHEN 'in' THEN 1 ELSE -1 END) ELSE 0 END), 0), max(n)"
+            " FROM log WHERE n > ?",
+            (self._seen,),
         ).fetchone()
-        return int(row[0])
+        if row[1] is not None:
+            self._net += int(row[0])
+            self._seen = int(row[1])
+        return self._net
 
     def _limit(self) -> tuple[int | None, int, int]:
         """(room this bridge may fill, counted from log row n, staff's count or -1)."""

@@ -20,11 +20,14 @@ def hello() -> None:
 
 def test_the_bridge_and_the_sandbox_commands_come_from_entry_points() -> None:
     names = {ep.name for ep in metadata.entry_points(group=COMMANDS_GROUP)}
-    assert {"bridge", "device", "demo", "bench.sync", "bench.scans", "bench.failover"} <= names
+    shipped = {"bridge", "device", "demo", "drill", "bench.sync", "bench.scans", "bench.failover"}
+    assert shipped <= names
     runner = CliRunner()
     for args in (["bridge", "--help"], ["device", "--help"], ["demo", "--help"]):
         assert runner.invoke(app, args).exit_code == 0, args
     assert "sync" in runner.invoke(app, ["bench", "--help"]).output
+    drill = runner.invoke(app, ["drill", "outage", "--help"])
+    assert drill.exit_code == 0 and "--json" in drill.output, drill.output
 
 
 def test_a_command_that_does_not_load_is_left_out_with_a_warning(

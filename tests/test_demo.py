@@ -56,6 +56,8 @@ def test_demo_runs_and_checks_itself(tmp_path: Path) -> None:
         assert code in out, f"{code} missing from the summary"
     assert "Idempotent-Replay" in out
     assert "in park (hub flow counters)" in out  # the gates step ran through the venue bridge
+    assert "lost 0, twice 0" in out  # the outage drill ran (`tickethub drill outage`)
+    assert re.search(r"report emergency +10 orders, 20 sold", out), out[-2000:]
     # the rush raised and cleared the crowd alert, and the console's demo login is printed
     assert "the WeCom robot received exactly one opening and one clearing message" in out
     assert re.search(r"console +http://127\.0\.0\.1:\d+/console/", out), out[-600:]

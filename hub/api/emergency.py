@@ -237,8 +237,7 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = _hub(request)
         body = await read_model(request, EmergencyUploadIn)
         try:
-            # SEAM: the whole-day cap (another engineer's) plugs in as ``day_cap=`` here
-            # (`hub.emergency.intake.DayCap`): emergency units count against it
+            # counts against the whole-day cap inside (`hub.emergency.intake`)
             result = await record_orders(
                 hub.catalog, hub.engine, hub.orders.ids, venue_id, body, hub.clock.now()
             )

@@ -17,13 +17,26 @@ returned) is accepted from the common bucket and, if that is full too, over capa
 flagged — the sale happened, the money is in the till (`hub.redemptions.paper_stock`
 explains the same choice for paper tickets). Every move marks the cells stock-dirty, so
 the OTAs' stock follows.
+
+The whole-day cap (总量控制, `hub.inventory.daycap`): each order counts its visitors
+against the venue's cap and its product's cap of the travel day, in the SAME transaction
+as the order and recorded among its allocations (a refund gives them back, like any
+order's). Counted exactly once: here, when the order reaches the hub — a replay answers
+``duplicate`` before anything is counted, and a racing upload's transaction rolls back
+whole on the unique order key. Granting the allotment does NOT touch the cap (it only
+moves units between the buckets of the slot, `hub.emergency.allotments`) and neither
+does giving it back, so nothing is counted at grant time that intake would count again.
+A cap already full when the order arrives is counted past its capacity and the order
+flagged ``over_day_cap`` (answer and order note): the tickets were sold offline from
+stock set aside in advance and the visitors hold them, so refusing would only make the
+books lie; the cap then shows nothing left, which stops the online channels.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -36,6 +49,7 @@ from hub.domain import Order, OrderLine, OrderState, Ticket
 from hub.domain.credentials import CredentialError, CredentialVerifier, key_id_of
 from hub.emergency import CHANNEL, bucket_of
 from hub.emergency.keys import KEYS, K
+from hub.inventory import daycap
 from hub.inventory.marks import mark_cells
 from hub.orders import records
 from hub.orders.intake import new_order_id
@@ -75,14 +89,6 @@ class EmergencyUploadIn(BaseModel):
 
     bridge: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,24}$")
     orders: list[EmergencyOrderIn] = Field(min_length=1, max_length=200)
-
-
-class DayCap(Protocol):
-    """SEAM for the whole-day cap (another engineer adds it): told, in the order's
-    transaction, the units an emergency order takes on its day. Emergency sales already
-    happened, so it records them against the cap and must not refuse them."""
-
-    async def count(self, conn: AsyncConnection, venue_id: str, day: date, units: int) -> None: ...
 
 
 class _Refused(Exception):
@@ -167,8 +173,6 @@ async def record_orders(
     venue_id: str,
     body: EmergencyUploadIn,
     now: datetime,
-    *,
-    day_cap: DayCap | None = None,
 ) -> dict[str, Any]:
     """Record each order once; answers per bridge order id ``created``, ``duplicate``
     or ``refused`` (with code and reason)."""
@@ -180,9 +184,7 @@ async def record_orders(
     for order in body.orders:
         try:
             results.append(
-                await _record_one(
-                    catalog, engine, ids, venue_id, body.bridge, order, tz, now, day_cap
-                )
+                await _record_one(catalog, engine, ids, venue_id, body.bridge, order, tz, now)
             )
         except _Refused as exc:
             log.warning("emergency order %s of %s refused: %s", order.id, body.bridge, exc.reason)
@@ -203,7 +205,6 @@ async def _record_one(
     body: EmergencyOrderIn,
     tz: ZoneInfo,
     now: datetime,
-    day_cap: DayCap | None,
 ) -> dict[str, Any]:
     product = await catalog.product(body.product_id)
     if product is None or product.venue_id != venue_id or not product.pool:
@@ -222,8 +223,9 @@ async def _record_one(
         units = len(body.tickets)
         cell, over = await _take(conn, product.pool, body.travel_date, body.slot, bridge_id, units)
         await mark_cells(conn, [(product.pool, body.travel_date, body.slot)])
-        if day_cap is not None:
-            await day_cap.count(conn, venue_id, body.travel_date, units)
+        capped = await daycap.count_sold(
+            conn, daycap.cap_needs(venue_id, [(product.id, units)]), body.travel_date
+        )
         order_id = new_order_id(now)
         tickets = [
             Ticket(
@@ -260,11 +262,17 @@ async def _record_one(
         if over:
             note["over_capacity"] = True
             log.warning("emergency order %s of %s entered over capacity", body.id, bridge_id)
+        if capped.over:
+            note["over_day_cap"] = True
+            log.warning("emergency order %s of %s entered past the day cap", body.id, bridge_id)
         await records.insert_many(
             conn,
             orders=[records.order_row(order, {"emergency": note})],
             tickets=[records.ticket_row(t, ids) for t in tickets],
-            allocations=[{"order_id": order_id, "inventory_id": cell, "quantity": units}],
+            allocations=[
+                {"order_id": order_id, **a}
+                for a in [{"inventory_id": cell, "quantity": units}, *capped.allocations]
+            ],
         )
         delta = FlowDelta()
         delta.confirmed(
@@ -278,4 +286,10 @@ async def _record_one(
             tz=tz,
         )
         await delta.flush(conn)
-    return {"id": body.id, "status": "created", "order_id": order_id, "over_capacity": over}
+    return {
+        "id": body.id,
+        "status": "created",
+        "order_id": order_id,
+        "over_capacity": over,
+        "over_day_cap": capped.over,
+    }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -168,6 +169,50 @@ async def cap_free(conn: AsyncConnection, pools: Iterable[str], day: date) -> in
     """The least free of the caps among ``pools`` that day (None: no cap)."""
     caps = await caps_of_day(conn, pools, day)
     return min((c["available"] for c in caps.values()), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What `count_sold` took: the cap cells' allocations (``inventory_id``, ``quantity``;
+    the caller adds the order id) and whether any cap is now past its capacity."""
+
+    allocations: list[dict[str, int]]
+    over: bool
+
+
+async def count_sold(conn: AsyncConnection, caps: Sequence[Need], day: date) -> Counted:
+    """Count a sale that ALREADY HAPPENED elsewhere (an emergency sale the bridge made
+    offline) against each of the day's caps in ``caps`` that exists.
+
+    Never refuses: the visitor paid and holds a valid ticket, so a cap already full is
+    counted past its capacity (``over``) — the cap then shows nothing left, which stops
+    the online channels, and staff see the flag. One relative update per cell
+    (``sold = sold + n``) under a row lock on PostgreSQL: safe beside the group-commit
+    writer, whose guarded delta sees the change and retries. Recorded as allocations so a
+    refund gives the cap back like any order's; marked for the stock pusher."""
+    allocations: list[dict[str, int]] = []
+    marks: list[tuple[str, date, str]] = []
+    over = False
+    for cap in caps:
+        stmt = select(C.id).where(C.pool == cap.pool, C.day == day, C.slot == "", C.bucket == "")
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        cell = (await conn.execute(stmt)).scalar()
+        if cell is None:
+            continue  # no cap that day
+        counts = (
+            await conn.execute(
+                update(INV)
+                .where(C.id == cell)
+                .values(sold=C.sold + cap.quantity)
+                .returning(C.capacity, C.held, C.sold)
+            )
+        ).one()
+        over = over or counts.held + counts.sold > counts.capacity
+        allocations.append({"inventory_id": int(cell), "quantity": cap.quantity})
+        marks.append((cap.pool, day, ""))
+    await mark_cells(conn, marks)
+    return Counted(allocations, over)
 
 
 async def count_day(conn: AsyncConnection, pool: str, day: date) -> int:

@@ -33,6 +33,7 @@ from sandbox.demo.scenario import STEPS
 from sandbox.demo.seed import MAIN, TIMEZONE, VENUE, VENUE_NAME, seed
 from sandbox.demo.summary import read_stock, render
 from sandbox.demo.wechat import start_sandbox as start_wechat_sandbox
+from sandbox.drill import venue as drill_site
 
 DEFAULT_DB = Path("var/demo.db")
 
@@ -67,7 +68,8 @@ def demo_settings(
         host="127.0.0.1",
         port=port,
         unsafe_inventory=False,
-        bridge_tokens={VENUE: BRIDGE_TOKEN},  # the gates step's venue bridge
+        # the gates step's venue bridge, and the outage drill's
+        bridge_tokens={VENUE: BRIDGE_TOKEN, drill_site.VENUE: drill_site.BRIDGE_TOKEN},
         **({"channel_settings": channel_settings} if channel_settings else {}),
         # the crowd alert's robot; its rules are evaluated on the venue's day by the
         # demo (sandbox.demo.alerts), not by the hub's clock

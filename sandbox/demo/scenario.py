@@ -13,6 +13,7 @@ from sandbox.demo.boxoffice import BoxOfficeStep
 from sandbox.demo.context import Step
 from sandbox.demo.ctrip import CtripStep
 from sandbox.demo.douyin import DouyinStep
+from sandbox.demo.drill import OutageDrillStep
 from sandbox.demo.fliggy import FliggyStep
 from sandbox.demo.gates import GatesStep
 from sandbox.demo.meituan import MeituanStep
@@ -26,4 +27,5 @@ STEPS += (DouyinStep(),)
 STEPS += (FliggyStep(),)
 STEPS += (StockStep(),)
 STEPS += (CrowdRuleStep(), GatesStep(), CrowdAlertStep())  # the rush raises the crowd alert
+STEPS += (OutageDrillStep(),)  # its own venue and bridge: `tickethub drill outage`
 STEPS += (ReconcileStep(),)  # last: the day's close

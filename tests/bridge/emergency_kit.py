@@ -3,6 +3,7 @@ bridges synced to it: what the emergency box office tests share."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import date, datetime, timedelta
@@ -17,11 +18,12 @@ from sqlalchemy import func, select
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.sync import HubUnavailable
 from hub.clock import FixedClock
+from hub.domain.credentials import CredentialClaims, CredentialSigner
 from hub.domain.gate import GateDecision, Medium, Scan
 from hub.storage.tables import OrderRow, TicketRow
 from hub.testing.netfault import LinkProxy
-from tests.bridge.conftest import AT, LoopDriver, bridge_settings
-from tests.support import ADMIN, TOMORROW, hub_of
+from tests.bridge.conftest import AT, TOKEN, LoopDriver, bridge_settings
+from tests.support import ADMIN, T0, TOMORROW, hub_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = TOMORROW  # the bridges' AT is 10:00 on this day
@@ -146,3 +148,58 @@ def bridge_clock(hours_after: float = 0.0) -> FixedClock:
 
 def local(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=TZ)
+
+
+async def certify_key(hub: TestClient, bridge: str, public: str, **over: Any) -> Any:
+    body = {"venue_id": "v1", "bridge_id": bridge, "public_key": public, "staff": "zhang"}
+    return await hub.post("/api/admin/emergency/keys", json={**body, **over}, headers=ADMIN)
+
+
+def signed_order(
+    order_id: str,
+    private: str,
+    key_id: int,
+    sold_at: datetime = T0,
+    quantity: int = 1,
+    slot: str = SLOT,
+) -> dict[str, Any]:
+    """One emergency order of `quantity` adult tickets as a bridge uploads it, each
+    credential signed with the bridge's key."""
+    start = datetime(2026, 11, 22, 16, 0, tzinfo=T0.tzinfo)  # 2026-11-23 00:00 +08:00
+    tickets = []
+    for i in range(quantity):
+        seed = order_id if i == 0 else f"{order_id}/{i}"
+        ticket_id = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
+        credential = CredentialSigner(private, key_id).sign(
+            CredentialClaims(
+                ticket_id=ticket_id,
+                product_id="adult",
+                valid_from=start,
+                valid_until=start + timedelta(days=1),
+                entries_allowed=1,
+                key_id=key_id,
+            )
+        )
+        tickets.append({"id": ticket_id, "credential": credential})
+    return {
+        "id": order_id,
+        "product_id": "adult",
+        "travel_date": DAY.isoformat(),
+        "slot": slot,
+        "unit_price": 10000,
+        "amount": 10000 * quantity,
+        "payment": "cash",
+        "sold_at": sold_at.isoformat(),
+        "tickets": tickets,
+    }
+
+
+async def upload(hub: TestClient, bridge_id: str, *orders: dict[str, Any]) -> Any:
+    resp = await hub.post(
+        "/api/bridge/venues/v1/emergency/orders",
+        json={"bridge": bridge_id, "orders": list(orders)},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    return body["results"]

@@ -5,16 +5,23 @@ bridge's key, an uncertified or revoked key) or create once (racing replays)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hub.domain.credentials import CredentialClaims, CredentialSigner, generate_keypair
+from hub.domain.credentials import generate_keypair
 from tests.bridge.conftest import TOKEN
-from tests.bridge.emergency_kit import DAY, SLOT, allot, cells, emergency_counts
+from tests.bridge.emergency_kit import (
+    SLOT,
+    allot,
+    cells,
+    certify_key,
+    emergency_counts,
+    signed_order,
+    upload,
+)
 from tests.support import ADMIN, T0, hub_client, hub_of, seed
 
 BRIDGE = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,48 +34,6 @@ async def hub(aiohttp_client: Any, db_url: str) -> TestClient:
     return client
 
 
-async def _certify(hub: TestClient, bridge: str, public: str, **over: Any) -> Any:
-    body = {"venue_id": "v1", "bridge_id": bridge, "public_key": public, "staff": "zhang"}
-    return await hub.post("/api/admin/emergency/keys", json={**body, **over}, headers=ADMIN)
-
-
-def _order(order_id: str, private: str, key_id: int, sold_at: datetime = T0) -> dict[str, Any]:
-    ticket_id = hashlib.blake2b(order_id.encode(), digest_size=8).hexdigest()
-    start = datetime(2026, 11, 22, 16, 0, tzinfo=T0.tzinfo)  # 2026-11-23 00:00 +08:00
-    credential = CredentialSigner(private, key_id).sign(
-        CredentialClaims(
-            ticket_id=ticket_id,
-            product_id="adult",
-            valid_from=start,
-            valid_until=start + timedelta(days=1),
-            entries_allowed=1,
-            key_id=key_id,
-        )
-    )
-    return {
-        "id": order_id,
-        "product_id": "adult",
-        "travel_date": DAY.isoformat(),
-        "slot": SLOT,
-        "unit_price": 10000,
-        "amount": 10000,
-        "payment": "cash",
-        "sold_at": sold_at.isoformat(),
-        "tickets": [{"id": ticket_id, "credential": credential}],
-    }
-
-
-async def _upload(hub: TestClient, bridge_id: str, *orders: dict[str, Any]) -> Any:
-    resp = await hub.post(
-        "/api/bridge/venues/v1/emergency/orders",
-        json={"bridge": bridge_id, "orders": list(orders)},
-        headers=BRIDGE,
-    )
-    body = await resp.json()
-    assert resp.status == 200, body
-    return body["results"]
-
-
 async def test_staff_bad_input_gets_clear_errors(hub: TestClient) -> None:
     _, public = generate_keypair()
     for over, status, code in (
@@ -77,7 +42,7 @@ async def test_staff_bad_input_gets_clear_errors(hub: TestClient) -> None:
         ({"valid_days": 0}, 422, "INVALID_REQUEST"),
         ({"bridge_id": "no spaces"}, 422, "INVALID_REQUEST"),
     ):
-        resp = await _certify(hub, "b1", public, **over)
+        resp = await certify_key(hub, "b1", public, **over)
         body = await resp.json()
         assert (resp.status, body["code"]) == (status, code), (over, body)
     resp = await hub.post(
@@ -113,19 +78,19 @@ async def test_uploads_with_a_key_not_certified_for_that_bridge_create_nothing(
     hub: TestClient,
 ) -> None:
     private, public = generate_keypair()
-    resp = await _certify(hub, "b1", public)
+    resp = await certify_key(hub, "b1", public)
     key_id = (await resp.json())["key_id"]
     assert key_id == 128
-    assert (await (await _certify(hub, "b1", public)).json())["key_id"] == 128  # retry safe
+    assert (await (await certify_key(hub, "b1", public)).json())["key_id"] == 128  # retry safe
     await allot(hub, "b1", 5)
     stranger, _ = generate_keypair()
-    results = await _upload(
+    results = await upload(
         hub,
         "b2",
-        _order("b2-1", private, key_id),  # b1's key, claimed by b2
+        signed_order("b2-1", private, key_id),  # b1's key, claimed by b2
     )
-    results += await _upload(hub, "b1", _order("b1-x", private, 131))  # never certified
-    results += await _upload(hub, "b1", _order("b1-y", stranger, key_id))  # forged
+    results += await upload(hub, "b1", signed_order("b1-x", private, 131))  # never certified
+    results += await upload(hub, "b1", signed_order("b1-y", stranger, key_id))  # forged
     assert [(r["status"], r["code"]) for r in results] == [
         ("refused", "UNCERTIFIED_KEY"),
         ("refused", "UNCERTIFIED_KEY"),
@@ -138,19 +103,23 @@ async def test_uploads_with_a_key_not_certified_for_that_bridge_create_nothing(
         headers=ADMIN,
     )
     assert resp.status == 200
-    late = await _upload(hub, "b1", _order("b1-late", private, key_id, T0 + timedelta(hours=3)))
+    late = await upload(
+        hub, "b1", signed_order("b1-late", private, key_id, T0 + timedelta(hours=3))
+    )
     assert late[0]["code"] == "REVOKED_KEY"
-    early = await _upload(hub, "b1", _order("b1-early", private, key_id, T0 + timedelta(hours=1)))
+    early = await upload(
+        hub, "b1", signed_order("b1-early", private, key_id, T0 + timedelta(hours=1))
+    )
     assert early[0]["status"] == "created"  # sold before the revocation: a real sale
     assert await emergency_counts(hub) == (1, 1)
 
 
-async def test_racing_replays_create_one_order(hub: TestClient) -> None:
+async def test_racing_replays_create_onesigned_order(hub: TestClient) -> None:
     private, public = generate_keypair()
-    key_id = (await (await _certify(hub, "b1", public)).json())["key_id"]
+    key_id = (await (await certify_key(hub, "b1", public)).json())["key_id"]
     await allot(hub, "b1", 5)
-    order = _order("b1-race", private, key_id)
-    answers = await asyncio.gather(*(_upload(hub, "b1", order) for _ in range(4)))
+    order = signed_order("b1-race", private, key_id)
+    answers = await asyncio.gather(*(upload(hub, "b1", order) for _ in range(4)))
     statuses = sorted(a[0]["status"] for a in answers)
     assert statuses == ["created", "duplicate", "duplicate", "duplicate"], answers
     assert await emergency_counts(hub) == (1, 1)
