@@ -36,8 +36,9 @@ STREAM = "/api/admin/wall/stream"
 
 class WallWatchers:
     """``n`` clients on the venue's wall stream, spread over ``urls``; entered once each
-    has its first snapshot. ``events`` counts the snapshots they received; ``latest``
-    is each one's last in-park figure, with ``changed`` set at every snapshot."""
+    has its first snapshot. ``events`` counts the snapshots they received (``counts``
+    per client); ``latest`` is each one's last in-park figure and ``orders`` its last
+    count of orders sold today (all channels), with ``changed`` set at every snapshot."""
 
     def __init__(self, urls: Sequence[str], token: str, n: int, venue: str = VENUE) -> None:
         self.urls = list(urls)
@@ -46,6 +47,8 @@ class WallWatchers:
         self.venue = venue
         self.events = 0
         self.latest: list[int] = [-1] * n
+        self.orders: list[int] = [-1] * n
+        self.counts: list[int] = [0] * n  # snapshots each client received
         self.changed = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -81,14 +84,23 @@ class WallWatchers:
                 raise RuntimeError(f"wall stream answered {resp.status}: {await resp.text()}")
             async for wall in snapshots(resp):
                 self.events += 1
+                self.counts[i] += 1
                 self.latest[i] = int(wall["in_park"]["now"])
+                self.orders[i] = int(wall["sales"]["totals"]["orders"])
                 self.changed.set()
                 ready.set()
 
     async def until(self, in_park: int, timeout: float = 30.0) -> None:
         """Wait until every client saw ``in_park`` (or more)."""
+        await self._until(self.latest, in_park, timeout)
+
+    async def until_orders(self, orders: int, timeout: float = 30.0) -> None:
+        """Wait until every client saw ``orders`` sold today (or more)."""
+        await self._until(self.orders, orders, timeout)
+
+    async def _until(self, seen: list[int], at_least: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):
-            while min(self.latest) < in_park:
+            while self.n and min(seen) < at_least:
                 self.changed.clear()
                 await self.changed.wait()
 
