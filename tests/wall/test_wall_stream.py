@@ -6,6 +6,7 @@ away stops its venue's builder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from hub.api.app import create_app
 from hub.clock import FixedClock
 from hub.wall.events import snapshots
+from hub.wall.stream import WallFeed
 from tests.support import ADMIN, T0, hub_of, order, seed, settings
 from tests.wall.test_wall_counters import AT, scan, upload
 
@@ -126,3 +128,47 @@ async def test_stopping_the_hub_ends_open_streams(aiohttp_client: Any, db_url: s
         await anext(events)
         await client.server.close()
     assert hub_of(client).wall.watched == {}
+
+
+async def test_walls_opening_together_share_one_build_and_one_encoding(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """Ten walls opening at once (a restart in the middle of a rush) cost one snapshot
+    build, not ten; each publish is encoded once and every stream gets the same bytes,
+    as one whole server-sent event."""
+    clock = FixedClock(T0)
+    client = await instance(aiohttp_client, db_url, clock)
+    await seed(client)
+    tickets = await sold_tickets(client, 1)
+    clock.set(AT)
+    builds = 0
+
+    async def devices(conn: Any, venue_id: str) -> list[dict[str, Any]]:
+        nonlocal builds
+        builds += 1  # `snapshot.build` reads the devices once per build
+        return []
+
+    # no version polling here: only `touch` makes this feed look again
+    feed = WallFeed(hub_of(client).wall.engine, clock.now, poll_seconds=3600, min_interval=0)
+    feed.devices = devices
+    async with contextlib.AsyncExitStack() as stack:
+        async with asyncio.timeout(WAIT):
+            subs = await asyncio.gather(
+                *(stack.enter_async_context(feed.subscribe("v1")) for _ in range(10))
+            )
+            for sub in subs:
+                assert sub.take()["in_park"]["now"] == 0
+        assert builds == 1
+        first = subs[0].frame
+        assert first.startswith(b"id: 1\nevent: snapshot\ndata: {") and first.endswith(b"}\n\n")
+        assert all(sub.frame is first for sub in subs)
+
+        await upload(client, [scan("s1", tickets[0], AT)])
+        feed.touch("v1")
+        async with asyncio.timeout(WAIT):
+            walls = [await sub.next() for sub in subs]
+        assert [w["in_park"]["now"] for w in walls] == [1] * 10
+        assert builds == 2
+        assert subs[0].frame.startswith(b"id: 2\n")
+        assert all(sub.frame is subs[0].frame for sub in subs)
+    assert feed.watched == {}
