@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from hub.api.app import create_app
 from hub.clock import FixedClock
+from hub.storage.db import reader
+from hub.wall import snapshot
 from hub.wall.events import snapshots
 from hub.wall.stream import WallFeed
 from tests.support import ADMIN, T0, hub_of, order, seed, settings
@@ -172,3 +174,31 @@ async def test_walls_opening_together_share_one_build_and_one_encoding(
         assert subs[0].frame.startswith(b"id: 2\n")
         assert all(sub.frame is subs[0].frame for sub in subs)
     assert feed.watched == {}
+
+
+async def test_the_version_check_is_built_once_and_sees_a_scan(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """The builder runs `snapshot.version` twice a second per watched venue: its
+    statement is built once (venue and day bound per call) and still moves with a scan."""
+    clock = FixedClock(T0)
+    client = await instance(aiohttp_client, db_url, clock)
+    await seed(client)
+    tickets = await sold_tickets(client, 1)
+    engine = hub_of(client).wall.engine
+
+    async def check() -> tuple[Any, ...] | None:
+        async with reader(engine).connect() as conn:
+            found = await snapshot.venue_day(conn, "v1", AT)
+            assert found is not None
+            return await snapshot.version(conn, "v1", found[1])
+
+    before = await check()
+    assert before is not None
+    await upload(client, [scan("s1", tickets[0], AT)])
+    after = await check()
+    assert after is not None and after != before
+    assert after[3] == (before[3] or 0) + 1  # the day's entries (no row before: None)
+    async with reader(engine).connect() as conn:
+        assert await snapshot.version(conn, "nowhere", AT.date()) is None
+    assert snapshot.version_statement() is snapshot.version_statement()
