@@ -11,7 +11,10 @@ What one run does, in order:
 3. warms up (connections, caches, prepared statements) on the warm-up slot, then sends
    the M measured box-office orders (quantity 1, each with its own Idempotency-Key,
    order ``i`` to slot ``i % S``), C at a time, round-robin over the processes, while the
-   processes' CPU is sampled from /proc (`hub.bench.procstat`);
+   processes' CPU is sampled from /proc (`hub.bench.procstat`); with ``--sse-clients N``,
+   N flow-wall streams stay open meanwhile, from a process of their own
+   (`hub.bench.wall_clients`), and afterwards every one must show the hub's count of
+   orders sold (``sse_walls_current``);
 4. reads ``/api/admin/audit`` for the hot day: ``oversold`` counts allocations of live
    orders beyond capacity, from the orders themselves, not from the counters;
 5. stops the hub, then does the same with the ceiling (`hub.bench.ceiling`: aiohttp,

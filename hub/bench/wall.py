@@ -1,8 +1,9 @@
 """Benchmarks of the flow wall's stream.
 
-- `WallWatchers`: N server-sent-event clients kept on ``/api/admin/wall/stream`` while
-  ``tickethub bench orders --sse-clients N`` measures intake, so the cost of open walls
-  shows in the intake figures (run it with and without).
+- `WallWatchers`: N server-sent-event clients kept on ``/api/admin/wall/stream``; during
+  ``tickethub bench orders --sse-clients N`` they run in a process of their own
+  (`hub.bench.wall_clients`), so the cost of open walls shows in the hub's figures and
+  not in the load generator's (run it with and without).
 - `bench_wall` (``tickethub bench wall``): the time from a synced scan — a bridge's
   upload sent to the hub — until the wall's stream delivers the snapshot with the new
   in-park figure at a client, p50/p99 over S scans. With ``--processes 2`` or more the
