@@ -8,11 +8,10 @@ session."""
 from __future__ import annotations
 
 import asyncio
-from asyncio import FIRST_COMPLETED
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse, sse_response
 
 from hub import jsonutil
 from hub.api.staff import staff_hub
@@ -65,10 +64,28 @@ def _venue(request: web.Request) -> str:
     return venue_id
 
 
+#: a wall that takes longer than this to accept one snapshot is stalled: dropped (it
+#: reconnects), so a stuck screen never holds the hub's buffers
+SEND_TIMEOUT_SECONDS = 10.0
+
+
+async def _send(request: web.Request, resp: EventSourceResponse, frame: bytes) -> None:
+    """Write one whole, already encoded event (the same bytes for every stream)."""
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+            await resp.write(frame)
+    except TimeoutError:
+        resp.stop_streaming()
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("a wall stopped reading") from None
+
+
 async def stream_wall(request: web.Request, hub: Hub, venue_id: str) -> web.StreamResponse:
     """Server-sent events: an ``event: snapshot`` with the whole wall at once, then one
     each time its figures change (coalesced, `hub.wall.stream`). The caller checked who
-    may watch."""
+    may watch. Per stream and snapshot: one wake-up and one write of the bytes the
+    builder encoded once for all its streams."""
     try:
         async with hub.wall.subscribe(venue_id) as subscription:
             await subscription.next()
@@ -77,16 +94,10 @@ async def stream_wall(request: web.Request, hub: Hub, venue_id: str) -> web.Stre
                 closed = asyncio.create_task(resp.wait())
                 try:
                     while True:
-                        # the text the builder encoded once for all its streams
-                        await resp.send(
-                            subscription.json, event="snapshot", id=str(subscription.seen)
-                        )
-                        following = asyncio.create_task(subscription.next())
-                        await asyncio.wait({following, closed}, return_when=FIRST_COMPLETED)
-                        if not following.done():
-                            await cancel_and_wait(following)
+                        await _send(request, resp, subscription.frame)
+                        if not await subscription.wait(closed):
                             break
-                        following.result()
+                        subscription.take()
                 except (ConnectionResetError, FeedClosed):
                     pass  # the client went while we wrote, or the hub is stopping
                 finally:

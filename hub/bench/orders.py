@@ -11,7 +11,10 @@ What one run does, in order:
 3. warms up (connections, caches, prepared statements) on the warm-up slot, then sends
    the M measured box-office orders (quantity 1, each with its own Idempotency-Key,
    order ``i`` to slot ``i % S``), C at a time, round-robin over the processes, while the
-   processes' CPU is sampled from /proc (`hub.bench.procstat`);
+   processes' CPU is sampled from /proc (`hub.bench.procstat`); with ``--sse-clients N``,
+   N flow-wall streams stay open meanwhile, from a process of their own
+   (`hub.bench.wall_clients`), and afterwards every one must show the hub's count of
+   orders sold (``sse_walls_current``);
 4. reads ``/api/admin/audit`` for the hot day: ``oversold`` counts allocations of live
    orders beyond capacity, from the orders themselves, not from the counters;
 5. stops the hub, then does the same with the ceiling (`hub.bench.ceiling`: aiohttp,
@@ -217,9 +220,7 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
     with show.progress:
         async with fresh_database(cfg.db, cfg.pg_url) as url:
             show.log(f"[bold]database[/] {make_url(url).render_as_string(hide_password=True)}")
-            hub, oversold, sse_events, loaded = await _hub_phase(
-                cfg, url, hot_day, warm_day, run, show
-            )
+            hub, oversold, walls, loaded = await _hub_phase(cfg, url, hot_day, warm_day, run, show)
             ceil = await _server_phase(cfg, url, show, "ceiling")
             per_request = await _server_phase(cfg, url, show, "baseline")
     return {
@@ -244,7 +245,7 @@ async def run_bench(cfg: BenchConfig, *, quiet: bool = False) -> dict[str, Any]:
         **per_request.figures("baseline_per_request_"),
         "ratio_per_request": _ratio(hub, per_request),
         "sse_clients": cfg.sse_clients,
-        "sse_events": sse_events,
+        **walls,
         "lb": cfg.lb or "none",
         "history": cfg.history,
         "history_load_s": round(loaded, 1) if cfg.history else None,
@@ -275,12 +276,13 @@ async def balanced(cfg: BenchConfig, urls: list[str], show: Display) -> AsyncIte
 
 async def _hub_phase(
     cfg: BenchConfig, url: str, hot_day: str, warm_day: str, run: str, show: Display
-) -> tuple[Phase, int, int, float]:
+) -> tuple[Phase, int, dict[str, Any], float]:
     """The hub's warm-up and measured load (with ``cfg.sse_clients`` flow-wall streams
-    open on the processes, round-robin); the phase, units oversold, wall events seen and
-    the seconds the history took to load."""
+    open on the processes, round-robin, from a process of their own); the phase, units
+    oversold, what the wall clients saw (`_wall_figures`) and the seconds the history
+    took to load."""
     from hub.bench.history import load_history
-    from hub.bench.wall import WallWatchers
+    from hub.bench.wall_clients import WallClientsProcess
 
     show.log(f"[bold]hub[/] starting {cfg.processes} process(es)")
     # the order path itself is measured, as in the README's tables: no access log line
@@ -302,9 +304,9 @@ async def _hub_phase(
             )
         token = hubs.boxoffice_token
         if cfg.sse_clients:
-            show.log(f"[bold]hub[/] {cfg.sse_clients} flow-wall streams open")
+            show.log(f"[bold]hub[/] {cfg.sse_clients} flow-wall streams open (own process)")
         async with (
-            WallWatchers(hubs.urls, hubs.admin_token, cfg.sse_clients) as walls,
+            WallClientsProcess(hubs.urls, hubs.admin_token, cfg.sse_clients) as walls,
             balanced(cfg, hubs.urls, show) as urls,
         ):
             await show.load(
@@ -314,7 +316,7 @@ async def _hub_phase(
                 cfg.warmup,
                 cfg,
             )
-            before = walls.events
+            before = await walls.ask("status")
             result = await show.measured(
                 "hub orders",
                 urls,
@@ -322,7 +324,18 @@ async def _hub_phase(
                 cfg,
                 hubs.pids,
             )
-            events = walls.events - before
+            after = await walls.ask("status")
+            caught_up: dict[str, Any] = {}
+            if cfg.sse_clients:
+                # the hub's own figure now: every client's wall must come to show it
+                async with http.get(
+                    f"{hubs.urls[0]}/api/admin/wall",
+                    params={"venue": VENUE},
+                    headers={"Authorization": f"Bearer {hubs.admin_token}"},
+                ) as resp:
+                    sold = int((await resp.json())["sales"]["totals"]["orders"])
+                caught_up = await walls.until_orders(sold, WALL_CATCH_UP_SECONDS)
+                caught_up["sold"] = sold
         audit = await admin.audit(POOL, hot_day)
     oversold = sum(int(s["oversold"]) for s in audit)
     allocated = sum(int(s["allocated"]) for s in audit)
@@ -330,7 +343,33 @@ async def _hub_phase(
         f"[bold]hub[/] {result.load.accepted} accepted, audit: {allocated}/{cfg.capacity} "
         f"allocated, oversold {oversold}"
     )
-    return result, oversold, events, loaded
+    walls_seen = _wall_figures(before, after, caught_up, result.load.accepted)
+    return result, oversold, walls_seen, loaded
+
+
+#: how long, after the load, every client's wall may take to show the last order
+WALL_CATCH_UP_SECONDS = 10.0
+
+
+def _wall_figures(
+    before: dict[str, Any], after: dict[str, Any], caught_up: dict[str, Any], accepted: int
+) -> dict[str, Any]:
+    """The JSON fields of the wall clients: snapshots received during the measured load
+    (all clients; the fewest any one got), whether every client's wall came to show the
+    hub's count of orders sold and how long after the load, and the clients' own CPU
+    per order (their process, not the hub's)."""
+    cpu = after["cpu_s"] - before["cpu_s"]
+    return {
+        "sse_events": after["events"] - before["events"],
+        "sse_events_min_per_client": after["events_min"] - before["events_min"]
+        if caught_up
+        else None,
+        "sse_walls_current": caught_up.get("reached"),
+        "sse_catch_up_ms": caught_up.get("waited_ms"),
+        "sse_clients_cpu_ms_per_order": round(cpu * 1000 / accepted, 3)
+        if caught_up and accepted
+        else None,
+    }
 
 
 async def _server_phase(cfg: BenchConfig, url: str, show: Display, kind: str) -> Phase:

@@ -1,8 +1,9 @@
 """Benchmarks of the flow wall's stream.
 
-- `WallWatchers`: N server-sent-event clients kept on ``/api/admin/wall/stream`` while
-  ``tickethub bench orders --sse-clients N`` measures intake, so the cost of open walls
-  shows in the intake figures (run it with and without).
+- `WallWatchers`: N server-sent-event clients kept on ``/api/admin/wall/stream``; during
+  ``tickethub bench orders --sse-clients N`` they run in a process of their own
+  (`hub.bench.wall_clients`), so the cost of open walls shows in the hub's figures and
+  not in the load generator's (run it with and without).
 - `bench_wall` (``tickethub bench wall``): the time from a synced scan — a bridge's
   upload sent to the hub — until the wall's stream delivers the snapshot with the new
   in-park figure at a client, p50/p99 over S scans. With ``--processes 2`` or more the
@@ -36,8 +37,9 @@ STREAM = "/api/admin/wall/stream"
 
 class WallWatchers:
     """``n`` clients on the venue's wall stream, spread over ``urls``; entered once each
-    has its first snapshot. ``events`` counts the snapshots they received; ``latest``
-    is each one's last in-park figure, with ``changed`` set at every snapshot."""
+    has its first snapshot. ``events`` counts the snapshots they received (``counts``
+    per client); ``latest`` is each one's last in-park figure and ``orders`` its last
+    count of orders sold today (all channels), with ``changed`` set at every snapshot."""
 
     def __init__(self, urls: Sequence[str], token: str, n: int, venue: str = VENUE) -> None:
         self.urls = list(urls)
@@ -46,6 +48,8 @@ class WallWatchers:
         self.venue = venue
         self.events = 0
         self.latest: list[int] = [-1] * n
+        self.orders: list[int] = [-1] * n
+        self.counts: list[int] = [0] * n  # snapshots each client received
         self.changed = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -81,14 +85,23 @@ class WallWatchers:
                 raise RuntimeError(f"wall stream answered {resp.status}: {await resp.text()}")
             async for wall in snapshots(resp):
                 self.events += 1
+                self.counts[i] += 1
                 self.latest[i] = int(wall["in_park"]["now"])
+                self.orders[i] = int(wall["sales"]["totals"]["orders"])
                 self.changed.set()
                 ready.set()
 
     async def until(self, in_park: int, timeout: float = 30.0) -> None:
         """Wait until every client saw ``in_park`` (or more)."""
+        await self._until(self.latest, in_park, timeout)
+
+    async def until_orders(self, orders: int, timeout: float = 30.0) -> None:
+        """Wait until every client saw ``orders`` sold today (or more)."""
+        await self._until(self.orders, orders, timeout)
+
+    async def _until(self, seen: list[int], at_least: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):
-            while min(self.latest) < in_park:
+            while self.n and min(seen) < at_least:
                 self.changed.clear()
                 await self.changed.wait()
 

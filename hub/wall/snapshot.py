@@ -13,12 +13,13 @@ reading the per-gate buckets.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.outbox.counts import COUNT
@@ -91,7 +92,12 @@ def _scalar(column: Any, table: Any, *where: Any) -> Any:
     return select(column).select_from(table).where(*where).scalar_subquery()
 
 
-def _version_statement(venue_id: str, day: date) -> Select[Any]:
+@functools.cache
+def version_statement() -> Select[Any]:
+    """The statement behind `version`, built once: venue and day are bound parameters
+    (``wall_venue``, ``wall_day``). Building its twenty subqueries took ≈ 1.7 ms of CPU —
+    most of what the wall's builder spent, twice a second, under intake."""
+    venue_id, day = bindparam("wall_venue"), bindparam("wall_day")
     flow = (FlowCountRow.__table__, FLOW.venue_id == venue_id, FLOW.day == day)
     sales = (SALES, SALES.c.venue_id == venue_id, SALES.c.day == day)
     slots = (SLOT, SLOT.c.venue_id == venue_id, SLOT.c.day == day)
@@ -119,7 +125,8 @@ def _version_statement(venue_id: str, day: date) -> Select[Any]:
 async def version(conn: AsyncConnection, venue_id: str, day: date) -> tuple[Any, ...] | None:
     """Changes whenever a figure of the venue's wall for ``day`` changes (None: no such
     venue): one statement of primary-key reads and small sums, no per-gate buckets."""
-    row = (await conn.execute(_version_statement(venue_id, day))).first()
+    params = {"wall_venue": venue_id, "wall_day": day}
+    row = (await conn.execute(version_statement(), params)).first()
     return tuple(row) if row is not None else None
 
 

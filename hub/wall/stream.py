@@ -8,11 +8,17 @@ the database themselves. Per venue that at least one stream watches, one task:
   an event, nothing more), or every ``poll_seconds`` to run the cheap `version` check,
   which sees what OTHER hub processes on the same database wrote;
 - builds one snapshot (`hub.wall.snapshot.build`, counters only) and publishes it to all
-  its streams when the figures differ from the last one;
+  its streams when the figures differ from the last one — encoded once, as the bytes of
+  one whole server-sent event (`Subscription.frame`) that every stream writes as is;
 - then rests ``min_interval`` seconds, so a burst of a thousand orders is one or two
   snapshots, not a thousand (at most ``1 / min_interval`` events per second per stream).
 
-The task stops when its last stream goes.
+The task stops when its last stream goes. Streams that open together (fifty walls
+reconnecting after a restart, in the middle of a rush) share one first build.
+
+A publish wakes each stream once: it waits on the watch's one `asyncio.Future` of the
+next publish (no lock to take in turn, no task per event); nothing wakes a stream when
+nothing changed.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub import jsonutil
 from hub.storage.db import reader
 from hub.tasks import cancel_and_wait
 from hub.wall import snapshot
@@ -48,10 +55,12 @@ class _Watch:
         self.venue_id = venue_id
         self.streams = 0
         self.kick = asyncio.Event()
-        self.published = asyncio.Condition()
+        # resolved (and replaced) at each publish and at close: what the streams wait on
+        self.published: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.first = asyncio.Lock()  # streams opening together share the first build
         self.seq = 0
         self.latest: dict[str, Any] | None = None
-        self.latest_json = ""  # encoded once, sent by every stream
+        self.latest_frame = b""  # the SSE event, encoded once, written by every stream
         self.closed = False
         self._figures: Any = None
         self._version: Any = None
@@ -79,12 +88,24 @@ class _Watch:
         if figures == self._figures and self.latest is not None:
             return False
         self._figures = figures
-        encoded = jsonutil.dumps(built)
-        async with self.published:
-            self.seq += 1
-            self.latest, self.latest_json = built, encoded
-            self.published.notify_all()
+        self.seq += 1
+        # compact JSON holds no newline, so the snapshot is one ``data:`` line
+        self.latest_frame = b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
+            self.seq,
+            orjson.dumps(built),
+        )
+        self.latest = built
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        """Wake every stream waiting for the next publish (once each)."""
+        done, self.published = self.published, asyncio.get_running_loop().create_future()
+        done.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
 
     async def run(self) -> None:
         poll, rest = self.feed.poll_seconds, self.feed.min_interval
@@ -114,21 +135,41 @@ class Subscription:
     def __init__(self, watch: _Watch) -> None:
         self._watch = watch
         self.seen = 0
-        self.json = ""  # the last snapshot `next` returned, as JSON text
+        self.frame = b""  # the last snapshot `take` returned, as a whole SSE event
+
+    @property
+    def pending(self) -> bool:
+        """A snapshot this stream has not had is there (or the feed closed)."""
+        w = self._watch
+        return w.closed or (w.seq > self.seen and w.latest is not None)
+
+    async def wait(self, stop: asyncio.Future[Any] | None = None) -> bool:
+        """Until `pending` — False if ``stop`` finished first. Waits on the shared
+        publish future without cancelling it, so one stream going away never disturbs
+        the others."""
+        while not self.pending:
+            if stop is not None and stop.done():
+                return False
+            waiting: set[asyncio.Future[Any]] = {self._watch.published}
+            if stop is not None:
+                waiting.add(stop)
+            await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
+        return True
+
+    def take(self) -> dict[str, Any]:
+        """The newest snapshot, now had (`FeedClosed` once the hub is stopping)."""
+        w = self._watch
+        if w.closed:
+            raise FeedClosed(w.venue_id)
+        assert w.latest is not None
+        self.seen = w.seq
+        self.frame = w.latest_frame
+        return w.latest
 
     async def next(self) -> dict[str, Any]:
         """The next snapshot this stream has not had (waits for one)."""
-        w = self._watch
-        async with w.published:
-            await w.published.wait_for(
-                lambda: w.closed or (w.seq > self.seen and w.latest is not None)
-            )
-            if w.closed:
-                raise FeedClosed(w.venue_id)
-            self.seen = w.seq
-            assert w.latest is not None
-            self.json = w.latest_json
-            return w.latest
+        await self.wait()
+        return self.take()
 
 
 class WallFeed:
@@ -178,8 +219,9 @@ class WallFeed:
             watch = self._watches[venue_id] = _Watch(self, venue_id)
         watch.streams += 1
         try:
-            if watch.latest is None:
-                await watch.refresh(check_version=False)
+            async with watch.first:  # the first of streams opening together builds
+                if watch.latest is None:
+                    await watch.refresh(check_version=False)
             if watch.task is None:
                 watch.task = asyncio.create_task(watch.run(), name=f"wall-{venue_id}")
             yield Subscription(watch)
@@ -195,6 +237,4 @@ class WallFeed:
         for watch in list(self._watches.values()):
             await cancel_and_wait(watch.task)
             watch.task = None
-            async with watch.published:
-                watch.closed = True
-                watch.published.notify_all()
+            watch.close()

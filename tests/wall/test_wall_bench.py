@@ -17,6 +17,10 @@ def test_bench_orders_keeps_wall_streams_open() -> None:
     # how many more arrive during a short run depends on timing, so only its type here
     assert result["sse_clients"] == 3 and result["oversold"] == 0
     assert isinstance(result["sse_events"], int)
+    # but after it every client's wall shows the hub's count of orders sold: the clients
+    # (in a process of their own) really receive the updates
+    assert result["sse_walls_current"] is True
+    assert result["sse_catch_up_ms"] >= 0 and result["sse_clients_cpu_ms_per_order"] >= 0
 
 
 def test_bench_wall_times_every_scan_to_every_client() -> None:

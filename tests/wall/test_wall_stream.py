@@ -6,6 +6,7 @@ away stops its venue's builder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -14,7 +15,10 @@ from aiohttp.test_utils import TestClient
 
 from hub.api.app import create_app
 from hub.clock import FixedClock
+from hub.storage.db import reader
+from hub.wall import snapshot
 from hub.wall.events import snapshots
+from hub.wall.stream import WallFeed
 from tests.support import ADMIN, T0, hub_of, order, seed, settings
 from tests.wall.test_wall_counters import AT, scan, upload
 
@@ -126,3 +130,75 @@ async def test_stopping_the_hub_ends_open_streams(aiohttp_client: Any, db_url: s
         await anext(events)
         await client.server.close()
     assert hub_of(client).wall.watched == {}
+
+
+async def test_walls_opening_together_share_one_build_and_one_encoding(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """Ten walls opening at once (a restart in the middle of a rush) cost one snapshot
+    build, not ten; each publish is encoded once and every stream gets the same bytes,
+    as one whole server-sent event."""
+    clock = FixedClock(T0)
+    client = await instance(aiohttp_client, db_url, clock)
+    await seed(client)
+    tickets = await sold_tickets(client, 1)
+    clock.set(AT)
+    builds = 0
+
+    async def devices(conn: Any, venue_id: str) -> list[dict[str, Any]]:
+        nonlocal builds
+        builds += 1  # `snapshot.build` reads the devices once per build
+        return []
+
+    # no version polling here: only `touch` makes this feed look again
+    feed = WallFeed(hub_of(client).wall.engine, clock.now, poll_seconds=3600, min_interval=0)
+    feed.devices = devices
+    async with contextlib.AsyncExitStack() as stack:
+        async with asyncio.timeout(WAIT):
+            subs = await asyncio.gather(
+                *(stack.enter_async_context(feed.subscribe("v1")) for _ in range(10))
+            )
+            for sub in subs:
+                assert sub.take()["in_park"]["now"] == 0
+        assert builds == 1
+        first = subs[0].frame
+        assert first.startswith(b"id: 1\nevent: snapshot\ndata: {") and first.endswith(b"}\n\n")
+        assert all(sub.frame is first for sub in subs)
+
+        await upload(client, [scan("s1", tickets[0], AT)])
+        feed.touch("v1")
+        async with asyncio.timeout(WAIT):
+            walls = [await sub.next() for sub in subs]
+        assert [w["in_park"]["now"] for w in walls] == [1] * 10
+        assert builds == 2
+        assert subs[0].frame.startswith(b"id: 2\n")
+        assert all(sub.frame is subs[0].frame for sub in subs)
+    assert feed.watched == {}
+
+
+async def test_the_version_check_is_built_once_and_sees_a_scan(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """The builder runs `snapshot.version` twice a second per watched venue: its
+    statement is built once (venue and day bound per call) and still moves with a scan."""
+    clock = FixedClock(T0)
+    client = await instance(aiohttp_client, db_url, clock)
+    await seed(client)
+    tickets = await sold_tickets(client, 1)
+    engine = hub_of(client).wall.engine
+
+    async def check() -> tuple[Any, ...] | None:
+        async with reader(engine).connect() as conn:
+            found = await snapshot.venue_day(conn, "v1", AT)
+            assert found is not None
+            return await snapshot.version(conn, "v1", found[1])
+
+    before = await check()
+    assert before is not None
+    await upload(client, [scan("s1", tickets[0], AT)])
+    after = await check()
+    assert after is not None and after != before
+    assert after[3] == (before[3] or 0) + 1  # the day's entries (no row before: None)
+    async with reader(engine).connect() as conn:
+        assert await snapshot.version(conn, "nowhere", AT.date()) is None
+    assert snapshot.version_statement() is snapshot.version_statement()
