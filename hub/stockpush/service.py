@@ -78,6 +78,11 @@ class _CapMark:
     day: date
     slot: str
     changed_at: datetime
+    sources: tuple[int, ...]  # the ids of the cap marks it stands for
+
+
+Targets = dict[tuple[str, str, date, str], tuple[datetime, frozenset[int]]]
+"""(channel, product, day, slot) → the oldest change, and the ids of the marks behind it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,34 +181,43 @@ class StockPushService:
         return len(calls)
 
     # ------------------------------------------------------------------ 1. drain
-    async def _expand(
-        self, marks: Sequence[Any], pushers: Sequence[StockPusher]
-    ) -> dict[tuple[str, str, date, str], datetime]:
-        """Each mark's (channel, product, day, slot) targets, with the oldest change."""
-        if self.observed is not None:
-            self.observed.extend(m.changed_at for m in marks)
+    async def _expand(self, marks: Sequence[Any], pushers: Sequence[StockPusher]) -> Targets:
+        """Each mark's (channel, product, day, slot) targets (see `Targets`)."""
         seen = [*marks, *await self._cap_slots(marks)]
         listings = await self._listings({m.pool for m in seen}, [p.channel for p in pushers])
-        rows: dict[tuple[str, str, date, str], datetime] = {}
+        rows: Targets = {}
         for m in seen:
+            ids = frozenset(m.sources if isinstance(m, _CapMark) else (m.id,))
             for channel, product in listings.get(m.pool, ()):
                 key = (channel, product, m.day, m.slot)
-                rows[key] = min(rows.get(key, m.changed_at), m.changed_at)
+                at, of = rows.get(key, (m.changed_at, frozenset()))
+                rows[key] = (min(at, m.changed_at), of | ids)
         return rows
 
     async def _drain(
         self,
         conn: AsyncConnection,
         marks: Sequence[Any],
-        rows: dict[tuple[str, str, date, str], datetime],
+        rows: Targets,
     ) -> None:
-        """Bump the targets' versions and delete the marks (in the tick's transaction)."""
-        if rows:
-            values = [
-                {"channel": c, "product_id": p, "day": d, "slot": s, "version": 1,
-                 "sent_version": 0, "changed_at": at}
-                for (c, p, d, s), at in sorted(rows.items())
-            ]  # fmt: skip
+        """Delete the marks, then bump the versions of the targets of those THIS
+        transaction deleted (in the tick's transaction). Two ticks that read the same
+        marks (two processes; the background loop and a caller's `run_once`) bump each
+        target once: the second one's DELETE finds them gone. Bumped twice, a target
+        asked for a second push a whole per-resource window later for nothing."""
+        gone = await conn.execute(
+            delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])).returning(DIRTY.c.id)
+        )
+        mine = set(gone.scalars().all())
+        if self.observed is not None:
+            self.observed.extend(m.changed_at for m in marks if m.id in mine)
+        values = [
+            {"channel": c, "product_id": p, "day": d, "slot": s, "version": 1,
+             "sent_version": 0, "changed_at": at}
+            for (c, p, d, s), (at, ids) in sorted(rows.items())
+            if ids & mine
+        ]  # fmt: skip
+        if values:
             ins = _insert(conn, TARGET).values(values)
             await conn.execute(
                 ins.on_conflict_do_update(
@@ -217,13 +231,16 @@ class StockPushService:
                     },
                 )
             )
-        await conn.execute(delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])))
 
     async def _cap_slots(self, marks: Sequence[Any]) -> list[Any]:
         """A whole-day cap's cell (`hub.inventory.daycap`) moved: every slot of that day of
         the pools it bounds may now sell less (or more), so each becomes a mark too —
         the OTAs see the lower number when the cap binds, the slot's when it frees."""
         caps = {(m.pool, m.day): m for m in marks if daycap.is_cap_pool(m.pool)}
+        sources: dict[tuple[str, date], tuple[int, ...]] = {}
+        for m in marks:
+            if (m.pool, m.day) in caps:
+                sources[(m.pool, m.day)] = (*sources.get((m.pool, m.day), ()), m.id)
         if not caps:
             return []
         pools_of: dict[str, set[str]] = {}
@@ -247,7 +264,8 @@ class StockPushService:
                     .where(inv.pool.in_(pools), inv.day == day, inv.bucket == "")
                     .distinct()
                 )
-                out += [_CapMark(p, day, s, mark.changed_at) for p, s in cells.all()]
+                ids = sources[(pool, day)]
+                out += [_CapMark(p, day, s, mark.changed_at, ids) for p, s in cells.all()]
         return out
 
     async def _listings(
