@@ -61,8 +61,7 @@ async def test_the_window_holds_the_next_push_back(aiohttp_client: Any, db_url: 
         worker = stock_worker(rig)
         await push_all(rig, worker)
         book = rig.receiver.stock
-        book.window_seconds = 60.0
-        book.timer = lambda: rig.clock.now().timestamp()
+        book.window_seconds = 60.0  # timed by the hub's clock (`tests.ctrip.kit`)
         start = rig.clock.now()
         await box_sale(rig.client, "w1")
         await rig.hub.stock.run_once()
@@ -99,7 +98,6 @@ async def test_the_partners_call_budget_is_kept(aiohttp_client: Any, db_url: str
         pusher.calls_per_minute = 20  # this instance only: a burst of 2, then 1 per 3.75 s
         book = rig.receiver.stock
         book.per_minute = 20
-        book.timer = lambda: rig.clock.now().timestamp()
         await rig.hub.stock.run_once()  # four Ctrip products dirty after the seed
         await worker.run_once()
         assert book.calls == 2  # the budget: the others wait, nothing is refused
