@@ -180,6 +180,7 @@ def create_app(
                     unsafe_inventory=settings.unsafe_inventory,
                     on_calls=outbox.notify,
                     on_change=wall_feed.touch,
+                    on_stock=stock.notify,
                 )
                 stock.bind(outbox, orders)
                 face_service = FaceService(

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.accounts import store as account_store
 from hub.contracts import PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderState
+from hub.domain.combo import dump_parts
 from hub.domain.masking import mask_id
 from hub.inventory.ledger import BatchLedger
 from hub.orders import claims as claim_store
@@ -64,9 +65,14 @@ def new_order_id(now: datetime) -> str:
 
 
 def plan_json(p: Prepared) -> dict[str, Any]:
-    """What confirmation needs later to issue exactly the tickets that were sold."""
+    """What confirmation needs later to issue exactly the tickets that were sold — a
+    combo's parts included (without them a combo held, then paid, became a plain ticket
+    of N entries: no part could be checked or refunded on its own)."""
     return {
-        "tickets": [[t.product_id, t.visitor_index, t.entries_allowed, t.units] for t in p.tickets],
+        "tickets": [
+            [t.product_id, t.visitor_index, t.entries_allowed, t.units, dump_parts(t.parts)]
+            for t in p.tickets
+        ],
         "group_ticket": p.request.group_ticket,
         "valid_from": p.valid_from.isoformat(),
         "valid_until": p.valid_until.isoformat(),

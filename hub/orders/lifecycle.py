@@ -20,6 +20,7 @@ from hub.accounts import store as account_store
 from hub.catalog import CatalogService
 from hub.contracts import PartnerCall
 from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState, Visitor
+from hub.domain.combo import Parts, load_parts, parts_for
 from hub.domain.errors import DeniedError
 from hub.domain.order import can_move
 from hub.faces import forget_revoked
@@ -116,6 +117,13 @@ class Lifecycle:
         )
         return [(int(i), str(p), int(q)) for i, p, q in rows.all()]
 
+    async def _parts(self, conn: AsyncConnection, row: Sequence[Any]) -> Parts | None:
+        """A planned ticket's combo parts: as planned at the hold; a hold planned before
+        plans carried them (5th field) takes the product's parts now."""
+        if len(row) > 4:
+            return load_parts(row[4])
+        return parts_for(await self.catalog.product(str(row[0]), conn=conn), int(row[3]))
+
     async def confirm(
         self, conn: AsyncConnection, order_id: str, now: datetime, *, retake: bool = False
     ) -> Outcome:
@@ -137,10 +145,11 @@ class Lifecycle:
         if found is None:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Venue no longer exists")
         plan = extra["plan"]
-        specs = [
-            TicketSpec(pid, idx, _holder(order, idx), n, units)
-            for pid, idx, n, units in plan["tickets"]
-        ]
+        specs = []
+        for row in plan["tickets"]:
+            pid, idx, n, units = row[:4]
+            parts = await self._parts(conn, row)
+            specs.append(TicketSpec(pid, idx, _holder(order, idx), n, units, parts))
         tickets = issue(
             order.id,
             order.venue_id,

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -61,6 +61,7 @@ class OrderService:
         unsafe_inventory: bool = False,
         on_calls: Any = None,
         on_change: Any = None,
+        on_stock: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.reads = reader(engine)
@@ -71,6 +72,9 @@ class OrderService:
         self.accounts = AccountService(engine, clock)
         self._on_calls = on_calls
         self._on_change = on_change  # the flow wall (`hub.wall.stream.WallFeed.touch`)
+        self._on_stock = on_stock
+        """Told after a commit that may have moved stock (the stock pusher's ``notify``):
+        the push starts at the commit instead of at the pusher's next poll."""
         self.intake = Intake(
             engine,
             plugins=plugins,
@@ -114,12 +118,16 @@ class OrderService:
         while True:
             try:
                 while await self.lifecycle.expire_due(self.clock.now()) > 0:
-                    pass
+                    self._stock_moved()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("hold expiry sweep failed; will retry")
             await asyncio.sleep(every)
+
+    def _stock_moved(self) -> None:
+        if self._on_stock is not None:
+            self._on_stock()
 
     # -- intake ------------------------------------------------------------------------
     async def place(self, request: OrderRequest, operation: str = "create") -> Outcome:
@@ -148,6 +156,8 @@ class OrderService:
         ORDERS.labels(request.channel, "replay" if outcome.replay else (outcome.code or "ok")).inc()
         if outcome.calls and self._on_calls:
             self._on_calls()
+        if outcome.ok and not outcome.replay:
+            self._stock_moved()
         if self._on_change and outcome.ok and not outcome.replay and request.confirm:
             self._on_change(None)
         return outcome
@@ -191,6 +201,8 @@ class OrderService:
         )
         if self._on_calls and (outcome.ok or (if_gone and not outcome.replay)):
             self._on_calls()
+        if outcome.ok and not outcome.replay:
+            self._stock_moved()
         if self._on_change and outcome.ok:
             self._on_change(None)
         return outcome
@@ -238,6 +250,8 @@ class OrderService:
         outcome = await self.lifecycle.run(op, self.clock.now(), key, fp)
         if self._on_calls and outcome.ok:
             self._on_calls()
+        if outcome.ok and not outcome.replay:
+            self._stock_moved()
         if self._on_change and outcome.ok:
             self._on_change(None)
         return outcome

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.clock import Clock
 from hub.metrics import OUTBOX_BREAKER
+from hub.storage.db import reader
 from hub.storage.limit_tables import PartnerBreakerRow
 
 SHARED = PartnerBreakerRow.__table__
@@ -144,6 +145,7 @@ class Breakers:
     ) -> None:
         self._clock = clock
         self.engine = engine
+        self._reads = reader(engine) if engine is not None else None
         self.failure_threshold = failure_threshold
         self.cooldown_seconds = cooldown_seconds
         self._by_partner: dict[str, CircuitBreaker] = {}
@@ -165,8 +167,10 @@ class Breakers:
     async def pull(self, partner: str) -> CircuitBreaker:
         """The partner's breaker, opened if another process opened it (no engine: as is)."""
         breaker = self.get(partner)
-        if self.engine is not None and breaker.state is BreakerState.CLOSED:
-            async with self.engine.connect() as conn:
+        if self._reads is not None and breaker.state is BreakerState.CLOSED:
+            # a read: DEFERRED on SQLite, so each attempt does not wait for the write
+            # lock behind the order writer's commits just to learn the breaker is closed
+            async with self._reads.connect() as conn:
                 until = (
                     await conn.execute(
                         select(SHARED.c.open_until).where(SHARED.c.partner == partner)

@@ -42,6 +42,7 @@ from hub.contracts import DeliveryError, PartnerCall
 from hub.inventory import daycap
 from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
 from hub.stockpush.lane import KIND, PARTNER_PREFIX
+from hub.storage.db import reader
 from hub.storage.shared_limits import SharedBuckets
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
 from hub.storage.tables import InventoryRow, OutboxRow
@@ -77,6 +78,11 @@ class _CapMark:
     day: date
     slot: str
     changed_at: datetime
+    sources: tuple[int, ...]  # the ids of the cap marks it stands for
+
+
+Targets = dict[tuple[str, str, date, str], tuple[datetime, frozenset[int]]]
+"""(channel, product, day, slot) → the oldest change, and the ids of the marks behind it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,10 @@ class StockPushService:
         batch: int = 5000,
     ) -> None:
         self.engine = engine
+        self.reads = reader(engine)
+        """Reads go through DEFERRED transactions: on SQLite a plain ``connect()`` begins
+        IMMEDIATE, i.e. takes the write lock, and every tick's reads then queued behind
+        the order writer's commits (a large share of the push lag under sales)."""
         self.pushers = pushers
         self.catalog = catalog
         self.clock = clock
@@ -149,55 +159,88 @@ class StockPushService:
         return [e.obj for e in self.pushers if e.obj.ready()]
 
     async def run_once(self) -> int:
-        """One tick: drain, free stuck lanes, queue; returns how many pushes it queued."""
+        """One tick: free stuck lanes, drain the marks and queue pushes; returns how many
+        pushes it queued. Draining and queueing share ONE write transaction (the call
+        budget's tokens too): on SQLite every write transaction waits for the write lock
+        behind the order writer's commits, and under a sales burst those waits, three or
+        four a tick, were most of the push lag. A tick that finds nothing to do only
+        reads."""
         pushers = self._ready()
-        await self.drain(pushers)
         await self._unstick()
-        return await self._queue(pushers)
+        async with self.reads.connect() as conn:
+            marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
+        if not marks and not await self._queueable(pushers):
+            return 0
+        rows = await self._expand(marks, pushers) if marks else {}
+        async with self.engine.begin() as conn:
+            if marks:
+                await self._drain(conn, marks, rows)
+            calls = await self._queue(conn, pushers)
+        if calls and self.outbox is not None:
+            self.outbox.notify()
+        return len(calls)
 
     # ------------------------------------------------------------------ 1. drain
-    async def drain(self, pushers: Sequence[StockPusher]) -> int:
-        async with self.engine.connect() as conn:
-            marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
-        if not marks:
-            return 0
-        if self.observed is not None:
-            self.observed.extend(m.changed_at for m in marks)
+    async def _expand(self, marks: Sequence[Any], pushers: Sequence[StockPusher]) -> Targets:
+        """Each mark's (channel, product, day, slot) targets (see `Targets`)."""
         seen = [*marks, *await self._cap_slots(marks)]
         listings = await self._listings({m.pool for m in seen}, [p.channel for p in pushers])
-        rows: dict[tuple[str, str, date, str], datetime] = {}
+        rows: Targets = {}
         for m in seen:
+            ids = frozenset(m.sources if isinstance(m, _CapMark) else (m.id,))
             for channel, product in listings.get(m.pool, ()):
                 key = (channel, product, m.day, m.slot)
-                rows[key] = min(rows.get(key, m.changed_at), m.changed_at)
-        async with self.engine.begin() as conn:
-            if rows:
-                values = [
-                    {"channel": c, "product_id": p, "day": d, "slot": s, "version": 1,
-                     "sent_version": 0, "changed_at": at}
-                    for (c, p, d, s), at in sorted(rows.items())
-                ]  # fmt: skip
-                ins = _insert(conn, TARGET).values(values)
-                await conn.execute(
-                    ins.on_conflict_do_update(
-                        index_elements=_TARGET_KEY,
-                        set_={
-                            "version": T.version + 1,
-                            "changed_at": case(
-                                (T.version == T.sent_version, ins.excluded.changed_at),
-                                else_=T.changed_at,
-                            ),
-                        },
-                    )
+                at, of = rows.get(key, (m.changed_at, frozenset()))
+                rows[key] = (min(at, m.changed_at), of | ids)
+        return rows
+
+    async def _drain(
+        self,
+        conn: AsyncConnection,
+        marks: Sequence[Any],
+        rows: Targets,
+    ) -> None:
+        """Delete the marks, then bump the versions of the targets of those THIS
+        transaction deleted (in the tick's transaction). Two ticks that read the same
+        marks (two processes; the background loop and a caller's `run_once`) bump each
+        target once: the second one's DELETE finds them gone. Bumped twice, a target
+        asked for a second push a whole per-resource window later for nothing."""
+        gone = await conn.execute(
+            delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])).returning(DIRTY.c.id)
+        )
+        mine = set(gone.scalars().all())
+        if self.observed is not None:
+            self.observed.extend(m.changed_at for m in marks if m.id in mine)
+        values = [
+            {"channel": c, "product_id": p, "day": d, "slot": s, "version": 1,
+             "sent_version": 0, "changed_at": at}
+            for (c, p, d, s), (at, ids) in sorted(rows.items())
+            if ids & mine
+        ]  # fmt: skip
+        if values:
+            ins = _insert(conn, TARGET).values(values)
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=_TARGET_KEY,
+                    set_={
+                        "version": T.version + 1,
+                        "changed_at": case(
+                            (T.version == T.sent_version, ins.excluded.changed_at),
+                            else_=T.changed_at,
+                        ),
+                    },
                 )
-            await conn.execute(delete(DIRTY).where(DIRTY.c.id.in_([m.id for m in marks])))
-        return len(rows)
+            )
 
     async def _cap_slots(self, marks: Sequence[Any]) -> list[Any]:
         """A whole-day cap's cell (`hub.inventory.daycap`) moved: every slot of that day of
         the pools it bounds may now sell less (or more), so each becomes a mark too —
         the OTAs see the lower number when the cap binds, the slot's when it frees."""
         caps = {(m.pool, m.day): m for m in marks if daycap.is_cap_pool(m.pool)}
+        sources: dict[tuple[str, date], tuple[int, ...]] = {}
+        for m in marks:
+            if (m.pool, m.day) in caps:
+                sources[(m.pool, m.day)] = (*sources.get((m.pool, m.day), ()), m.id)
         if not caps:
             return []
         pools_of: dict[str, set[str]] = {}
@@ -211,7 +254,7 @@ class StockPushService:
             pools_of.setdefault(daycap.product_cap_pool(product.id), set()).update(feeds)
         out: list[Any] = []
         inv = InventoryRow.__table__.c
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             for (pool, day), mark in sorted(caps.items()):
                 pools = sorted(pools_of.get(pool, ()))
                 if not pools:
@@ -221,7 +264,8 @@ class StockPushService:
                     .where(inv.pool.in_(pools), inv.day == day, inv.bucket == "")
                     .distinct()
                 )
-                out += [_CapMark(p, day, s, mark.changed_at) for p, s in cells.all()]
+                ids = sources[(pool, day)]
+                out += [_CapMark(p, day, s, mark.changed_at, ids) for p, s in cells.all()]
         return out
 
     async def _listings(
@@ -246,104 +290,109 @@ class StockPushService:
         return out
 
     # ------------------------------------------------------------------ 2. queue
-    async def _queue(self, pushers: Sequence[StockPusher]) -> int:
+    async def _free_dirty(
+        self, conn: AsyncConnection, channels: Sequence[str]
+    ) -> tuple[list[tuple[str, str]], dict[tuple[str, str], Any]]:
+        """(channel, product) pairs with a dirty target and no push in flight, oldest
+        change first (under a partner's call budget no product waits behind busier
+        ones), and their lanes."""
+        dirty = (
+            await conn.execute(
+                select(T.channel, T.product_id, func.min(T.changed_at).label("since"))
+                .where(T.version > T.sent_version, T.channel.in_(list(channels)))
+                .group_by(T.channel, T.product_id)
+            )
+        ).all()
+        keys = [(r.channel, r.product_id) for r in sorted(dirty, key=lambda r: r.since)]
+        if not keys:
+            return [], {}
+        lanes = {
+            (r.channel, r.product_id): r
+            for r in (
+                await conn.execute(select(LANE).where(tuple_(L.channel, L.product_id).in_(keys)))
+            ).all()
+        }
+        return [k for k in keys if k not in lanes or lanes[k].pending_key is None], lanes
+
+    async def _queueable(self, pushers: Sequence[StockPusher]) -> bool:
+        """Is any push to queue? Read first: most ticks without marks find nothing, and a
+        write transaction would take SQLite's write lock from the order writer for
+        nothing."""
+        if not pushers:
+            return False
+        async with self.reads.connect() as conn:
+            free, _ = await self._free_dirty(conn, [p.channel for p in pushers])
+        return bool(free)
+
+    async def _queue(
+        self, conn: AsyncConnection, pushers: Sequence[StockPusher]
+    ) -> list[PartnerCall]:
+        """For each free dirty (channel, product) within its partner's budget, ONE outbox
+        call, not before the partner's per-resource window after the last push."""
         windows = {p.channel: p.window_seconds for p in pushers}
         budgets = {p.channel: p.calls_per_minute for p in pushers}
         if not windows:
-            return 0
+            return []
         now = self.clock.now()
         calls: list[PartnerCall] = []
-        # Read first: most ticks find nothing to queue, and a write transaction would
-        # take SQLite's write lock from the order writer for nothing. Oldest change first,
-        # so under a partner's call budget no product waits behind busier ones.
-        async with self.engine.connect() as conn:
-            dirty = (
-                await conn.execute(
-                    select(T.channel, T.product_id, func.min(T.changed_at).label("since"))
-                    .where(T.version > T.sent_version, T.channel.in_(list(windows)))
-                    .group_by(T.channel, T.product_id)
-                )
-            ).all()
-            keys = [(r.channel, r.product_id) for r in sorted(dirty, key=lambda r: r.since)]
-            lanes = (
-                {
-                    (r.channel, r.product_id): r
-                    for r in (
-                        await conn.execute(
-                            select(LANE).where(tuple_(L.channel, L.product_id).in_(keys))
-                        )
-                    ).all()
-                }
-                if keys
-                else {}
-            )
-        free = [k for k in keys if k not in lanes or lanes[k].pending_key is None]
-        keys = []
+        free, lanes = await self._free_dirty(conn, list(windows))
         for channel, product in free:
             budget = budgets.get(channel)
-            if budget and not await self._allow(channel, budget):
+            if budget and not await self._allow(conn, channel, budget):
                 continue  # over the partner's budget: stays dirty, merged into a later push
-            keys.append((channel, product))
-        if not keys:
-            return 0
-        async with self.engine.begin() as conn:
-            for channel, product in keys:
-                lane = lanes.get((channel, product))
-                if lane is not None and lane.pending_key is not None:
-                    continue  # one push in flight per product: the next one follows it
-                seq = (lane.seq if lane is not None else 0) + 1
-                key = f"{PARTNER_PREFIX}{channel}:{product}:{seq}"[:200]
-                if lane is None:
-                    res = await conn.execute(
-                        _insert(conn, LANE)
-                        .values(channel=channel, product_id=product, seq=seq, pending_key=key)
-                        .on_conflict_do_nothing()
-                    )
-                else:
-                    res = await conn.execute(
-                        update(LANE)
-                        .where(
-                            L.channel == channel,
-                            L.product_id == product,
-                            L.pending_key.is_(None),
-                            L.seq == lane.seq,
-                        )
-                        .values(seq=seq, pending_key=key)
-                    )
-                if res.rowcount != 1:
-                    continue  # another process queued it
-                not_before = None
-                window = windows[channel]
-                if lane is not None and lane.last_sent_at is not None and window > 0:
-                    due = lane.last_sent_at + timedelta(seconds=window)
-                    not_before = due if due > now else None
-                calls.append(
-                    PartnerCall(
-                        partner=f"{PARTNER_PREFIX}{channel}",
-                        kind=KIND,
-                        dedupe_key=key,
-                        payload={"channel": channel, "product_id": product},
-                        not_before=not_before,
-                    )
+            lane = lanes.get((channel, product))
+            seq = (lane.seq if lane is not None else 0) + 1
+            key = f"{PARTNER_PREFIX}{channel}:{product}:{seq}"[:200]
+            if lane is None:
+                res = await conn.execute(
+                    _insert(conn, LANE)
+                    .values(channel=channel, product_id=product, seq=seq, pending_key=key)
+                    .on_conflict_do_nothing()
                 )
-            if calls and self.outbox is not None:
-                await self.outbox.enqueue(conn, calls)
+            else:
+                res = await conn.execute(
+                    update(LANE)
+                    .where(
+                        L.channel == channel,
+                        L.product_id == product,
+                        L.pending_key.is_(None),
+                        L.seq == lane.seq,
+                    )
+                    .values(seq=seq, pending_key=key)
+                )
+            if res.rowcount != 1:
+                continue  # another process queued it
+            not_before = None
+            window = windows[channel]
+            if lane is not None and lane.last_sent_at is not None and window > 0:
+                due = lane.last_sent_at + timedelta(seconds=window)
+                not_before = due if due > now else None
+            calls.append(
+                PartnerCall(
+                    partner=f"{PARTNER_PREFIX}{channel}",
+                    kind=KIND,
+                    dedupe_key=key,
+                    payload={"channel": channel, "product_id": product},
+                    not_before=not_before,
+                )
+            )
         if calls and self.outbox is not None:
-            self.outbox.notify()
-        return len(calls)
+            await self.outbox.enqueue(conn, calls)
+        return calls
 
-    async def _allow(self, channel: str, per_minute: int) -> bool:
+    async def _allow(self, conn: AsyncConnection, channel: str, per_minute: int) -> bool:
         """A token bucket per channel whose worst minute (a full bucket, then the
         refill) stays within ``HEADROOM`` of the partner's calls a minute: a burst of
-        10 % of it at once, the rest spread evenly — no burst followed by a long stall."""
+        10 % of it at once, the rest spread evenly — no burst followed by a long stall.
+        Taken in the tick's transaction (`SharedBuckets.allow_in`)."""
         burst = max(1, int(per_minute * BURST))
         rate = max(per_minute * HEADROOM - burst, 1.0) / 60.0
-        return await self.budget.allow(f"stockpush:{channel}", rate, burst)
+        return await self.budget.allow_in(conn, f"stockpush:{channel}", rate, burst)
 
     async def _unstick(self) -> None:
         """Free lanes whose call ended without `deliver` freeing them (dead-lettered,
         or done by a worker that crashed before its bookkeeping)."""
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             stuck = (
                 (
                     await conn.execute(
@@ -371,7 +420,7 @@ class StockPushService:
         pusher = self.pushers.find(channel)
         if pusher is None or self.orders is None:
             raise DeliveryError(f"no stock pusher for channel {channel!r}", retryable=False)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             dirty = [
                 Dirty(r.day, r.slot, int(r.version))
                 for r in (
@@ -453,7 +502,7 @@ class StockPushService:
 
     async def told(self, channel: str, product: str) -> dict[tuple[date, str], int | None]:
         """What the hub last told ``channel`` of ``product`` per (day, slot)."""
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             rows = (
                 await conn.execute(
                     select(T.day, T.slot, T.sent_quantity).where(

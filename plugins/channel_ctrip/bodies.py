@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from hub.domain import OrderState, TicketState
-from hub.sdk import Order
+from hub.sdk import Order, Ticket
 
 CONFIRMED_NOW = 1
 """``supplierConfirmType``: the answer itself is the confirmation."""
@@ -124,6 +124,23 @@ def confirm_body(
         body["cancelQuantity"] = sum(t.units for t in order.tickets if t.id in chosen)
         body["vouchers"] = vouchers(order, chosen)
     return body
+
+
+def part_refund_body(
+    order: Order, sequence: str, ticket: Ticket | None, parts: list[str], amount: int
+) -> dict[str, Any]:
+    """``PartRefundNotice`` (the spec's serviceName, *unconfirmed*): a combo ticket's
+    unused parts refunded by the venue; the ticket stays valid for its other parts."""
+    return {
+        "sequenceId": sequence,
+        "otaOrderId": order.partner_order_id,
+        "supplierOrderId": order.id,
+        "orderStatus": order.state.value,
+        "items": items(order),
+        "refundParts": [{"part": p} for p in parts],
+        "refundAmount": round(amount / 100, 2),
+        "vouchers": vouchers(order, {ticket.id} if ticket is not None else None),
+    }
 
 
 def consumed_body(

@@ -16,6 +16,11 @@ latest numbers (Ctrip's ``useQuantity`` is cumulative):
 ``OrderConsumedNotice``
     one per admitted ticket (dedupe on the redemption id: the bridge's retries queue it
     once), carrying the order's CUMULATIVE used admissions at delivery.
+``PartRefundNotice``
+    one per refund of a combo ticket's unused parts (dedupe on the ticket and the
+    parts): which parts, their money, the order's vouchers as they stand. Ctrip documents
+    no supplier-initiated refund service, so the serviceName and fields are the spec's
+    (``[callbacks.PartRefundNotice]``, *unconfirmed*).
 ``DateInventoryModify``
     pushed by the hub's stock pusher for every stock change (`plugins.channel_ctrip.stock`,
     `hub.stockpush`); calls of this kind queued by the former capacity hook are still
@@ -48,6 +53,7 @@ CONFIRM_PAY = "PayPreOrderConfirm"
 CONFIRM_CANCEL = "CancelOrderConfirm"
 CONSUMED = "OrderConsumedNotice"
 INVENTORY = "DateInventoryModify"
+PART_REFUND = "PartRefundNotice"
 
 
 @dataclass
@@ -112,6 +118,22 @@ def consumed_call(order: Order, ticket: Ticket, redemption: Redemption) -> Partn
     )
 
 
+def part_refund_call(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> PartnerCall | None:
+    """The notice of a combo part refund (the module doc)."""
+    if not _ours(order) or not parts:
+        return None
+    return PartnerCall(
+        partner=CHANNEL,
+        kind=PART_REFUND,
+        dedupe_key=f"ctrip:part-refund:{order.id}:{ticket.id}:{'+'.join(sorted(parts))}"[:200],
+        payload={"order_id": order.id, "ticket": ticket.id, "parts": sorted(parts),
+                 "amount": amount},
+        order_id=order.id,
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------------- delivery side
 
 
@@ -132,6 +154,8 @@ class Deliveries:
             await self._consumed(call)
         elif call.kind == INVENTORY:
             await self._inventory(call)
+        elif call.kind == PART_REFUND:
+            await self._part_refund(call)
         else:
             raise DeliveryError(f"ctrip: unknown call kind {call.kind!r}", retryable=False)
 
@@ -157,6 +181,16 @@ class Deliveries:
         )
         body = bodies.confirm_body(order, sequence, tickets=tickets)
         await self.outbound.send(self.ctx.http, f"{pending['service']}Confirm", body)
+
+    async def _part_refund(self, call: PartnerCall) -> None:
+        order = await self._order(call)
+        ticket = next((t for t in order.tickets if t.id == call.payload.get("ticket")), None)
+        parts = [str(p) for p in call.payload.get("parts", ())]
+        sequence = bodies.sequence_id(order.created_at.date(), call.dedupe_key)
+        body = bodies.part_refund_body(
+            order, sequence, ticket, parts, int(call.payload.get("amount", 0))
+        )
+        await self.outbound.send(self.ctx.http, PART_REFUND, body)
 
     async def _consumed(self, call: PartnerCall) -> None:
         order = await self._order(call)

@@ -13,7 +13,7 @@ calls use the hub's shared aiohttp session), so there is nothing to make an extr
 from __future__ import annotations
 
 from hub.sdk import ChannelRegistry, Order, PartnerCall, Redemption, Ticket, hookimpl
-from plugins.channel_douyin import certificates, protocol
+from plugins.channel_douyin import certificates, part_refunds, protocol
 from plugins.channel_douyin.channel import DouyinChannel
 
 # Its protocol and spec, registered by name: hookimpls pluggy finds on this module.
@@ -34,4 +34,13 @@ def ticket_redeemed(
     order: Order, ticket: Ticket, redemption: Redemption
 ) -> list[PartnerCall] | None:
     call = certificates.verify_call(order, ticket, redemption)
+    return [call] if call is not None else None
+
+
+@hookimpl
+def ticket_parts_refunded(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> list[PartnerCall] | None:
+    # a combo's unused parts refunded by the venue (spec: [callbacks.part_refund])
+    call = part_refunds.part_refund_call(order, ticket, parts, amount)
     return [call] if call is not None else None

@@ -36,7 +36,7 @@ from hub.sdk.channels import (
     http_call,
 )
 from hub.sdk.web import partner_body
-from plugins.channel_douyin import certificates, protocol
+from plugins.channel_douyin import certificates, part_refunds, protocol
 from plugins.channel_douyin.certificates import VERIFY, Verifier, VerifyPolicy
 from plugins.channel_douyin.openapi import OpenApi, OpenApiNotConfigured
 from plugins.channel_douyin.spi import DouyinSpi
@@ -66,8 +66,11 @@ class DouyinChannel:
         return self._policies.get(kind)
 
     async def deliver(self, call: PartnerCall) -> None:
-        if self.verifier is None:
+        if self.verifier is None or self.api is None:
             raise DeliveryError("douyin OpenAPI is not configured", retryable=False)
+        if call.kind == part_refunds.PART_REFUND:
+            await part_refunds.deliver(self.api, self.verifier.ctx, call)
+            return
         await self.verifier.deliver(call)
 
     def setup(self, ctx: ChannelContext) -> None:

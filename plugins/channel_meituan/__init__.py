@@ -55,6 +55,14 @@ def order_refunded(order: Order, tickets: list[Ticket]) -> list[PartnerCall] | N
 
 
 @hookimpl
+def ticket_parts_refunded(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> list[PartnerCall] | None:
+    # a combo's unused parts refunded by the venue: Meituan's refund notice for them
+    return _one(callbacks.part_refund_call(order, ticket, parts, amount))
+
+
+@hookimpl
 def ticket_redeemed(
     order: Order, ticket: Ticket, redemption: Redemption
 ) -> list[PartnerCall] | None:

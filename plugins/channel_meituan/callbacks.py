@@ -17,6 +17,10 @@ retried or late notice always carries the latest running totals:
                     Meituan's ``refundId`` and ``requestTime`` when Meituan asked for it
                     (`plugins.channel_meituan.refunds.RefundLog`), else an id of ours for
                     a refund the venue made; ``responseTime`` is when the refund was done.
+``part_refund_notice``  one per refund of a combo ticket's unused parts (dedupe on the
+                    ticket and the parts): the refund notice with ``refundQuantity`` 0 —
+                    the ticket stays for its other parts — the parts and their money
+                    (*unconfirmed*: the spec's note says what to confirm with Meituan).
 
 Notices are queued whenever a Meituan order changes. Without ``MEITUAN_CALLBACK_URL`` the
 delivery is dead-lettered with that message, so nothing is lost: once the setting exists
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "meituan"
 CONSUME = "consume_notice"
 REFUND = "refund_notice"
+PART_REFUND = "part_refund_notice"
 VOUCHER = "voucher_notice"
 ISSUED = "vouchers_sent"
 """Plugin-store kind: Meituan took the voucher notice of this order (pay answers 200 now)."""
@@ -102,6 +107,28 @@ def refund_call(order: Order, tickets: list[Ticket]) -> PartnerCall | None:
     )
 
 
+def part_refund_call(
+    order: Order, ticket: Ticket, parts: list[str], amount: int
+) -> PartnerCall | None:
+    """The notice of a combo part refund (the module doc)."""
+    if order.channel != CHANNEL or not parts:
+        return None
+    tag = f"{ticket.id}-{'+'.join(sorted(parts))}"
+    return PartnerCall(
+        partner=CHANNEL,
+        kind=PART_REFUND,
+        dedupe_key=f"meituan:part-refund:{order.id}:{tag}"[:200],
+        payload={
+            "order_id": order.id,
+            "refund_id": f"S{order.id}-{tag}",
+            "parts": sorted(parts),
+            "amount": amount,
+            "at": bodies.beijing(HOOKS.clock.now()),
+        },
+        order_id=order.id,
+    )
+
+
 class Deliveries:
     """Builds and sends each queued notice (the channel's ``deliver``)."""
 
@@ -122,6 +149,18 @@ class Deliveries:
             await asyncio.shield(self.ctx.store(CHANNEL).put(ISSUED, order.id, at, ttl=RETENTION))
         elif call.kind == REFUND:
             body = await self._refund_body(order, call)
+            await self.outbound.send(self.ctx.http, call.kind, body)
+        elif call.kind == PART_REFUND:
+            at = str(call.payload.get("at", ""))
+            body = bodies.refund_body(
+                order,
+                refund_id=str(call.payload["refund_id"]),
+                request_time=at,
+                response_time=at,
+                refund_quantity=0,
+            )
+            body["refundParts"] = [str(p) for p in call.payload.get("parts", ())]
+            body["refundPrice"] = round(int(call.payload.get("amount", 0)) / 100, 2)
             await self.outbound.send(self.ctx.http, call.kind, body)
         else:
             raise DeliveryError(f"meituan: unknown call kind {call.kind!r}", retryable=False)

@@ -77,3 +77,30 @@ async def test_a_partners_inbound_rate_holds_across_two_processes(db_url: str) -
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_token_taken_in_a_transaction_is_spent_only_if_it_commits(db_url: str) -> None:
+    """`allow_in` (the stock pusher takes its partner budget inside the tick's own write
+    transaction) draws on the same bucket as `allow`; a rolled-back take spends nothing."""
+    engine = create_engine(db_url)
+    now = [1000.0]
+    try:
+        limits = SharedBuckets(engine, timer=lambda: now[0])
+
+        class Rollback(Exception):
+            pass
+
+        try:
+            async with engine.begin() as conn:
+                assert await limits.allow_in(conn, "k", 0.001, 2)  # creates the bucket
+                assert await limits.allow_in(conn, "k", 0.001, 2)
+                assert not await limits.allow_in(conn, "k", 0.001, 2)  # burst spent
+                raise Rollback
+        except Rollback:
+            pass
+        async with engine.begin() as conn:
+            assert await limits.allow_in(conn, "k", 0.001, 2)  # the rollback gave both back
+        assert await limits.allow("k", 0.001, 2)  # one bucket for both ways of asking
+        assert not await limits.allow("k", 0.001, 2)
+    finally:
+        await engine.dispose()

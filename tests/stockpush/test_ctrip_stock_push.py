@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from hub.storage.stock_tables import StockDirtyRow, StockPushTargetRow
 from tests.ctrip.kit import callback_rig
 from tests.stockpush.kit import box_sale, push_all, stock_worker
 from tests.support import TOMORROW
@@ -58,8 +61,7 @@ async def test_the_window_holds_the_next_push_back(aiohttp_client: Any, db_url: 
         worker = stock_worker(rig)
         await push_all(rig, worker)
         book = rig.receiver.stock
-        book.window_seconds = 60.0
-        book.timer = lambda: rig.clock.now().timestamp()
+        book.window_seconds = 60.0  # timed by the hub's clock (`tests.ctrip.kit`)
         start = rig.clock.now()
         await box_sale(rig.client, "w1")
         await rig.hub.stock.run_once()
@@ -96,10 +98,40 @@ async def test_the_partners_call_budget_is_kept(aiohttp_client: Any, db_url: str
         pusher.calls_per_minute = 20  # this instance only: a burst of 2, then 1 per 3.75 s
         book = rig.receiver.stock
         book.per_minute = 20
-        book.timer = lambda: rig.clock.now().timestamp()
         await rig.hub.stock.run_once()  # four Ctrip products dirty after the seed
         await worker.run_once()
         assert book.calls == 2  # the budget: the others wait, nothing is refused
         await push_all(rig, worker)  # moves the clock: they go a minute later
         assert {s.resource for s in book.seen} == {"adult", "cable", "combo", "realname"}
         assert book.refused == []
+
+
+async def test_two_ticks_that_read_the_same_marks_bump_each_target_once(
+    aiohttp_client: Any, db_url: str
+) -> None:
+    """Two ticks (two processes, or the background loop and a caller's `run_once`) that
+    read the same marks: only the one whose DELETE took them bumps the targets. Bumped
+    twice, a target asked for a second push a whole window later, and in a test on a
+    FixedClock that push moved the clock a window on (`push_all`)."""
+    async with callback_rig(aiohttp_client, db_url, async_services="", extra=WINDOW) as rig:
+        svc = rig.hub.stock
+        await svc.stop()  # no background tick: this test plays both ticks
+        await push_all(rig, stock_worker(rig))
+        await box_sale(rig.client, "twice")
+        async with rig.hub.engine.connect() as conn:
+            marks = (await conn.execute(select(StockDirtyRow.__table__))).all()
+        assert marks
+        rows = await svc._expand(marks, svc._ready())
+        for _ in range(2):  # both read the marks before either deleted them
+            async with rig.hub.engine.begin() as conn:
+                await svc._drain(conn, marks, rows)
+        t = StockPushTargetRow
+        async with rig.hub.engine.connect() as conn:
+            behind = (
+                await conn.execute(
+                    select(t.product_id, t.version - t.sent_version).where(
+                        t.channel == "ctrip", t.version > t.sent_version
+                    )
+                )
+            ).all()
+        assert dict(behind) == {"adult": 1, "realname": 1, "combo": 1}
