@@ -11,7 +11,10 @@ The suite runs in parallel (``make test``: pytest-xdist, ``--dist loadgroup``), 
 uses ``tmp_path``, port 0 and unique names (databases, MQTT topics), never a fixed port or
 a shared file. Tests marked ``slow`` (they spawn several hub processes) are put in one
 ``xdist_group``: they run one at a time on one worker, so two bursts of processes never
-compete for the cores and PostgreSQL's connections at once.
+compete for the cores and PostgreSQL's connections at once. That chain is the floor of the
+suite's wall time, so a slow test that starts no burst of hubs — one process after another,
+as the demo and the plugin-template test do — names a group of its own
+(``@pytest.mark.xdist_group("demo")``) and runs beside the chain.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ os.environ.setdefault("TICKETHUB_UHPPOTE_LISTEN", "127.0.0.1:0")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("slow") is not None:
+        # A slow test that names its own group (one long chain of single processes, no
+        # burst of hubs) keeps it: the `processes` chain runs one test after another on
+        # one worker, so everything in it adds to the suite's wall time.
+        if item.get_closest_marker("slow") is not None and (
+            item.get_closest_marker("xdist_group") is None
+        ):
             item.add_marker(pytest.mark.xdist_group("processes"))
 
 

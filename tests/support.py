@@ -17,6 +17,11 @@ from hub.settings import Settings
 
 ADMIN = {"Authorization": "Bearer test-admin"}
 BOX = {"Authorization": "Bearer test-box"}
+# How long a test waits for work done in the background (an outbox delivery, a partner's
+# pull) before calling it hung. Only a bound: a passing test goes on the moment its
+# condition holds, so a wide bound costs nothing, and a narrow one failed healthy runs
+# when two suites shared two cores (.ci/paired runs 5-8 times slower than a quiet machine).
+BACKGROUND_BOUND = 120.0
 # 2026-11-22 10:00 in Asia/Shanghai
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 TOMORROW = date(2026, 11, 23)

@@ -12,7 +12,11 @@ import pytest
 
 from hub.testing.processes import free_port
 
-pytestmark = pytest.mark.slow
+# One process (the demo runs its hub, bridge and simulators in-process): no burst of hubs,
+# so it runs beside the `processes` chain instead of lengthening it (tests/conftest.py).
+# Its bounds are hang guards, wide enough for two suites on two cores: a passing demo
+# returns when it is done, whatever the bound.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo"), pytest.mark.timeout(900)]
 
 DENIAL_CODES = (
     "SOLD_OUT",
@@ -43,7 +47,7 @@ def test_demo_runs_and_checks_itself(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=840,
         cwd=tmp_path,
         env=env,
         check=False,

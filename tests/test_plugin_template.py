@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,12 +124,14 @@ def fresh_venv(where: Path) -> Path:
     return python
 
 
-def pip_install(python: Path, package: Path) -> None:
-    """Offline and editable (the skeleton is broken in place below)."""
+def pip_install(python: Path, *packages: Path) -> None:
+    """Offline and editable (the skeleton is broken in place below); one pip for all of
+    them — each pip start costs a second or two of CPU."""
+    editables = [arg for package in packages for arg in ("-e", str(package))]
     done = subprocess.run(
         [
             *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
-            *("--no-index", "--no-build-isolation", "--no-deps", "-e", str(package)),
+            *("--no-index", "--no-build-isolation", "--no-deps", *editables),
         ],
         capture_output=True,
         text=True,
@@ -148,24 +151,42 @@ def run_tests(python: Path, package: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
+def run_tests_side_by_side(
+    python: Path, roots: dict[Kind, Path]
+) -> dict[Kind, subprocess.CompletedProcess[str]]:
+    """Each plugin's own tests, the three runs at once (they share nothing: own folders,
+    a temporary directory each, ports of the kernel's choosing); what `run_tests` returns
+    for each. Side by side, the test waits for the slowest run, not for the sum."""
+    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
+        futures = {
+            kind: pool.submit(run_tests, python, root, f"--basetemp={root}-tmp")
+            for kind, root in roots.items()
+        }
+        return {kind: future.result() for kind, future in futures.items()}
+
+
 def break_skeleton(path: Path, working: str, broken: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert working in text, f"{path}: {working!r} not found (the template changed?)"
     path.write_text(text.replace(working, broken), encoding="utf-8")
 
 
+# One chain of single processes (pip, then each plugin's pytest), no burst of hubs: its
+# own group, beside the `processes` chain (tests/conftest.py); pytest-timeout's bound is
+# a hang guard wide enough for two suites on two cores.
 @pytest.mark.slow
+@pytest.mark.xdist_group("plugin-template")
+@pytest.mark.timeout(900)
 def test_generated_plugins_install_offline_pass_their_tests_and_are_listed(
     tmp_path: Path,
 ) -> None:
     python = fresh_venv(tmp_path / "venv")
     roots = {kind: render(kind, "acme", tmp_path / "plugins") for kind in KINDS}
-    for root in roots.values():
-        pip_install(python, root)
+    pip_install(python, *roots.values())
 
     passed = {}
-    for kind, root in roots.items():
-        done = run_tests(python, root)
+    runs = run_tests_side_by_side(python, roots)
+    for kind, done in runs.items():
         assert done.returncode == 0, f"{kind}:\n{done.stdout}\n{done.stderr}"
         assert " failed" not in done.stdout and " error" not in done.stdout
         passed[kind] = done.stdout.strip().splitlines()[-1]

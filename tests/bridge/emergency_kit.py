@@ -36,7 +36,9 @@ async def running_bridge(
 ) -> AsyncIterator[Bridge]:
     async with aiohttp.ClientSession() as http:
         b = Bridge(
-            bridge_settings(url, db, bridge_id=bridge_id, hub_timeout=2.0),
+            # hub_timeout bounds a hung call only: the cut link refuses or drops at once,
+            # and 2 s timed a healthy call out under two suites on two cores
+            bridge_settings(url, db, bridge_id=bridge_id, hub_timeout=30.0),
             http,
             clock=clock,
             drivers={"loop": LoopDriver({"10.0.0.5": f"LOOP-{bridge_id}"})},

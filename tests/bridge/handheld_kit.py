@@ -37,7 +37,7 @@ async def handheld_site(hub: TestClient, tmp_path: Path, **over: object) -> Asyn
         tmp_path / "bridge.db",
         handheld_pin=over.pop("handheld_pin", PIN),
         admin_token=ADMIN_TOKEN,
-        hub_timeout=2.0,
+        hub_timeout=30.0,  # a hang guard: the cut link refuses at once (2 s failed under load)
         **over,
     )
     app = await create_app(settings, clock=FixedClock(AT), drivers={}, sync=False)

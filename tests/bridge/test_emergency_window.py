@@ -75,7 +75,7 @@ async def window(
         admin_token="staff-token",
         boxoffice_pin="2468",
         ticket_printer=f"127.0.0.1:{printer.port}",
-        hub_timeout=2.0,
+        hub_timeout=30.0,  # a hang guard: the cut link refuses at once (2 s failed under load)
     )
     app = await create_app(
         settings, clock=bridge_clock(), drivers={"loop": LoopDriver()}, sync=False

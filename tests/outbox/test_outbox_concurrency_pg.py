@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.clock import SystemClock
 from hub.outbox import OutboxStore, RetryPolicy
 from hub.storage.db import create_all, create_engine
+from tests.support import BACKGROUND_BOUND
 
 pytestmark = pytest.mark.postgres
 
@@ -70,7 +71,7 @@ async def test_three_workers_on_three_engines_deliver_each_call_exactly_once(
     try:
         for worker in workers:
             await worker.start()
-        await asyncio.wait_for(_until_all_done(engines[0]), 30)  # guard, not a timing check
+        await asyncio.wait_for(_until_all_done(engines[0]), BACKGROUND_BOUND)  # a hang guard
     finally:
         for worker in workers:
             await worker.stop()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.clock import FixedClock
 from hub.contracts import ChannelContext, PartnerCall
 from hub.outbox import Breakers, BreakerState, OutboxStore, RetryPolicy
+from tests.support import BACKGROUND_BOUND
 
 
 def _metric(name: str, partner: str) -> float:
@@ -266,7 +267,7 @@ async def test_background_loop_wakes_on_notify_and_stops_cleanly(
         await asyncio.sleep(0.05)  # let the loop go idle on an empty table
         await enqueue(engine, [call(f"k{i}") for i in range(5)], T0)
         worker.notify()
-        await asyncio.wait_for(_until_landed(partner, 5), 15)  # guard, not a timing check
+        await asyncio.wait_for(_until_landed(partner, 5), BACKGROUND_BOUND)  # a hang guard
     finally:
         await worker.stop()
     assert not worker.running
@@ -282,7 +283,7 @@ async def test_stop_cancels_a_hanging_attempt_and_its_lease_brings_it_back(
     partner.plan("k", "hang")
     await enqueue(engine, [call("k")], T0)
     await worker.start()
-    await asyncio.wait_for(_until_hit(partner, "k"), 15)
+    await asyncio.wait_for(_until_hit(partner, "k"), BACKGROUND_BOUND)
     await worker.stop(grace_seconds=0.1)  # cancels the attempt stuck on the partner
     assert (await rows(engine))["k"].state == "inflight"
 

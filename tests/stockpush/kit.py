@@ -14,7 +14,7 @@ from hub.outbox import OutboxWorker, policies_from
 from hub.stockpush.lane import PARTNER_PREFIX, deliverer
 from hub.storage.stock_tables import StockDirtyRow, StockPushTargetRow
 from hub.storage.tables import OutboxRow
-from tests.support import BOX, TOMORROW
+from tests.support import BACKGROUND_BOUND, BOX, TOMORROW
 
 
 def stock_worker(rig: Any) -> OutboxWorker:
@@ -84,8 +84,9 @@ async def box_sale(client: Any, key: str, quantity: int = 1, product: str = "adu
     assert resp.status in (200, 201), await resp.text()
 
 
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition another task makes true (a partner's pull), bounded."""
+async def until(check: Callable[[], bool], timeout: float = BACKGROUND_BOUND) -> None:
+    """Wait for a condition another task makes true (a partner's pull); the bound is a
+    hang guard (see `BACKGROUND_BOUND`)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not check():

@@ -29,7 +29,7 @@ from sandbox.demo.wechat_client import MiniProgramClient
 from sandbox.wechat.keys import MerchantSetup, generate_merchant_setup
 from sandbox.wechat.ledger import Refund
 from sandbox.wechat.server import WeChatSimulator
-from tests.support import ADMIN, hub_of, id_number, put, settings
+from tests.support import ADMIN, BACKGROUND_BOUND, hub_of, id_number, put, settings
 from tests.wechat.pki import Pki, make_pki
 
 SLOT = "09:00-11:00"
@@ -91,7 +91,9 @@ class World:
         """WeChat's side of the books: the simulator's refunds of one trade."""
         return [r for r in self.sim.ledger.refunds.values() if r.out_trade_no == out_trade]
 
-    async def settled_refunds(self, out_trade: str, n: int, timeout: float = 15.0) -> list[Refund]:
+    async def settled_refunds(
+        self, out_trade: str, n: int, timeout: float = BACKGROUND_BOUND
+    ) -> list[Refund]:
         """Wait until WeChat holds exactly ``n`` refunds of the trade, all settled
         (SUCCESS), and return them: the hub's refund calls go out through its outbox."""
 
@@ -110,8 +112,11 @@ class World:
         )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    """Wait (bounded) until `check` holds: outbox deliveries happen in the background."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = BACKGROUND_BOUND
+) -> None:
+    """Wait until `check` holds: outbox deliveries happen in the background. The bound
+    is a hang guard (see `BACKGROUND_BOUND`), never a speed check."""
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)

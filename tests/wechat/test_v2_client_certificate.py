@@ -84,7 +84,7 @@ async def test_the_waiting_refund_goes_out_once_the_certificate_is_set(
         merchant=before,
         extra=before.pki.client_settings("p12"),
     )
-    (refund,) = await after.settled_refunds(out_trade, 1, timeout=30)
+    (refund,) = await after.settled_refunds(out_trade, 1)
     assert refund.api == "v2" and refund.refund == refund.total
 
     async def done() -> bool:  # WeChat settles before it answers; the hub records after

@@ -61,7 +61,7 @@ async def test_refund_fails_first_then_lands_once_and_a_refused_one_is_recorded(
     assert (await mp.refund(out_trade, "rq-a", tickets[:1])).ok
 
     # the first answer was lost; the retry is replayed
-    (refund,) = await w.settled_refunds(out_trade, 1, timeout=40)
+    (refund,) = await w.settled_refunds(out_trade, 1)
     assert refund.refund == PRICE
     t = OutboxRow.__table__.c
     async with w.hub.engine.connect() as conn:
