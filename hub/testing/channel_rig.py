@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from hub.api.app import HUB, Hub, create_app
 from hub.api.bridge import recorder
 from hub.channels import ChannelSpec
-from hub.channels.spec import Callback
+from hub.channels.spec_outbound import Callback
 from hub.clock import FixedClock
 from hub.orders import records
 from hub.outbox import OutboxWorker, policies_from
