@@ -46,7 +46,7 @@ from hub.clock import FixedClock
 from hub.orders import records
 from hub.outbox import OutboxWorker, policies_from
 from hub.plugins import build_plugins
-from hub.redemptions.uploads import RedemptionIn, UploadIn
+from hub.redemptions.upload_models import RedemptionIn, UploadIn
 from hub.sdk import ChannelAdapter, Order, Ticket, hookimpl
 from hub.sdk.registries import ChannelRegistry
 from hub.settings import Settings
