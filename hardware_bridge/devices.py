@@ -1,5 +1,5 @@
 """The device registry's records: a device's stored row, its health as staff see it,
-and the refusals of onboarding (`hardware_bridge.host` does the onboarding itself)."""
+and the refusals of onboarding (`hardware_bridge.onboarding` does the onboarding itself)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ from hardware_bridge.host import BridgeHost
 from hardware_bridge.metrics import BridgeMetrics
 from hardware_bridge.settings import BridgeSettings
 from hardware_bridge.store import BridgeStore, LogEntry
-from hardware_bridge.sync import HubLink, HubUnavailable
+from hardware_bridge.sync import HubLink
+from hardware_bridge.transport import HubUnavailable
 from hub.domain.gate import Direction, Medium, Scan
 from hub.domain.rules import RuleEngine
 from hub.sdk import Clock, DeviceDriver, SystemClock

@@ -57,7 +57,7 @@ class SyncLoop:
     async def step(self) -> float:
         """Reconnect (offline), sync once, probe the preferred URLs (on a backup);
         returns the seconds to wait before the next round."""
-        from hardware_bridge.sync import HubRefused, HubUnavailable
+        from hardware_bridge.transport import HubRefused, HubUnavailable
 
         link = self.link
         try:
@@ -94,7 +94,7 @@ class SyncLoop:
     async def reconnect(self) -> None:
         """Offline: a heartbeat to every URL at once; the most preferred that answers
         becomes the active one. Raises `HubUnavailable` when none does."""
-        from hardware_bridge.sync import HubRefused, HubUnavailable
+        from hardware_bridge.transport import HubRefused, HubUnavailable
 
         link = self.link
         answers = await asyncio.gather(*(link.heartbeat(i) for i in range(len(link.links))))

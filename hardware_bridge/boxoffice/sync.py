@@ -59,7 +59,7 @@ class EmergencySync:
     async def pull(self) -> bool:
         """Fetch the allotments and trusted keys; True when they changed. A hub from
         before emergency sales (404) leaves the round alone: its gates go on deciding."""
-        from hardware_bridge.sync import HubRefused
+        from hardware_bridge.transport import HubRefused
 
         try:
             state: dict[str, Any] = await self.link.call(

@@ -16,7 +16,8 @@ from hub.alerts.health import HeartbeatIn
 from hub.api.staff import staff_hub
 from hub.catalog.gates import gate_map
 from hub.redemptions import feed
-from hub.redemptions.uploads import RedemptionRecorder, UploadIn
+from hub.redemptions.upload_models import UploadIn
+from hub.redemptions.uploads import RedemptionRecorder
 from hub.sdk.web.auth import bearer_matches
 from hub.sdk.web.errors import ApiError
 from hub.sdk.web.parsing import query_day, read_model

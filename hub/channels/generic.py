@@ -28,7 +28,8 @@ from hub.channels.loader import PathError, get_path, load_all
 from hub.channels.mapping import to_order_request
 from hub.channels.outbound import OutboundConfigError, SpecOutbound, callback_policies
 from hub.channels.schemes import Protocols
-from hub.channels.spec import Answer, ChannelSpec
+from hub.channels.spec import ChannelSpec
+from hub.channels.spec_outbound import Answer
 from hub.config import ConfigError
 from hub.contracts import ChannelContext, DeliveryError, PartnerCall
 from hub.domain import Denial, DenialCode, Order, OrderState, Redemption, Ticket

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from hub.channels.spec import ChannelSpec, check_path
+from hub.channels.spec import ChannelSpec
+from hub.channels.spec_base import check_path
 
 if TYPE_CHECKING:
     from hub.channels.schemes import Protocols

@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from hub.channels.spec import Callback, ChannelSpec
+from hub.channels.spec import ChannelSpec
+from hub.channels.spec_outbound import Callback
 from hub.contracts import DeliveryError
 
 

@@ -9,24 +9,34 @@ Every model forbids unknown keys, so a typo fails at start-up with the field's p
 instead of silently turning a feature off. Secrets never appear: a spec names the
 *setting* that holds a key (``key_setting = "CTRIP_AES_KEY"``).
 
+The tables live in four modules: this one (the partner's inbound protocol and
+`ChannelSpec`), `hub.channels.spec_base` (the table base, dotted paths, scheme names),
+`hub.channels.spec_outbound` (callbacks, ``[outbound]``, ``[answer]``) and
+`hub.channels.spec_settlement` (``[settlement]``).
+
 Any table may carry ``unconfirmed = true`` (and a ``note``): the fact comes from a single
 public source and is kept configurable so it can be corrected without code changes.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from hub.channels.jsondoc import MAX_DEPTH
+from hub.channels.spec_base import (
+    BodyEncoding,
+    DottedPath,
+    EncryptionScheme,
+    SigningScheme,
+    SpecTable,
+    check_path,
+)
+from hub.channels.spec_outbound import Answer, Callback, Outbound
+from hub.channels.spec_settlement import Settlement
 from hub.domain.errors import DenialCode
 from hub.domain.order import IdType
-from hub.outbox.policy import RetryPolicy
-
-_SEGMENT = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\[\d+\])*"
-_PATH_RE = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")
 
 SPECIAL_RESULTS = (
     "OK",
@@ -53,47 +63,14 @@ CanonicalOperation = Literal[
 ]
 
 
-def check_path(value: str) -> str:
-    """A dotted path: ``a.b[0].c`` — names of letters, digits, ``_`` or ``-``."""
-    if not _PATH_RE.match(value):
-        raise ValueError(f"bad dotted path syntax {value!r} (expected like 'a.b[0].c')")
-    return value
-
-
-DottedPath = Annotated[str, AfterValidator(check_path)]
-SchemeName = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z][a-z0-9_\-]{0,63}$",
-        description="a scheme registered by an installed plugin (`hub.channels.schemes`), "
-        "or 'none'",
-    ),
-]
-"""A codec or signature scheme by name. Which names exist depends on the installed
-plugins, so the model checks the spelling only; `hub.channels.schemes.Protocols.problems`
-checks the name (and what the scheme needs) when the spec is loaded with the registries."""
-EncryptionScheme = SchemeName
-SigningScheme = SchemeName
-BodyEncoding = SchemeName
-
-
-class _Table(BaseModel):
-    """Base of every spec table: frozen, typo-proof, may be flagged unconfirmed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    unconfirmed: bool = False
-    note: str = ""
-
-
-class ChannelInfo(_Table):
+class ChannelInfo(SpecTable):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="id = file stem")
     display_name: str = Field(min_length=1)
     version: str = Field(min_length=1, description="of this spec, not of the partner API")
     direction: str = Field(default="", description="free text: who calls whom")
 
 
-class ResponseEnvelope(_Table):
+class ResponseEnvelope(SpecTable):
     code_path: DottedPath
     message_path: DottedPath
     body_path: DottedPath | None = None
@@ -101,7 +78,7 @@ class ResponseEnvelope(_Table):
     body_only_on_success: bool = True
 
 
-class Envelope(_Table):
+class Envelope(SpecTable):
     format: Literal["json"] = "json"
     request_fields: list[str] = Field(
         default_factory=list, description="top-level request keys signing fields may use"
@@ -123,7 +100,7 @@ class Envelope(_Table):
         return self
 
 
-class Encryption(_Table):
+class Encryption(SpecTable):
     scheme: EncryptionScheme = "none"
     key_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
     iv_setting: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
@@ -136,7 +113,7 @@ class Encryption(_Table):
         return self
 
 
-class SignatureSide(_Table):
+class SignatureSide(SpecTable):
     scheme: SigningScheme = "none"
     fields: list[str] = Field(default_factory=list, description="md5_concat parts, in order")
     case: Literal["lower", "upper"] = "lower"
@@ -191,7 +168,7 @@ class SignatureSide(_Table):
         return self
 
 
-class Signing(_Table):
+class Signing(SpecTable):
     inbound: SignatureSide = SignatureSide()
     inbound_fallback: SignatureSide | None = Field(
         default=None, description="a legacy scheme still accepted (Douyin md5 'sign')"
@@ -199,19 +176,19 @@ class Signing(_Table):
     outbound: SignatureSide = SignatureSide()
 
 
-class Idempotency(_Table):
+class Idempotency(SpecTable):
     key_path: DottedPath | None = Field(default=None, description="into the decoded body")
     per_operation: dict[str, DottedPath] = Field(default_factory=dict)
     replay: Literal["first_answer"] = "first_answer"
     conflict_code: str = "IDEMPOTENCY_CONFLICT"
 
 
-class ResultEntry(_Table):
+class ResultEntry(SpecTable):
     code: str | int
     message: str = ""
 
 
-class Operation(_Table):
+class Operation(SpecTable):
     canonical: CanonicalOperation
     deadline_seconds: float = Field(gt=0, description="the partner stops waiting after")
     path: str | None = Field(
@@ -243,20 +220,20 @@ class Operation(_Table):
         return self
 
 
-class VisitorMapping(_Table):
+class VisitorMapping(SpecTable):
     name: DottedPath | None = None
     id_type: DottedPath | None = None
     id_number: DottedPath | None = None
     phone: DottedPath | None = None
 
 
-class ContactMapping(_Table):
+class ContactMapping(SpecTable):
     name: DottedPath | None = None
     phone: DottedPath | None = None
     email: DottedPath | None = None
 
 
-class Mapping(_Table):
+class Mapping(SpecTable):
     partner_order_id: DottedPath
     product: DottedPath
     quantity: DottedPath
@@ -271,115 +248,7 @@ class Mapping(_Table):
     contact: ContactMapping | None = None
 
 
-class RetrySchedule(_Table):
-    initial_seconds: float = Field(default=1.0, ge=0)
-    multiplier: float = Field(default=2.0, ge=1)
-    max_seconds: float = Field(default=300.0, ge=0)
-    jitter_seconds: float = Field(default=1.0, ge=0)
-    deadline_seconds: float = Field(default=86_400.0, gt=0)
-    max_attempts: int | None = Field(default=None, ge=1)
-
-
-CallbackEvent = Literal["order_confirmed", "order_cancelled", "order_refunded", "ticket_redeemed"]
-
-
-class Callback(_Table):
-    operation: str = Field(min_length=1, description="partner's name for the call")
-    on: CallbackEvent | None = Field(
-        default=None,
-        description="the hub event that queues this call in a spec-only channel "
-        "(its body is the order in the [answer] layout)",
-    )
-    path: str | None = Field(default=None, description="URL path when the partner has one")
-    timeout_seconds: float = Field(gt=0)
-    retry: RetrySchedule = RetrySchedule()
-    cumulative: bool = Field(default=False, description="quantities are running totals")
-    batch_max: int | None = Field(default=None, ge=1)
-    rate_per_minute: int | None = Field(default=None, ge=1)
-    idempotency_field: DottedPath | None = None
-    url_setting: str | None = Field(
-        default=None,
-        pattern=r"^[A-Z][A-Z0-9_]*$",
-        description="NAME of the setting with this call's URL (else [outbound].url_setting)",
-    )
-    coalesce_seconds: float | None = Field(
-        default=None, gt=0, description="a burst of changes within this window is one call"
-    )
-
-    @model_validator(mode="after")
-    def _policy_valid(self) -> Callback:
-        self.retry_policy()  # RetryPolicy's own checks (max >= initial) at load time
-        return self
-
-    def retry_policy(self) -> RetryPolicy:
-        """The outbox policy for this callback: the spec's timeout and schedule."""
-        r = self.retry
-        return RetryPolicy(
-            timeout_seconds=self.timeout_seconds,
-            initial_seconds=r.initial_seconds,
-            multiplier=r.multiplier,
-            max_seconds=r.max_seconds,
-            jitter_seconds=r.jitter_seconds,
-            deadline_seconds=r.deadline_seconds,
-            max_attempts=r.max_attempts,
-        )
-
-
-class Outbound(_Table):
-    """How we call the partner (callbacks): where, and the envelope fields a request
-    needs beyond what `[envelope]` already names (operation, account, body)."""
-
-    url_setting: str | None = Field(
-        default=None, pattern=r"^[A-Z][A-Z0-9_]*$", description="NAME of the URL setting"
-    )
-    constants: dict[DottedPath, str] = Field(
-        default_factory=dict, description="fixed fields, e.g. {'header.version' = '1.0'}"
-    )
-    timestamp_path: DottedPath | None = Field(default=None, description="request time field")
-    timestamp_format: str = "%Y-%m-%d %H:%M:%S"
-    timezone: str = Field(default="UTC", description="IANA zone of timestamp_path")
-    retryable_codes: list[str] = Field(
-        default_factory=list, description="partner result codes that mean 'try again later'"
-    )
-    header_settings: dict[str, Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
-        default_factory=dict,
-        description="HTTP header -> NAME of the setting holding its value "
-        "(Meituan: {PartnerId = 'MEITUAN_PARTNER_ID'})",
-    )
-    encrypt_setting: str | None = Field(
-        default=None,
-        pattern=r"^[A-Z][A-Z0-9_]*$",
-        description="NAME of a setting that, when true, sends our calls whole-body "
-        "encrypted with [encryption] and its trigger_header (Meituan global encryption)",
-    )
-
-
-class VoucherAnswer(_Table):
-    id: DottedPath | None = None
-    code: DottedPath | None = None
-    state: DottedPath | None = None
-
-
-class Answer(_Table):
-    """Where a spec-only channel writes an order in its answers and callback bodies
-    (paths into the business body; absent = not sent). Quantities are units: used and
-    refunded are running totals, which is what cumulative notices need."""
-
-    partner_order_id: DottedPath | None = None
-    order_id: DottedPath | None = None
-    state: DottedPath | None = None
-    states: dict[str, str] = Field(
-        default_factory=dict, description="hub order state -> the partner's word"
-    )
-    quantity: DottedPath | None = None
-    used_quantity: DottedPath | None = None
-    refunded_quantity: DottedPath | None = None
-    available: DottedPath | None = Field(default=None, description="units left (verify)")
-    vouchers: DottedPath | None = None
-    voucher: VoucherAnswer = VoucherAnswer()
-
-
-class Limits(_Table):
+class Limits(SpecTable):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_depth: int = Field(
         default=MAX_DEPTH,
@@ -396,76 +265,6 @@ class Limits(_Table):
     )
 
 
-SettlementField = Literal[
-    "partner_order_id",
-    "supplier_order_id",
-    "day",
-    "travel_date",
-    "product",
-    "quantity",
-    "used_quantity",
-    "refunded_quantity",
-    "amount",
-    "settlement_amount",
-    "commission",
-    "state",
-    "merchant",
-]
-"""What a settlement line can say. ``day`` is the day the line belongs to (the statement's
-day: order or settlement date); ``amount`` what the partner charged for the order (the
-hub's order amount); ``merchant`` our supplier / partner id at the OTA."""
-
-SettlementState = Literal["paid", "refunded", "used"]
-SETTLEMENT_ENCODINGS = ("utf-8", "utf-8-sig", "gbk", "gb18030")
-
-
-class SettlementColumn(_Table):
-    header: str = Field(min_length=1, description="the column's title in the header row")
-    required: bool = Field(default=True, description="false: the column may be absent")
-
-
-class Settlement(_Table):
-    """The partner's settlement file (对账单/结算单) as its portal exports it: what the
-    hub's reconciliation reads (`hub.reconcile.settlement`)."""
-
-    formats: list[Literal["csv", "xlsx"]] = Field(default=["csv"], min_length=1)
-    encodings: list[Literal[SETTLEMENT_ENCODINGS]] = Field(  # type: ignore[valid-type]
-        default=["utf-8-sig"], min_length=1, description="CSV: tried in this order"
-    )
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    header_row: int = Field(default=1, ge=1, le=50, description="1-based; rows above: title")
-    sheet: str | None = Field(default=None, description="XLSX sheet name (default: the first)")
-    date_formats: list[str] = Field(default=["%Y-%m-%d"], min_length=1, description="strptime")
-    amount_unit: Literal["fen", "yuan"] = "yuan"
-    timezone: str = Field(default="Asia/Shanghai", description="IANA zone of the day column")
-    merchant_setting: str | None = Field(
-        default=None,
-        pattern=r"^[A-Z][A-Z0-9_]*$",
-        description="NAME of the setting every line's merchant column must equal",
-    )
-    footer_label: str | None = Field(
-        default=None,
-        description="first cell of the closing total row; when set, a file without it is "
-        "refused as truncated",
-    )
-    columns: dict[SettlementField, SettlementColumn]
-    states: dict[str, SettlementState] = Field(
-        default_factory=dict, description="the partner's state word -> paid/refunded/used"
-    )
-
-    @model_validator(mode="after")
-    def _needs(self) -> Settlement:
-        for must in ("partner_order_id", "amount", "day"):
-            col = self.columns.get(must)  # type: ignore[call-overload]
-            if col is None or not col.required:
-                raise ValueError(f"columns.{must}: required (a line is matched by it)")
-        if "state" in self.columns and not self.states:
-            raise ValueError("states: a state column needs its words mapped")
-        if "merchant" in self.columns and not self.merchant_setting:
-            raise ValueError("merchant_setting: a merchant column is checked against it")
-        return self
-
-
 def _check_result_key(key: str) -> None:
     if key == "default" or key in SPECIAL_RESULTS or key in DenialCode.__members__:
         return
@@ -474,7 +273,7 @@ def _check_result_key(key: str) -> None:
     )
 
 
-class ChannelSpec(_Table):
+class ChannelSpec(SpecTable):
     """One partner. `result` maps a canonical outcome to the partner's code."""
 
     channel: ChannelInfo

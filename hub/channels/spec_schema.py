@@ -4,7 +4,7 @@ Editors complete and check TOML against a JSON Schema (Taplo / "Even Better TOML
 ``#:schema ./channel-spec.schema.json`` first line), so the committed
 ``channel_specs/channel-spec.schema.json`` lets an integrator write a spec with
 completion and inline errors. It is generated, never edited: after changing
-`hub.channels.spec`, run ``python -m hub.channels.spec_schema`` (``--check`` only
+`hub.channels.spec*`, run ``python -m hub.channels.spec_schema`` (``--check`` only
 compares, for CI); a test fails while the committed file differs from a fresh one.
 
 Scheme names (``scheme = "..."``) are plain strings in the schema: which exist depends on

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hub.channels.spec import Settlement
+from hub.channels.spec_settlement import Settlement
 from hub.reconcile.money import fen_of
 from hub.reconcile.wechat_bill import BillError
 

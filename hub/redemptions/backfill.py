@@ -33,7 +33,8 @@ from hub.orders import records
 from hub.orders.intake import new_order_id
 from hub.orders.tickets import new_ticket_id
 from hub.redemptions import paper_stock
-from hub.redemptions.uploads import RedemptionIn, RedemptionRecorder, UploadIn
+from hub.redemptions.upload_models import RedemptionIn, UploadIn
+from hub.redemptions.uploads import RedemptionRecorder
 from hub.wall.counters import FlowDelta
 
 CHANNEL = "paper"

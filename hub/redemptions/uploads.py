@@ -16,6 +16,9 @@ alert: the visitor is already inside, so the fact is recorded, not refused.
 
 Lock order (deadlock freedom against refunds, which lock the order then its tickets):
 orders, then tickets, then the flow row, then the venue's change counter last.
+
+The upload's wire models are `hub.redemptions.upload_models`; the order and redemption
+the hook is handed are rebuilt in `hub.redemptions.hook_view`.
 """
 
 from __future__ import annotations
@@ -23,25 +26,25 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.contracts import PartnerCall
-from hub.domain import Order, OrderState, Redemption, TicketState
+from hub.domain import Order, OrderState, TicketState
 from hub.domain.combo import Parts, all_used, check_part, dump_parts, load_parts
 from hub.domain.order import can_move
 from hub.metrics import REDEMPTION_CONFLICTS, REDEMPTIONS
 from hub.orders import records
 from hub.plugins import HubPlugins
 from hub.redemptions.changes import next_seq
-from hub.storage.sealed import IdNumbers, ticket_row_label
+from hub.redemptions.hook_view import hook_order, hook_redemption
+from hub.redemptions.upload_models import RedemptionIn, UploadIn, UploadResult
+from hub.storage.sealed import IdNumbers
 from hub.storage.tables import FlowCountRow, RedemptionRow
 from hub.wall.counters import FlowDelta
 
@@ -52,53 +55,7 @@ FLOW = FlowCountRow.__table__
 ORD = records.ORD
 TIX = records.TIX
 VIS = records.VIS
-MAX_BATCH = 1000  # x 20 columns stays under SQLite's 32766 bound parameters
 Enqueue = Callable[[AsyncConnection, Sequence[PartnerCall]], Awaitable[int]]
-
-
-class RedemptionIn(BaseModel):
-    """One decision as a bridge uploads it (`hardware_bridge` builds these)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
-    ticket_id: str = Field(default="", max_length=32)
-    gate: str = Field(default="", max_length=64)
-    device: str = Field(default="", max_length=64)
-    medium: str = Field(default="qr", max_length=16)
-    direction: str = Field(default="in", pattern=r"^(in|out)$")
-    at: AwareDatetime
-    device_at: AwareDatetime | None = None
-    accepted: bool
-    code: str = Field(default="", max_length=40)
-    kind: str = Field(default="scan", pattern=r"^(scan|device|manual|backfill)$")
-    offline: bool = False
-    staff: str = Field(default="", max_length=64)
-    note: str = Field(default="", max_length=200)
-    part: str = Field(default="", max_length=64)  # the combo part the bridge took, if any
-
-
-class UploadIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    bridge: str = Field(default="", max_length=64)
-    redemptions: list[RedemptionIn] = Field(max_length=MAX_BATCH)
-
-
-@dataclass(frozen=True, slots=True)
-class UploadResult:
-    recorded: int  # new rows
-    duplicates: int  # ids already recorded (a retry)
-    counted: int  # entries/exits that moved a ticket or the flow
-    conflicts: list[str]  # ids of admissions that could not count
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "recorded": self.recorded,
-            "duplicates": self.duplicates,
-            "counted": self.counted,
-            "conflicts": self.conflicts,
-        }
 
 
 def _insert(conn: AsyncConnection) -> Any:
@@ -306,7 +263,7 @@ class RedemptionRecorder:
             if dst is not state and can_move(state, dst):
                 moves.append({"o_id": oid, "o_state": dst.value, "o_from": state.value})
                 state = dst
-            orders[oid] = _order(row, state, by_order[oid], visitors.get(oid, []), self.ids)
+            orders[oid] = hook_order(row, state, by_order[oid], visitors.get(oid, []), self.ids)
         if moves:
             await conn.execute(
                 update(ORD)
@@ -319,7 +276,7 @@ class RedemptionRecorder:
         for r in entries:
             order = orders[tickets[r.ticket_id]["order_id"]]
             ticket = by_id[r.ticket_id]
-            calls.extend(self.plugins.ticket_redeemed(order, ticket, _redemption(r, venue_id)))
+            calls.extend(self.plugins.ticket_redeemed(order, ticket, hook_redemption(r, venue_id)))
         if calls:
             await self.enqueue(conn, calls)
         return len(calls)
@@ -414,76 +371,3 @@ def _row(r: RedemptionIn, venue_id: str, bridge: str, received: datetime) -> dic
         "note": r.note,
         "part": r.part,
     }
-
-
-def _redemption(r: RedemptionIn, venue_id: str) -> Redemption:
-    return Redemption(
-        id=r.id,
-        ticket_id=r.ticket_id,
-        venue_id=venue_id,
-        gate=r.gate,
-        device=r.device,
-        medium=r.medium,
-        direction=r.direction,
-        at=r.at,
-        accepted=r.accepted,
-        code=r.code,
-    )
-
-
-def _order(
-    row: Any,
-    state: OrderState,
-    tickets: list[dict[str, Any]],
-    visitors: list[Any],
-    ids: IdNumbers,
-) -> Order:
-    """The order as the hook sees it. Every field comes from rows the hub wrote after
-    validating them: constructed without validating again (this runs per order per
-    upload batch)."""
-    from hub.domain import Contact, OrderLine, Ticket, Visitor
-
-    return Order.model_construct(
-        id=row.id,
-        channel=row.channel,
-        partner_order_id=row.partner_order_id,
-        venue_id=row.venue_id,
-        state=state,
-        travel_date=row.travel_date,
-        slot=row.slot,
-        lines=tuple(OrderLine.model_construct(**line) for line in row.lines),
-        visitors=tuple(
-            Visitor.model_construct(
-                name=v.name,
-                id_type=v.id_type,
-                id_number=records.visitor_id_number(v, ids),
-                phone=v.phone,
-            )
-            for v in visitors
-        ),
-        contact=Contact.model_validate(row.contact) if row.contact else None,
-        amount=row.amount,
-        currency=row.currency,
-        created_at=row.created_at,
-        hold_expires_at=row.hold_expires_at,
-        confirmed_at=row.confirmed_at,
-        tickets=tuple(
-            Ticket.model_construct(
-                id=t["id"],
-                order_id=t["order_id"],
-                product_id=t["product_id"],
-                venue_id=t["venue_id"],
-                visitor_index=t["visitor_index"],
-                holder_id_number=ids.open(ticket_row_label(t["id"]), t["holder_id_sealed"]),
-                valid_from=t["valid_from"],
-                valid_until=t["valid_until"],
-                entries_allowed=t["entries_allowed"],
-                entries_used=t["entries_used"],
-                units=t["units"],
-                state=TicketState(t["state"]),
-                credential=t["credential"],
-                parts=load_parts(t["parts"]),
-            )
-            for t in sorted(tickets, key=lambda t: t["id"])
-        ),
-    )

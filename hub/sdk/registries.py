@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from hub.contracts import ChannelAdapter, DriverFactory, PaymentProvider
+from hub.contracts import ChannelAdapter, PaymentProvider
+from hub.device_contracts import DriverFactory
 from hub.sdk.alerts import AlertSink
 
 T = TypeVar("T")

@@ -41,12 +41,12 @@ from sqlalchemy import func, select
 from hub.api.app import HUB, Hub, create_app
 from hub.api.bridge import recorder
 from hub.channels import ChannelSpec
-from hub.channels.spec import Callback
+from hub.channels.spec_outbound import Callback
 from hub.clock import FixedClock
 from hub.orders import records
 from hub.outbox import OutboxWorker, policies_from
 from hub.plugins import build_plugins
-from hub.redemptions.uploads import RedemptionIn, UploadIn
+from hub.redemptions.upload_models import RedemptionIn, UploadIn
 from hub.sdk import ChannelAdapter, Order, Ticket, hookimpl
 from hub.sdk.registries import ChannelRegistry
 from hub.settings import Settings

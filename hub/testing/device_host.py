@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hub.clock import Clock, SystemClock
-from hub.contracts import DeviceConfig
+from hub.device_contracts import DeviceConfig
 from hub.domain.gate import DeviceEvent, GateDecision, Scan
 from hub.sdk.web.routing import ApiRoutes
 

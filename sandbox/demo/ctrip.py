@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 from hub.channels import ChannelSpec, load_all
-from hub.channels.spec import Callback
+from hub.channels.spec_outbound import Callback
 from hub.testing.channel_rig import ChannelOverride, with_callbacks
 from plugins.channel_ctrip.adapter import CtripChannel
 from sandbox.demo.context import DemoContext, Section

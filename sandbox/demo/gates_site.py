@@ -26,7 +26,7 @@ from hardware_bridge.app import BRIDGE, create_app
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
 from hub.clock import ShiftedClock
-from hub.contracts import DeviceDriver
+from hub.device_contracts import DeviceDriver
 from plugins.device_hikvision.driver import HikvisionDriver
 from plugins.device_mqtt.driver import MqttDriver
 from plugins.device_qrhttp.driver import QRHttpDriver

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from hub.contracts import DeviceConfig, DeviceDriver
+from hub.device_contracts import DeviceConfig, DeviceDriver
 from hub.domain.gate import Medium
 from hub.testing.conformance.devices import DeviceRig, SimulatedDevice
 from hub.testing.device_host import RecordingHost

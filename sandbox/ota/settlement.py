@@ -22,7 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.channels.loader import get_path
-from hub.channels.spec import ChannelSpec, Settlement
+from hub.channels.spec import ChannelSpec
+from hub.channels.spec_settlement import Settlement
 from hub.reconcile.money import yuan
 
 SOLD = ("create_hold", "create_paid")

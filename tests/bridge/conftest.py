@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
 from hub.clock import FixedClock
-from hub.contracts import DeviceConfig, DeviceError, DeviceHost, DeviceInfo
+from hub.device_contracts import DeviceConfig, DeviceError, DeviceHost, DeviceInfo
 from hub.domain.gate import GateCredential
 from tests.support import T0, hub_client, seed
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from hardware_bridge.runtime import Bridge
-from hardware_bridge.sync import HubUnavailable
+from hardware_bridge.transport import HubUnavailable
 from hub.clock import FixedClock
 from hub.domain.credentials import CredentialClaims, CredentialSigner
 from hub.domain.gate import GateDecision, Medium, Scan

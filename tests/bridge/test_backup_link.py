@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.settings import BridgeSettings
-from hardware_bridge.sync import HubRefused
+from hardware_bridge.transport import HubRefused
 from hub.clock import FixedClock
 from hub.domain.gate import Medium, Scan
 from hub.storage.db import create_admin_engine

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hardware_bridge.cli import bridge_app
 from hardware_bridge.runtime import Bridge
-from hardware_bridge.sync import HubUnavailable
+from hardware_bridge.transport import HubUnavailable
 from hub.clock import FixedClock
 from hub.domain.gate import Direction, Medium, Scan
 from tests.bridge.conftest import AT, TOKEN, LoopDriver, bridge_settings

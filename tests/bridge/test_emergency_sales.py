@@ -277,7 +277,7 @@ async def test_a_hub_without_emergency_sales_does_not_stop_the_round(tmp_path: P
     from hardware_bridge.boxoffice.sales import BoxOffice
     from hardware_bridge.boxoffice.sync import EmergencySync
     from hardware_bridge.store import BridgeStore
-    from hardware_bridge.sync import HubRefused
+    from hardware_bridge.transport import HubRefused
 
     class OldHub:
         status = 404

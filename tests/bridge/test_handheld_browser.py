@@ -16,7 +16,7 @@ import segno
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from hardware_bridge.sync import HubUnavailable
+from hardware_bridge.transport import HubUnavailable
 from hub.storage.tables import RedemptionRow
 from tests.bridge.handheld_kit import PIN, Site, handheld_site
 from tests.browser import artifacts_dir, chromium

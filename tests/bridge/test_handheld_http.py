@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hardware_bridge.handheld import _PAGE
 from hardware_bridge.settings import BridgeSettings
-from hardware_bridge.sync import HubUnavailable
+from hardware_bridge.transport import HubUnavailable
 from hub.cli import app as cli
 from hub.sdk.runtime import ConfigError
 from hub.storage.tables import RedemptionRow

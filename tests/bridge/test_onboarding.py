@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from hardware_bridge.app import BRIDGE, create_app
 from hardware_bridge.runtime import Bridge
-from hardware_bridge.sync import HubUnavailable
+from hardware_bridge.transport import HubUnavailable
 from hub.cli import app as cli
 from hub.clock import FixedClock
 from hub.domain.gate import DeviceEvent, Medium

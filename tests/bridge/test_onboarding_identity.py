@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from typer.testing import CliRunner
 
 from hardware_bridge.app import BRIDGE, create_app
-from hardware_bridge.host import default_device_id
+from hardware_bridge.onboarding import default_device_id
 from hub.cli import app as cli
 from hub.clock import FixedClock
 from plugins.device_hikvision.driver import HikvisionDriver

@@ -23,7 +23,7 @@ from hardware_bridge.runtime import Bridge
 from hub.api.app import HUB, create_app
 from hub.clock import FixedClock
 from hub.console.staff import StaffService
-from hub.contracts import DeviceConfig, DeviceError
+from hub.device_contracts import DeviceConfig, DeviceError
 from hub.domain import OrderLine, OrderRequest
 from hub.domain.gate import Direction, Medium, Scan
 from hub.testing.databases import SchemaTemplates
@@ -37,7 +37,7 @@ START = AT - timedelta(hours=2)  # 08:00 at the venue on the travel day: sales o
 
 class CheckingLoop(LoopDriver):
     """The tests' loop driver that can also be asked whether a device is there
-    (`hub.contracts.CheckingDriver`), so a silent one shows offline."""
+    (`hub.device_contracts.CheckingDriver`), so a silent one shows offline."""
 
     async def check(self, device: DeviceConfig) -> None:
         if device.address not in self.units:

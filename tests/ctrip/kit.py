@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from aiohttp.test_utils import TestClient
 
 from hub.channels import ChannelSpec, load_all
-from hub.channels.spec import Callback
+from hub.channels.spec_outbound import Callback
 from hub.clock import FixedClock
 from hub.testing.channel_rig import ChannelOverride, ChannelRig, serving, with_callbacks
 from plugins.channel_ctrip.adapter import CtripChannel

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hub.channels import ChannelSpec, load_all
-from hub.channels.spec import Callback
+from hub.channels.spec_outbound import Callback
 from hub.clock import FixedClock
 from hub.testing.channel_rig import ChannelOverride, ChannelRig, serving, with_callbacks
 from plugins.channel_fliggy.channel import FliggyChannel

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from hub.channels import load_all
-from hub.channels.spec import Settlement
+from hub.channels.spec_settlement import Settlement
 from hub.cli import app
 from hub.reconcile.settlement import parse
 from hub.reconcile.wechat_bill import BillError
