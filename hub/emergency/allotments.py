@@ -25,7 +25,9 @@ from hub.domain import SlotInfo
 from hub.domain.errors import DeniedError
 from hub.emergency import CHANNEL, bucket_of, capreserve
 from hub.inventory import admin as inventory
+from hub.inventory import daycap
 from hub.inventory.marks import mark_cells
+from hub.inventory.sold import lock_cells
 from hub.storage.tables import InventoryRow
 
 INV = InventoryRow.__table__
@@ -59,6 +61,8 @@ async def set_emergency_allotment(
             "SLOT_ENDED", f"{day} {slot or 'all day'} has ended: nothing to set aside"
         )
     bucket = bucket_of(bridge_id)
+    caps = await capreserve.cap_pools_of(conn, pool)
+    await lock_cells(conn, [(pool, day, slot)] + [(c, day, "") for c in caps])
     old = (
         await conn.execute(
             select(C.capacity).where(
@@ -79,7 +83,6 @@ async def set_emergency_allotment(
     # After the slot's own checks, so a refusal there names the slot; a cap refusal
     # raises and the caller's transaction drops the slot's change too.
     delta = quantity - int(old or 0)
-    caps = await capreserve.cap_pools_of(conn, pool)
     if delta > 0:
         await capreserve.reserve(conn, caps, day, bucket, delta)
     elif delta < 0:
@@ -121,6 +124,7 @@ async def give_back_ended(conn: AsyncConnection, now: datetime, tz_of: Any) -> i
         await conn.execute(
             select(C.id, C.pool, C.day, C.slot, C.bucket, C.capacity, C.held, C.sold).where(
                 C.bucket.like(PREFIX + "%"),
+                C.pool.notlike(daycap.CAP_PREFIX + "%"),  # the caps' reservations follow
                 C.capacity > C.held + C.sold,
                 C.day <= now.date(),
             )
@@ -133,6 +137,11 @@ async def give_back_ended(conn: AsyncConnection, now: datetime, tz_of: Any) -> i
         tz = await tz_of(r.pool)
         if tz is None or slot_end(r.day, r.slot, tz) > now:
             continue
+        if r.pool not in caps_of:
+            caps_of[r.pool] = await capreserve.cap_pools_of(conn, r.pool)
+        await lock_cells(
+            conn, [(r.pool, r.day, r.slot)] + [(c, r.day, "") for c in caps_of[r.pool]]
+        )
         spare = int(r.capacity) - int(r.held) - int(r.sold)
         res = await conn.execute(
             update(INV)
@@ -146,8 +155,6 @@ async def give_back_ended(conn: AsyncConnection, now: datetime, tz_of: Any) -> i
             .where(C.pool == r.pool, C.day == r.day, C.slot == r.slot, C.bucket == "")
             .values(capacity=C.capacity + spare)
         )
-        if r.pool not in caps_of:
-            caps_of[r.pool] = await capreserve.cap_pools_of(conn, r.pool)
         await capreserve.release(conn, caps_of[r.pool], r.day, r.bucket, spare)
         given += spare
         marks.append((r.pool, r.day, r.slot))

@@ -145,6 +145,12 @@ async def _count(
     become sold, nothing counted twice), else — or when the reservation falls short —
     from the cap's common cell, past it when full (`hub.inventory.sold`)."""
     mine = bucket_of(bridge_id)
+    cap_needs = daycap.cap_needs(venue_id, [(product.id, units)])
+    await sold.lock_cells(
+        conn,
+        [(product.pool, body.travel_date, body.slot)]
+        + [(n.pool, body.travel_date, "") for n in cap_needs],
+    )
     try:
         (slot_cell,) = await sold.count_sold(
             conn,
@@ -158,7 +164,7 @@ async def _count(
         conn,
         [
             sold.SoldNeed(n.pool, "", n.quantity, buckets=cap_buckets, overflow="", required=False)
-            for n in daycap.cap_needs(venue_id, [(product.id, units)])
+            for n in cap_needs
         ],
         body.travel_date,
     )

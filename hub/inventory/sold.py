@@ -14,11 +14,11 @@ any order's; every cell moved is marked for the stock pusher.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.inventory.marks import mark_ids
@@ -61,9 +61,26 @@ class SoldCell:
         return {"inventory_id": self.inventory_id, "quantity": self.need.quantity}
 
 
+async def lock_cells(conn: AsyncConnection, keys: Iterable[tuple[str, date, str]]) -> None:
+    """Lock every cell of these (pool, day, slot) keys at once, in id order, on
+    PostgreSQL — the order the group-commit writer (`hub.inventory.ledger`) locks a
+    batch's slot and cap cells in — so a writer that touches a slot and then a cap
+    cannot deadlock with it. SQLite's write lock already excludes every other writer."""
+    wanted = sorted(set(keys))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return
+    await conn.execute(
+        select(C.id)
+        .where(tuple_(C.pool, C.day, C.slot).in_(wanted))
+        .order_by(C.id)
+        .with_for_update()
+    )
+
+
 async def count_sold(conn: AsyncConnection, needs: Sequence[SoldNeed], day: date) -> list[SoldCell]:
     """Count each need on ``day``; raises `NoSuchCell` for a missing required cell (the
     caller's transaction then writes nothing). Skipped needs (no cap) are left out."""
+    await lock_cells(conn, [(n.pool, day, n.slot) for n in needs])
     out: list[SoldCell] = []
     for need in needs:
         stmt = select(C.id, C.bucket).where(
