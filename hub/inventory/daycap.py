@@ -10,6 +10,10 @@ then a write), and everything that already moves an order's allocations — conf
 cancel, expiry, refund, a late payment's retake, the stock-dirty marks — moves the cap
 too without new code paths. A day with no cap cell has no cap (nothing is locked).
 
+Units set aside for a bridge's emergency allotment are a bucket of the cap cell
+(``emergency:<bridge>``, `hub.emergency.capreserve`), moved out of the common cell the
+online channels take from: the cap's capacity is the sum of its buckets, like a slot's.
+
 The cap counts visitors: each order line's quantity (a combo admits one visitor once, a
 group ticket its quantity), not the pool units a combo draws from its parts.
 
