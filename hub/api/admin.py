@@ -110,7 +110,11 @@ class DayCapOut(BaseModel):
     capacity: int
     held: int
     sold: int
-    available: int
+    reserved: int = Field(
+        description="set aside for bridges' emergency allotments, not sold yet "
+        "(`hub.emergency.capreserve`): not available online"
+    )
+    available: int = Field(description="what the online channels can still sell")
 
 
 class InventoryOut(BaseModel):

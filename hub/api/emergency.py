@@ -91,7 +91,8 @@ def add_routes(routes: ApiRoutes) -> None:
         responses={
             200: "set",
             422: "SLOT_ENDED, UNKNOWN_POOL, SLOT_NOT_USABLE, NOT_ENOUGH_FREE_CAPACITY, "
-            "CAPACITY_BELOW_SOLD",
+            "CAPACITY_BELOW_SOLD, NOT_ENOUGH_DAY_CAP (the whole-day cap has not that many "
+            "visitors left)",
         },
     )
     async def put_allotment(request: web.Request) -> web.Response:

@@ -50,7 +50,8 @@ def add_routes(routes: ApiRoutes) -> None:
         responses={
             200: "set",
             404: "unknown venue or product",
-            422: "CAPACITY_BELOW_SOLD (more visitors already booked)",
+            422: "CAPACITY_BELOW_SOLD (more visitors already booked), "
+            "CAPACITY_BELOW_ALLOTMENTS (emergency allotments set more aside)",
         },
         response=DayCapSet,
     )

@@ -18,18 +18,20 @@ flagged — the sale happened, the money is in the till (`hub.redemptions.paper_
 explains the same choice for paper tickets). Every move marks the cells stock-dirty, so
 the OTAs' stock follows.
 
-The whole-day cap (总量控制, `hub.inventory.daycap`): each order counts its visitors
-against the venue's cap and its product's cap of the travel day, in the SAME transaction
-as the order and recorded among its allocations (a refund gives them back, like any
-order's). Counted exactly once: here, when the order reaches the hub — a replay answers
-``duplicate`` before anything is counted, and a racing upload's transaction rolls back
-whole on the unique order key. Granting the allotment does NOT touch the cap (it only
-moves units between the buckets of the slot, `hub.emergency.allotments`) and neither
-does giving it back, so nothing is counted at grant time that intake would count again.
-A cap already full when the order arrives is counted past its capacity and the order
-flagged ``over_day_cap`` (answer and order note): the tickets were sold offline from
-stock set aside in advance and the visitors hold them, so refusing would only make the
-books lie; the cap then shows nothing left, which stops the online channels.
+The whole-day cap (总量控制, `hub.inventory.daycap`): granting the allotment already set
+its units aside in the venue's cap (and the product's, where one product uses the pool)
+— `hub.emergency.capreserve` — so the online channels could not sell them while the
+bridge was cut off. Each order here turns its visitors from reserved into sold in the
+cap's bridge bucket, in the SAME transaction as the order and recorded among its
+allocations (a refund gives them back to that bucket, the give-back at the slot's end to
+the common stock). Counted exactly once: a replay answers ``duplicate`` before anything
+is counted, and a racing upload's transaction rolls back whole on the unique order key.
+Units the reservation does not cover (the slot's units came from the common bucket, the
+cap was set after the grant, several products share the pool) are counted in the cap's
+common cell; a cap already full then is counted past its capacity and the order flagged
+``over_day_cap`` (answer and order note): the tickets were sold offline and the visitors
+hold them, so refusing would only make the books lie; the cap then shows nothing left,
+which stops the online channels.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,16 +51,12 @@ from hub.domain import Order, OrderLine, OrderState, Ticket
 from hub.domain.credentials import CredentialError, CredentialVerifier, key_id_of
 from hub.emergency import CHANNEL, bucket_of
 from hub.emergency.keys import KEYS, K
-from hub.inventory import daycap
-from hub.inventory.marks import mark_cells
+from hub.inventory import daycap, sold
 from hub.orders import records
 from hub.orders.intake import new_order_id
-from hub.storage.tables import InventoryRow
 from hub.wall.counters import FlowDelta
 
 log = logging.getLogger(__name__)
-INV = InventoryRow.__table__
-C = INV.c
 
 
 class EmergencyTicketIn(BaseModel):
@@ -133,37 +131,44 @@ async def _check_credentials(
     return found
 
 
-async def _take(
-    conn: AsyncConnection, pool: str, day: date, slot: str, bridge_id: str, units: int
-) -> tuple[int, bool]:
-    """(inventory id, over capacity): the bridge's bucket, else the common one, else
-    the bridge's bucket (or the common one) over capacity."""
-    cells = {
-        r.bucket: int(r.id)
-        for r in (
-            await conn.execute(
-                select(C.id, C.bucket).where(
-                    C.pool == pool,
-                    C.day == day,
-                    C.slot == slot,
-                    C.bucket.in_([bucket_of(bridge_id), ""]),
-                )
-            )
-        ).all()
-    }
-    if not cells:
-        raise _Refused("NO_SUCH_SLOT", f"pool {pool} has no slot {slot or '(all day)'} on {day}")
-    order = [cells[b] for b in (bucket_of(bridge_id), "") if b in cells]
-    for cell in order:
-        res = await conn.execute(
-            update(INV)
-            .where(C.id == cell, C.capacity - C.held - C.sold >= units)
-            .values(sold=C.sold + units)
+async def _count(
+    conn: AsyncConnection,
+    venue_id: str,
+    product: Any,
+    body: EmergencyOrderIn,
+    bridge_id: str,
+    units: int,
+) -> tuple[sold.SoldCell, list[sold.SoldCell]]:
+    """Count the order in its slot (the bridge's bucket, else the common one, else the
+    bridge's bucket over capacity) and then in the day's caps: from the cap's units
+    reserved for this bridge when the slot's units came from its allotment (reserved
+    become sold, nothing counted twice), else — or when the reservation falls short —
+    from the cap's common cell, past it when full (`hub.inventory.sold`)."""
+    mine = bucket_of(bridge_id)
+    cap_needs = daycap.cap_needs(venue_id, [(product.id, units)])
+    await sold.lock_cells(
+        conn,
+        [(product.pool, body.travel_date, body.slot)]
+        + [(n.pool, body.travel_date, "") for n in cap_needs],
+    )
+    try:
+        (slot_cell,) = await sold.count_sold(
+            conn,
+            [sold.SoldNeed(product.pool, body.slot, units, buckets=(mine, ""))],
+            body.travel_date,
         )
-        if res.rowcount == 1:
-            return cell, False
-    await conn.execute(update(INV).where(C.id == order[0]).values(sold=C.sold + units))
-    return order[0], True
+    except sold.NoSuchCell as exc:
+        raise _Refused("NO_SUCH_SLOT", str(exc)) from None
+    cap_buckets = (mine, "") if slot_cell.bucket == mine and not slot_cell.over else ("",)
+    caps = await sold.count_sold(
+        conn,
+        [
+            sold.SoldNeed(n.pool, "", n.quantity, buckets=cap_buckets, overflow="", required=False)
+            for n in cap_needs
+        ],
+        body.travel_date,
+    )
+    return slot_cell, caps
 
 
 async def record_orders(
@@ -221,11 +226,9 @@ async def _record_one(
             return {"id": body.id, "status": "duplicate", "order_id": existing}
         validity = await _check_credentials(conn, venue_id, bridge_id, body)
         units = len(body.tickets)
-        cell, over = await _take(conn, product.pool, body.travel_date, body.slot, bridge_id, units)
-        await mark_cells(conn, [(product.pool, body.travel_date, body.slot)])
-        capped = await daycap.count_sold(
-            conn, daycap.cap_needs(venue_id, [(product.id, units)]), body.travel_date
-        )
+        slot_cell, caps = await _count(conn, venue_id, product, body, bridge_id, units)
+        over = slot_cell.over
+        over_cap = any(c.over for c in caps)
         order_id = new_order_id(now)
         tickets = [
             Ticket(
@@ -262,7 +265,7 @@ async def _record_one(
         if over:
             note["over_capacity"] = True
             log.warning("emergency order %s of %s entered over capacity", body.id, bridge_id)
-        if capped.over:
+        if over_cap:
             note["over_day_cap"] = True
             log.warning("emergency order %s of %s entered past the day cap", body.id, bridge_id)
         await records.insert_many(
@@ -271,7 +274,7 @@ async def _record_one(
             tickets=[records.ticket_row(t, ids) for t in tickets],
             allocations=[
                 {"order_id": order_id, **a}
-                for a in [{"inventory_id": cell, "quantity": units}, *capped.allocations]
+                for a in [slot_cell.allocation, *(c.allocation for c in caps)]
             ],
         )
         delta = FlowDelta()
@@ -291,5 +294,5 @@ async def _record_one(
         "status": "created",
         "order_id": order_id,
         "over_capacity": over,
-        "over_day_cap": capped.over,
+        "over_day_cap": over_cap,
     }

@@ -10,6 +10,10 @@ then a write), and everything that already moves an order's allocations — conf
 cancel, expiry, refund, a late payment's retake, the stock-dirty marks — moves the cap
 too without new code paths. A day with no cap cell has no cap (nothing is locked).
 
+Units set aside for a bridge's emergency allotment are a bucket of the cap cell
+(``emergency:<bridge>``, `hub.emergency.capreserve`), moved out of the common cell the
+online channels take from: the cap's capacity is the sum of its buckets, like a slot's.
+
 The cap counts visitors: each order line's quantity (a combo admits one visitor once, a
 group ticket its quantity), not the pool units a combo draws from its parts.
 
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -99,8 +102,9 @@ async def set_day_cap(
 ) -> int:
     """Set the cap on each day. A new cap cell starts with the day's live orders already
     counted (and recorded as their allocations, so their refunds give the cap back);
-    lowering a cap below what is taken is refused (``CAPACITY_BELOW_SOLD``), as for a
-    slot. Marks the cap changed for the stock pusher."""
+    lowering a cap below what is taken is refused (``CAPACITY_BELOW_SOLD``), and below
+    what emergency allotments set aside (``CAPACITY_BELOW_ALLOTMENTS``), as for a slot.
+    Marks the cap changed for the stock pusher."""
     pool = product_cap_pool(product_id) if product_id else venue_cap_pool(venue_id)
     for day in days:
         stmt = select(C.id).where(C.pool == pool, C.day == day, C.slot == "", C.bucket == "")
@@ -129,11 +133,30 @@ async def set_day_cap(
                     [{"order_id": o, "inventory_id": cell, "quantity": n} for o, _, n in taken],
                 )
         else:
+            # Units set aside for emergency allotments are buckets of the cap and keep
+            # their share: the common cell gets the rest (like a slot's allotments).
+            reserved = (
+                await conn.execute(
+                    select(func.coalesce(func.sum(C.capacity), 0)).where(
+                        C.pool == pool, C.day == day, C.slot == "", C.bucket != ""
+                    )
+                )
+            ).scalar()
+            common = capacity - int(reserved or 0)
+            if common < 0:
+                raise DeniedError.of(
+                    "CAPACITY_BELOW_ALLOTMENTS",
+                    f"{day}: emergency allotments already take {int(reserved or 0)}",
+                )
             res = await conn.execute(
-                update(INV)
-                .where(C.id == cell, C.held + C.sold <= capacity)
-                .values(capacity=capacity)
+                update(INV).where(C.id == cell, C.held + C.sold <= common).values(capacity=common)
             )
+            if res.rowcount != 1 and reserved:
+                raise DeniedError.of(
+                    "CAPACITY_BELOW_ALLOTMENTS",
+                    f"{day}: emergency allotments set {int(reserved)} aside and more than "
+                    f"{common} other visitors are already booked",
+                )
             if res.rowcount != 1:
                 raise DeniedError.of(
                     "CAPACITY_BELOW_SOLD", f"{day}: more than {capacity} visitors already booked"
@@ -145,74 +168,42 @@ async def set_day_cap(
 async def caps_of_day(
     conn: AsyncConnection, pools: Iterable[str], day: date
 ) -> dict[str, dict[str, Any]]:
-    """The cap cells of ``pools`` on ``day`` as the inventory views show them."""
+    """The cap cells of ``pools`` on ``day`` as the inventory views show them: the whole
+    cap (its common cell plus the units set aside for emergency allotments, which are
+    buckets of the cap — `hub.emergency.capreserve`), what is ``reserved`` and not yet
+    sold there, and what the online channels can still sell (``available``)."""
     rows = (
         await conn.execute(
-            select(C.pool, C.capacity, C.held, C.sold).where(
-                C.pool.in_(sorted(set(pools))), C.day == day, C.slot == "", C.bucket == ""
+            select(C.pool, C.bucket, C.capacity, C.held, C.sold).where(
+                C.pool.in_(sorted(set(pools))), C.day == day, C.slot == ""
             )
         )
     ).all()
-    return {
-        r.pool: {
-            "pool": r.pool,
-            "capacity": int(r.capacity),
-            "held": int(r.held),
-            "sold": int(r.sold),
-            "available": max(0, int(r.capacity) - int(r.held) - int(r.sold)),
-        }
-        for r in rows
-    }
+    out: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: r.bucket):  # the common cell ("") first
+        if r.bucket == "":
+            out[r.pool] = {
+                "pool": r.pool,
+                "capacity": int(r.capacity),
+                "held": int(r.held),
+                "sold": int(r.sold),
+                "reserved": 0,
+                "available": max(0, int(r.capacity) - int(r.held) - int(r.sold)),
+            }
+        elif r.pool in out:
+            cap = out[r.pool]
+            cap["capacity"] += int(r.capacity)
+            cap["held"] += int(r.held)
+            cap["sold"] += int(r.sold)
+            cap["reserved"] += max(0, int(r.capacity) - int(r.held) - int(r.sold))
+    return out
 
 
 async def cap_free(conn: AsyncConnection, pools: Iterable[str], day: date) -> int | None:
-    """The least free of the caps among ``pools`` that day (None: no cap)."""
+    """The least free of the caps among ``pools`` that day for the online channels
+    (None: no cap); units reserved for emergency allotments are not free."""
     caps = await caps_of_day(conn, pools, day)
     return min((c["available"] for c in caps.values()), default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Counted:
-    """What `count_sold` took: the cap cells' allocations (``inventory_id``, ``quantity``;
-    the caller adds the order id) and whether any cap is now past its capacity."""
-
-    allocations: list[dict[str, int]]
-    over: bool
-
-
-async def count_sold(conn: AsyncConnection, caps: Sequence[Need], day: date) -> Counted:
-    """Count a sale that ALREADY HAPPENED elsewhere (an emergency sale the bridge made
-    offline) against each of the day's caps in ``caps`` that exists.
-
-    Never refuses: the visitor paid and holds a valid ticket, so a cap already full is
-    counted past its capacity (``over``) — the cap then shows nothing left, which stops
-    the online channels, and staff see the flag. One relative update per cell
-    (``sold = sold + n``) under a row lock on PostgreSQL: safe beside the group-commit
-    writer, whose guarded delta sees the change and retries. Recorded as allocations so a
-    refund gives the cap back like any order's; marked for the stock pusher."""
-    allocations: list[dict[str, int]] = []
-    marks: list[tuple[str, date, str]] = []
-    over = False
-    for cap in caps:
-        stmt = select(C.id).where(C.pool == cap.pool, C.day == day, C.slot == "", C.bucket == "")
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        cell = (await conn.execute(stmt)).scalar()
-        if cell is None:
-            continue  # no cap that day
-        counts = (
-            await conn.execute(
-                update(INV)
-                .where(C.id == cell)
-                .values(sold=C.sold + cap.quantity)
-                .returning(C.capacity, C.held, C.sold)
-            )
-        ).one()
-        over = over or counts.held + counts.sold > counts.capacity
-        allocations.append({"inventory_id": int(cell), "quantity": cap.quantity})
-        marks.append((cap.pool, day, ""))
-    await mark_cells(conn, marks)
-    return Counted(allocations, over)
 
 
 async def count_day(conn: AsyncConnection, pool: str, day: date) -> int:

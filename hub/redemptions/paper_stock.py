@@ -24,15 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.inventory.marks import mark_ids
+from hub.inventory import sold
 from hub.inventory.stock import Need
-from hub.storage.tables import InventoryRow
-
-INV = InventoryRow.__table__
-C = INV.c
 
 
 class NoSuchSlot(LookupError):
@@ -53,29 +48,12 @@ async def take(
     caps: Sequence[Need] = (),
 ) -> PaperTake:
     """Take `needs` (pool -> units) on `day` in `slot` from the common buckets, and
-    `caps` from the day's cap cells that exist."""
-    allocations: list[dict[str, int]] = []
-    over = False
-    wanted = [(pool, slot, q, True) for pool, q in sorted(needs.items())]
-    wanted += [(c.pool, "", c.quantity, False) for c in caps]
-    for pool, at, quantity, required in wanted:
-        stmt = select(C.id).where(C.pool == pool, C.day == day, C.slot == at, C.bucket == "")
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        cell = (await conn.execute(stmt)).scalar()
-        if cell is None and not required:
-            continue  # no cap that day
-        if cell is None:
-            raise NoSuchSlot(f"pool {pool} has no slot {slot or '(all day)'} on {day}")
-        counts = (
-            await conn.execute(
-                update(INV)
-                .where(C.id == cell)
-                .values(sold=C.sold + quantity)
-                .returning(C.capacity, C.held, C.sold)
-            )
-        ).one()
-        over = over or counts.held + counts.sold > counts.capacity
-        allocations.append({"inventory_id": int(cell), "quantity": quantity})
-    await mark_ids(conn, [a["inventory_id"] for a in allocations])
-    return PaperTake(allocations, over)
+    `caps` from the day's cap cells that exist (`hub.inventory.sold`, the loop the
+    emergency intake shares)."""
+    wanted = [sold.SoldNeed(pool, slot, q) for pool, q in sorted(needs.items())]
+    wanted += [sold.SoldNeed(c.pool, "", c.quantity, required=False) for c in caps]
+    try:
+        cells = await sold.count_sold(conn, wanted, day)
+    except sold.NoSuchCell as exc:
+        raise NoSuchSlot(str(exc)) from None
+    return PaperTake([c.allocation for c in cells], any(c.over for c in cells))

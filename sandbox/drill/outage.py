@@ -3,7 +3,7 @@ running hub and checked from both sides.
 
 1. The drill venue is seeded and `presold` tickets are sold at the hub's box office; the
    venue bridge starts and syncs them; staff certify its box-office key and grant it an
-   emergency allotment (taken from the common stock in advance).
+   emergency allotment (taken from the common stock and the day cap in advance).
 2. The link is cut: the bridge goes offline on its own (connections refused).
 3. The bridge's box office API sells `emergency` tickets (cash and external payments)
    and refuses a sale past the allotment.
@@ -317,7 +317,7 @@ class _Drill:
             allocated_to_orders=slot["allocated"],
             available_at_hub=available,
             emergency_bucket=buckets.get(f"emergency:{site.BRIDGE_ID}", {}).get("sold"),
-            day_cap={k: cap[k] for k in ("capacity", "sold", "available")},
+            day_cap={k: cap[k] for k in ("capacity", "sold", "reserved", "available")},
         )
         r.check(
             "stock: hub inventory = capacity − sold, the orders' units agree",
@@ -329,10 +329,17 @@ class _Drill:
             f"capacity {slot['capacity']}, sold {slot['sold']} (orders {slot['allocated']}),"
             f" available {available}",
         )
+        # The allotment's unsold units stay set aside in the cap until its slot ends
+        # (`hub.emergency.capreserve`): not counted as sold, not on sale online either.
+        unsold = site.ALLOTMENT - emergency
         r.check(
-            "whole-day cap: every sale counted once, the emergency ones included",
-            cap["sold"] == sold and cap["available"] == site.DAY_CAP - sold,
-            f"cap {cap['capacity']}, counted {cap['sold']}, left {cap['available']}",
+            "whole-day cap: every sale counted once, the emergency ones included, the"
+            " allotment's unsold units set aside",
+            cap["sold"] == sold
+            and cap["reserved"] == unsold
+            and cap["available"] == site.DAY_CAP - sold - unsold,
+            f"cap {cap['capacity']}, counted {cap['sold']}, set aside {cap['reserved']},"
+            f" left {cap['available']}",
         )
 
     # -- waiting ---------------------------------------------------------------------------

@@ -57,7 +57,8 @@ def facts(result: DrillResult) -> list[tuple[str, str]]:
             "stock",
             f"capacity {f.get('capacity')}, sold {f.get('sold_at_hub')} (emergency allotment"
             f" {f.get('emergency_bucket')}), available {f.get('available_at_hub')}; day cap"
-            f" {cap.get('capacity')}, counted {cap.get('sold')}, left {cap.get('available')}",
+            f" {cap.get('capacity')}, counted {cap.get('sold')}, set aside {cap.get('reserved')},"
+            f" left {cap.get('available')}",
         ),
         (
             "day report",
