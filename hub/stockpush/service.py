@@ -7,6 +7,7 @@ Three steps, each its own short transaction, so any number of hub processes can 
    `StockPusher` s that are ready × the active products drawing on the pool, directly or
    as a combo part), bump those ``stock_push_target`` rows' ``version`` and delete the
    marks. A burst of 1,000 sales between two ticks bumps each target once or a few times.
+   The expansion is a read of the catalog and inventory (`hub.stockpush.targets`).
 2. **queue** — for each (channel, product) with a dirty target and NO push in flight,
    queue ONE outbox call (partner ``stock:<channel>``), not before the partner's
    per-resource window after the last push. Later changes wait for that call and are
@@ -39,13 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.clock import Clock
 from hub.contracts import DeliveryError, PartnerCall
-from hub.inventory import daycap
 from hub.sdk.stock import HEADROOM, StockLine, StockPusher, StockPusherRegistry
 from hub.stockpush.lane import KIND, PARTNER_PREFIX
+from hub.stockpush.targets import Targets, expand
 from hub.storage.db import reader
 from hub.storage.shared_limits import SharedBuckets
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
-from hub.storage.tables import InventoryRow, OutboxRow
+from hub.storage.tables import OutboxRow
 from hub.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -68,21 +69,6 @@ _TARGET_KEY = [T.channel, T.product_id, T.day, T.slot]
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
-@dataclass(frozen=True, slots=True)
-class _CapMark:
-    """A slot's mark derived from its day cap's (like a ``stock_push`` row)."""
-
-    pool: str
-    day: date
-    slot: str
-    changed_at: datetime
-    sources: tuple[int, ...]  # the ids of the cap marks it stands for
-
-
-Targets = dict[tuple[str, str, date, str], tuple[datetime, frozenset[int]]]
-"""(channel, product, day, slot) → the oldest change, and the ids of the marks behind it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +157,8 @@ class StockPushService:
             marks = (await conn.execute(select(DIRTY).order_by(DIRTY.c.id).limit(self.batch))).all()
         if not marks and not await self._queueable(pushers):
             return 0
-        rows = await self._expand(marks, pushers) if marks else {}
+        channels = [p.channel for p in pushers]
+        rows = await expand(self.reads, self.catalog, marks, channels) if marks else {}
         async with self.engine.begin() as conn:
             if marks:
                 await self._drain(conn, marks, rows)
@@ -181,19 +168,6 @@ class StockPushService:
         return len(calls)
 
     # ------------------------------------------------------------------ 1. drain
-    async def _expand(self, marks: Sequence[Any], pushers: Sequence[StockPusher]) -> Targets:
-        """Each mark's (channel, product, day, slot) targets (see `Targets`)."""
-        seen = [*marks, *await self._cap_slots(marks)]
-        listings = await self._listings({m.pool for m in seen}, [p.channel for p in pushers])
-        rows: Targets = {}
-        for m in seen:
-            ids = frozenset(m.sources if isinstance(m, _CapMark) else (m.id,))
-            for channel, product in listings.get(m.pool, ()):
-                key = (channel, product, m.day, m.slot)
-                at, of = rows.get(key, (m.changed_at, frozenset()))
-                rows[key] = (min(at, m.changed_at), of | ids)
-        return rows
-
     async def _drain(
         self,
         conn: AsyncConnection,
@@ -231,63 +205,6 @@ class StockPushService:
                     },
                 )
             )
-
-    async def _cap_slots(self, marks: Sequence[Any]) -> list[Any]:
-        """A whole-day cap's cell (`hub.inventory.daycap`) moved: every slot of that day of
-        the pools it bounds may now sell less (or more), so each becomes a mark too —
-        the OTAs see the lower number when the cap binds, the slot's when it frees."""
-        caps = {(m.pool, m.day): m for m in marks if daycap.is_cap_pool(m.pool)}
-        sources: dict[tuple[str, date], tuple[int, ...]] = {}
-        for m in marks:
-            if (m.pool, m.day) in caps:
-                sources[(m.pool, m.day)] = (*sources.get((m.pool, m.day), ()), m.id)
-        if not caps:
-            return []
-        pools_of: dict[str, set[str]] = {}
-        for product in await self.catalog.products():
-            feeds = {product.pool} if product.pool else set()
-            for comp in product.components:
-                part = await self.catalog.product(comp.product_id)
-                if part is not None and part.pool:
-                    feeds.add(part.pool)
-            pools_of.setdefault(daycap.venue_cap_pool(product.venue_id), set()).update(feeds)
-            pools_of.setdefault(daycap.product_cap_pool(product.id), set()).update(feeds)
-        out: list[Any] = []
-        inv = InventoryRow.__table__.c
-        async with self.reads.connect() as conn:
-            for (pool, day), mark in sorted(caps.items()):
-                pools = sorted(pools_of.get(pool, ()))
-                if not pools:
-                    continue
-                cells = await conn.execute(
-                    select(inv.pool, inv.slot)
-                    .where(inv.pool.in_(pools), inv.day == day, inv.bucket == "")
-                    .distinct()
-                )
-                ids = sources[(pool, day)]
-                out += [_CapMark(p, day, s, mark.changed_at, ids) for p, s in cells.all()]
-        return out
-
-    async def _listings(
-        self, pools: set[str], channels: Sequence[str]
-    ) -> dict[str, list[tuple[str, str]]]:
-        """pool → the (channel, product) pairs whose stock it feeds."""
-        out: dict[str, list[tuple[str, str]]] = {}
-        if not channels:
-            return out
-        for product in await self.catalog.products():
-            if not product.active:
-                continue
-            feeds = {product.pool} if product.pool else set()
-            for comp in product.components:
-                part = await self.catalog.product(comp.product_id)
-                if part is not None and part.pool:
-                    feeds.add(part.pool)
-            for pool in feeds & pools:
-                for channel in channels:
-                    if product.channels is None or channel in product.channels:
-                        out.setdefault(pool, []).append((channel, product.id))
-        return out
 
     # ------------------------------------------------------------------ 2. queue
     async def _free_dirty(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.stockpush.targets import expand
 from hub.storage.stock_tables import StockDirtyRow, StockPushTargetRow
 from tests.ctrip.kit import callback_rig
 from tests.stockpush.kit import box_sale, push_all, stock_worker
@@ -121,7 +122,8 @@ async def test_two_ticks_that_read_the_same_marks_bump_each_target_once(
         async with rig.hub.engine.connect() as conn:
             marks = (await conn.execute(select(StockDirtyRow.__table__))).all()
         assert marks
-        rows = await svc._expand(marks, svc._ready())
+        channels = [p.channel for p in svc._ready()]
+        rows = await expand(svc.reads, svc.catalog, marks, channels)
         for _ in range(2):  # both read the marks before either deleted them
             async with rig.hub.engine.begin() as conn:
                 await svc._drain(conn, marks, rows)
