@@ -26,6 +26,17 @@ BACKGROUND_BOUND = 120.0
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 TOMORROW = date(2026, 11, 23)
 
+PART_REFUNDABLE_COMBO = {
+    "venue_id": "v1",
+    "name": "Entry + cable car",
+    "kind": "combo",
+    "components": [{"product_id": "adult"}, {"product_id": "cable", "refund_amount": 4000}],
+    "prices": [{"amount": 14000}],
+    "parts_refundable": True,
+}
+"""The seed's combo (``adult`` at the main gate + ``cable``) with the cable car's share
+refundable: the combo-part refund tests of every channel put it over ``combo``."""
+
 
 def settings(db_url: str, **over: Any) -> Settings:
     base: dict[str, Any] = {

@@ -14,15 +14,8 @@ from hub.channels import load_all
 from tests.ctrip.kit import callback_rig, order
 from tests.stockpush.kit import push_all, stock_worker
 from tests.support import ADMIN, TOMORROW, put
+from tests.support import PART_REFUNDABLE_COMBO as COMBO
 
-COMBO = {
-    "venue_id": "v1",
-    "name": "Entry + cable car",
-    "kind": "combo",
-    "components": [{"product_id": "adult"}, {"product_id": "cable", "refund_amount": 4000}],
-    "prices": [{"amount": 14000}],
-    "parts_refundable": True,
-}
 SEQ = "20261122" + "b" * 32
 
 

@@ -11,15 +11,7 @@ from typing import Any
 
 from tests.douyin.kit import order, rig
 from tests.support import ADMIN, put
-
-COMBO = {
-    "venue_id": "v1",
-    "name": "Entry + cable car",
-    "kind": "combo",
-    "components": [{"product_id": "adult"}, {"product_id": "cable", "refund_amount": 4000}],
-    "prices": [{"amount": 14000}],
-    "parts_refundable": True,
-}
+from tests.support import PART_REFUNDABLE_COMBO as COMBO
 
 
 async def test_a_part_refund_is_told_to_douyin_once(aiohttp_client: Any, db_url: str) -> None:
