@@ -44,6 +44,14 @@ _GUARDED_DELTA = (
 )
 
 
+_LOAD = (
+    select(C.id, C.pool, C.day, C.slot, C.bucket, C.capacity, C.held, C.sold)
+    .where(tuple_(C.pool, C.day, C.slot).in_(bindparam("p_keys", expanding=True)))
+    .order_by(C.id)
+)
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+
+
 def _delta_params(c: _Count) -> dict[str, int]:
     return {"p_id": c.id, "p_held": c.held, "p_sold": c.sold, "p_dh": c.d_held, "p_ds": c.d_sold}
 
@@ -79,14 +87,10 @@ class BatchLedger:
         keys = sorted(set(slots))
         if not keys:
             return
-        stmt = (
-            select(C.id, C.pool, C.day, C.slot, C.bucket, C.capacity, C.held, C.sold)
-            .where(tuple_(C.pool, C.day, C.slot).in_(keys))
-            .order_by(C.id)
-        )
-        if conn.dialect.name == "postgresql" and not self.unsafe:
-            stmt = stmt.with_for_update()
-        for r in (await conn.execute(stmt)).all():
+        # Built once (module level): a new select per batch cost its construction and
+        # cache key every time.
+        stmt = _LOAD_FOR_UPDATE if conn.dialect.name == "postgresql" and not self.unsafe else _LOAD
+        for r in (await conn.execute(stmt, {"p_keys": keys})).all():
             count = _Count(int(r.id), int(r.capacity), int(r.held), int(r.sold))
             self._cells[(r.pool, r.day, r.slot, r.bucket)] = count
             self._by_id[count.id] = count

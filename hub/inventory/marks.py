@@ -21,6 +21,7 @@ from hub.storage.tables import InventoryRow
 
 DIRTY = StockDirtyRow.__table__
 INV = InventoryRow.__table__
+_INSERT_DIRTY = insert(DIRTY)  # built once: the writer runs it every batch
 
 
 async def mark_cells(conn: AsyncConnection, cells: Iterable[tuple[str, date, str]]) -> None:
@@ -31,7 +32,7 @@ async def mark_cells(conn: AsyncConnection, cells: Iterable[tuple[str, date, str
         for pool, day, slot in sorted(set(cells))
     ]
     if rows:
-        await conn.execute(insert(DIRTY), rows)
+        await conn.execute(_INSERT_DIRTY, rows)
 
 
 async def mark_ids(conn: AsyncConnection, inventory_ids: Iterable[int]) -> None:

@@ -21,6 +21,7 @@ ORD = OrderRow.__table__
 VIS = OrderVisitorRow.__table__
 ALLOC = AllocationRow.__table__
 TIX = TicketRow.__table__
+_INSERTS = {t: insert(t) for t in (ORD, VIS, ALLOC, TIX)}  # built once, not per batch
 
 
 def order_row(order: Order, extra: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,7 @@ async def insert_many(
         await stamp_rows(conn, tickets)
     for table, rows in ((ORD, orders), (VIS, visitors), (ALLOC, allocations), (TIX, tickets)):
         if rows:
-            await conn.execute(insert(table), list(rows))
+            await conn.execute(_INSERTS[table], list(rows))
 
 
 def ticket_from_row(r: Any, ids: IdNumbers) -> Ticket:

@@ -32,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -167,6 +169,7 @@ class GroupCommitWriter(Generic[Item, R]):
         if engine is None:
             assert self._thread is not None and self._thread.engine is not None
             engine = self._thread.engine
+        cpu0 = time.thread_time() if _CPU_LOG else 0.0
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(5),
@@ -176,7 +179,26 @@ class GroupCommitWriter(Generic[Item, R]):
             with attempt:
                 async with engine.begin() as conn:
                     results = await self.process(conn, items)
+        if _CPU_LOG:
+            _cpu_note(time.thread_time() - cpu0, len(items))
         return results
+
+
+#: Debug only: a file that receives the writer thread's CPU per batch (see `_cpu_note`).
+_CPU_LOG = os.environ.get("HUB_DEBUG_WRITER_CPU_LOG", "")
+_cpu_batches: list[tuple[int, float]] = []  # (orders, seconds) per batch
+
+
+def _cpu_note(seconds: float, orders: int) -> None:
+    """Record one batch's transaction CPU (the calling thread's) and, every 20 batches,
+    overwrite `_CPU_LOG` with all of them (one "orders seconds" line per batch): a cost
+    figure that machine load does not skew much, for the writer's fixed cost per batch."""
+    if len(_cpu_batches) >= 100_000:  # a bench's worth; never grow without bound
+        return
+    _cpu_batches.append((orders, seconds))
+    if len(_cpu_batches) % 20 == 0:
+        with open(f"{_CPU_LOG}.{os.getpid()}", "w") as f:
+            f.writelines(f"{n} {s:.6f}\n" for n, s in _cpu_batches)
 
 
 class _WriterThread:
@@ -214,6 +236,7 @@ class _WriterThread:
             loop.close()
             return
         self._ready.set()
+
         try:
             loop.run_forever()
         finally:

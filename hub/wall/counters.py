@@ -141,6 +141,24 @@ class FlowDelta:
         await add(conn, SLOT, slots, ("sold", "arrived"))
 
 
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert(dialect_name: str, table: Table, fields: tuple[str, ...]) -> Any:
+    """The adding upsert of `add`, built once per (dialect, table, fields): constructing
+    it (``excluded``, the SET clause) cost more than executing it, for every batch."""
+    key = (dialect_name, table.name, fields)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        ins = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={f: table.c[f] + ins.excluded[f] for f in fields},
+        )
+        _UPSERTS[key] = stmt
+    return stmt
+
+
 async def add(
     conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], fields: Iterable[str]
 ) -> None:
@@ -148,13 +166,8 @@ async def add(
     row, as one executemany."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    ins = dialect.insert(table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(table.primary_key.columns),
-        set_={f: table.c[f] + ins.excluded[f] for f in fields},
-    )
-    await conn.execute(stmt, rows)
+    name = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    await conn.execute(_upsert(name, table, tuple(fields)), rows)
 
 
 def units_of(tickets: Iterable[Mapping[str, Any]]) -> int:
