@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.clock import Clock
 from hub.metrics import IN_PARK, OUTBOX_BACKLOG, RECONCILE_OPEN
 from hub.storage.db import reader
-from hub.storage.tables import DiscrepancyRow, FlowCountRow, OutboxRow, VenueRow
+from hub.storage.reconcile_tables import DiscrepancyRow
+from hub.storage.tables import FlowCountRow, OutboxRow, VenueRow
 
 FLOW = FlowCountRow.__table__
 VENUE = VenueRow.__table__

@@ -29,7 +29,7 @@ from hub.alerts import rules as rule_store
 from hub.alerts.measures import ALERT_PARTNER_PREFIX, measure
 from hub.contracts import PartnerCall
 from hub.sdk.alerts import AlertMessage
-from hub.storage.tables import AlertRow
+from hub.storage.alert_tables import AlertRow
 
 ALERTS = AlertRow.__table__
 A = ALERTS.c

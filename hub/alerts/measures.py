@@ -41,9 +41,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.storage.health_tables import DeviceHealthRow, PaymentFailureRow
+from hub.storage.reconcile_tables import DiscrepancyRow
 from hub.storage.tables import (
     BridgeSeenRow,
-    DiscrepancyRow,
     FlowCountRow,
     OrderRow,
     OutboxRow,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.alerts.measures import check_params
-from hub.storage.tables import AlertRuleRow
+from hub.storage.alert_tables import AlertRuleRow
 
 RULES = AlertRuleRow.__table__
 R = RULES.c

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.reconcile.matching import KINDS, Found
 from hub.reconcile.money import yuan
-from hub.storage.tables import DiscrepancyRow, StatementRow
+from hub.storage.reconcile_tables import DiscrepancyRow, StatementRow
 
 STMT = StatementRow.__table__
 DISC = DiscrepancyRow.__table__

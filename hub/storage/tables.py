@@ -381,105 +381,6 @@ class PluginRecordRow(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-class StatementRow(SQLModel, table=True):
-    """A partner statement imported for one channel and day (reconciliation). The content
-    hash makes a re-import of the same file a no-op."""
-
-    __tablename__ = "reconcile_statement"
-    __table_args__ = (Index("ix_reconcile_statement_day", "channel", "day"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=32)
-    day: date
-    merchant: str = Field(default="", max_length=64)
-    sha256: str = Field(max_length=64, unique=True)
-    lines: int = 0
-    totals: dict[str, Any] = _json()  # the summary line as read (fen)
-    discrepancies: int = 0  # found by this import (new ones, not re-found ones)
-    imported_by: str = Field(default="", max_length=64)
-    imported_at: datetime = _ts(nullable=False)
-
-
-class DiscrepancyRow(SQLModel, table=True):
-    """One difference between the hub's books and a partner's statement, with the rule
-    that found it and what a person did about it (open -> acknowledged -> resolved)."""
-
-    __tablename__ = "reconcile_discrepancy"
-    __table_args__ = (
-        UniqueConstraint("channel", "day", "kind", "ref", name="uq_discrepancy"),
-        Index("ix_discrepancy_state", "state", "day"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=32)
-    day: date
-    kind: str = Field(max_length=20)  # hub_only | partner_only | amount_mismatch | ...
-    rule: str = Field(max_length=64)
-    ref: str = Field(max_length=200)  # the line key: pay:<out_trade_no>, refund:<no>, #n
-    order_id: str | None = Field(default=None, max_length=40)
-    hub_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    partner_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    detail: str = Field(default="", max_length=500)
-    statement_id: int | None = Field(default=None, foreign_key="reconcile_statement.id")
-    state: str = Field(default="open", max_length=16)  # open | acknowledged | resolved
-    found_at: datetime = _ts(nullable=False)
-    acked_by: str | None = Field(default=None, max_length=64)
-    acked_at: datetime | None = _ts(nullable=True)
-    ack_note: str | None = Field(default=None, max_length=500)
-    resolved_by: str | None = Field(default=None, max_length=64)
-    resolved_at: datetime | None = _ts(nullable=True)
-    resolve_note: str | None = Field(default=None, max_length=500)
-
-
-METADATA = SQLModel.metadata
-
-
-class AlertRuleRow(SQLModel, table=True):
-    """A staff-defined alert rule: what to measure (``kind`` + ``params``), where it opens
-    and where it clears (hysteresis), where messages go and how often to remind."""
-
-    __tablename__ = "alert_rule"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
-    kind: str = Field(max_length=32)
-    params: dict[str, Any] = _json()
-    open_at: float
-    clear_below: float
-    destinations: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    remind_seconds: int = 900
-    enabled: bool = True
-    created_at: datetime = _ts(nullable=False)
-    updated_at: datetime = _ts(nullable=False)
-
-
-class AlertRow(SQLModel, table=True):
-    """One alert of a rule, from opening to resolution.
-
-    ``open_key`` is the rule's id while the alert is not resolved and NULL after, and it
-    is unique: opening is an INSERT that only one hub process can win, however many
-    evaluate the rule at once (NULLs never collide, so resolved alerts pile up freely)."""
-
-    __tablename__ = "alert"
-    __table_args__ = (Index("ix_alert_rule_state", "rule_id", "state"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    rule_id: int = Field(index=True)
-    rule_name: str = Field(max_length=100)
-    kind: str = Field(max_length=32)
-    open_key: int | None = Field(default=None, unique=True)
-    state: str = Field(default="open", max_length=16)  # open | acknowledged | resolved
-    value: float
-    detail: str = Field(default="", max_length=500)
-    opened_at: datetime = _ts(nullable=False)
-    last_notified_at: datetime = _ts(nullable=False)
-    reminders: int = 0
-    acked_by: str | None = Field(default=None, max_length=64)
-    acked_at: datetime | None = _ts(nullable=True)
-    ack_note: str | None = Field(default=None, max_length=500)
-    resolved_at: datetime | None = _ts(nullable=True)
-
-
 class BridgeSeenRow(SQLModel, table=True):
     """When each venue's bridge last called the hub (config, changes or an upload): the
     ``bridge_offline`` alert rule reads it. Written at most every few seconds per process
@@ -516,11 +417,15 @@ class JobClaimRow(SQLModel, table=True):
     detail: str = Field(default="", max_length=500)
 
 
-# Tables kept in their own modules (the flow wall's counters; device health and payment
-# failures; the staff console's accounts, audit and throttle; the stock push's marks,
-# targets and lanes): importing them here puts them in METADATA wherever the schema is
-# used (Alembic, create_all, the schema templates).
+METADATA = SQLModel.metadata
+
+# Tables kept in their own modules (alert rules and alerts; statements and discrepancies;
+# the flow wall's counters; device health and payment failures; the staff console's
+# accounts, audit and throttle; the stock push's marks, targets and lanes; …): importing
+# them here puts them in METADATA wherever the schema is used (Alembic, create_all, the
+# schema templates).
 from hub.storage import (  # noqa: E402, F401
+    alert_tables,
     ceiling_tables,
     combo_tables,
     emergency_tables,
@@ -528,6 +433,7 @@ from hub.storage import (  # noqa: E402, F401
     health_tables,
     limit_tables,
     ops_tables,
+    reconcile_tables,
     staff_tables,
     stock_tables,
 )

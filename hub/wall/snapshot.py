@@ -23,10 +23,9 @@ from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.outbox.counts import COUNT
+from hub.storage.alert_tables import AlertRow, AlertRuleRow
 from hub.storage.tables import (
     METADATA,
-    AlertRow,
-    AlertRuleRow,
     BridgeSeenRow,
     FlowCountRow,
     VenueRow,

@@ -18,7 +18,8 @@ from hub.console.audit import AUDIT
 from hub.orders.records import ORD
 from hub.reconcile.bill_writer import Txn, render
 from hub.reconcile.wechat_bill import CHINA
-from hub.storage.tables import DiscrepancyRow, StatementRow, VenueRow
+from hub.storage.reconcile_tables import DiscrepancyRow, StatementRow
+from hub.storage.tables import VenueRow
 from sandbox.ota.settlement import Settled, SettlementBook
 from tests.console.kit import console_client, signed_in
 from tests.reconcile.kit import DAY, MCH, NOON, paid_order

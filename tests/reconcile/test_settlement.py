@@ -21,7 +21,7 @@ from hub.channels.spec_settlement import Settlement
 from hub.cli import app
 from hub.reconcile.settlement import parse
 from hub.reconcile.wechat_bill import BillError
-from hub.storage.tables import DiscrepancyRow, StatementRow
+from hub.storage.reconcile_tables import DiscrepancyRow, StatementRow
 from sandbox.ota.settlement import Settled, SettlementBook, table
 from tests.ctrip.kit import SECRETS, ctrip, ctrip_hub, order
 from tests.support import ADMIN, T0, hub_of
