@@ -125,7 +125,7 @@ async def replace_visitors(
     extra = {**extra, "claims": kept + claim_store.stored(claims, life.id_secret)}
 
     old = [] if group else [by_visitor[i] for i in sorted(changes)]
-    revoked = await life._revoke(conn, [t.id for t in old], now)
+    revoked = await life.returns.revoke(conn, [t.id for t in old], now)
     if len(revoked) != len(old):
         raise DeniedError.of(DenialCode.INVALID_STATE, "Tickets changed meanwhile; retry")
     fresh = (

@@ -7,32 +7,28 @@ gives a partner key, the move is idempotent on it like intake.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.accounts import store as account_store
 from hub.catalog import CatalogService
 from hub.contracts import PartnerCall
-from hub.domain import DenialCode, Order, OrderState, ProductKind, Ticket, TicketState, Visitor
+from hub.domain import DenialCode, Order, OrderState, Ticket, TicketState
 from hub.domain.combo import Parts, load_parts, parts_for
 from hub.domain.errors import DeniedError
 from hub.domain.order import can_move
-from hub.faces import forget_revoked
 from hub.inventory import Stock, Taken
-from hub.inventory.daycap import cap_needs
 from hub.metrics import HOLDS_EXPIRED
 from hub.orders import claims as claim_store
 from hub.orders import idempotency, records
 from hub.orders.prepare import TicketSpec
+from hub.orders.returns import Returns
 from hub.orders.tickets import issue
 from hub.plugins import HubPlugins
-from hub.redemptions.changes import stamp_ids
 from hub.sdk.outcome import Outcome
 from hub.storage.sealed import IdNumbers
 from hub.storage.tables import AllocationRow, InventoryRow
@@ -64,6 +60,7 @@ class Lifecycle:
         self.stock = stock
         self.plugins = plugins
         self.enqueue = enqueue
+        self.returns = Returns(catalog=catalog, stock=stock, id_secret=ids.hash_secret)
 
     async def run(self, op: Op, now: datetime, key: str | None, fingerprint: str) -> Outcome:
         async with self.engine.begin() as conn:
@@ -107,16 +104,6 @@ class Lifecycle:
         if res.rowcount != 1:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Order changed meanwhile; retry")
 
-    async def _allocations(
-        self, conn: AsyncConnection, order_id: str
-    ) -> list[tuple[int, str, int]]:
-        rows = await conn.execute(
-            select(ALLOC.c.inventory_id, INV.c.pool, ALLOC.c.quantity)
-            .join(INV, INV.c.id == ALLOC.c.inventory_id)
-            .where(ALLOC.c.order_id == order_id)
-        )
-        return [(int(i), str(p), int(q)) for i, p, q in rows.all()]
-
     async def _parts(self, conn: AsyncConnection, row: Sequence[Any]) -> Parts | None:
         """A planned ticket's combo parts: as planned at the hold; a hold planned before
         plans carried them (5th field) takes the product's parts now."""
@@ -139,7 +126,7 @@ class Lifecycle:
         elif order.state is not OrderState.HELD:
             raise DeniedError.of(DenialCode.INVALID_STATE, f"Order is {order.state.value}")
         else:
-            allocations = await self._allocations(conn, order.id)
+            allocations = await self.returns.allocations(conn, order.id)
             await self.stock.settle(conn, [Taken(i, q) for i, _, q in allocations])
         found = await self.catalog.venue(order.venue_id, conn=conn)  # never a 2nd pooled one
         if found is None:
@@ -207,7 +194,7 @@ class Lifecycle:
         )
         if extra.get("account"):
             raise gone
-        for inv_id, _, qty in await self._allocations(conn, order.id):
+        for inv_id, _, qty in await self.returns.allocations(conn, order.id):
             res = await conn.execute(
                 update(INV)
                 .where(INV.c.id == inv_id, INV.c.capacity - INV.c.held - INV.c.sold >= qty)
@@ -228,20 +215,20 @@ class Lifecycle:
             raise DeniedError.of(
                 DenialCode.ALREADY_REDEEMED, "Some tickets were used; refund the rest"
             )
-        allocations = await self._allocations(conn, order.id)
+        allocations = await self.returns.allocations(conn, order.id)
         await self.stock.give_back(
             conn, [Taken(i, q) for i, _, q in allocations], sold=order.state is OrderState.CONFIRMED
         )
         await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
-        await self._repay(conn, order, extra, extra.get("charged", 0), now, "cancelled")
-        revoked = await self._revoke(conn, [t.id for t in order.tickets], now)
+        await self.returns.money(conn, order, extra, extra.get("charged", 0), now, "cancelled")
+        revoked = await self.returns.revoke(conn, [t.id for t in order.tickets], now)
         await self._move(conn, order, OrderState.CANCELLED, now, extra=extra)
         done = replace_order(
             order, state=OrderState.CANCELLED, tickets=_mark(order.tickets, revoked)
         )
         await self._emit(conn, self.plugins.order_cancelled(done), now)
         back = [t for t in order.tickets if t.id in revoked]
-        await self._given_back(conn, order, back, _price(order, back), now)
+        await self.returns.flow(conn, order, back, _price(order, back), now)
         return Outcome(200, {"order": records.order_json(done)}, order_id=order.id)
 
     async def refund(
@@ -269,13 +256,13 @@ class Lifecycle:
         if not wanted:
             raise DeniedError.of(DenialCode.INVALID_STATE, "Nothing left to refund")
         refunded = [by_id[t] for t in wanted]
-        await self._return_units(conn, order, refunded)
-        await self._release_claims(conn, order, extra, refunded)
-        revoked = await self._revoke(conn, wanted, now)
+        await self.returns.units(conn, order, refunded)
+        await self.returns.claims(conn, order, extra, refunded)
+        revoked = await self.returns.revoke(conn, wanted, now)
         prices = {line.product_id: line.unit_price or 0 for line in order.lines}
         this_refund = sum(prices.get(t.product_id, 0) * t.units for t in refunded)
         refunded_amount = int(extra.get("refunded_amount", 0)) + this_refund
-        await self._repay(conn, order, extra, this_refund, now, "refunded")
+        await self.returns.money(conn, order, extra, this_refund, now, "refunded")
         remaining = [
             t for t in order.tickets if t.id not in revoked and t.state is not TicketState.REVOKED
         ]
@@ -291,7 +278,7 @@ class Lifecycle:
         newly = [t for t in done.tickets if t.id in revoked]
         await self._emit(conn, self.plugins.order_refunded(done, newly), now)
         back = [t for t in refunded if t.id in revoked]
-        await self._given_back(conn, order, back, _price(order, back), now)
+        await self.returns.flow(conn, order, back, _price(order, back), now)
         body = {
             "order": records.order_json(done),
             "refunded_tickets": sorted(revoked),
@@ -314,12 +301,13 @@ class Lifecycle:
             ids = (await conn.execute(stmt)).scalars().all()
             for order_id in ids:
                 order, extra = await self._load(conn, order_id)
-                allocations = await self._allocations(conn, order.id)
+                allocations = await self.returns.allocations(conn, order.id)
                 await self.stock.give_back(
                     conn, [Taken(i, q) for i, _, q in allocations], sold=False
                 )
                 await claim_store.release(conn, claim_store.from_stored(extra.get("claims", [])))
-                await self._repay(conn, order, extra, extra.get("charged", 0), now, "expired")
+                charged = extra.get("charged", 0)
+                await self.returns.money(conn, order, extra, charged, now, "expired")
                 await self._move(conn, order, OrderState.EXPIRED, now, extra=extra)
                 done = replace_order(order, state=OrderState.EXPIRED)
                 await self._emit(conn, self.plugins.order_expired(done), now)
@@ -327,150 +315,9 @@ class Lifecycle:
         return len(ids)
 
     # -- helpers ----------------------------------------------------------------------------
-    async def _given_back(
-        self,
-        conn: AsyncConnection,
-        order: Order,
-        tickets: Sequence[Ticket],
-        amount: int,
-        now: datetime,
-    ) -> None:
-        """The flow wall's counters: units and money back today, units out of the slot
-        (the transaction's last writes, `hub.wall.counters`)."""
-        if not tickets:
-            return
-        tz = await self.catalog.tz(order.venue_id, conn=conn)
-        delta = FlowDelta()
-        delta.given_back(
-            venue_id=order.venue_id,
-            channel=order.channel,
-            travel_date=order.travel_date,
-            slot=order.slot,
-            units=sum(t.units for t in tickets),
-            amount=amount,
-            at=now,
-            tz=tz,
-        )
-        await delta.flush(conn)
-
     async def _emit(self, conn: AsyncConnection, calls: list[PartnerCall], now: datetime) -> None:
         if calls:
             await self.enqueue(conn, calls, now)
-
-    async def _repay(
-        self,
-        conn: AsyncConnection,
-        order: Order,
-        extra: dict[str, Any],
-        amount: int,
-        now: datetime,
-        why: str,
-    ) -> None:
-        """Give money back to the B2B account the order was charged to, if any; never
-        more than was charged and not yet returned. Records it in `extra`, which the
-        caller persists with the order's own update."""
-        account = extra.get("account")
-        if not account:
-            return
-        outstanding = int(extra.get("charged", 0)) - int(extra.get("repaid", 0))
-        amount = min(int(amount), outstanding)
-        if amount <= 0:
-            return
-        await account_store.credit(
-            conn, account, amount, kind="refund", now=now, order_id=order.id, note=why
-        )
-        extra["repaid"] = int(extra.get("repaid", 0)) + amount
-
-    async def _revoke(
-        self, conn: AsyncConnection, ticket_ids: Sequence[str], now: datetime
-    ) -> set[str]:
-        if not ticket_ids:
-            return set()
-        res = await conn.execute(
-            update(TIX)
-            .where(TIX.c.id.in_(list(ticket_ids)), TIX.c.state == TicketState.VALID.value)
-            .values(state=TicketState.REVOKED.value, revoked_at=now)
-            .returning(TIX.c.id, TIX.c.venue_id)
-        )
-        venue_of = {str(r.id): str(r.venue_id) for r in res.all()}
-        await forget_revoked(conn, venue_of)  # a face is kept for the visit, no longer
-        await stamp_ids(conn, venue_of)  # the bridges must hear of the revocation
-        return set(venue_of)
-
-    async def _return_units(
-        self, conn: AsyncConnection, order: Order, tickets: Sequence[Ticket]
-    ) -> None:
-        """Put refunded units back: per pool, from the order's own allocations."""
-        units: dict[str, int] = defaultdict(int)
-        for t in tickets:
-            product = await self.catalog.product(t.product_id, conn=conn)
-            if product is None:
-                continue
-            if product.kind is ProductKind.COMBO:
-                for comp in product.components:
-                    part = await self.catalog.product(comp.product_id, conn=conn)
-                    if part and part.pool:
-                        units[part.pool] += comp.quantity * t.units
-            elif product.pool:
-                units[product.pool] += t.units
-            # The whole-day caps count visitors (`hub.inventory.daycap`); an order sold
-            # before any cap was set has no cap allocation, and nothing is given back.
-            for cap in cap_needs(order.venue_id, [(t.product_id, t.units)]):
-                units[cap.pool] += cap.quantity
-        await self.return_pool_units(conn, order, units)
-
-    async def return_pool_units(
-        self, conn: AsyncConnection, order: Order, units: dict[str, int]
-    ) -> None:
-        """Put units back per pool, from the order's own allocations (a refund of tickets,
-        or of a combo's unused parts, `hub.orders.parts`)."""
-        units = dict(units)
-        back: list[Taken] = []
-        for inv_id, pool, qty in await self._allocations(conn, order.id):
-            n = min(qty, units.pop(pool, 0))
-            if n:
-                back.append(Taken(inv_id, n))
-        if not back:
-            return
-        await self.stock.give_back(conn, back, sold=True)
-        await conn.execute(
-            update(ALLOC)
-            .where(ALLOC.c.order_id == order.id, ALLOC.c.inventory_id == bindparam("p_id"))
-            .values(quantity=ALLOC.c.quantity - bindparam("p_q")),
-            [{"p_id": t.inventory_id, "p_q": t.quantity} for t in back],
-        )
-
-    async def _release_claims(
-        self,
-        conn: AsyncConnection,
-        order: Order,
-        extra: dict[str, Any],
-        tickets: Sequence[Ticket],
-    ) -> None:
-        """Free the per-ID counters of the people whose tickets were refunded: a ticket's
-        holder, or for a group ticket every visitor of its line."""
-        stored = claim_store.from_stored(extra.get("claims", []))
-        if not stored:
-            return
-        holders = {t.holder_id_number for t in tickets if t.holder_id_number}
-        for t in tickets:
-            if t.holder_id_number is None:
-                holders |= {v.id_number for v in _line_visitors(order, t.product_id) if v.id_number}
-        secret_keys = {claim_store.id_key(self.id_secret, h) for h in holders}
-        await claim_store.release(conn, [(s, k, d, 1) for s, k, d, _ in stored if k in secret_keys])
-
-
-def _line_visitors(order: Order, product_id: str) -> tuple[Visitor, ...]:
-    """The visitors of the line selling `product_id` (one per unit, in line order; the
-    last line takes any surplus — as the rule engine assigns them)."""
-    start = 0
-    for n, line in enumerate(order.lines):
-        end = len(order.visitors) if n == len(order.lines) - 1 else start + line.quantity
-        if line.product_id == product_id:
-            return order.visitors[start:end]
-        start = end
-    return ()
-
 
 def _price(order: Order, tickets: Sequence[Ticket]) -> int:
     """What tickets cost (fen): their line's unit price times their units, as a refund

@@ -94,8 +94,8 @@ async def refund_parts(
         .values(parts=dump_parts(new_parts), state=state.value)
     )
     await stamp_ids(conn, {ticket_id: order.venue_id})  # the bridges must hear of it
-    await life.return_pool_units(conn, order, units)
-    await life._repay(conn, order, extra, amount, now, "part refunded")
+    await life.returns.pool_units(conn, order, units)
+    await life.returns.money(conn, order, extra, amount, now, "part refunded")
     refunded_amount = int(extra.get("refunded_amount", 0)) + amount
     extra = {**extra, "refunded_amount": refunded_amount}
     others_open = any(t.state is TicketState.VALID for t in order.tickets if t.id != ticket_id)
