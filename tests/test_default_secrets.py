@@ -1,17 +1,31 @@
 """Outside ``TICKETHUB_DEV=1`` the hub and the bridge refuse to start on the public
-development secrets, through the real command line (``python -m hub serve`` /
-``python -m hub bridge run`` as subprocesses, with a clean environment)."""
+development secrets.
+
+One case per behaviour runs the real command line (``python -m hub serve`` / ``python -m
+hub bridge run`` as subprocesses, with a clean environment): the refusal of each, and each
+starting with its own secrets. The variants (which settings a refusal names, the
+development-mode warning) run in-process through the same code the process runs — the
+settings read from the environment, `refuse_default_secrets`, and `hub.cli.errors.explain`
+for the one line — since a process start costs seconds of CPU and tells nothing more.
+"""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from hardware_bridge.settings import BridgeSettings
+from hub.cli.errors import explain
+from hub.devmode import DefaultSecretsError, refuse_default_secrets
+from hub.settings import Settings
 from hub.testing.processes import ServerProcesses, free_port, python_module_argv
 
 pytestmark = pytest.mark.timeout(120)
@@ -77,6 +91,38 @@ def _refusal(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def _only_env(monkeypatch: pytest.MonkeyPatch, cwd: Path, env: dict[str, str]) -> None:
+    """The in-process twin of `_run`'s clean environment (no ``.env`` either)."""
+    for name in [n for n in os.environ if n.startswith("TICKETHUB_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cwd)
+
+
+@contextmanager
+def _warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The development-mode warning, captured on its own logger (whatever logging set-up
+    another test of this worker left behind, e.g. ``hub`` not propagating)."""
+    logger = logging.getLogger("hub.devmode")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="hub.devmode"):
+            yield
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def _refusal_in_process(what: str, unset: list[str]) -> str:
+    """What ``serve`` / ``bridge run`` do before they open anything, and the one line the
+    command group prints for it."""
+    with pytest.raises(DefaultSecretsError) as raised:
+        refuse_default_secrets(what, unset)
+    line = explain(raised.value)
+    assert line is not None
+    return f"tickethub: error: {line}"
+
+
 def test_serve_refuses_every_default_secret(tmp_path: Path) -> None:
     line = _refusal(_run(["serve", "--port", str(free_port())], tmp_path, {}))
     assert line.startswith("tickethub: error: hub refuses to start with development"), line
@@ -86,12 +132,16 @@ def test_serve_refuses_every_default_secret(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()  # refused before the database was touched
 
 
-def test_serve_names_only_the_settings_still_missing(tmp_path: Path) -> None:
+def test_serve_names_only_the_settings_still_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     given = own_hub_secrets()
     del given["TICKETHUB_FACE_KEY"], given["TICKETHUB_ID_NUMBER_KEY"]
     del given["TICKETHUB_CONSOLE_SESSION_KEY"]
     given["TICKETHUB_BOXOFFICE_TOKEN"] = "dev-boxoffice-token"  # the default, spelt out
-    line = _refusal(_run(["serve", "--port", str(free_port())], tmp_path, given))
+    _only_env(monkeypatch, tmp_path, given)
+    line = _refusal_in_process("hub", Settings().default_secrets())
+    assert line.startswith("tickethub: error: hub refuses to start with development"), line
     named = {n for n in HUB_SECRETS if n in line}
     assert named == {
         "TICKETHUB_BOXOFFICE_TOKEN",
@@ -107,13 +157,16 @@ async def test_serve_starts_with_its_own_secrets() -> None:
         assert "development secrets" not in hub.log_tail(0, lines=1000)
 
 
-async def test_serve_starts_in_dev_mode_with_a_warning() -> None:
-    async with ServerProcesses(_serve, env={"TICKETHUB_DEV": "1"}, name="hub") as hub:
-        log = hub.log_tail(0, lines=1000)  # the warning comes before every migration's line
-    warning = next(line for line in log.splitlines() if "development secrets" in line)
-    assert "WARNING" in warning
+def test_serve_starts_in_dev_mode_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _only_env(monkeypatch, tmp_path, {"TICKETHUB_DEV": "1"})
+    with _warnings(caplog):
+        refuse_default_secrets("hub", Settings().default_secrets())  # no refusal
+    warning = next(r for r in caplog.records if "development secrets" in r.getMessage())
+    assert warning.levelname == "WARNING"
     for name in HUB_SECRETS:
-        assert name in warning
+        assert name in warning.getMessage()
 
 
 def test_bridge_run_refuses_the_default_staff_token(tmp_path: Path) -> None:
@@ -123,14 +176,20 @@ def test_bridge_run_refuses_the_default_staff_token(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
-async def test_bridge_run_starts_with_its_own_token_or_in_dev_mode() -> None:
+async def test_bridge_run_starts_with_its_own_token() -> None:
     own = {**_bridge_env(), "TICKETHUB_BRIDGE_ADMIN_TOKEN": secrets.token_hex(16)}
     async with ServerProcesses(_bridge, env=own, health_path="/status", name="bridge") as b:
         assert "development secrets" not in b.log_tail(0)
-    dev = {**_bridge_env(), "TICKETHUB_DEV": "1"}
-    async with ServerProcesses(_bridge, env=dev, health_path="/status", name="bridge") as b:
-        log = b.log_tail(0)
+
+
+def test_bridge_run_starts_in_dev_mode_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _only_env(monkeypatch, tmp_path, {**_bridge_env(), "TICKETHUB_DEV": "1"})
+    with _warnings(caplog):
+        refuse_default_secrets("bridge", BridgeSettings().default_secrets())  # no refusal
     assert any(
-        "development secrets" in line and "TICKETHUB_BRIDGE_ADMIN_TOKEN" in line
-        for line in log.splitlines()
-    ), log
+        "development secrets" in r.getMessage()
+        and "TICKETHUB_BRIDGE_ADMIN_TOKEN" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.cli.options import DatabaseUrl
 from hub.cli.options import database_url as _url
-from hub.storage import migrate
-from hub.storage.db import create_admin_engine, probe
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# SQLAlchemy and Alembic (~0.5 s of CPU to import) are imported by the commands that run,
+# not with the module: `tickethub db --help` and the CLI's other commands need neither.
 
 T = TypeVar("T")
 
@@ -29,11 +31,14 @@ console = Console()
 
 def _shown(url: str) -> str:
     """The URL for output: never print a password."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` on a one-off engine, disposed even when the work fails."""
+    from hub.storage.db import create_admin_engine, probe
 
     async def main() -> T:
         engine = create_admin_engine(url)
@@ -47,6 +52,8 @@ def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
 
 def _revision_text(revision: str | None) -> str:
+    from hub.storage import migrate
+
     if revision is None:
         return "[yellow]none[/] (empty database)"
     head = migrate.head_revision()
@@ -60,6 +67,8 @@ def upgrade(
     revision: Annotated[str, typer.Option("--revision", help="Target revision.")] = "head",
 ) -> None:
     """Upgrade the schema (safe to run while other hubs start: they wait for each other)."""
+    from hub.storage import migrate
+
     url = _url(database_url)
 
     async def work(engine: AsyncEngine) -> str | None:
@@ -75,6 +84,8 @@ def upgrade(
 @app.command()
 def current(database_url: DatabaseUrl = None) -> None:
     """Show the revision the database is at."""
+    from hub.storage import migrate
+
     url = _url(database_url)
     console.print(f"{_shown(url)}: {_revision_text(_run(url, migrate.current))}")
 
@@ -89,6 +100,7 @@ def downgrade(
     url = _url(database_url)
     if not yes:
         typer.confirm(f"Downgrade {_shown(url)} to {revision}? Data may be lost", abort=True)
+    from hub.storage import migrate
 
     async def work(engine: AsyncEngine) -> str | None:
         await migrate.downgrade(engine, revision)

@@ -9,21 +9,33 @@ harder to report.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from hub.config import ConfigError
-from hub.sdk.runtime import EXIT_CONFIG, fail
+if TYPE_CHECKING:
+    from hub.sdk.runtime import EXIT_CONFIG, fail
 
 __all__ = ["EXIT_CONFIG", "ClearErrors", "explain", "fail"]
+
+
+def __getattr__(name: str) -> Any:
+    """``EXIT_CONFIG`` and ``fail`` from `hub.sdk.runtime`, imported when first used:
+    every ``tickethub`` start loads this module, and `hub.sdk` brings aiohttp, pydantic
+    and the registries (~0.4 s of CPU) that most commands, and ``--help``, never need."""
+    if name in ("EXIT_CONFIG", "fail"):
+        from hub.sdk import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def explain(exc: BaseException) -> str | None:
     """The one line for a configuration mistake, or ``None`` for anything else."""
     from hub.channels.loader import SpecError
+    from hub.config import ConfigError
 
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         return explain(exc.exceptions[0])
@@ -46,4 +58,6 @@ class ClearErrors(TyperGroup):
             line = explain(exc)
             if line is None:
                 raise
+            from hub.sdk.runtime import fail
+
             raise fail(line) from None

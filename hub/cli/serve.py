@@ -7,9 +7,6 @@ import sys
 
 import typer
 
-from hub.process import run_async, serve_until_signalled, setup_logging
-from hub.settings import Settings
-
 
 def serve(
     host: str = typer.Option(None, help="bind address (default from TICKETHUB_HOST)"),
@@ -29,6 +26,8 @@ def serve(
     from hub.api.app import create_app
     from hub.devmode import refuse_default_secrets
     from hub.plugins import build_plugins
+    from hub.process import run_async, serve_until_signalled, setup_logging
+    from hub.settings import Settings
     from hub.storage.db import create_admin_engine, probe
 
     overrides = {

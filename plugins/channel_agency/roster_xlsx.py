@@ -13,8 +13,6 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
 
-from openpyxl import Workbook, load_workbook
-
 from hub.domain import Visitor
 from plugins.channel_agency.roster_csv import WRITE_HEADER
 from plugins.channel_agency.roster_fields import ID_TYPE_LABELS
@@ -48,6 +46,10 @@ def xlsx_rows(data: bytes, *, max_bytes: int) -> Iterator[tuple[int, tuple[objec
     inside openpyxl — truncated archive, broken XML, a chartsheet — is
     :class:`RosterFileError`: the file is the sender's problem, never the hub's crash.
     """
+    # openpyxl is imported here, not with the module: every hub start loads this
+    # plugin, and openpyxl costs ~60 ms of CPU that only a roster upload or download needs.
+    from openpyxl import load_workbook
+
     _check_archive(data, max_bytes * INFLATE_RATIO)
     try:
         # openpyxl warns about every extension it drops (data validation, conditional
@@ -85,6 +87,8 @@ def to_xlsx(visitors: Iterable[Visitor]) -> bytes:
     """A roster as an .xlsx the hub reads back to the same visitors. ID numbers and phones
     are text cells formatted as text (``@``), so an agency editing the file in Excel does
     not turn them into rounded numbers."""
+    from openpyxl import Workbook  # see xlsx_rows: only when a roster is written
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new Workbook always has one sheet

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
+import sys
 import zipfile
 from datetime import date
 
@@ -606,3 +608,19 @@ def test_an_xlsx_claiming_an_unsupported_zip_version_is_unreadable_not_a_crash()
     data[central + 6 : central + 8] = (64).to_bytes(2, "little")  # "needs version 6.4"
     result = parse_roster(bytes(data), filename="group.xlsx")
     assert [e.code for e in result.errors] == ["UNREADABLE"]
+
+
+def test_loading_the_plugins_does_not_import_openpyxl() -> None:
+    """Every hub start loads every plugin; openpyxl (~60 ms of CPU) waits for a roster."""
+    probe = (
+        "import sys\n"
+        "from hub.plugins import build_plugins\n"
+        "build_plugins(quiet=True)\n"
+        "import plugins.channel_agency.groups  # the routes the hub mounts at start\n"
+        "assert 'plugins.channel_agency.roster_xlsx' in sys.modules\n"
+        "print('openpyxl' in sys.modules)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ran.stdout.strip() == "False", ran.stdout + ran.stderr
