@@ -48,10 +48,7 @@ def test_a_second_manager_does_not_scan_the_installed_packages_again(
 
 def _write_dist(site: Path, name: str) -> None:
     (site / f"{name}_plugin.py").write_text(
-        "from hub.sdk import hookimpl\n"
-        "@hookimpl\n"
-        "def order_confirmed(order):\n"
-        "    return None\n",
+        "from hub.sdk import hookimpl\n@hookimpl\ndef order_confirmed(order):\n    return None\n",
         encoding="utf-8",
     )
     info = site / f"{name}-0.7.dist-info"
