@@ -31,6 +31,7 @@ from hub.config import ConfigError
 from hub.contracts import PartnerCall
 from hub.domain import Order, Redemption, Ticket
 from hub.domain.rules.registry import RuleRegistry
+from hub.plugin_entry_points import offered_plugins
 from hub.sdk.registries import (
     AlertSinkRegistry,
     ChannelRegistry,
@@ -350,33 +351,31 @@ def _load_entry_points(
     strict: bool,
 ) -> None:
     """pluggy's ``load_setuptools_entrypoints``, one plugin at a time: import, register
-    and validate each; a failure names the plugin and its distribution."""
-    for dist in metadata.distributions():
-        dist_name = dist.metadata["name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group != hookspecs.PROJECT:
-                continue
-            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-                pm.register(plugin, name=ep.name)
-            except Exception as exc:
-                problem = BrokenPlugin(ep.name, dist_name, dist.version, _reason(exc))
-                if strict or _normal(dist_name) == OWN_DISTRIBUTION:
-                    raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
-                broken.append(problem)
-                continue
-            try:
-                _check_hooks(pm, plugin)
-            except pluggy.PluginValidationError as exc:
-                pm.unregister(plugin, name=ep.name)
-                problem = BrokenPlugin(ep.name, dist_name, dist.version, _reason(exc))
-                if strict or _normal(dist_name) == OWN_DISTRIBUTION:
-                    raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
-                broken.append(problem)
-                continue
-            origins[ep.name] = (_normal(dist_name), dist.version)
+    and validate each; a failure names the plugin and its distribution. Which plugins are
+    installed is found once per state of the import path (`hub.plugin_entry_points`)."""
+    for offer in offered_plugins(hookspecs.PROJECT):
+        ep, dist_name, dist_version = offer.entry_point, offer.dist_name, offer.dist_version
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:
+            problem = BrokenPlugin(ep.name, dist_name, dist_version, _reason(exc))
+            if strict or _normal(dist_name) == OWN_DISTRIBUTION:
+                raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
+            broken.append(problem)
+            continue
+        try:
+            _check_hooks(pm, plugin)
+        except pluggy.PluginValidationError as exc:
+            pm.unregister(plugin, name=ep.name)
+            problem = BrokenPlugin(ep.name, dist_name, dist_version, _reason(exc))
+            if strict or _normal(dist_name) == OWN_DISTRIBUTION:
+                raise PluginLoadError(problem.line().replace(" and was left out", "")) from exc
+            broken.append(problem)
+            continue
+        origins[ep.name] = (_normal(dist_name), dist_version)
 
 
 def _check_hooks(pm: pluggy.PluginManager, plugin: object) -> None:

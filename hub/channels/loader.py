@@ -14,6 +14,7 @@ and the channel's adapter checks the rest when it starts (`check_schemes`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import tomllib
@@ -89,10 +90,20 @@ def parse_spec(
 ) -> ChannelSpec:
     """Validate TOML text as a spec (tests and tools that build specs in memory)."""
     try:
-        data = tomllib.loads(text)
+        data = _parsed_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(file, "", f"not valid TOML: {exc}") from None
     return validate_spec(data, file, protocols=protocols)
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, remembered by text: every application (each hub, bridge and
+    channel rig) loads the same dozen spec files, and the pure-Python TOML parser was
+    ~90% of loading one (validation is the rest). The document is only ever read — by
+    `ChannelSpec.model_validate`, which builds its own lists, dicts and models (no field
+    is ``Any``) — so no two specs share a mutable part, and a changed file is new text."""
+    return tomllib.loads(text)
 
 
 def validate_spec(
