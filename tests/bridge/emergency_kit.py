@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from hardware_bridge.runtime import Bridge
 from hardware_bridge.transport import HubUnavailable
 from hub.clock import FixedClock
-from hub.domain.credentials import CredentialClaims, CredentialSigner
+from hub.domain.credentials import CredentialClaims, CredentialSigner, generate_keypair
 from hub.domain.gate import GateDecision, Medium, Scan
 from hub.storage.tables import OrderRow, TicketRow
 from hub.testing.netfault import LinkProxy
@@ -205,3 +205,32 @@ async def upload(hub: TestClient, bridge_id: str, *orders: dict[str, Any]) -> An
     body = await resp.json()
     assert resp.status == 200, body
     return body["results"]
+
+
+async def set_day_cap(
+    client: TestClient, capacity: int, product_id: str | None = None
+) -> aiohttp.ClientResponse:
+    """Set the venue's (or ``product_id``'s) whole-day cap for `DAY`."""
+    body: dict[str, Any] = {
+        "date_from": DAY.isoformat(),
+        "date_to": DAY.isoformat(),
+        "capacity": capacity,
+    }
+    if product_id:
+        body["product_id"] = product_id
+    return await client.put("/api/admin/venues/v1/day-cap", json=body, headers=ADMIN)
+
+
+async def day_caps(client: TestClient) -> dict[str, dict[str, int]]:
+    """`DAY`'s whole-day caps by pool, as the admin API shows them."""
+    resp = await client.get(f"/api/admin/venues/v1/day-cap?date={DAY}", headers=ADMIN)
+    assert resp.status == 200
+    return {c["pool"]: c for c in (await resp.json())["caps"]}
+
+
+async def bridge_key(client: TestClient) -> tuple[str, int]:
+    """A new key for bridge ``b1``, certified by the hub: (private key, key id)."""
+    private, public = generate_keypair()
+    resp = await certify_key(client, "b1", public)
+    assert resp.status == 200, await resp.text()
+    return private, int((await resp.json())["key_id"])

@@ -16,8 +16,11 @@ from tests.bridge.emergency_kit import (
     DAY,
     allot,
     bridge_clock,
+    bridge_key,
     cells,
     certify_key,
+    day_caps,
+    set_day_cap,
     signed_order,
     upload,
 )
@@ -28,34 +31,16 @@ from tests.support import ADMIN, hub_client, hub_of, order, put, seed
 VENUE_CAP = daycap.venue_cap_pool("v1")
 
 
-async def _cap(client: Any, capacity: int, product_id: str | None = None) -> Any:
-    body: dict[str, Any] = {
-        "date_from": DAY.isoformat(),
-        "date_to": DAY.isoformat(),
-        "capacity": capacity,
-    }
-    if product_id:
-        body["product_id"] = product_id
-    return await client.put("/api/admin/venues/v1/day-cap", json=body, headers=ADMIN)
 
 
-async def _caps(client: Any) -> dict[str, dict[str, int]]:
-    resp = await client.get(f"/api/admin/venues/v1/day-cap?date={DAY}", headers=ADMIN)
-    assert resp.status == 200
-    return {c["pool"]: c for c in (await resp.json())["caps"]}
 
 
 async def _figures(client: Any) -> tuple[int, int, int, int]:
     """The venue cap's (capacity, sold, reserved, available)."""
-    c = (await _caps(client))[VENUE_CAP]
+    c = (await day_caps(client))[VENUE_CAP]
     return c["capacity"], c["sold"], c["reserved"], c["available"]
 
 
-async def _bridge_key(client: Any) -> tuple[str, int]:
-    private, public = generate_keypair()
-    resp = await certify_key(client, "b1", public)
-    assert resp.status == 200, await resp.text()
-    return private, int((await resp.json())["key_id"])
 
 
 async def _online(client: Any, n: int, prefix: str) -> int:
@@ -75,8 +60,8 @@ async def test_the_grant_reserves_the_cap_and_the_orders_convert_it(
 ) -> None:
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    private, key_id = await _bridge_key(hub)
-    assert (await _cap(hub, 8)).status == 200
+    private, key_id = await bridge_key(hub)
+    assert (await set_day_cap(hub, 8)).status == 200
 
     assert (await allot(hub, "b1", 5)).status == 200
     assert await _figures(hub) == (8, 0, 5, 3)  # set aside, not sold, not on sale
@@ -107,8 +92,8 @@ async def test_a_refund_puts_the_units_back_and_the_give_back_releases_them(
 ) -> None:
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    private, key_id = await _bridge_key(hub)
-    assert (await _cap(hub, 10)).status == 200
+    private, key_id = await bridge_key(hub)
+    assert (await set_day_cap(hub, 10)).status == 200
     assert (await allot(hub, "b1", 4)).status == 200
     created = await upload(hub, "b1", signed_order("b1-0002", private, key_id, quantity=3))
     assert await _figures(hub) == (10, 3, 1, 6)
@@ -130,7 +115,7 @@ async def test_a_grant_past_the_cap_is_refused_and_lowering_releases(
 ) -> None:
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    assert (await _cap(hub, 6)).status == 200
+    assert (await set_day_cap(hub, 6)).status == 200
     assert await _online(hub, 2, "early") == 2
 
     resp = await allot(hub, "b1", 5)  # 4 left that day
@@ -147,10 +132,10 @@ async def test_a_grant_past_the_cap_is_refused_and_lowering_releases(
     assert await _figures(hub) == (6, 2, 1, 3)
 
     # Staff editing the cap keep the reservation; below it they are told why.
-    resp = await _cap(hub, 2)
+    resp = await set_day_cap(hub, 2)
     body = await resp.json()
     assert resp.status == 422 and body["code"] == "CAPACITY_BELOW_ALLOTMENTS", body
-    assert (await _cap(hub, 7)).status == 200
+    assert (await set_day_cap(hub, 7)).status == 200
     assert await _figures(hub) == (7, 2, 1, 4)
 
 
@@ -159,7 +144,7 @@ async def test_the_product_cap_is_reserved_when_one_product_uses_the_pool(
 ) -> None:
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    assert (await _cap(hub, 50, product_id="cable")).status == 200
+    assert (await set_day_cap(hub, 50, product_id="cable")).status == 200
     resp = await hub.put(
         "/api/admin/emergency/allotments",
         json={
@@ -173,7 +158,7 @@ async def test_the_product_cap_is_reserved_when_one_product_uses_the_pool(
         headers=ADMIN,
     )
     assert resp.status == 200, await resp.text()
-    cap = (await _caps(hub))[daycap.product_cap_pool("cable")]
+    cap = (await day_caps(hub))[daycap.product_cap_pool("cable")]
     assert (cap["capacity"], cap["reserved"], cap["available"]) == (50, 4, 46)
 
 
@@ -187,7 +172,7 @@ async def test_the_otas_are_shown_the_cap_without_the_reserved_units(
         private, public = generate_keypair()
         resp = await certify_key(rig.client, "b1", public)
         key_id = int((await resp.json())["key_id"])
-        assert (await _cap(rig.client, 6)).status == 200
+        assert (await set_day_cap(rig.client, 6)).status == 200
         await push_all(rig, worker)
         book = rig.receiver.stock
         assert book.shows("adult", DAY.isoformat()) == 6

@@ -10,38 +10,23 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from hub.domain.credentials import generate_keypair
 from hub.inventory import daycap
 from hub.storage.tables import AllocationRow, OrderRow
 from tests.bridge.conftest import TOKEN
-from tests.bridge.emergency_kit import DAY, TZ, allot, cells, certify_key, signed_order, upload
+from tests.bridge.emergency_kit import (
+    DAY,
+    TZ,
+    allot,
+    bridge_key,
+    cells,
+    day_caps,
+    set_day_cap,
+    signed_order,
+    upload,
+)
 from tests.ctrip.kit import callback_rig
 from tests.stockpush.kit import push_all, stock_worker
-from tests.support import ADMIN, T0, hub_client, hub_of, put, seed
-
-
-async def _cap(client: Any, capacity: int, product_id: str | None = None) -> None:
-    body: dict[str, Any] = {
-        "date_from": DAY.isoformat(),
-        "date_to": DAY.isoformat(),
-        "capacity": capacity,
-    }
-    if product_id:
-        body["product_id"] = product_id
-    assert await put(client, "/api/admin/venues/v1/day-cap", body) == {"days": 1}
-
-
-async def _caps(client: Any) -> dict[str, dict[str, int]]:
-    resp = await client.get(f"/api/admin/venues/v1/day-cap?date={DAY}", headers=ADMIN)
-    assert resp.status == 200
-    return {c["pool"]: c for c in (await resp.json())["caps"]}
-
-
-async def _bridge_key(client: Any) -> tuple[str, int]:
-    private, public = generate_keypair()
-    resp = await certify_key(client, "b1", public)
-    assert resp.status == 200, await resp.text()
-    return private, int((await resp.json())["key_id"])
+from tests.support import ADMIN, T0, hub_client, hub_of, seed
 
 
 async def test_an_emergency_order_counts_against_the_day_cap_once(
@@ -49,10 +34,10 @@ async def test_an_emergency_order_counts_against_the_day_cap_once(
 ) -> None:
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    private, key_id = await _bridge_key(hub)
+    private, key_id = await bridge_key(hub)
     assert (await allot(hub, "b1", 5)).status == 200
-    await _cap(hub, 100)
-    await _cap(hub, 50, product_id="adult")
+    await _set_cap(hub, 100)
+    await _set_cap(hub, 50, product_id="adult")
     order = signed_order("b1-0001", private, key_id, quantity=3)
 
     first = await upload(hub, "b1", order)
@@ -60,7 +45,7 @@ async def test_an_emergency_order_counts_against_the_day_cap_once(
 
     assert first[0]["status"] == "created" and first[0]["over_day_cap"] is False
     assert again[0]["status"] == "duplicate"
-    caps = await _caps(hub)
+    caps = await day_caps(hub)
     assert caps[daycap.venue_cap_pool("v1")]["sold"] == 3
     assert caps[daycap.product_cap_pool("adult")]["sold"] == 3
     slot = await cells(hub)
@@ -92,14 +77,14 @@ async def test_a_full_cap_accepts_the_emergency_order_and_flags_it(
     odd cases `hub.emergency.capreserve` lists): the order is still accepted, flagged."""
     hub = await hub_client(aiohttp_client, db_url, bridge_tokens={"v1": TOKEN})
     await seed(hub)
-    private, key_id = await _bridge_key(hub)
+    private, key_id = await bridge_key(hub)
     assert (await allot(hub, "b1", 5)).status == 200
-    await _cap(hub, 2)
+    await _set_cap(hub, 2)
 
     answer = await upload(hub, "b1", signed_order("b1-0002", private, key_id, quantity=3))
 
     assert answer[0]["status"] == "created" and answer[0]["over_day_cap"] is True
-    cap = (await _caps(hub))[daycap.venue_cap_pool("v1")]
+    cap = (await day_caps(hub))[daycap.venue_cap_pool("v1")]
     assert (cap["sold"], cap["available"]) == (3, 0)
     slot = await cells(hub)
     assert (slot["emergency:b1"]["sold"], slot[""]["sold"]) == (3, 0)  # not counted twice
@@ -117,9 +102,9 @@ async def test_the_otas_stock_follows_an_emergency_order_through_the_cap(
         aiohttp_client, db_url, async_services="", bridge_tokens={"v1": TOKEN}
     ) as rig:
         worker = stock_worker(rig)
-        private, key_id = await _bridge_key(rig.client)
+        private, key_id = await bridge_key(rig.client)
         assert (await allot(rig.client, "b1", 2, slot="")).status == 200
-        await _cap(rig.client, 6)
+        await _set_cap(rig.client, 6)
         await push_all(rig, worker)
         book = rig.receiver.stock
         assert book.shows("adult", DAY.isoformat()) == 6  # 8 common units, 6 left that day
@@ -130,3 +115,8 @@ async def test_the_otas_stock_follows_an_emergency_order_through_the_cap(
 
         assert book.shows("adult", DAY.isoformat()) == 4  # the cap moved; the pool did not
         assert book.refused == []
+
+
+async def _set_cap(client: Any, capacity: int, product_id: str | None = None) -> None:
+    resp = await set_day_cap(client, capacity, product_id)
+    assert resp.status == 200 and await resp.json() == {"days": 1}, await resp.text()
