@@ -145,5 +145,8 @@ class SyncLoop:
             # at once instead of waiting a whole interval
             self._wake.clear()
             delay = await self.step()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a stop's
+            # cancellation that arrives in the same round as a wake-up (hub.tasks.wait_event)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()

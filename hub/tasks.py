@@ -53,3 +53,20 @@ class Periodic:
             except Exception:
                 self._log.exception("%s failed; next round in %g s", self.name, self.every_seconds)
             await asyncio.sleep(self.every_seconds)
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass; True when it was set.
+
+    For the background loops that sleep until woken. Not ``asyncio.wait_for(event.wait(),
+    …)``: on Python 3.11 that swallows a cancellation arriving in the same round as the
+    event (it returns the finished wait instead of raising), so a loop stopped right after
+    a wake-up ran on forever and its ``stop()`` never returned — seen as suites hanging in
+    a hub's teardown once stock moves started waking the stock pusher.
+    ``asyncio.timeout`` lets the cancellation through."""
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True

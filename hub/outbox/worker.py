@@ -28,6 +28,7 @@ from hub.metrics import OUTBOX_DEAD, OUTBOX_DELIVERED, OUTBOX_FAILED
 from hub.outbox.breaker import Breakers, BreakerState
 from hub.outbox.policy import RetryPolicy, policy_of
 from hub.outbox.store import ClaimedCall, OutboxStore
+from hub.tasks import wait_event
 
 log = logging.getLogger("hub.outbox")
 
@@ -135,8 +136,7 @@ class OutboxWorker:
                 break
             if claimed >= self.batch:
                 continue  # probably more due work: no need to wait
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            await wait_event(self._wake, self.poll_seconds)
 
     # -- one round ------------------------------------------------------------------------
     async def run_once(self) -> int:

@@ -11,7 +11,7 @@ from hub.config import ClearSettings, ConfigError
 from hub.devmode import refuse_default_secrets
 from hub.plugins import HubPlugins, PluginLoadError, build_plugins
 from hub.process import run_async, serve_until_signalled, setup_logging
-from hub.tasks import cancel_and_wait
+from hub.tasks import cancel_and_wait, wait_event
 
 EXIT_CONFIG = 2
 """The exit status of a configuration mistake (``tickethub: error: …``)."""
@@ -37,4 +37,6 @@ __all__ = [
     "run_async",
     "serve_until_signalled",
     "setup_logging",
+    "wait_event",
 ]
+

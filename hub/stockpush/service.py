@@ -27,7 +27,6 @@ are queued again: a partner that was down for a day still ends with today's numb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from hub.storage.db import reader
 from hub.storage.shared_limits import SharedBuckets
 from hub.storage.stock_tables import StockDirtyRow, StockPushLaneRow, StockPushTargetRow
 from hub.storage.tables import OutboxRow
-from hub.tasks import cancel_and_wait
+from hub.tasks import cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
     from hub.catalog import CatalogService
@@ -133,8 +132,7 @@ class StockPushService:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.every_seconds)
+            await wait_event(self._wake, self.every_seconds)
             self._wake.clear()
             try:
                 await self.run_once()

@@ -35,7 +35,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.storage.db import reader
-from hub.tasks import cancel_and_wait
+from hub.tasks import cancel_and_wait, wait_event
 from hub.wall import snapshot
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,7 @@ class _Watch:
         clock = asyncio.get_running_loop().time
         due = clock() + poll  # the next version check, counted from the last one
         while True:
-            kicked = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.kick.wait(), max(0.0, due - clock()))
-                kicked = True
+            kicked = await wait_event(self.kick, due - clock())
             self.kick.clear()
             published = False
             try:
