@@ -19,12 +19,11 @@ the bridge's clock in their hand, the task in `start` only adds the waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from hub.sdk.runtime import cancel_and_wait
+from hub.sdk.runtime import cancel_and_wait, wait_event
 
 if TYPE_CHECKING:
     from hardware_bridge.sync import HubLink
@@ -145,8 +144,4 @@ class SyncLoop:
             # at once instead of waiting a whole interval
             self._wake.clear()
             delay = await self.step()
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a stop's
-            # cancellation that arrives in the same round as a wake-up (hub.tasks.wait_event)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await wait_event(self._wake, delay)
