@@ -44,8 +44,9 @@ async def expand(
     reads: AsyncEngine, catalog: CatalogService, marks: Sequence[Any], channels: Sequence[str]
 ) -> Targets:
     """Each mark's (channel, product, day, slot) targets (see `Targets`)."""
-    seen = [*marks, *await _cap_slots(reads, catalog, marks)]
-    listings = await _listings(catalog, {m.pool for m in seen}, channels)
+    feeds = [(p, await _feeds(catalog, p)) for p in await catalog.products()]
+    seen = [*marks, *await _cap_slots(reads, feeds, marks)]
+    listings = _listings(feeds, {m.pool for m in seen}, channels)
     rows: Targets = {}
     for m in seen:
         ids = frozenset(m.sources if isinstance(m, _CapMark) else (m.id,))
@@ -67,7 +68,7 @@ async def _feeds(catalog: CatalogService, product: Product) -> set[str]:
 
 
 async def _cap_slots(
-    reads: AsyncEngine, catalog: CatalogService, marks: Sequence[Any]
+    reads: AsyncEngine, feeds: Sequence[tuple[Product, set[str]]], marks: Sequence[Any]
 ) -> list[_CapMark]:
     """A whole-day cap's cell (`hub.inventory.daycap`) moved: every slot of that day of
     the pools it bounds may now sell less (or more), so each becomes a mark too — the
@@ -80,10 +81,9 @@ async def _cap_slots(
         if (m.pool, m.day) in caps:
             sources[(m.pool, m.day)] = (*sources.get((m.pool, m.day), ()), m.id)
     pools_of: dict[str, set[str]] = {}
-    for product in await catalog.products():
-        feeds = await _feeds(catalog, product)
-        pools_of.setdefault(daycap.venue_cap_pool(product.venue_id), set()).update(feeds)
-        pools_of.setdefault(daycap.product_cap_pool(product.id), set()).update(feeds)
+    for product, pools in feeds:
+        pools_of.setdefault(daycap.venue_cap_pool(product.venue_id), set()).update(pools)
+        pools_of.setdefault(daycap.product_cap_pool(product.id), set()).update(pools)
     out: list[_CapMark] = []
     inv = InventoryRow.__table__.c
     async with reads.connect() as conn:
@@ -101,17 +101,17 @@ async def _cap_slots(
     return out
 
 
-async def _listings(
-    catalog: CatalogService, pools: set[str], channels: Sequence[str]
+def _listings(
+    feeds: Sequence[tuple[Product, set[str]]], pools: set[str], channels: Sequence[str]
 ) -> dict[str, list[tuple[str, str]]]:
     """pool → the (channel, product) pairs whose stock it feeds."""
     out: dict[str, list[tuple[str, str]]] = {}
     if not channels:
         return out
-    for product in await catalog.products():
+    for product, fed in feeds:
         if not product.active:
             continue
-        for pool in await _feeds(catalog, product) & pools:
+        for pool in fed & pools:
             for channel in channels:
                 if product.channels is None or channel in product.channels:
                     out.setdefault(pool, []).append((channel, product.id))
