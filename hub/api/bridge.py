@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from hub.alerts.health import HeartbeatIn
-from hub.api.staff import staff_hub
+from hub.api.staff import require_venue, staff_hub
 from hub.catalog.gates import gate_map
 from hub.redemptions import feed
 from hub.redemptions.upload_models import UploadIn
@@ -201,8 +201,7 @@ def add_routes(routes: ApiRoutes) -> None:
         _bridge_auth(request, venue_id)
         await _seen(request, venue_id)
         hub = _hub(request)
-        if await hub.catalog.venue(venue_id) is None:
-            raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
+        await require_venue(hub, venue_id)
         # A newer bridge may send more about each decision: its model ignores what it
         # does not know (the types are still strict).
         body = await read_model(request, UploadIn, unknown="model")

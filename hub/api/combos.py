@@ -8,7 +8,7 @@ import re
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.api.staff import staff_hub
+from hub.api.staff import require_venue, staff_hub
 from hub.catalog.gates import gate_map, set_gate_map
 from hub.sdk.web import outcome_response
 from hub.sdk.web.errors import ApiError
@@ -49,8 +49,7 @@ class PartsRefundIn(BaseModel):
 
 async def _venue(request: web.Request) -> str:
     venue_id = request.match_info["venue_id"]
-    if await staff_hub(request).catalog.venue(venue_id) is None:
-        raise ApiError(404, "UNKNOWN_VENUE", "No such venue")
+    await require_venue(staff_hub(request), venue_id)
     return venue_id
 
 

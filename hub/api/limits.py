@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.admin import DateRange, DayCapOut
 from hub.api.bridge import _hub as bridge_hub
 from hub.api.bridge import bridge_auth
-from hub.api.staff import staff_hub
+from hub.api.staff import require_venue, staff_hub
 from hub.inventory import daycap
 from hub.redemptions import ceiling
 from hub.sdk.web.errors import ApiError
@@ -59,8 +59,7 @@ def add_routes(routes: ApiRoutes) -> None:
         hub = staff_hub(request)
         venue_id = request.match_info["venue_id"]
         body = await read_model(request, DayCapIn)
-        if await hub.catalog.venue(venue_id) is None:
-            raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
+        await require_venue(hub, venue_id)
         if body.product_id is not None:
             product = await hub.catalog.product(body.product_id)
             if product is None or product.venue_id != venue_id:
@@ -135,8 +134,7 @@ def add_ceiling_routes(routes: ApiRoutes) -> None:
         hub = staff_hub(request)
         venue_id = request.match_info["venue_id"]
         body = await read_model(request, InParkIn)
-        if await hub.catalog.venue(venue_id) is None:
-            raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
+        await require_venue(hub, venue_id)
         now = hub.clock.now()
         day = now.astimezone(await hub.catalog.tz(venue_id)).date()
         async with hub.engine.begin() as conn:
@@ -165,8 +163,7 @@ def add_ceiling_routes(routes: ApiRoutes) -> None:
         bridge_auth(request, venue_id)
         hub = bridge_hub(request)
         body = await read_model(request, CeilingAsk)
-        if await hub.catalog.venue(venue_id) is None:
-            raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
+        await require_venue(hub, venue_id)
         now = hub.clock.now()
         day = now.astimezone(await hub.catalog.tz(venue_id)).date()
         async with hub.engine.begin() as conn:

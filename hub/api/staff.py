@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub.sdk.web import ApiError
 from hub.sdk.web.auth import require_bearer
 
 if TYPE_CHECKING:
@@ -20,3 +21,10 @@ def staff_hub(request: web.Request) -> Hub:
     hub = request.app[HUB]
     require_bearer(request, hub.settings.admin_token)
     return hub
+
+
+async def require_venue(hub: Hub, venue_id: str) -> None:
+    """404 ``UNKNOWN_VENUE`` (in the API's words) unless the catalog knows ``venue_id``:
+    the check every route under ``/venues/{venue_id}`` makes before touching its rows."""
+    if await hub.catalog.venue(venue_id) is None:
+        raise ApiError(404, "UNKNOWN_VENUE", f"No venue {venue_id}")
